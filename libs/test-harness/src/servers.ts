@@ -1,0 +1,159 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findBinary } from './binaries';
+
+/** A server process the harness started; `stop` ends it and removes its data directory. */
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Stops the process (SIGTERM, then SIGKILL) and, unless `keepData`, deletes its data. */
+  stop(options?: { keepData?: boolean }): Promise<void>;
+  /** Ends the process abruptly, as a crash would; the data directory stays. */
+  kill(): Promise<void>;
+  /** Starts the process again on the same port with the same data. */
+  restart(): Promise<void>;
+}
+
+/** Asks the OS for a free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    socket.setTimeout(500);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.connect(port, '127.0.0.1');
+  });
+}
+
+interface ProcessSpec {
+  name: string;
+  binary: string;
+  args: string[];
+  port: number;
+  dataDir: string;
+  url: string;
+  readyTimeoutMs: number;
+}
+
+async function launch(spec: ProcessSpec): Promise<ChildProcess> {
+  const child = spawn(spec.binary, spec.args, { cwd: spec.dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  let exited: number | null | undefined;
+  child.once('exit', (code) => {
+    exited = code;
+  });
+  const deadline = Date.now() + spec.readyTimeoutMs;
+  while (Date.now() < deadline) {
+    if (exited !== undefined) {
+      throw new Error(`${spec.name} exited with code ${exited} before it was ready:\n${output}`);
+    }
+    if (await canConnect(spec.port)) return child;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${spec.name} did not listen on port ${spec.port} within ${spec.readyTimeoutMs} ms:\n${output}`);
+}
+
+async function terminate(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function startManaged(spec: Omit<ProcessSpec, 'port' | 'dataDir' | 'url' | 'args'> & {
+  prefix: string;
+  argsFor(port: number, dataDir: string): string[];
+  urlFor(port: number): string;
+}): Promise<RunningServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), spec.prefix));
+  const port = await freePort();
+  const full: ProcessSpec = { ...spec, port, dataDir, url: spec.urlFor(port), args: spec.argsFor(port, dataDir) };
+  let child: ChildProcess;
+  try {
+    child = await launch(full);
+  } catch (error) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    url: full.url,
+    port,
+    dataDir,
+    async stop(options) {
+      await terminate(child, 'SIGTERM', 5000);
+      if (!options?.keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+    async kill() {
+      await terminate(child, 'SIGKILL', 0);
+    },
+    async restart() {
+      await terminate(child, 'SIGTERM', 5000);
+      child = await launch(full);
+    },
+  };
+}
+
+/** Starts `nats-server -js` on a free port with its store in a temporary directory. */
+export async function startNatsServer(): Promise<RunningServer> {
+  const binary = findBinary('nats-server', process.env.NATS_SERVER_BIN, ['/usr/sbin', '/usr/local/bin']);
+  return startManaged({
+    name: 'nats-server',
+    binary,
+    prefix: 's1c-nats-',
+    readyTimeoutMs: 15_000,
+    argsFor: (port, dir) => ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir],
+    urlFor: (port) => `nats://127.0.0.1:${port}`,
+  });
+}
+
+/** Starts FerretDB v1 (SQLite backend) on a free port with its data in a temporary directory. */
+export async function startFerretDb(): Promise<RunningServer> {
+  const binary = findBinary('ferretdb', process.env.FERRETDB_BIN, [join(homedir(), 'go', 'bin'), '/usr/local/bin']);
+  return startManaged({
+    name: 'ferretdb',
+    binary,
+    prefix: 's1c-ferretdb-',
+    readyTimeoutMs: 30_000,
+    argsFor: (port, dir) => [
+      '--handler=sqlite',
+      `--sqlite-url=file:${dir}/`,
+      `--listen-addr=127.0.0.1:${port}`,
+      '--telemetry=disable',
+      `--state-dir=${dir}`,
+      '--debug-addr=-',
+      '--log-level=warn',
+    ],
+    urlFor: (port) => `mongodb://127.0.0.1:${port}/`,
+  });
+}
