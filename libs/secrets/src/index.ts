@@ -1,0 +1,1 @@
+export { parseSecretKeys, SecretBox, SecretDecryptionError, SecretKeyConfigError, type SecretKey } from './secret-box';
