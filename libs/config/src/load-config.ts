@@ -1,0 +1,31 @@
+import { z } from 'zod';
+
+/** The environment is unusable; `problems` names every bad or missing variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses the environment with `schema` once, at start-up, and freezes the result. Every problem
+ * is reported at once; values are never echoed, since some of them are secrets.
+ */
+export function loadConfig<Shape extends z.ZodRawShape>(
+  shape: Shape,
+  source: Record<string, string | undefined> = process.env,
+): Readonly<z.infer<z.ZodObject<Shape>>> {
+  // Empty variables count as unset, as in most deployment tools.
+  const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ''));
+  const result = z.object(shape).safeParse(present);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const name = issue.path.join('.') || '(environment)';
+        return issue.code === 'invalid_type' && issue.input === undefined ? `${name}: is required` : `${name}: ${issue.message}`;
+      }),
+    );
+  }
+  return Object.freeze(result.data);
+}
