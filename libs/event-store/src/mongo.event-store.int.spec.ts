@@ -1,0 +1,148 @@
+import { type Db } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConcurrencyError, DuplicateEventIdError, InvalidEventDocumentError } from './event-store.errors';
+import { MongoEventStore } from './mongo.event-store';
+import { connectMongo, type MongoFixture } from './testing/mongo.fixture';
+
+let mongo: MongoFixture;
+beforeAll(async () => {
+  mongo = await connectMongo();
+});
+afterAll(async () => {
+  await mongo.close();
+});
+
+function freshStore(): { db: Db; store: MongoEventStore } {
+  const db = mongo.db();
+  return { db, store: new MongoEventStore(db) };
+}
+
+describe('MongoEventStore', () => {
+  describe('given an empty store', () => {
+    it('when events are appended with no_stream, then the stream reads them back with versions and positions', async () => {
+      const { store } = freshStore();
+      const result = await store.appendToStream(
+        'source-1',
+        [
+          { type: 'SourceCreated', data: { name: 'a' }, metadata: { correlationId: 'c1', actor: 'alice' } },
+          { type: 'SourceStarted', data: { at: new Date('2025-01-01T00:00:00Z') } },
+        ],
+        { expectedVersion: 'no_stream' },
+      );
+      expect(result.nextExpectedVersion).toBe(2);
+      expect(result.lastPosition).toBe(2);
+      const read = await store.readStream('source-1');
+      expect(read.map((e) => [e.type, e.version, e.position])).toEqual([
+        ['SourceCreated', 1, 1],
+        ['SourceStarted', 2, 2],
+      ]);
+      expect(read[0]?.metadata).toEqual({ correlationId: 'c1', actor: 'alice' });
+      expect(read[1]?.data).toEqual({ at: new Date('2025-01-01T00:00:00Z') });
+      expect(read[0]?.eventId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(read).toEqual(result.events);
+      expect(await store.streamVersion('source-1')).toBe(2);
+      expect(await store.streamVersion('other')).toBe(0);
+      expect(await store.headPosition()).toBe(2);
+      expect(await store.readStream('source-1', { fromVersion: 2, toVersion: 2 })).toHaveLength(1);
+    });
+
+    it('when ensureIndexes runs twice, then it succeeds and the two unique indexes exist once', async () => {
+      const { db, store } = freshStore();
+      await store.ensureIndexes();
+      await store.ensureIndexes();
+      const indexes = await db.collection('events').indexes();
+      const unique = indexes.filter((i) => i.unique).map((i) => JSON.stringify(i.key));
+      expect(unique.sort()).toEqual([JSON.stringify({ position: 1 }), JSON.stringify({ streamId: 1, version: 1 })].sort());
+    });
+  });
+
+  describe('given a stream at version 1', () => {
+    it('when appending with a stale expected version, then it throws ConcurrencyError naming both versions', async () => {
+      const { store } = freshStore();
+      await store.appendToStream('s', [{ type: 'A', data: {} }], { expectedVersion: 'no_stream' });
+      const error = await store.appendToStream('s', [{ type: 'B', data: {} }], { expectedVersion: 0 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConcurrencyError);
+      expect(error).toMatchObject({ streamId: 's', expectedVersion: 0, actualVersion: 1 });
+      await expect(store.appendToStream('s', [{ type: 'B', data: {} }], { expectedVersion: 'no_stream' })).rejects.toBeInstanceOf(ConcurrencyError);
+      const ok = await store.appendToStream('s', [{ type: 'B', data: {} }], { expectedVersion: 1 });
+      expect(ok.nextExpectedVersion).toBe(2);
+    });
+
+    it('when an event id is reused, then it throws DuplicateEventIdError and the stream is unchanged', async () => {
+      const { store } = freshStore();
+      await store.appendToStream('s', [{ type: 'A', data: {}, eventId: 'e1' }], { expectedVersion: 'no_stream' });
+      await expect(store.appendToStream('t', [{ type: 'A', data: {}, eventId: 'e1' }], { expectedVersion: 'any' })).rejects.toBeInstanceOf(
+        DuplicateEventIdError,
+      );
+      expect(await store.streamVersion('t')).toBe(0);
+    });
+  });
+
+  describe('when many writers append to one stream at the same expected version', () => {
+    it('then exactly one wins per version and the others get ConcurrencyError', async () => {
+      const { store } = freshStore();
+      for (let version = 0; version < 3; version++) {
+        const attempts = await Promise.allSettled(
+          Array.from({ length: 8 }, (_, w) =>
+            store.appendToStream('contended', [{ type: 'Tried', data: { w } }], { expectedVersion: version }),
+          ),
+        );
+        const won = attempts.filter((a) => a.status === 'fulfilled');
+        const lost = attempts.filter((a): a is PromiseRejectedResult => a.status === 'rejected');
+        expect(won).toHaveLength(1);
+        expect(lost).toHaveLength(7);
+        for (const l of lost) expect(l.reason).toBeInstanceOf(ConcurrencyError);
+      }
+      const read = await store.readStream('contended');
+      expect(read.map((e) => e.version)).toEqual([1, 2, 3]);
+      // The losers' positions were filled at once, so a reader sees the three without waiting.
+      const batch = await store.readAllBatch({ after: 0, limit: 1000 });
+      expect(batch.events.map((e) => e.version)).toEqual([1, 2, 3]);
+      expect(batch.lastPosition).toBe(await store.headPosition());
+    });
+
+    it("then 'any' writers all land, in distinct consecutive versions", async () => {
+      const { store } = freshStore();
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, w) => store.appendToStream('shared', [{ type: 'Added', data: { w } }], { expectedVersion: 'any' })),
+      );
+      expect(results.map((r) => r.nextExpectedVersion).sort()).toEqual([1, 2, 3, 4, 5, 6]);
+      const read = await store.readStream('shared');
+      expect(read.map((e) => e.version)).toEqual([1, 2, 3, 4, 5, 6]);
+      const positions = read.map((e) => e.position);
+      expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    });
+  });
+
+  describe('when event data cannot be stored unchanged', () => {
+    it.each([
+      ['a key with a dot', { fields: { 'team.name': 'soc' } }, 'events[0].data.fields["team.name"]'],
+      ['a key starting with $', { $x: 1 }, 'events[0].data["$x"]'],
+      ['a nested array', { rows: [[1, 2]] }, 'events[0].data.rows[0]'],
+      ['a NUL character', { s: 'a\0b' }, 'events[0].data.s'],
+      ['NaN', { n: Number.NaN }, 'events[0].data.n'],
+      ['Infinity', { n: Number.POSITIVE_INFINITY }, 'events[0].data.n'],
+    ])('then %s is rejected with InvalidEventDocumentError naming the path, and nothing is written', async (_, data, path) => {
+      const { store } = freshStore();
+      const error = await store.appendToStream('s', [{ type: 'A', data }], { expectedVersion: 'any' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidEventDocumentError);
+      expect((error as InvalidEventDocumentError).path).toBe(path);
+      expect(await store.headPosition()).toBe(0);
+    });
+
+    it('then the same content encoded by the caller as {key, value} pairs round-trips', async () => {
+      const { store } = freshStore();
+      const fields = { 'team.name': 'soc', $x: 'dollar', nul: 'a\0b' };
+      const encoded = {
+        fields: Object.entries(fields).map(([key, value]) => ({ key, value: JSON.stringify(value) })),
+        rows: JSON.stringify([[1, 2]]),
+      };
+      await store.appendToStream('s', [{ type: 'A', data: encoded }], { expectedVersion: 'no_stream' });
+      const [read] = await store.readStream('s');
+      const data = read?.data as typeof encoded;
+      expect(data).toEqual(encoded);
+      expect(Object.fromEntries(data.fields.map((f) => [f.key, JSON.parse(f.value) as unknown]))).toEqual(fields);
+      expect(JSON.parse(data.rows)).toEqual([[1, 2]]);
+    });
+  });
+});
