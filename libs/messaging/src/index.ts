@@ -1,0 +1,38 @@
+export { connectNats, drainNats, type ConnectNatsOptions } from './nats.connection';
+export { silentLogger, type LoggerLike } from './logger.interface';
+export { COMMAND_OPS, InvalidSubjectTokenError, subjectToken, subjects, type CommandOp } from './subjects';
+export {
+  STREAMS,
+  declareStreams,
+  ensureConsumer,
+  ensureStream,
+  type ConsumerDeclaration,
+  type DeclarationResult,
+  type StreamDeclaration,
+} from './stream.declarations';
+export {
+  CommandError,
+  CommandTimeoutError,
+  DeclarationConflictError,
+  InvalidReplyError,
+  NoRespondersError,
+  PoisonMessageError,
+  RetryableError,
+  type CommandErrorBody,
+} from './messaging.errors';
+export { requestJson, type RequestJsonOptions } from './command.client';
+export { publishBytes, publishJson, type PublishOptions } from './jetstream.publisher';
+export { CommandContext } from './command.context';
+export { JetStreamContext } from './jetstream.context';
+export { JETSTREAM_EXTRAS_KEY, JetStreamConsumer, type JetStreamConsumerOptions } from './jetstream-consumer.decorator';
+export { DEAD_LETTER_HEADERS, type DeadLetterReason } from './jetstream.worker';
+export { DEFAULT_NAK_DELAYS_MS, nakDelayFor } from './nak-delay.policy';
+export {
+  DEFAULT_MAX_COMMAND_BYTES,
+  NatsTransport,
+  consumerDeclaration,
+  type CommandFailureReply,
+  type NatsTransportEvents,
+  type NatsTransportOptions,
+  type NatsTransportStatus,
+} from './nats.transport';

@@ -1,0 +1,131 @@
+import { RpcException } from '@nestjs/microservices';
+
+/** Nobody answered the request in time; names the subject so the caller knows which service to look at. */
+export class CommandTimeoutError extends Error {
+  override readonly name = 'CommandTimeoutError';
+  constructor(
+    readonly subject: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`no reply on ${subject} within ${timeoutMs} ms`);
+  }
+}
+
+/** No subscriber serves the subject at all (e.g. the registry is not running). */
+export class NoRespondersError extends Error {
+  override readonly name = 'NoRespondersError';
+  constructor(readonly subject: string) {
+    super(`no responders on ${subject}: no service is serving it (is it running?)`);
+  }
+}
+
+/** A reply arrived but was not valid JSON. */
+export class InvalidReplyError extends Error {
+  override readonly name = 'InvalidReplyError';
+  constructor(
+    readonly subject: string,
+    cause: unknown,
+  ) {
+    super(`reply on ${subject} is not valid JSON`, { cause });
+  }
+}
+
+/** An existing stream or consumer differs in a field the server will not change in place. */
+export class DeclarationConflictError extends Error {
+  override readonly name = 'DeclarationConflictError';
+  constructor(
+    readonly resource: string,
+    readonly fields: readonly string[],
+    cause?: unknown,
+  ) {
+    super(`${resource} exists with a different ${fields.join(', ')} that cannot be updated in place`, { cause });
+  }
+}
+
+/** Structured error body of a command reply: `{"ok":false,"error":{code,message,details}}`. */
+export interface CommandErrorBody {
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+// Nest's exception filter turns every error that is not an RpcException into a generic
+// "Internal server error"; extending RpcException and returning `this` from getError() lets
+// the transport see the original error and its fields.
+
+/**
+ * Thrown by a command handler to reply `{"ok":false,"error":{code,message,details}}` with a
+ * code of its choice (e.g. `DuplicateResourceName`). Any other error becomes `InternalError`.
+ */
+export class CommandError extends RpcException {
+  override readonly name = 'CommandError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+
+  override getError(): object {
+    return this;
+  }
+
+  /** The reply body, without stack or cause. */
+  toBody(): CommandErrorBody {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/**
+ * Thrown by a JetStream handler for a transient failure: the message is `nak`ed and comes back
+ * after `delayMs` (e.g. from a Retry-After header) or, without it, after the consumer's delay
+ * for this delivery count. On the last allowed delivery it goes to the dead-letter stream.
+ */
+export class RetryableError extends RpcException {
+  override readonly name = 'RetryableError';
+  readonly delayMs: number | undefined;
+  constructor(message: string, options: { delayMs?: number; cause?: unknown } = {}) {
+    super(message);
+    this.delayMs = options.delayMs;
+    if (options.cause !== undefined) this.cause = options.cause;
+  }
+
+  override getError(): object {
+    return this;
+  }
+}
+
+/**
+ * Thrown by a JetStream handler for a message that can never succeed (bad schema, unknown
+ * type): it goes to the dead-letter stream at once and is terminated, without retries.
+ */
+export class PoisonMessageError extends RpcException {
+  override readonly name = 'PoisonMessageError';
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message);
+    if (options.cause !== undefined) this.cause = options.cause;
+  }
+
+  override getError(): object {
+    return this;
+  }
+}
+
+/**
+ * Carries an unexpected handler error through Nest's exception filter unchanged, so the
+ * transport can log it and put its message in dead-letter headers.
+ * @internal
+ */
+export class HandlerFailure extends RpcException {
+  override readonly name = 'HandlerFailure';
+  constructor(readonly original: unknown) {
+    super(original instanceof Error ? original.message : String(original));
+  }
+
+  override getError(): object {
+    return this;
+  }
+}

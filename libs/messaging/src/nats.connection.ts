@@ -1,0 +1,85 @@
+import { connect, DebugEvents, Events, type NatsConnection } from 'nats';
+import { type LoggerLike, silentLogger } from './logger.interface';
+
+/** How to reach NATS. Credentials are optional; `name` shows up in the server's connection list. */
+export interface ConnectNatsOptions {
+  /** One URL or a comma-separated list, e.g. `nats://nats:4222`. */
+  url: string;
+  /** Client name, e.g. the service name. */
+  name: string;
+  user?: string;
+  pass?: string;
+  token?: string;
+  logger?: LoggerLike;
+  /** Delay between reconnect attempts; default 1000 ms. */
+  reconnectTimeWaitMs?: number;
+  /**
+   * Keep retrying the first connection instead of failing (for boot ordering in compose);
+   * default false, so a wrong URL fails fast at start-up.
+   */
+  waitOnFirstConnect?: boolean;
+}
+
+/**
+ * Connects to NATS and reconnects forever: a service must outlive any NATS outage. Status
+ * changes (disconnect, reconnect, async errors) are logged through `logger`.
+ */
+export async function connectNats(options: ConnectNatsOptions): Promise<NatsConnection> {
+  const logger = options.logger ?? silentLogger;
+  const nc = await connect({
+    servers: options.url.split(',').map((s) => s.trim()),
+    name: options.name,
+    user: options.user,
+    pass: options.pass,
+    token: options.token,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: options.reconnectTimeWaitMs ?? 1000,
+    // A half-open TCP connection is only noticed by pings; the 2-minute default would leave
+    // consumers idle for minutes after a silent network failure.
+    pingInterval: 20_000,
+    maxPingOut: 3,
+    waitOnFirstConnect: options.waitOnFirstConnect ?? false,
+  });
+  logger.info({ server: nc.getServer(), name: options.name }, 'nats connected');
+  void logStatus(nc, logger, options.name);
+  return nc;
+}
+
+async function logStatus(nc: NatsConnection, logger: LoggerLike, name: string): Promise<void> {
+  for await (const s of nc.status()) {
+    const fields = { name, server: nc.getServer(), data: s.data };
+    switch (s.type) {
+      case Events.Disconnect:
+        logger.warn(fields, 'nats disconnected');
+        break;
+      case Events.Reconnect:
+        logger.info(fields, 'nats reconnected');
+        break;
+      case Events.Error:
+        logger.error(fields, 'nats async error');
+        break;
+      case Events.LDM:
+        logger.warn(fields, 'nats server entering lame duck mode');
+        break;
+      case DebugEvents.Reconnecting:
+      case DebugEvents.StaleConnection:
+        logger.debug?.(fields, `nats ${s.type}`);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+/**
+ * Closes a connection cleanly: unsubscribes, lets in-flight messages finish, flushes what
+ * was published, then closes. Safe to call on an already closed connection.
+ */
+export async function drainNats(nc: NatsConnection): Promise<void> {
+  if (nc.isClosed()) return;
+  if (nc.isDraining()) {
+    await nc.closed();
+    return;
+  }
+  await nc.drain();
+}

@@ -1,0 +1,203 @@
+import {
+  AckPolicy,
+  DiscardPolicy,
+  NatsError,
+  RetentionPolicy,
+  StorageType,
+  nanos,
+  type ConsumerConfig,
+  type ConsumerInfo,
+  type JetStreamManager,
+  type StreamConfig,
+  type StreamInfo,
+} from 'nats';
+import { DeclarationConflictError } from './messaging.errors';
+
+/** A stream as the project declares it: any stream fields, with name and subjects required. */
+export type StreamDeclaration = Partial<StreamConfig> & { name: string; subjects: string[] };
+
+/** A durable pull consumer: explicit ack is forced, a push `deliver_subject` is refused. */
+export type ConsumerDeclaration = Partial<ConsumerConfig> & { durable_name: string };
+
+/** What an `ensure*` call did, with the resulting server-side info. */
+export interface DeclarationResult<I> {
+  action: 'created' | 'updated' | 'unchanged';
+  info: I;
+}
+
+const MINUTE_NS = nanos(60_000);
+const DAY_NS = nanos(24 * 60 * 60_000);
+
+/**
+ * The project's streams. Every one uses file storage and a duplicate window well above the
+ * two minutes DESIGN.md asks for, since publishers replay after a restart.
+ */
+export const STREAMS = {
+  /** Domain events relayed from the MongoDB log; the log stays the truth, this is a copy. */
+  events: {
+    name: 'S1C_EVENTS',
+    subjects: ['s1c.evt.>'],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    duplicate_window: 10 * MINUTE_NS,
+    max_age: 30 * DAY_NS,
+  },
+  /** Fetch jobs; each is removed once a fetcher acks it. */
+  jobs: {
+    name: 'S1C_JOBS',
+    subjects: ['s1c.job.>'],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    duplicate_window: 10 * MINUTE_NS,
+    max_age: 7 * DAY_NS,
+  },
+  /** Raw SentinelOne records, per API and source. */
+  raw: {
+    name: 'S1C_RAW',
+    subjects: ['s1c.raw.>'],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    duplicate_window: 10 * MINUTE_NS,
+    max_age: 7 * DAY_NS,
+  },
+  /** Enriched output records, per API and source. */
+  data: {
+    name: 'S1C_DATA',
+    subjects: ['s1c.data.>'],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    duplicate_window: 10 * MINUTE_NS,
+    max_age: 7 * DAY_NS,
+  },
+  /** Dead letters: `s1c.dlq.<stream>.<durable>`, kept long enough for an operator to look. */
+  deadLetters: {
+    name: 'S1C_DLQ',
+    subjects: ['s1c.dlq.>'],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    duplicate_window: 10 * MINUTE_NS,
+    max_age: 30 * DAY_NS,
+  },
+} satisfies Record<string, StreamDeclaration>;
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof NatsError && error.api_error?.code === 404;
+}
+
+function normalise(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(normalise);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>)
+        .filter(([, v]) => v !== undefined)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => [k, normalise(v)]),
+    );
+  }
+  return value;
+}
+
+// The server may list subjects in another order than declared; that is not a change.
+function comparable(key: string, value: unknown): unknown {
+  return key === 'subjects' && Array.isArray(value) ? [...(value as string[])].sort() : normalise(value);
+}
+
+/** The fields of `desired` whose value differs from `actual`; fields left out are not compared. */
+function differingFields(desired: object, actual: object): string[] {
+  const current = actual as Record<string, unknown>;
+  return Object.entries(desired)
+    .filter(([, v]) => v !== undefined)
+    .filter(([k, v]) => JSON.stringify(comparable(k, v)) !== JSON.stringify(comparable(k, current[k])))
+    .map(([k]) => k);
+}
+
+/**
+ * Creates the stream, or updates it when a field given here differs from the server's; does
+ * nothing when they agree. Never deletes or purges. A field the server cannot change in place
+ * (e.g. storage) raises {@link DeclarationConflictError} naming it.
+ */
+export async function ensureStream(
+  jsm: JetStreamManager,
+  config: StreamDeclaration,
+): Promise<DeclarationResult<StreamInfo>> {
+  for (let attempt = 0; ; attempt++) {
+    let existing: StreamInfo | undefined;
+    try {
+      existing = await jsm.streams.info(config.name);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    if (!existing) {
+      try {
+        return { action: 'created', info: await jsm.streams.add(config) };
+      } catch (error) {
+        // Another replica may have created it between our info and add: look again, once.
+        if (attempt === 0) continue;
+        throw error;
+      }
+    }
+    const fields = differingFields(config, existing.config);
+    if (fields.length === 0) return { action: 'unchanged', info: existing };
+    try {
+      return { action: 'updated', info: await jsm.streams.update(config.name, config) };
+    } catch (error) {
+      throw new DeclarationConflictError(`stream ${config.name}`, fields, error);
+    }
+  }
+}
+
+/**
+ * Creates the durable pull consumer, or updates the fields given here that differ from the
+ * server's (ack_wait, max_deliver, max_ack_pending, ...); does nothing when they agree.
+ * Acks are always explicit. A change the server refuses (e.g. deliver_policy) raises
+ * {@link DeclarationConflictError}: we never delete a consumer, which would lose its position.
+ */
+export async function ensureConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  config: ConsumerDeclaration,
+): Promise<DeclarationResult<ConsumerInfo>> {
+  if (config.deliver_subject) {
+    throw new Error(`consumer ${stream}/${config.durable_name}: push consumers are not supported, omit deliver_subject`);
+  }
+  const desired: ConsumerDeclaration = { ...config, ack_policy: AckPolicy.Explicit };
+  const resource = `consumer ${stream}/${config.durable_name}`;
+  for (let attempt = 0; ; attempt++) {
+    let existing: ConsumerInfo | undefined;
+    try {
+      existing = await jsm.consumers.info(stream, config.durable_name);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    if (!existing) {
+      try {
+        return { action: 'created', info: await jsm.consumers.add(stream, desired) };
+      } catch (error) {
+        if (attempt === 0 && !isNotFound(error)) continue;
+        throw error;
+      }
+    }
+    const fields = differingFields(desired, existing.config);
+    if (fields.length === 0) return { action: 'unchanged', info: existing };
+    try {
+      return { action: 'updated', info: await jsm.consumers.update(stream, config.durable_name, desired) };
+    } catch (error) {
+      throw new DeclarationConflictError(resource, fields, error);
+    }
+  }
+}
+
+/** Declares every stream in {@link STREAMS} (or the ones given), one after another. */
+export async function declareStreams(
+  jsm: JetStreamManager,
+  streams: readonly StreamDeclaration[] = Object.values(STREAMS),
+): Promise<Array<DeclarationResult<StreamInfo>>> {
+  const results: Array<DeclarationResult<StreamInfo>> = [];
+  for (const stream of streams) results.push(await ensureStream(jsm, stream));
+  return results;
+}
