@@ -1,0 +1,161 @@
+import { SOURCE_APIS, type CustomField, type FieldValue, type SourceConfig } from '@s1c/domain';
+import { z } from 'zod';
+import { normalizeBaseUrl, type BaseUrlPolicy } from './base-url';
+import { isSafeText, safeText } from './text';
+
+/** What every reply shows instead of the API token. */
+export const SECRET_MASK = '********';
+export const SCHEMA_REF_TYPE = 'SentinelOne Mgmt API';
+export const SOURCE_TYPE = 'Universal';
+export const DEFAULT_COLLECTOR_ID = 'default';
+
+/** Metadata keys the enricher writes; a custom field may not take them over. */
+export const RESERVED_FIELD_KEYS: ReadonlySet<string> = new Set([
+  '_source',
+  '_sourceCategory',
+  '_sourceName',
+  '_sourceHost',
+  '_collector',
+  '_siemVendor',
+  '_siemProduct',
+  '_siemFormat',
+  '_siemEventID',
+  '_siemDataType',
+]);
+const FORBIDDEN_FIELD_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+export const SIEM_FORWARD_FIELD = '_siemForward';
+const MAX_FIELDS = 100;
+
+export const collectorIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "-" or "_"');
+
+export const sourceIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a source id');
+
+const nameSchema = safeText({ min: 1, max: 128 }).refine((value) => value.trim() === value, 'must not start or end with spaces');
+
+const apiSecretSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(4096, 'must be at most 4096 characters')
+  .regex(/^[\x21-\x7E]+$/, 'must be the API token as shown by SentinelOne (printable characters, no spaces)');
+
+/** `fields`: a map of custom metadata, kept as ordered pairs and checked key by key. */
+const fieldsSchema = z.unknown().transform((value, ctx): CustomField[] => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    ctx.addIssue({ code: 'custom', message: 'must be an object of custom fields' });
+    return z.NEVER;
+  }
+  const entries = Object.entries(value);
+  if (entries.length > MAX_FIELDS) ctx.addIssue({ code: 'custom', message: `must have at most ${MAX_FIELDS} fields` });
+  const pairs: CustomField[] = [];
+  for (const [key, raw] of entries) {
+    const problem = fieldProblem(key, raw);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [key] });
+    else pairs.push({ key, value: raw as FieldValue });
+  }
+  return pairs;
+});
+
+function fieldProblem(key: string, value: unknown): string | undefined {
+  if (key.length === 0 || key.length > 128) return 'field names must be 1-128 characters';
+  if (!isSafeText(key)) return 'field names must not contain control characters';
+  if (FORBIDDEN_FIELD_KEYS.has(key)) return `"${key}" is not allowed as a field name`;
+  if (RESERVED_FIELD_KEYS.has(key)) return `"${key}" is set by the collector and cannot be a custom field`;
+  if (key === SIEM_FORWARD_FIELD) return typeof value === 'boolean' ? undefined : 'must be true or false';
+  if (typeof value === 'string') {
+    if (value.length > 1024) return 'must be at most 1024 characters';
+    return isSafeText(value) ? undefined : 'must not contain control characters';
+  }
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return undefined;
+  return 'must be a string, number, boolean or null';
+}
+
+function configSchema(policy: BaseUrlPolicy, mode: 'create' | 'update') {
+  return z.strictObject({
+    name: nameSchema,
+    description: safeText({ max: 1024, multiline: true }).nullable().optional(),
+    category: safeText({ max: 1024 }).nullable().optional(),
+    fields: fieldsSchema.optional(),
+    base_url: z.string().transform((value, ctx) => {
+      const result = normalizeBaseUrl(value, policy);
+      if (result.ok) return result.value;
+      ctx.addIssue({ code: 'custom', message: result.message });
+      return z.NEVER;
+    }),
+    api_secret:
+      mode === 'create'
+        ? apiSecretSchema.refine((value) => value !== SECRET_MASK, 'must be the API token, not the mask')
+        : apiSecretSchema.optional(),
+    supported_apis: z
+      .array(z.enum(SOURCE_APIS, { error: `must be one of ${SOURCE_APIS.join(', ')}` }))
+      .min(1, `must name at least one of ${SOURCE_APIS.join(', ')}`)
+      .superRefine((apis, ctx) => {
+        apis.forEach((api, index) => {
+          if (apis.indexOf(api) !== index) ctx.addIssue({ code: 'custom', message: `"${api}" is listed twice`, path: [index] });
+        });
+      }),
+  });
+}
+
+function documentSource(policy: BaseUrlPolicy, mode: 'create' | 'update') {
+  return z.strictObject({
+    config: configSchema(policy, mode),
+    schemaRef: z.strictObject({ type: z.literal(SCHEMA_REF_TYPE, { error: `must be "${SCHEMA_REF_TYPE}" (not modifiable)` }) }),
+    sourceType: z.literal(SOURCE_TYPE, { error: `must be "${SOURCE_TYPE}" (not modifiable)` }),
+    // A document read back from a reply may be sent as an update unchanged: its id must match,
+    // and its state is read-only, so it is ignored.
+    ...(mode === 'update' ? { id: sourceIdSchema.optional(), state: z.unknown().optional() } : {}),
+  });
+}
+
+const apiVersion = z.literal('v1', { error: 'must be "v1"' }).optional();
+
+/** `s1c.cmd.source.create`: the hosted product's document, plus an optional collector id. */
+export function createSourceCommandSchema(policy: BaseUrlPolicy) {
+  return z.strictObject({
+    'api.version': apiVersion,
+    collectorId: collectorIdSchema.optional(),
+    source: documentSource(policy, 'create'),
+  });
+}
+
+/** `s1c.cmd.source.update`: the source id (top level, or in the document) and the full document. */
+export function updateSourceCommandSchema(policy: BaseUrlPolicy) {
+  return z.strictObject({
+    'api.version': apiVersion,
+    id: sourceIdSchema.optional(),
+    collectorId: collectorIdSchema.optional(),
+    version: z.number().int().nonnegative().optional(),
+    source: documentSource(policy, 'update'),
+  });
+}
+
+/** `get`, `delete` and `restart` name one source. `version`, when given, must be current (If-Match). */
+export const sourceRefCommandSchema = z.strictObject({
+  id: sourceIdSchema,
+  collectorId: collectorIdSchema.optional(),
+  version: z.number().int().nonnegative().optional(),
+});
+
+export type CreateSourceCommand = z.infer<ReturnType<typeof createSourceCommandSchema>>;
+export type UpdateSourceCommand = z.infer<ReturnType<typeof updateSourceCommandSchema>>;
+export type SourceRefCommand = z.infer<typeof sourceRefCommandSchema>;
+type ParsedConfig = CreateSourceCommand['source']['config'] | UpdateSourceCommand['source']['config'];
+
+/** The domain configuration of a parsed document. */
+export function toSourceConfig(config: ParsedConfig): SourceConfig {
+  return {
+    name: config.name,
+    description: config.description ?? null,
+    category: config.category ?? null,
+    fields: config.fields ?? [],
+    baseUrl: config.base_url,
+    supportedApis: config.supported_apis,
+  };
+}
+
+/** The token a command carries, or undefined when it keeps the stored one (omitted or masked). */
+export function newSecretOf(config: ParsedConfig): string | undefined {
+  return config.api_secret === undefined || config.api_secret === SECRET_MASK ? undefined : config.api_secret;
+}

@@ -1,0 +1,194 @@
+import { describe, expect, it } from 'vitest';
+import { isNonPublicAddress, isNonPublicHost } from './address-policy';
+import { normalizeBaseUrl } from './base-url';
+import { CommandError } from './command-error';
+import { MAX_COMMAND_BYTES, parseCommand } from './payload';
+import {
+  createSourceCommandSchema,
+  newSecretOf,
+  sourceRefCommandSchema,
+  toSourceConfig,
+  updateSourceCommandSchema,
+} from './source-document.schema';
+
+const strict = { allowInsecure: false };
+const create = createSourceCommandSchema(strict);
+
+function doc(config: Record<string, unknown> = {}, outer: Record<string, unknown> = {}, source: Record<string, unknown> = {}) {
+  return {
+    'api.version': 'v1',
+    source: {
+      config: {
+        name: 'SentinelOne',
+        description: null,
+        category: 'sec/s1',
+        fields: { _siemForward: true, team: 'soc' },
+        base_url: 'https://usea1-partners.sentinelone.net/',
+        api_secret: 'tok-abcdef',
+        supported_apis: ['activities', 'agents', 'threats'],
+        ...config,
+      },
+      schemaRef: { type: 'SentinelOne Mgmt API' },
+      sourceType: 'Universal',
+      ...source,
+    },
+    ...outer,
+  };
+}
+
+const bytes = (value: unknown) => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value));
+
+function refusal(run: () => unknown): CommandError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof CommandError) return error;
+    throw error;
+  }
+  throw new Error('expected a CommandError');
+}
+
+describe('create command', () => {
+  it('accepts the hosted product document exactly as people write it', () => {
+    const parsed = parseCommand(create, bytes(doc()));
+    expect(toSourceConfig(parsed.source.config)).toEqual({
+      name: 'SentinelOne',
+      description: null,
+      category: 'sec/s1',
+      fields: [
+        { key: '_siemForward', value: true },
+        { key: 'team', value: 'soc' },
+      ],
+      baseUrl: 'https://usea1-partners.sentinelone.net/',
+      supportedApis: ['activities', 'agents', 'threats'],
+    });
+    expect(newSecretOf(parsed.source.config)).toBe('tok-abcdef');
+  });
+
+  it('keeps field names that a document database could not take as keys, in order', () => {
+    const parsed = parseCommand(create, bytes(doc({ fields: { 'team.name': 'soc', $x: 1, 'ünï': null } })));
+    expect(parsed.source.config.fields).toEqual([
+      { key: 'team.name', value: 'soc' },
+      { key: '$x', value: 1 },
+      { key: 'ünï', value: null },
+    ]);
+  });
+
+  it('accepts the API prefix in base_url and normalises the URL', () => {
+    const parsed = parseCommand(create, bytes(doc({ base_url: 'HTTPS://USEA1-Partners.SentinelOne.net:443/web/api/v2.1/' })));
+    expect(parsed.source.config.base_url).toBe('https://usea1-partners.sentinelone.net/');
+  });
+
+  const BAD: Array<[string, unknown, string, string]> = [
+    ['missing name', doc({ name: undefined }), 'ValidationError', 'source.config.name'],
+    ['empty name', doc({ name: '' }), 'ValidationError', 'source.config.name'],
+    ['name with control characters', doc({ name: 'S1\u0000x' }), 'ValidationError', 'source.config.name'],
+    ['name with a bidi override', doc({ name: 'S1\u202Egnp.exe' }), 'ValidationError', 'source.config.name'],
+    ['name with a lone surrogate', doc({ name: 'S1\ud800' }), 'ValidationError', 'source.config.name'],
+    ['name too long', doc({ name: 'x'.repeat(129) }), 'ValidationError', 'source.config.name'],
+    ['wrong schemaRef', doc({}, {}, { schemaRef: { type: 'Okta' } }), 'InvalidSourceType', 'source.schemaRef.type'],
+    ['sourceType not Universal', doc({}, {}, { sourceType: 'HTTP' }), 'InvalidSourceType', 'source.sourceType'],
+    ['empty supported_apis', doc({ supported_apis: [] }), 'ValidationError', 'source.config.supported_apis'],
+    ['unknown api', doc({ supported_apis: ['alerts'] }), 'ValidationError', 'source.config.supported_apis[0]'],
+    ['repeated api', doc({ supported_apis: ['agents', 'agents'] }), 'ValidationError', 'source.config.supported_apis[1]'],
+    ['http URL', doc({ base_url: 'http://usea1-partners.sentinelone.net/' }), 'ValidationError', 'source.config.base_url'],
+    ['URL with credentials', doc({ base_url: 'https://u:p@usea1.sentinelone.net/' }), 'ValidationError', 'source.config.base_url'],
+    ['URL with a path', doc({ base_url: 'https://usea1.sentinelone.net/other' }), 'ValidationError', 'source.config.base_url'],
+    ['URL with a query', doc({ base_url: 'https://usea1.sentinelone.net/?a=1' }), 'ValidationError', 'source.config.base_url'],
+    ['loopback URL', doc({ base_url: 'https://127.0.0.1/' }), 'ValidationError', 'source.config.base_url'],
+    ['metadata address', doc({ base_url: 'https://169.254.169.254/' }), 'ValidationError', 'source.config.base_url'],
+    ['file: URL', doc({ base_url: 'file:///etc/passwd' }), 'ValidationError', 'source.config.base_url'],
+    ['not a URL', doc({ base_url: 'sentinelone' }), 'ValidationError', 'source.config.base_url'],
+    ['empty api_secret', doc({ api_secret: '' }), 'ValidationError', 'source.config.api_secret'],
+    ['masked api_secret on create', doc({ api_secret: '********' }), 'ValidationError', 'source.config.api_secret'],
+    ['api_secret with spaces', doc({ api_secret: 'a b' }), 'ValidationError', 'source.config.api_secret'],
+    ['wrong type of name', doc({ name: 42 }), 'ValidationError', 'source.config.name'],
+    ['wrong type of fields', doc({ fields: ['a'] }), 'ValidationError', 'source.config.fields'],
+    ['_siemForward not boolean', doc({ fields: { _siemForward: 'yes' } }), 'ValidationError', 'source.config.fields._siemForward'],
+    ['reserved field', doc({ fields: { _source: 'x' } }), 'ValidationError', 'source.config.fields._source'],
+    ['object field value', doc({ fields: { team: { a: 1 } } }), 'ValidationError', 'source.config.fields.team'],
+    ['unknown key in config', doc({ colour: 'red' }), 'ValidationError', 'source.config.colour'],
+    ['unknown key at top level', doc({}, { extra: true }), 'ValidationError', 'extra'],
+    ['wrong api.version', doc({}, { 'api.version': 'v2' }), 'ValidationError', '"api.version"'],
+    ['bad collector id', doc({}, { collectorId: 'a b' }), 'ValidationError', 'collectorId'],
+    ['missing source', { 'api.version': 'v1' }, 'ValidationError', 'source'],
+  ];
+
+  it.each(BAD.map(([label, value, code, path]) => [label, code, path, value] as const))('refuses %s with %s naming %s', (_label, code, path, value) => {
+    const error = refusal(() => parseCommand(create, bytes(value)));
+    expect(error.code).toBe(code);
+    expect(error.details?.map((d) => d.path)).toContain(path);
+  });
+
+  it('refuses prototype-pollution keys in fields and in the document, and pollutes nothing', () => {
+    const polluted = '{"source":{"config":{"name":"a","base_url":"https://x.sentinelone.net/","api_secret":"tok123","supported_apis":["agents"],"fields":{"__proto__":{"polluted":true},"constructor":1}},"schemaRef":{"type":"SentinelOne Mgmt API"},"sourceType":"Universal"}}';
+    const error = refusal(() => parseCommand(create, bytes(polluted)));
+    expect(error.details?.map((d) => d.path)).toEqual(['source.config.fields.__proto__', 'source.config.fields.constructor']);
+    const top = refusal(() => parseCommand(create, bytes('{"__proto__":{"polluted":true},"source":{}}')));
+    expect(top.details?.map((d) => d.path)).toContain('__proto__');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('reports every bad field at once', () => {
+    const error = refusal(() => parseCommand(create, bytes(doc({ name: '', supported_apis: [], base_url: 'http://x/' }))));
+    expect(error.details?.map((d) => d.path).sort()).toEqual(['source.config.base_url', 'source.config.name', 'source.config.supported_apis']);
+  });
+
+  it.each([
+    ['non-JSON', 'this is not json', 'InvalidJson'],
+    ['a JSON array', '[1,2]', 'ValidationError'],
+    ['invalid UTF-8', new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]), 'InvalidJson'],
+    ['an oversized payload', JSON.stringify({ pad: 'x'.repeat(MAX_COMMAND_BYTES) }), 'PayloadTooLarge'],
+    ['deeply nested JSON', `${'['.repeat(100)}${']'.repeat(100)}`, 'InvalidJson'],
+  ])('refuses %s as %s', (_label, raw, code) => {
+    const payload = raw instanceof Uint8Array ? raw : bytes(raw);
+    expect(refusal(() => parseCommand(create, payload)).code).toBe(code);
+  });
+});
+
+describe('update command', () => {
+  const update = updateSourceCommandSchema(strict);
+
+  it('treats a masked or omitted secret as "keep the stored one"', () => {
+    expect(newSecretOf(parseCommand(update, bytes(doc({ api_secret: '********' }, { id: 's1' }))).source.config)).toBeUndefined();
+    expect(newSecretOf(parseCommand(update, bytes(doc({ api_secret: undefined }, { id: 's1' }))).source.config)).toBeUndefined();
+    expect(newSecretOf(parseCommand(update, bytes(doc({ api_secret: 'new-token' }, { id: 's1' }))).source.config)).toBe('new-token');
+  });
+
+  it('accepts a document read back from a reply (with id and state)', () => {
+    const parsed = parseCommand(update, bytes(doc({ api_secret: '********' }, {}, { id: 's1', state: { state: 'Collecting' } })));
+    expect(parsed.source.id).toBe('s1');
+  });
+});
+
+describe('source reference', () => {
+  it('needs an id', () => {
+    expect(refusal(() => parseCommand(sourceRefCommandSchema, bytes({}))).details).toEqual([{ path: 'id', message: 'is required' }]);
+  });
+});
+
+describe('base URL policy', () => {
+  it('allows http and loopback only when insecure URLs are allowed', () => {
+    expect(normalizeBaseUrl('http://127.0.0.1:8088', { allowInsecure: true })).toEqual({ ok: true, value: 'http://127.0.0.1:8088/' });
+    expect(normalizeBaseUrl('http://127.0.0.1:8088', { allowInsecure: false }).ok).toBe(false);
+  });
+
+  it.each(['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '[::1]'])(
+    'treats %s as non-public',
+    (address) => expect(isNonPublicAddress(address)).toBe(true),
+  );
+
+  it.each(['8.8.8.8', '52.1.2.3', '2606:4700::1111'])('treats %s as public', (address) => expect(isNonPublicAddress(address)).toBe(false));
+
+  it('treats local host names as non-public before any lookup', () => {
+    expect(isNonPublicHost('localhost')).toBe(true);
+    expect(isNonPublicHost('api.localhost')).toBe(true);
+    expect(isNonPublicHost('metadata.google.internal')).toBe(true);
+    expect(isNonPublicHost('usea1-partners.sentinelone.net')).toBe(false);
+  });
+
+  it('sees through numeric shorthand for loopback', () => {
+    expect(normalizeBaseUrl('https://0x7f.1/', { allowInsecure: false }).ok).toBe(false);
+    expect(normalizeBaseUrl('https://2130706433/', { allowInsecure: false }).ok).toBe(false);
+  });
+});
