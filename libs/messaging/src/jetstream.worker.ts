@@ -211,7 +211,8 @@ export class JetStreamWorker {
       m.nak(nakDelayFor(m.info.deliveryCount, this.options.nakDelaysMs));
       return;
     }
-    m.term(reason);
+    // No reason text: nats-server 2.9 only recognises a bare +TERM and ignores "+TERM <reason>".
+    m.term();
     this.logger.error({ ...log, error: errorMessage }, 'jetstream message dead-lettered');
   }
 }
