@@ -65,6 +65,7 @@ export class MongoEventStore {
   /** Position -> when a reader of this instance first saw it missing. */
   private readonly gapsSeenAt = new Map<number, number>();
   private indexes: Promise<void> | undefined;
+  private allocating: Promise<void> = Promise.resolve();
 
   constructor(db: Db, options: MongoEventStoreOptions = {}) {
     this.collectionPrefix = options.collectionPrefix ?? '';
@@ -129,7 +130,7 @@ export class MongoEventStore {
       if (expectedVersion !== 'any' || attempt >= MAX_APPEND_ATTEMPTS) {
         throw new ConcurrencyError(streamId, expectedVersion, await this.streamVersion(streamId));
       }
-      await sleep(Math.random() * 5 * 2 ** Math.min(attempt, 6));
+      await jitter(attempt);
     }
   }
 
@@ -167,25 +168,28 @@ export class MongoEventStore {
         .sort({ position: 1 })
         .limit(options.limit - scanned)
         .toArray();
-      let missing: number | undefined;
+      let missingTo: number | undefined;
       for (const doc of docs) {
         if (doc.position !== cursor + 1) {
-          missing = cursor + 1;
+          missingTo = doc.position - 1;
           break;
         }
         cursor = doc.position;
         scanned++;
         if (doc.streamId !== GAP_MARKER) events.push(toRecorded(doc));
       }
-      if (missing === undefined) {
+      if (missingTo === undefined) {
         if (scanned >= options.limit) break;
-        // Nothing after the cursor yet, but a position may be allocated to a writer that has
+        // Nothing after the cursor yet, but positions may be allocated to a writer that has
         // not inserted (or never will): that is a gap at the head.
-        if ((await this.headPosition()) <= cursor) break;
-        missing = cursor + 1;
+        const counter = await this.counters.findOne({ _id: POSITION_COUNTER_ID });
+        const head = counter?.value ?? 0;
+        if (head <= cursor) break;
+        missingTo = head;
       }
-      if (!this.gapExpired(missing)) break;
-      await this.fillPositions([missing]);
+      const expired = this.expiredGap(cursor + 1, Math.min(missingTo, cursor + options.limit - scanned));
+      if (expired.length === 0) break;
+      await this.fillPositions(expired);
     }
     for (const position of this.gapsSeenAt.keys()) if (position <= cursor) this.gapsSeenAt.delete(position);
     return { events, lastPosition: cursor };
@@ -277,6 +281,7 @@ export class MongoEventStore {
       from += failedAt;
       streamPosition = pending[failedAt - 1]?.position ?? streamPosition;
       if (attempt >= MAX_APPEND_ATTEMPTS) throw new Error(`could not place events of ${failed.streamId} after ${attempt} attempts`);
+      await jitter(attempt);
     }
     return docs.length;
   }
@@ -289,7 +294,18 @@ export class MongoEventStore {
    * one of them insert (the other retries), and requiring positions above the stream's last
    * event keeps each stream's positions ascending.
    */
-  private async allocate(count: number, above: number): Promise<number> {
+  private allocate(count: number, above: number): Promise<number> {
+    // Serialized per instance: FerretDB hands out duplicate ranges to concurrent callers, which
+    // would cost retries.
+    const next = this.allocating.then(() => this.allocateNow(count, above));
+    this.allocating = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
+  private async allocateNow(count: number, above: number): Promise<number> {
     for (let attempt = 1; ; attempt++) {
       let value: number;
       try {
@@ -311,14 +327,18 @@ export class MongoEventStore {
     }
   }
 
-  private gapExpired(position: number): boolean {
+  /** Notes when positions `from..to` were first seen missing; returns the leading run of those missing long enough. */
+  private expiredGap(from: number, to: number): number[] {
     const now = this.clock().getTime();
-    const seenAt = this.gapsSeenAt.get(position);
-    if (seenAt === undefined) {
-      this.gapsSeenAt.set(position, now);
-      return this.gapTimeoutMs <= 0;
+    const expired: number[] = [];
+    let contiguous = true;
+    for (let position = from; position <= to; position++) {
+      const seenAt = this.gapsSeenAt.get(position) ?? now;
+      this.gapsSeenAt.set(position, seenAt);
+      contiguous &&= now - seenAt >= this.gapTimeoutMs;
+      if (contiguous) expired.push(position);
     }
-    return now - seenAt >= this.gapTimeoutMs;
+    return expired;
   }
 
   /** Inserts placeholders; a position already holding a document (the real event) is left alone. */
@@ -341,6 +361,10 @@ export class MongoEventStore {
       if (duplicateKeyIndex(error) === undefined) throw error;
     }
   }
+}
+
+function jitter(attempt: number): Promise<void> {
+  return sleep(Math.random() * 5 * 2 ** Math.min(attempt, 6));
 }
 
 function toRecorded(doc: EventDocument): RecordedEvent {
