@@ -109,6 +109,7 @@ export class JetStreamWorker {
           expires: this.fetchExpiresMs,
         });
         this.fetch = batch;
+        if (this.stopping) batch.stop();
         for await (const m of batch) {
           if (this.stopping) {
             m.nak();
