@@ -1,0 +1,15 @@
+export { toStorableDocument } from './event-document.validator';
+export { ConcurrencyError, DuplicateEventIdError, InvalidEventDocumentError } from './event-store.errors';
+export type { TailerOptions } from './event.tailer';
+export type {
+  AppendResult,
+  EventMetadata,
+  ExpectedVersion,
+  NewEvent,
+  ReadAllBatch,
+  RecordedEvent,
+  TailerLogger,
+} from './event.types';
+export { GAP_MARKER, MongoEventStore, type MongoEventStoreOptions } from './mongo.event-store';
+export { EVENT_HEADERS, OutboxRelay, type OutboxRelayOptions, type RelayedEventPayload } from './outbox.relay';
+export { ProjectionRunner, type Projection, type ProjectionRunnerOptions } from './projection.runner';
