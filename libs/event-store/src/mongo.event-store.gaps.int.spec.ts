@@ -121,7 +121,7 @@ describe('MongoEventStore gaps in the global log', () => {
           seen.push(...batch.events);
           after = batch.lastPosition;
           if (!writing && batch.events.length === 0 && after >= (await store.headPosition())) return;
-          if (batch.events.length === 0) await sleep(10);
+          if (batch.events.length === 0) await sleep(50);
         }
       })();
       await Promise.all(
@@ -146,6 +146,6 @@ describe('MongoEventStore gaps in the global log', () => {
       for (const e of seen) versionsByStream.set(e.streamId, [...(versionsByStream.get(e.streamId) ?? []), e.version]);
       expect(versionsByStream.size).toBe(streams);
       for (const versions of versionsByStream.values()) expect(versions).toEqual(Array.from({ length: perStream }, (_, i) => i + 1));
-    }, 60_000);
+    }, 90_000);
   });
 });
