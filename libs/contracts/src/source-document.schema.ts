@@ -71,8 +71,8 @@ function fieldProblem(key: string, value: unknown): string | undefined {
   return 'must be a string, number, boolean or null';
 }
 
-function configSchema(policy: BaseUrlPolicy, mode: 'create' | 'update') {
-  return z.strictObject({
+function configShape(policy: BaseUrlPolicy) {
+  return {
     name: nameSchema,
     description: safeText({ max: 1024, multiline: true }).nullable().optional(),
     category: safeText({ max: 1024 }).nullable().optional(),
@@ -83,10 +83,6 @@ function configSchema(policy: BaseUrlPolicy, mode: 'create' | 'update') {
       ctx.addIssue({ code: 'custom', message: result.message });
       return z.NEVER;
     }),
-    api_secret:
-      mode === 'create'
-        ? apiSecretSchema.refine((value) => value !== SECRET_MASK, 'must be the API token, not the mask')
-        : apiSecretSchema.optional(),
     supported_apis: z
       .array(z.enum(SOURCE_APIS, { error: `must be one of ${SOURCE_APIS.join(', ')}` }))
       .min(1, `must name at least one of ${SOURCE_APIS.join(', ')}`)
@@ -95,19 +91,13 @@ function configSchema(policy: BaseUrlPolicy, mode: 'create' | 'update') {
           if (apis.indexOf(api) !== index) ctx.addIssue({ code: 'custom', message: `"${api}" is listed twice`, path: [index] });
         });
       }),
-  });
+  };
 }
 
-function documentSource(policy: BaseUrlPolicy, mode: 'create' | 'update') {
-  return z.strictObject({
-    config: configSchema(policy, mode),
-    schemaRef: z.strictObject({ type: z.literal(SCHEMA_REF_TYPE, { error: `must be "${SCHEMA_REF_TYPE}" (not modifiable)` }) }),
-    sourceType: z.literal(SOURCE_TYPE, { error: `must be "${SOURCE_TYPE}" (not modifiable)` }),
-    // A document read back from a reply may be sent as an update unchanged: its id must match,
-    // and its state is read-only, so it is ignored.
-    ...(mode === 'update' ? { id: sourceIdSchema.optional(), state: z.unknown().optional() } : {}),
-  });
-}
+const sourceTypeShape = {
+  schemaRef: z.strictObject({ type: z.literal(SCHEMA_REF_TYPE, { error: `must be "${SCHEMA_REF_TYPE}" (not modifiable)` }) }),
+  sourceType: z.literal(SOURCE_TYPE, { error: `must be "${SOURCE_TYPE}" (not modifiable)` }),
+};
 
 const apiVersion = z.literal('v1', { error: 'must be "v1"' }).optional();
 
@@ -116,7 +106,13 @@ export function createSourceCommandSchema(policy: BaseUrlPolicy) {
   return z.strictObject({
     'api.version': apiVersion,
     collectorId: collectorIdSchema.optional(),
-    source: documentSource(policy, 'create'),
+    source: z.strictObject({
+      config: z.strictObject({
+        ...configShape(policy),
+        api_secret: apiSecretSchema.refine((value) => value !== SECRET_MASK, 'must be the API token, not the mask'),
+      }),
+      ...sourceTypeShape,
+    }),
   });
 }
 
@@ -127,7 +123,16 @@ export function updateSourceCommandSchema(policy: BaseUrlPolicy) {
     id: sourceIdSchema.optional(),
     collectorId: collectorIdSchema.optional(),
     version: z.number().int().nonnegative().optional(),
-    source: documentSource(policy, 'update'),
+    source: z.strictObject({
+      config: z.strictObject({ ...configShape(policy), api_secret: apiSecretSchema.optional() }),
+      ...sourceTypeShape,
+      // A document read back from a reply may be sent as an update unchanged: its id must match,
+      // and its state and timestamps are read-only, so they are ignored.
+      id: sourceIdSchema.optional(),
+      state: z.unknown().optional(),
+      createdAt: z.unknown().optional(),
+      updatedAt: z.unknown().optional(),
+    }),
   });
 }
 

@@ -1,0 +1,98 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { INestMicroservice } from '@nestjs/common';
+import { MongoEventStore, OutboxRelay, ProjectionRunner } from '@s1c/event-store';
+import { createLogger, NestLogger, type Logger } from '@s1c/logger';
+import { connectNats, declareStreams, drainNats, NatsTransport, STREAMS } from '@s1c/messaging';
+import { SecretBox } from '@s1c/secrets';
+import { MongoClient } from 'mongodb';
+import { randomUUID } from 'node:crypto';
+import { ImmediateDeletionCompleter } from './deletion.completer';
+import type { RegistryConfig } from './registry.config';
+import { RegistryModule } from './registry.module';
+import { SourceNameRegistry } from './source-name.registry';
+import { SourceRepository } from './source.repository';
+import { relaySubjectFor } from './source.streams';
+import { sourcesProjection } from './sources.projection';
+import { SourcesService } from './sources.service';
+
+export interface RegistryRuntime {
+  readonly app: INestMicroservice;
+  readonly sources: SourcesService;
+  readonly readModel: ProjectionRunner;
+  readonly relay: OutboxRelay;
+  /** Stops serving, finishes work in flight, and closes every connection. */
+  close(): Promise<void>;
+}
+
+export interface RegistryOptions {
+  readonly logger?: Logger;
+  readonly clock?: () => Date;
+}
+
+/**
+ * Starts the registry: the event store and its read model, the relay that publishes the log to
+ * JetStream, and the command handlers on NATS.
+ */
+export async function startRegistry(config: RegistryConfig, options: RegistryOptions = {}): Promise<RegistryRuntime> {
+  const logger = options.logger ?? createLogger({ name: 'registry', level: config.LOG_LEVEL });
+  const clock = options.clock ?? (() => new Date());
+  const secrets = SecretBox.fromKeyList(config.S1C_SECRET_KEY);
+  const cleanup: Array<() => Promise<unknown>> = [];
+  const close = async () => {
+    for (const step of cleanup.reverse()) await step().catch((error: unknown) => logger.warn({ err: error }, 'shutdown step failed'));
+  };
+  try {
+    const mongo = await MongoClient.connect(config.MONGO_URL, { serverSelectionTimeoutMS: 10_000 });
+    cleanup.push(() => mongo.close());
+    const db = mongo.db(config.S1C_DB_NAME);
+    const store = new MongoEventStore(db, { gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, clock });
+    await store.ensureIndexes();
+    await sourcesProjection.setup?.(db);
+
+    const readModel = new ProjectionRunner(store, db, sourcesProjection, { pollIntervalMs: config.S1C_EVENT_POLL_INTERVAL, logger });
+    await readModel.start();
+    cleanup.push(() => readModel.stop());
+
+    const nc = await connectNats({ url: config.NATS_URL, name: 's1c-registry', logger });
+    cleanup.push(() => drainNats(nc));
+    const jsm = await nc.jetstreamManager();
+    await declareStreams(jsm);
+    const relay = new OutboxRelay(store, db, nc.jetstream(), jsm, {
+      name: 'registry',
+      streamName: STREAMS.events.name,
+      subjectFor: relaySubjectFor,
+      pollIntervalMs: config.S1C_EVENT_POLL_INTERVAL,
+      logger,
+    });
+    await relay.start();
+    cleanup.push(() => relay.stop());
+
+    const repository = new SourceRepository(store);
+    const sources = new SourcesService({
+      db,
+      repository,
+      names: new SourceNameRegistry(store, repository, clock),
+      secrets,
+      readModel,
+      clock,
+      newId: randomUUID,
+    });
+    const completer = new ImmediateDeletionCompleter(sources, logger);
+    sources.useDeletionCompleter(completer);
+    cleanup.push(() => completer.idle());
+    await completer.resume();
+
+    const app = await NestFactory.createMicroservice(
+      RegistryModule.register({ sources, policy: { allowInsecure: config.S1C_ALLOW_INSECURE_BASE_URL }, logger }),
+      { strategy: new NatsTransport({ connection: nc, logger, queueGroup: 's1c-registry', streams: [] }), logger: new NestLogger(logger) },
+    );
+    await app.listen();
+    cleanup.push(() => app.close());
+    logger.info({ db: config.S1C_DB_NAME, secretKeyId: secrets.currentKeyId }, 'registry started');
+    return { app, sources, readModel, relay, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

@@ -1,0 +1,21 @@
+import { commonEnvShape, env, loadConfig } from '@s1c/config';
+import { z } from 'zod';
+
+/** The registry's environment, parsed once at start-up. */
+export const registryEnvShape = {
+  ...commonEnvShape,
+  /** AES-256 key(s) for API tokens: `base64` or `kid:base64[,kid:base64...]`; the first encrypts. */
+  S1C_SECRET_KEY: z.string().min(1),
+  /** Allows http and private/loopback console URLs: for tests and the simulator only. */
+  S1C_ALLOW_INSECURE_BASE_URL: env.boolean(false),
+  /** How long a tailing reader waits for a missing log position before filling it. */
+  S1C_EVENT_GAP_TIMEOUT: env.durationMs('2s'),
+  /** How often the relay and the read model poll the log for new events. */
+  S1C_EVENT_POLL_INTERVAL: env.durationMs('200ms'),
+};
+
+export type RegistryConfig = ReturnType<typeof loadRegistryConfig>;
+
+export function loadRegistryConfig(source: Record<string, string | undefined> = process.env) {
+  return loadConfig(registryEnvShape, source);
+}

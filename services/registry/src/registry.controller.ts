@@ -1,0 +1,91 @@
+import { Controller, Inject } from '@nestjs/common';
+import { Ctx, MessagePattern } from '@nestjs/microservices';
+import {
+  commandSubject,
+  createSourceCommandSchema,
+  listSourcesCommandSchema,
+  parseCommand,
+  sourceRefCommandSchema,
+  updateSourceCommandSchema,
+  type BaseUrlPolicy,
+  type ErrorReply,
+  type ListSourcesReply,
+  type SourceReply,
+} from '@s1c/contracts';
+import type { Logger } from '@s1c/logger';
+import { CommandContext } from '@s1c/messaging';
+import { randomUUID } from 'node:crypto';
+import { errorReply } from './command-replies';
+import type { RequestContext, SourcesService } from './sources.service';
+
+export const SOURCES_SERVICE = Symbol('SourcesService');
+export const BASE_URL_POLICY = Symbol('BaseUrlPolicy');
+export const LOGGER = Symbol('Logger');
+
+const CORRELATION_HEADER = 'S1c-Correlation-Id';
+const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+type Reply = SourceReply | ListSourcesReply | ErrorReply;
+
+/** `s1c.cmd.source.*` over NATS request/reply: plain JSON in, `{"ok":...}` JSON out. */
+@Controller()
+export class RegistryController {
+  private readonly createSchema;
+  private readonly updateSchema;
+
+  constructor(
+    @Inject(SOURCES_SERVICE) private readonly sources: SourcesService,
+    @Inject(BASE_URL_POLICY) policy: BaseUrlPolicy,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    this.createSchema = createSourceCommandSchema(policy);
+    this.updateSchema = updateSourceCommandSchema(policy);
+  }
+
+  @MessagePattern(commandSubject('create'))
+  create(@Ctx() ctx: CommandContext): Promise<Reply> {
+    return this.run(ctx, 'create', async (request) => ({ ok: true, ...(await this.sources.create(parseCommand(this.createSchema, ctx.data), request)) }));
+  }
+
+  @MessagePattern(commandSubject('update'))
+  update(@Ctx() ctx: CommandContext): Promise<Reply> {
+    return this.run(ctx, 'update', async (request) => ({ ok: true, ...(await this.sources.update(parseCommand(this.updateSchema, ctx.data), request)) }));
+  }
+
+  @MessagePattern(commandSubject('get'))
+  get(@Ctx() ctx: CommandContext): Promise<Reply> {
+    return this.run(ctx, 'get', async () => ({ ok: true, ...(await this.sources.get(parseCommand(sourceRefCommandSchema, ctx.data))) }));
+  }
+
+  @MessagePattern(commandSubject('list'))
+  list(@Ctx() ctx: CommandContext): Promise<Reply> {
+    // `nats req s1c.cmd.source.list ''` is the obvious way to list everything.
+    const body = ctx.data.length === 0 ? new TextEncoder().encode('{}') : ctx.data;
+    return this.run(ctx, 'list', () => this.sources.list(parseCommand(listSourcesCommandSchema, body)));
+  }
+
+  @MessagePattern(commandSubject('restart'))
+  restart(@Ctx() ctx: CommandContext): Promise<Reply> {
+    return this.run(ctx, 'restart', async (request) => ({ ok: true, ...(await this.sources.restart(parseCommand(sourceRefCommandSchema, ctx.data), request)) }));
+  }
+
+  @MessagePattern(commandSubject('delete'))
+  delete(@Ctx() ctx: CommandContext): Promise<Reply> {
+    return this.run(ctx, 'delete', async (request) => ({ ok: true, ...(await this.sources.delete(parseCommand(sourceRefCommandSchema, ctx.data), request)) }));
+  }
+
+  private async run(ctx: CommandContext, op: string, handle: (request: RequestContext) => Promise<Reply>): Promise<Reply> {
+    const given = ctx.header(CORRELATION_HEADER);
+    const request: RequestContext = { correlationId: given && SAFE_ID.test(given) ? given : randomUUID(), actor: 'nats' };
+    const started = Date.now();
+    try {
+      const reply = await handle(request);
+      this.logger.info({ op, correlationId: request.correlationId, ms: Date.now() - started }, 'command handled');
+      return reply;
+    } catch (error) {
+      const reply = errorReply(error, request.correlationId, this.logger);
+      this.logger.info({ op, correlationId: request.correlationId, code: reply.error.code, ms: Date.now() - started }, 'command refused');
+      return reply;
+    }
+  }
+}
