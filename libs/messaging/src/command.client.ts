@@ -14,6 +14,7 @@ export interface RequestJsonOptions {
  * {@link NoRespondersError} when nothing serves the subject, {@link CommandTimeoutError} when
  * the server does not answer in time, {@link InvalidReplyError} when the reply is not JSON.
  * The reply is returned as is: a `{"ok":false,...}` reply is a value, not an exception.
+ * An `undefined` payload sends an empty body.
  */
 export async function requestJson<T = unknown>(
   nc: NatsConnection,
@@ -26,7 +27,7 @@ export async function requestJson<T = unknown>(
   if (h) opts.headers = h;
   let reply;
   try {
-    reply = await nc.request(subject, encodeJson(payload), opts);
+    reply = await nc.request(subject, payload === undefined ? new Uint8Array(0) : encodeJson(payload), opts);
   } catch (error) {
     if (error instanceof NatsError && error.code === ErrorCode.NoResponders) throw new NoRespondersError(subject);
     if (error instanceof NatsError && error.code === ErrorCode.Timeout) {

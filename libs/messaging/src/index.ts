@@ -1,3 +1,31 @@
+/**
+ * @packageDocumentation
+ * NATS for s1-collector: connection, subjects, JetStream declarations, publish and
+ * request helpers, and `NatsTransport`, the NestJS transport serving request/reply commands
+ * and durable JetStream consumers.
+ *
+ * @example
+ * ```ts
+ * const app = await NestFactory.createMicroservice(AppModule, {
+ *   strategy: new NatsTransport({ connection: { url: env.NATS_URL, name: 'registry' }, logger }),
+ * });
+ * await app.listen();
+ *
+ * @Controller()
+ * class SourcesController {
+ *   @MessagePattern(subjects.command('get'))
+ *   get(@Payload() _body: string, @Ctx() ctx: CommandContext) {
+ *     const cmd = GetSource.safeParse(ctx.json());
+ *     if (!cmd.success) throw new CommandError('InvalidRequest', 'bad request', cmd.error.issues);
+ *     return { ok: true, source: ... };
+ *   }
+ *
+ *   @JetStreamConsumer({ stream: STREAMS.jobs.name, durable: 'fetcher-activities',
+ *     filterSubject: subjects.job('activities'), maxDeliver: 10, ackWaitMs: 60_000 })
+ *   async onJob(@Payload() _data: Uint8Array, @Ctx() msg: JetStreamContext) { ... }
+ * }
+ * ```
+ */
 export { connectNats, drainNats, type ConnectNatsOptions } from './nats.connection';
 export { silentLogger, type LoggerLike } from './logger.interface';
 export { COMMAND_OPS, InvalidSubjectTokenError, subjectToken, subjects, type CommandOp } from './subjects';

@@ -19,7 +19,10 @@ export interface NatsTransportOptions {
   /** Connection settings (the transport connects and drains on close) or a connection the caller owns. */
   connection: ConnectNatsOptions | NatsConnection;
   logger?: LoggerLike;
-  /** Queue group of the command subscriptions, shared by all replicas; default the connection name. */
+  /**
+   * Queue group of the command subscriptions, shared by all replicas of a service; default the
+   * connection name (so give replicas one name), or `s1c` when a connection is passed in.
+   */
   queueGroup?: string;
   /** Commands with a larger body are refused with `PayloadTooLarge`; default 256 KiB. */
   maxPayloadBytes?: number;
@@ -232,6 +235,9 @@ export class NatsTransport extends Server<NatsTransportEvents, NatsTransportStat
       this.subscriptions.push(sub);
       this.log.info({ subject, queue }, 'serving command');
     }
+    // A flush round-trip means the server has registered our subscriptions: once listen
+    // resolves, a request from another connection finds a responder.
+    await nc.flush();
     for (const worker of this.workers) worker.start();
   }
 
