@@ -17,7 +17,7 @@ interface SourceFacts {
   readonly collectorId: string;
   readonly config: SourceConfig;
   readonly secret: EncryptedSecret;
-  /** Counts configurations: 1 at creation, +1 at each update or restart. */
+  /** Counts configurations: 1 at creation, +1 at each update or restart (events carry it). */
   readonly generation: number;
   readonly createdAt: string;
   /** When the source entered its current status. */
@@ -97,7 +97,7 @@ export function decide(command: SourceCommand, state: SourceState): SourceEvent[
   if (command.type === 'CreateSource') {
     if (state.status !== 'Nonexistent') throw new SourceAlreadyExistsError(sourceId);
     const { collectorId, config, secret } = command.data;
-    return [{ type: 'SourceCreated', data: { sourceId, collectorId, config, secret, at } }];
+    return [{ type: 'SourceCreated', data: { sourceId, collectorId, config, secret, generation: 1, at } }];
   }
 
   if (state.status === 'Nonexistent') throw new SourceNotFoundError(sourceId);
@@ -112,12 +112,12 @@ export function decide(command: SourceCommand, state: SourceState): SourceEvent[
       const changes = configChanges(state.config, command.data.config);
       if (command.data.secret) changes.push('secret');
       if (changes.length === 0) return [];
-      const data = { sourceId, config: command.data.config, changes, at };
+      const data = { sourceId, config: command.data.config, changes, generation: state.generation + 1, at };
       return [{ type: 'SourceUpdated', data: command.data.secret ? { ...data, secret: command.data.secret } : data }];
     }
     case 'RestartSource':
       if (state.status === 'Stopping') throw new IllegalTransitionError(sourceId, state.status, command.type);
-      return [{ type: 'SourceRestarted', data: { sourceId, at } }];
+      return [{ type: 'SourceRestarted', data: { sourceId, generation: state.generation + 1, at } }];
     case 'DeleteSource':
       if (state.status === 'Stopping') return [];
       return [{ type: 'SourceDeletionRequested', data: { sourceId, at } }];
@@ -155,8 +155,8 @@ export function evolve(state: SourceState, event: SourceEvent): SourceState {
   const at = event.data.at;
   if (event.type === 'SourceCreated') {
     if (state.status !== 'Nonexistent') return state;
-    const { sourceId, collectorId, config, secret } = event.data;
-    return { status: 'Pending', sourceId, collectorId, config, secret, generation: 1, createdAt: at, since: at };
+    const { sourceId, collectorId, config, secret, generation } = event.data;
+    return { status: 'Pending', sourceId, collectorId, config, secret, generation, createdAt: at, since: at };
   }
   if (state.status === 'Nonexistent' || state.status === 'Deleted') return state;
   const facts = liveFacts(state);
@@ -168,11 +168,11 @@ export function evolve(state: SourceState, event: SourceEvent): SourceState {
         status: 'Pending',
         config: event.data.config,
         secret: event.data.secret ?? facts.secret,
-        generation: facts.generation + 1,
+        generation: event.data.generation,
         since: at,
       };
     case 'SourceRestarted':
-      return { ...facts, status: 'Pending', generation: facts.generation + 1, since: at };
+      return { ...facts, status: 'Pending', generation: event.data.generation, since: at };
     case 'SourceDeletionRequested':
       return { ...facts, status: 'Stopping', since: at };
     case 'SourceDeleted':

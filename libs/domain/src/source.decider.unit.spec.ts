@@ -26,7 +26,7 @@ function at(minute: number): string {
   return new Date(now.getTime() + minute * 60_000).toISOString();
 }
 
-const created: SourceEvent = { type: 'SourceCreated', data: { sourceId, collectorId: 'default', config, secret, at: at(0) } };
+const created: SourceEvent = { type: 'SourceCreated', data: { sourceId, collectorId: 'default', config, secret, generation: 1, at: at(0) } };
 const lifecycle: SourceEvent[] = [
   { type: 'CollectionStarted', data: { sourceId, generation: 1, at: at(1) } },
   { type: 'CollectionInitialized', data: { sourceId, generation: 1, at: at(2) } },
@@ -153,6 +153,10 @@ describe('Source decider: the whole state machine', () => {
         } else {
           it(`when ${commandType}, then ${outcome} moves it to ${NEXT_STATUS[outcome]}`, () => {
             const events = decide(command, given(status));
+            const before = given(status);
+            if (outcome === 'SourceUpdated' || outcome === 'SourceRestarted') {
+              expect(events[0]!.data).toMatchObject({ generation: 'generation' in before ? before.generation + 1 : NaN });
+            }
             expect(events.map((e) => e.type)).toEqual([outcome]);
             expect(events[0]!.data.at).toBe(now.toISOString());
             expect(evolve(given(status), events[0]!).status).toBe(NEXT_STATUS[outcome]);
@@ -188,27 +192,27 @@ describe('Source decider: details', () => {
   });
 
   it('when an update carries no secret, then the stored secret is kept', () => {
-    const events = [...HISTORY.Collecting, { type: 'SourceUpdated', data: { sourceId, config, changes: ['category'], at: at(9) } } as SourceEvent];
+    const events = [...HISTORY.Collecting, { type: 'SourceUpdated', data: { sourceId, config, changes: ['category'], generation: 2, at: at(9) } } as SourceEvent];
     const state = foldSource(events);
     expect(state.status === 'Pending' && state.secret).toEqual(secret);
   });
 
   it('when an update carries a new secret, then it replaces the stored one', () => {
     const fresh = { ...secret, ct: 'ZnJlc2g=' };
-    const state = foldSource([...HISTORY.Pending, { type: 'SourceUpdated', data: { sourceId, config, secret: fresh, changes: ['secret'], at: at(9) } }]);
+    const state = foldSource([...HISTORY.Pending, { type: 'SourceUpdated', data: { sourceId, config, secret: fresh, changes: ['secret'], generation: 2, at: at(9) } }]);
     expect(state.status === 'Pending' && state.secret).toEqual(fresh);
   });
 
   it('when a source is updated or restarted, then its generation grows and the failure is cleared', () => {
-    const state = foldSource([...HISTORY.Error, { type: 'SourceRestarted', data: { sourceId, at: at(9) } }]);
+    const state = foldSource([...HISTORY.Error, { type: 'SourceRestarted', data: { sourceId, generation: 2, at: at(9) } }]);
     expect(state).toMatchObject({ status: 'Pending', generation: 2, since: at(9) });
     expect('failure' in state).toBe(false);
-    const updated = foldSource([...HISTORY.Error, { type: 'SourceUpdated', data: { sourceId, config, changes: ['secret'], secret, at: at(9) } }]);
+    const updated = foldSource([...HISTORY.Error, { type: 'SourceUpdated', data: { sourceId, config, changes: ['secret'], secret, generation: 2, at: at(9) } }]);
     expect(updated).toMatchObject({ status: 'Pending', generation: 2 });
   });
 
   it('when a collection step reports an older generation, then it is refused as stale', () => {
-    const restarted = foldSource([...HISTORY.Collecting, { type: 'SourceRestarted', data: { sourceId, at: at(9) } }]);
+    const restarted = foldSource([...HISTORY.Collecting, { type: 'SourceRestarted', data: { sourceId, generation: 2, at: at(9) } }]);
     for (const type of ['StartCollection', 'InitializeCollection', 'MarkSourceAuthenticated', 'BeginCollection', 'FailSource'] as const) {
       expect(() => decide({ ...COMMANDS[type] } as SourceCommand, restarted)).toThrow(StaleGenerationError);
     }

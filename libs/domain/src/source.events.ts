@@ -11,15 +11,15 @@ export type SourceChange = 'name' | 'description' | 'category' | 'fields' | 'bas
 /** A source was validated and stored (Pending). */
 export type SourceCreated = Event<
   'SourceCreated',
-  { sourceId: string; collectorId: string; config: SourceConfig; secret: EncryptedSecret; at: string }
+  { sourceId: string; collectorId: string; config: SourceConfig; secret: EncryptedSecret; generation: 1; at: string }
 >;
 /** Its configuration changed; collection restarts from Pending with the new generation. */
 export type SourceUpdated = Event<
   'SourceUpdated',
-  { sourceId: string; config: SourceConfig; secret?: EncryptedSecret; changes: SourceChange[]; at: string }
+  { sourceId: string; config: SourceConfig; secret?: EncryptedSecret; changes: SourceChange[]; generation: number; at: string }
 >;
 /** An operator restarted it (clears an Error); collection restarts from Pending. */
-export type SourceRestarted = Event<'SourceRestarted', { sourceId: string; at: string }>;
+export type SourceRestarted = Event<'SourceRestarted', { sourceId: string; generation: number; at: string }>;
 /** Deletion was asked for: collection is being stopped (Stopping). */
 export type SourceDeletionRequested = Event<'SourceDeletionRequested', { sourceId: string; at: string }>;
 /** Collection has stopped and the source is gone (Deleted). */

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,19 +91,31 @@ async function terminate(child: ChildProcess, signal: NodeJS.Signals, graceMs: n
   clearTimeout(timer);
 }
 
-async function startManaged(spec: Omit<ProcessSpec, 'port' | 'dataDir' | 'url' | 'args'> & {
-  prefix: string;
-  argsFor(port: number, dataDir: string): string[];
-  urlFor(port: number): string;
-}): Promise<RunningServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), spec.prefix));
-  const port = await freePort();
+/** Where a server listens and keeps its data; both default to fresh temporary ones. */
+export interface ServerOptions {
+  readonly port?: number;
+  /** A directory to keep the data in (created if missing, never deleted by `stop`). */
+  readonly dataDir?: string;
+}
+
+async function startManaged(
+  spec: Omit<ProcessSpec, 'port' | 'dataDir' | 'url' | 'args'> & {
+    prefix: string;
+    argsFor(port: number, dataDir: string): string[];
+    urlFor(port: number): string;
+  },
+  options: ServerOptions,
+): Promise<RunningServer> {
+  const ownDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), spec.prefix));
+  mkdirSync(dataDir, { recursive: true });
+  const port = options.port ?? (await freePort());
   const full: ProcessSpec = { ...spec, port, dataDir, url: spec.urlFor(port), args: spec.argsFor(port, dataDir) };
   let child: ChildProcess;
   try {
     child = await launch(full);
   } catch (error) {
-    rmSync(dataDir, { recursive: true, force: true });
+    if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
   return {
@@ -112,7 +124,7 @@ async function startManaged(spec: Omit<ProcessSpec, 'port' | 'dataDir' | 'url' |
     dataDir,
     async stop(options) {
       await terminate(child, 'SIGTERM', 5000);
-      if (!options?.keepData) rmSync(dataDir, { recursive: true, force: true });
+      if (ownDir && !options?.keepData) rmSync(dataDir, { recursive: true, force: true });
     },
     async kill() {
       await terminate(child, 'SIGKILL', 0);
@@ -125,7 +137,7 @@ async function startManaged(spec: Omit<ProcessSpec, 'port' | 'dataDir' | 'url' |
 }
 
 /** Starts `nats-server -js` on a free port with its store in a temporary directory. */
-export async function startNatsServer(): Promise<RunningServer> {
+export async function startNatsServer(options: ServerOptions = {}): Promise<RunningServer> {
   const binary = findBinary('nats-server', process.env.NATS_SERVER_BIN, ['/usr/sbin', '/usr/local/bin']);
   return startManaged({
     name: 'nats-server',
@@ -134,11 +146,11 @@ export async function startNatsServer(): Promise<RunningServer> {
     readyTimeoutMs: 15_000,
     argsFor: (port, dir) => ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir],
     urlFor: (port) => `nats://127.0.0.1:${port}`,
-  });
+  }, options);
 }
 
 /** Starts FerretDB v1 (SQLite backend) on a free port with its data in a temporary directory. */
-export async function startFerretDb(): Promise<RunningServer> {
+export async function startFerretDb(options: ServerOptions = {}): Promise<RunningServer> {
   const binary = findBinary('ferretdb', process.env.FERRETDB_BIN, [join(homedir(), 'go', 'bin'), '/usr/local/bin']);
   return startManaged({
     name: 'ferretdb',
@@ -155,5 +167,5 @@ export async function startFerretDb(): Promise<RunningServer> {
       '--log-level=warn',
     ],
     urlFor: (port) => `mongodb://127.0.0.1:${port}/`,
-  });
+  }, options);
 }

@@ -272,6 +272,14 @@ describe('given a running registry', () => {
   });
 
   describe('after all of the above', () => {
+    it('the read model rebuilt from the log equals the live one', async () => {
+      const snapshot = async () => registry.db.collection('sources').find({}).sort({ _id: 1 }).toArray();
+      const live = await snapshot();
+      expect(live.length).toBeGreaterThan(10);
+      await registry.runtime.readModel.rebuild();
+      expect(await snapshot()).toEqual(live);
+    });
+
     it('no token appears in clear in MongoDB, in JetStream, in any reply or in the logs', async () => {
       expect(TOKENS.length).toBeGreaterThan(10);
       const everything: string[] = [];

@@ -51,7 +51,7 @@ export const sourcesProjection: Projection = {
     const recorded = event as RecordedEvent & SourceEvent;
     const views = sourcesCollection(db);
     if (recorded.type === 'SourceCreated') {
-      const { sourceId, collectorId, config, secret, at } = recorded.data;
+      const { sourceId, collectorId, config, secret, generation, at } = recorded.data;
       try {
         await views.insertOne({
           _id: sourceId,
@@ -66,7 +66,7 @@ export const sourcesProjection: Projection = {
           state: 'Pending',
           since: at,
           error: null,
-          generation: 1,
+          generation,
           version: recorded.version,
           position: recorded.position,
           createdAt: at,
@@ -77,13 +77,11 @@ export const sourcesProjection: Projection = {
       }
       return;
     }
-    const { set, newGeneration } = changeFor(recorded);
+    // Only $set, with values taken from the event: FerretDB does not make concurrent conditional
+    // updates atomic, so a second replica applying the same event must write the same values.
     await views.updateOne(
       { _id: recorded.data.sourceId, version: recorded.version - 1 },
-      {
-        $set: { ...set, version: recorded.version, position: recorded.position, updatedAt: recorded.data.at },
-        ...(newGeneration ? { $inc: { generation: 1 } } : {}),
-      },
+      { $set: { ...changeFor(recorded), version: recorded.version, position: recorded.position, updatedAt: recorded.data.at } },
     );
   },
 
@@ -92,47 +90,45 @@ export const sourcesProjection: Projection = {
   },
 };
 
-/** What an event changes in a view; updates and restarts also begin a new generation. */
-function changeFor(event: SourceEvent): { set: Partial<SourceView>; newGeneration?: true } {
+/** What an event changes in a view. */
+function changeFor(event: SourceEvent): Partial<SourceView> {
   const at = event.data.at;
   switch (event.type) {
     case 'SourceCreated':
-      return { set: {} };
+      return {};
     case 'SourceUpdated': {
       const { config, secret } = event.data;
       return {
-        set: {
-          name: config.name,
-          description: config.description,
-          category: config.category,
-          fields: [...config.fields],
-          baseUrl: config.baseUrl,
-          supportedApis: [...config.supportedApis],
-          ...(secret ? { secretKeyId: secret.kid } : {}),
-          state: 'Pending',
-          since: at,
-          error: null,
-        },
-        newGeneration: true,
+        name: config.name,
+        description: config.description,
+        category: config.category,
+        fields: [...config.fields],
+        baseUrl: config.baseUrl,
+        supportedApis: [...config.supportedApis],
+        ...(secret ? { secretKeyId: secret.kid } : {}),
+        state: 'Pending',
+        since: at,
+        error: null,
+        generation: event.data.generation,
       };
     }
     case 'SourceRestarted':
-      return { set: { state: 'Pending', since: at, error: null }, newGeneration: true };
+      return { state: 'Pending', since: at, error: null, generation: event.data.generation };
     case 'SourceDeletionRequested':
-      return { set: { state: 'Stopping', since: at } };
+      return { state: 'Stopping', since: at };
     case 'SourceDeleted':
-      return { set: { state: 'Deleted', since: at } };
+      return { state: 'Deleted', since: at };
     case 'CollectionStarted':
-      return { set: { state: 'Started', since: at } };
+      return { state: 'Started', since: at };
     case 'CollectionInitialized':
-      return { set: { state: 'Initialized', since: at } };
+      return { state: 'Initialized', since: at };
     case 'SourceAuthenticated':
-      return { set: { state: 'Authenticated', since: at } };
+      return { state: 'Authenticated', since: at };
     case 'CollectionBegan':
-      return { set: { state: 'Collecting', since: at } };
+      return { state: 'Collecting', since: at };
     case 'SourceFailed': {
       const { errorType, reason } = event.data.failure;
-      return { set: { state: 'Error', since: at, error: { errorType, eventName: HEALTH_EVENT_NAMES[errorType], reason } } };
+      return { state: 'Error', since: at, error: { errorType, eventName: HEALTH_EVENT_NAMES[errorType], reason } };
     }
   }
 }
