@@ -276,7 +276,11 @@ export class NatsTransport extends Server<NatsTransportEvents, NatsTransportStat
     } catch (error) {
       // e.g. a reply above the server's max_payload: tell the caller instead of leaving it to time out.
       this.log.error({ subject, err: error }, 'command reply failed');
-      msg.respond(encodeJson(failure('InternalError', 'the reply could not be sent')));
+      try {
+        msg.respond(encodeJson(failure('InternalError', 'the reply could not be sent')));
+      } catch {
+        // The connection itself is gone; the caller gets a timeout.
+      }
     }
   }
 
