@@ -251,8 +251,8 @@ describe('when filtering on timestamps', () => {
     const t = keyAt('activities', 'createdAt', 0.5);
     const atT = all.activities.filter((i) => i.createdAt === t).length;
     expect(atT).toBeGreaterThan(0);
-    const count = async (params: Record<string, string>) =>
-      (await getJson<ListBody>(sim.apiUrl, '/activities', TOKEN, { countOnly: 'true', ...params })).body.pagination.totalItems;
+    const count = async (params: Record<string, string>): Promise<number> =>
+      Number((await getJson<ListBody>(sim.apiUrl, '/activities', TOKEN, { countOnly: 'true', ...params })).body.pagination.totalItems);
     const gteT = await count({ createdAt__gte: t });
     expect(await count({ createdAt__gt: t })).toBe(gteT - atT);
     expect(await count({ createdAt__gt: micros(t, -1) })).toBe(gteT);

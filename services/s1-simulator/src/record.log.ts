@@ -142,7 +142,9 @@ export class RecordLog {
         this.liveUpdatesDone < updatesDue
           ? start + Math.ceil(((this.liveUpdatesDone + 1) * MICROS_PER_SECOND) / uRate)
           : Number.POSITIVE_INFINITY;
-      if (createAt <= updateAt) {
+      // On a tie the update goes first: it targets an existing (smaller) id, so the log stays
+      // in id order without stamping anything later than it is due.
+      if (createAt < updateAt) {
         this.liveCreatesDone += 1;
         this.create(Math.min(createAt, now));
       } else {
@@ -185,7 +187,8 @@ export class RecordLog {
   }
 
   // Keeps the log sorted by (time, entity): equal times must come in id order, so a version
-  // that would break that is stamped one microsecond later.
+  // that would break that is stamped one microsecond later. Only an on-demand update at the
+  // very instant of a generated event can need that.
   private append(at: Micros, entity: number): Micros {
     let time = at;
     if (this.length > 0) {
