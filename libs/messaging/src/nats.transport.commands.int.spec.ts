@@ -97,7 +97,7 @@ describe('NatsTransport commands (request/reply)', () => {
 
     expect(reply).toEqual({
       ok: false,
-      error: { code: 'PayloadTooLarge', message: expect.stringContaining('1024'), details: { limitBytes: 1024, actualBytes: 2011 } },
+      error: { code: 'PayloadTooLarge', message: expect.stringContaining('1024'), details: [{ path: '(payload)', message: 'must be at most 1024 bytes' }] },
     });
   });
 

@@ -250,10 +250,10 @@ export class NatsTransport extends Server<NatsTransportEvents, NatsTransportStat
     const max = this.options.maxPayloadBytes ?? DEFAULT_MAX_COMMAND_BYTES;
     let reply: unknown;
     if (msg.data.length > max) {
-      reply = failure('PayloadTooLarge', `request body is ${msg.data.length} bytes; the limit is ${max}`, {
-        limitBytes: max,
-        actualBytes: msg.data.length,
-      });
+      // Details follow the command contract: a list of {path, message}.
+      reply = failure('PayloadTooLarge', `request body is ${msg.data.length} bytes; the limit is ${max}`, [
+        { path: '(payload)', message: `must be at most ${max} bytes` },
+      ]);
     } else {
       const ctx = new CommandContext(msg);
       try {
