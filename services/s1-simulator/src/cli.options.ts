@@ -141,7 +141,7 @@ export function parseCli(argv: readonly string[]): CliResult {
  */
 export function parseTokenFlag(spec: string): TokenConfig {
   const parts = spec.split(':');
-  if (parts.length === 1) return { token: spec, label: 'demo' };
+  if (parts.length === 1) return { token: spec };
   const [label = '', token = '', ...rest] = parts;
   const pairs: [string, string][] = [];
   for (const part of rest) {
