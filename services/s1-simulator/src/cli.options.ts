@@ -179,6 +179,6 @@ function defined<T extends Record<string, unknown>>(values: T): Partial<T> {
 }
 
 function describe(error: unknown): string {
-  if (error instanceof z.ZodError) return error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('\n');
+  if (error instanceof z.ZodError) return error.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message)).join('\n');
   return error instanceof Error ? error.message : String(error);
 }
