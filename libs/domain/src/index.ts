@@ -58,3 +58,48 @@ export {
   type SourceConfig,
   type SourceFailure,
 } from './source.types';
+export {
+  collectionStreamId,
+  CollectionNotPlannedError,
+  decideCollection,
+  evolveCollection,
+  foldCollection,
+  initialCollectionState,
+  LaneBusyError,
+  lanesOf,
+  planSteps,
+  StaleJobError,
+  type AbandonJob,
+  type CollectionCommand,
+  type CollectionState,
+  type CompleteJob,
+  type DispatchJob,
+  type FailJob,
+  type FailureStreak,
+  type JobInFlight,
+  type PendingWindow,
+  type PlanCollection,
+  type PlannedCollection,
+  type PlannedStep,
+  type PlanSettings,
+  type RecordPage,
+  type RecordTokenVerified,
+} from './collection.decider';
+export {
+  COLLECTION_EVENT_TYPES,
+  isCollectionEvent,
+  type CollectionEvent,
+  type CollectionEventType,
+  type CollectionPlanned,
+  type HealthEventRaised,
+  type HealthEventResolved,
+  type JobAbandoned,
+  type JobCompleted,
+  type JobDispatched,
+  type JobFailed,
+  type PageCollected,
+  type TokenVerified,
+} from './collection.events';
+export { LANES, NO_PROGRESS, type HealthFacts, type Lane, type Progress, type RetryInfo, type Severity, type TimeWindow } from './collection.types';
+export { decideRetry, DEFAULT_RETRY_POLICY, type FailureFacts, type RetryDecision, type RetryPolicy } from './retry-policy';
+export { formatMicros, millisBetween, parseMicros, shiftMicroIso, toMicroIso } from './timestamps';
