@@ -39,7 +39,10 @@ export class Simulator {
   readonly settings: RuntimeSettings;
   readonly admin: SimulatorAdmin;
 
-  constructor(readonly options: ResolvedOptions) {
+  readonly options: Readonly<ResolvedOptions>;
+
+  constructor(options: ResolvedOptions) {
+    this.options = Object.freeze(options);
     const { startTime } = options;
     const start =
       startTime instanceof Date
