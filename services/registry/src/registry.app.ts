@@ -89,7 +89,7 @@ export async function startRegistry(config: RegistryConfig, options: RegistryOpt
     );
     await app.listen();
     cleanup.push(() => app.close());
-    logger.info({ db: config.S1C_DB_NAME, secretKeyId: secrets.currentKeyId }, 'registry started');
+    logger.info({ db: config.S1C_DB_NAME, encryptionKeyId: secrets.currentKeyId }, 'registry started');
     return { app, sources, readModel, relay, close };
   } catch (error) {
     await close();
