@@ -14,10 +14,11 @@ export class StaleJobError extends DomainError {
   }
 }
 
+/** The API is not collected for the source (not in its supported_apis, or not started yet). */
 export class CollectionNotPlannedError extends DomainError {
   readonly code = 'CollectionNotPlanned';
-  constructor(readonly sourceId: string, readonly api: SourceApi) {
-    super(`collection of ${api} for source ${sourceId} is not planned`);
+  constructor() {
+    super('this API is not being collected for this source');
     this.name = 'CollectionNotPlannedError';
   }
 }
@@ -69,6 +70,8 @@ export type CollectionState =
       /** Everything before `checkpoint` has been collected by the live lane. */
       readonly live: { readonly checkpoint: string; readonly pending: PendingWindow | null };
       readonly snapshot: { readonly lastStartedAt: string | null; readonly lastCompletedAt: string | null; readonly pending: PendingWindow | null };
+      /** An operator's replay still to do (or under way). */
+      readonly replay: PendingWindow | null;
       readonly jobs: Readonly<Partial<Record<Lane, JobInFlight>>>;
       readonly failure: FailureStreak | null;
       readonly warning: { readonly healthEventId: string; readonly since: string } | null;
@@ -92,17 +95,27 @@ export type PlanCollection = Command<
   { sourceId: string; api: SourceApi; generation: number; baseUrl: string; backfillMs: number }
 >;
 export type DispatchJob = Command<'DispatchJob', { jobId: string; lane: Lane; window: TimeWindow; resume: Progress }>;
+export type RequestReplay = Command<'RequestReplay', { window: TimeWindow }>;
 export type RecordTokenVerified = Command<'RecordTokenVerified', { jobId: string }>;
 export type RecordPage = Command<'RecordPage', { jobId: string; progress: Progress; pageRecords: number; rateLimited: boolean }>;
 export type CompleteJob = Command<'CompleteJob', { jobId: string; finished: boolean; progress: Progress }>;
 export type FailJob = Command<'FailJob', { jobId: string; errorType: ErrorType; reason: string; retryAfterMs?: number; random: number }>;
 export type AbandonJob = Command<'AbandonJob', { jobId: string; reason: string }>;
 
-export type CollectionCommand = PlanCollection | DispatchJob | RecordTokenVerified | RecordPage | CompleteJob | FailJob | AbandonJob;
+export type CollectionCommand = PlanCollection | DispatchJob | RequestReplay | RecordTokenVerified | RecordPage | CompleteJob | FailJob | AbandonJob;
 
 /** Which lanes an API has: the agent inventory is snapshotted instead of backfilled. */
 export function lanesOf(api: SourceApi): readonly Lane[] {
-  return api === 'agents' ? ['live', 'snapshot'] : ['backfill', 'live'];
+  return api === 'agents' ? ['live', 'snapshot', 'replay'] : ['backfill', 'live', 'replay'];
+}
+
+/** A replay already asked for and not finished; a second request waits for it. */
+export class ReplayPendingError extends DomainError {
+  readonly code = 'ReplayPending';
+  constructor(readonly window: TimeWindow) {
+    super(`a replay of ${window.from} to ${window.to} is still under way`);
+    this.name = 'ReplayPendingError';
+  }
 }
 
 /** The stream of one API's collection for one source. */
@@ -119,8 +132,15 @@ export function decideCollection(
 ): CollectionEvent[] {
   const at = toMicroIso(command.metadata.now);
   if (command.type === 'PlanCollection') return plan(command, state, at);
-  if (state.status === 'Unplanned') throw new Error('a collection that is not planned has no jobs');
+  if (state.status === 'Unplanned') throw new CollectionNotPlannedError();
   const base = { sourceId: state.sourceId, api: state.api, at };
+
+  if (command.type === 'RequestReplay') {
+    if (state.replay) throw new ReplayPendingError(state.replay.window);
+    const window = { from: toMicroIso(command.data.window.from), to: toMicroIso(command.data.window.to) };
+    if (window.from >= window.to) throw new RangeError('a replay window must end after it starts');
+    return [{ type: 'ReplayRequested', data: { ...base, window } }];
+  }
 
   if (command.type === 'DispatchJob') {
     const { jobId, lane, window, resume } = command.data;
@@ -263,6 +283,7 @@ export function evolveCollection(state: CollectionState, event: CollectionEvent)
       backfill: kept ? kept.backfill : backfill ? { window: backfill, progress: NO_PROGRESS, done: false } : null,
       live: { checkpoint: liveCheckpoint, pending: kept?.live.pending ?? null },
       snapshot: kept?.snapshot ?? { lastStartedAt: null, lastCompletedAt: null, pending: null },
+      replay: kept?.replay ?? null,
       // Jobs of the old configuration are over: whatever they still report is refused as stale.
       jobs: {},
       failure: null,
@@ -285,6 +306,8 @@ export function evolveCollection(state: CollectionState, event: CollectionEvent)
       }
       return next;
     }
+    case 'ReplayRequested':
+      return { ...state, replay: { window: event.data.window, progress: NO_PROGRESS } };
     case 'TokenVerified':
       return { ...state, verifiedGeneration: event.data.generation };
     case 'PageCollected': {
@@ -310,6 +333,7 @@ export function evolveCollection(state: CollectionState, event: CollectionEvent)
       if (!finished) return next;
       if (job.lane === 'backfill' && next.backfill) return { ...next, backfill: { ...next.backfill, done: true } };
       if (job.lane === 'live') return { ...next, live: { checkpoint: job.window.to, pending: null } };
+      if (job.lane === 'replay') return { ...next, replay: null };
       return { ...next, snapshot: { ...next.snapshot, lastCompletedAt: job.window.to, pending: null } };
     }
     case 'JobFailed': {
@@ -356,6 +380,8 @@ function withProgress(state: PlannedCollection, job: JobInFlight, progress: Prog
       return { ...state, live: { ...state.live, pending: { window: job.window, progress } } };
     case 'snapshot':
       return { ...state, snapshot: { ...state.snapshot, pending: { window: job.window, progress } } };
+    case 'replay':
+      return state.replay ? { ...state, replay: { window: state.replay.window, progress } } : state;
   }
 }
 
@@ -424,6 +450,8 @@ function dueStep(state: PlannedCollection, lane: Lane, at: string, settings: Pla
       if (lastStartedAt !== null && at < shiftMicroIso(lastStartedAt, settings.snapshotIntervalMs)) return undefined;
       return { type: 'dispatch', lane, window: { from: formatMicros(0), to: at }, resume: NO_PROGRESS };
     }
+    case 'replay':
+      return state.replay ? { type: 'dispatch', lane, window: state.replay.window, resume: state.replay.progress } : undefined;
   }
 }
 

@@ -19,6 +19,8 @@ export type JobDispatched = Event<
   'JobDispatched',
   { jobId: string; lane: Lane; generation: number; window: TimeWindow; resume: Progress }
 >;
+/** An operator asked to collect `window` again (output stays deduplicated downstream). */
+export type ReplayRequested = Event<'ReplayRequested', { window: TimeWindow }>;
 /** SentinelOne accepted the source's token. */
 export type TokenVerified = Event<'TokenVerified', { jobId: string; generation: number }>;
 /** A page's records are durably published; `progress` is the job's total so far. */
@@ -44,6 +46,7 @@ export type HealthEventResolved = Event<'HealthEventResolved', { healthEventId: 
 export type CollectionEvent =
   | CollectionPlanned
   | JobDispatched
+  | ReplayRequested
   | TokenVerified
   | PageCollected
   | JobCompleted
@@ -57,6 +60,7 @@ export type CollectionEventType = CollectionEvent['type'];
 export const COLLECTION_EVENT_TYPES: readonly CollectionEventType[] = [
   'CollectionPlanned',
   'JobDispatched',
+  'ReplayRequested',
   'TokenVerified',
   'PageCollected',
   'JobCompleted',

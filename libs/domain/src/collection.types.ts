@@ -2,10 +2,10 @@ import type { ErrorType, SourceApi } from './source.types';
 
 /**
  * The independent ways an API is collected: the historical `backfill`, the `live` tail every poll
- * interval, and for the agent inventory a periodic full `snapshot`. Each lane has at most one job
- * in flight, so a long backfill never delays fresh data.
+ * interval, for the agent inventory a periodic full `snapshot`, and an operator's `replay` of a
+ * window. Each lane has at most one job in flight, so a long backfill never delays fresh data.
  */
-export const LANES = ['backfill', 'live', 'snapshot'] as const;
+export const LANES = ['backfill', 'live', 'snapshot', 'replay'] as const;
 export type Lane = (typeof LANES)[number];
 
 /** A time range `[from, to)` in normalised microsecond timestamps. */
@@ -18,13 +18,18 @@ export interface TimeWindow {
 export interface Progress {
   /** SentinelOne's cursor for the next page, or null. */
   readonly cursor: string | null;
+  /**
+   * The lower bound the cursor's walk was started with: a cursor is only valid with the exact
+   * filters it was issued for, so a resumed walk re-sends this one.
+   */
+  readonly walkFrom: string | null;
   /** The incremental field of the last record collected (createdAt or updatedAt), or null. */
   readonly lastTimestamp: string | null;
   readonly records: number;
   readonly pages: number;
 }
 
-export const NO_PROGRESS: Progress = { cursor: null, lastTimestamp: null, records: 0, pages: 0 };
+export const NO_PROGRESS: Progress = { cursor: null, walkFrom: null, lastTimestamp: null, records: 0, pages: 0 };
 
 /** A health event's severity, as the hosted product shows it. */
 export type Severity = 'Error' | 'Warning';

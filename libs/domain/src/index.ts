@@ -68,6 +68,7 @@ export {
   LaneBusyError,
   lanesOf,
   planSteps,
+  ReplayPendingError,
   StaleJobError,
   type AbandonJob,
   type CollectionCommand,
@@ -84,6 +85,7 @@ export {
   type PlanSettings,
   type RecordPage,
   type RecordTokenVerified,
+  type RequestReplay,
 } from './collection.decider';
 export {
   COLLECTION_EVENT_TYPES,
@@ -98,6 +100,7 @@ export {
   type JobDispatched,
   type JobFailed,
   type PageCollected,
+  type ReplayRequested,
   type TokenVerified,
 } from './collection.events';
 export { LANES, NO_PROGRESS, type HealthFacts, type Lane, type Progress, type RetryInfo, type Severity, type TimeWindow } from './collection.types';
