@@ -47,3 +47,4 @@ export {
 } from './source-document.schema';
 export { commandSubject, SOURCE_COMMANDS, type SourceCommandName } from './subjects';
 export { isSafeText, safeText } from './text';
+export { fetchJobSchema, progressSchema, RAW_RECORD_HEADERS, type FetchJob } from './collection.contracts';

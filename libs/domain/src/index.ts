@@ -6,6 +6,7 @@ export {
   initialState,
   LIFECYCLE,
   sourceDecider,
+  sourceStreamId,
   type BeginCollection,
   type CompleteSourceDeletion,
   type CreateSource,

@@ -196,6 +196,9 @@ export function foldSource(events: Iterable<SourceEvent>): SourceState {
   return state;
 }
 
+/** The log stream of one source. */
+export const sourceStreamId = (sourceId: string): string => `source-${sourceId}`;
+
 /** The Source aggregate as a decider: `{decide, evolve, initialState}`. */
 export const sourceDecider = { decide, evolve, initialState } as const;
 

@@ -1,3 +1,10 @@
+export {
+  AggregateRepository,
+  type Decider,
+  type ExecuteOptions,
+  type ExecuteResult,
+  type LoadedAggregate,
+} from './aggregate.repository';
 export { toStorableDocument } from './event-document.validator';
 export { ConcurrencyError, DuplicateEventIdError, InvalidEventDocumentError } from './event-store.errors';
 export type { TailerOptions } from './event.tailer';

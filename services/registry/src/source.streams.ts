@@ -1,17 +1,26 @@
+import { sourceStreamId } from '@s1c/domain';
 import type { RecordedEvent } from '@s1c/event-store';
 
-const SOURCE_PREFIX = 'source-';
-const NAME_PREFIX = 'sourcename-';
+export { sourceStreamId };
 
-/** The log stream of one source. */
-export const sourceStreamId = (sourceId: string): string => `${SOURCE_PREFIX}${sourceId}`;
+const SOURCE_PREFIX = sourceStreamId('');
+const COLLECTION_PREFIX = 'collection-';
+const NAME_PREFIX = 'sourcename-';
 
 /** The log stream that guards one name in one collector (see {@link SourceNameRegistry}). */
 export const nameStreamId = (collectorId: string, nameHash: string): string => `${NAME_PREFIX}${collectorId}-${nameHash}`;
 
-/** The JetStream subject a logged event is relayed on: `s1c.evt.source.<id>.<Type>`. */
+/**
+ * The JetStream subject a logged event is relayed on: `s1c.evt.source.<id>.<Type>` for sources,
+ * `s1c.evt.collection.<id>-<api>.<Type>` for their collections.
+ */
 export function relaySubjectFor(event: RecordedEvent): string {
-  if (event.streamId.startsWith(NAME_PREFIX)) return `s1c.evt.sourcename.${event.streamId.slice(NAME_PREFIX.length)}.${event.type}`;
-  if (event.streamId.startsWith(SOURCE_PREFIX)) return `s1c.evt.source.${event.streamId.slice(SOURCE_PREFIX.length)}.${event.type}`;
+  for (const [prefix, kind] of [
+    [NAME_PREFIX, 'sourcename'],
+    [COLLECTION_PREFIX, 'collection'],
+    [SOURCE_PREFIX, 'source'],
+  ] as const) {
+    if (event.streamId.startsWith(prefix)) return `s1c.evt.${kind}.${event.streamId.slice(prefix.length)}.${event.type}`;
+  }
   throw new Error(`no relay subject for stream ${event.streamId}`);
 }

@@ -1,0 +1,48 @@
+import { LANES, SOURCE_APIS } from '@s1c/domain';
+import { z } from 'zod';
+
+const timestamp = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, 'must be a microsecond UTC timestamp');
+
+export const progressSchema = z.strictObject({
+  cursor: z.string().nullable(),
+  walkFrom: timestamp.nullable(),
+  lastTimestamp: z.string().nullable(),
+  records: z.number().int().nonnegative(),
+  pages: z.number().int().nonnegative(),
+});
+
+/**
+ * A fetch job on `s1c.job.<api>` (work queue, `Nats-Msg-Id` = jobId). It names what to collect,
+ * never how to authenticate: the fetcher reads the source's (encrypted) token from the log.
+ */
+export const fetchJobSchema = z.strictObject({
+  jobId: z.string().min(1).max(256),
+  sourceId: z.string().min(1).max(64),
+  api: z.enum(SOURCE_APIS),
+  lane: z.enum(LANES),
+  /** The source configuration generation the job was planned for. */
+  generation: z.number().int().positive(),
+  window: z.strictObject({ from: timestamp, to: timestamp }),
+  resume: progressSchema,
+  dispatchedAt: timestamp,
+});
+export type FetchJob = z.infer<typeof fetchJobSchema>;
+
+/**
+ * Headers of a raw record on `s1c.raw.<api>.<sourceId>`. The body is the SentinelOne object's
+ * JSON exactly as received (64-bit ids keep every digit); everything about it travels here.
+ */
+export const RAW_RECORD_HEADERS = {
+  recordId: 'S1c-Record-Id',
+  sourceId: 'S1c-Source-Id',
+  collectorId: 'S1c-Collector-Id',
+  api: 'S1c-Api',
+  lane: 'S1c-Lane',
+  jobId: 'S1c-Job-Id',
+  generation: 'S1c-Generation',
+  /** The source stream's version when the record was fetched: its metadata is the config at that version. */
+  sourceVersion: 'S1c-Source-Version',
+  fetchedAt: 'S1c-Fetched-At',
+  /** Agents' full snapshots: which snapshot a record belongs to. */
+  snapshotId: 'S1c-Snapshot-Id',
+} as const;

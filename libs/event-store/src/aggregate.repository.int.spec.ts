@@ -1,0 +1,59 @@
+import { serverUrls, uniqueDbName } from '@s1c/test-harness';
+import { MongoClient, type Db } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AggregateRepository, type Decider } from './aggregate.repository';
+import { ConcurrencyError } from './event-store.errors';
+import { MongoEventStore } from './mongo.event-store';
+
+type CounterEvent = { type: 'Incremented'; data: { by: number } };
+type CounterCommand = { type: 'Increment'; by: number } | { type: 'Noop' };
+const counter: Decider<number, CounterCommand, CounterEvent> = {
+  decide: (command) => (command.type === 'Increment' ? [{ type: 'Incremented', data: { by: command.by } }] : []),
+  evolve: (state, event) => state + event.data.by,
+  initialState: () => 0,
+};
+
+let client: MongoClient;
+let db: Db;
+let repository: AggregateRepository<number, CounterCommand, CounterEvent>;
+
+beforeAll(async () => {
+  client = await MongoClient.connect(serverUrls().mongoUrl);
+  db = client.db(uniqueDbName('aggregates'));
+  const store = new MongoEventStore(db, { gapTimeoutMs: 200 });
+  await store.ensureIndexes();
+  repository = new AggregateRepository(store, counter, (e) => e.type === 'Incremented');
+});
+afterAll(async () => client?.close());
+
+describe('AggregateRepository', () => {
+  it('folds, decides and appends, returning the new state and version', async () => {
+    const first = await repository.execute('counter-a', () => ({ type: 'Increment', by: 2 }), { metadata: { correlationId: 'c1' } });
+    expect(first).toMatchObject({ state: 2, version: 1 });
+    expect(first.position).toBeGreaterThan(0);
+    const second = await repository.execute('counter-a', () => ({ type: 'Increment', by: 3 }));
+    expect(second).toMatchObject({ state: 5, version: 2 });
+    expect(await repository.load('counter-a')).toEqual({ state: 5, version: 2 });
+  });
+
+  it('appends nothing when the decider decides nothing', async () => {
+    const result = await repository.execute('counter-b', () => ({ type: 'Noop' }));
+    expect(result).toEqual({ state: 0, version: 0, events: [], position: 0 });
+  });
+
+  it('when writers race without an expected version, every command lands once', async () => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, () => repository.execute('counter-c', () => ({ type: 'Increment', by: 1 }), { maxAttempts: 20 })),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(6);
+    expect(await repository.load('counter-c')).toEqual({ state: 6, version: 6 });
+  });
+
+  it('when the caller names a version that is not current, it refuses at once', async () => {
+    await repository.execute('counter-d', () => ({ type: 'Increment', by: 1 }));
+    await expect(repository.execute('counter-d', () => ({ type: 'Increment', by: 1 }), { expectedVersion: 0 })).rejects.toBeInstanceOf(
+      ConcurrencyError,
+    );
+    expect(await repository.load('counter-d')).toEqual({ state: 1, version: 1 });
+  });
+});

@@ -1,0 +1,81 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConcurrencyError } from './event-store.errors';
+import type { EventMetadata, RecordedEvent } from './event.types';
+import type { MongoEventStore } from './mongo.event-store';
+
+/** An aggregate as a decider: pure decisions and state folding (emmett's shape). */
+export interface Decider<State, Command, Event extends { type: string; data: unknown }> {
+  decide(command: Command, state: State): Event[];
+  evolve(state: State, event: Event): State;
+  initialState(): State;
+}
+
+/** An aggregate folded from its stream, with the stream version it was folded at. */
+export interface LoadedAggregate<State> {
+  readonly state: State;
+  readonly version: number;
+}
+
+export interface ExecuteResult<State> extends LoadedAggregate<State> {
+  readonly events: readonly RecordedEvent[];
+  /** Position of the last appended event; 0 when the command changed nothing. */
+  readonly position: number;
+}
+
+export interface ExecuteOptions {
+  readonly metadata?: EventMetadata;
+  /**
+   * The version the caller last saw: any other current version is a {@link ConcurrencyError}
+   * straight away, with no retry (the caller decided on what it saw, not on what is there now).
+   */
+  readonly expectedVersion?: number;
+  /** Attempts when racing other writers without an expected version; default 5. */
+  readonly maxAttempts?: number;
+}
+
+/**
+ * Runs commands on the aggregates of one kind: fold the stream, decide, append at the version it
+ * was folded at. A lost race is retried with fresh state (bounded, with jitter); the last lost
+ * race surfaces as the store's {@link ConcurrencyError}.
+ */
+export class AggregateRepository<State, Command, Event extends { type: string; data: unknown }> {
+  constructor(
+    private readonly store: MongoEventStore,
+    private readonly decider: Decider<State, Command, Event>,
+    /** Which events of a stream belong to the aggregate (a stream may hold others). */
+    private readonly isEvent: (event: { type: string }) => boolean,
+  ) {}
+
+  async load(streamId: string): Promise<LoadedAggregate<State>> {
+    const recorded = await this.store.readStream(streamId);
+    let state = this.decider.initialState();
+    for (const event of recorded) {
+      if (this.isEvent(event)) state = this.decider.evolve(state, event as unknown as Event);
+    }
+    return { state, version: recorded.at(-1)?.version ?? 0 };
+  }
+
+  async execute(streamId: string, commandFor: (state: State) => Command, options: ExecuteOptions = {}): Promise<ExecuteResult<State>> {
+    const maxAttempts = options.expectedVersion === undefined ? (options.maxAttempts ?? 5) : 1;
+    for (let attempt = 1; ; attempt++) {
+      const { state, version } = await this.load(streamId);
+      if (options.expectedVersion !== undefined && options.expectedVersion !== version) {
+        throw new ConcurrencyError(streamId, options.expectedVersion, version);
+      }
+      const events = this.decider.decide(commandFor(state), state);
+      if (events.length === 0) return { state, version, events: [], position: 0 };
+      try {
+        const appended = await this.store.appendToStream(
+          streamId,
+          events.map((event) => ({ type: event.type, data: event.data, ...(options.metadata ? { metadata: options.metadata } : {}) })),
+          { expectedVersion: version === 0 ? 'no_stream' : version },
+        );
+        const next = events.reduce((s, e) => this.decider.evolve(s, e), state);
+        return { state: next, version: appended.nextExpectedVersion, events: appended.events, position: appended.lastPosition };
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError) || attempt >= maxAttempts) throw error;
+        await sleep(10 * attempt + Math.random() * 20 * attempt);
+      }
+    }
+  }
+}
