@@ -1,0 +1,59 @@
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import type { LookupFunction } from 'node:net';
+import { isNonPublicAddress } from '@s1c/contracts';
+
+/** Resolves a host name to all its addresses (the shape of `dns.promises.lookup(host, {all: true})`). */
+export type AddressResolver = (hostname: string) => Promise<readonly LookupAddress[]>;
+
+/** The system resolver (getaddrinfo, so /etc/hosts applies as it does for everything else). */
+export const systemResolver: AddressResolver = (hostname) =>
+  new Promise((resolve, reject) => {
+    dnsLookup(hostname, { all: true, verbatim: true }, (error, addresses) => (error ? reject(error) : resolve(addresses)));
+  });
+
+/** Error code set on the lookup error when every address of a host is non-public. */
+export const ADDRESS_NOT_ALLOWED = 'S1C_ADDRESS_NOT_ALLOWED';
+
+/** The lookup error for a refused host; `addresses` lists what it resolved to. */
+export class AddressNotAllowedError extends Error {
+  readonly code = ADDRESS_NOT_ALLOWED;
+  constructor(
+    readonly hostname: string,
+    readonly addresses: readonly string[],
+  ) {
+    super(`${hostname} resolves to ${addresses.join(', ')}, which is not a public address`);
+  }
+}
+
+/**
+ * A `lookup` for `http.request` that resolves the host and hands the socket only addresses that
+ * passed the check. Checking here, rather than resolving once beforehand, is what defeats DNS
+ * rebinding: the address vetted is the address connected to. Non-public addresses are dropped;
+ * if none is left the lookup fails with {@link AddressNotAllowedError}.
+ * `onResolved` is told each time a name resolved (to tell a typo from a DNS outage later).
+ */
+export function guardedLookup(options: { allowInsecure: boolean; resolver?: AddressResolver; onResolved?: (hostname: string) => void }): LookupFunction {
+  const resolver = options.resolver ?? systemResolver;
+  return (hostname: string, lookupOptions: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
+    resolver(hostname).then(
+      (all) => {
+        options.onResolved?.(hostname);
+        const wanted = lookupOptions.family === 4 || lookupOptions.family === 6 ? all.filter((a) => a.family === lookupOptions.family) : [...all];
+        const allowed = options.allowInsecure ? wanted : wanted.filter((a) => !isNonPublicAddress(a.address));
+        if (allowed.length === 0) {
+          if (wanted.length === 0) {
+            const error: NodeJS.ErrnoException = new Error(`getaddrinfo ENOTFOUND ${hostname}`);
+            error.code = 'ENOTFOUND';
+            callback(error, '');
+            return;
+          }
+          callback(new AddressNotAllowedError(hostname, wanted.map((a) => a.address)), '');
+          return;
+        }
+        if (lookupOptions.all) callback(null, allowed);
+        else callback(null, allowed[0]!.address, allowed[0]!.family);
+      },
+      (error: NodeJS.ErrnoException) => callback(error, ''),
+    );
+  };
+}

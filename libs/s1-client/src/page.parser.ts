@@ -1,0 +1,243 @@
+import { z } from 'zod';
+
+/** One record of a list page. */
+export interface S1Record {
+  /** The record's exact JSON text from the response, so ids sent as big JSON numbers keep every digit. */
+  readonly json: string;
+  /** The parsed record for reading fields; integers beyond 2^53 are decimal strings. */
+  readonly value: Record<string, unknown>;
+}
+
+/** A list response, parsed and validated. */
+export interface ParsedList {
+  readonly records: S1Record[];
+  readonly nextCursor: string | null;
+  readonly totalItems?: number;
+}
+
+/** A body that is not what the API promises; the message says what is wrong (no body text). */
+export class MalformedBodyError extends Error {}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Decodes UTF-8 strictly: invalid bytes are an error, not U+FFFD in a stored record. */
+export function decodeUtf8(body: Buffer): string {
+  try {
+    return utf8.decode(body);
+  } catch {
+    throw new MalformedBodyError('the body is not valid UTF-8');
+  }
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const errorEntrySchema = z.object({
+  code: z.union([z.number(), z.string()]).optional().catch(undefined),
+  title: z.string().optional().catch(undefined),
+  detail: z.string().nullish().catch(undefined),
+});
+
+/** The readable entries of S1's `errors` array; entries that are not objects are dropped. */
+export function errorEntriesOf(errors: readonly unknown[]): Array<{ code?: number | string; title?: string; detail?: string }> {
+  return errors.flatMap((e) => {
+    const parsed = errorEntrySchema.safeParse(e);
+    if (!parsed.success) return [];
+    const { code, title, detail } = parsed.data;
+    return [{ ...(code !== undefined ? { code } : {}), ...(title !== undefined ? { title } : {}), ...(detail ? { detail } : {}) }];
+  });
+}
+
+const errorEnvelopeSchema = z.object({ errors: z.array(z.unknown()) });
+
+const listEnvelopeSchema = z.object({
+  data: z.array(z.custom<Record<string, unknown>>(isPlainObject, 'must be an object')),
+  pagination: z
+    .object({
+      nextCursor: z.string().nullable(),
+      // `skipCount=true` makes S1 answer null here.
+      totalItems: z.number().int().nonnegative().nullish(),
+    })
+    .optional(),
+  errors: z.array(z.unknown()).nullish(),
+});
+
+const objectEnvelopeSchema = z.object({
+  data: z.custom<Record<string, unknown>>(isPlainObject, 'must be an object'),
+  errors: z.array(z.unknown()).nullish(),
+});
+
+/** A 200 whose body carries a non-empty `errors` array (S1 does this; SEKOIA treats it as a failure). */
+export class ErrorsInBodyError extends Error {
+  constructor(readonly entries: unknown[]) {
+    super('the response reported errors');
+  }
+}
+
+interface Scan {
+  /** [start, end) of integer literals outside strings that a double cannot hold exactly. */
+  readonly bigInts: Array<readonly [number, number]>;
+  /** [start, end) of each element of the top-level `data` array (the last `data` key, as JSON.parse does). */
+  readonly dataSpans: Array<readonly [number, number]> | null;
+}
+
+const isWhitespace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+const isNumberChar = (c: number): boolean => (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45;
+const INTEGER = /^-?\d{16,}$/;
+
+/**
+ * One pass over text already known to be valid JSON: finds big integer literals and the spans of
+ * the top-level `data` elements. Needed because JSON.parse in Node 20 has no access to a
+ * number's source text, so digits past 2^53 would be rounded silently.
+ */
+function scan(text: string): Scan {
+  const bigInts: Array<readonly [number, number]> = [];
+  let dataSpans: Array<readonly [number, number]> | null = null;
+  const stack: number[] = [];
+  let topKey: string | null = null;
+  let expectTopKey = false;
+  let inData = false;
+  let elementStart = -1;
+
+  const endElement = (at: number): void => {
+    if (elementStart < 0 || !dataSpans) return;
+    let end = at;
+    while (end > elementStart && isWhitespace(text.charCodeAt(end - 1))) end -= 1;
+    dataSpans.push([elementStart, end]);
+    elementStart = -1;
+  };
+  const startValue = (at: number): void => {
+    if (inData && stack.length === 2 && elementStart < 0) elementStart = at;
+  };
+
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      let j = i + 1;
+      for (;;) {
+        const d = text.charCodeAt(j);
+        if (d === 0x5c) j += 2;
+        else if (d === 0x22 || Number.isNaN(d)) break;
+        else j += 1;
+      }
+      if (stack.length === 1 && expectTopKey) {
+        topKey = JSON.parse(text.slice(i, j + 1)) as string;
+        expectTopKey = false;
+      } else {
+        startValue(i);
+      }
+      i = j + 1;
+    } else if (c === 0x7b || c === 0x5b) {
+      startValue(i);
+      if (stack.length === 1 && c === 0x5b && topKey === 'data') {
+        inData = true;
+        dataSpans = [];
+      }
+      stack.push(c);
+      if (stack.length === 1) expectTopKey = c === 0x7b;
+      i += 1;
+    } else if (c === 0x7d || c === 0x5d) {
+      if (inData && stack.length === 2) {
+        endElement(i);
+        inData = false;
+      }
+      stack.pop();
+      i += 1;
+    } else if (c === 0x2c) {
+      if (stack.length === 1) expectTopKey = true;
+      else if (inData && stack.length === 2) endElement(i);
+      i += 1;
+    } else if (isNumberChar(c)) {
+      startValue(i);
+      let j = i + 1;
+      while (j < n && isNumberChar(text.charCodeAt(j))) j += 1;
+      if (j - i >= 16) {
+        const literal = text.slice(i, j);
+        if (INTEGER.test(literal) && !Number.isSafeInteger(Number(literal))) bigInts.push([i, j]);
+      }
+      i = j;
+    } else if (c >= 0x61 && c <= 0x7a) {
+      startValue(i);
+      while (i < n && text.charCodeAt(i) >= 0x61 && text.charCodeAt(i) <= 0x7a) i += 1;
+    } else {
+      i += 1;
+    }
+  }
+  return { bigInts, dataSpans };
+}
+
+/** The text with each big integer literal wrapped in quotes, so JSON.parse yields its exact digits. */
+function quoteBigInts(text: string, bigInts: ReadonlyArray<readonly [number, number]>): string {
+  let out = '';
+  let at = 0;
+  for (const [start, end] of bigInts) {
+    out += `${text.slice(at, start)}"${text.slice(start, end)}"`;
+    at = end;
+  }
+  return out + text.slice(at);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new MalformedBodyError(text.trim() === '' ? 'the body is empty' : 'the body is not valid JSON (truncated or not JSON at all)');
+  }
+}
+
+function zodProblem(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'unexpected shape';
+  const path = issue.path.length > 0 ? issue.path.map(String).join('.') : 'body';
+  return `${path}: ${issue.message}`;
+}
+
+/**
+ * Parses a list response: `{data: object[], pagination?: {nextCursor, totalItems?}}`. Throws
+ * {@link MalformedBodyError} for anything else (never returns part of a page) and
+ * {@link ErrorsInBodyError} when a 200 carries errors.
+ */
+export function parseListBody(body: Buffer): ParsedList {
+  const text = decodeUtf8(body);
+  let parsed = parseJson(text);
+  // JSON.parse ran first so the scanner only ever sees valid JSON.
+  const { bigInts, dataSpans } = scan(text);
+  if (bigInts.length > 0) parsed = parseJson(quoteBigInts(text, bigInts));
+  const envelope = listEnvelopeSchema.safeParse(parsed);
+  if (!envelope.success) {
+    throw new MalformedBodyError(`the body is not a SentinelOne list (${zodProblem(envelope.error)})`);
+  }
+  const { data, pagination, errors } = envelope.data;
+  if (errors && errors.length > 0) throw new ErrorsInBodyError(errors);
+  if (!dataSpans || dataSpans.length !== data.length) throw new MalformedBodyError('the data array could not be split into records');
+  const records = data.map((value, index) => {
+    const [start, end] = dataSpans[index]!;
+    return { json: text.slice(start, end), value };
+  });
+  const totalItems = pagination?.totalItems ?? undefined;
+  return {
+    records,
+    // An empty cursor would restart the walk from the first page forever.
+    nextCursor: pagination?.nextCursor ? pagination.nextCursor : null,
+    ...(totalItems !== undefined ? { totalItems } : {}),
+  };
+}
+
+/** Parses `{"data": {...}}` (system/info, api-token-details). */
+export function parseObjectBody(body: Buffer): Record<string, unknown> {
+  const envelope = objectEnvelopeSchema.safeParse(parseJson(decodeUtf8(body)));
+  if (!envelope.success) throw new MalformedBodyError(`the body is not a SentinelOne object response (${zodProblem(envelope.error)})`);
+  if (envelope.data.errors && envelope.data.errors.length > 0) throw new ErrorsInBodyError(envelope.data.errors);
+  return envelope.data.data;
+}
+
+/** The entries of an error body, or [] when it is not S1's error envelope. */
+export function parseErrorBody(body: Buffer): Array<{ code?: number | string; title?: string; detail?: string }> {
+  try {
+    const parsed = errorEnvelopeSchema.safeParse(JSON.parse(decodeUtf8(body)));
+    return parsed.success ? errorEntriesOf(parsed.data.errors) : [];
+  } catch {
+    return [];
+  }
+}
