@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { MalformedBodyError, ErrorsInBodyError, parseListBody, parseObjectBody } from './page.parser';
+
+const body = (text: string): Buffer => Buffer.from(text, 'utf8');
+
+describe('parseListBody', () => {
+  it('returns each record with its exact JSON text and parsed value', () => {
+    const text = '{"data":[{"id":"1","n":1} , {"id":"2","s":"a,]}\\"x"}],"pagination":{"nextCursor":"abc","totalItems":7}}';
+    const page = parseListBody(body(text));
+    expect(page.records.map((r) => r.json)).toEqual(['{"id":"1","n":1}', '{"id":"2","s":"a,]}\\"x"}']);
+    expect(page.records[1]!.value).toEqual({ id: '2', s: 'a,]}"x' });
+    expect(page.nextCursor).toBe('abc');
+    expect(page.totalItems).toBe(7);
+  });
+
+  describe('when a record holds integers beyond 2^53 as JSON numbers', () => {
+    it('keeps every digit in json and gives value the digits as a string', () => {
+      const text =
+        '{"pagination":{"nextCursor":null},"data":[\n  {"id":"1398765432109876543","data":{"accountId":1234567890123456789,"neg":-98765432109876543210,"small":9007199254740991,"f":1.5e300,"arr":[12345678901234567890]}}\n]}';
+      const page = parseListBody(body(text));
+      const [record] = page.records;
+      expect(record!.json).toBe(
+        '{"id":"1398765432109876543","data":{"accountId":1234567890123456789,"neg":-98765432109876543210,"small":9007199254740991,"f":1.5e300,"arr":[12345678901234567890]}}',
+      );
+      expect(record!.value).toEqual({
+        id: '1398765432109876543',
+        data: { accountId: '1234567890123456789', neg: '-98765432109876543210', small: 9007199254740991, f: 1.5e300, arr: ['12345678901234567890'] },
+      });
+      expect(JSON.parse(record!.json)).toBeTypeOf('object');
+    });
+
+    it('leaves digit runs inside strings alone', () => {
+      const page = parseListBody(body('{"data":[{"s":"12345678901234567890","t":"\\"99999999999999999999"}]}'));
+      expect(page.records[0]!.value).toEqual({ s: '12345678901234567890', t: '"99999999999999999999' });
+      expect(page.nextCursor).toBeNull();
+    });
+  });
+
+  it('uses the last data key, as JSON.parse does', () => {
+    const page = parseListBody(body('{"data":[{"a":1}],"x":{"data":[1,2]},"data":[{"b":2},{"c":3}]}'));
+    expect(page.records.map((r) => r.json)).toEqual(['{"b":2}', '{"c":3}']);
+  });
+
+  it('treats an empty data array as an empty page', () => {
+    expect(parseListBody(body('{"data":[],"pagination":{"nextCursor":null,"totalItems":null}}'))).toEqual({ records: [], nextCursor: null });
+  });
+
+  it.each([
+    ['truncated JSON', '{"data":[{"id":"1"},{"id"'],
+    ['HTML', '<html><body>Bad gateway</body></html>'],
+    ['an empty body', ''],
+    ['no envelope', '[{"id":"1"}]'],
+    ['data not an array', '{"data":{"id":"1"}}'],
+    ['a record that is not an object', '{"data":[1]}'],
+    ['a cursor of the wrong type', '{"data":[],"pagination":{"nextCursor":5}}'],
+    ['leading zeros on a big number', '{"data":[{"a":0012345678901234567}]}'],
+  ])('refuses %s as malformed', (_name, text) => {
+    expect(() => parseListBody(body(text))).toThrow(MalformedBodyError);
+  });
+
+  it('refuses invalid UTF-8 as malformed', () => {
+    const bytes = Buffer.concat([body('{"data":[{"name":"'), Buffer.from([0xc3, 0x28]), body('"}]}')]);
+    expect(() => parseListBody(bytes)).toThrow(/UTF-8/);
+  });
+
+  it('reports a 200 that carries errors', () => {
+    expect(() => parseListBody(body('{"data":[],"errors":[{"code":5000010,"title":"Internal"}]}'))).toThrow(ErrorsInBodyError);
+  });
+
+  it('accepts non-ASCII text', () => {
+    const page = parseListBody(body('{"data":[{"name":"Müller & Söhne 東京 lab🧪"}]}'));
+    expect(page.records[0]!.value['name']).toBe('Müller & Söhne 東京 lab🧪');
+  });
+});
+
+describe('parseObjectBody', () => {
+  it('returns data', () => {
+    expect(parseObjectBody(body('{"data":{"build":"x"}}'))).toEqual({ build: 'x' });
+  });
+  it('refuses a body without data', () => {
+    expect(() => parseObjectBody(body('{"ok":true}'))).toThrow(MalformedBodyError);
+  });
+});
