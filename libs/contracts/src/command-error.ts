@@ -11,6 +11,8 @@ export const ERROR_CODES = [
   'IllegalStateTransition',
   'VersionConflict',
   'ImmutableField',
+  'CollectionNotPlanned',
+  'ReplayPending',
   'Unavailable',
   'InternalError',
 ] as const;

@@ -57,3 +57,11 @@ export const listSourcesReplySchema = z.object({
   nextCursor: z.string().nullable(),
 });
 export type ListSourcesReply = z.infer<typeof listSourcesReplySchema>;
+
+export const replayReplySchema = z.object({
+  ok: z.literal(true),
+  sourceId: z.string(),
+  api: z.enum(SOURCE_APIS),
+  window: z.object({ from: z.string(), to: z.string() }),
+});
+export type ReplayReply = z.infer<typeof replayReplySchema>;

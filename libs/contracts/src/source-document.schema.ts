@@ -1,4 +1,4 @@
-import { SOURCE_APIS, type CustomField, type FieldValue, type SourceConfig } from '@s1c/domain';
+import { formatMicros, parseMicros, SOURCE_APIS, type CustomField, type FieldValue, type SourceConfig } from '@s1c/domain';
 import { z } from 'zod';
 import { normalizeBaseUrl, type BaseUrlPolicy } from './base-url';
 import { isSafeText, safeText } from './text';
@@ -143,6 +143,29 @@ export const sourceRefCommandSchema = z.strictObject({
   version: z.number().int().nonnegative().optional(),
 });
 
+/** `s1c.cmd.source.replay`: collect one API of a source again over `[from, to)`. */
+export const replaySourceCommandSchema = z
+  .strictObject({
+    id: sourceIdSchema,
+    collectorId: collectorIdSchema.optional(),
+    api: z.enum(SOURCE_APIS, { error: `must be one of ${SOURCE_APIS.join(', ')}` }),
+    from: isoTimestamp(),
+    to: isoTimestamp(),
+  })
+  .refine((command) => command.from < command.to, { message: 'must be after from', path: ['to'] });
+
+function isoTimestamp() {
+  return z.string().transform((value, ctx) => {
+    const micros = parseMicros(value);
+    if (micros === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 timestamp, e.g. 2026-11-27T10:00:00Z' });
+      return z.NEVER;
+    }
+    return formatMicros(micros);
+  });
+}
+
+export type ReplaySourceCommand = z.infer<typeof replaySourceCommandSchema>;
 export type CreateSourceCommand = z.infer<ReturnType<typeof createSourceCommandSchema>>;
 export type UpdateSourceCommand = z.infer<ReturnType<typeof updateSourceCommandSchema>>;
 export type SourceRefCommand = z.infer<typeof sourceRefCommandSchema>;

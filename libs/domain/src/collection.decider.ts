@@ -385,6 +385,15 @@ function withProgress(state: PlannedCollection, job: JobInFlight, progress: Prog
   }
 }
 
+/** The Collection aggregate as a decider, with the retry policy its failures are judged by. */
+export function collectionDecider(policy: RetryPolicy = DEFAULT_RETRY_POLICY) {
+  return {
+    decide: (command: CollectionCommand, state: CollectionState) => decideCollection(command, state, policy),
+    evolve: evolveCollection,
+    initialState: initialCollectionState,
+  } as const;
+}
+
 export function foldCollection(events: Iterable<CollectionEvent>): CollectionState {
   let state = initialCollectionState();
   for (const event of events) state = evolveCollection(state, event);

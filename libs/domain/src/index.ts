@@ -60,6 +60,7 @@ export {
   type SourceFailure,
 } from './source.types';
 export {
+  collectionDecider,
   collectionStreamId,
   CollectionNotPlannedError,
   decideCollection,

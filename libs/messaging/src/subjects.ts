@@ -1,7 +1,9 @@
-/** The command operations served over request/reply on `s1c.cmd.source.<op>`. */
-export const COMMAND_OPS = ['create', 'update', 'delete', 'get', 'list', 'restart'] as const;
+import { SOURCE_COMMANDS, type SourceCommandName } from '@s1c/contracts';
+
+/** The command operations served on `s1c.cmd.source.<op>`; defined once, in the command contract. */
+export const COMMAND_OPS = SOURCE_COMMANDS;
 /** One of {@link COMMAND_OPS}. */
-export type CommandOp = (typeof COMMAND_OPS)[number];
+export type CommandOp = SourceCommandName;
 
 /** Thrown when a value cannot be used as one token of a subject. */
 export class InvalidSubjectTokenError extends Error {

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { INestMicroservice } from '@nestjs/common';
-import { MongoEventStore, OutboxRelay, ProjectionRunner } from '@s1c/event-store';
+import { collectionDecider, isCollectionEvent } from '@s1c/domain';
+import { AggregateRepository, MongoEventStore, OutboxRelay, ProjectionRunner } from '@s1c/event-store';
 import { createLogger, NestLogger, type Logger } from '@s1c/logger';
 import { connectNats, declareStreams, drainNats, NatsTransport, STREAMS } from '@s1c/messaging';
 import { SecretBox } from '@s1c/secrets';
@@ -72,16 +73,19 @@ export async function startRegistry(config: RegistryConfig, options: RegistryOpt
     const sources = new SourcesService({
       db,
       repository,
+      collections: new AggregateRepository(store, collectionDecider(), isCollectionEvent),
       names: new SourceNameRegistry(store, repository, clock),
       secrets,
       readModel,
       clock,
       newId: randomUUID,
     });
-    const completer = new ImmediateDeletionCompleter(sources, logger);
-    sources.useDeletionCompleter(completer);
-    cleanup.push(() => completer.idle());
-    await completer.resume();
+    if (config.S1C_DELETION_COMPLETION === 'immediate') {
+      const completer = new ImmediateDeletionCompleter(sources, logger);
+      sources.useDeletionCompleter(completer);
+      cleanup.push(() => completer.idle());
+      await completer.resume();
+    }
 
     const app = await NestFactory.createMicroservice(
       RegistryModule.register({ sources, policy: { allowInsecure: config.S1C_ALLOW_INSECURE_BASE_URL }, logger }),

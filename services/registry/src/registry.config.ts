@@ -8,6 +8,11 @@ export const registryEnvShape = {
   S1C_SECRET_KEY: z.string().min(1),
   /** Allows http and private/loopback console URLs: for tests and the simulator only. */
   S1C_ALLOW_INSECURE_BASE_URL: env.boolean(false),
+  /**
+   * Who completes deletions (Stopping → Deleted): the scheduler, once collection has stopped, or
+   * the registry at once (for a registry running without the rest of the system).
+   */
+  S1C_DELETION_COMPLETION: z.enum(['scheduler', 'immediate']).default('scheduler'),
   /** How long a tailing reader waits for a missing log position before filling it. */
   S1C_EVENT_GAP_TIMEOUT: env.durationMs('2s'),
   /** How often the relay and the read model poll the log for new events. */

@@ -5,11 +5,13 @@ import {
   createSourceCommandSchema,
   listSourcesCommandSchema,
   parseCommand,
+  replaySourceCommandSchema,
   sourceRefCommandSchema,
   updateSourceCommandSchema,
   type BaseUrlPolicy,
   type ErrorReply,
   type ListSourcesReply,
+  type ReplayReply,
   type SourceReply,
 } from '@s1c/contracts';
 import type { Logger } from '@s1c/logger';
@@ -25,7 +27,7 @@ export const LOGGER = Symbol('Logger');
 const CORRELATION_HEADER = 'S1c-Correlation-Id';
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-type Reply = SourceReply | ListSourcesReply | ErrorReply;
+type Reply = SourceReply | ListSourcesReply | ReplayReply | ErrorReply;
 
 /** `s1c.cmd.source.*` over NATS request/reply: plain JSON in, `{"ok":...}` JSON out. */
 @Controller()
@@ -72,6 +74,11 @@ export class RegistryController {
   @MessagePattern(commandSubject('delete'))
   delete(@Ctx() ctx: CommandContext): Promise<Reply> {
     return this.run(ctx, 'delete', async (request) => ({ ok: true, ...(await this.sources.delete(parseCommand(sourceRefCommandSchema, ctx.data), request)) }));
+  }
+
+  @MessagePattern(commandSubject('replay'))
+  replay(@Ctx() ctx: CommandContext): Promise<Reply> {
+    return this.run(ctx, 'replay', (request) => this.sources.replay(parseCommand(replaySourceCommandSchema, ctx.data), request));
   }
 
   private async run(ctx: CommandContext, op: string, handle: (request: RequestContext) => Promise<Reply>): Promise<Reply> {

@@ -1,3 +1,5 @@
+import { collectionDecider, collectionStreamId, isCollectionEvent } from '@s1c/domain';
+import { AggregateRepository, MongoEventStore } from '@s1c/event-store';
 import { SecretBox } from '@s1c/secrets';
 import { consumerOpts, type JsMsg } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -174,6 +176,41 @@ describe('given a running registry', () => {
       expect(restarted).toMatchObject({ ok: true, version: 2, source: { state: { state: 'Pending' } } });
       const view = await registry.db.collection('sources').findOne({ _id: id as never });
       expect(view).toMatchObject({ generation: 2 });
+    });
+  });
+
+  describe('when a replay is asked for', () => {
+    it('then it is recorded on the collection once it is planned, and a second one waits for the first', async () => {
+      const created = await create({ name: 'Replayable', supported_apis: ['activities'] });
+      const id = created.source.id as string;
+      const window = { from: '2026-11-01T00:00:00Z', to: '2026-11-02T00:00:00.5+01:00' };
+      expect(await registry.send('replay', { id, api: 'threats', ...window })).toMatchObject({
+        ok: false,
+        error: { code: 'CollectionNotPlanned', details: [{ path: 'api' }] },
+      });
+      // Not planned yet: the scheduler plans collections; here the test plays its part.
+      expect(await registry.send('replay', { id, api: 'activities', ...window })).toMatchObject({ ok: false, error: { code: 'CollectionNotPlanned' } });
+      const store = new MongoEventStore(registry.db);
+      await new AggregateRepository(store, collectionDecider(), isCollectionEvent).execute(collectionStreamId(id, 'activities'), () => ({
+        type: 'PlanCollection',
+        data: { sourceId: id, api: 'activities', generation: 1, baseUrl: 'https://usea1-partners.sentinelone.net/', backfillMs: 0 },
+        metadata: { now: new Date() },
+      }));
+      expect(await registry.send('replay', { id, api: 'activities', ...window })).toEqual({
+        ok: true,
+        sourceId: id,
+        api: 'activities',
+        window: { from: '2026-11-01T00:00:00.000000Z', to: '2026-11-01T23:00:00.500000Z' },
+      });
+      expect(await registry.send('replay', { id, api: 'activities', ...window })).toMatchObject({ ok: false, error: { code: 'ReplayPending' } });
+      expect(await registry.send('replay', { id, api: 'activities', from: window.to, to: window.from })).toMatchObject({
+        ok: false,
+        error: { code: 'ValidationError', details: [{ path: 'to' }] },
+      });
+      expect(await registry.send('replay', { id, api: 'activities', from: 'yesterday', to: window.to })).toMatchObject({
+        ok: false,
+        error: { code: 'ValidationError', details: [{ path: 'from' }] },
+      });
     });
   });
 

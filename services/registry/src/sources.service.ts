@@ -6,12 +6,22 @@ import {
   type CreateSourceCommand,
   type ListSourcesCommand,
   type ListSourcesReply,
+  type ReplayReply,
+  type ReplaySourceCommand,
   type SourceDocument,
   type SourceRefCommand,
   type UpdateSourceCommand,
 } from '@s1c/contracts';
-import type { EncryptedSecret, LiveSourceState, SourceState } from '@s1c/domain';
-import type { EventMetadata, ProjectionRunner } from '@s1c/event-store';
+import {
+  collectionStreamId,
+  type CollectionCommand,
+  type CollectionEvent,
+  type CollectionState,
+  type EncryptedSecret,
+  type LiveSourceState,
+  type SourceState,
+} from '@s1c/domain';
+import type { AggregateRepository, EventMetadata, ProjectionRunner } from '@s1c/event-store';
 import { registerSecret } from '@s1c/logger';
 import type { SecretBox } from '@s1c/secrets';
 import type { Db, Filter } from 'mongodb';
@@ -38,6 +48,7 @@ export interface DeletionCompleter {
 export interface SourcesServiceDeps {
   readonly db: Db;
   readonly repository: SourceRepository;
+  readonly collections: AggregateRepository<CollectionState, CollectionCommand, CollectionEvent>;
   readonly names: SourceNameRegistry;
   readonly secrets: SecretBox;
   readonly readModel: ProjectionRunner;
@@ -133,6 +144,28 @@ export class SourcesService {
     const document = await this.viewAt(ref.id, result.position, { includeDeleted: true });
     this.deletionCompleter?.deletionRequested(ref.id);
     return document;
+  }
+
+  /**
+   * Asks for one API of a source to be collected again over a window. The scheduler dispatches it
+   * on the replay lane; records already delivered are dropped again downstream by their ids.
+   */
+  async replay(command: ReplaySourceCommand, request: RequestContext): Promise<ReplayReply> {
+    const { id: sourceId, api, from, to } = command;
+    const source = requireLive(sourceId, (await this.deps.repository.load(sourceId)).state);
+    if (command.collectorId !== undefined && command.collectorId !== source.collectorId) throw notFound(sourceId);
+    if (!source.config.supportedApis.includes(api)) {
+      throw new CommandError('CollectionNotPlanned', `source ${sourceId} does not collect ${api} (see its supported_apis)`, [
+        { path: 'api', message: 'is not in supported_apis' },
+      ]);
+    }
+    const result = await this.deps.collections.execute(
+      collectionStreamId(sourceId, api),
+      () => ({ type: 'RequestReplay', data: { window: { from, to } }, metadata: { now: this.deps.clock() } }),
+      { metadata: this.metadata(request) },
+    );
+    const requested = result.events.find((e) => e.type === 'ReplayRequested')?.data as { window: { from: string; to: string } };
+    return { ok: true, sourceId, api, window: requested.window };
   }
 
   /** Records that collection has stopped (Deleted) and frees the source's name. Idempotent. */

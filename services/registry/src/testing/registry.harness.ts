@@ -46,6 +46,7 @@ export async function startRegistryUnderTest(): Promise<RegistryUnderTest> {
     S1C_SECRET_KEY: secretKey,
     S1C_EVENT_GAP_TIMEOUT: '500ms',
     S1C_EVENT_POLL_INTERVAL: '50ms',
+    S1C_DELETION_COMPLETION: 'immediate',
   });
   const runtime = await startRegistry(config, { logger });
   const nc = await connect({ servers: natsUrl });
