@@ -8,6 +8,9 @@ export function parseMicros(value: string): number | undefined {
   const match = ISO.exec(value.trim());
   if (!match) return undefined;
   const [, date, time, fraction = '', zone = 'Z'] = match;
+  // Date.parse rolls an impossible day over (2026-02-30 becomes March 2) instead of refusing it.
+  const day = Date.parse(`${date}T00:00:00Z`);
+  if (Number.isNaN(day) || new Date(day).toISOString().slice(0, 10) !== date) return undefined;
   const seconds = Date.parse(`${date}T${time}${zone === 'Z' ? 'Z' : zone.replace(/^([+-]\d{2})(\d{2})$/, '$1:$2')}`);
   if (Number.isNaN(seconds)) return undefined;
   return seconds * 1000 + Number(fraction.slice(0, 6).padEnd(6, '0'));
@@ -15,8 +18,10 @@ export function parseMicros(value: string): number | undefined {
 
 /** `YYYY-MM-DDTHH:MM:SS.ffffffZ`: one fixed format, so timestamps compare correctly as strings. */
 export function formatMicros(micros: number): string {
-  const seconds = Math.floor(micros / 1_000_000);
-  const fraction = micros - seconds * 1_000_000;
+  // A fractional input (ms * 1000 from arithmetic) would otherwise print as "000001.5" and break the format.
+  const whole = Math.floor(micros);
+  const seconds = Math.floor(whole / 1_000_000);
+  const fraction = whole - seconds * 1_000_000;
   return `${new Date(seconds * 1000).toISOString().slice(0, 19)}.${String(fraction).padStart(6, '0')}Z`;
 }
 
