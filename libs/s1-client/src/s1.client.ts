@@ -84,6 +84,7 @@ export const DEFAULT_MAX_429_WAIT_MS = 60_000;
 export const DEFAULT_LIMIT = 1000;
 const MAX_LIMIT = 1000;
 const ERROR_BODY_BYTES = 64 * 1024;
+const MAX_CONSOLE_PAUSE_MS = 5 * 60_000;
 const USER_AGENT = 's1-collector/0.1';
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
@@ -278,7 +279,9 @@ export class S1Client {
       if (response.status === 429) {
         rateLimited = true;
         const retryAfterMs = parseRetryAfter(response.headers['retry-after']) ?? Math.min(1000 * 2 ** retries429, 30_000);
-        this.#limiter.pause(retryAfterMs);
+        // Everyone on this console waits, not just this call; capped so that a bogus
+        // Retry-After cannot stall every source of the console for hours.
+        this.#limiter.pause(Math.min(retryAfterMs, MAX_CONSOLE_PAUSE_MS));
         if (retries429 < this.#max429Retries && waited429Ms + retryAfterMs <= this.#max429WaitMs) {
           retries429 += 1;
           waited429Ms += retryAfterMs;
@@ -428,6 +431,7 @@ export class S1Client {
       req.on('error', failWith);
       req.on('response', (res) => {
         gotResponse = true;
+        res.on('error', failWith);
         const status = res.statusCode ?? 0;
         if (status >= 300 && status < 400) {
           fail(this.#redirectError(status, res.headers.location));
@@ -464,7 +468,6 @@ export class S1Client {
           }
           chunks.push(chunk);
         });
-        res.on('error', failWith);
         res.on('end', () => {
           if (settled) return;
           settled = true;
