@@ -13,11 +13,12 @@ export {
   type ErrorDetail,
   type ErrorReply,
 } from './command-error';
-export { MAX_COMMAND_BYTES, parseCommand, parseJsonPayload } from './payload';
+export { MAX_COMMAND_BYTES, parseCommand, parseJsonPayload, validateCommand } from './payload';
 export {
   listSourcesCommandSchema,
   listSourcesReplySchema,
   replayReplySchema,
+  testReplySchema,
   SOURCE_STATES,
   sourceDocumentSchema,
   sourceReplySchema,
@@ -25,6 +26,7 @@ export {
   type ListSourcesCommand,
   type ListSourcesReply,
   type ReplayReply,
+  type TestReply,
   type SourceDocument,
   type SourceReply,
   type SourceStateName,

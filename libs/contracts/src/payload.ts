@@ -30,7 +30,11 @@ export function parseJsonPayload(bytes: Uint8Array): unknown {
 
 /** Decodes and validates a command; any problem is a {@link CommandError} naming the bad fields. */
 export function parseCommand<Schema extends z.ZodType>(schema: Schema, bytes: Uint8Array): z.output<Schema> {
-  const value = parseJsonPayload(bytes);
+  return validateCommand(schema, parseJsonPayload(bytes));
+}
+
+/** Validates an already decoded command (see {@link parseJsonPayload}). */
+export function validateCommand<Schema extends z.ZodType>(schema: Schema, value: unknown): z.output<Schema> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new CommandError('ValidationError', 'the payload must be a JSON object');
   }

@@ -65,3 +65,19 @@ export const replayReplySchema = z.object({
   window: z.object({ from: z.string(), to: z.string() }),
 });
 export type ReplayReply = z.infer<typeof replayReplySchema>;
+
+/** `s1c.cmd.source.test`: what the console at base_url says about the token, API by API. */
+export const testReplySchema = z.object({
+  ok: z.literal(true),
+  base_url: z.string(),
+  /** The console answered at all (false: unknown host, refused address, timeouts...). */
+  reachable: z.boolean(),
+  /** SentinelOne accepted the token. */
+  authenticated: z.boolean(),
+  /** Whether the token can read each API. */
+  apis: z.record(z.enum(SOURCE_APIS), z.object({ readable: z.boolean(), reason: z.string().optional() })),
+  tokenExpiresAt: z.string().nullable(),
+  /** Every failure met, with its error type and what to do. */
+  problems: z.array(z.object({ api: z.enum(SOURCE_APIS).optional(), errorType: z.enum(ERROR_TYPES), reason: z.string(), message: z.string() })),
+});
+export type TestReply = z.infer<typeof testReplySchema>;

@@ -5,19 +5,23 @@ import {
   createSourceCommandSchema,
   listSourcesCommandSchema,
   parseCommand,
+  parseJsonPayload,
   replaySourceCommandSchema,
   sourceRefCommandSchema,
   updateSourceCommandSchema,
+  validateCommand,
   type BaseUrlPolicy,
   type ErrorReply,
   type ListSourcesReply,
   type ReplayReply,
   type SourceReply,
+  type TestReply,
 } from '@s1c/contracts';
 import type { Logger } from '@s1c/logger';
 import { CommandContext } from '@s1c/messaging';
 import { randomUUID } from 'node:crypto';
 import { errorReply } from './command-replies';
+import { testConnection } from './connection.tester';
 import type { RequestContext, SourcesService } from './sources.service';
 
 export const SOURCES_SERVICE = Symbol('SourcesService');
@@ -27,7 +31,7 @@ export const LOGGER = Symbol('Logger');
 const CORRELATION_HEADER = 'S1c-Correlation-Id';
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-type Reply = SourceReply | ListSourcesReply | ReplayReply | ErrorReply;
+type Reply = SourceReply | ListSourcesReply | ReplayReply | TestReply | ErrorReply;
 
 /** `s1c.cmd.source.*` over NATS request/reply: plain JSON in, `{"ok":...}` JSON out. */
 @Controller()
@@ -37,7 +41,7 @@ export class RegistryController {
 
   constructor(
     @Inject(SOURCES_SERVICE) private readonly sources: SourcesService,
-    @Inject(BASE_URL_POLICY) policy: BaseUrlPolicy,
+    @Inject(BASE_URL_POLICY) private readonly policy: BaseUrlPolicy,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.createSchema = createSourceCommandSchema(policy);
@@ -76,6 +80,19 @@ export class RegistryController {
     return this.run(ctx, 'delete', async (request) => ({ ok: true, ...(await this.sources.delete(parseCommand(sourceRefCommandSchema, ctx.data), request)) }));
   }
 
+  /** `{"id"}` tests a stored source; a create document tests a configuration before creating it. */
+  @MessagePattern(commandSubject('test'))
+  test(@Ctx() ctx: CommandContext): Promise<Reply> {
+    return this.run(ctx, 'test', async () => {
+      const value = parseJsonPayload(ctx.data);
+      const target =
+        typeof value === 'object' && value !== null && 'id' in value
+          ? await this.sources.storedTarget(validateCommand(sourceRefCommandSchema, value))
+          : targetOf(validateCommand(this.createSchema, value));
+      return testConnection(target, { allowInsecure: this.policy.allowInsecure });
+    });
+  }
+
   @MessagePattern(commandSubject('replay'))
   replay(@Ctx() ctx: CommandContext): Promise<Reply> {
     return this.run(ctx, 'replay', (request) => this.sources.replay(parseCommand(replaySourceCommandSchema, ctx.data), request));
@@ -95,4 +112,8 @@ export class RegistryController {
       return reply;
     }
   }
+}
+
+function targetOf(command: { source: { config: { base_url: string; api_secret: string } } }): { baseUrl: string; token: string } {
+  return { baseUrl: command.source.config.base_url, token: command.source.config.api_secret };
 }

@@ -168,6 +168,13 @@ export class SourcesService {
     return { ok: true, sourceId, api, window: requested.window };
   }
 
+  /** The token of a stored source, decrypted for a connection test only. */
+  async storedTarget(ref: SourceRefCommand): Promise<{ baseUrl: string; token: string }> {
+    const source = requireLive(ref.id, (await this.deps.repository.load(ref.id)).state);
+    if (ref.collectorId !== undefined && ref.collectorId !== source.collectorId) throw notFound(ref.id);
+    return { baseUrl: source.config.baseUrl, token: this.deps.secrets.decrypt(source.secret, ref.id) };
+  }
+
   /** Records that collection has stopped (Deleted) and frees the source's name. Idempotent. */
   async completeDeletion(sourceId: string, request: RequestContext): Promise<void> {
     const metadata = this.metadata(request);

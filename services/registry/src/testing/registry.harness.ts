@@ -26,7 +26,7 @@ export interface RegistryUnderTest {
   close(): Promise<void>;
 }
 
-export async function startRegistryUnderTest(): Promise<RegistryUnderTest> {
+export async function startRegistryUnderTest(options: { allowInsecureBaseUrl?: boolean } = {}): Promise<RegistryUnderTest> {
   const { natsUrl, mongoUrl } = serverUrls();
   const dbName = uniqueDbName('registry');
   const secretKey = randomBytes(32).toString('base64');
@@ -47,6 +47,7 @@ export async function startRegistryUnderTest(): Promise<RegistryUnderTest> {
     S1C_EVENT_GAP_TIMEOUT: '500ms',
     S1C_EVENT_POLL_INTERVAL: '50ms',
     S1C_DELETION_COMPLETION: 'immediate',
+    S1C_ALLOW_INSECURE_BASE_URL: String(options.allowInsecureBaseUrl ?? false),
   });
   const runtime = await startRegistry(config, { logger });
   const nc = await connect({ servers: natsUrl });

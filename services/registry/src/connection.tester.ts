@@ -1,0 +1,56 @@
+import type { TestReply } from '@s1c/contracts';
+import { SOURCE_APIS, type SourceApi } from '@s1c/domain';
+import { registerSecret } from '@s1c/logger';
+import { isS1Error, S1Client, type S1Error } from '@s1c/s1-client';
+
+/** What to test: a console URL, a token, and the APIs the source would collect. */
+export interface ConnectionTarget {
+  readonly baseUrl: string;
+  readonly token: string;
+}
+
+/**
+ * Checks a console URL and token the way collection would use them, without storing anything:
+ * the token check, then one single-record page of every API (what the token can read), then the
+ * token's expiry where SentinelOne tells it.
+ */
+export async function testConnection(target: ConnectionTarget, options: { allowInsecure: boolean; timeoutMs?: number }): Promise<TestReply> {
+  registerSecret(target.token);
+  const client = new S1Client({ baseUrl: target.baseUrl, token: target.token, allowInsecure: options.allowInsecure, timeoutMs: options.timeoutMs ?? 15_000 });
+  const problems: TestReply['problems'] = [];
+  const apis = {} as TestReply['apis'];
+  const note = (error: unknown, api?: SourceApi): S1Error => {
+    if (!isS1Error(error)) throw error;
+    problems.push({ ...(api ? { api } : {}), errorType: error.errorType, reason: error.reason, message: error.message });
+    return error;
+  };
+
+  let reachable = true;
+  let authenticated = false;
+  try {
+    await client.verifyToken();
+    authenticated = true;
+  } catch (error) {
+    const failure = note(error);
+    reachable = failure.reason === 'Unauthorized' || failure.reason === 'Forbidden';
+  }
+  if (!authenticated) {
+    for (const api of SOURCE_APIS) apis[api] = { readable: false, reason: reachable ? 'the token was rejected' : 'the console is unreachable' };
+    return { ok: true, base_url: target.baseUrl, reachable, authenticated, apis, tokenExpiresAt: null, problems };
+  }
+  for (const api of SOURCE_APIS) {
+    try {
+      await client.listPage(api, { filters: {}, limit: 1 });
+      apis[api] = { readable: true };
+    } catch (error) {
+      apis[api] = { readable: false, reason: note(error, api).reason };
+    }
+  }
+  let tokenExpiresAt: string | null = null;
+  try {
+    tokenExpiresAt = (await client.tokenDetails())?.expiresAt ?? null;
+  } catch (error) {
+    note(error);
+  }
+  return { ok: true, base_url: target.baseUrl, reachable, authenticated, apis, tokenExpiresAt, problems };
+}
