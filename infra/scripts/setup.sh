@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the project needs on a fresh Debian machine: nats-server (Debian's package),
+# Installs what the project needs on a fresh Debian machine: nats-server and openssl (Debian's packages),
 # FerretDB v1.24.2 (built with Go from the module proxy) and the npm dependencies.
 # Idempotent: whatever is already installed is left alone.
 set -euo pipefail
@@ -10,10 +10,13 @@ cd "$(dirname "$0")/../.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! command -v nats-server >/dev/null 2>&1; then
-  echo "setup: installing nats-server (Debian package)"
+missing=()
+command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]} (Debian packages)"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 echo "setup: $(nats-server --version)"
 
