@@ -1,0 +1,122 @@
+import 'reflect-metadata';
+import { Controller, Module, type DynamicModule, type INestMicroservice, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Ctx, Payload } from '@nestjs/microservices';
+import { MongoEventStore } from '@s1c/event-store';
+import { createLogger, NestLogger, type Logger } from '@s1c/logger';
+import { connectNats, drainNats, JetStreamConsumer, NatsTransport, STREAMS, subjects } from '@s1c/messaging';
+import { SecretBox } from '@s1c/secrets';
+import type { JetStreamContext } from '@s1c/messaging';
+import { MongoClient } from 'mongodb';
+import type { ApiSpec } from './api-spec';
+import { retryPolicyOf, type FetcherConfig } from './fetcher.config';
+import { JobRunner, parseFetchJob } from './job.runner';
+import { jetStreamRawPublisher, type RawPublisher } from './raw.publisher';
+
+export interface FetcherOptions {
+  readonly logger?: Logger;
+  readonly clock?: () => Date;
+  /** The retry jitter, a number in [0, 1). */
+  readonly random?: () => number;
+  /** Wraps the raw publisher (tests inject failures with it). */
+  readonly wrapPublisher?: (publisher: RawPublisher) => RawPublisher;
+}
+
+export interface FetcherRuntime {
+  readonly app: INestMicroservice;
+  readonly runner: JobRunner;
+  /** Stops taking jobs, hands the ones under way over at their next page, closes every connection. */
+  close(): Promise<void>;
+}
+
+/** The durable consumer a fetcher serves: `fetcher-<api>` on `S1C_JOBS`, subject `s1c.job.<api>`. */
+export const fetcherDurable = (spec: Pick<ApiSpec, 'api'>): string => `fetcher-${spec.api}`;
+
+/**
+ * A controller class for one API: its consumer's name, subject and limits come from the spec and
+ * the configuration, so the class (and its decorator) is made per fetcher.
+ */
+function fetcherController(spec: ApiSpec, config: FetcherConfig, runner: JobRunner): Type<unknown> {
+  @Controller()
+  class FetchJobsController {
+    @JetStreamConsumer({
+      stream: STREAMS.jobs.name,
+      durable: fetcherDurable(spec),
+      filterSubject: subjects.job(spec.api),
+      maxDeliver: config.S1C_JOB_MAX_DELIVER,
+      ackWaitMs: config.S1C_JOB_ACK_WAIT,
+      concurrency: config.S1C_FETCHER_CONCURRENCY,
+      description: `fetch jobs for ${spec.api}`,
+    })
+    async onJob(@Payload() _data: Uint8Array, @Ctx() ctx: JetStreamContext): Promise<void> {
+      const job = parseFetchJob(ctx.json(), spec);
+      await runner.run(job, { working: () => ctx.working() });
+    }
+  }
+  Object.defineProperty(FetchJobsController, 'name', { value: `FetchJobsController_${spec.api}` });
+  return FetchJobsController;
+}
+
+@Module({})
+class FetcherModule {
+  static register(controller: Type<unknown>): DynamicModule {
+    return { module: FetcherModule, controllers: [controller] };
+  }
+}
+
+/**
+ * Starts a fetcher for one API: the event store, NATS with the `fetcher-<api>` consumer on
+ * `S1C_JOBS`, and the {@link JobRunner} behind it.
+ */
+export async function startFetcher(spec: ApiSpec, config: FetcherConfig, options: FetcherOptions = {}): Promise<FetcherRuntime> {
+  const name = `fetcher-${spec.api}`;
+  const logger = options.logger ?? createLogger({ name, level: config.LOG_LEVEL });
+  const secrets = SecretBox.fromKeyList(config.S1C_SECRET_KEY);
+  const cleanup: Array<() => Promise<unknown>> = [];
+  const close = async () => {
+    for (const step of cleanup.reverse()) await step().catch((error: unknown) => logger.warn({ err: error }, 'shutdown step failed'));
+    cleanup.length = 0;
+  };
+  try {
+    const mongo = await MongoClient.connect(config.MONGO_URL, { serverSelectionTimeoutMS: 10_000 });
+    cleanup.push(() => mongo.close());
+    const store = new MongoEventStore(mongo.db(config.S1C_DB_NAME), { gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, ...(options.clock ? { clock: options.clock } : {}) });
+    await store.ensureIndexes();
+
+    const nc = await connectNats({ url: config.NATS_URL, name: `s1c-${name}`, logger });
+    cleanup.push(() => drainNats(nc));
+    const publisher = jetStreamRawPublisher(nc.jetstream());
+    const runner = new JobRunner({
+      spec,
+      store,
+      publisher: options.wrapPublisher ? options.wrapPublisher(publisher) : publisher,
+      secrets,
+      settings: {
+        maxPagesPerJob: config.S1C_MAX_PAGES_PER_JOB,
+        requestsPerSecond: config.S1C_S1_REQUESTS_PER_SECOND,
+        s1TimeoutMs: config.S1C_S1_TIMEOUT,
+        allowInsecure: config.S1C_ALLOW_INSECURE_BASE_URL,
+        retryPolicy: retryPolicyOf(config),
+      },
+      logger,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.random ? { random: options.random } : {}),
+    });
+
+    const app = await NestFactory.createMicroservice(FetcherModule.register(fetcherController(spec, config, runner)), {
+      strategy: new NatsTransport({ connection: nc, logger, queueGroup: `s1c-${name}` }),
+      logger: new NestLogger(logger),
+    });
+    await app.listen();
+    cleanup.push(async () => {
+      // Jobs under way stop at their next page and are handed over before the transport waits for them.
+      runner.stop();
+      await app.close();
+    });
+    logger.info({ db: config.S1C_DB_NAME, durable: fetcherDurable(spec), maxPagesPerJob: config.S1C_MAX_PAGES_PER_JOB }, `${name} started`);
+    return { app, runner, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

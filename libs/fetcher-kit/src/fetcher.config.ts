@@ -1,0 +1,48 @@
+import { commonEnvShape, env, loadConfig } from '@s1c/config';
+import type { RetryPolicy } from '@s1c/domain';
+import { z } from 'zod';
+
+/** A fetcher's environment (the same for the three of them), parsed once at start-up. */
+export const fetcherEnvShape = {
+  ...commonEnvShape,
+  /** AES-256 key(s) that decrypt the sources' API tokens; the registry's `S1C_SECRET_KEY`. */
+  S1C_SECRET_KEY: z.string().min(1),
+  /** Allows http and private/loopback console URLs: for tests and the simulator only. */
+  S1C_ALLOW_INSECURE_BASE_URL: env.boolean(false),
+  /** Pages one job walks before it hands over to a continuation job. */
+  S1C_MAX_PAGES_PER_JOB: env.positiveInt(20),
+  /** Requests per second to one SentinelOne console, shared by every source and API of this process. */
+  S1C_S1_REQUESTS_PER_SECOND: z.coerce.number().positive().max(1000).default(10),
+  /** Per HTTP request to SentinelOne, from connect to the last byte. */
+  S1C_S1_TIMEOUT: env.durationMs('30s'),
+  /** How long a failure streak is retried before collection gives up (the source goes to Error). */
+  S1C_RETRY_WINDOW: env.durationMs('90m'),
+  /** The first retry delay of a streak; it doubles per attempt, with jitter. */
+  S1C_RETRY_INITIAL_DELAY: env.durationMs('5s'),
+  /** The longest delay between two attempts. */
+  S1C_RETRY_MAX_DELAY: env.durationMs('10m'),
+  /** How long a log reader waits for a missing position before filling it. */
+  S1C_EVENT_GAP_TIMEOUT: env.durationMs('2s'),
+  /** How long JetStream waits for a job's ack before redelivering it (kept alive while it runs). */
+  S1C_JOB_ACK_WAIT: env.durationMs('60s'),
+  /** Deliveries of a job before it is dead-lettered. */
+  S1C_JOB_MAX_DELIVER: env.positiveInt(10),
+  /** Jobs this process runs at once. */
+  S1C_FETCHER_CONCURRENCY: env.positiveInt(4),
+};
+
+export type FetcherConfig = ReturnType<typeof loadFetcherConfig>;
+
+/** Parses and freezes a fetcher's configuration; throws a ConfigError listing every problem. */
+export function loadFetcherConfig(source: Record<string, string | undefined> = process.env) {
+  return loadConfig(fetcherEnvShape, source);
+}
+
+/** The retry policy the collection decider applies to a failed job. */
+export function retryPolicyOf(config: Pick<FetcherConfig, 'S1C_RETRY_WINDOW' | 'S1C_RETRY_INITIAL_DELAY' | 'S1C_RETRY_MAX_DELAY'>): RetryPolicy {
+  return Object.freeze({
+    windowMs: config.S1C_RETRY_WINDOW,
+    initialDelayMs: config.S1C_RETRY_INITIAL_DELAY,
+    maxDelayMs: config.S1C_RETRY_MAX_DELAY,
+  });
+}

@@ -1,0 +1,432 @@
+import { fetchJobSchema, RAW_RECORD_HEADERS, type FetchJob } from '@s1c/contracts';
+import {
+  collectionStreamId,
+  CollectionNotPlannedError,
+  decideCollection,
+  evolveCollection,
+  initialCollectionState,
+  isCollectionEvent,
+  isSourceEvent,
+  LaneBusyError,
+  sourceDecider,
+  sourceStreamId,
+  StaleJobError,
+  toMicroIso,
+  type CollectionCommand,
+  type CollectionEvent,
+  type CollectionState,
+  type ErrorType,
+  type JobInFlight,
+  type Progress,
+  type RetryPolicy,
+  type SourceCommand,
+  type SourceEvent,
+  type SourceState,
+} from '@s1c/domain';
+import { AggregateRepository, ConcurrencyError, type MongoEventStore } from '@s1c/event-store';
+import { registerSecret, scrubString, type Logger } from '@s1c/logger';
+import { PoisonMessageError, RetryableError, subjects } from '@s1c/messaging';
+import { ConsoleRateLimiter, S1Client, S1Error, type ListQuery, type S1Page } from '@s1c/s1-client';
+import type { SecretBox } from '@s1c/secrets';
+import { MalformedRecordError, snapshotIdOf, type ApiSpec } from './api-spec';
+import type { RawPublisher } from './raw.publisher';
+
+/** SentinelOne's largest page. */
+export const PAGE_LIMIT = 1000;
+
+/** How a {@link JobRunner} talks to SentinelOne and paces a job. */
+export interface JobRunnerSettings {
+  /** Pages one job walks before it completes unfinished (the scheduler dispatches the continuation). */
+  readonly maxPagesPerJob: number;
+  /** Requests per second to one console, shared by the whole process. */
+  readonly requestsPerSecond: number;
+  readonly s1TimeoutMs: number;
+  /** S1C_ALLOW_INSECURE_BASE_URL. */
+  readonly allowInsecure: boolean;
+  /** The retry policy the collection decider applies to FailJob. */
+  readonly retryPolicy: RetryPolicy;
+}
+
+export interface JobRunnerDeps {
+  readonly spec: ApiSpec;
+  readonly store: MongoEventStore;
+  readonly publisher: RawPublisher;
+  readonly secrets: SecretBox;
+  readonly settings: JobRunnerSettings;
+  readonly logger: Logger;
+  readonly clock?: () => Date;
+  /** A number in [0, 1): the retry jitter of FailJob. */
+  readonly random?: () => number;
+}
+
+/** What the JetStream handler needs from its message while a job runs. */
+export interface JobContext {
+  /** Restarts the message's ack wait; called between pages. */
+  working(): void;
+  /** Aborts the job between pages (and cancels a SentinelOne call in flight). */
+  readonly signal?: AbortSignal;
+}
+
+/** How a job ended, for logs and tests. Every outcome but a thrown error acks the job. */
+export type JobOutcome =
+  | { readonly kind: 'stale'; readonly reason: string }
+  | { readonly kind: 'abandoned'; readonly reason: string }
+  | { readonly kind: 'completed'; readonly finished: boolean; readonly progress: Progress; readonly pages: number }
+  | { readonly kind: 'failed'; readonly errorType: ErrorType; readonly reason: string; readonly retryAt: string | null }
+  | { readonly kind: 'interrupted'; readonly progress: Progress | null }
+  | { readonly kind: 'superseded'; readonly reason: string };
+
+/**
+ * The job's progress in the log is no longer what this runner wrote last: another delivery of the
+ * same job (a redelivery after a stall, a second replica) is recording it now, so this one stops.
+ */
+export class JobSupersededError extends Error {
+  override readonly name = 'JobSupersededError';
+  constructor(readonly jobId: string) {
+    super(`job ${jobId} is being recorded by another delivery`);
+  }
+}
+
+/** Parses a job message's JSON; a job that can never run is a poison message (dead letter). */
+export function parseFetchJob(json: unknown, spec: Pick<ApiSpec, 'api'>): FetchJob {
+  const parsed = fetchJobSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(job)'}: ${i.message}`).join('; ');
+    throw new PoisonMessageError(`invalid fetch job: ${problems}`);
+  }
+  if (parsed.data.api !== spec.api) throw new PoisonMessageError(`a ${parsed.data.api} job reached the ${spec.api} fetcher`);
+  if (parsed.data.window.from >= parsed.data.window.to) throw new PoisonMessageError('invalid fetch job: window.from must be before window.to');
+  return parsed.data;
+}
+
+const collectionDecider = (policy: RetryPolicy) => ({
+  decide: (command: CollectionCommand, state: CollectionState) => decideCollection(command, state, policy),
+  evolve: evolveCollection,
+  initialState: initialCollectionState,
+});
+
+const encoder = new TextEncoder();
+
+function sameProgress(a: Progress, b: Progress): boolean {
+  return a.cursor === b.cursor && a.walkFrom === b.walkFrom && a.lastTimestamp === b.lastTimestamp && a.records === b.records && a.pages === b.pages;
+}
+
+function jobInFlight(state: CollectionState, job: FetchJob): JobInFlight | undefined {
+  if (state.status !== 'Planned' || state.generation !== job.generation) return undefined;
+  const inflight = state.jobs[job.lane];
+  return inflight?.jobId === job.jobId ? inflight : undefined;
+}
+
+function isOwnershipLoss(error: unknown): boolean {
+  return (
+    error instanceof StaleJobError ||
+    error instanceof JobSupersededError ||
+    error instanceof ConcurrencyError ||
+    error instanceof LaneBusyError ||
+    error instanceof CollectionNotPlannedError
+  );
+}
+
+/** What a job run knows about itself, kept outside the walk so failures can be recorded. */
+interface Tracker {
+  /** The job's progress as this runner last saw or wrote it; null before the collection was read. */
+  expected: Progress | null;
+}
+
+/**
+ * Runs fetch jobs (COLLECTION.md "Jobs", steps 1-6): checks the job is still in flight and its
+ * source still collecting, verifies the token once per generation, walks SentinelOne's pages
+ * from where the job's lane got to, publishes each page's records to `s1c.raw.<api>.<sourceId>`
+ * and records the page only once every record is stored, and records how the job ended.
+ * Fetchers only read the source stream; they write the collection stream.
+ */
+export class JobRunner {
+  private readonly collections: AggregateRepository<CollectionState, CollectionCommand, CollectionEvent>;
+  private readonly sources: AggregateRepository<SourceState, SourceCommand, SourceEvent>;
+  private readonly clock: () => Date;
+  private readonly random: () => number;
+  private readonly shutdown = new AbortController();
+
+  constructor(private readonly deps: JobRunnerDeps) {
+    this.collections = new AggregateRepository(deps.store, collectionDecider(deps.settings.retryPolicy), isCollectionEvent);
+    this.sources = new AggregateRepository(deps.store, sourceDecider, isSourceEvent);
+    this.clock = deps.clock ?? (() => new Date());
+    this.random = deps.random ?? Math.random;
+  }
+
+  /** Stops every job at its next page boundary; each completes unfinished, to be continued. */
+  stop(): void {
+    this.shutdown.abort();
+  }
+
+  /**
+   * Runs one job. Resolves with its outcome once the outcome is in the log (ack the message);
+   * throws {@link RetryableError} when even a failure could not be recorded (nak: redeliver).
+   */
+  async run(job: FetchJob, ctx: JobContext): Promise<JobOutcome> {
+    const signal = ctx.signal ? AbortSignal.any([ctx.signal, this.shutdown.signal]) : this.shutdown.signal;
+    const tracker: Tracker = { expected: null };
+    const fields = { jobId: job.jobId, sourceId: job.sourceId, api: job.api, lane: job.lane, correlationId: job.jobId };
+    const log = this.deps.logger.child(fields);
+    try {
+      const outcome = await this.execute(job, ctx, signal, tracker, log);
+      log.info({ outcome }, `job ${outcome.kind}`);
+      return outcome;
+    } catch (error) {
+      return this.onError(job, error, signal, tracker, log);
+    }
+  }
+
+  private async execute(job: FetchJob, ctx: JobContext, signal: AbortSignal, tracker: Tracker, log: Logger): Promise<JobOutcome> {
+    const { settings } = this.deps;
+    // 1. The job must still be in flight in its collection.
+    const collection = await this.collections.load(collectionStreamId(job.sourceId, job.api));
+    const inflight = jobInFlight(collection.state, job);
+    if (!inflight || collection.state.status !== 'Planned') return { kind: 'stale', reason: 'the job is not in flight in its collection' };
+    tracker.expected = inflight.progress;
+
+    // 2. Its source must still be collecting this generation.
+    const source = await this.sources.load(sourceStreamId(job.sourceId));
+    const src = source.state;
+    if (src.status === 'Nonexistent' || src.status === 'Deleted' || src.status === 'Stopping' || src.status === 'Error') {
+      const reason = {
+        Nonexistent: 'source does not exist',
+        Deleted: 'source is deleted',
+        Stopping: 'source is stopping',
+        Error: 'source is in Error',
+      }[src.status];
+      await this.record(job, tracker, { type: 'AbandonJob', data: { jobId: job.jobId, reason }, metadata: { now: this.clock() } });
+      return { kind: 'abandoned', reason };
+    }
+    if (src.generation !== job.generation) return { kind: 'stale', reason: `the source is at generation ${src.generation}` };
+
+    // 3. The token exists in clear only here, in memory, for this job.
+    const token = this.deps.secrets.decrypt(src.secret, job.sourceId);
+    registerSecret(token);
+    let host: string;
+    try {
+      host = new URL(src.config.baseUrl).host;
+    } catch {
+      host = src.config.baseUrl;
+    }
+    const client = new S1Client({
+      baseUrl: src.config.baseUrl,
+      token,
+      allowInsecure: settings.allowInsecure,
+      timeoutMs: settings.s1TimeoutMs,
+      rateLimiter: ConsoleRateLimiter.shared(host, settings.requestsPerSecond),
+    });
+    try {
+      // 4. Verify the token once per configuration generation.
+      if (collection.state.verifiedGeneration !== collection.state.generation) {
+        await client.verifyToken({ signal });
+        await this.record(job, tracker, { type: 'RecordTokenVerified', data: { jobId: job.jobId }, metadata: { now: this.clock() } });
+      }
+      // 5. Walk.
+      return await this.walk(job, inflight, client, { sourceVersion: source.version, collectorId: src.collectorId }, ctx, signal, tracker, log);
+    } finally {
+      client.close();
+    }
+  }
+
+  private async walk(
+    job: FetchJob,
+    inflight: JobInFlight,
+    client: S1Client,
+    about: { sourceVersion: number; collectorId: string },
+    ctx: JobContext,
+    signal: AbortSignal,
+    tracker: Tracker,
+    log: Logger,
+  ): Promise<JobOutcome> {
+    const { spec, settings } = this.deps;
+    const { window } = inflight;
+    const snapshot = job.lane === 'snapshot';
+    let progress = inflight.progress;
+    if (progress.pages > 0 && progress.cursor === null) {
+      // The last page was recorded but the job ended before its completion was: nothing is left to fetch.
+      await this.record(job, tracker, { type: 'CompleteJob', data: { jobId: job.jobId, finished: true, progress }, metadata: { now: this.clock() } });
+      return { kind: 'completed', finished: true, progress, pages: 0 };
+    }
+    // A cursor is only valid with the filters of the walk that issued it, so a resumed walk re-sends walkFrom.
+    let walkFrom: string | null = progress.cursor !== null ? (progress.walkFrom ?? (snapshot ? null : window.from)) : snapshot ? null : window.from;
+    let cursor: string | undefined = progress.cursor ?? undefined;
+    let lastRestartFrom: string | null | undefined;
+    let pages = 0;
+    const subject = subjects.raw(job.api, job.sourceId);
+    const baseHeaders: Record<string, string> = {
+      [RAW_RECORD_HEADERS.sourceId]: job.sourceId,
+      [RAW_RECORD_HEADERS.collectorId]: about.collectorId,
+      [RAW_RECORD_HEADERS.api]: job.api,
+      [RAW_RECORD_HEADERS.lane]: job.lane,
+      [RAW_RECORD_HEADERS.jobId]: job.jobId,
+      [RAW_RECORD_HEADERS.generation]: String(job.generation),
+      [RAW_RECORD_HEADERS.sourceVersion]: String(about.sourceVersion),
+      ...(snapshot ? { [RAW_RECORD_HEADERS.snapshotId]: snapshotIdOf(window) } : {}),
+    };
+
+    for (;;) {
+      if (signal.aborted) return this.interrupt(job, tracker, progress, log);
+      ctx.working();
+      const filters: Record<string, string> = {};
+      if (walkFrom !== null) filters[`${spec.timeField}__gte`] = walkFrom;
+      if (!snapshot) filters[`${spec.timeField}__lt`] = window.to;
+      const query: ListQuery = { filters, sortBy: spec.timeField, sortOrder: 'asc', limit: PAGE_LIMIT, ...(cursor !== undefined ? { cursor } : {}) };
+      let page: S1Page;
+      try {
+        page = await client.listPage(spec.api, query, { signal });
+      } catch (error) {
+        if (signal.aborted) return this.interrupt(job, tracker, progress, log);
+        if (error instanceof S1Error && error.reason === 'InvalidCursor' && cursor !== undefined) {
+          // The cursor expired (or SentinelOne forgot it): a new walk from the newest timestamp
+          // collected loses nothing; the records at that instant come again and are dropped as
+          // duplicates by their Nats-Msg-Id.
+          const from = progress.lastTimestamp ?? walkFrom;
+          if (lastRestartFrom !== undefined && from === lastRestartFrom) throw error;
+          lastRestartFrom = from;
+          log.warn({ walkFrom: from }, 'SentinelOne refused the cursor; restarting the walk from the last timestamp collected');
+          walkFrom = from;
+          cursor = undefined;
+          continue;
+        }
+        throw error;
+      }
+      ctx.working();
+      const fetchedAt = toMicroIso(this.clock());
+      // Ids first: one malformed record and nothing of the page is published.
+      const records = page.records.map((r) => ({
+        id: spec.recordIdOf(job.sourceId, r.value, job.lane, window),
+        timestamp: spec.timestampOf(r.value),
+        json: r.json,
+      }));
+      const published = await Promise.allSettled(
+        records.map((r) =>
+          this.deps.publisher.publish(subject, encoder.encode(r.json), r.id, {
+            ...baseHeaders,
+            [RAW_RECORD_HEADERS.recordId]: r.id,
+            [RAW_RECORD_HEADERS.fetchedAt]: fetchedAt,
+          }),
+        ),
+      );
+      const failed = published.find((p): p is PromiseRejectedResult => p.status === 'rejected');
+      if (failed) throw new RawPublishError(subject, failed.reason);
+
+      let lastTimestamp = progress.lastTimestamp;
+      for (const r of records) if (lastTimestamp === null || r.timestamp > lastTimestamp) lastTimestamp = r.timestamp;
+      const next: Progress = { cursor: page.nextCursor, walkFrom, lastTimestamp, records: progress.records + records.length, pages: progress.pages + 1 };
+      await this.record(job, tracker, {
+        type: 'RecordPage',
+        data: { jobId: job.jobId, progress: next, pageRecords: records.length, rateLimited: page.rateLimited },
+        metadata: { now: this.clock() },
+      });
+      progress = next;
+      pages += 1;
+      lastRestartFrom = undefined;
+      log.debug({ pages: progress.pages, records: progress.records, pageRecords: records.length, rateLimited: page.rateLimited }, 'page collected');
+      const finished = page.nextCursor === null;
+      if (finished || pages >= settings.maxPagesPerJob) {
+        await this.record(job, tracker, { type: 'CompleteJob', data: { jobId: job.jobId, finished, progress }, metadata: { now: this.clock() } });
+        return { kind: 'completed', finished, progress, pages };
+      }
+      cursor = page.nextCursor ?? undefined;
+    }
+  }
+
+  /** Shutdown between pages: hand the job over as unfinished, so a continuation resumes it at once. */
+  private async interrupt(job: FetchJob, tracker: Tracker, progress: Progress, log: Logger): Promise<JobOutcome> {
+    try {
+      await this.record(job, tracker, { type: 'CompleteJob', data: { jobId: job.jobId, finished: false, progress }, metadata: { now: this.clock() } });
+    } catch (error) {
+      if (isOwnershipLoss(error)) return { kind: 'superseded', reason: (error as Error).message };
+      throw new RetryableError('stopping: the unfinished job could not be recorded', { cause: error, delayMs: 0 });
+    }
+    log.info({ progress }, 'job interrupted by shutdown; completed unfinished');
+    return { kind: 'interrupted', progress };
+  }
+
+  /**
+   * Appends a command's events to the collection, as long as the job is still in flight there
+   * with the progress this runner last recorded (otherwise someone else owns the job now).
+   */
+  private async record(job: FetchJob, tracker: Tracker, command: CollectionCommand): Promise<CollectionEvent[]> {
+    const expected = tracker.expected;
+    const result = await this.collections.execute(
+      collectionStreamId(job.sourceId, job.api),
+      (state) => {
+        const current = jobInFlight(state, job);
+        if (!current) throw new StaleJobError(job.jobId);
+        if (expected !== null && !sameProgress(current.progress, expected)) throw new JobSupersededError(job.jobId);
+        return command;
+      },
+      { metadata: { correlationId: job.jobId, actor: `fetcher-${job.api}` } },
+    );
+    if (command.type === 'RecordPage') tracker.expected = command.data.progress;
+    if (command.type === 'CompleteJob') tracker.expected = command.data.progress;
+    return result.events.map((e) => ({ type: e.type, data: e.data }) as CollectionEvent);
+  }
+
+  private async onError(job: FetchJob, error: unknown, signal: AbortSignal, tracker: Tracker, log: Logger): Promise<JobOutcome> {
+    if (isOwnershipLoss(error)) {
+      log.info({ reason: (error as Error).message }, 'job taken over or ended elsewhere; stopping');
+      return { kind: 'superseded', reason: (error as Error).message };
+    }
+    if (error instanceof RetryableError || error instanceof PoisonMessageError) throw error;
+    if (signal.aborted && tracker.expected !== null) return this.interrupt(job, tracker, tracker.expected, log);
+
+    const failure = classifyFailure(error);
+    if (failure.errorType === 'FirstPartyGeneric') log.error({ err: error, reason: failure.reason }, 'job failed on our side');
+    else log.warn({ err: error, errorType: failure.errorType, reason: failure.reason }, 'job failed talking to SentinelOne');
+    try {
+      const events = await this.record(job, tracker, {
+        type: 'FailJob',
+        data: {
+          jobId: job.jobId,
+          errorType: failure.errorType,
+          reason: failure.reason,
+          ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
+          random: this.random(),
+        },
+        metadata: { now: this.clock() },
+      });
+      const failed = events.find((e) => e.type === 'JobFailed');
+      const retryAt = failed?.type === 'JobFailed' ? failed.data.retryAt : null;
+      log.info({ errorType: failure.errorType, retryAt }, 'job failure recorded');
+      return { kind: 'failed', errorType: failure.errorType, reason: failure.reason, retryAt };
+    } catch (recordError) {
+      if (isOwnershipLoss(recordError)) {
+        log.info({ reason: (recordError as Error).message }, 'job ended elsewhere before its failure was recorded');
+        return { kind: 'superseded', reason: (recordError as Error).message };
+      }
+      log.error({ err: recordError }, 'the job failure could not be recorded; the job will be redelivered');
+      throw new RetryableError(`the job failed (${failure.reason}) and the failure could not be recorded`, { cause: recordError });
+    }
+  }
+}
+
+/** A record could not be stored in the raw stream (NATS down, PubAck timeout). */
+export class RawPublishError extends Error {
+  override readonly name = 'RawPublishError';
+  constructor(
+    readonly subject: string,
+    cause: unknown,
+  ) {
+    super(`publishing raw records to ${subject} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+const MAX_REASON_LENGTH = 500;
+
+/** The error type and human reason a failure is recorded with; the reason never holds a secret. */
+export function classifyFailure(error: unknown): { errorType: ErrorType; reason: string; retryAfterMs?: number } {
+  const clip = (text: string) => scrubString(text).slice(0, MAX_REASON_LENGTH);
+  if (error instanceof S1Error) {
+    return {
+      errorType: error.errorType,
+      reason: clip(error.message),
+      ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+    };
+  }
+  if (error instanceof MalformedRecordError) return { errorType: 'ThirdPartyGeneric', reason: clip(`${error.message}; will retry`) };
+  const message = error instanceof Error ? error.message : String(error);
+  return { errorType: 'FirstPartyGeneric', reason: clip(`internal failure: ${message}`) };
+}

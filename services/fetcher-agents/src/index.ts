@@ -1,0 +1,1 @@
+export { agentsApi } from './agents.fetcher';

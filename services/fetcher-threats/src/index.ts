@@ -1,0 +1,1 @@
+export { threatsApi } from './threats.fetcher';
