@@ -1,0 +1,173 @@
+import { fetchJobSchema, type FetchJob } from '@s1c/contracts';
+import {
+  collectionStreamId,
+  DomainError,
+  millisBetween,
+  sourceStreamId,
+  toMicroIso,
+  type CollectionCommand,
+  type CollectionEvent,
+  type CollectionState,
+  type JobDispatched,
+  type SourceCommand,
+  type SourceEvent,
+  type SourceState,
+} from '@s1c/domain';
+import { ConcurrencyError, type AggregateRepository, type EventMetadata, type RecordedEvent } from '@s1c/event-store';
+import type { Logger } from '@s1c/logger';
+import type { SchedulerState } from './scheduler.state';
+import { decideSourceActions, type DriveSettings, type SchedulerAction } from './source-actions.decider';
+
+export type SourceRepository = AggregateRepository<SourceState, SourceCommand, SourceEvent>;
+export type CollectionRepository = AggregateRepository<CollectionState, CollectionCommand, CollectionEvent>;
+
+/** Puts a fetch job on the work queue; must be idempotent by jobId (Nats-Msg-Id). */
+export type JobPublisher = (job: FetchJob) => Promise<void>;
+
+export interface SchedulerDriverDeps {
+  readonly state: SchedulerState;
+  readonly sources: SourceRepository;
+  readonly collections: CollectionRepository;
+  readonly publish: JobPublisher;
+  readonly clock: () => Date;
+  readonly settings: DriveSettings;
+  readonly logger: Logger;
+}
+
+const ACTOR = 'scheduler';
+
+/**
+ * Executes what {@link decideSourceActions} says for every source, folds its own appends into
+ * the state at once, and publishes the jobs it dispatched.
+ */
+export class SchedulerDriver {
+  /** Jobs appended but not yet on the queue (publish failed); tried again every tick while in flight. */
+  private readonly unpublished = new Map<string, FetchJob>();
+
+  constructor(private readonly deps: SchedulerDriverDeps) {}
+
+  /** One pass over every known source. */
+  async tick(): Promise<void> {
+    await this.publishPending();
+    for (const sourceId of this.deps.state.sourceIds()) await this.drive(sourceId);
+  }
+
+  /**
+   * Publishes again every job in flight that no fetcher has reported on, with its original body
+   * and message id: a crash between appending JobDispatched and publishing then costs nothing,
+   * and a job that did reach the queue is dropped by JetStream's duplicate window (the stall
+   * timeout is shorter, and stalled jobs are abandoned rather than republished).
+   */
+  async republishInFlight(): Promise<number> {
+    const now = toMicroIso(this.deps.clock());
+    let count = 0;
+    for (const { job, progressed } of this.deps.state.inFlightJobs()) {
+      if (progressed || millisBetween(job.dispatchedAt, now) >= this.deps.settings.stallTimeoutMs) continue;
+      if (await this.tryPublish(job)) count++;
+    }
+    return count;
+  }
+
+  private async drive(sourceId: string): Promise<void> {
+    const { state, clock, settings, logger } = this.deps;
+    const source = state.source(sourceId);
+    if (!source) return;
+    const actions = decideSourceActions(source, state.collections(sourceId), clock(), settings);
+    for (const action of actions) {
+      const fields = actionFields(action);
+      let events: readonly RecordedEvent[];
+      try {
+        events = await this.execute(action);
+      } catch (error) {
+        if (error instanceof ConcurrencyError) {
+          // Another writer (a fetcher, another replica) got there first; the tail brings its events.
+          logger.debug({ ...fields, actualVersion: error.actualVersion }, 'lost a race; skipping the source this tick');
+        } else if (error instanceof DomainError) {
+          logger.debug({ ...fields, code: error.code, reason: error.message }, 'command refused; skipping the source this tick');
+        } else {
+          logger.error({ ...fields, err: error }, 'command failed; retrying next tick');
+        }
+        return;
+      }
+      state.applyAll(events);
+      if (events.length === 0) {
+        logger.debug(fields, 'command changed nothing; skipping the source this tick');
+        return;
+      }
+      logger.info({ ...fields, version: events.at(-1)!.version }, describe(action));
+      const dispatched = events.find((e): e is RecordedEvent & JobDispatched => e.type === 'JobDispatched');
+      if (dispatched && !(await this.tryPublish(toFetchJob(dispatched.data)))) return;
+    }
+  }
+
+  private async execute(action: SchedulerAction): Promise<readonly RecordedEvent[]> {
+    const options = { expectedVersion: action.expectedVersion, metadata: metadataFor(action) };
+    if (action.stream === 'source') {
+      return (await this.deps.sources.execute(sourceStreamId(action.sourceId), () => action.command, options)).events;
+    }
+    return (await this.deps.collections.execute(collectionStreamId(action.sourceId, action.api), () => action.command, options)).events;
+  }
+
+  private async tryPublish(job: FetchJob): Promise<boolean> {
+    try {
+      await this.deps.publish(fetchJobSchema.parse(job));
+      this.unpublished.delete(job.jobId);
+      return true;
+    } catch (error) {
+      this.unpublished.set(job.jobId, job);
+      this.deps.logger.warn(
+        { sourceId: job.sourceId, api: job.api, jobId: job.jobId, err: error },
+        'could not publish a dispatched job; retrying next tick (it is abandoned and dispatched again if it stalls)',
+      );
+      return false;
+    }
+  }
+
+  private async publishPending(): Promise<void> {
+    for (const job of [...this.unpublished.values()]) {
+      const collection = this.deps.state.collection(job.sourceId, job.api)?.state;
+      const inFlight = collection?.status === 'Planned' && collection.jobs[job.lane]?.jobId === job.jobId;
+      if (!inFlight) {
+        this.unpublished.delete(job.jobId);
+        continue;
+      }
+      if (!(await this.tryPublish(job))) return;
+    }
+  }
+}
+
+function toFetchJob(data: JobDispatched['data']): FetchJob {
+  const { jobId, sourceId, api, lane, generation, window, resume, at } = data;
+  return { jobId, sourceId, api, lane, generation, window, resume, dispatchedAt: at };
+}
+
+function metadataFor(action: SchedulerAction): EventMetadata {
+  const command = action.command;
+  const correlationId = 'jobId' in command.data ? command.data.jobId : `${ACTOR}:${action.sourceId}`;
+  return { actor: ACTOR, correlationId };
+}
+
+function actionFields(action: SchedulerAction): Record<string, unknown> {
+  const fields: Record<string, unknown> = { sourceId: action.sourceId, command: action.command.type, expectedVersion: action.expectedVersion };
+  if (action.stream === 'collection') {
+    fields.api = action.api;
+    fields.streamId = collectionStreamId(action.sourceId, action.api);
+    if ('jobId' in action.command.data) fields.jobId = action.command.data.jobId;
+  } else {
+    fields.streamId = sourceStreamId(action.sourceId);
+  }
+  return fields;
+}
+
+function describe(action: SchedulerAction): string {
+  switch (action.command.type) {
+    case 'DispatchJob':
+      return 'job dispatched';
+    case 'AbandonJob':
+      return 'stalled job abandoned';
+    case 'PlanCollection':
+      return 'collection planned';
+    default:
+      return `source ${action.command.type}`;
+  }
+}

@@ -1,0 +1,167 @@
+import type { FetchJob } from '@s1c/contracts';
+import {
+  evolve,
+  evolveCollection,
+  initialCollectionState,
+  initialState,
+  isCollectionEvent,
+  isSourceEvent,
+  SOURCE_APIS,
+  type CollectionEvent,
+  type CollectionState,
+  type Lane,
+  type SourceApi,
+  type SourceEvent,
+  type SourceState,
+} from '@s1c/domain';
+
+/** An aggregate's state with the stream version it was folded at (0: empty stream). */
+export interface Versioned<State> {
+  readonly state: State;
+  readonly version: number;
+}
+
+/** A collection as the scheduler knows it: its state, and the job each lane was last handed. */
+export interface KnownCollection extends Versioned<CollectionState> {
+  /** The FetchJob of each lane's last JobDispatched, so it can be published again unchanged. */
+  readonly dispatched: Readonly<Partial<Record<Lane, FetchJob>>>;
+}
+
+/** The part of a logged event the scheduler folds. */
+export interface LoggedEvent {
+  readonly streamId: string;
+  readonly version: number;
+  readonly type: string;
+  readonly data: unknown;
+}
+
+/** What tests and the driver may look at; nothing here changes the state. */
+export interface SchedulerStateView {
+  /** The last log position folded by the tail (own appends are folded earlier, by stream version). */
+  readonly position: number;
+  sourceIds(): string[];
+  source(sourceId: string): Versioned<SourceState> | undefined;
+  collection(sourceId: string, api: SourceApi): KnownCollection | undefined;
+  /** Every collection of a source that has a stream, by API. */
+  collections(sourceId: string): ReadonlyMap<SourceApi, KnownCollection>;
+  /** Jobs in flight, as published, with whether the fetcher has reported progress since. */
+  inFlightJobs(): Array<{ job: FetchJob; progressed: boolean }>;
+}
+
+const SOURCE_PREFIX = 'source-';
+const COLLECTION_PREFIX = 'collection-';
+
+/**
+ * The scheduler's picture of the log: every source and every collection, folded with the
+ * deciders' own `evolve` functions, with their stream versions (the versions the scheduler's
+ * writes expect).
+ *
+ * Folding is idempotent per stream: an event at or below the version already folded is ignored.
+ * That lets the driver fold its own appends at once and the tail deliver them again later. Every
+ * stream's events reach it in version order, since the tail reads contiguous positions and a
+ * stream's positions ascend with its versions, and the driver only appends at the version it knows.
+ *
+ * Scale: the whole log is replayed once at start-up and kept in memory (a few KiB per source);
+ * fine for thousands of sources. Snapshots or a read model would be the next step.
+ */
+export class SchedulerState implements SchedulerStateView {
+  private readonly sources = new Map<string, Versioned<SourceState>>();
+  private readonly byStream = new Map<string, KnownCollection>();
+  private readonly collectionStreams = new Map<string, Map<SourceApi, string>>();
+  private lastPosition = 0;
+
+  get position(): number {
+    return this.lastPosition;
+  }
+
+  /** Records that the tail has folded everything up to `position`. */
+  advanceTo(position: number): void {
+    if (position > this.lastPosition) this.lastPosition = position;
+  }
+
+  /**
+   * Folds one event into the state. Returns false when it is ignored: another kind of stream, or
+   * a version already folded.
+   */
+  apply(event: LoggedEvent): boolean {
+    if (event.streamId.startsWith(SOURCE_PREFIX)) return this.applySource(event);
+    if (event.streamId.startsWith(COLLECTION_PREFIX)) return this.applyCollection(event);
+    return false;
+  }
+
+  applyAll(events: Iterable<LoggedEvent>): void {
+    for (const event of events) this.apply(event);
+  }
+
+  sourceIds(): string[] {
+    return [...this.sources.keys()];
+  }
+
+  source(sourceId: string): Versioned<SourceState> | undefined {
+    return this.sources.get(sourceId);
+  }
+
+  collection(sourceId: string, api: SourceApi): KnownCollection | undefined {
+    const streamId = this.collectionStreams.get(sourceId)?.get(api);
+    return streamId === undefined ? undefined : this.byStream.get(streamId);
+  }
+
+  collections(sourceId: string): ReadonlyMap<SourceApi, KnownCollection> {
+    const result = new Map<SourceApi, KnownCollection>();
+    for (const [api, streamId] of this.collectionStreams.get(sourceId) ?? []) result.set(api, this.byStream.get(streamId)!);
+    return result;
+  }
+
+  inFlightJobs(): Array<{ job: FetchJob; progressed: boolean }> {
+    const result: Array<{ job: FetchJob; progressed: boolean }> = [];
+    for (const known of this.byStream.values()) {
+      if (known.state.status !== 'Planned') continue;
+      for (const inFlight of Object.values(known.state.jobs)) {
+        const job = inFlight && known.dispatched[inFlight.lane];
+        if (job && job.jobId === inFlight.jobId) result.push({ job, progressed: inFlight.lastProgressAt !== inFlight.dispatchedAt });
+      }
+    }
+    return result;
+  }
+
+  private applySource(event: LoggedEvent): boolean {
+    const sourceId = event.streamId.slice(SOURCE_PREFIX.length);
+    const known = this.sources.get(sourceId) ?? { state: initialState(), version: 0 };
+    if (event.version <= known.version) return false;
+    // The version moves with every event of the stream, as AggregateRepository counts it.
+    const state = isSourceEvent(event) ? evolve(known.state, event as unknown as SourceEvent) : known.state;
+    this.sources.set(sourceId, { state, version: event.version });
+    return true;
+  }
+
+  private applyCollection(event: LoggedEvent): boolean {
+    const parsed = parseCollectionStream(event.streamId);
+    if (!parsed) return false;
+    const known = this.byStream.get(event.streamId) ?? { state: initialCollectionState(), version: 0, dispatched: {} };
+    if (event.version <= known.version) return false;
+    let { state, dispatched } = known;
+    if (isCollectionEvent(event)) {
+      const collectionEvent = event as unknown as CollectionEvent;
+      state = evolveCollection(state, collectionEvent);
+      if (collectionEvent.type === 'JobDispatched') {
+        const { jobId, sourceId, api, lane, generation, window, resume, at } = collectionEvent.data;
+        dispatched = { ...dispatched, [lane]: { jobId, sourceId, api, lane, generation, window, resume, dispatchedAt: at } };
+      }
+    }
+    this.byStream.set(event.streamId, { state, version: event.version, dispatched });
+    let streams = this.collectionStreams.get(parsed.sourceId);
+    if (!streams) this.collectionStreams.set(parsed.sourceId, (streams = new Map()));
+    streams.set(parsed.api, event.streamId);
+    return true;
+  }
+}
+
+/** `collection-<sourceId>-<api>`: source ids contain '-' (UUIDs), API names do not. */
+function parseCollectionStream(streamId: string): { sourceId: string; api: SourceApi } | undefined {
+  const rest = streamId.slice(COLLECTION_PREFIX.length);
+  const cut = rest.lastIndexOf('-');
+  if (cut <= 0) return undefined;
+  const api = rest.slice(cut + 1);
+  if (!(SOURCE_APIS as readonly string[]).includes(api)) return undefined;
+  return { sourceId: rest.slice(0, cut), api: api as SourceApi };
+}

@@ -1,0 +1,199 @@
+import {
+  decide,
+  decideCollection,
+  evolve,
+  evolveCollection,
+  initialCollectionState,
+  planSteps,
+  type CollectionCommand,
+  type CollectionEvent,
+  type CollectionState,
+  type LiveSourceState,
+  type PlanSettings,
+  type SourceApi,
+  type SourceCommand,
+  type SourceEvent,
+  type SourceState,
+} from '@s1c/domain';
+import type { Versioned } from './scheduler.state';
+
+/** The lane timings of {@link planSteps}, plus how far back a new collection reaches. */
+export interface DriveSettings extends PlanSettings {
+  readonly backfillMs: number;
+}
+
+/** One write the scheduler should make, at the stream version it expects. */
+export type SchedulerAction =
+  | { readonly stream: 'source'; readonly sourceId: string; readonly expectedVersion: number; readonly command: SourceCommand }
+  | {
+      readonly stream: 'collection';
+      readonly sourceId: string;
+      readonly api: SourceApi;
+      readonly expectedVersion: number;
+      readonly command: CollectionCommand;
+    };
+
+/** More actions than any healthy source needs in one tick (start, 3 plans, initialize, 3 × 3 lanes, ...). */
+const MAX_ACTIONS = 32;
+
+/**
+ * What the scheduler should do now for one source, in order (COLLECTION.md, "The scheduler as a
+ * process manager"). Pure: each action's events are decided and folded with the aggregates' own
+ * deciders, so the next action is chosen on the state the previous one leads to and carries the
+ * stream version that state will have. The caller executes them in order and stops at the first
+ * that fails: a lost race makes everything after it moot until the log has been read again.
+ *
+ * A DispatchJob's jobId is `<sourceId>:<api>:<lane>:<collection version + 1>`: deterministic, so
+ * two scheduler replicas that plan the same job collide on the stream version and on Nats-Msg-Id.
+ */
+export function decideSourceActions(
+  source: Versioned<SourceState>,
+  collections: ReadonlyMap<SourceApi, Versioned<CollectionState>>,
+  now: Date,
+  settings: DriveSettings,
+): SchedulerAction[] {
+  let current = source;
+  const known = new Map(collections);
+  const actions: SchedulerAction[] = [];
+  while (actions.length < MAX_ACTIONS) {
+    const action = nextAction(current, known, now, settings);
+    if (!action) break;
+    actions.push(action);
+    try {
+      if (action.stream === 'source') {
+        const events = decide(action.command, current.state);
+        if (events.length === 0) break;
+        current = { state: events.reduce<SourceState>((s, e: SourceEvent) => evolve(s, e), current.state), version: current.version + events.length };
+      } else {
+        const collection = known.get(action.api) ?? { state: initialCollectionState(), version: 0 };
+        const events = decideCollection(action.command, collection.state);
+        if (events.length === 0) break;
+        known.set(action.api, {
+          state: events.reduce<CollectionState>((s, e: CollectionEvent) => evolveCollection(s, e), collection.state),
+          version: collection.version + events.length,
+        });
+      }
+    } catch {
+      // The decider refuses it: leave it as the last action, so that the caller meets (and logs)
+      // the same refusal instead of it passing unnoticed.
+      break;
+    }
+  }
+  return actions;
+}
+
+function nextAction(
+  source: Versioned<SourceState>,
+  collections: ReadonlyMap<SourceApi, Versioned<CollectionState>>,
+  now: Date,
+  settings: DriveSettings,
+): SchedulerAction | undefined {
+  const { state } = source;
+  const metadata = { now };
+  switch (state.status) {
+    case 'Nonexistent':
+    case 'Deleted':
+    case 'Error':
+      return undefined;
+    case 'Stopping': {
+      // Every collection the source ever had, not only today's supported_apis: a job of an API
+      // the last update removed would otherwise keep the deletion waiting for ever.
+      const abandon = firstStalledJob(state, collections, now, settings);
+      if (abandon) return abandon;
+      if ([...collections.values()].some((c) => hasJobs(c.state))) return undefined;
+      return sourceAction(source, { type: 'CompleteSourceDeletion', data: { sourceId: state.sourceId }, metadata });
+    }
+    case 'Pending':
+      return sourceAction(source, { type: 'StartCollection', data: { sourceId: state.sourceId, generation: state.generation }, metadata });
+    case 'Started':
+    case 'Initialized':
+    case 'Authenticated':
+    case 'Collecting':
+      return nextCollectingAction(source as Versioned<LiveSourceState>, collections, now, settings);
+  }
+}
+
+function nextCollectingAction(
+  source: Versioned<LiveSourceState>,
+  collections: ReadonlyMap<SourceApi, Versioned<CollectionState>>,
+  now: Date,
+  settings: DriveSettings,
+): SchedulerAction | undefined {
+  const { state } = source;
+  const { sourceId, generation } = state;
+  const metadata = { now };
+  const apis = state.config.supportedApis;
+
+  for (const api of apis) {
+    const collection = collections.get(api) ?? { state: initialCollectionState(), version: 0 };
+    if (collection.state.status === 'Planned' && collection.state.generation >= generation) continue;
+    return collectionAction(sourceId, api, collection, {
+      type: 'PlanCollection',
+      data: { sourceId, api, generation, baseUrl: state.config.baseUrl, backfillMs: settings.backfillMs },
+      metadata,
+    });
+  }
+  if (state.status === 'Started') return sourceAction(source, { type: 'InitializeCollection', data: { sourceId, generation }, metadata });
+
+  const current = apis.flatMap((api) => {
+    const c = collections.get(api)?.state;
+    return c && c.status === 'Planned' && c.generation === generation ? [c] : [];
+  });
+  const gaveUp = current.find((c) => c.failure !== null && c.failure.retryAt === null);
+  if (gaveUp) {
+    const { errorType, reason } = gaveUp.failure!;
+    return sourceAction(source, { type: 'FailSource', data: { sourceId, generation, failure: { errorType, reason, api: gaveUp.api } }, metadata });
+  }
+  // A collected page proves the token was accepted, even if its verification was not recorded.
+  const collecting = current.some((c) => c.collectingGeneration === generation);
+  const verified = collecting || current.some((c) => c.verifiedGeneration === generation);
+  if (state.status === 'Initialized' && verified) return sourceAction(source, { type: 'MarkSourceAuthenticated', data: { sourceId, generation }, metadata });
+  if (state.status === 'Authenticated' && collecting) return sourceAction(source, { type: 'BeginCollection', data: { sourceId, generation }, metadata });
+
+  const abandon = firstStalledJob(state, collections, now, settings);
+  if (abandon) return abandon;
+  for (const api of apis) {
+    const collection = collections.get(api)!;
+    const step = planSteps(collection.state, now, settings).find((s) => s.type === 'dispatch');
+    if (step?.type !== 'dispatch') continue;
+    const jobId = `${sourceId}:${api}:${step.lane}:${collection.version + 1}`;
+    return collectionAction(sourceId, api, collection, {
+      type: 'DispatchJob',
+      data: { jobId, lane: step.lane, window: step.window, resume: step.resume },
+      metadata,
+    });
+  }
+  return undefined;
+}
+
+/** The first job, in any collection of the source, with no progress for the stall timeout. */
+function firstStalledJob(
+  source: LiveSourceState,
+  collections: ReadonlyMap<SourceApi, Versioned<CollectionState>>,
+  now: Date,
+  settings: DriveSettings,
+): SchedulerAction | undefined {
+  for (const [api, collection] of collections) {
+    const step = planSteps(collection.state, now, settings).find((s) => s.type === 'abandon');
+    if (step?.type === 'abandon') {
+      return collectionAction(source.sourceId, api, collection, {
+        type: 'AbandonJob',
+        data: { jobId: step.jobId, reason: step.reason },
+        metadata: { now },
+      });
+    }
+  }
+  return undefined;
+}
+
+function hasJobs(state: CollectionState): boolean {
+  return state.status === 'Planned' && Object.values(state.jobs).some((job) => job !== undefined);
+}
+
+function sourceAction(source: Versioned<SourceState>, command: SourceCommand): SchedulerAction {
+  return { stream: 'source', sourceId: command.data.sourceId, expectedVersion: source.version, command };
+}
+
+function collectionAction(sourceId: string, api: SourceApi, collection: Versioned<CollectionState>, command: CollectionCommand): SchedulerAction {
+  return { stream: 'collection', sourceId, api, expectedVersion: collection.version, command };
+}
