@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { sampleSourceDocument } from './testing';
 import { isNonPublicAddress, isNonPublicHost } from './address-policy';
 import { normalizeBaseUrl } from './base-url';
 import { CommandError } from './command-error';
@@ -14,27 +15,7 @@ import {
 const strict = { allowInsecure: false };
 const create = createSourceCommandSchema(strict);
 
-function doc(config: Record<string, unknown> = {}, outer: Record<string, unknown> = {}, source: Record<string, unknown> = {}) {
-  return {
-    'api.version': 'v1',
-    source: {
-      config: {
-        name: 'SentinelOne',
-        description: null,
-        category: 'sec/s1',
-        fields: { _siemForward: true, team: 'soc' },
-        base_url: 'https://usea1-partners.sentinelone.net/',
-        api_secret: 'tok-abcdef',
-        supported_apis: ['activities', 'agents', 'threats'],
-        ...config,
-      },
-      schemaRef: { type: 'SentinelOne Mgmt API' },
-      sourceType: 'Universal',
-      ...source,
-    },
-    ...outer,
-  };
-}
+const doc = sampleSourceDocument;
 
 const bytes = (value: unknown) => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value));
 
@@ -62,7 +43,7 @@ describe('create command', () => {
       baseUrl: 'https://usea1-partners.sentinelone.net/',
       supportedApis: ['activities', 'agents', 'threats'],
     });
-    expect(newSecretOf(parsed.source.config)).toBe('tok-abcdef');
+    expect(newSecretOf(parsed.source.config)).toBe('tok-default-0123456789');
   });
 
   it('keeps field names that a document database could not take as keys, in order', () => {

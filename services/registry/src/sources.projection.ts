@@ -1,5 +1,5 @@
 import type { SourceStateName } from '@s1c/contracts';
-import { HEALTH_EVENT_NAMES, isSourceEvent, type CustomField, type ErrorType, type SourceApi, type SourceEvent } from '@s1c/domain';
+import { HEALTH_EVENT_NAMES, isSourceEvent, type CustomField, type ErrorType, type SourceApi, type SourceConfig, type SourceEvent } from '@s1c/domain';
 import type { Projection, RecordedEvent } from '@s1c/event-store';
 import type { Collection, Db } from 'mongodb';
 
@@ -56,12 +56,7 @@ export const sourcesProjection: Projection = {
         await views.insertOne({
           _id: sourceId,
           collectorId,
-          name: config.name,
-          description: config.description,
-          category: config.category,
-          fields: [...config.fields],
-          baseUrl: config.baseUrl,
-          supportedApis: [...config.supportedApis],
+          ...configFields(config),
           secretKeyId: secret.kid,
           state: 'Pending',
           since: at,
@@ -90,6 +85,17 @@ export const sourcesProjection: Projection = {
   },
 };
 
+function configFields(config: SourceConfig): Pick<SourceView, 'name' | 'description' | 'category' | 'fields' | 'baseUrl' | 'supportedApis'> {
+  return {
+    name: config.name,
+    description: config.description,
+    category: config.category,
+    fields: [...config.fields],
+    baseUrl: config.baseUrl,
+    supportedApis: [...config.supportedApis],
+  };
+}
+
 /** What an event changes in a view. */
 function changeFor(event: SourceEvent): Partial<SourceView> {
   const at = event.data.at;
@@ -99,12 +105,7 @@ function changeFor(event: SourceEvent): Partial<SourceView> {
     case 'SourceUpdated': {
       const { config, secret } = event.data;
       return {
-        name: config.name,
-        description: config.description,
-        category: config.category,
-        fields: [...config.fields],
-        baseUrl: config.baseUrl,
-        supportedApis: [...config.supportedApis],
+        ...configFields(config),
         ...(secret ? { secretKeyId: secret.kid } : {}),
         state: 'Pending',
         since: at,

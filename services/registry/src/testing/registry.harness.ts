@@ -1,3 +1,4 @@
+import { sampleSourceDocument } from '@s1c/contracts/testing';
 import { createLogger, type Logger } from '@s1c/logger';
 import { serverUrls, uniqueDbName } from '@s1c/test-harness';
 import { MongoClient, type Db } from 'mongodb';
@@ -82,23 +83,4 @@ export async function startRegistryUnderTest(options: { allowInsecureBaseUrl?: b
 }
 
 /** The hosted product's document, as people write it, with overrides. */
-export function sourceDocument(config: Record<string, unknown> = {}, outer: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    'api.version': 'v1',
-    source: {
-      config: {
-        name: 'SentinelOne',
-        description: null,
-        category: 'sec/s1',
-        fields: { _siemForward: true, team: 'soc' },
-        base_url: 'https://usea1-partners.sentinelone.net/',
-        api_secret: 'tok-default-0123456789',
-        supported_apis: ['activities', 'agents', 'threats'],
-        ...config,
-      },
-      schemaRef: { type: 'SentinelOne Mgmt API' },
-      sourceType: 'Universal',
-    },
-    ...outer,
-  };
-}
+export const sourceDocument = sampleSourceDocument;
