@@ -1,0 +1,103 @@
+import { collectionStreamId, sourceStreamId } from '@s1c/domain';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { SchedulerState } from './scheduler.state';
+import { MemoryLog } from './testing/memory.log';
+
+const ID = '0f9e8d7c-1111-2222-3333-444455556666';
+let now: Date;
+let log: MemoryLog;
+
+beforeEach(() => {
+  now = new Date('2026-03-01T12:00:00.000Z');
+  log = new MemoryLog(() => now);
+  log.create(ID);
+  log.source(ID, (n) => ({ type: 'StartCollection', data: { sourceId: ID, generation: 1 }, metadata: { now: n } }));
+  log.collection(ID, 'activities', (n) => ({
+    type: 'PlanCollection',
+    data: { sourceId: ID, api: 'activities', generation: 1, baseUrl: 'https://a.example', backfillMs: 3_600_000 },
+    metadata: { now: n },
+  }));
+  log.collection(ID, 'activities', (n) => ({
+    type: 'DispatchJob',
+    data: { jobId: 'job-1', lane: 'backfill', window: { from: '2026-03-01T11:00:00.000000Z', to: '2026-03-01T12:00:00.000000Z' }, resume: NO_PROGRESS },
+    metadata: { now: n },
+  }));
+});
+const NO_PROGRESS = { cursor: null, walkFrom: null, lastTimestamp: null, records: 0, pages: 0 };
+
+/** The same events, folded by a fresh state in log order. */
+function replayed(): SchedulerState {
+  const state = new SchedulerState();
+  state.applyAll(log.events);
+  return state;
+}
+
+describe('SchedulerState', () => {
+  it('folds sources with the source decider, keyed by id, with their stream version', () => {
+    expect(replayed().source(ID)).toMatchObject({ version: 2, state: { status: 'Started', sourceId: ID, generation: 1 } });
+    expect(replayed().sourceIds()).toEqual([ID]);
+  });
+
+  it('folds collections by source and API (source ids contain dashes), with their stream version', () => {
+    const state = replayed();
+    expect(state.collection(ID, 'activities')).toMatchObject({ version: 2, state: { status: 'Planned', api: 'activities', sourceId: ID } });
+    expect(state.collection(ID, 'threats')).toBeUndefined();
+    expect([...state.collections(ID).keys()]).toEqual(['activities']);
+  });
+
+  it('ignores an event at or below the version it already folded, so own appends and the tail can both deliver it', () => {
+    const state = replayed();
+    const before = state.collection(ID, 'activities');
+    for (const event of log.events) expect(state.apply(event)).toBe(false);
+    expect(state.collection(ID, 'activities')).toBe(before);
+  });
+
+  it('counts events of types it does not know in the stream version, as the repository does', () => {
+    const state = replayed();
+    expect(state.apply({ streamId: sourceStreamId(ID), version: 3, type: 'SomethingNew', data: {} })).toBe(true);
+    expect(state.source(ID)).toMatchObject({ version: 3, state: { status: 'Started' } });
+  });
+
+  it('ignores streams that are neither sources nor collections', () => {
+    const state = new SchedulerState();
+    expect(state.apply({ streamId: 'sourcename-default-abc', version: 1, type: 'SourceNameReserved', data: {} })).toBe(false);
+    expect(state.apply({ streamId: 'collection-x-nonsense', version: 1, type: 'JobDispatched', data: {} })).toBe(false);
+    expect(state.sourceIds()).toEqual([]);
+  });
+
+  it('keeps the job each lane was handed, as published, while it is in flight', () => {
+    const state = replayed();
+    expect(state.inFlightJobs()).toEqual([
+      {
+        progressed: false,
+        job: {
+          jobId: 'job-1',
+          sourceId: ID,
+          api: 'activities',
+          lane: 'backfill',
+          generation: 1,
+          window: { from: '2026-03-01T11:00:00.000000Z', to: '2026-03-01T12:00:00.000000Z' },
+          resume: NO_PROGRESS,
+          dispatchedAt: '2026-03-01T12:00:00.000000Z',
+        },
+      },
+    ]);
+  });
+
+  it('notes progress on a job in flight and forgets the job when it ends', () => {
+    now = new Date('2026-03-01T12:01:00.000Z');
+    const progress = { ...NO_PROGRESS, cursor: 'c', pages: 1, records: 5 };
+    log.collection(ID, 'activities', (n) => ({ type: 'RecordPage', data: { jobId: 'job-1', progress, pageRecords: 5, rateLimited: false }, metadata: { now: n } }));
+    expect(log.state.inFlightJobs()).toMatchObject([{ progressed: true, job: { jobId: 'job-1', resume: NO_PROGRESS } }]);
+    log.collection(ID, 'activities', (n) => ({ type: 'CompleteJob', data: { jobId: 'job-1', finished: true, progress }, metadata: { now: n } }));
+    expect(log.state.inFlightJobs()).toEqual([]);
+    expect(log.state.collection(ID, 'activities')!.version).toBe(log.events.filter((e) => e.streamId === collectionStreamId(ID, 'activities')).length);
+  });
+
+  it('only moves its position forward', () => {
+    const state = new SchedulerState();
+    state.advanceTo(10);
+    state.advanceTo(4);
+    expect(state.position).toBe(10);
+  });
+});
