@@ -331,7 +331,8 @@ export function evolveCollection(state: CollectionState, event: CollectionEvent)
       delete jobs[job.lane];
       const next = { ...withProgress(state, job, progress), jobs, failure: null };
       if (!finished) return next;
-      if (job.lane === 'backfill' && next.backfill) return { ...next, backfill: { ...next.backfill, done: true } };
+      // Without a backfill window (agents, or no S1C_BACKFILL) a backfill job must not fall through to the snapshot lane.
+      if (job.lane === 'backfill') return next.backfill ? { ...next, backfill: { ...next.backfill, done: true } } : next;
       if (job.lane === 'live') return { ...next, live: { checkpoint: job.window.to, pending: null } };
       if (job.lane === 'replay') return { ...next, replay: null };
       return { ...next, snapshot: { ...next.snapshot, lastCompletedAt: job.window.to, pending: null } };
