@@ -157,6 +157,9 @@ export function decideCollection(
       return [{ type: 'TokenVerified', data: { ...base, jobId: job.jobId, generation: state.generation } }];
     case 'RecordPage': {
       const { progress, pageRecords, rateLimited } = command.data;
+      // Progress only moves forward: a report behind the job's progress comes from a second
+      // delivery of the same job, which must stop rather than rewind the walk.
+      if (progress.pages <= job.progress.pages) throw new StaleJobError(job.jobId);
       const events: CollectionEvent[] = [{ type: 'PageCollected', data: { ...base, jobId: job.jobId, lane, progress, pageRecords, rateLimited } }];
       if (state.failure) events.push({ type: 'HealthEventResolved', data: { ...base, healthEventId: state.failure.healthEventId } });
       if (rateLimited && !state.warning) events.push({ type: 'HealthEventRaised', data: { ...base, ...rateLimitWarning(state, at) } });
@@ -204,6 +207,11 @@ function plan(command: PlanCollection, state: CollectionState, at: string): Coll
 function fail(command: FailJob, state: PlannedCollection, job: JobInFlight, at: string, policy: RetryPolicy): CollectionEvent[] {
   const { errorType, reason, retryAfterMs, random } = command.data;
   const base = { sourceId: state.sourceId, api: state.api, at };
+  // Once collection gave up, it stays given up until a new configuration (a new plan): a later
+  // failure of another lane must not start a new retry streak.
+  if (state.failure && state.failure.retryAt === null) {
+    return [{ type: 'JobFailed', data: { ...base, jobId: job.jobId, lane: job.lane, errorType, reason, attempt: state.failure.attempts + 1, retryAt: null } }];
+  }
   const events: CollectionEvent[] = [];
   const continuing = state.failure && state.failure.errorType === errorType ? state.failure : null;
   if (state.failure && !continuing) events.push({ type: 'HealthEventResolved', data: { ...base, healthEventId: state.failure.healthEventId } });
@@ -344,6 +352,8 @@ export function evolveCollection(state: CollectionState, event: CollectionEvent)
       delete jobs[job.lane];
       const { errorType, reason, attempt, retryAt } = event.data;
       const previous = state.failure;
+      // After giving up, the failure that made collection quit stays the one on record.
+      if (previous && previous.retryAt === null) return { ...state, jobs, failure: { ...previous, attempts: attempt } };
       const failure: FailureStreak = {
         healthEventId: previous && previous.errorType === errorType ? previous.healthEventId : '',
         errorType,

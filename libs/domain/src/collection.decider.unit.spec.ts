@@ -1055,3 +1055,51 @@ describe('property: a random but valid sequence of scheduler and fetcher command
     for (const code of ['StaleJob', 'LaneBusy', 'ReplayPending', 'StaleGeneration']) expect(seen.get(code), code).toBeGreaterThan(0);
   });
 });
+
+describe('Collection decider: guards added after review', () => {
+  const now = new Date('2026-11-27T10:00:00.000Z');
+  const meta = { now };
+  const plan = (): CollectionEvent[] =>
+    decideCollection(
+      { type: 'PlanCollection', data: { sourceId: 's', api: 'activities', generation: 1, baseUrl: 'https://x.sentinelone.net/', backfillMs: 3_600_000 } as const, metadata: meta },
+      initialCollectionState(),
+    );
+  function run(commands: CollectionCommand[]): CollectionState {
+    let state = foldCollection(plan());
+    for (const command of commands) for (const event of decideCollection(command, state)) state = evolveCollection(state, event);
+    return state;
+  }
+  const dispatch = (jobId: string, lane: 'backfill' | 'live'): CollectionCommand => ({
+    type: 'DispatchJob',
+    data: { jobId, lane, window: { from: '2026-11-27T09:00:00.000000Z', to: '2026-11-27T10:00:00.000000Z' }, resume: NO_PROGRESS },
+    metadata: meta,
+  });
+  const page = (jobId: string, pages: number): CollectionCommand => ({
+    type: 'RecordPage',
+    data: { jobId, progress: { ...NO_PROGRESS, pages, records: pages * 10 }, pageRecords: 10, rateLimited: false },
+    metadata: meta,
+  });
+
+  it('when a page report does not move the job forward (a second delivery of the job), then it is refused as stale', () => {
+    const state = run([dispatch('j1', 'backfill'), page('j1', 1), page('j1', 2)]);
+    expect(() => decideCollection(page('j1', 2), state)).toThrow(StaleJobError);
+    expect(() => decideCollection(page('j1', 1), state)).toThrow(StaleJobError);
+    expect(decideCollection(page('j1', 3), state).map((e) => e.type)).toEqual(['PageCollected']);
+  });
+
+  it('when collection gave up, then a later failure of another lane keeps it given up with the original cause', () => {
+    const gaveUp = run([
+      dispatch('b1', 'backfill'),
+      dispatch('l1', 'live'),
+      { type: 'FailJob', data: { jobId: 'b1', errorType: 'ThirdPartyConfig', reason: '401', random: 0.5 }, metadata: meta },
+    ]);
+    expect(gaveUp.status === 'Planned' && gaveUp.failure).toMatchObject({ errorType: 'ThirdPartyConfig', retryAt: null });
+    const events = decideCollection({ type: 'FailJob', data: { jobId: 'l1', errorType: 'ThirdPartyGeneric', reason: '503', random: 0.5 }, metadata: meta }, gaveUp);
+    expect(events.map((e) => e.type)).toEqual(['JobFailed']);
+    expect(events[0]!.data).toMatchObject({ retryAt: null });
+    const after = events.reduce(evolveCollection, gaveUp);
+    expect(after.status === 'Planned' && after.failure).toMatchObject({ errorType: 'ThirdPartyConfig', retryAt: null, attempts: 2 });
+    expect(after.status === 'Planned' && after.failure?.healthEventId).toBe(gaveUp.status === 'Planned' && gaveUp.failure?.healthEventId);
+    expect(planSteps(after, new Date(now.getTime() + 3_600_000), { pollIntervalMs: 1000, overlapMs: 100, snapshotIntervalMs: 1000, stallTimeoutMs: 60_000 })).toEqual([]);
+  });
+});
