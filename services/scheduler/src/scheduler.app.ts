@@ -1,20 +1,10 @@
-import {
-  decideCollection,
-  evolveCollection,
-  initialCollectionState,
-  isCollectionEvent,
-  isSourceEvent,
-  sourceDecider,
-  type CollectionCommand,
-  type CollectionEvent,
-  type CollectionState,
-} from '@s1c/domain';
-import { AggregateRepository, MongoEventStore, type Decider } from '@s1c/event-store';
+import { MongoEventStore } from '@s1c/event-store';
 import { createLogger, type Logger } from '@s1c/logger';
 import { connectNats, drainNats, ensureStream, publishJson, STREAMS, subjects } from '@s1c/messaging';
 import { MongoClient } from 'mongodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SchedulerConfig } from './scheduler.config';
+import { createRepositories } from './scheduler.repositories';
 import { SchedulerDriver, type JobPublisher } from './scheduler.driver';
 import { SchedulerState, type SchedulerStateView } from './scheduler.state';
 import type { DriveSettings } from './source-actions.decider';
@@ -41,12 +31,6 @@ export interface SchedulerOptions {
 
 const READ_BATCH = 500;
 const JOBS_DUPLICATE_WINDOW_MS = STREAMS.jobs.duplicate_window / 1_000_000;
-
-const collectionDecider: Decider<CollectionState, CollectionCommand, CollectionEvent> = {
-  decide: (command, state) => decideCollection(command, state),
-  evolve: evolveCollection,
-  initialState: initialCollectionState,
-};
 
 /**
  * Starts the scheduler: replays the log into memory, publishes again the jobs a previous run may
@@ -92,8 +76,7 @@ export async function startScheduler(config: SchedulerConfig, options: Scheduler
     const state = new SchedulerState();
     const driver = new SchedulerDriver({
       state,
-      sources: new AggregateRepository(store, sourceDecider, isSourceEvent),
-      collections: new AggregateRepository(store, collectionDecider, isCollectionEvent),
+      ...createRepositories(store),
       publish,
       clock,
       settings,

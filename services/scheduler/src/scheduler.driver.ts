@@ -5,21 +5,13 @@ import {
   millisBetween,
   sourceStreamId,
   toMicroIso,
-  type CollectionCommand,
-  type CollectionEvent,
-  type CollectionState,
   type JobDispatched,
-  type SourceCommand,
-  type SourceEvent,
-  type SourceState,
 } from '@s1c/domain';
-import { ConcurrencyError, type AggregateRepository, type EventMetadata, type RecordedEvent } from '@s1c/event-store';
+import { ConcurrencyError, type EventMetadata, type RecordedEvent } from '@s1c/event-store';
 import type { Logger } from '@s1c/logger';
+import type { CollectionRepository, SourceRepository } from './scheduler.repositories';
 import type { SchedulerState } from './scheduler.state';
 import { decideSourceActions, type DriveSettings, type SchedulerAction } from './source-actions.decider';
-
-export type SourceRepository = AggregateRepository<SourceState, SourceCommand, SourceEvent>;
-export type CollectionRepository = AggregateRepository<CollectionState, CollectionCommand, CollectionEvent>;
 
 /** Puts a fetch job on the work queue; must be idempotent by jobId (Nats-Msg-Id). */
 export type JobPublisher = (job: FetchJob) => Promise<void>;

@@ -1,0 +1,312 @@
+import { collectionStreamId, sourceStreamId, type SourceApi } from '@s1c/domain';
+import { STREAMS } from '@s1c/messaging';
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  JobInbox,
+  ManualClock,
+  sourceConfig,
+  startSchedulerUnderTest,
+  TestLog,
+  type SchedulerUnderTest,
+} from './testing/scheduler.harness';
+
+const MINUTE = 60_000;
+const T0 = '2026-03-01T12:00:00.000Z';
+const STALL = 8 * MINUTE;
+
+let inbox: JobInbox;
+let clock: ManualClock;
+let log: TestLog;
+let scheduler: SchedulerUnderTest;
+let extra: SchedulerUnderTest[];
+let id: string;
+
+beforeAll(async () => {
+  inbox = await JobInbox.open();
+});
+afterAll(async () => {
+  await inbox?.close();
+});
+beforeEach(async () => {
+  clock = new ManualClock(new Date(T0));
+  log = await TestLog.open(clock.now);
+  scheduler = await startSchedulerUnderTest(log.dbName, { clock: clock.now });
+  extra = [];
+  id = randomUUID();
+});
+afterEach(async () => {
+  for (const s of [scheduler, ...extra]) await s?.close();
+  await log?.close();
+  // Lost races and refusals are expected (debug); an error line is not.
+  for (const s of [scheduler, ...extra]) expect(s?.logText() ?? '').not.toContain('"level":"error"');
+});
+
+const tick = () => scheduler.runtime.tick();
+const status = async (sourceId = id) => (await log.sourceState(sourceId)).status;
+const lanesOf = (jobs: Array<{ job: { api: string; lane: string } }>) => jobs.map((r) => `${r.job.api}:${r.job.lane}`).sort();
+
+describe('given a scheduler on the log (manual clock)', () => {
+  describe('when a source is created', () => {
+    beforeEach(async () => {
+      await log.create(id);
+      await tick();
+    });
+
+    it('then one tick walks it Pending -> Started -> Initialized in the log', async () => {
+      expect(await log.types(sourceStreamId(id))).toEqual(['SourceCreated', 'CollectionStarted', 'CollectionInitialized']);
+      expect(scheduler.runtime.state.source(id)?.state.status).toBe('Initialized');
+    });
+
+    it('then every supported API is planned, with the backfill window [now - S1C_BACKFILL, now)', async () => {
+      const window = { from: '2026-02-28T12:00:00.000000Z', to: '2026-03-01T12:00:00.000000Z' };
+      for (const api of ['activities', 'threats'] as const) {
+        const [planned] = await log.events(collectionStreamId(id, api));
+        expect(planned).toMatchObject({ type: 'CollectionPlanned', data: { generation: 1, reset: true, backfill: window, liveCheckpoint: window.to } });
+      }
+      const [agents] = await log.events(collectionStreamId(id, 'agents'));
+      expect(agents).toMatchObject({ type: 'CollectionPlanned', data: { backfill: null } });
+    });
+
+    it('then the backfill and snapshot jobs are dispatched and published once, with the job id as Nats-Msg-Id', async () => {
+      const jobs = await inbox.take(id);
+      expect(lanesOf(jobs)).toEqual(['activities:backfill', 'agents:snapshot', 'threats:backfill']);
+      const activities = jobs.find((r) => r.job.api === 'activities')!;
+      expect(activities).toEqual({
+        subject: 's1c.job.activities',
+        msgId: `${id}:activities:backfill:2`,
+        job: {
+          jobId: `${id}:activities:backfill:2`,
+          sourceId: id,
+          api: 'activities',
+          lane: 'backfill',
+          generation: 1,
+          window: { from: '2026-02-28T12:00:00.000000Z', to: '2026-03-01T12:00:00.000000Z' },
+          resume: { cursor: null, walkFrom: null, lastTimestamp: null, records: 0, pages: 0 },
+          dispatchedAt: '2026-03-01T12:00:00.000000Z',
+        },
+      });
+      const dispatched = await log.events(collectionStreamId(id, 'activities'));
+      expect(dispatched[1]).toMatchObject({ type: 'JobDispatched', version: 2, data: { jobId: activities.job.jobId }, metadata: { actor: 'scheduler', correlationId: activities.job.jobId } });
+      await tick();
+      expect(await inbox.take(id)).toEqual([]);
+    });
+
+    it('then the live lanes follow once the poll interval has passed', async () => {
+      await inbox.take(id);
+      clock.advance(5 * MINUTE - 1);
+      await tick();
+      expect(await inbox.take(id)).toEqual([]);
+      clock.advance(1);
+      await tick();
+      const live = await inbox.take(id);
+      expect(lanesOf(live)).toEqual(['activities:live', 'agents:live', 'threats:live']);
+      for (const { job, msgId } of live) {
+        expect(job.window).toEqual({ from: '2026-03-01T11:58:00.000000Z', to: '2026-03-01T12:05:00.000000Z' });
+        expect(msgId).toBe(`${id}:${job.api}:live:3`);
+      }
+    });
+  });
+
+  describe('when a fetcher works on the jobs', () => {
+    beforeEach(async () => {
+      await log.create(id);
+      await tick();
+      await inbox.take(id);
+    });
+
+    it('then the source becomes Authenticated at the verified token and Collecting at the first page', async () => {
+      const fetcher = log.fetcher(id, 'threats', await log.jobId(id, 'threats', 'backfill'));
+      await fetcher.verify();
+      await tick();
+      expect(await status()).toBe('Authenticated');
+      await fetcher.page();
+      await tick();
+      expect(await status()).toBe('Collecting');
+    });
+
+    it('then a job that stopped at its page budget is continued from its progress', async () => {
+      const fetcher = log.fetcher(id, 'threats', await log.jobId(id, 'threats', 'backfill'));
+      await fetcher.verify();
+      await fetcher.page();
+      await fetcher.complete(false);
+      await tick();
+      const [next] = await inbox.take(id);
+      expect(next?.job).toMatchObject({ lane: 'backfill', api: 'threats', resume: fetcher.progress, jobId: `${id}:threats:backfill:6` });
+      expect(await status()).toBe('Collecting');
+    });
+
+    it('then a collection that gave up moves the source to Error and nothing more is dispatched', async () => {
+      await log.fetcher(id, 'activities', await log.jobId(id, 'activities', 'backfill')).fail('ThirdPartyConfig', 'HTTP 401 Unauthorized');
+      await tick();
+      expect(await log.sourceState(id)).toMatchObject({
+        status: 'Error',
+        failure: { errorType: 'ThirdPartyConfig', reason: 'HTTP 401 Unauthorized', api: 'activities' },
+      });
+      clock.advance(60 * MINUTE);
+      await tick();
+      expect(await inbox.take(id)).toEqual([]);
+      expect(await log.types(collectionStreamId(id, 'activities'))).not.toContain('JobAbandoned');
+    });
+
+    it('then a failure waiting for its retry time holds that collection back until the clock passes it', async () => {
+      const events = await log.fetcher(id, 'activities', await log.jobId(id, 'activities', 'backfill')).fail('ThirdPartyGeneric', 'HTTP 503');
+      const retryAt = (events.find((e) => e.type === 'JobFailed')?.data as { retryAt: string }).retryAt;
+      expect(Date.parse(retryAt)).toBeGreaterThan(clock.now().getTime());
+      await tick();
+      expect(await inbox.take(id)).toEqual([]);
+      clock.set(new Date(Date.parse(retryAt)));
+      await tick();
+      expect(lanesOf(await inbox.take(id))).toEqual(['activities:backfill']);
+      expect(await status()).toBe('Initialized');
+    });
+  });
+
+  describe('when the source is deleted', () => {
+    beforeEach(async () => {
+      await log.create(id);
+      await tick();
+      await inbox.take(id);
+      await log.source(id, (now) => ({ type: 'DeleteSource', data: { sourceId: id }, metadata: { now } }));
+    });
+
+    it('then nothing is dispatched, and it is Deleted once its in-flight jobs complete', async () => {
+      clock.advance(5 * MINUTE);
+      await tick();
+      expect(await status()).toBe('Stopping');
+      expect(await inbox.take(id)).toEqual([]);
+      const lanes: Array<[SourceApi, 'backfill' | 'snapshot']> = [['activities', 'backfill'], ['threats', 'backfill'], ['agents', 'snapshot']];
+      for (const [api, lane] of lanes) {
+        await log.fetcher(id, api, await log.jobId(id, api, lane)).complete(true);
+        await tick();
+      }
+      expect(await status()).toBe('Deleted');
+      expect(await inbox.take(id)).toEqual([]);
+    });
+
+    it('then jobs that stall are abandoned after the stall timeout and the deletion completes', async () => {
+      clock.advance(STALL - 1);
+      await tick();
+      expect(await status()).toBe('Stopping');
+      clock.advance(1);
+      await tick();
+      expect(await status()).toBe('Deleted');
+      for (const api of ['activities', 'agents', 'threats'] as const) expect(await log.types(collectionStreamId(id, api))).toContain('JobAbandoned');
+      expect(await inbox.take(id)).toEqual([]);
+    });
+  });
+
+  describe('when the source is updated', () => {
+    it('then the new generation is planned again, keeping the checkpoints, and its jobs carry it', async () => {
+      await log.create(id);
+      await tick();
+      const backfill = log.fetcher(id, 'activities', await log.jobId(id, 'activities', 'backfill'));
+      await backfill.verify();
+      await backfill.complete(true);
+      clock.advance(5 * MINUTE);
+      await tick();
+      await log.fetcher(id, 'activities', await log.jobId(id, 'activities', 'live')).complete(true);
+      await tick();
+      await inbox.take(id);
+      clock.advance(MINUTE);
+
+      await log.source(id, (now) => ({ type: 'UpdateSource', data: { sourceId: id, config: sourceConfig({ name: 'Renamed' }) }, metadata: { now } }));
+      await tick();
+
+      expect(await log.sourceState(id)).toMatchObject({ status: 'Initialized', generation: 2 });
+      const replanned = (await log.events(collectionStreamId(id, 'activities'))).filter((e) => e.type === 'CollectionPlanned');
+      expect(replanned.at(-1)).toMatchObject({ data: { generation: 2, reset: false, liveCheckpoint: '2026-03-01T12:05:00.000000Z' } });
+      expect(await log.collectionState(id, 'activities')).toMatchObject({ generation: 2, backfill: { done: true }, live: { checkpoint: '2026-03-01T12:05:00.000000Z' } });
+      const jobs = await inbox.take(id);
+      expect(jobs.length).toBeGreaterThan(0);
+      expect(jobs.every((r) => r.job.generation === 2)).toBe(true);
+      expect(lanesOf(jobs)).not.toContain('activities:backfill');
+    });
+  });
+
+  describe('when two scheduler replicas share the log', () => {
+    it('then every job is dispatched and published exactly once', async () => {
+      const second = await startSchedulerUnderTest(log.dbName, { clock: clock.now });
+      extra.push(second);
+      const ids = [id, randomUUID(), randomUUID()];
+      for (const sourceId of ids) await log.create(sourceId);
+      for (let round = 0; round < 6; round++) {
+        await Promise.all([scheduler.runtime.tick(), second.runtime.tick()]);
+        // Fetchers finish some jobs, so that both replicas keep finding new work.
+        for (const sourceId of ids) {
+          const state = await log.collectionState(sourceId, 'activities');
+          const jobId = state.status === 'Planned' ? (state.jobs.live ?? state.jobs.backfill)?.jobId : undefined;
+          if (jobId) await log.fetcher(sourceId, 'activities', jobId).complete(true);
+        }
+        clock.advance(5 * MINUTE);
+      }
+      const dispatched = (await log.dispatched()).filter((e) => ids.includes(e.data.sourceId as string));
+      const jobIds = dispatched.map((e) => e.data.jobId as string);
+      expect(new Set(jobIds).size).toBe(jobIds.length);
+      const published = (await inbox.take()).filter((r) => ids.includes(r.job.sourceId));
+      expect(published.map((r) => r.msgId).sort()).toEqual([...jobIds].sort());
+      expect(jobIds.length).toBeGreaterThanOrEqual(ids.length * 6);
+      for (const sourceId of ids) expect(await log.types(sourceStreamId(sourceId))).toEqual(['SourceCreated', 'CollectionStarted', 'CollectionInitialized']);
+      // Both really raced: at least one of them lost somewhere and skipped the source.
+      expect(`${scheduler.logText()}${second.logText()}`).toContain('lost a race');
+    });
+  });
+
+  describe('when a job was appended but never published', () => {
+    it('then a scheduler starting up publishes it, and JetStream drops the ones already on the queue', async () => {
+      await log.create(id);
+      await tick();
+      expect(await inbox.take(id)).toHaveLength(3);
+      // A scheduler that crashed between appending JobDispatched and publishing it.
+      const version = (await log.events(collectionStreamId(id, 'threats'))).length;
+      const jobId = `${id}:threats:replay:${version + 1}`;
+      const window = { from: '2026-02-01T00:00:00.000000Z', to: '2026-02-02T00:00:00.000000Z' };
+      const resume = { cursor: null, walkFrom: null, lastTimestamp: null, records: 0, pages: 0 };
+      await log.collection(id, 'threats', (now) => ({ type: 'DispatchJob', data: { jobId, lane: 'replay', window, resume }, metadata: { now } }));
+
+      const restarted = await startSchedulerUnderTest(log.dbName, { clock: clock.now });
+      extra.push(restarted);
+      const republished = await inbox.take(id);
+      expect(republished.map((r) => r.msgId)).toEqual([jobId]);
+      expect(republished[0]?.job).toMatchObject({ lane: 'replay', window, generation: 1 });
+      expect(restarted.logText()).toContain('"republished":4');
+    });
+
+    it('then, when publishing fails, the job is published at the next tick while still in flight', async () => {
+      await log.create(id);
+      await tick();
+      await inbox.take(id);
+      const jsm = await inbox.nc.jetstreamManager();
+      await jsm.streams.delete(STREAMS.jobs.name);
+      try {
+        clock.advance(5 * MINUTE);
+        await tick();
+        expect(scheduler.logText()).toContain('could not publish a dispatched job');
+        // The first failed publish stops the source for this tick: no pile of unpublished jobs.
+        expect((await log.dispatched()).filter((e) => e.data.sourceId === id && e.data.lane === 'live')).toHaveLength(1);
+      } finally {
+        await inbox.declare();
+      }
+      await tick();
+      expect(lanesOf(await inbox.take(id))).toEqual(['activities:live', 'agents:live', 'threats:live']);
+    });
+  });
+});
+
+describe('given a scheduler running on its own (real clock, background loops)', () => {
+  it('then a new source gets its first jobs within a few ticks, and close() stops it', async () => {
+    const running = await startSchedulerUnderTest(log.dbName, { background: true, env: { S1C_SCHEDULER_TICK: '100ms' } });
+    extra.push(running);
+    await log.create(id, sourceConfig({ supportedApis: ['agents'] }));
+    const deadline = Date.now() + 10_000;
+    let jobs = await inbox.take(id);
+    while (jobs.length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      jobs = await inbox.take(id);
+    }
+    expect(lanesOf(jobs)).toEqual(['agents:snapshot']);
+    await running.close();
+    extra.pop();
+    expect(running.runtime.state.source(id)?.state.status).toBe('Initialized');
+  });
+});

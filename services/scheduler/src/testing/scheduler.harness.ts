@@ -1,0 +1,229 @@
+import { fetchJobSchema, type FetchJob } from '@s1c/contracts';
+import {
+  collectionStreamId,
+  sourceStreamId,
+  type CollectionCommand,
+  type CollectionState,
+  type ErrorType,
+  type Lane,
+  type Progress,
+  type SourceApi,
+  type SourceCommand,
+  type SourceConfig,
+  type SourceState,
+} from '@s1c/domain';
+import { MongoEventStore, type RecordedEvent } from '@s1c/event-store';
+import { createLogger } from '@s1c/logger';
+import { ensureStream, STREAMS } from '@s1c/messaging';
+import { serverUrls, uniqueDbName } from '@s1c/test-harness';
+import { MongoClient, type Db } from 'mongodb';
+import { AckPolicy, connect, type NatsConnection } from 'nats';
+import { Writable } from 'node:stream';
+import { startScheduler, type SchedulerRuntime } from '../scheduler.app';
+import { loadSchedulerConfig } from '../scheduler.config';
+import { createRepositories, type CollectionRepository, type SourceRepository } from '../scheduler.repositories';
+import { SECRET, sourceConfig } from './memory.log';
+
+export { sourceConfig };
+
+/** A time the tests control: nothing moves unless they advance it. */
+export class ManualClock {
+  constructor(private current: Date) {}
+  readonly now = (): Date => this.current;
+  advance(ms: number): void {
+    this.current = new Date(this.current.getTime() + ms);
+  }
+  set(to: Date | string): void {
+    this.current = new Date(to);
+  }
+}
+
+export const TEST_ENV = {
+  S1C_BACKFILL: '24h',
+  S1C_POLL_INTERVAL: '5m',
+  S1C_LIVE_OVERLAP: '2m',
+  S1C_AGENT_SNAPSHOT_INTERVAL: '24h',
+  S1C_JOB_STALL_TIMEOUT: '8m',
+  S1C_SCHEDULER_TICK: '1s',
+  S1C_EVENT_GAP_TIMEOUT: '500ms',
+  S1C_EVENT_POLL_INTERVAL: '50ms',
+} as const;
+
+/** A scheduler on the harness's real servers, with its log lines captured. */
+export interface SchedulerUnderTest {
+  readonly runtime: SchedulerRuntime;
+  logText(): string;
+  close(): Promise<void>;
+}
+
+export async function startSchedulerUnderTest(
+  dbName: string,
+  options: { clock?: () => Date; background?: boolean; env?: Record<string, string> } = {},
+): Promise<SchedulerUnderTest> {
+  const { natsUrl, mongoUrl } = serverUrls();
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  const config = loadSchedulerConfig({ NATS_URL: natsUrl, MONGO_URL: mongoUrl, S1C_DB_NAME: dbName, ...TEST_ENV, ...options.env });
+  const runtime = await startScheduler(config, {
+    logger: createLogger({ name: 'scheduler', level: 'debug', destination }),
+    background: options.background ?? false,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  return { runtime, logText: () => lines.join(''), close: () => runtime.close() };
+}
+
+/**
+ * The log as the registry and the fetchers write it: the test plays them, through the same
+ * deciders and repositories, on a fresh database.
+ */
+export class TestLog {
+  private constructor(
+    readonly dbName: string,
+    private readonly mongo: MongoClient,
+    readonly db: Db,
+    readonly store: MongoEventStore,
+    private readonly sources: SourceRepository,
+    private readonly collections: CollectionRepository,
+    private readonly clock: () => Date,
+  ) {}
+
+  static async open(clock: () => Date): Promise<TestLog> {
+    const mongo = await MongoClient.connect(serverUrls().mongoUrl);
+    const dbName = uniqueDbName('scheduler');
+    const db = mongo.db(dbName);
+    const store = new MongoEventStore(db, { gapTimeoutMs: 500 });
+    const { sources, collections } = createRepositories(store);
+    return new TestLog(dbName, mongo, db, store, sources, collections, clock);
+  }
+
+  async source(sourceId: string, command: (now: Date) => SourceCommand): Promise<void> {
+    await this.sources.execute(sourceStreamId(sourceId), () => command(this.clock()), { metadata: { actor: 'test' } });
+  }
+
+  async collection(sourceId: string, api: SourceApi, command: (now: Date) => CollectionCommand): Promise<RecordedEvent[]> {
+    const result = await this.collections.execute(collectionStreamId(sourceId, api), () => command(this.clock()), { metadata: { actor: 'test' } });
+    return [...result.events];
+  }
+
+  create(sourceId: string, config: SourceConfig = sourceConfig()): Promise<void> {
+    return this.source(sourceId, (now) => ({ type: 'CreateSource', data: { sourceId, collectorId: 'default', config, secret: SECRET }, metadata: { now } }));
+  }
+
+  async sourceState(sourceId: string): Promise<SourceState> {
+    return (await this.sources.load(sourceStreamId(sourceId))).state;
+  }
+
+  async collectionState(sourceId: string, api: SourceApi): Promise<CollectionState> {
+    return (await this.collections.load(collectionStreamId(sourceId, api))).state;
+  }
+
+  /** The job in flight on a lane, as the log says. */
+  async jobId(sourceId: string, api: SourceApi, lane: Lane): Promise<string> {
+    const state = await this.collectionState(sourceId, api);
+    const jobId = state.status === 'Planned' ? state.jobs[lane]?.jobId : undefined;
+    if (!jobId) throw new Error(`no ${lane} job in flight for ${sourceId}/${api}`);
+    return jobId;
+  }
+
+  async events(streamId: string): Promise<RecordedEvent[]> {
+    return this.store.readStream(streamId);
+  }
+
+  async types(streamId: string): Promise<string[]> {
+    return (await this.events(streamId)).map((e) => e.type);
+  }
+
+  /** Every JobDispatched in the log, in order. */
+  async dispatched(): Promise<Array<RecordedEvent<string, Record<string, unknown>>>> {
+    const docs = await this.db.collection('events').find({ type: 'JobDispatched' }).sort({ position: 1 }).toArray();
+    return docs.map((d) => ({ ...d, eventId: String(d._id) }) as unknown as RecordedEvent<string, Record<string, unknown>>);
+  }
+
+  /** Plays a fetcher on a job: records the token as verified, pages, completion or failure. */
+  fetcher(sourceId: string, api: SourceApi, jobId: string) {
+    const progress: Progress = { cursor: 'cursor-1', walkFrom: '2026-02-28T12:00:00.000000Z', lastTimestamp: '2026-02-28T12:30:00.000000Z', records: 1000, pages: 1 };
+    return {
+      progress,
+      verify: () => this.collection(sourceId, api, (now) => ({ type: 'RecordTokenVerified', data: { jobId }, metadata: { now } })),
+      page: () =>
+        this.collection(sourceId, api, (now) => ({ type: 'RecordPage', data: { jobId, progress, pageRecords: 1000, rateLimited: false }, metadata: { now } })),
+      complete: (finished: boolean) => this.collection(sourceId, api, (now) => ({ type: 'CompleteJob', data: { jobId, finished, progress }, metadata: { now } })),
+      fail: (errorType: ErrorType, reason = 'HTTP 401 Unauthorized') =>
+        this.collection(sourceId, api, (now) => ({ type: 'FailJob', data: { jobId, errorType, reason, random: 0.5 }, metadata: { now } })),
+    };
+  }
+
+  close(): Promise<void> {
+    return this.mongo.close();
+  }
+}
+
+/** A job received from `s1c.job.<api>`. */
+export interface ReceivedJob {
+  readonly subject: string;
+  readonly msgId: string | undefined;
+  readonly job: FetchJob;
+}
+
+const INBOX_DURABLE = 'scheduler-test-inbox';
+
+/**
+ * Plays the fetchers' side of the work queue: one durable consumer over every `s1c.job.*` subject
+ * (a work-queue stream allows no overlapping consumers, so there is one per test run), keeping
+ * every job it took.
+ */
+export class JobInbox {
+  readonly received: ReceivedJob[] = [];
+  private constructor(readonly nc: NatsConnection) {}
+
+  static async open(): Promise<JobInbox> {
+    const inbox = new JobInbox(await connect({ servers: serverUrls().natsUrl }));
+    await inbox.declare();
+    return inbox;
+  }
+
+  /** (Re)creates the jobs stream and the consumer, e.g. after a test deleted the stream. */
+  async declare(): Promise<void> {
+    const jsm = await this.nc.jetstreamManager();
+    await ensureStream(jsm, STREAMS.jobs);
+    try {
+      await jsm.consumers.info(STREAMS.jobs.name, INBOX_DURABLE);
+    } catch {
+      await jsm.consumers.add(STREAMS.jobs.name, { durable_name: INBOX_DURABLE, ack_policy: AckPolicy.Explicit, filter_subject: 's1c.job.>' });
+    }
+  }
+
+  /** Takes (and acks) every job waiting on the queue; returns those of `sourceId`, in order. */
+  async take(sourceId?: string): Promise<ReceivedJob[]> {
+    const consumer = await this.nc.jetstream().consumers.get(STREAMS.jobs.name, INBOX_DURABLE);
+    const taken: ReceivedJob[] = [];
+    for (;;) {
+      const pending = (await consumer.info()).num_pending;
+      if (pending === 0) break;
+      const messages = await consumer.fetch({ max_messages: pending, expires: 2000 });
+      for await (const m of messages) {
+        const received = { subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id'), job: fetchJobSchema.parse(m.json()) };
+        taken.push(received);
+        this.received.push(received);
+        await m.ackAck();
+      }
+    }
+    return sourceId === undefined ? taken : taken.filter((r) => r.job.sourceId === sourceId);
+  }
+
+  /** Every job of `sourceId` received so far. */
+  of(sourceId: string): ReceivedJob[] {
+    return this.received.filter((r) => r.job.sourceId === sourceId);
+  }
+
+  async close(): Promise<void> {
+    const jsm = await this.nc.jetstreamManager();
+    await jsm.consumers.delete(STREAMS.jobs.name, INBOX_DURABLE).catch(() => undefined);
+    await this.nc.close();
+  }
+}
