@@ -108,3 +108,4 @@ export {
 export { LANES, NO_PROGRESS, type HealthFacts, type Lane, type Progress, type RetryInfo, type Severity, type TimeWindow } from './collection.types';
 export { decideRetry, DEFAULT_RETRY_POLICY, type FailureFacts, type RetryDecision, type RetryPolicy } from './retry-policy';
 export { formatMicros, millisBetween, parseMicros, shiftMicroIso, toMicroIso } from './timestamps';
+export { COLLECTOR_METADATA_KEYS, isSiemForwarded, recordMetadata, SIEM_FORWARD_KEY, SIEM_METADATA_KEYS, siemEventId, sourceMetadata, type MetadataSource, type RecordMetadata } from './siem-metadata';
