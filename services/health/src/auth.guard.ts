@@ -1,0 +1,50 @@
+import { type CanActivate, type ExecutionContext, HttpException, HttpStatus, Injectable, SetMetadata } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ApiErrorBody } from './http.errors';
+
+const PUBLIC = 's1c:public';
+
+/** Marks a handler that needs no token (`/healthz`, the dashboard's static files). */
+export const Public = () => SetMetadata(PUBLIC, true);
+
+/** Settings of {@link BearerAuthGuard}. */
+export abstract class AuthSettings {
+  abstract readonly token: string | undefined;
+}
+
+/**
+ * With a configured token, every handler not marked {@link Public} needs
+ * `Authorization: Bearer <token>`. The comparison is constant-time: both sides are hashed first
+ * so that neither their content nor their length leaks through timing.
+ */
+@Injectable()
+export class BearerAuthGuard implements CanActivate {
+  private readonly expected: Buffer | undefined;
+
+  constructor(
+    private readonly reflector: Reflector,
+    settings: AuthSettings,
+  ) {
+    this.expected = settings.token === undefined ? undefined : digest(settings.token);
+  }
+
+  canActivate(context: ExecutionContext): boolean {
+    if (this.expected === undefined) return true;
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC, [context.getHandler(), context.getClass()])) return true;
+    const http = context.switchToHttp();
+    const header = http.getRequest<IncomingMessage>().headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (match && timingSafeEqual(digest(match[1]!), this.expected)) return true;
+    http.getResponse<ServerResponse>().setHeader('WWW-Authenticate', 'Bearer realm="s1c-health"');
+    const body: ApiErrorBody = {
+      error: { code: 'Unauthorized', message: match ? 'the bearer token is not valid' : 'an Authorization: Bearer <token> header is required' },
+    };
+    throw new HttpException(body, HttpStatus.UNAUTHORIZED);
+  }
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}

@@ -1,0 +1,82 @@
+import 'reflect-metadata';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { MongoEventStore, ProjectionRunner } from '@s1c/event-store';
+import { createLogger, NestLogger, type Logger } from '@s1c/logger';
+import { connectNats, drainNats } from '@s1c/messaging';
+import { MongoClient } from 'mongodb';
+import type { AddressInfo } from 'node:net';
+import { loadDashboardAssets, type DashboardAssets } from './dashboard.controller';
+import type { HealthConfig } from './health.config';
+import { HealthModule } from './health.module';
+import { healthProjection } from './health.projection';
+import { HealthQueries } from './health.queries';
+import { DependencyProbes } from './probes';
+import { securityHeaders } from './security.headers';
+
+export interface HealthRuntime {
+  readonly app: INestApplication;
+  /** The dashboard's URL (the API is under it). */
+  readonly url: string;
+  readonly port: number;
+  readonly readModel: ProjectionRunner;
+  readonly queries: HealthQueries;
+  /** Stops serving, stops the read models, and closes every connection. */
+  close(): Promise<void>;
+}
+
+export interface HealthOptions {
+  readonly logger?: Logger;
+  readonly clock?: () => Date;
+  /** The dashboard's files; read from the package's `public` directory by default. */
+  readonly assets?: DashboardAssets;
+}
+
+/**
+ * Starts the health service: the read models (a projection of the log with its own checkpoint),
+ * the HTTP API, `/healthz`, `/metrics`, the OpenAPI document and the dashboard.
+ */
+export async function startHealth(config: HealthConfig, options: HealthOptions = {}): Promise<HealthRuntime> {
+  const logger = options.logger ?? createLogger({ name: 'health', level: config.LOG_LEVEL });
+  const clock = options.clock ?? (() => new Date());
+  const cleanup: Array<() => Promise<unknown>> = [];
+  const close = async () => {
+    for (const step of cleanup.reverse()) await step().catch((error: unknown) => logger.warn({ err: error }, 'shutdown step failed'));
+    cleanup.length = 0;
+  };
+  try {
+    const assets = options.assets ?? loadDashboardAssets();
+    const mongo = await MongoClient.connect(config.MONGO_URL, { serverSelectionTimeoutMS: 10_000 });
+    cleanup.push(() => mongo.close());
+    const db = mongo.db(config.S1C_DB_NAME);
+    const store = new MongoEventStore(db, { gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, clock });
+    const readModel = new ProjectionRunner(store, db, healthProjection(logger), { pollIntervalMs: config.S1C_EVENT_POLL_INTERVAL, logger });
+    await readModel.start();
+    cleanup.push(() => readModel.stop());
+
+    // NATS only answers /healthz here; a broken connection must not stop the read API.
+    const nc = await connectNats({ url: config.NATS_URL, name: 's1c-health', logger });
+    cleanup.push(() => drainNats(nc));
+
+    const queries = new HealthQueries(db, clock);
+    const probes = new DependencyProbes(nc, db, () => readModel.checkpoint());
+    const app = await NestFactory.create<NestExpressApplication>(
+      HealthModule.register({ queries, probes, token: config.S1C_API_TOKEN, clock, assets }),
+      { logger: new NestLogger(logger), bodyParser: false, abortOnError: false },
+    );
+    app.disable('x-powered-by');
+    app.set('etag', false);
+    app.use(securityHeaders);
+    await app.listen(config.S1C_HEALTH_PORT, config.S1C_HEALTH_HOST);
+    cleanup.push(() => app.close());
+    const port = (app.getHttpServer().address() as AddressInfo).port;
+    const host = config.S1C_HEALTH_HOST === '0.0.0.0' || config.S1C_HEALTH_HOST === '::' ? '127.0.0.1' : config.S1C_HEALTH_HOST;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
+    logger.info({ url, db: config.S1C_DB_NAME, auth: config.S1C_API_TOKEN ? 'bearer' : 'none' }, 'health started');
+    return { app, url, port, readModel, queries, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

@@ -1,0 +1,26 @@
+import { commonEnvShape, env, loadConfig } from '@s1c/config';
+import { z } from 'zod';
+
+/** The health service's environment, parsed once at start-up. */
+export const healthEnvShape = {
+  ...commonEnvShape,
+  /** Port of the HTTP API and the dashboard. */
+  S1C_HEALTH_PORT: env.port(8080),
+  /** Interface to listen on. */
+  S1C_HEALTH_HOST: z.string().min(1).default('0.0.0.0'),
+  /**
+   * When set, every request but `/healthz` (and the dashboard's static files, which hold no data)
+   * must carry `Authorization: Bearer <token>`.
+   */
+  S1C_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** How long a tailing reader waits for a missing log position before filling it. */
+  S1C_EVENT_GAP_TIMEOUT: env.durationMs('2s'),
+  /** How often the read models poll the log for new events. */
+  S1C_EVENT_POLL_INTERVAL: env.durationMs('200ms'),
+};
+
+export type HealthConfig = ReturnType<typeof loadHealthConfig>;
+
+export function loadHealthConfig(source: Record<string, string | undefined> = process.env) {
+  return loadConfig(healthEnvShape, source);
+}

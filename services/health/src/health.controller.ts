@@ -1,0 +1,71 @@
+import { Controller, Get, Header, Inject, Param, Query, Res } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+import { Public } from './auth.guard';
+import { HealthQueries } from './health.queries';
+import { notFound, parseQuery } from './http.errors';
+import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.renderer';
+import { OPENAPI_DOCUMENT } from './openapi.document';
+import { DependencyProbes } from './probes';
+import { healthEventsQuerySchema, noQuerySchema, sourceHealthEventsQuerySchema, sourcesQuerySchema } from './query.schemas';
+
+export const CLOCK = Symbol('clock');
+
+/** The read API: source status and health events. */
+@Controller('api/v1')
+export class HealthApiController {
+  constructor(private readonly queries: HealthQueries) {}
+
+  @Get('sources')
+  listSources(@Query() query: unknown) {
+    return this.queries.listSources(parseQuery(sourcesQuerySchema, query));
+  }
+
+  @Get('sources/:id')
+  async getSource(@Param('id') id: string, @Query() query: unknown) {
+    parseQuery(noQuerySchema, query);
+    const source = await this.queries.getSource(id);
+    if (!source) throw notFound(`source ${JSON.stringify(id.slice(0, 100))}`);
+    return source;
+  }
+
+  @Get('sources/:id/health-events')
+  async sourceHealthEvents(@Param('id') id: string, @Query() query: unknown) {
+    const filters = parseQuery(sourceHealthEventsQuerySchema, query);
+    if (!(await this.queries.sourceExists(id))) throw notFound(`source ${JSON.stringify(id.slice(0, 100))}`);
+    return this.queries.listHealthEvents({ ...filters, source: id });
+  }
+
+  @Get('health-events')
+  healthEvents(@Query() query: unknown) {
+    return this.queries.listHealthEvents(parseQuery(healthEventsQuerySchema, query));
+  }
+}
+
+/** Operations: liveness of dependencies, metrics, the API's description. */
+@Controller()
+export class OpsController {
+  constructor(
+    private readonly queries: HealthQueries,
+    private readonly probes: DependencyProbes,
+    @Inject(CLOCK) private readonly clock: () => Date,
+  ) {}
+
+  @Public()
+  @Get('healthz')
+  async healthz(@Res({ passthrough: true }) res: ServerResponse) {
+    const readiness = await this.probes.check();
+    res.statusCode = readiness.status === 'ok' ? 200 : 503;
+    return readiness;
+  }
+
+  @Get('metrics')
+  @Header('Content-Type', METRICS_CONTENT_TYPE)
+  async metrics() {
+    return renderMetrics(await this.queries.metricsSnapshot(), this.clock());
+  }
+
+  @Get('api/docs')
+  docs() {
+    return OPENAPI_DOCUMENT;
+  }
+}

@@ -1,0 +1,227 @@
+import { parseMicros, toMicroIso, type SourceApi } from '@s1c/domain';
+import type { Db, Filter } from 'mongodb';
+import { PER_MINUTE_WINDOW, type ApiStatusDoc } from './api-status.model';
+import type { HealthEventDoc } from './health-event.model';
+import { healthCollections, type HealthCollections } from './health.projection';
+import type { HealthEventsQuery, SourcesQuery } from './query.schemas';
+import type { SourceStatusDoc } from './source-status.model';
+
+/** The status icon: red when an error is open or the source is in Error, orange for warnings. */
+export type HealthLevel = 'healthy' | 'warning' | 'error';
+
+export interface ApiStatusView {
+  api: SourceApi;
+  /** Live checkpoint: everything before it has been collected. */
+  checkpoint: string | null;
+  /** Now minus the checkpoint, in seconds. */
+  lagSeconds: number | null;
+  lastSuccessfulPollAt: string | null;
+  records: { total: number; byLane: ApiStatusDoc['recordsByLane']; lastPoll: number | null };
+  lastPoll: ApiStatusDoc['lastPoll'];
+  backfill: { from: string; to: string; lastTimestamp: string | null; records: number; done: boolean; percent: number } | null;
+  /** Records per minute over the last hour, oldest first (one number per minute, ending now). */
+  recordsPerMinute: number[];
+  failuresTotal: number;
+  jobsInFlight: string[];
+}
+
+export interface OpenHealthEventView {
+  eventId: string;
+  eventName: string;
+  severityLevel: 'Error' | 'Warning';
+  errorType: string;
+  eventTime: string;
+  description: string;
+  action: string;
+  occurrences: number;
+  api: SourceApi | null;
+}
+
+export interface SourceStatusView {
+  id: string;
+  name: string;
+  collectorId: string;
+  category: string | null;
+  description: string | null;
+  baseUrl: string;
+  supportedApis: SourceApi[];
+  state: SourceStatusDoc['state'];
+  since: string;
+  reason: string;
+  failure: SourceStatusDoc['failure'];
+  generation: number;
+  createdAt: string;
+  updatedAt: string;
+  health: HealthLevel;
+  openErrors: number;
+  openWarnings: number;
+  openHealthEvents: OpenHealthEventView[];
+  apis: ApiStatusView[];
+}
+
+export type HealthEventView = Omit<HealthEventDoc, '_id' | 'streamId' | 'position'>;
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+/** Reads the health read models and shapes them for the API; `clock` makes lag testable. */
+export class HealthQueries {
+  private readonly c: HealthCollections;
+
+  constructor(
+    db: Db,
+    private readonly clock: () => Date,
+  ) {
+    this.c = healthCollections(db);
+  }
+
+  async listSources(query: SourcesQuery): Promise<Page<SourceStatusView>> {
+    const filter: Filter<SourceStatusDoc> = {};
+    filter.state = query.state ? { $in: query.state } : { $ne: 'Deleted' };
+    if (query.collector) filter.collectorId = query.collector;
+    const needle = query.name?.toLowerCase();
+    // Sources are few (hundreds): the name match and the order are done here, which works the
+    // same on FerretDB (no index but _id) and MongoDB.
+    const all = (await this.c.sources.find(filter).toArray())
+      .filter((s) => !needle || s.name.toLowerCase().includes(needle))
+      .sort((a, b) => a.name.localeCompare(b.name) || (a._id < b._id ? -1 : 1));
+    const page = all.slice(query.offset, query.offset + query.limit);
+    return { items: await this.views(page), total: all.length, limit: query.limit, offset: query.offset };
+  }
+
+  async getSource(id: string): Promise<SourceStatusView | undefined> {
+    const doc = await this.c.sources.findOne({ _id: id });
+    if (!doc || doc.state === 'Deleted') return undefined;
+    return (await this.views([doc]))[0];
+  }
+
+  async listHealthEvents(query: Partial<HealthEventsQuery> & { limit: number; offset: number }): Promise<Page<HealthEventView>> {
+    const filter: Filter<HealthEventDoc> = {};
+    if (query.source) filter['resourceIdentity.id'] = query.source;
+    if (query.errorType) filter.errorType = { $in: query.errorType };
+    if (query.severity) filter.severityLevel = { $in: query.severity };
+    if (query.status) filter.status = query.status === 'open' ? 'UnHealthy' : 'Healthy';
+    if (query.to) filter.firstSeen = { $lt: toMicroIso(query.to) };
+    if (query.from) filter.$or = [{ resolvedAt: null }, { resolvedAt: { $gte: toMicroIso(query.from) } }];
+    const total = await this.c.events.countDocuments(filter);
+    const docs = await this.c.events
+      .find(filter)
+      .sort({ eventTime: -1, _id: 1 })
+      .skip(query.offset)
+      .limit(query.limit)
+      .toArray();
+    return { items: docs.map(toEventView), total, limit: query.limit, offset: query.offset };
+  }
+
+  /** Whether the source exists (and is not deleted). */
+  async sourceExists(id: string): Promise<boolean> {
+    const doc = await this.c.sources.findOne({ _id: id }, { projection: { state: 1 } });
+    return !!doc && doc.state !== 'Deleted';
+  }
+
+  /** Everything `/metrics` reports, in one read. */
+  async metricsSnapshot(): Promise<{ sources: SourceStatusDoc[]; apis: ApiStatusDoc[]; open: Array<Pick<HealthEventDoc, 'resourceIdentity' | 'severityLevel' | 'errorType'>> }> {
+    const sources = await this.c.sources.find({ state: { $ne: 'Deleted' } }).toArray();
+    const apis = await this.c.apis.find({}).toArray();
+    const open = await this.c.events.find({ resolvedAt: null }, { projection: { resourceIdentity: 1, severityLevel: 1, errorType: 1 } }).toArray();
+    return { sources, apis, open };
+  }
+
+  private async views(docs: SourceStatusDoc[]): Promise<SourceStatusView[]> {
+    if (docs.length === 0) return [];
+    const ids = docs.map((d) => d._id);
+    const apis = await this.c.apis.find({ sourceId: { $in: ids } }).toArray();
+    const open = await this.c.events
+      .find({ 'resourceIdentity.id': { $in: ids }, resolvedAt: null })
+      .sort({ eventTime: -1, _id: 1 })
+      .toArray();
+    const now = this.clock();
+    return docs.map((doc) => {
+      const mine = open.filter((e) => e.resourceIdentity.id === doc._id);
+      const openErrors = mine.filter((e) => e.severityLevel === 'Error').length;
+      const openWarnings = mine.length - openErrors;
+      return {
+        id: doc._id,
+        name: doc.name,
+        collectorId: doc.collectorId,
+        category: doc.category,
+        description: doc.description,
+        baseUrl: doc.baseUrl,
+        supportedApis: doc.supportedApis,
+        state: doc.state,
+        since: doc.since,
+        reason: doc.reason,
+        failure: doc.failure,
+        generation: doc.generation,
+        createdAt: doc.createdAt,
+        updatedAt: doc.updatedAt,
+        health: doc.state === 'Error' || openErrors > 0 ? 'error' : openWarnings > 0 ? 'warning' : 'healthy',
+        openErrors,
+        openWarnings,
+        openHealthEvents: mine.map((e) => ({
+          eventId: e.eventId,
+          eventName: e.eventName,
+          severityLevel: e.severityLevel,
+          errorType: e.errorType,
+          eventTime: e.eventTime,
+          description: e.details.description,
+          action: e.action,
+          occurrences: e.occurrences,
+          api: e.api,
+        })),
+        apis: doc.supportedApis.map((api) => apiView(api, apis.find((a) => a.sourceId === doc._id && a.api === api), now)),
+      };
+    });
+  }
+}
+
+function toEventView(doc: HealthEventDoc): HealthEventView {
+  const { _id: _ignored, streamId: _s, position: _p, ...view } = doc;
+  return view;
+}
+
+/** One API's status; `doc` is absent until the scheduler planned its collection. */
+export function apiView(api: SourceApi, doc: ApiStatusDoc | undefined, now: Date): ApiStatusView {
+  if (!doc) {
+    return {
+      api,
+      checkpoint: null,
+      lagSeconds: null,
+      lastSuccessfulPollAt: null,
+      records: { total: 0, byLane: { backfill: 0, live: 0, snapshot: 0, replay: 0 }, lastPoll: null },
+      lastPoll: null,
+      backfill: null,
+      recordsPerMinute: new Array<number>(PER_MINUTE_WINDOW).fill(0),
+      failuresTotal: 0,
+      jobsInFlight: [],
+    };
+  }
+  const nowMicros = now.getTime() * 1000;
+  return {
+    api,
+    checkpoint: doc.liveCheckpoint,
+    lagSeconds: Math.max(0, Math.round((nowMicros - (parseMicros(doc.liveCheckpoint) ?? nowMicros)) / 1_000_000)),
+    lastSuccessfulPollAt: doc.lastSuccessfulPollAt,
+    records: { total: doc.recordsTotal, byLane: doc.recordsByLane, lastPoll: doc.lastPoll?.records ?? null },
+    lastPoll: doc.lastPoll,
+    backfill: doc.backfill,
+    recordsPerMinute: perMinuteSeries(doc.perMinute, now),
+    failuresTotal: doc.failuresTotal,
+    jobsInFlight: Object.keys(doc.jobs),
+  };
+}
+
+/** The last hour as one count per minute, oldest first, the last one being the current minute. */
+export function perMinuteSeries(perMinute: ApiStatusDoc['perMinute'], now: Date): number[] {
+  const currentMinute = Math.floor(now.getTime() / 60_000);
+  const series = new Array<number>(PER_MINUTE_WINDOW).fill(0);
+  for (const { minute, records } of perMinute) {
+    const index = PER_MINUTE_WINDOW - 1 - (currentMinute - Math.floor(parseMicros(minute)! / 60_000_000));
+    if (index >= 0 && index < PER_MINUTE_WINDOW) series[index]! += records;
+  }
+  return series;
+}

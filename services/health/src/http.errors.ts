@@ -1,0 +1,32 @@
+import { BadRequestException, HttpException, HttpStatus } from '@nestjs/common';
+import type { z } from 'zod';
+
+/** The API's error body: `{"error": {code, message, details?}}`. */
+export interface ApiErrorBody {
+  error: { code: string; message: string; details?: Array<{ parameter: string; message: string }> };
+}
+
+/**
+ * Parses a request's query with `schema`; a bad or unknown parameter is a 400 that names each one
+ * (and never echoes its value).
+ */
+export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
+  const result = schema.safeParse(query ?? {});
+  if (result.success) return result.data;
+  const details: Array<{ parameter: string; message: string }> = [];
+  for (const issue of result.error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) details.push({ parameter: key, message: 'unknown parameter' });
+    } else {
+      details.push({ parameter: String(issue.path[0] ?? '(query)'), message: issue.message });
+    }
+  }
+  const names = [...new Set(details.map((d) => d.parameter))];
+  const body: ApiErrorBody = { error: { code: 'BadRequest', message: `invalid query parameter(s): ${names.join(', ')}`, details } };
+  throw new BadRequestException(body);
+}
+
+export function notFound(what: string): HttpException {
+  const body: ApiErrorBody = { error: { code: 'NotFound', message: `${what} not found` } };
+  return new HttpException(body, HttpStatus.NOT_FOUND);
+}

@@ -1,0 +1,215 @@
+import { SOURCE_STATES } from '@s1c/contracts';
+import { HEALTH_EVENT_ERROR_TYPES } from './query.schemas';
+
+const listParam = (name: string, values: readonly string[], description: string) => ({
+  name,
+  in: 'query',
+  required: false,
+  description: `${description} Comma-separated or repeated.`,
+  schema: { type: 'array', items: { type: 'string', enum: values } },
+  style: 'form',
+  explode: false,
+});
+const stringParam = (name: string, description: string, format?: string) => ({
+  name,
+  in: 'query',
+  required: false,
+  description,
+  schema: { type: 'string', ...(format ? { format } : {}) },
+});
+const paging = [
+  { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+  { name: 'offset', in: 'query', required: false, schema: { type: 'integer', minimum: 0, default: 0 } },
+];
+const eventFilters = [
+  listParam('errorType', HEALTH_EVENT_ERROR_TYPES, 'Error types.'),
+  listParam('severity', ['Error', 'Warning'], 'Severities.'),
+  { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: ['open', 'resolved'] } },
+  stringParam('from', 'Events still open at, or resolved after, this time.', 'date-time'),
+  stringParam('to', 'Events first seen before this time.', 'date-time'),
+  ...paging,
+];
+const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
+const secured = { '401': errorResponse('Missing or wrong bearer token (only when S1C_API_TOKEN is set).') };
+const sourceId = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const page = (item: string) => ({
+  type: 'object',
+  required: ['items', 'total', 'limit', 'offset'],
+  properties: { items: { type: 'array', items: { $ref: `#/components/schemas/${item}` } }, total: { type: 'integer' }, limit: { type: 'integer' }, offset: { type: 'integer' } },
+});
+const time = { type: 'string', format: 'date-time', description: 'UTC, microseconds: 2026-11-27T23:10:00.000000Z' };
+const nullableTime = { ...time, nullable: true };
+
+/** The OpenAPI 3.0 document served at `/api/docs`. */
+export const OPENAPI_DOCUMENT = {
+  openapi: '3.0.3',
+  info: {
+    title: 's1-collector health API',
+    version: '1.0.0',
+    description:
+      'Source status and health events of the SentinelOne collector, read from its event log. With S1C_API_TOKEN set, every path but /healthz needs `Authorization: Bearer <token>`.',
+  },
+  components: {
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+    schemas: {
+      Error: {
+        type: 'object',
+        properties: {
+          error: {
+            type: 'object',
+            required: ['code', 'message'],
+            properties: {
+              code: { type: 'string', example: 'BadRequest' },
+              message: { type: 'string' },
+              details: { type: 'array', items: { type: 'object', properties: { parameter: { type: 'string' }, message: { type: 'string' } } } },
+            },
+          },
+        },
+      },
+      ApiStatus: {
+        type: 'object',
+        properties: {
+          api: { type: 'string', enum: ['activities', 'agents', 'threats'] },
+          checkpoint: { ...nullableTime, description: 'Live checkpoint: everything before it has been collected.' },
+          lagSeconds: { type: 'integer', nullable: true, description: 'Now minus the checkpoint.' },
+          lastSuccessfulPollAt: nullableTime,
+          records: {
+            type: 'object',
+            properties: { total: { type: 'integer' }, byLane: { type: 'object', additionalProperties: { type: 'integer' } }, lastPoll: { type: 'integer', nullable: true } },
+          },
+          lastPoll: {
+            type: 'object',
+            nullable: true,
+            properties: { at: time, lane: { type: 'string' }, records: { type: 'integer' }, pages: { type: 'integer' }, durationMs: { type: 'number' }, finished: { type: 'boolean' } },
+          },
+          backfill: {
+            type: 'object',
+            nullable: true,
+            properties: { from: time, to: time, lastTimestamp: nullableTime, records: { type: 'integer' }, done: { type: 'boolean' }, percent: { type: 'number' } },
+          },
+          recordsPerMinute: { type: 'array', items: { type: 'integer' }, description: 'The last 60 minutes, oldest first.' },
+          failuresTotal: { type: 'integer' },
+          jobsInFlight: { type: 'array', items: { type: 'string' } },
+        },
+      },
+      SourceStatus: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          name: { type: 'string' },
+          collectorId: { type: 'string' },
+          category: { type: 'string', nullable: true },
+          description: { type: 'string', nullable: true },
+          baseUrl: { type: 'string' },
+          supportedApis: { type: 'array', items: { type: 'string' } },
+          state: { type: 'string', enum: SOURCE_STATES },
+          since: time,
+          reason: { type: 'string', description: 'Why the source took its last transition.' },
+          failure: {
+            type: 'object',
+            nullable: true,
+            properties: { errorType: { type: 'string' }, eventName: { type: 'string' }, reason: { type: 'string' }, api: { type: 'string', nullable: true } },
+          },
+          generation: { type: 'integer' },
+          createdAt: time,
+          updatedAt: time,
+          health: { type: 'string', enum: ['healthy', 'warning', 'error'] },
+          openErrors: { type: 'integer' },
+          openWarnings: { type: 'integer' },
+          openHealthEvents: { type: 'array', items: { type: 'object' } },
+          apis: { type: 'array', items: { $ref: '#/components/schemas/ApiStatus' } },
+        },
+      },
+      HealthEvent: {
+        type: 'object',
+        properties: {
+          eventId: { type: 'string' },
+          eventName: { type: 'string', example: 'ThirdPartyConfigError' },
+          eventType: { type: 'string', enum: ['Health-Change'] },
+          severityLevel: { type: 'string', enum: ['Error', 'Warning'] },
+          status: { type: 'string', enum: ['Healthy', 'UnHealthy'] },
+          eventTime: time,
+          subsystem: { type: 'string' },
+          details: { type: 'object', properties: { trackerId: { type: 'string' }, name: { type: 'string' }, description: { type: 'string' } } },
+          resourceIdentity: {
+            type: 'object',
+            properties: {
+              collectorId: { type: 'string' },
+              collectorName: { type: 'string' },
+              id: { type: 'string' },
+              name: { type: 'string' },
+              type: { type: 'string', enum: ['SourceResource'] },
+            },
+          },
+          errorType: { type: 'string', enum: HEALTH_EVENT_ERROR_TYPES },
+          retry: { type: 'object', properties: { retrying: { type: 'boolean' }, nextAttemptAt: time, until: time } },
+          firstSeen: time,
+          lastSeen: time,
+          occurrences: { type: 'integer' },
+          resolvedAt: nullableTime,
+          action: { type: 'string', description: 'What to do.' },
+          api: { type: 'string', nullable: true },
+        },
+      },
+      SourcePage: page('SourceStatus'),
+      HealthEventPage: page('HealthEvent'),
+    },
+  },
+  security: [{ bearer: [] }],
+  paths: {
+    '/api/v1/sources': {
+      get: {
+        summary: 'List sources with their status (deleted sources only when asked for by state).',
+        parameters: [listParam('state', SOURCE_STATES, 'States.'), stringParam('collector', 'Collector id.'), stringParam('name', 'Part of the name, any case.'), ...paging],
+        responses: {
+          '200': { description: 'A page of sources, sorted by name.', content: { 'application/json': { schema: { $ref: '#/components/schemas/SourcePage' } } } },
+          '400': errorResponse('A bad or unknown query parameter (each one named).'),
+          ...secured,
+        },
+      },
+    },
+    '/api/v1/sources/{id}': {
+      get: {
+        summary: "One source's status.",
+        parameters: [sourceId],
+        responses: {
+          '200': { description: 'The source.', content: { 'application/json': { schema: { $ref: '#/components/schemas/SourceStatus' } } } },
+          '404': errorResponse('Unknown or deleted source.'),
+          ...secured,
+        },
+      },
+    },
+    '/api/v1/sources/{id}/health-events': {
+      get: {
+        summary: "A source's health events, newest change first.",
+        parameters: [sourceId, ...eventFilters],
+        responses: {
+          '200': { description: 'A page of health events.', content: { 'application/json': { schema: { $ref: '#/components/schemas/HealthEventPage' } } } },
+          '400': errorResponse('A bad or unknown query parameter.'),
+          '404': errorResponse('Unknown or deleted source.'),
+          ...secured,
+        },
+      },
+    },
+    '/api/v1/health-events': {
+      get: {
+        summary: 'All health events, newest change first.',
+        parameters: [stringParam('source', 'Source id.'), ...eventFilters],
+        responses: {
+          '200': { description: 'A page of health events.', content: { 'application/json': { schema: { $ref: '#/components/schemas/HealthEventPage' } } } },
+          '400': errorResponse('A bad or unknown query parameter.'),
+          ...secured,
+        },
+      },
+    },
+    '/healthz': {
+      get: {
+        summary: 'Whether NATS and MongoDB are reachable (no token needed).',
+        security: [],
+        responses: { '200': { description: 'Both reachable.' }, '503': { description: 'One is not; `checks` says which.' } },
+      },
+    },
+    '/metrics': { get: { summary: 'Prometheus metrics.', responses: { '200': { description: 'Text exposition format 0.0.4.' }, ...secured } } },
+    '/api/docs': { get: { summary: 'This document.', responses: { '200': { description: 'OpenAPI 3.0 JSON.' }, ...secured } } },
+  },
+} as const;

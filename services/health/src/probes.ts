@@ -1,0 +1,61 @@
+import type { Db } from 'mongodb';
+import type { NatsConnection } from 'nats';
+
+export interface DependencyCheck {
+  ok: boolean;
+  latencyMs?: number;
+  error?: string;
+}
+
+export interface Readiness {
+  status: 'ok' | 'unavailable';
+  checks: { nats: DependencyCheck; mongodb: DependencyCheck };
+  readModel?: { checkpoint: number };
+}
+
+/** Checks NATS and MongoDB with a round trip each, bounded by `timeoutMs`. */
+export class DependencyProbes {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly db: Db,
+    private readonly checkpoint: () => Promise<number>,
+    private readonly timeoutMs = 2000,
+  ) {}
+
+  async check(): Promise<Readiness> {
+    const [nats, mongodb] = await Promise.all([
+      this.timed(() => (this.nc.isClosed() ? Promise.reject(new Error('connection closed')) : this.nc.rtt())),
+      this.timed(() => this.db.command({ ping: 1 })),
+    ]);
+    const ok = nats.ok && mongodb.ok;
+    const checkpoint = mongodb.ok ? await this.checkpoint().catch(() => undefined) : undefined;
+    return { status: ok ? 'ok' : 'unavailable', checks: { nats, mongodb }, ...(checkpoint !== undefined ? { readModel: { checkpoint } } : {}) };
+  }
+
+  private async timed(probe: () => Promise<unknown>): Promise<DependencyCheck> {
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        probe(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+        }),
+      ]);
+      return { ok: true, latencyMs: Math.round((performance.now() - started) * 10) / 10 };
+    } catch (error) {
+      // Only the kind of failure: driver messages can name hosts and, in URLs, credentials.
+      return { ok: false, error: describe(error) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/within \d+ ms/.test(message)) return message;
+  if (/closed/i.test(message)) return 'connection closed';
+  const code = (error as { code?: unknown }).code;
+  return `unreachable${typeof code === 'string' || typeof code === 'number' ? ` (${code})` : ''}`;
+}

@@ -1,0 +1,99 @@
+import {
+  collectionDecider,
+  isCollectionEvent,
+  isSourceEvent,
+  sourceDecider,
+  type CollectionCommand,
+  type CollectionEvent,
+  type CollectionState,
+  type SourceCommand,
+  type SourceEvent,
+  type SourceState,
+} from '@s1c/domain';
+import { AggregateRepository, MongoEventStore } from '@s1c/event-store';
+import { createLogger, type Logger } from '@s1c/logger';
+import { serverUrls, uniqueDbName } from '@s1c/test-harness';
+import { MongoClient, type Db } from 'mongodb';
+import { Writable } from 'node:stream';
+import { startHealth, type HealthRuntime } from '../health.app';
+import { loadHealthConfig } from '../health.config';
+
+/** A health service on the harness's real servers, with a log writer and a settable clock. */
+export interface HealthUnderTest {
+  readonly runtime: HealthRuntime;
+  readonly db: Db;
+  readonly store: MongoEventStore;
+  readonly sources: AggregateRepository<SourceState, SourceCommand, SourceEvent>;
+  readonly collections: AggregateRepository<CollectionState, CollectionCommand, CollectionEvent>;
+  readonly url: string;
+  /** The service's "now" (lag is measured against it). */
+  setNow(now: Date): void;
+  /** Waits until the read models have applied everything in the log. */
+  caughtUp(): Promise<void>;
+  /** GET with the harness's token (unless `token` says otherwise); returns status, headers and parsed body. */
+  get(path: string, options?: { token?: string | null }): Promise<{ status: number; headers: Headers; text: string; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  logText(): string;
+  close(): Promise<void>;
+}
+
+export async function startHealthUnderTest(
+  options: { token?: string; natsUrl?: string; dbName?: string; now?: Date } = {},
+): Promise<HealthUnderTest> {
+  const { natsUrl, mongoUrl } = serverUrls();
+  const dbName = options.dbName ?? uniqueDbName('health');
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  const logger: Logger = createLogger({ name: 'health', level: 'debug', destination });
+  let now = options.now ?? new Date();
+  const config = loadHealthConfig({
+    NATS_URL: options.natsUrl ?? natsUrl,
+    MONGO_URL: mongoUrl,
+    S1C_DB_NAME: dbName,
+    S1C_HEALTH_PORT: '0',
+    S1C_HEALTH_HOST: '127.0.0.1',
+    S1C_API_TOKEN: options.token,
+    S1C_EVENT_GAP_TIMEOUT: '500ms',
+    S1C_EVENT_POLL_INTERVAL: '50ms',
+  });
+  const runtime = await startHealth(config, { logger, clock: () => now });
+  const mongo = await MongoClient.connect(mongoUrl);
+  const db = mongo.db(dbName);
+  const store = new MongoEventStore(db, { gapTimeoutMs: 500 });
+  await store.ensureIndexes();
+  return {
+    runtime,
+    db,
+    store,
+    sources: new AggregateRepository(store, sourceDecider, isSourceEvent),
+    collections: new AggregateRepository(store, collectionDecider(), isCollectionEvent),
+    url: runtime.url,
+    setNow(next) {
+      now = next;
+    },
+    async caughtUp() {
+      await runtime.readModel.catchUp();
+    },
+    async get(path, getOptions = {}) {
+      const token = getOptions.token === undefined ? options.token : getOptions.token;
+      const response = await fetch(new URL(path, runtime.url), { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+      const text = await response.text();
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+      return { status: response.status, headers: response.headers, text, body };
+    },
+    logText: () => lines.join(''),
+    async close() {
+      await runtime.close();
+      await mongo.close();
+    },
+  };
+}
