@@ -35,13 +35,26 @@ const ACTOR = 'scheduler';
 export class SchedulerDriver {
   /** Jobs appended but not yet on the queue (publish failed); tried again every tick while in flight. */
   private readonly unpublished = new Map<string, FetchJob>();
+  /**
+   * Set when a publish failed in this tick: no more jobs are dispatched until the next one, so an
+   * outage of NATS costs one publish timeout per tick, not one per source.
+   */
+  private publishBlocked = false;
 
   constructor(private readonly deps: SchedulerDriverDeps) {}
 
   /** One pass over every known source. */
   async tick(): Promise<void> {
+    this.publishBlocked = false;
     await this.publishPending();
-    for (const sourceId of this.deps.state.sourceIds()) await this.drive(sourceId);
+    for (const sourceId of this.deps.state.sourceIds()) {
+      try {
+        await this.drive(sourceId);
+      } catch (error) {
+        // One source's surprise must not hold up the others.
+        this.deps.logger.error({ sourceId, err: error }, 'driving the source failed; retrying next tick');
+      }
+    }
   }
 
   /**
@@ -55,7 +68,8 @@ export class SchedulerDriver {
     let count = 0;
     for (const { job, progressed } of this.deps.state.inFlightJobs()) {
       if (progressed || millisBetween(job.dispatchedAt, now) >= this.deps.settings.stallTimeoutMs) continue;
-      if (await this.tryPublish(job)) count++;
+      if (this.publishBlocked) this.unpublished.set(job.jobId, job);
+      else if (await this.tryPublish(job)) count++;
     }
     return count;
   }
@@ -66,6 +80,7 @@ export class SchedulerDriver {
     if (!source) return;
     const actions = decideSourceActions(source, state.collections(sourceId), clock(), settings);
     for (const action of actions) {
+      if (action.command.type === 'DispatchJob' && this.publishBlocked) return;
       const fields = actionFields(action);
       let events: readonly RecordedEvent[];
       try {
@@ -106,6 +121,7 @@ export class SchedulerDriver {
       this.unpublished.delete(job.jobId);
       return true;
     } catch (error) {
+      this.publishBlocked = true;
       this.unpublished.set(job.jobId, job);
       this.deps.logger.warn(
         { sourceId: job.sourceId, api: job.api, jobId: job.jobId, err: error },
