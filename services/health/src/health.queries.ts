@@ -179,9 +179,33 @@ export class HealthQueries {
   }
 }
 
-function toEventView(doc: HealthEventDoc): HealthEventView {
-  const { _id: _ignored, streamId: _s, position: _p, ...view } = doc;
-  return view;
+/** DESIGN.md's shape first, in its order, then ours; storage fields left out. */
+function toEventView(d: HealthEventDoc): HealthEventView {
+  return {
+    eventId: d.eventId,
+    eventName: d.eventName,
+    eventType: d.eventType,
+    severityLevel: d.severityLevel,
+    status: d.status,
+    eventTime: d.eventTime,
+    subsystem: d.subsystem,
+    details: { trackerId: d.details.trackerId, name: d.details.name, description: d.details.description },
+    resourceIdentity: {
+      collectorId: d.resourceIdentity.collectorId,
+      collectorName: d.resourceIdentity.collectorName,
+      id: d.resourceIdentity.id,
+      name: d.resourceIdentity.name,
+      type: d.resourceIdentity.type,
+    },
+    errorType: d.errorType,
+    retry: d.retry,
+    firstSeen: d.firstSeen,
+    lastSeen: d.lastSeen,
+    occurrences: d.occurrences,
+    resolvedAt: d.resolvedAt,
+    action: d.action,
+    api: d.api,
+  };
 }
 
 /** One API's status; `doc` is absent until the scheduler planned its collection. */

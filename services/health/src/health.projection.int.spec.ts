@@ -1,0 +1,353 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HEALTH_COLLECTIONS } from './health.projection';
+import { startHealthUnderTest, type HealthUnderTest } from './testing/health.harness';
+import { iso, micros, NOW, writeScriptedHistory } from './testing/scripted.history';
+
+/** Sixty per-minute counts ending at NOW's minute (index 59 = 10:15), from `{minuteOfHour: records}`. */
+function perMinute(counts: Record<number, number>): number[] {
+  const series = new Array<number>(60).fill(0);
+  for (const [minute, records] of Object.entries(counts)) series[59 - (15 - Number(minute))] = records;
+  return series;
+}
+
+const noLanes = { backfill: 0, live: 0, snapshot: 0, replay: 0 };
+
+const ALPHA = {
+  id: 'alpha-src',
+  name: 'Alpha SOC',
+  collectorId: 'default',
+  category: 'sec/s1',
+  description: 'Production console',
+  baseUrl: 'https://alpha-soc.sentinelone.net',
+  supportedApis: ['activities', 'agents'],
+  state: 'Collecting',
+  since: iso(3),
+  reason: 'Data is being collected.',
+  failure: null,
+  generation: 1,
+  createdAt: iso(0),
+  updatedAt: iso(3),
+  health: 'warning',
+  openErrors: 0,
+  openWarnings: 1,
+  openHealthEvents: [
+    {
+      eventId: `health-alpha-src-activities-RateLimited-${micros(12)}`,
+      eventName: 'ThirdPartyGenericWarning',
+      severityLevel: 'Warning',
+      errorType: 'RateLimited',
+      eventTime: iso(12),
+      description: 'SentinelOne is rate limiting requests (HTTP 429); collection continues, more slowly. Consider fewer sources per API token.',
+      action: 'Nothing: collection continues more slowly. If it persists, use fewer sources per API token.',
+      occurrences: 1,
+      api: 'activities',
+    },
+  ],
+  apis: [
+    {
+      api: 'activities',
+      // The last finished live window ended at 10:10; now is 10:15.
+      checkpoint: iso(10),
+      lagSeconds: 300,
+      lastSuccessfulPollAt: iso(12),
+      records: { total: 2050, byLane: { ...noLanes, backfill: 2000, live: 50 }, lastPoll: 10 },
+      lastPoll: { at: iso(11), lane: 'live', records: 10, pages: 1, durationMs: 60_000, finished: true },
+      // The window is 24 h; the last record collected is 12 h into it.
+      backfill: { from: iso(1 - 24 * 60), to: iso(1), lastTimestamp: iso(1 - 12 * 60), records: 2000, done: false, percent: 50 },
+      recordsPerMinute: perMinute({ 3: 1000, 4: 40, 10: 10, 12: 1000 }),
+      failuresTotal: 3,
+      jobsInFlight: ['backfill'],
+    },
+    {
+      api: 'agents',
+      checkpoint: iso(2),
+      lagSeconds: 780,
+      lastSuccessfulPollAt: iso(4),
+      records: { total: 25, byLane: { ...noLanes, live: 25 }, lastPoll: 25 },
+      lastPoll: { at: iso(4), lane: 'live', records: 25, pages: 1, durationMs: 120_000, finished: true },
+      backfill: null,
+      recordsPerMinute: perMinute({ 4: 25 }),
+      failuresTotal: 0,
+      jobsInFlight: [],
+    },
+  ],
+};
+
+const BRAVO_REASON = 'HTTP 401 from SentinelOne: the API token was refused';
+const CONFIG_ADVICE = 'Collection is stopped: check the API token, its permissions and base_url, then update the source (or restart it once fixed in SentinelOne).';
+const CONFIG_ACTION = 'Check the API token, its permissions and base_url; then update the source (or restart it once fixed in SentinelOne).';
+const BRAVO = {
+  id: 'bravo-src',
+  name: 'Bravo Corp',
+  collectorId: 'emea',
+  category: null,
+  description: null,
+  baseUrl: 'https://bravo-corp.sentinelone.net',
+  supportedApis: ['threats'],
+  state: 'Error',
+  since: iso(4),
+  reason: `ThirdPartyConfigError (threats): ${BRAVO_REASON}`,
+  failure: { errorType: 'ThirdPartyConfig', eventName: 'ThirdPartyConfigError', reason: BRAVO_REASON, api: 'threats' },
+  generation: 1,
+  createdAt: iso(1),
+  updatedAt: iso(4),
+  health: 'error',
+  openErrors: 1,
+  openWarnings: 0,
+  openHealthEvents: [
+    {
+      eventId: `health-bravo-src-threats-ThirdPartyConfig-${micros(4)}`,
+      eventName: 'ThirdPartyConfigError',
+      severityLevel: 'Error',
+      errorType: 'ThirdPartyConfig',
+      eventTime: iso(4),
+      description: `${BRAVO_REASON}. ${CONFIG_ADVICE}`,
+      action: CONFIG_ACTION,
+      occurrences: 1,
+      api: 'threats',
+    },
+  ],
+  apis: [
+    {
+      api: 'threats',
+      checkpoint: iso(2),
+      lagSeconds: 780,
+      lastSuccessfulPollAt: null,
+      records: { total: 0, byLane: noLanes, lastPoll: null },
+      lastPoll: null,
+      backfill: { from: iso(2 - 24 * 60), to: iso(2), lastTimestamp: null, records: 0, done: false, percent: 0 },
+      recordsPerMinute: perMinute({}),
+      failuresTotal: 1,
+      jobsInFlight: [],
+    },
+  ],
+};
+
+const CHARLIE = {
+  id: 'charlie-src',
+  name: 'Charlie Ltd',
+  collectorId: 'default',
+  category: 'sec/edr',
+  description: null,
+  baseUrl: 'https://charlie-new.sentinelone.net',
+  supportedApis: ['activities'],
+  state: 'Collecting',
+  since: iso(9),
+  reason: 'Data is being collected.',
+  failure: null,
+  generation: 2,
+  createdAt: iso(1),
+  updatedAt: iso(9),
+  health: 'healthy',
+  openErrors: 0,
+  openWarnings: 0,
+  openHealthEvents: [],
+  apis: [
+    {
+      api: 'activities',
+      checkpoint: iso(8),
+      lagSeconds: 420,
+      lastSuccessfulPollAt: iso(9),
+      records: { total: 5, byLane: { ...noLanes, live: 5 }, lastPoll: 5 },
+      lastPoll: { at: iso(9), lane: 'live', records: 5, pages: 1, durationMs: 60_000, finished: true },
+      backfill: null,
+      recordsPerMinute: perMinute({ 9: 5 }),
+      failuresTotal: 1,
+      jobsInFlight: [],
+    },
+  ],
+};
+
+const identity = (id: string, name: string, collectorId = 'default') => ({ collectorId, collectorName: collectorId, id, name, type: 'SourceResource' });
+
+/** The index, newest change first. */
+const INDEX = [
+  {
+    eventId: `health-alpha-src-activities-RateLimited-${micros(12)}`,
+    eventName: 'ThirdPartyGenericWarning',
+    eventType: 'Health-Change',
+    severityLevel: 'Warning',
+    status: 'UnHealthy',
+    eventTime: iso(12),
+    subsystem: 'activities',
+    details: {
+      trackerId: 'activities.RateLimited',
+      name: 'Rate limited by SentinelOne',
+      description: 'SentinelOne is rate limiting requests (HTTP 429); collection continues, more slowly. Consider fewer sources per API token.',
+    },
+    resourceIdentity: identity('alpha-src', 'Alpha SOC'),
+    errorType: 'RateLimited',
+    retry: { retrying: true },
+    firstSeen: iso(12),
+    lastSeen: iso(12),
+    occurrences: 1,
+    resolvedAt: null,
+    action: 'Nothing: collection continues more slowly. If it persists, use fewer sources per API token.',
+    api: 'activities',
+  },
+  {
+    // From the delivery stream (no api): two occurrences, then resolved.
+    eventId: 'health-charlie-src-delivery-1',
+    eventName: 'FirstPartyGenericError',
+    eventType: 'Health-Change',
+    severityLevel: 'Error',
+    status: 'Healthy',
+    eventTime: iso(11),
+    subsystem: 'delivery',
+    details: { trackerId: 'delivery.FirstPartyGeneric', name: 'Internal error', description: 'The HTTP sink answered 503. Retrying with backoff.' },
+    resourceIdentity: identity('charlie-src', 'Charlie Ltd'),
+    errorType: 'FirstPartyGeneric',
+    retry: { retrying: false },
+    firstSeen: iso(9.5),
+    lastSeen: iso(10),
+    occurrences: 2,
+    resolvedAt: iso(11),
+    action: 'Nothing: resolved.',
+    api: null,
+  },
+  {
+    // The failure streak: three failed jobs are three occurrences; the next page resolves it.
+    eventId: `health-alpha-src-activities-ThirdPartyGeneric-${micros(7.5)}`,
+    eventName: 'ThirdPartyGenericError',
+    eventType: 'Health-Change',
+    severityLevel: 'Error',
+    status: 'Healthy',
+    eventTime: iso(10.5),
+    subsystem: 'activities',
+    details: {
+      trackerId: 'activities.ThirdPartyGeneric',
+      name: 'Third-party error',
+      description: `HTTP 503 from SentinelOne. SentinelOne is failing or unreachable; retrying with backoff (next attempt ${iso(9.75)}, until ${iso(7.5 + 90)}). No action is needed unless it persists.`,
+    },
+    resourceIdentity: identity('alpha-src', 'Alpha SOC'),
+    errorType: 'ThirdPartyGeneric',
+    retry: { retrying: false },
+    firstSeen: iso(7.5),
+    lastSeen: iso(9.5),
+    occurrences: 3,
+    resolvedAt: iso(10.5),
+    action: 'Nothing: resolved.',
+    api: 'activities',
+  },
+  {
+    // Resolved by the update: the new plan starts with a clean bill of health.
+    eventId: `health-charlie-src-activities-ThirdPartyConfig-${micros(4)}`,
+    eventName: 'ThirdPartyConfigError',
+    eventType: 'Health-Change',
+    severityLevel: 'Error',
+    status: 'Healthy',
+    eventTime: iso(6.5),
+    subsystem: 'activities',
+    details: {
+      trackerId: 'activities.ThirdPartyConfig',
+      name: 'Third-party configuration error',
+      description: `HTTP 403 from SentinelOne: activities not permitted. ${CONFIG_ADVICE}`,
+    },
+    resourceIdentity: identity('charlie-src', 'Charlie Ltd'),
+    errorType: 'ThirdPartyConfig',
+    retry: { retrying: false },
+    firstSeen: iso(4),
+    lastSeen: iso(4),
+    occurrences: 1,
+    resolvedAt: iso(6.5),
+    action: 'Nothing: resolved.',
+    api: 'activities',
+  },
+  {
+    eventId: `health-bravo-src-threats-ThirdPartyConfig-${micros(4)}`,
+    eventName: 'ThirdPartyConfigError',
+    eventType: 'Health-Change',
+    severityLevel: 'Error',
+    status: 'UnHealthy',
+    eventTime: iso(4),
+    subsystem: 'threats',
+    details: { trackerId: 'threats.ThirdPartyConfig', name: 'Third-party configuration error', description: `${BRAVO_REASON}. ${CONFIG_ADVICE}` },
+    resourceIdentity: identity('bravo-src', 'Bravo Corp', 'emea'),
+    errorType: 'ThirdPartyConfig',
+    retry: { retrying: false },
+    firstSeen: iso(4),
+    lastSeen: iso(4),
+    occurrences: 1,
+    resolvedAt: null,
+    action: CONFIG_ACTION,
+    api: 'threats',
+  },
+];
+
+describe('the health read models', () => {
+  let h: HealthUnderTest;
+
+  beforeAll(async () => {
+    h = await startHealthUnderTest({ now: NOW });
+    await writeScriptedHistory(h);
+    await h.caughtUp();
+  });
+  afterAll(() => h?.close());
+
+  const everything = async () => ({
+    sources: (await h.get('/api/v1/sources')).body,
+    deleted: (await h.get('/api/v1/sources?state=Deleted')).body,
+    index: (await h.get('/api/v1/health-events?limit=500')).body,
+    raw: {
+      sources: await h.db.collection(HEALTH_COLLECTIONS.sources).find({}).sort({ _id: 1 }).toArray(),
+      apis: await h.db.collection(HEALTH_COLLECTIONS.apis).find({}).sort({ _id: 1 }).toArray(),
+      events: await h.db.collection(HEALTH_COLLECTIONS.events).find({}).sort({ _id: 1 }).toArray(),
+    },
+  });
+
+  describe('given a scripted history (create, plan, dispatch, pages, completion, a failure streak, recovery, a 429, errors, an update, a deletion)', () => {
+    it('then each source has exactly the expected status', async () => {
+      const { body } = await h.get('/api/v1/sources');
+      expect(body).toEqual({ items: [ALPHA, BRAVO, CHARLIE], total: 3, limit: 50, offset: 0 });
+    });
+
+    it('then the deleted source is only listed when asked for', async () => {
+      const { body } = await h.get('/api/v1/sources?state=Deleted');
+      expect(body.items.map((s: { id: string; state: string; reason: string }) => [s.id, s.state, s.reason])).toEqual([
+        ['delta-src', 'Deleted', 'Collection stopped and the source was deleted.'],
+      ]);
+    });
+
+    it('then the health-event index holds exactly the expected events, newest change first', async () => {
+      const { body } = await h.get('/api/v1/health-events?limit=500');
+      expect(body).toEqual({ items: INDEX, total: INDEX.length, limit: 500, offset: 0 });
+    });
+  });
+
+  describe('when the read models are rebuilt from the log', () => {
+    it('then they hold the same documents and answer the same', async () => {
+      const before = await everything();
+      await h.runtime.readModel.rebuild();
+      const after = await everything();
+      expect(after).toEqual(before);
+    });
+  });
+
+  describe('when the same events are applied again (a replica, or a redelivery)', () => {
+    it('then nothing changes', async () => {
+      const before = await everything();
+      const { healthProjection } = await import('./health.projection');
+      const projection = healthProjection();
+      const all = await h.store.readAll({ after: 0, limit: 10_000 });
+      for (const event of all) await projection.apply(event, h.db);
+      expect(await everything()).toEqual(before);
+    });
+  });
+
+  describe('when a source is renamed', () => {
+    it('then its health events carry the new name', async () => {
+      const { state } = await h.sources.load('source-bravo-src');
+      const config = (state as { config: Record<string, unknown> }).config;
+      await h.sources.execute('source-bravo-src', () => ({
+        type: 'UpdateSource',
+        data: { sourceId: 'bravo-src', config: { ...config, name: 'Bravo Renamed' } as never },
+        metadata: { now: new Date(NOW.getTime() + 60_000) },
+      }));
+      await h.caughtUp();
+      const { body } = await h.get('/api/v1/health-events?source=bravo-src');
+      expect(body.items.map((e: { resourceIdentity: { name: string } }) => e.resourceIdentity.name)).toEqual(['Bravo Renamed']);
+      const source = await h.get('/api/v1/sources/bravo-src');
+      expect(source.body).toMatchObject({ name: 'Bravo Renamed', state: 'Pending', reason: 'Configuration updated (name); collection restarts.', failure: null });
+    });
+  });
+});
