@@ -3,7 +3,7 @@ import { POLL_DURATION_BUCKETS_S, type ApiStatusDoc } from './api-status.model';
 import type { HealthEventDoc } from './health-event.model';
 import type { SourceStatusDoc } from './source-status.model';
 
-export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export const METRICS_CONTENT_TYPE = 'text/plain; charset=utf-8; version=0.0.4';
 
 type Labels = Record<string, string>;
 

@@ -1,0 +1,257 @@
+import { startNatsServer, type RunningServer } from '@s1c/test-harness';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHealthUnderTest, type HealthUnderTest } from './testing/health.harness';
+import { iso, micros, NOW, SECRET_PARTS, writeScriptedHistory } from './testing/scripted.history';
+
+const TOKEN = 'test-token-0123456789abcdef';
+const ids = (body: { items: Array<{ id?: string; eventId?: string }> }) => body.items.map((i) => i.id ?? i.eventId);
+
+describe('the health API', () => {
+  let h: HealthUnderTest;
+  /** Every body the API returned, to look for secrets at the end. */
+  const seen: string[] = [];
+  const get = async (path: string, token: string | null = TOKEN) => {
+    const response = await h.get(path, { token });
+    seen.push(response.text, JSON.stringify([...response.headers]));
+    return response;
+  };
+
+  beforeAll(async () => {
+    h = await startHealthUnderTest({ now: NOW, token: TOKEN });
+    await writeScriptedHistory(h);
+    await h.caughtUp();
+  });
+  afterAll(() => h?.close());
+
+  describe('GET /api/v1/sources', () => {
+    it('lists live sources sorted by name, with paging', async () => {
+      const all = await get('/api/v1/sources');
+      expect(all.status).toBe(200);
+      expect(all.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(ids(all.body)).toEqual(['alpha-src', 'bravo-src', 'charlie-src']);
+      const page2 = await get('/api/v1/sources?limit=2&offset=2');
+      expect(page2.body).toMatchObject({ total: 3, limit: 2, offset: 2 });
+      expect(ids(page2.body)).toEqual(['charlie-src']);
+      expect(ids((await get('/api/v1/sources?limit=1')).body)).toEqual(['alpha-src']);
+    });
+
+    it('filters by state (a list), collector and part of the name', async () => {
+      expect(ids((await get('/api/v1/sources?state=Error')).body)).toEqual(['bravo-src']);
+      expect(ids((await get('/api/v1/sources?state=Error,Deleted')).body)).toEqual(['bravo-src', 'delta-src']);
+      expect(ids((await get('/api/v1/sources?state=Collecting&state=Error')).body)).toEqual(['alpha-src', 'bravo-src', 'charlie-src']);
+      expect(ids((await get('/api/v1/sources?collector=emea')).body)).toEqual(['bravo-src']);
+      expect(ids((await get('/api/v1/sources?name=LTD')).body)).toEqual(['charlie-src']);
+      expect(ids((await get('/api/v1/sources?collector=default&name=a')).body)).toEqual(['alpha-src', 'charlie-src']);
+      expect((await get('/api/v1/sources?name=nothing-like-it')).body).toEqual({ items: [], total: 0, limit: 50, offset: 0 });
+    });
+  });
+
+  describe('GET /api/v1/sources/{id}', () => {
+    it('answers one source with its status, or 404', async () => {
+      const bravo = await get('/api/v1/sources/bravo-src');
+      expect(bravo.status).toBe(200);
+      expect(bravo.body).toMatchObject({ id: 'bravo-src', state: 'Error', health: 'error', openErrors: 1, openWarnings: 0 });
+      const missing = await get('/api/v1/sources/no-such-source');
+      expect(missing.status).toBe(404);
+      expect(missing.body).toEqual({ error: { code: 'NotFound', message: 'source "no-such-source" not found' } });
+      expect((await get('/api/v1/sources/delta-src')).status).toBe(404);
+    });
+  });
+
+  describe('GET /api/v1/sources/{id}/health-events', () => {
+    it("answers the source's events, with filters", async () => {
+      const alpha = await get('/api/v1/sources/alpha-src/health-events');
+      expect(alpha.status).toBe(200);
+      expect(ids(alpha.body)).toEqual([`health-alpha-src-activities-RateLimited-${micros(12)}`, `health-alpha-src-activities-ThirdPartyGeneric-${micros(7.5)}`]);
+      expect(ids((await get('/api/v1/sources/alpha-src/health-events?status=open')).body)).toEqual([`health-alpha-src-activities-RateLimited-${micros(12)}`]);
+      expect(ids((await get('/api/v1/sources/alpha-src/health-events?severity=Error')).body)).toEqual([`health-alpha-src-activities-ThirdPartyGeneric-${micros(7.5)}`]);
+      expect((await get('/api/v1/sources/no-such-source/health-events')).status).toBe(404);
+    });
+  });
+
+  describe('GET /api/v1/health-events', () => {
+    it('filters by error type, severity, source, status and time, with paging', async () => {
+      const all = await get('/api/v1/health-events');
+      expect(all.body.total).toBe(5);
+      expect(ids((await get('/api/v1/health-events?errorType=ThirdPartyConfig')).body)).toEqual([
+        `health-charlie-src-activities-ThirdPartyConfig-${micros(4)}`,
+        `health-bravo-src-threats-ThirdPartyConfig-${micros(4)}`,
+      ]);
+      expect(ids((await get('/api/v1/health-events?errorType=RateLimited,FirstPartyGeneric')).body)).toEqual([
+        `health-alpha-src-activities-RateLimited-${micros(12)}`,
+        'health-charlie-src-delivery-1',
+      ]);
+      expect(ids((await get('/api/v1/health-events?severity=Warning')).body)).toEqual([`health-alpha-src-activities-RateLimited-${micros(12)}`]);
+      expect(ids((await get('/api/v1/health-events?source=charlie-src')).body)).toEqual([
+        'health-charlie-src-delivery-1',
+        `health-charlie-src-activities-ThirdPartyConfig-${micros(4)}`,
+      ]);
+      expect(ids((await get('/api/v1/health-events?status=open')).body)).toEqual([
+        `health-alpha-src-activities-RateLimited-${micros(12)}`,
+        `health-bravo-src-threats-ThirdPartyConfig-${micros(4)}`,
+      ]);
+      // Active during [10:10:45, 10:12): open ones, and those resolved at or after 10:10:45, first seen before 10:12.
+      const window = await get(`/api/v1/health-events?from=${encodeURIComponent(iso(10.75))}&to=${encodeURIComponent('2026-11-27T10:12:00Z')}`);
+      expect(ids(window.body)).toEqual(['health-charlie-src-delivery-1', `health-bravo-src-threats-ThirdPartyConfig-${micros(4)}`]);
+      const page = await get('/api/v1/health-events?limit=2&offset=1');
+      expect(page.body).toMatchObject({ total: 5, limit: 2, offset: 1 });
+      expect(ids(page.body)).toEqual(ids(all.body).slice(1, 3));
+    });
+  });
+
+  describe('bad query parameters', () => {
+    it.each([
+      ['/api/v1/sources?limit=0', ['limit']],
+      ['/api/v1/sources?limit=abc&offset=-1', ['limit', 'offset']],
+      ['/api/v1/sources?state=Broken', ['state']],
+      ['/api/v1/sources?colector=emea', ['colector']],
+      ['/api/v1/sources/alpha-src?verbose=1', ['verbose']],
+      ['/api/v1/sources/alpha-src/health-events?source=x', ['source']],
+      ['/api/v1/health-events?severity=Fatal&errorType=Nope', ['severity', 'errorType']],
+      ['/api/v1/health-events?from=yesterday&status=closed', ['from', 'status']],
+      ['/api/v1/health-events?limit=501', ['limit']],
+    ])('%s is a 400 naming %j', async (path, names) => {
+      const response = await get(path);
+      expect(response.status).toBe(400);
+      expect(response.body.error.code).toBe('BadRequest');
+      expect(response.body.error.details.map((d: { parameter: string }) => d.parameter).sort()).toEqual([...names].sort());
+      for (const name of names) expect(response.body.error.message).toContain(name);
+    });
+
+    it('does not echo the bad value', async () => {
+      const response = await get('/api/v1/sources?state=%3Cscript%3Ealert(1)%3C%2Fscript%3E');
+      expect(response.status).toBe(400);
+      expect(response.text).not.toContain('script');
+    });
+  });
+
+  describe('authentication', () => {
+    const guarded = ['/api/v1/sources', '/api/v1/sources/alpha-src', '/api/v1/sources/alpha-src/health-events', '/api/v1/health-events', '/metrics', '/api/docs'];
+
+    it.each(guarded)('%s without a token is a 401', async (path) => {
+      const response = await get(path, null);
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect(response.body.error.code).toBe('Unauthorized');
+    });
+
+    it.each(guarded)('%s with a wrong token is a 401', async (path) => {
+      expect((await get(path, 'test-token-0123456789abcdeX')).status).toBe(401);
+      expect((await get(path, 'short')).status).toBe(401);
+    });
+
+    it('accepts the token in any case of "Bearer"', async () => {
+      const response = await fetch(new URL('/api/v1/sources', h.url), { headers: { Authorization: `bearer ${TOKEN}` } });
+      expect(response.status).toBe(200);
+    });
+
+    it('leaves /healthz and the dashboard files open', async () => {
+      for (const path of ['/healthz', '/', '/dashboard.js', '/dashboard.css']) expect((await get(path, null)).status).toBe(200);
+    });
+  });
+
+  describe('GET /healthz', () => {
+    it('is 200 with details when NATS and MongoDB answer', async () => {
+      const response = await get('/healthz', null);
+      expect(response.status).toBe(200);
+      expect(response.body).toMatchObject({ status: 'ok', checks: { nats: { ok: true }, mongodb: { ok: true } } });
+      expect(response.body.readModel.checkpoint).toBeGreaterThan(0);
+    });
+
+    describe('when NATS goes away', () => {
+      let nats: RunningServer;
+      let own: HealthUnderTest;
+      beforeAll(async () => {
+        nats = await startNatsServer();
+        own = await startHealthUnderTest({ natsUrl: nats.url });
+      });
+      afterAll(async () => {
+        await own?.close();
+        await nats?.stop();
+      });
+
+      it('is 503 naming NATS, and 200 again once it is back', async () => {
+        expect((await own.get('/healthz')).status).toBe(200);
+        await nats.kill();
+        const down = await own.get('/healthz');
+        expect(down.status).toBe(503);
+        expect(down.body).toMatchObject({ status: 'unavailable', checks: { nats: { ok: false }, mongodb: { ok: true } } });
+        expect(typeof down.body.checks.nats.error).toBe('string');
+        await nats.restart();
+        await expect.poll(async () => (await own.get('/healthz')).status, { timeout: 15_000, interval: 250 }).toBe(200);
+      });
+    });
+  });
+
+  describe('GET /metrics', () => {
+    it('reports records, errors, lag, backfill and poll durations per source and API in Prometheus text', async () => {
+      const response = await get('/metrics');
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('text/plain; charset=utf-8; version=0.0.4');
+      const text = response.text;
+      for (const line of [
+        's1c_records_collected_total{source_id="alpha-src",source="Alpha SOC",api="activities"} 2050',
+        's1c_collection_errors_total{source_id="alpha-src",source="Alpha SOC",api="activities"} 3',
+        's1c_collection_lag_seconds{source_id="alpha-src",source="Alpha SOC",api="activities"} 300',
+        's1c_backfill_progress_percent{source_id="alpha-src",source="Alpha SOC",api="activities"} 50',
+        's1c_poll_duration_seconds_bucket{source_id="alpha-src",source="Alpha SOC",api="activities",le="60"} 1',
+        's1c_poll_duration_seconds_bucket{source_id="alpha-src",source="Alpha SOC",api="activities",le="+Inf"} 2',
+        's1c_poll_duration_seconds_sum{source_id="alpha-src",source="Alpha SOC",api="activities"} 180',
+        's1c_source_open_health_events{source_id="bravo-src",source="Bravo Corp",severity="Error"} 1',
+        's1c_source_state{source_id="bravo-src",source="Bravo Corp",collector="emea",state="Error"} 1',
+        's1c_health_events_open{severity="Warning",error_type="RateLimited"} 1',
+        '# TYPE s1c_poll_duration_seconds histogram',
+      ]) {
+        expect(text.split('\n')).toContain(line);
+      }
+      expect(text).not.toContain('delta-src');
+    });
+  });
+
+  describe('GET /api/docs', () => {
+    it('is an OpenAPI 3 document describing every endpoint', async () => {
+      const response = await get('/api/docs');
+      expect(response.status).toBe(200);
+      expect(response.body.openapi).toMatch(/^3\./);
+      expect(Object.keys(response.body.paths).sort()).toEqual(
+        ['/api/docs', '/api/v1/health-events', '/api/v1/sources', '/api/v1/sources/{id}', '/api/v1/sources/{id}/health-events', '/healthz', '/metrics'].sort(),
+      );
+    });
+  });
+
+  describe('security headers', () => {
+    it('sends a Content-Security-Policy without inline code, and the usual hardening headers', async () => {
+      for (const path of ['/', '/api/v1/sources', '/healthz']) {
+        const { headers } = await get(path);
+        const csp = headers.get('content-security-policy') ?? '';
+        expect(csp).toContain("default-src 'none'");
+        expect(csp).toContain("script-src 'self'");
+        expect(csp).not.toContain('unsafe-inline');
+        expect(headers.get('x-content-type-options')).toBe('nosniff');
+        expect(headers.get('x-frame-options')).toBe('DENY');
+        expect(headers.get('referrer-policy')).toBe('no-referrer');
+        expect(headers.get('x-powered-by')).toBeNull();
+      }
+    });
+
+    it('serves a page with no inline script or style', async () => {
+      const html = (await get('/', null)).text;
+      expect(html).toMatch(/<script src="dashboard.js" defer><\/script>/);
+      expect(html).not.toMatch(/<script>|<script [^>]*>[^<]+<\/script>|\sstyle=|\son[a-z]+=/i);
+    });
+  });
+
+  describe('secrets', () => {
+    it('never appear in any response, nor in the read models', async () => {
+      await get('/api/v1/sources?state=Pending,Started,Initialized,Authenticated,Collecting,Error,Stopping,Deleted&limit=500');
+      const everything = seen.join('\n');
+      for (const part of Object.values(SECRET_PARTS)) expect(everything).not.toContain(part);
+      expect(everything).not.toMatch(/"(api_secret|secret|secretKeyId)"/);
+      for (const name of ['health_sources', 'health_apis', 'health_events']) {
+        const docs = JSON.stringify(await h.db.collection(name).find({}).toArray());
+        for (const part of Object.values(SECRET_PARTS)) expect(docs).not.toContain(part);
+      }
+      expect(h.logText()).not.toContain(TOKEN);
+    });
+  });
+});
