@@ -290,6 +290,25 @@ describe('JobRunner, against the simulator and real NATS and FerretDB', () => {
     });
   });
 
+  describe('when SentinelOne sends a broken page', () => {
+    it('then nothing of it is published and the job fails as ThirdPartyGeneric, to be retried', async () => {
+      f.sim.admin.addFault({ kind: 'truncate', count: 1, path: ACTIVITIES_PATH });
+      const job = await f.dispatch(sourceId, 'activities', 'backfill');
+      expect(await f.runner(activities).run(job, ctx)).toMatchObject({ kind: 'failed', errorType: 'ThirdPartyGeneric', retryAt: expect.any(String) });
+      expect(await f.rawMessages('activities', sourceId)).toHaveLength(0);
+      expect(eventsOf(await f.collectionEvents(sourceId, 'activities'), 'PageCollected')).toHaveLength(0);
+    });
+  });
+
+  describe('when the source was updated after the job was dispatched', () => {
+    it('then the job of the old generation is dropped as stale', async () => {
+      const job = await f.dispatch(sourceId, 'activities', 'backfill');
+      await f.sourceCommand(sourceId, () => ({ type: 'RestartSource', data: { sourceId }, metadata: { now: f.clock() } }));
+      expect(await f.runner(activities).run(job, ctx)).toMatchObject({ kind: 'stale', reason: 'the source is at generation 2' });
+      expect(f.sim.admin.requests()).toHaveLength(0);
+    });
+  });
+
   describe('when a job is no longer in flight', () => {
     it('then it is dropped without a single request to SentinelOne', async () => {
       const job = await f.dispatch(sourceId, 'activities', 'backfill');
