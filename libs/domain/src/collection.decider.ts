@@ -192,7 +192,7 @@ function plan(command: PlanCollection, state: CollectionState, at: string): Coll
   const events: CollectionEvent[] = [
     {
       type: 'CollectionPlanned',
-      data: { sourceId, api, generation, baseUrl, reset, backfill, liveCheckpoint: reset ? at : (state as PlannedCollection).live.checkpoint, at },
+      data: { sourceId, api, generation, baseUrl, reset, backfill, liveCheckpoint: reset ? at : keptCheckpoint(state as PlannedCollection, at, backfillMs), at },
     },
   ];
   // A new configuration starts with a clean bill of health: what was wrong was about the old one.
@@ -202,6 +202,15 @@ function plan(command: PlanCollection, state: CollectionState, at: string): Coll
     }
   }
   return events;
+}
+
+/**
+ * The live checkpoint a new plan carries over, never further back than the backfill horizon: an API
+ * removed long ago and added again must not start with one enormous live window.
+ */
+function keptCheckpoint(state: PlannedCollection, at: string, backfillMs: number): string {
+  const horizon = shiftMicroIso(at, -backfillMs);
+  return state.live.checkpoint < horizon ? horizon : state.live.checkpoint;
 }
 
 function fail(command: FailJob, state: PlannedCollection, job: JobInFlight, at: string, policy: RetryPolicy): CollectionEvent[] {
@@ -316,8 +325,12 @@ export function evolveCollection(state: CollectionState, event: CollectionEvent)
     }
     case 'ReplayRequested':
       return { ...state, replay: { window: event.data.window, progress: NO_PROGRESS } };
-    case 'TokenVerified':
-      return { ...state, verifiedGeneration: event.data.generation };
+    case 'TokenVerified': {
+      // Verifying the token is progress too: a slow first page after it is not a stall.
+      const job = Object.values(state.jobs).find((j) => j?.jobId === event.data.jobId);
+      const jobs = job ? { ...state.jobs, [job.lane]: { ...job, lastProgressAt: at } } : state.jobs;
+      return { ...state, jobs, verifiedGeneration: event.data.generation };
+    }
     case 'PageCollected': {
       const job = state.jobs[event.data.lane];
       if (!job || job.jobId !== event.data.jobId) return state;

@@ -1103,3 +1103,35 @@ describe('Collection decider: guards added after review', () => {
     expect(planSteps(after, new Date(now.getTime() + 3_600_000), { pollIntervalMs: 1000, overlapMs: 100, snapshotIntervalMs: 1000, stallTimeoutMs: 60_000 })).toEqual([]);
   });
 });
+
+describe('Collection decider: timing details', () => {
+  const t0 = new Date('2026-11-27T10:00:00.000Z');
+  const at = (ms: number) => new Date(t0.getTime() + ms);
+  const planAt = (when: Date, generation: number, state: CollectionState): CollectionEvent[] =>
+    decideCollection(
+      { type: 'PlanCollection', data: { sourceId: 's', api: 'activities', generation, baseUrl: 'https://x.sentinelone.net/', backfillMs: 3_600_000 }, metadata: { now: when } },
+      state,
+    );
+
+  it('when a collection is planned again long after its checkpoint, then the live checkpoint is no older than the backfill horizon', () => {
+    const first = foldCollection(planAt(t0, 1, initialCollectionState()));
+    const later = at(48 * 3_600_000);
+    const replanned = planAt(later, 2, first).reduce(evolveCollection, first);
+    expect(replanned.status === 'Planned' && replanned.live.checkpoint).toBe('2026-11-29T09:00:00.000000Z');
+    const soon = planAt(at(60_000), 2, first).reduce(evolveCollection, first);
+    expect(soon.status === 'Planned' && soon.live.checkpoint).toBe('2026-11-27T10:00:00.000000Z');
+  });
+
+  it('when the token is verified, then the job counts as progressing (no stall)', () => {
+    let state = foldCollection(planAt(t0, 1, initialCollectionState()));
+    for (const e of decideCollection(
+      { type: 'DispatchJob', data: { jobId: 'j', lane: 'backfill', window: { from: '2026-11-27T09:00:00.000000Z', to: '2026-11-27T10:00:00.000000Z' }, resume: NO_PROGRESS }, metadata: { now: t0 } },
+      state,
+    ))
+      state = evolveCollection(state, e);
+    for (const e of decideCollection({ type: 'RecordTokenVerified', data: { jobId: 'j' }, metadata: { now: at(50_000) } }, state)) state = evolveCollection(state, e);
+    const settings = { pollIntervalMs: 3_600_000, overlapMs: 1000, snapshotIntervalMs: 3_600_000, stallTimeoutMs: 60_000 };
+    expect(planSteps(state, at(70_000), settings)).toEqual([]);
+    expect(planSteps(state, at(111_000), settings).map((s) => s.type)).toEqual(['abandon']);
+  });
+});
