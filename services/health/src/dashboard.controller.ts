@@ -3,11 +3,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Public } from './auth.guard';
 
-/** The dashboard's files, read once at start-up: a page, a stylesheet and a script. */
+/** The dashboard's files, read once at start-up: a page, a stylesheet, a script and an icon. */
 export interface DashboardAssets {
   readonly html: string;
   readonly css: string;
   readonly js: string;
+  readonly icon: string;
 }
 
 export const DASHBOARD_ASSETS = Symbol('dashboard-assets');
@@ -18,6 +19,7 @@ export function loadDashboardAssets(dir = join(__dirname, '..', 'public')): Dash
     html: readFileSync(join(dir, 'index.html'), 'utf8'),
     css: readFileSync(join(dir, 'dashboard.css'), 'utf8'),
     js: readFileSync(join(dir, 'dashboard.js'), 'utf8'),
+    icon: readFileSync(join(dir, 'favicon.svg'), 'utf8'),
   };
 }
 
@@ -48,5 +50,12 @@ export class DashboardController {
   @Header('Content-Type', 'text/javascript; charset=utf-8')
   js() {
     return this.assets.js;
+  }
+
+  @Public()
+  @Get('favicon.svg')
+  @Header('Content-Type', 'image/svg+xml')
+  icon() {
+    return this.assets.icon;
   }
 }
