@@ -354,7 +354,11 @@ export function evolveCollection(state: CollectionState, event: CollectionEvent)
       if (!finished) return next;
       // Without a backfill window (agents, or no S1C_BACKFILL) a backfill job must not fall through to the snapshot lane.
       if (job.lane === 'backfill') return next.backfill ? { ...next, backfill: { ...next.backfill, done: true } } : next;
-      if (job.lane === 'live') return { ...next, live: { checkpoint: job.window.to, pending: null } };
+      if (job.lane === 'live') {
+        // The checkpoint only moves forward, whatever window a job was dispatched with.
+        const checkpoint = job.window.to > next.live.checkpoint ? job.window.to : next.live.checkpoint;
+        return { ...next, live: { checkpoint, pending: null } };
+      }
       if (job.lane === 'replay') return { ...next, replay: null };
       return { ...next, snapshot: { ...next.snapshot, lastCompletedAt: job.window.to, pending: null } };
     }
