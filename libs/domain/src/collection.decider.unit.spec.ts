@@ -1132,6 +1132,6 @@ describe('Collection decider: timing details', () => {
     for (const e of decideCollection({ type: 'RecordTokenVerified', data: { jobId: 'j' }, metadata: { now: at(50_000) } }, state)) state = evolveCollection(state, e);
     const settings = { pollIntervalMs: 3_600_000, overlapMs: 1000, snapshotIntervalMs: 3_600_000, stallTimeoutMs: 60_000 };
     expect(planSteps(state, at(70_000), settings)).toEqual([]);
-    expect(planSteps(state, at(111_000), settings).map((s) => s.type)).toEqual(['abandon']);
+    expect(planSteps(state, at(111_000), settings).map((s) => s.type)).toEqual(['abandon', 'dispatch']);
   });
 });
