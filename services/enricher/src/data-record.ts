@@ -1,0 +1,83 @@
+import type { RecordMetadata, SourceApi } from '@s1c/domain';
+
+/**
+ * Headers of an output record on `s1c.data.<api>.<sourceId>` (stream `S1C_DATA`), beside
+ * `Nats-Msg-Id` = the record id. They let a consumer route, batch and cut the body without
+ * parsing the SentinelOne object.
+ */
+export const DATA_RECORD_HEADERS = {
+  recordId: 'S1c-Record-Id',
+  sourceId: 'S1c-Source-Id',
+  collectorId: 'S1c-Collector-Id',
+  api: 'S1c-Api',
+  /** The source stream version whose configuration produced the metadata. */
+  sourceVersion: 'S1c-Source-Version',
+  /** Byte offset in the body where the SentinelOne object (`event`) starts; it ends one byte before the body's end. */
+  eventOffset: 'S1c-Event-Offset',
+} as const;
+
+/** The output record without its `event`. */
+export interface DataEnvelope {
+  readonly id: string;
+  readonly sourceId: string;
+  readonly collectorId: string;
+  readonly api: SourceApi;
+  readonly metadata: RecordMetadata;
+  readonly fetchedAt: string;
+}
+
+const encoder = new TextEncoder();
+const EVENT_KEY = ',"event":';
+const EVENT_KEY_BYTES = encoder.encode(EVENT_KEY);
+const CLOSE = 0x7d; // '}'
+
+/**
+ * The output record's JSON: `{"id","sourceId","collectorId","api","metadata","fetchedAt","event"}`.
+ * Built by concatenation so that `event` is the raw record's bytes, unchanged: 64-bit ids and
+ * nested numbers beyond 2^53 keep every digit. `metadataJson` is `JSON.stringify(metadata)`.
+ */
+export function buildDataRecord(
+  envelope: Omit<DataEnvelope, 'metadata'>,
+  metadataJson: string,
+  event: Uint8Array,
+): { body: Uint8Array; eventOffset: number } {
+  const head =
+    `{"id":${JSON.stringify(envelope.id)},"sourceId":${JSON.stringify(envelope.sourceId)},` +
+    `"collectorId":${JSON.stringify(envelope.collectorId)},"api":${JSON.stringify(envelope.api)},` +
+    `"metadata":${metadataJson},"fetchedAt":${JSON.stringify(envelope.fetchedAt)}${EVENT_KEY}`;
+  const headBytes = encoder.encode(head);
+  const body = new Uint8Array(headBytes.length + event.length + 1);
+  body.set(headBytes, 0);
+  body.set(event, headBytes.length);
+  body[body.length - 1] = CLOSE;
+  return { body, eventOffset: headBytes.length };
+}
+
+/** An output record taken apart: the envelope parsed, the event as the exact bytes it was published with. */
+export interface ParsedDataRecord {
+  readonly envelope: DataEnvelope;
+  readonly event: Uint8Array;
+}
+
+/**
+ * Splits an output record at its `S1c-Event-Offset` without parsing the SentinelOne object.
+ * Returns undefined when the body does not have the shape {@link buildDataRecord} writes.
+ */
+export function parseDataRecord(body: Uint8Array, eventOffset: number): ParsedDataRecord | undefined {
+  if (!Number.isInteger(eventOffset) || eventOffset < EVENT_KEY_BYTES.length + 2 || eventOffset >= body.length) return undefined;
+  if (body[body.length - 1] !== CLOSE) return undefined;
+  const keyAt = eventOffset - EVENT_KEY_BYTES.length;
+  for (let i = 0; i < EVENT_KEY_BYTES.length; i++) if (body[keyAt + i] !== EVENT_KEY_BYTES[i]) return undefined;
+  let envelope: DataEnvelope;
+  try {
+    // The head without `,"event":` plus a closing brace is the envelope's own JSON.
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(body.subarray(0, keyAt)) + '}';
+    envelope = JSON.parse(text) as DataEnvelope;
+  } catch {
+    return undefined;
+  }
+  if (typeof envelope !== 'object' || envelope === null || typeof envelope.id !== 'string' || typeof envelope.metadata !== 'object') {
+    return undefined;
+  }
+  return { envelope, event: body.subarray(eventOffset, body.length - 1) };
+}

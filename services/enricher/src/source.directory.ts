@@ -1,0 +1,176 @@
+import {
+  foldSource,
+  isSiemForwarded,
+  isSourceEvent,
+  recordMetadata,
+  siemEventId,
+  sourceMetadata,
+  sourceStreamId,
+  type RecordMetadata,
+  type SourceApi,
+  type SourceEvent,
+} from '@s1c/domain';
+import type { MongoEventStore } from '@s1c/event-store';
+import { LruCache } from './lru.cache';
+
+/** A source's configuration as it was at one stream version, with its metadata prepared per API. */
+export interface SourceAtVersion {
+  readonly sourceId: string;
+  readonly version: number;
+  readonly collectorId: string;
+  readonly name: string;
+  readonly category: string | null;
+  /** Metadata without the per-record `_siemEventID` of activities and threats. */
+  metadataFor(api: SourceApi): RecordMetadata;
+  /** `JSON.stringify(recordMetadata(...))` of a record, memoised per API and `_siemEventID`. */
+  metadataJson(api: SourceApi, record: Readonly<Record<string, unknown>>): string;
+}
+
+/** Why a record's configuration cannot be had. */
+export class SourceVersionError extends Error {
+  override readonly name = 'SourceVersionError';
+  constructor(
+    message: string,
+    /** True when waiting may help (the log may not show the version yet). */
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+interface Liveness {
+  /** Stopping or Deleted: terminal, so it never needs checking again. */
+  terminal: boolean;
+  /** The stream version read so far. */
+  version: number;
+  checkedAtMs: number;
+  refreshing: Promise<void> | undefined;
+}
+
+const MAX_METADATA_VARIANTS = 4096;
+const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['SourceDeletionRequested', 'SourceDeleted']);
+
+/**
+ * What the enricher knows about sources, read from the log and cached:
+ * - the configuration at a given stream version (the version a record was fetched at), folded
+ *   once per (source, version) and kept in a bounded LRU: a later update never changes the
+ *   metadata of a record fetched before it, and one record never mixes two versions;
+ * - whether a source is now Stopping or Deleted (terminal states), re-read at most every
+ *   `refreshIntervalMs` per source, at once when a record shows a version newer than known, and
+ *   immediately on a relayed deletion event ({@link markTerminal}).
+ */
+export class SourceDirectory {
+  private readonly configs: LruCache<string, Promise<SourceAtVersion>>;
+  private readonly liveness = new Map<string, Liveness>();
+
+  constructor(
+    private readonly store: MongoEventStore,
+    private readonly options: { cacheSize: number; refreshIntervalMs: number; nowMs?: () => number },
+  ) {
+    this.configs = new LruCache(options.cacheSize);
+  }
+
+  /** The configuration at `version`; throws {@link SourceVersionError} when there is none. */
+  async atVersion(sourceId: string, version: number): Promise<SourceAtVersion> {
+    const key = `${sourceId}\u0000${version}`;
+    const cached = this.configs.get(key);
+    if (cached) return cached;
+    const loading = this.load(sourceId, version);
+    this.configs.set(key, loading);
+    // A failed load must not stay cached: the next record tries again.
+    loading.catch(() => this.configs.delete(key));
+    return loading;
+  }
+
+  /**
+   * Whether the source is Stopping or Deleted now. Reads the log when the source was not checked
+   * for `refreshIntervalMs` or when `seenVersion` is newer than what was read.
+   */
+  async isTerminal(sourceId: string, seenVersion: number): Promise<boolean> {
+    const now = this.nowMs();
+    let entry = this.liveness.get(sourceId);
+    if (!entry) {
+      entry = { terminal: false, version: 0, checkedAtMs: -Infinity, refreshing: undefined };
+      this.liveness.set(sourceId, entry);
+    }
+    if (entry.terminal) return true;
+    if (seenVersion > entry.version || now - entry.checkedAtMs >= this.options.refreshIntervalMs) {
+      entry.refreshing ??= this.refresh(sourceId, entry).finally(() => {
+        entry.refreshing = undefined;
+      });
+      await entry.refreshing;
+    }
+    return entry.terminal;
+  }
+
+  /** A relayed SourceDeletionRequested/SourceDeleted: the source is terminal from now on. */
+  markTerminal(sourceId: string): void {
+    const entry = this.liveness.get(sourceId);
+    if (entry) entry.terminal = true;
+    else this.liveness.set(sourceId, { terminal: true, version: 0, checkedAtMs: this.nowMs(), refreshing: undefined });
+  }
+
+  /** Forgets when sources were checked, so the next record of each re-reads the log. */
+  invalidate(sourceId: string): void {
+    const entry = this.liveness.get(sourceId);
+    if (entry) entry.checkedAtMs = -Infinity;
+  }
+
+  private nowMs(): number {
+    return this.options.nowMs ? this.options.nowMs() : Date.now();
+  }
+
+  private async refresh(sourceId: string, entry: Liveness): Promise<void> {
+    const checkedAt = this.nowMs();
+    const events = await this.store.readStream(sourceStreamId(sourceId), { fromVersion: entry.version + 1 });
+    for (const event of events) {
+      if (TERMINAL_EVENTS.has(event.type)) entry.terminal = true;
+      entry.version = Math.max(entry.version, event.version);
+    }
+    entry.checkedAtMs = checkedAt;
+  }
+
+  private async load(sourceId: string, version: number): Promise<SourceAtVersion> {
+    const recorded = await this.store.readStream(sourceStreamId(sourceId), { toVersion: version });
+    const last = recorded.at(-1)?.version ?? 0;
+    if (last < version) {
+      throw new SourceVersionError(`source ${sourceId} has no version ${version} in the log (it is at ${last})`, true);
+    }
+    const state = foldSource(recorded.filter(isSourceEvent) as unknown as SourceEvent[]);
+    if (state.status === 'Nonexistent' || state.status === 'Deleted') {
+      throw new SourceVersionError(`source ${sourceId} has no configuration at version ${version} (${state.status})`, false);
+    }
+    const { collectorId, config } = state;
+    const about = { collectorId, config };
+    const forwarded = isSiemForwarded(about);
+    const perApi = new Map<SourceApi, RecordMetadata>();
+    const json = new Map<string, string>();
+    const metadataFor = (api: SourceApi): RecordMetadata => {
+      let m = perApi.get(api);
+      if (!m) {
+        m = sourceMetadata(about, api);
+        perApi.set(api, m);
+      }
+      return m;
+    };
+    return {
+      sourceId,
+      version,
+      collectorId,
+      name: config.name,
+      category: config.category,
+      metadataFor,
+      metadataJson(api, record) {
+        const eventId = forwarded && api !== 'agents' ? siemEventId(api, record) : undefined;
+        const key = eventId === undefined ? api : `${api}\u0000${eventId}`;
+        let text = json.get(key);
+        if (text === undefined) {
+          text = JSON.stringify(recordMetadata(about, api, record));
+          // Threat ids are unbounded: memoise only a bounded number of variants.
+          if (json.size < MAX_METADATA_VARIANTS) json.set(key, text);
+        }
+        return text;
+      },
+    };
+  }
+}
