@@ -1,0 +1,122 @@
+import { ConfigError } from '@s1c/config';
+import { describe, expect, it } from 'vitest';
+import { backfillPercent } from './api-status.model';
+import { loadHealthConfig } from './health.config';
+import { raiseHealthEvent, resolveHealthEvent, subsystemOf } from './health-event.model';
+import { perMinuteSeries } from './health.queries';
+import { renderMetrics } from './metrics.renderer';
+
+describe('backfillPercent', () => {
+  const window = { from: '2026-11-26T00:00:00.000000Z', to: '2026-11-27T00:00:00.000000Z' };
+  it.each([
+    [null, false, 0],
+    ['2026-11-26T06:00:00.000000Z', false, 25],
+    ['2026-11-26T16:00:00Z', false, 66.7],
+    ['2026-11-25T00:00:00Z', false, 0],
+    ['2026-11-28T00:00:00Z', false, 100],
+    [null, true, 100],
+  ])('with the last record at %s (done: %s) is %d', (last, done, expected) => {
+    expect(backfillPercent(window, last, done)).toBe(expected);
+  });
+});
+
+describe('perMinuteSeries', () => {
+  it('puts each minute at its place in the last hour and drops older ones', () => {
+    const now = new Date('2026-11-27T10:15:30Z');
+    const series = perMinuteSeries(
+      [
+        { minute: '2026-11-27T09:10:00.000000Z', records: 7 },
+        { minute: '2026-11-27T09:16:00.000000Z', records: 3 },
+        { minute: '2026-11-27T10:15:00.000000Z', records: 5 },
+      ],
+      now,
+    );
+    expect(series).toHaveLength(60);
+    expect(series[0]).toBe(3);
+    expect(series[59]).toBe(5);
+    expect(series.reduce((a, b) => a + b, 0)).toBe(8);
+  });
+});
+
+describe('the health-event index documents', () => {
+  const facts = {
+    healthEventId: 'h-1',
+    severity: 'Error' as const,
+    errorType: 'ThirdPartyGeneric',
+    eventName: 'ThirdPartyGenericError',
+    description: 'HTTP 503',
+    sourceId: 's-1',
+    api: 'threats' as const,
+    retry: { retrying: true, nextAttemptAt: '2026-11-27T10:01:00Z' },
+    at: '2026-11-27T10:00:00Z',
+  };
+  const source = { collectorId: 'c-1', name: 'Source One' };
+
+  it('counts a repeat as another occurrence, and ignores an event it has already applied', () => {
+    const first = raiseHealthEvent(undefined, facts, source, { streamId: 'collection-s-1-threats', position: 10 })!;
+    const again = raiseHealthEvent(first, { ...facts, at: '2026-11-27T10:05:00Z' }, source, { streamId: 'collection-s-1-threats', position: 12 })!;
+    expect(again).toMatchObject({ occurrences: 2, firstSeen: '2026-11-27T10:00:00.000000Z', lastSeen: '2026-11-27T10:05:00.000000Z', status: 'UnHealthy' });
+    expect(raiseHealthEvent(again, facts, source, { streamId: 'collection-s-1-threats', position: 12 })).toBeUndefined();
+    const resolved = resolveHealthEvent(again, { at: '2026-11-27T10:06:00Z' }, { position: 13 })!;
+    expect(resolved).toMatchObject({ status: 'Healthy', resolvedAt: '2026-11-27T10:06:00.000000Z', occurrences: 2 });
+    expect(resolveHealthEvent(resolved, { at: '2026-11-27T10:07:00Z' }, { position: 14 })).toBeUndefined();
+  });
+
+  it('names the subsystem by API for collection streams and by kind otherwise', () => {
+    expect(subsystemOf('collection-s-1-threats', 'threats')).toBe('threats');
+    expect(subsystemOf('delivery-s-1', undefined)).toBe('delivery');
+    expect(subsystemOf('delivery-s-1', 'threats')).toBe('delivery');
+  });
+});
+
+describe('renderMetrics', () => {
+  it('escapes label values', () => {
+    const text = renderMetrics(
+      {
+        sources: [
+          {
+            _id: 's"1',
+            collectorId: 'c\\1',
+            name: 'line\nbreak "quoted"',
+            description: null,
+            category: null,
+            baseUrl: 'https://x',
+            supportedApis: [],
+            state: 'Pending',
+            since: '',
+            reason: '',
+            failure: null,
+            generation: 1,
+            createdAt: '',
+            updatedAt: '',
+            version: 1,
+            position: 1,
+          },
+        ],
+        apis: [],
+        open: [],
+      },
+      new Date(),
+    );
+    expect(text).toContain('s1c_source_state{source_id="s\\"1",source="line\\nbreak \\"quoted\\"",collector="c\\\\1",state="Pending"} 1');
+  });
+});
+
+describe('loadHealthConfig', () => {
+  it('has defaults', () => {
+    const config = loadHealthConfig({});
+    expect(config).toMatchObject({ S1C_HEALTH_PORT: 8080, S1C_EVENT_POLL_INTERVAL: 200, S1C_EVENT_GAP_TIMEOUT: 2000 });
+    expect(config.S1C_API_TOKEN).toBeUndefined();
+  });
+
+  it('names every bad variable without echoing values', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadHealthConfig({ S1C_HEALTH_PORT: 'eighty', S1C_API_TOKEN: 'short-secret', S1C_EVENT_POLL_INTERVAL: 'often' });
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error?.problems.map((p) => p.split(':')[0]).sort()).toEqual(['S1C_API_TOKEN', 'S1C_EVENT_POLL_INTERVAL', 'S1C_HEALTH_PORT']);
+    expect(error?.message).not.toContain('short-secret');
+  });
+});
