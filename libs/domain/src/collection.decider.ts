@@ -209,6 +209,9 @@ function plan(command: PlanCollection, state: CollectionState, at: string): Coll
  * removed long ago and added again must not start with one enormous live window.
  */
 function keptCheckpoint(state: PlannedCollection, at: string, backfillMs: number): string {
+  // Without a backfill horizon there is nothing to cap against; moving the checkpoint to "now"
+  // would skip what happened since the last poll.
+  if (backfillMs <= 0) return state.live.checkpoint;
   const horizon = shiftMicroIso(at, -backfillMs);
   return state.live.checkpoint < horizon ? horizon : state.live.checkpoint;
 }

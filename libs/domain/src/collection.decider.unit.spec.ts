@@ -1120,6 +1120,11 @@ describe('Collection decider: timing details', () => {
     expect(replanned.status === 'Planned' && replanned.live.checkpoint).toBe('2026-11-29T09:00:00.000000Z');
     const soon = planAt(at(60_000), 2, first).reduce(evolveCollection, first);
     expect(soon.status === 'Planned' && soon.live.checkpoint).toBe('2026-11-27T10:00:00.000000Z');
+    const noBackfill = decideCollection(
+      { type: 'PlanCollection', data: { sourceId: 's', api: 'activities', generation: 2, baseUrl: 'https://x.sentinelone.net/', backfillMs: 0 }, metadata: { now: later } },
+      first,
+    ).reduce(evolveCollection, first);
+    expect(noBackfill.status === 'Planned' && noBackfill.live.checkpoint).toBe('2026-11-27T10:00:00.000000Z');
   });
 
   it('when the token is verified, then the job counts as progressing (no stall)', () => {
