@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HEALTH_COLLECTIONS } from './health.projection';
+import type { LiveSourceState } from '@s1c/domain';
+import { HEALTH_COLLECTIONS, healthProjection } from './health.projection';
 import { startHealthUnderTest, type HealthUnderTest } from './testing/health.harness';
 import { iso, micros, NOW, writeScriptedHistory } from './testing/scripted.history';
 
@@ -326,7 +327,6 @@ describe('the health read models', () => {
   describe('when the same events are applied again (a replica, or a redelivery)', () => {
     it('then nothing changes', async () => {
       const before = await everything();
-      const { healthProjection } = await import('./health.projection');
       const projection = healthProjection();
       const all = await h.store.readAll({ after: 0, limit: 10_000 });
       for (const event of all) await projection.apply(event, h.db);
@@ -334,13 +334,29 @@ describe('the health read models', () => {
     });
   });
 
+  describe('when another service writes a malformed health event', () => {
+    it('then it is skipped with an error log, and the events after it still apply', async () => {
+      await h.store.appendToStream('delivery-charlie-src', [{ type: 'HealthEventRaised', data: { healthEventId: 'bad-1', severity: 'Fatal' } }], { expectedVersion: 'any' });
+      await h.store.appendToStream(
+        'delivery-charlie-src',
+        [{ type: 'HealthEventResolved', data: { healthEventId: `health-bravo-src-threats-ThirdPartyConfig-${micros(4)}`, at: iso(14) } }],
+        { expectedVersion: 'any' },
+      );
+      await h.caughtUp();
+      expect(h.logText()).toContain('health event skipped: it does not have the expected shape');
+      const { body } = await h.get('/api/v1/health-events?source=bravo-src');
+      expect(body.items[0]).toMatchObject({ status: 'Healthy', resolvedAt: iso(14) });
+      expect((await h.get('/api/v1/health-events?source=charlie-src')).body.total).toBe(2);
+    });
+  });
+
   describe('when a source is renamed', () => {
     it('then its health events carry the new name', async () => {
       const { state } = await h.sources.load('source-bravo-src');
-      const config = (state as { config: Record<string, unknown> }).config;
+      const { config } = state as LiveSourceState;
       await h.sources.execute('source-bravo-src', () => ({
         type: 'UpdateSource',
-        data: { sourceId: 'bravo-src', config: { ...config, name: 'Bravo Renamed' } as never },
+        data: { sourceId: 'bravo-src', config: { ...config, name: 'Bravo Renamed' } },
         metadata: { now: new Date(NOW.getTime() + 60_000) },
       }));
       await h.caughtUp();

@@ -120,8 +120,10 @@ async function applyCollectionEvent(c: HealthCollections, event: RecordedEvent &
 }
 
 async function applyHealthEvent(c: HealthCollections, event: RecordedEvent, logger?: TailerLogger): Promise<void> {
-  const raised = event.type === 'HealthEventRaised';
-  const parsed = (raised ? raisedFactsSchema : resolvedFactsSchema).safeParse(event.data);
+  const parsed =
+    event.type === 'HealthEventRaised'
+      ? ({ kind: 'raised', ...raisedFactsSchema.safeParse(event.data) } as const)
+      : ({ kind: 'resolved', ...resolvedFactsSchema.safeParse(event.data) } as const);
   if (!parsed.success) {
     // Another service's malformed event must not stop the read models for good: skip it, loudly.
     logger?.error(
@@ -133,10 +135,9 @@ async function applyHealthEvent(c: HealthCollections, event: RecordedEvent, logg
   const id = parsed.data.healthEventId;
   const before = (await c.events.findOne({ _id: id })) ?? undefined;
   let after: HealthEventDoc | undefined;
-  if (raised) {
-    const facts = raisedFactsSchema.parse(event.data);
-    const source = (await c.sources.findOne({ _id: facts.sourceId })) ?? undefined;
-    after = raiseHealthEvent(before, facts, source, event);
+  if (parsed.kind === 'raised') {
+    const source = (await c.sources.findOne({ _id: parsed.data.sourceId })) ?? undefined;
+    after = raiseHealthEvent(before, parsed.data, source, event);
   } else {
     after = resolveHealthEvent(before, parsed.data, event);
   }
