@@ -133,7 +133,8 @@ export function evolveApiStatus(
         lastSuccessfulPollAt: time,
         lastPoll: { at: time, lane, records: progress.records - job.startRecords, pages: progress.pages, durationMs, finished },
         pollDurations: observe(doc.pollDurations, durationMs),
-        liveCheckpoint: lane === 'live' && finished ? job.windowTo : doc.liveCheckpoint,
+        // As the domain does: the checkpoint only moves forward, whatever window a job carried.
+        liveCheckpoint: lane === 'live' && finished && job.windowTo > doc.liveCheckpoint ? job.windowTo : doc.liveCheckpoint,
         backfill: lane === 'backfill' && doc.backfill ? withBackfillProgress(doc.backfill, progress, finished) : doc.backfill,
       };
     }
