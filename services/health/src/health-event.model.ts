@@ -1,5 +1,8 @@
-import { SOURCE_APIS, toMicroIso, type SourceApi } from '@s1c/domain';
+import { parseMicros, SOURCE_APIS, toMicroIso, type SourceApi } from '@s1c/domain';
 import { z } from 'zod';
+
+/** A timestamp the read models can normalise (a bad one would otherwise stop the projection). */
+const timestamp = z.string().refine((s) => parseMicros(s) !== undefined, 'must be an ISO-8601 timestamp');
 
 /** What the log's HealthEventRaised carries, from any stream (`api` may be absent outside collection). */
 export const raisedFactsSchema = z.object({
@@ -10,15 +13,15 @@ export const raisedFactsSchema = z.object({
   description: z.string().max(10_000),
   sourceId: z.string().min(1).max(200),
   api: z.enum(SOURCE_APIS).optional(),
-  retry: z.object({ retrying: z.boolean(), nextAttemptAt: z.string().optional(), until: z.string().optional() }),
-  at: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO timestamp'),
+  retry: z.object({ retrying: z.boolean(), nextAttemptAt: timestamp.optional(), until: timestamp.optional() }),
+  at: timestamp,
 });
 export type RaisedFacts = z.infer<typeof raisedFactsSchema>;
 
 export const resolvedFactsSchema = z.object({
   healthEventId: z.string().min(1).max(500),
   sourceId: z.string().min(1).max(200).optional(),
-  at: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO timestamp'),
+  at: timestamp,
 });
 export type ResolvedFacts = z.infer<typeof resolvedFactsSchema>;
 
