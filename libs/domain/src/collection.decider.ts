@@ -96,7 +96,7 @@ export type PlanCollection = Command<
 >;
 export type DispatchJob = Command<'DispatchJob', { jobId: string; lane: Lane; window: TimeWindow; resume: Progress }>;
 export type RequestReplay = Command<'RequestReplay', { window: TimeWindow }>;
-export type RecordTokenVerified = Command<'RecordTokenVerified', { jobId: string }>;
+export type RecordTokenVerified = Command<'RecordTokenVerified', { jobId: string; rateLimited?: boolean }>;
 export type RecordPage = Command<'RecordPage', { jobId: string; progress: Progress; pageRecords: number; rateLimited: boolean }>;
 export type CompleteJob = Command<'CompleteJob', { jobId: string; finished: boolean; progress: Progress }>;
 export type FailJob = Command<'FailJob', { jobId: string; errorType: ErrorType; reason: string; retryAfterMs?: number; random: number }>;
@@ -152,9 +152,12 @@ export function decideCollection(
   const job = currentJob(state, command.data.jobId);
   const lane = job.lane;
   switch (command.type) {
-    case 'RecordTokenVerified':
+    case 'RecordTokenVerified': {
       if (state.verifiedGeneration === state.generation) return [];
-      return [{ type: 'TokenVerified', data: { ...base, jobId: job.jobId, generation: state.generation } }];
+      const events: CollectionEvent[] = [{ type: 'TokenVerified', data: { ...base, jobId: job.jobId, generation: state.generation } }];
+      if (command.data.rateLimited && !state.warning) events.push({ type: 'HealthEventRaised', data: { ...base, ...rateLimitWarning(state, at) } });
+      return events;
+    }
     case 'RecordPage': {
       const { progress, pageRecords, rateLimited } = command.data;
       // Progress only moves forward: a report behind the job's progress comes from a second

@@ -1140,3 +1140,24 @@ describe('Collection decider: timing details', () => {
     expect(planSteps(state, at(111_000), settings).map((s) => s.type)).toEqual(['abandon', 'dispatch']);
   });
 });
+
+describe('Collection decider: rate limiting met while checking the token', () => {
+  it('when the token check was rate limited, then a Warning opens with the TokenVerified', () => {
+    const now = new Date('2026-11-27T10:00:00.000Z');
+    let state = foldCollection(
+      decideCollection(
+        { type: 'PlanCollection', data: { sourceId: 's', api: 'threats', generation: 1, baseUrl: 'https://x.sentinelone.net/', backfillMs: 0 }, metadata: { now } },
+        initialCollectionState(),
+      ),
+    );
+    for (const e of decideCollection(
+      { type: 'DispatchJob', data: { jobId: 'j', lane: 'live', window: { from: '2026-11-27T09:00:00.000000Z', to: '2026-11-27T10:00:00.000000Z' }, resume: NO_PROGRESS }, metadata: { now } },
+      state,
+    ))
+      state = evolveCollection(state, e);
+    const events = decideCollection({ type: 'RecordTokenVerified', data: { jobId: 'j', rateLimited: true }, metadata: { now } }, state);
+    expect(events.map((e) => e.type)).toEqual(['TokenVerified', 'HealthEventRaised']);
+    expect(events[1]!.data).toMatchObject({ severity: 'Warning', errorType: 'RateLimited' });
+    expect(decideCollection({ type: 'RecordTokenVerified', data: { jobId: 'j' }, metadata: { now } }, state).map((e) => e.type)).toEqual(['TokenVerified']);
+  });
+});

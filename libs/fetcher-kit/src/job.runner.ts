@@ -219,8 +219,8 @@ export class JobRunner {
     try {
       // 4. Verify the token once per configuration generation.
       if (collection.state.verifiedGeneration !== collection.state.generation) {
-        await client.verifyToken({ signal });
-        await this.record(job, tracker, { type: 'RecordTokenVerified', data: { jobId: job.jobId }, metadata: { now: this.clock() } });
+        const { rateLimited } = await client.verifyToken({ signal });
+        await this.record(job, tracker, { type: 'RecordTokenVerified', data: { jobId: job.jobId, rateLimited }, metadata: { now: this.clock() } });
       }
       // 5. Walk.
       return await this.walk(job, inflight, client, { sourceVersion: source.version, collectorId: src.collectorId }, ctx, signal, tracker, log);
