@@ -1,3 +1,6 @@
 import { vitestConfig } from '../../vitest.base.mjs';
 
-export default vitestConfig({ withServers: true });
+const config = vitestConfig({ withServers: true, testTimeoutMs: 60_000 });
+// The raw and data streams (and their durable consumers) have fixed names: test files take turns.
+config.test = { ...config.test, fileParallelism: false };
+export default config;
