@@ -1,0 +1,235 @@
+import { STREAMS } from '@s1c/messaging';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deliveryStreamId } from './delivery.health';
+import { parseSumoFields } from './sumo.headers';
+import { createEnricherWorld, createSource, eventually, publishRaw, readStream, sourceConfig, type EnricherWorld } from './testing/enricher.harness';
+
+interface Received {
+  readonly headers: IncomingMessage['headers'];
+  readonly lines: string[];
+}
+
+/** A hosted collector's HTTP source, with the faults of a bad day. */
+class Receiver {
+  readonly accepted: Received[] = [];
+  requests = 0;
+  faults = 0;
+  /** Decides the fate of a request: 'ok', a status, or 'reset'. */
+  fate: (req: IncomingMessage, n: number) => 'ok' | 'reset' | number = () => 'ok';
+  private server: Server | undefined;
+  port = 0;
+
+  async start(port = 0): Promise<void> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/receiver/v1/http/token`;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const n = ++this.requests;
+    const fate = this.fate(req, n);
+    if (fate === 'reset') {
+      this.faults += 1;
+      req.socket.destroy();
+      return;
+    }
+    if (fate !== 'ok') {
+      this.faults += 1;
+      res.writeHead(fate, fate === 429 ? { 'Retry-After': '1' } : {});
+      res.end('{"error":"fault"}');
+      return;
+    }
+    const text = gunzipSync(Buffer.concat(chunks)).toString('utf8');
+    this.accepted.push({ headers: req.headers, lines: text.split('\n') });
+    res.writeHead(200);
+    res.end();
+  }
+}
+
+let world: EnricherWorld;
+
+beforeAll(async () => {
+  world = await createEnricherWorld();
+});
+afterAll(async () => {
+  await world?.close();
+});
+
+/** A realistic-ish activity whose id is unique and which names its source. */
+function activity(sourceId: string, i: number): string {
+  return `{"id":"${1398765432109876543n + BigInt(i)}","activityType":${27 + (i % 3)},"siteName":"${sourceId}","data":{"accountId":1234567890123456789,"n":${i}},"primaryDescription":"${'x'.repeat(200)}"}`;
+}
+
+describe('HTTP sink', () => {
+  it('delivers every record exactly once through 500s, 429s, resets and a 10 s outage, with correct gzip and headers, never mixing sources', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    receiver.fate = () => {
+      const r = random();
+      if (r < 0.15) return 500;
+      if (r < 0.25) return 429;
+      if (r < 0.3) return 'reset';
+      return 'ok';
+    };
+    const runtime = await world.start({ S1C_SINK_HTTP_URL: receiver.url, S1C_SINK_BATCH_RECORDS: '400' });
+    const sources = [
+      { id: 'h1', name: 'Console one', fields: [{ key: '_siemForward', value: true }, { key: 'team.name', value: 'a,b=c' }] },
+      { id: 'h2', name: 'Console two', fields: [{ key: 'team', value: 'soc' }] },
+    ];
+    const versions: Record<string, number> = {};
+    for (const s of sources) versions[s.id] = await createSource(world, s.id, sourceConfig({ name: s.name, category: `sec/${s.id}`, fields: s.fields }));
+    const PER_SOURCE = 1500;
+    const publishAll = async (from: number, to: number) => {
+      const work: Array<Promise<void>> = [];
+      for (const s of sources) {
+        for (let i = from; i < to; i++) {
+          work.push(publishRaw(world, { sourceId: s.id, api: 'activities', recordId: `${s.id}:activities:${i}`, sourceVersion: versions[s.id]!, body: activity(s.id, i) }));
+        }
+      }
+      await Promise.all(work);
+    };
+    await publishAll(0, PER_SOURCE / 2);
+    await eventually(() => runtime.httpSink!.stats.recordsSent > 0, 20_000, 'first deliveries');
+    // The collector goes down for 10 s while records keep coming.
+    await receiver.stop();
+    const downAt = Date.now();
+    await publishAll(PER_SOURCE / 2, PER_SOURCE);
+    await new Promise((resolve) => setTimeout(resolve, 10_000 - (Date.now() - downAt)));
+    await receiver.start(receiver.port);
+    const total = PER_SOURCE * sources.length;
+    await eventually(() => receiver.accepted.reduce((n, b) => n + b.lines.length, 0) >= total, 90_000, 'every record at the receiver');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+
+    const seen = new Map<string, number>();
+    for (const batch of receiver.accepted) {
+      const name = batch.headers['x-sumo-name'];
+      const source = sources.find((s) => s.name === name)!;
+      expect(source).toBeDefined();
+      expect(batch.headers['content-encoding']).toBe('gzip');
+      expect(batch.headers['x-sumo-category']).toBe(`sec/${source.id}`);
+      const fields = parseSumoFields(String(batch.headers['x-sumo-fields']));
+      if (source.id === 'h1') {
+        expect(fields.slice(0, 5)).toEqual([
+          ['team.name', 'a,b=c'],
+          ['_collector', 'default'],
+          ['_siemVendor', 'SentinelOne'],
+          ['_siemProduct', 'MGMT API'],
+          ['_siemFormat', 'JSON'],
+        ]);
+        expect(fields[5]![0]).toBe('_siemEventID');
+      } else {
+        expect(fields).toEqual([['team', 'soc'], ['_collector', 'default']]);
+      }
+      expect(batch.lines.length).toBeLessThanOrEqual(400);
+      for (const line of batch.lines) {
+        // The S1 object itself, unchanged, and of this batch's source only.
+        const i = Number(/"n":(\d+)/.exec(line)![1]);
+        expect(line).toBe(activity(source.id, i));
+        if (source.id === 'h1') expect(fields[5]![1]).toBe(`activities - ${27 + (i % 3)}`);
+        const key = `${source.id}:${i}`;
+        seen.set(key, (seen.get(key) ?? 0) + 1);
+      }
+    }
+    expect(seen.size).toBe(total);
+    expect([...seen.values()].every((n) => n === 1)).toBe(true);
+    expect(receiver.faults).toBeGreaterThan(0);
+    expect(runtime.httpSink!.stats.attemptsFailed).toBeGreaterThan(0);
+    await receiver.stop();
+    await runtime.close();
+  }, 150_000);
+
+  it('raises a FirstPartyGenericError health event on a 400, and dead-letters the batch after the retry window', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    receiver.fate = () => 400;
+    const runtime = await world.start({ S1C_SINK_HTTP_URL: receiver.url, S1C_RETRY_WINDOW: '2s' });
+    const version = await createSource(world, 'refused', sourceConfig({ name: 'Refused' }));
+    for (let i = 0; i < 3; i++) {
+      await publishRaw(world, { sourceId: 'refused', api: 'activities', recordId: `refused:activities:${i}`, sourceVersion: version, body: activity('refused', i) });
+    }
+    await eventually(async () => (await world.store.readStream(deliveryStreamId('refused'))).length > 0, 15_000, 'a health event');
+    const [raised] = await world.store.readStream(deliveryStreamId('refused'));
+    expect(raised!.type).toBe('HealthEventRaised');
+    expect(raised!.data).toMatchObject({
+      sourceId: 'refused',
+      api: 'activities',
+      severity: 'Error',
+      errorType: 'FirstPartyGeneric',
+      eventName: 'FirstPartyGenericError',
+      retry: { retrying: true },
+    });
+    expect((raised!.data as { description: string }).description).toContain('HTTP collector answered 400');
+    let dead: Awaited<ReturnType<typeof readStream>> = [];
+    await eventually(async () => (dead = await readStream(world, STREAMS.deadLetters.name, 's1c.dlq.S1C_DATA.sink-http')).length >= 3, 20_000, 'dead letters');
+    expect(dead.map((d) => d.headers['S1c-Dlq-Original-Msg-Id']).sort()).toEqual(['refused:activities:0', 'refused:activities:1', 'refused:activities:2']);
+    const events = await world.store.readStream(deliveryStreamId('refused'));
+    expect(events.at(-1)!.data).toMatchObject({ retry: { retrying: false } });
+    expect(new Set(events.map((e) => (e.data as { healthEventId: string }).healthEventId)).size).toBe(1);
+    // Once the collector accepts again, the event is resolved.
+    receiver.fate = () => 'ok';
+    await publishRaw(world, { sourceId: 'refused', api: 'activities', recordId: 'refused:activities:9', sourceVersion: version, body: activity('refused', 9) });
+    await eventually(async () => (await world.store.readStream(deliveryStreamId('refused'))).at(-1)!.type === 'HealthEventResolved', 15_000, 'the resolution');
+    await receiver.stop();
+    await runtime.close();
+  }, 60_000);
+});
+
+describe('file sink', () => {
+  it('writes NDJSON per source and API, rotating by size, every record once and unchanged', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 's1c-file-sink-'));
+    try {
+      const runtime = await world.start({ S1C_SINK_FILE_DIR: dir, S1C_SINK_FILE_MAX_BYTES: '4096' });
+      const version = await createSource(world, 'files', sourceConfig());
+      const N = 60;
+      for (let i = 0; i < N; i++) {
+        await publishRaw(world, { sourceId: 'files', api: 'activities', recordId: `files:activities:${i}`, sourceVersion: version, body: activity('files', i) });
+      }
+      await publishRaw(world, { sourceId: 'files', api: 'agents', recordId: 'files:agents:1', sourceVersion: version, body: '{"id":"1224294323241529157"}' });
+      const linesOf = async () => {
+        const names = (await readdir(join(dir, 'files')).catch(() => [] as string[])).filter((n) => n.startsWith('activities'));
+        const lines: string[] = [];
+        for (const name of names) lines.push(...(await readFile(join(dir, 'files', name), 'utf8')).split('\n').filter(Boolean));
+        return { names, lines };
+      };
+      await eventually(async () => (await linesOf()).lines.length >= N, 20_000, 'every line on disk');
+      const { names, lines } = await linesOf();
+      expect(names).toContain('activities.ndjson');
+      expect(names).toContain('activities.1.ndjson');
+      expect(names.length).toBeGreaterThan(2);
+      for (const name of names) {
+        const text = await readFile(join(dir, 'files', name), 'utf8');
+        expect(Buffer.byteLength(text)).toBeLessThanOrEqual(4096);
+      }
+      expect(lines.sort()).toEqual(Array.from({ length: N }, (_, i) => activity('files', i)).sort());
+      await eventually(async () => (await readFile(join(dir, 'files', 'agents.ndjson'), 'utf8').catch(() => '')) === '{"id":"1224294323241529157"}\n', 10_000, 'the agents file');
+      await runtime.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
