@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The whole system on this machine without Docker: nats-server and FerretDB (unless NATS_URL /
-// MONGO_URL name running ones), every service, the SentinelOne simulator and a demo source.
-// Data lives in .local/ so a restart keeps sources. Ctrl-C stops everything cleanly.
+// MONGO_URL name running ones), every service, the SentinelOne simulator (live mode) and a demo
+// source. Data lives in .local/ (collected records in .local/output/) so a restart keeps sources.
+// Ctrl-C stops everything cleanly.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,9 @@ const { startNatsServer, startFerretDb } = require('./libs/test-harness/dist/ind
 const { connect } = require('nats');
 
 const SIMULATOR_PORT = Number(process.env.S1C_SIMULATOR_PORT ?? 8088);
+const HEALTH_PORT = Number(process.env.S1C_HEALTH_PORT ?? 8080);
+/** Every service of the system, each its own process. */
+const SERVICES = ['registry', 'scheduler', 'fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'enricher', 'health'];
 const DEMO_TOKEN = process.env.S1C_DEMO_TOKEN ?? 'demo-token';
 const children = [];
 const servers = [];
@@ -125,10 +129,13 @@ async function main() {
     S1C_SECRET_KEY: secretKey(),
     // The demo source points at the simulator on loopback over http.
     S1C_ALLOW_INSECURE_BASE_URL: 'true',
+    S1C_HEALTH_PORT: String(HEALTH_PORT),
+    S1C_SINK_FILE_DIR: process.env.S1C_SINK_FILE_DIR ?? join(local, 'output'),
   };
-  startService('s1-simulator', 'services/s1-simulator/dist/main.js', ['--port', String(SIMULATOR_PORT), '--seed', '1', '--token', DEMO_TOKEN], {});
-  startService('registry', 'services/registry/dist/main.js', [], env);
+  startService('s1-simulator', 'services/s1-simulator/dist/main.js', ['--port', String(SIMULATOR_PORT), '--seed', '1', '--live', '--token', DEMO_TOKEN], {});
+  for (const name of SERVICES) startService(name, `services/${name}/dist/main.js`, [], env);
   await registerDemoSource(natsUrl);
+  log(`dashboard: http://127.0.0.1:${HEALTH_PORT}/`);
   log(`simulator: http://127.0.0.1:${SIMULATOR_PORT}/web/api/v2.1/system/status`);
   log(`commands: nats req s1c.cmd.source.list '{}' --server ${natsUrl}`);
   log('press Ctrl-C to stop');
