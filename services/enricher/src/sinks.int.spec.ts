@@ -163,6 +163,37 @@ describe('HTTP sink', () => {
     await runtime.close();
   }, 150_000);
 
+  it('does not resend a batch the collector accepted when the sink crashed before acking it', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    const first = await world.start({ S1C_SINK_HTTP_URL: receiver.url });
+    let crashed = false;
+    receiver.fate = () => {
+      if (!crashed) {
+        crashed = true;
+        // The sink's connection dies while the collector accepts: its acks can never be sent.
+        void first.nc.close();
+      }
+      return 'ok';
+    };
+    const version = await createSource(world, 'crash', sourceConfig({ name: 'Crash' }));
+    for (let i = 0; i < 20; i++) {
+      await publishRaw(world, { sourceId: 'crash', api: 'activities', recordId: `crash:activities:${i}`, sourceVersion: version, body: activity('crash', i) });
+    }
+    await eventually(() => crashed && receiver.accepted.length > 0, 15_000, 'the accepted batch');
+    await first.close();
+    const second = await world.start({ S1C_SINK_HTTP_URL: receiver.url });
+    // Redelivery comes after the 3 s ack wait; the second sink finds the ids already delivered.
+    await eventually(() => second.httpSink!.stats.skippedDelivered + second.httpSink!.stats.recordsSent >= 20, 20_000, 'the redelivery');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const lines = receiver.accepted.flatMap((b) => b.lines);
+    expect(lines.length).toBe(20);
+    expect(new Set(lines).size).toBe(20);
+    expect(second.httpSink!.stats.skippedDelivered).toBeGreaterThan(0);
+    await receiver.stop();
+    await second.close();
+  }, 60_000);
+
   it('raises a FirstPartyGenericError health event on a 400, and dead-letters the batch after the retry window', async () => {
     const receiver = new Receiver();
     await receiver.start();
