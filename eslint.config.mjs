@@ -1,5 +1,6 @@
 // @ts-check
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -19,6 +20,12 @@ export default tseslint.config(
     // classes must be imported as values, not as types.
     files: ['services/**/*.ts', 'libs/messaging/**/*.ts'],
     rules: { '@typescript-eslint/consistent-type-imports': 'off' },
+  },
+  {
+    // Plain Node scripts (benchmarks, infra): Node's globals, and they talk on the console.
+    files: ['**/*.mjs', '**/*.cjs'],
+    languageOptions: { globals: { ...globals.node } },
+    rules: { 'no-console': 'off' },
   },
   {
     files: ['**/*.spec.ts', 'e2e/**/*.ts', '**/testing/**/*.ts', 'services/cli/**/*.ts', 'services/s1-simulator/src/main.ts', 'infra/**/*.mjs'],
