@@ -46,3 +46,19 @@ export const RAW_RECORD_HEADERS = {
   /** Agents' full snapshots: which snapshot a record belongs to. */
   snapshotId: 'S1c-Snapshot-Id',
 } as const;
+
+/**
+ * Headers of an output record on `s1c.data.<api>.<sourceId>` (stream `S1C_DATA`), beside
+ * `Nats-Msg-Id` = the record id. They let a consumer route, batch and cut the body without
+ * parsing the SentinelOne object.
+ */
+export const DATA_RECORD_HEADERS = {
+  recordId: 'S1c-Record-Id',
+  sourceId: 'S1c-Source-Id',
+  collectorId: 'S1c-Collector-Id',
+  api: 'S1c-Api',
+  /** The source stream version whose configuration produced the metadata. */
+  sourceVersion: 'S1c-Source-Version',
+  /** Byte offset in the body where the SentinelOne object (`event`) starts; it ends one byte before the body's end. */
+  eventOffset: 'S1c-Event-Offset',
+} as const;

@@ -53,4 +53,4 @@ export {
 } from './source-document.schema';
 export { commandSubject, SOURCE_COMMANDS, type SourceCommandName } from './subjects';
 export { isSafeText, safeText } from './text';
-export { fetchJobSchema, progressSchema, RAW_RECORD_HEADERS, type FetchJob } from './collection.contracts';
+export { DATA_RECORD_HEADERS, fetchJobSchema, progressSchema, RAW_RECORD_HEADERS, type FetchJob } from './collection.contracts';

@@ -38,6 +38,9 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
     // consumers idle for minutes after a silent network failure.
     pingInterval: 20_000,
     maxPingOut: 3,
+    // Otherwise nats.js captures a stack trace for every request and JetStream publish: a fifth
+    // of the CPU of a service that publishes per record.
+    noAsyncTraces: true,
     waitOnFirstConnect: options.waitOnFirstConnect ?? false,
   });
   logger.info({ server: nc.getServer(), name: options.name }, 'nats connected');

@@ -1,20 +1,6 @@
 import type { RecordMetadata, SourceApi } from '@s1c/domain';
 
-/**
- * Headers of an output record on `s1c.data.<api>.<sourceId>` (stream `S1C_DATA`), beside
- * `Nats-Msg-Id` = the record id. They let a consumer route, batch and cut the body without
- * parsing the SentinelOne object.
- */
-export const DATA_RECORD_HEADERS = {
-  recordId: 'S1c-Record-Id',
-  sourceId: 'S1c-Source-Id',
-  collectorId: 'S1c-Collector-Id',
-  api: 'S1c-Api',
-  /** The source stream version whose configuration produced the metadata. */
-  sourceVersion: 'S1c-Source-Version',
-  /** Byte offset in the body where the SentinelOne object (`event`) starts; it ends one byte before the body's end. */
-  eventOffset: 'S1c-Event-Offset',
-} as const;
+export { DATA_RECORD_HEADERS } from '@s1c/contracts';
 
 /** The output record without its `event`. */
 export interface DataEnvelope {

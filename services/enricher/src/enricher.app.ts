@@ -65,7 +65,6 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
 
     const nc = await connectNats({ url: config.NATS_URL, name: 's1c-enricher', logger });
     cleanup.push(() => drainNats(nc));
-    withoutAsyncTraces(nc);
     const jsm = await nc.jetstreamManager();
     await declareStreams(jsm);
     const js = nc.jetstream();
@@ -177,16 +176,6 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
     await close();
     throw error;
   }
-}
-
-/**
- * nats.js creates an Error (a stack trace) for every request it sends, JetStream publishes
- * included, unless `noAsyncTraces` is set: a fifth of the enricher's CPU time. `connectNats` has
- * no such option yet, and the client reads it at every request, so it is switched on here.
- */
-function withoutAsyncTraces(nc: NatsConnection): void {
-  const options = (nc as unknown as { options?: { noAsyncTraces?: boolean } }).options;
-  if (options) options.noAsyncTraces = true;
 }
 
 async function sinkConsumer(
