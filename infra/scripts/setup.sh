@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the project needs on a fresh Debian machine: nats-server and openssl (Debian's packages),
+# Installs what the project needs on a fresh Debian machine: nats-server, openssl and chromium (Debian's packages),
 # FerretDB v1.24.2 (built with Go from the module proxy) and the npm dependencies.
 # Idempotent: whatever is already installed is left alone.
 set -euo pipefail
@@ -13,6 +13,8 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# The health dashboard's browser test drives Debian's Chromium (never a downloaded browser).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} (Debian packages)"
   as_root apt-get update -qq
