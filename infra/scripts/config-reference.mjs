@@ -1,0 +1,299 @@
+#!/usr/bin/env node
+// Generates docs/CONFIGURATION.md and infra/.env.example from the services' configuration schemas
+// (their built `*EnvShape`s: names, defaults, required, which services read each one) and the
+// meanings below. Run after `npm run build`:
+//   node infra/scripts/config-reference.mjs           write both files
+//   node infra/scripts/config-reference.mjs --check   exit 1 if either is not current (the compose test runs this)
+// A variable a schema reads without a meaning here is an error: describe it in MEANINGS.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const require = createRequire(join(root, 'package.json'));
+
+/** The services of docker compose, in order, and where each one's environment schema is built. */
+export const SERVICES = [
+  { name: 'registry', load: () => require('@s1c/registry').registryEnvShape },
+  { name: 'scheduler', load: () => require('@s1c/scheduler').schedulerEnvShape },
+  { name: 'fetcher-activities', load: () => require('@s1c/fetcher-kit').fetcherEnvShape },
+  { name: 'fetcher-agents', load: () => require('@s1c/fetcher-kit').fetcherEnvShape },
+  { name: 'fetcher-threats', load: () => require('@s1c/fetcher-kit').fetcherEnvShape },
+  { name: 'enricher', load: () => require('@s1c/enricher').enricherEnvShape },
+  { name: 'health', load: () => require('@s1c/health').healthEnvShape },
+  { name: 'gateway', load: gatewayShape },
+];
+
+/**
+ * The gateway's schema from its build (services/gateway/dist/gateway.config.js). Until the gateway
+ * lands in the repository, the same shape as its work in progress, so that this reference and the
+ * compose file already cover it; delete the fallback once services/gateway is committed.
+ */
+function gatewayShape() {
+  const built = join(root, 'services/gateway/dist/gateway.config.js');
+  if (existsSync(built)) return require(built).gatewayEnvShape;
+  const { commonEnvShape, env } = require('@s1c/config');
+  const { z } = require('zod');
+  return {
+    NATS_URL: commonEnvShape.NATS_URL,
+    LOG_LEVEL: commonEnvShape.LOG_LEVEL,
+    S1C_GATEWAY_PORT: env.port(8081),
+    S1C_GATEWAY_HOST: z.string().min(1).default('0.0.0.0'),
+    S1C_API_TOKEN: z.string().min(16).optional(),
+    S1C_COMMAND_TIMEOUT: env.durationMs('15s'),
+  };
+}
+
+/** What each variable means. Kept next to the generator so the reference and .env.example agree. */
+export const MEANINGS = {
+  NATS_URL: 'NATS server with JetStream (`nats://`, `tls://`, `ws://`, `wss://`).',
+  MONGO_URL: 'MongoDB 7 (or FerretDB) holding the event log and the read models.',
+  S1C_DB_NAME: "Database name; latin letters only (FerretDB's rule).",
+  LOG_LEVEL: 'Log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.',
+  S1C_SECRET_KEY:
+    'AES-256 key(s) for the sources\' API tokens: 32 bytes as base64 or hex (`openssl rand -base64 32`), or a list `kid:key,kid:key` for rotation: the first encrypts, all decrypt. The registry encrypts, the fetchers decrypt: give them the same list.',
+  S1C_ALLOW_INSECURE_BASE_URL: 'Allow `http` and loopback/private console URLs (`base_url`). For tests and the simulator only.',
+  S1C_DELETION_COMPLETION: '`scheduler`: the scheduler completes a deletion once collection stopped; `immediate`: the registry completes it at once (only for a registry running without a scheduler).',
+  S1C_EVENT_GAP_TIMEOUT: 'How long a reader of the log waits for a missing position before filling it.',
+  S1C_EVENT_POLL_INTERVAL: 'How often the relay, the scheduler and the read models poll the log for new events.',
+  S1C_BACKFILL: 'History collected for a new source (activities and threats).',
+  S1C_POLL_INTERVAL: 'Live polling interval.',
+  S1C_LIVE_OVERLAP: 'How far each live window reaches back before the checkpoint (late rows, clock skew); must be below `S1C_POLL_INTERVAL`.',
+  S1C_AGENT_SNAPSHOT_INTERVAL: 'How often the full agent inventory is walked.',
+  S1C_JOB_STALL_TIMEOUT: 'A job with no progress for this long is abandoned and dispatched again.',
+  S1C_SCHEDULER_TICK: 'How often the scheduler drives every source.',
+  S1C_MAX_PAGES_PER_JOB: 'Pages one job walks before it hands the rest to a continuation job.',
+  S1C_S1_REQUESTS_PER_SECOND: 'Requests per second to one SentinelOne console, shared by every source and API of one fetcher process.',
+  S1C_S1_TIMEOUT: 'One HTTP request to SentinelOne, from connect to the last byte.',
+  S1C_RETRY_WINDOW:
+    'Fetchers: how long a failure streak is retried before the source quits to Error. Enricher: how long the HTTP sink retries a batch the collector refuses (4xx) before dead-lettering it.',
+  S1C_RETRY_INITIAL_DELAY: 'First retry delay of a failure streak; doubles per attempt, with jitter.',
+  S1C_RETRY_MAX_DELAY: 'Longest delay between two attempts.',
+  S1C_JOB_ACK_WAIT: 'How long JetStream waits for a fetch job\'s ack before redelivering it (kept alive while the job runs).',
+  S1C_JOB_MAX_DELIVER: 'Deliveries of a fetch job before it is dead-lettered.',
+  S1C_FETCHER_CONCURRENCY: 'Jobs one fetcher process runs at once.',
+  S1C_ENRICHER_BATCH_SIZE: 'Raw messages handled together (one claim insert, one batch marker); also the pull size.',
+  S1C_ENRICHER_CONCURRENCY: 'Batches one enricher process handles at once.',
+  S1C_ENRICHER_MAX_ACK_PENDING: 'Server-side cap on unacknowledged raw messages, across all enricher replicas.',
+  S1C_ENRICHER_ACK_WAIT: 'How long the server waits for a raw message\'s ack before redelivering it.',
+  S1C_ENRICHER_MAX_DELIVER: 'Deliveries of a raw message before it is dead-lettered.',
+  S1C_SOURCE_CACHE_SIZE: 'Source configurations kept in memory, one per (source, version).',
+  S1C_SOURCE_REFRESH_INTERVAL: "How often a source's Stopping/Deleted state is re-read from the log, at most.",
+  S1C_DELIVERED_RETENTION: 'How long record ids stay in the delivered set (`enricher_delivered`).',
+  S1C_DELIVERED_CLEANUP_INTERVAL: 'How often expired delivered-set entries are removed.',
+  S1C_SINK_HTTP_URL: 'HTTP collector to deliver to (`http://` or `https://`); the HTTP sink runs only when this is set.',
+  S1C_SINK_BATCH_RECORDS: 'Records per HTTP batch, at most.',
+  S1C_SINK_BATCH_BYTES: 'Uncompressed bytes per HTTP batch, at most (a single larger record goes alone).',
+  S1C_SINK_FLUSH_INTERVAL: 'A batch is sent at the latest this long after its first record arrived.',
+  S1C_SINK_HTTP_TIMEOUT: 'Timeout of one POST to the collector.',
+  S1C_SINK_HTTP_CONCURRENCY: 'POSTs in flight at once.',
+  S1C_SINK_RETRY_INITIAL: 'First delay after a failed POST; doubles per attempt, with jitter.',
+  S1C_SINK_RETRY_MAX: 'Longest delay between two attempts of a batch (`Retry-After` may ask for more).',
+  S1C_SINK_ACK_WAIT: "How long the server waits for the sinks' acks; held messages are kept alive.",
+  S1C_SINK_MAX_ACK_PENDING: 'Unacknowledged output messages a sink may hold; at least `S1C_SINK_BATCH_RECORDS`.',
+  S1C_SINK_FILE_DIR: 'Directory of the file sink (NDJSON per source and API); the file sink runs only when this is set. In compose: a path under `/data/output` (the `enricher-output` volume).',
+  S1C_SINK_FILE_MAX_BYTES: 'A file-sink file is rotated once it would grow beyond this many bytes.',
+  S1C_HEALTH_PORT: 'Port of the health API and dashboard (`0` picks a free one).',
+  S1C_HEALTH_HOST: 'Interface the health API listens on.',
+  S1C_API_TOKEN:
+    'When set (16+ characters), the bearer token every request to the health API and the gateway needs, except `/healthz` (and the dashboard\'s static files).',
+  S1C_GATEWAY_PORT: 'Port of the HTTP source API (the gateway).',
+  S1C_GATEWAY_HOST: 'Interface the gateway listens on.',
+  S1C_COMMAND_TIMEOUT: "How long the gateway waits for the registry's reply to one command (then 504).",
+};
+
+/** How docker-compose.yml sets a variable when it does not simply pass `${VAR:-}` through. */
+export const COMPOSE = {
+  NATS_URL: { default: 'nats://nats:4222', note: 'defaults to `nats://nats:4222`, the `nats` service' },
+  MONGO_URL: { default: 'mongodb://mongo:27017/', note: 'defaults to `mongodb://mongo:27017/`, the `mongo` service' },
+  S1C_SECRET_KEY: { required: true, note: 'required; compose refuses to start without it' },
+  S1C_HEALTH_PORT: { fixed: '8080', note: 'fixed at 8080 inside the container; the host port is `S1C_HEALTH_PUBLISHED_PORT`' },
+  S1C_HEALTH_HOST: { fixed: '0.0.0.0', note: 'fixed at 0.0.0.0 inside the container' },
+  S1C_GATEWAY_PORT: { fixed: '8081', note: 'fixed at 8081 inside the container; the host port is `S1C_GATEWAY_PUBLISHED_PORT`' },
+  S1C_GATEWAY_HOST: { fixed: '0.0.0.0', note: 'fixed at 0.0.0.0 inside the container' },
+};
+
+/** Variables only docker-compose.yml reads (interpolation), not the services. */
+export const COMPOSE_ONLY = [
+  { name: 'S1C_IMAGE', default: 's1-collector:local', meaning: 'Image name and tag that compose builds (and runs) for every service.' },
+  { name: 'S1C_HEALTH_PUBLISHED_PORT', default: '8080', meaning: 'Host port of the health API and dashboard; may carry an address, e.g. `127.0.0.1:8080`.' },
+  { name: 'S1C_GATEWAY_PUBLISHED_PORT', default: '8081', meaning: 'Host port of the HTTP source API (gateway); may carry an address, e.g. `127.0.0.1:8081`.' },
+  { name: 'S1C_DEMO_TOKEN', default: 'demo-token', meaning: 'Demo profile only: the API token the simulator accepts and the demo source uses.' },
+];
+
+/** The raw default of a zod schema from @s1c/config (`5m` rather than 300000), or undefined. */
+function rawDefault(schema) {
+  const def = schema?._zod?.def;
+  if (!def) return undefined;
+  if (def.type === 'default') {
+    const value = typeof def.defaultValue === 'function' ? def.defaultValue() : def.defaultValue;
+    return String(value);
+  }
+  if (def.type === 'pipe') return rawDefault(def.in);
+  return undefined;
+}
+
+/** Every variable: name, default, required, the services that read it, its meaning. */
+export function collectVariables() {
+  const byName = new Map();
+  for (const service of SERVICES) {
+    const shape = service.load();
+    for (const [name, schema] of Object.entries(shape)) {
+      const required = !schema.safeParse(undefined).success;
+      const entry = byName.get(name) ?? { name, default: rawDefault(schema), required, services: [] };
+      entry.services.push(service.name);
+      byName.set(name, entry);
+    }
+  }
+  return [...byName.values()];
+}
+
+/** The services as one readable list (the three fetchers as `fetchers`). */
+function readers(services) {
+  const fetchers = ['fetcher-activities', 'fetcher-agents', 'fetcher-threats'];
+  const names = fetchers.every((f) => services.includes(f)) ? [...services.filter((s) => !fetchers.includes(s)), 'fetchers'] : services;
+  const order = ['registry', 'scheduler', 'fetchers', ...fetchers, 'enricher', 'health', 'gateway'];
+  return names.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+}
+
+function defaultText(variable) {
+  if (variable.required) return '(required)';
+  return variable.default === undefined ? '(none)' : `\`${variable.default}\``;
+}
+
+export function renderMarkdown(variables) {
+  const lines = [
+    '# Configuration reference',
+    '',
+    '<!-- Generated by `node infra/scripts/config-reference.mjs` from the services\' configuration schemas; edit the',
+    '     meanings there, not here. The compose test fails when this file is not current. -->',
+    '',
+    'Every service is configured only through environment variables, parsed once at start-up by its',
+    'zod schema (`*EnvShape`). A bad or missing one stops the service (exit code 2) with one message',
+    'listing every problem; values are never echoed. An empty variable counts as unset, so the',
+    "service's default applies (docker compose relies on that: it passes `${VAR:-}`).",
+    '',
+    'Booleans are `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`); durations carry a unit',
+    '(`1500ms`, `90s`, `5m`, `24h`, `7d`). "fetchers" means all three: `fetcher-activities`,',
+    '`fetcher-agents`, `fetcher-threats`.',
+    '',
+    '## Service variables',
+    '',
+    '| variable | default | read by | meaning |',
+    '|---|---|---|---|',
+  ];
+  for (const variable of variables) {
+    const compose = COMPOSE[variable.name] ? ` *In compose: ${COMPOSE[variable.name].note}.*` : '';
+    lines.push(`| \`${variable.name}\` | ${defaultText(variable)} | ${readers(variable.services).join(', ')} | ${MEANINGS[variable.name]}${compose} |`);
+  }
+  lines.push(
+    '',
+    '## docker compose only',
+    '',
+    'Read by `infra/docker-compose.yml` itself (interpolation), not by a service. Every variable',
+    'of both tables is listed, with its default, in `infra/.env.example`.',
+    '',
+    '| variable | default | meaning |',
+    '|---|---|---|',
+    ...COMPOSE_ONLY.map((v) => `| \`${v.name}\` | \`${v.default}\` | ${v.meaning} |`),
+    '',
+    '## The local stack (`npm start`)',
+    '',
+    '`infra/scripts/local-stack.mjs` passes the variables above through to every service and sets',
+    '`NATS_URL`, `MONGO_URL`, `S1C_SECRET_KEY` (generated once into `.local/secret.key`),',
+    '`S1C_ALLOW_INSECURE_BASE_URL=true`, `S1C_HEALTH_PORT` and `S1C_SINK_FILE_DIR` (`.local/output`)',
+    'itself. It also reads:',
+    '',
+    '| variable | default | meaning |',
+    '|---|---|---|',
+    '| `NATS_URL` / `MONGO_URL` | (unset) | use these servers instead of starting nats-server / FerretDB |',
+    '| `S1C_SECRET_KEY` | `.local/secret.key` | the key to use instead of the generated one |',
+    '| `S1C_HEALTH_PORT` | `8080` | port of the dashboard |',
+    '| `S1C_SIMULATOR_PORT` | `8088` | port of the simulator |',
+    '| `S1C_DEMO_TOKEN` | `demo-token` | the simulator\'s token and the demo source\'s |',
+    '| `S1C_LOCAL_NATS_PORT` / `S1C_LOCAL_MONGO_PORT` | `4222` / `27017` | ports of the servers it starts |',
+    '| `S1C_SINK_FILE_DIR` | `.local/output` | where the enricher writes the collected records |',
+    '',
+    'The `s1c` command line reads `NATS_URL` and NATS credentials; see its own documentation',
+    '(`services/cli`).',
+    '',
+  );
+  return lines.join('\n');
+}
+
+function wrapComment(text, width = 98) {
+  const plain = text.replace(/`/g, '');
+  const words = plain.split(/\s+/);
+  const lines = [];
+  let line = '#';
+  for (const word of words) {
+    if (line.length + 1 + word.length > width && line !== '#') {
+      lines.push(line);
+      line = '#';
+    }
+    line += ` ${word}`;
+  }
+  lines.push(line);
+  return lines;
+}
+
+export function renderEnvExample(variables) {
+  const lines = [
+    '# s1-collector: configuration for docker compose (infra/docker-compose.yml).',
+    '#   cp infra/.env.example infra/.env   and set S1C_SECRET_KEY (openssl rand -base64 32).',
+    '# Generated by `node infra/scripts/config-reference.mjs` from the services\' schemas, like',
+    '# docs/CONFIGURATION.md. A commented line shows the default the service applies when the',
+    '# variable is unset or empty; remove the `#` and change the value to set it.',
+    '',
+  ];
+  for (const variable of variables) {
+    const compose = COMPOSE[variable.name];
+    lines.push(...wrapComment(`${variable.name}: ${MEANINGS[variable.name]}`));
+    const facts = [`Read by: ${readers(variable.services).join(', ')}.`, `Default: ${variable.required ? 'none, required' : (variable.default ?? 'unset')}.`];
+    if (compose) facts.push(`In compose: ${compose.note}.`);
+    lines.push(...wrapComment(facts.join(' ')));
+    if (compose?.required) lines.push(`${variable.name}=`);
+    else if (compose?.default) lines.push(`#${variable.name}=${compose.default}`);
+    else if (compose?.fixed) lines.push(`#${variable.name}=${compose.fixed}`);
+    else lines.push(`#${variable.name}=${variable.default ?? ''}`);
+    lines.push('');
+  }
+  lines.push('# --- read by docker-compose.yml itself', '');
+  for (const variable of COMPOSE_ONLY) {
+    lines.push(...wrapComment(`${variable.name}: ${variable.meaning} Default: ${variable.default}.`));
+    lines.push(`#${variable.name}=${variable.default}`, '');
+  }
+  return `${lines.join('\n').trimEnd()}\n`;
+}
+
+export const OUTPUTS = {
+  markdown: join(root, 'docs/CONFIGURATION.md'),
+  envExample: join(root, 'infra/.env.example'),
+};
+
+function main() {
+  const variables = collectVariables();
+  const undocumented = variables.filter((v) => !MEANINGS[v.name]).map((v) => v.name);
+  if (undocumented.length > 0) {
+    console.error(`config-reference: no meaning for ${undocumented.join(', ')}: add it to MEANINGS in infra/scripts/config-reference.mjs`);
+    process.exit(1);
+  }
+  const files = [
+    [OUTPUTS.markdown, renderMarkdown(variables)],
+    [OUTPUTS.envExample, renderEnvExample(variables)],
+  ];
+  if (process.argv.includes('--check')) {
+    const stale = files.filter(([path, text]) => !existsSync(path) || readFileSync(path, 'utf8') !== text).map(([path]) => path);
+    if (stale.length > 0) {
+      console.error(`config-reference: not current: ${stale.join(', ')}; run node infra/scripts/config-reference.mjs`);
+      process.exit(1);
+    }
+    console.log('config-reference: docs/CONFIGURATION.md and infra/.env.example are current');
+    return;
+  }
+  for (const [path, text] of files) writeFileSync(path, text);
+  console.log(`config-reference: wrote ${files.map(([path]) => path).join(', ')}`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();
