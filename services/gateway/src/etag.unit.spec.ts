@@ -15,7 +15,8 @@ describe('ETags', () => {
     expect(parseEntityTags('*')).toBe('*');
     expect(parseEntityTags('3')).toBeUndefined();
     expect(parseEntityTags('"3" "4"')).toBeUndefined();
-    expect(parseEntityTags('"3",')).toBeUndefined();
+    // RFC 9110 §5.6.1: recipients accept empty list elements.
+    expect(parseEntityTags('"3",')).toEqual([{ weak: false, opaque: '3' }]);
     expect(parseEntityTags('"a b"')).toBeUndefined();
   });
 

@@ -91,12 +91,12 @@ export class SourcesController {
     const body = await objectBody(req, res);
     rememberSecret(body);
     if (body.id !== undefined && body.id !== sourceId) throw mismatch('id', 'must be the source in the path (or be left out)');
-    if (body.collectorId !== undefined && body.collectorId !== collectorId) {
-      throw new ApiError('ImmutableField', `a source cannot move to another collector (it is in "${collectorId}")`, [{ path: 'collectorId', message: 'cannot change' }]);
-    }
     const requestId = requestIdOf(req);
     // Scoping: the update command refuses another collector as ImmutableField; here it is a 404.
     const current = documentOf(await this.registry.send('get', { id: sourceId, collectorId }, requestId));
+    if (body.collectorId !== undefined && body.collectorId !== collectorId) {
+      throw new ApiError('ImmutableField', `a source cannot move to another collector (it is in "${collectorId}")`, [{ path: 'collectorId', message: 'cannot change' }]);
+    }
     let version: number | undefined;
     if (ifMatch.kind === 'any') {
       version = typeof body.version === 'number' ? body.version : undefined;

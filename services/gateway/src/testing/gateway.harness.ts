@@ -1,0 +1,128 @@
+import { createLogger, type Logger } from '@s1c/logger';
+import { loadRegistryConfig, startRegistry, type RegistryRuntime } from '@s1c/registry';
+import { serverUrls, uniqueDbName } from '@s1c/test-harness';
+import { MongoClient, type Db } from 'mongodb';
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { startGateway, type GatewayRuntime } from '../gateway.app';
+import { loadGatewayConfig } from '../gateway.config';
+
+/** A parsed response; tests look into it freely. */
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export interface RequestOptions {
+  /** An object is sent as JSON; a string as is (with `contentType`). */
+  body?: unknown;
+  contentType?: string | null;
+  headers?: Record<string, string>;
+  /** The bearer token to send; the gateway's own by default, `null` for none. */
+  token?: string | null;
+}
+
+/** A gateway on the harness's NATS (or `natsUrl`), with its log lines and every response captured. */
+export interface GatewayUnderTest {
+  readonly runtime: GatewayRuntime;
+  readonly url: string;
+  request(method: string, path: string, options?: RequestOptions): Promise<ApiResponse>;
+  /** Every log line the gateway wrote. */
+  logText(): string;
+  /** Every response's status line, headers and body, to look for secrets. */
+  responseText(): string;
+  close(): Promise<void>;
+}
+
+function capture(lines: string[]): Writable {
+  return new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+}
+
+export async function startGatewayUnderTest(options: { token?: string; natsUrl?: string; commandTimeout?: string } = {}): Promise<GatewayUnderTest> {
+  const lines: string[] = [];
+  const responses: string[] = [];
+  const logger: Logger = createLogger({ name: 'gateway', level: 'debug', destination: capture(lines) });
+  const config = loadGatewayConfig({
+    NATS_URL: options.natsUrl ?? serverUrls().natsUrl,
+    S1C_GATEWAY_PORT: '0',
+    S1C_GATEWAY_HOST: '127.0.0.1',
+    S1C_API_TOKEN: options.token,
+    S1C_COMMAND_TIMEOUT: options.commandTimeout ?? '10s',
+  });
+  const runtime = await startGateway(config, { logger });
+  return {
+    runtime,
+    url: runtime.url,
+    async request(method, path, requestOptions = {}) {
+      const headers: Record<string, string> = { ...requestOptions.headers };
+      const token = requestOptions.token === undefined ? options.token : requestOptions.token;
+      if (token) headers.Authorization = `Bearer ${token}`;
+      let body: string | undefined;
+      if (requestOptions.body !== undefined) {
+        body = typeof requestOptions.body === 'string' ? requestOptions.body : JSON.stringify(requestOptions.body);
+        const contentType = requestOptions.contentType === undefined ? 'application/json' : requestOptions.contentType;
+        if (contentType !== null) headers['Content-Type'] = contentType;
+      }
+      const response = await fetch(new URL(path, runtime.url), { method, headers, ...(body !== undefined ? { body } : {}) });
+      const text = await response.text();
+      responses.push(`${response.status} ${JSON.stringify([...response.headers])}\n${text}`);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      return { status: response.status, headers: response.headers, text, body: parsed };
+    },
+    logText: () => lines.join(''),
+    responseText: () => responses.join('\n'),
+    close: () => runtime.close(),
+  };
+}
+
+/** A registry on the harness's servers, as the gateway's tests need it. */
+export interface RegistryForTest {
+  readonly runtime: RegistryRuntime;
+  readonly db: Db;
+  logText(): string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a real registry in-process. Deletions are left to a scheduler that does not run here, so
+ * a deleted source stays in Stopping (as it would while collection stops).
+ */
+export async function startRegistryForTest(): Promise<RegistryForTest> {
+  const { natsUrl, mongoUrl } = serverUrls();
+  const dbName = uniqueDbName('gateway');
+  const lines: string[] = [];
+  const logger = createLogger({ name: 'registry', level: 'debug', destination: capture(lines) });
+  const config = loadRegistryConfig({
+    NATS_URL: natsUrl,
+    MONGO_URL: mongoUrl,
+    S1C_DB_NAME: dbName,
+    S1C_SECRET_KEY: randomBytes(32).toString('base64'),
+    S1C_EVENT_GAP_TIMEOUT: '500ms',
+    S1C_EVENT_POLL_INTERVAL: '50ms',
+    S1C_DELETION_COMPLETION: 'scheduler',
+    S1C_ALLOW_INSECURE_BASE_URL: 'true',
+  });
+  const runtime = await startRegistry(config, { logger });
+  const mongo = await MongoClient.connect(mongoUrl);
+  return {
+    runtime,
+    db: mongo.db(dbName),
+    logText: () => lines.join(''),
+    async close() {
+      await runtime.close();
+      await mongo.close();
+    },
+  };
+}
