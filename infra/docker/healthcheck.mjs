@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The image's health check: exit 0 when the service in this container is ready, 1 when not.
 //   node /app/infra/docker/healthcheck.mjs [service]
-// Without an argument it finds the service in /proc (`node .../services/<name>/dist/main.js`).
+// Without an argument it finds the service in /proc (`node /app/services/<name>/dist/main.js`).
 // What it checks, per service (honestly: what each one can show from outside):
 //   health, gateway   GET /healthz on their port answers 200 (they check NATS and MongoDB themselves)
 //   s1-simulator      GET /web/api/v2.1/system/status answers 200
@@ -11,7 +11,22 @@
 //   scheduler         NATS answers and MongoDB pings (it has no endpoint of its own)
 // A wedged event loop in a service without an endpoint is not detected: the check is about its
 // process being there and its dependencies being reachable from its container.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The image's root (/app): only processes running its services count. */
+const real = (path) => {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+};
+const ROOT = real(join(dirname(fileURLToPath(import.meta.url)), '..', '..'));
+const escaped = ROOT.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const SERVICE_SCRIPT = new RegExp(`^${escaped}/services/([^/]+)/dist/main\\.js$`);
+const DEMO_SCRIPT = new RegExp(`^${escaped}/infra/docker/demo-source\\.mjs$`);
 
 const TIMEOUT_MS = Number(process.env.S1C_HEALTHCHECK_TIMEOUT_MS ?? 5000);
 
@@ -27,9 +42,10 @@ function findService(explicit) {
       } catch {
         continue;
       }
-      const script = argv.find((arg) => /services\/[^/]+\/dist\/main\.js$/.test(arg) || /demo-source\.mjs$/.test(arg));
-      if (!script) continue;
-      const name = /demo-source\.mjs$/.test(script) ? 'demo-source' : /services\/([^/]+)\/dist\/main\.js$/.exec(script)[1];
+      const index = argv.findIndex((arg) => arg.startsWith('/') && (SERVICE_SCRIPT.test(real(arg)) || DEMO_SCRIPT.test(real(arg))));
+      if (index < 0) continue;
+      const script = real(argv[index]);
+      const name = DEMO_SCRIPT.test(script) ? 'demo-source' : SERVICE_SCRIPT.exec(script)[1];
       if (explicit && name !== explicit && !(explicit === 's1c' && name === 'cli')) continue;
       let env = {};
       try {
@@ -42,7 +58,7 @@ function findService(explicit) {
       } catch {
         // not ours to read: fall back to this process's environment (the container's)
       }
-      found = { name, args: argv.slice(argv.indexOf(script) + 1), env: { ...process.env, ...env } };
+      found = { name, args: argv.slice(index + 1), env: { ...process.env, ...env } };
       break;
     }
   } catch {

@@ -22,28 +22,8 @@ export const SERVICES = [
   { name: 'fetcher-threats', load: () => require('@s1c/fetcher-kit').fetcherEnvShape },
   { name: 'enricher', load: () => require('@s1c/enricher').enricherEnvShape },
   { name: 'health', load: () => require('@s1c/health').healthEnvShape },
-  { name: 'gateway', load: gatewayShape },
+  { name: 'gateway', load: () => require('@s1c/gateway').gatewayEnvShape },
 ];
-
-/**
- * The gateway's schema from its build (services/gateway/dist/gateway.config.js). Until the gateway
- * lands in the repository, the same shape as its work in progress, so that this reference and the
- * compose file already cover it; delete the fallback once services/gateway is committed.
- */
-function gatewayShape() {
-  const built = join(root, 'services/gateway/dist/gateway.config.js');
-  if (existsSync(built)) return require(built).gatewayEnvShape;
-  const { commonEnvShape, env } = require('@s1c/config');
-  const { z } = require('zod');
-  return {
-    NATS_URL: commonEnvShape.NATS_URL,
-    LOG_LEVEL: commonEnvShape.LOG_LEVEL,
-    S1C_GATEWAY_PORT: env.port(8081),
-    S1C_GATEWAY_HOST: z.string().min(1).default('0.0.0.0'),
-    S1C_API_TOKEN: z.string().min(16).optional(),
-    S1C_COMMAND_TIMEOUT: env.durationMs('15s'),
-  };
-}
 
 /** What each variable means. Kept next to the generator so the reference and .env.example agree. */
 export const MEANINGS = {
