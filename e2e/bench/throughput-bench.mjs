@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+// End-to-end throughput of one source's backfill (issue 8). Not part of the test run.
+//
+//   npm run build && node e2e/bench/throughput-bench.mjs [--records 1000000] [--agents 1000] [--threats 5000]
+//       [--timeout 900] [--no-floor] [--profile]
+//
+// Starts nats-server and FerretDB (libs/test-harness; or uses NATS_URL / MONGO_URL), the simulator
+// with --records activities (plus agents and threats) as a process, and every service as a process
+// (registry, scheduler, three fetchers, enricher, health). Creates one source for all three APIs and
+// times the backfill from the create command until every record is in S1C_DATA (messages counted on
+// s1c.data.*.<sourceId>). Reports records/s, CPU seconds and peak RSS of each process (/proc), then
+// runs the floor: one process that pages the same simulator with the S1 client (limit 1000) and
+// parses each page, with no NATS and no MongoDB; prints our time divided by the floor's.
+// Any S1C_* variable in the environment is passed to the services (overrides the bench's settings).
+// --profile runs every service with --cpu-prof and prints the top functions of each.
+// --phases runs the pipeline without the enricher until every record is in S1C_RAW (the collection
+// alone), then starts the enricher and times the drain into S1C_DATA (the enrichment alone).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { summariseProfiles } from './lib/profile.mjs';
+import {
+  baseEnv, command, connect, dataCount, dbName, parseArgs, printHeader, printProcTable, Sampler, sleep,
+  PIPELINE, sourceDocument, startPipeline, startProcess, startServers, startSimulatorProcess, StoreProbe, machineCpu, printMachineLoad,
+} from './lib/kit.mjs';
+
+const args = parseArgs({ records: 1_000_000, agents: 1000, threats: 5000, timeout: 900, 'no-floor': false, profile: false, phases: false });
+const TOKEN = 'bench-throughput-token';
+const SETTINGS = {
+  // One job walks the whole backfill instead of handing over every 20 pages.
+  S1C_MAX_PAGES_PER_JOB: '100000',
+  // The simulator is one console: the default 10 requests/s would cap a fetcher at 10,000 records/s.
+  S1C_S1_REQUESTS_PER_SECOND: '1000',
+  S1C_FETCHER_CONCURRENCY: '4',
+  S1C_SCHEDULER_TICK: '200ms',
+  S1C_BACKFILL: '24h',
+  LOG_LEVEL: 'info',
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('S1C_') || k === 'LOG_LEVEL')),
+};
+const expected = args.records + args.agents + args.threats;
+printHeader('throughput: one source, backfill into S1C_DATA', { ...args, services: SETTINGS });
+
+const sampler = new Sampler(500);
+const servers = await startServers();
+for (const [name, pid] of Object.entries(servers.pids)) sampler.watch(name, pid);
+// History ends 10 minutes ago, so the live lanes' first windows (now - 2 min overlap) find nothing:
+// every record comes from the backfill (activities, threats) or the agent snapshot, exactly once.
+const startTime = new Date(Date.now() - 10 * 60_000).toISOString();
+const sim = await startSimulatorProcess([
+  '--seed', '1', '--start-time', startTime, '--history-hours', '23',
+  '--activities', String(args.records), '--agents', String(args.agents), '--threats', String(args.threats),
+  '--token', `bench:${TOKEN}`,
+]);
+sampler.watch('s1-simulator', sim.pid);
+
+const env = { ...(await baseEnv(servers.natsUrl, servers.mongoUrl, dbName('throughput'))), ...SETTINGS };
+const profileDir = args.profile ? mkdtempSync(join(tmpdir(), 's1c-prof-')) : null;
+const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+const services = await startPipeline(env, args.phases ? PIPELINE.filter((n) => n !== 'enricher') : PIPELINE, nodeArgs);
+for (const s of services) sampler.watch(s.name, s.pid);
+
+const probe = new StoreProbe(servers.mongoUrl, env.S1C_DB_NAME, 500);
+const nc = await connect({ servers: servers.natsUrl, noAsyncTraces: true });
+const jsm = await nc.jetstreamManager();
+let failed = null;
+let sourceId;
+let wall;
+let rawPhase = null;
+let machine0 = machineCpu();
+let enricherStart = null;
+const samples = [];
+try {
+  sampler.rebase();
+  machine0 = machineCpu();
+  const t0 = performance.now();
+  const reply = await command(nc, 'create', sourceDocument('Throughput', sim.url, TOKEN));
+  if (!reply.ok) throw new Error(`create refused: ${JSON.stringify(reply)}`);
+  sourceId = reply.source.id;
+  let last = { t: t0, n: 0 };
+  let lastPrint = t0;
+  if (args.phases) {
+    for (;;) {
+      await sleep(250);
+      const raw = await jsm.streams.info('S1C_RAW').then((i) => i.state.messages).catch(() => 0);
+      if (raw >= expected) break;
+      if (performance.now() - t0 > args.timeout * 1000) throw new Error(`timed out with ${raw} of ${expected} records in S1C_RAW`);
+    }
+    rawPhase = { seconds: (performance.now() - t0) / 1000, rows: sampler.table() };
+    console.log(`phase 1 (no enricher): every record in S1C_RAW after ${rawPhase.seconds.toFixed(1)} s -> ${Math.round(expected / rawPhase.seconds)} records/s`);
+    sampler.rebase();
+    const enricher = (await startPipeline(env, ['enricher'], nodeArgs))[0];
+    services.push(enricher);
+    sampler.watch('enricher', enricher.pid);
+    enricherStart = (performance.now() - t0) / 1000;
+  }
+  for (;;) {
+    await sleep(250);
+    const n = await dataCount(jsm, sourceId);
+    const now = performance.now();
+    if (now - lastPrint >= 5000 || n >= expected) {
+      const raw = await jsm.streams.info('S1C_RAW').then((i) => i.state.messages).catch(() => 0);
+      const rate = Math.round(((n - last.n) * 1000) / (now - last.t));
+      samples.push({ s: (now - t0) / 1000, n, raw, rate });
+      console.log(`${((now - t0) / 1000).toFixed(0).padStart(5)} s  data ${String(n).padStart(8)} / ${expected}  raw ${String(raw).padStart(8)}  ${String(rate).padStart(6)} rec/s`);
+      last = { t: now, n };
+      lastPrint = now;
+    }
+    if (n >= expected) break;
+    if (now - t0 > args.timeout * 1000) {
+      failed = `timed out after ${args.timeout} s with ${n} of ${expected} records in S1C_DATA`;
+      break;
+    }
+  }
+  wall = (performance.now() - t0) / 1000;
+} catch (error) {
+  failed = String(error?.stack ?? error);
+}
+const machine1 = machineCpu();
+const rows = sampler.table();
+const runCpu = rows.reduce((a, r) => a + r.cpuSeconds, 0) + (rawPhase ? rawPhase.rows.reduce((a, r) => a + r.cpuSeconds, 0) : 0);
+const loadLine = () => printMachineLoad(machine0, runCpu, machine1);
+await probe.close();
+if (rawPhase && wall) {
+  const drain = wall - enricherStart;
+  console.log('');
+  console.log(`phase 1, collection without the enricher: every record in S1C_RAW after ${rawPhase.seconds.toFixed(1)} s -> ${Math.round(expected / rawPhase.seconds)} records/s`);
+  printProcTable(rawPhase.rows, rawPhase.seconds);
+  console.log(`phase 2, the enricher alone draining S1C_RAW (its start-up included): ${drain.toFixed(1)} s -> ${Math.round(expected / drain)} records/s; CPU below is phase 2's`);
+}
+const finalCount = sourceId ? await dataCount(jsm, sourceId) : 0;
+for (const s of services) await s.stop();
+
+console.log('');
+if (failed) console.log(`NOT COMPLETE: ${failed}`);
+console.log(`records: ${expected} (${args.records} activities, ${args.threats} threats, ${args.agents} agents); in S1C_DATA at the end: ${finalCount}${finalCount === expected ? ' (each once)' : finalCount > expected ? ' (DUPLICATES)' : ' (MISSING)'}`);
+const done = samples.at(-1)?.n ?? 0;
+console.log(`end to end: ${wall?.toFixed(1)} s -> ${Math.round(done / wall)} records/s (goal: >= 20,000)`);
+loadLine();
+const firstAtRaw = samples.find((s) => s.raw >= expected);
+if (firstAtRaw) console.log(`all records were in S1C_RAW (fetched) after ~${firstAtRaw.s.toFixed(0)} s (sampled every 5 s), in S1C_DATA after ${wall.toFixed(1)} s`);
+console.log('');
+const tableWall = rawPhase ? wall - enricherStart : wall;
+console.log(`CPU seconds and peak RSS of each process over the ${tableWall?.toFixed(1)} s of the ${rawPhase ? 'second phase' : 'run'}:`);
+printProcTable(rows, tableWall);
+const ours = rows.filter((r) => !['nats-server', 'ferretdb', 's1-simulator'].includes(r.name)).reduce((a, r) => a + r.cpuSeconds, 0);
+if (!rawPhase) console.log(`our services' CPU per 1,000 records: ${((1000 * ours) / done).toFixed(3)} s`);
+console.log('');
+console.log('the store under this load, probed from outside every 0.5 s:');
+probe.print();
+
+if (!args['no-floor']) {
+  console.log('');
+  console.log('floor: one process paging the same simulator with the S1 client (limit 1000), parsing each page');
+  sampler.rebase();
+  const floor = startProcess('floor', 'e2e/bench/lib/floor-walk.mjs', [sim.url, TOKEN], {});
+  sampler.watch('floor', floor.pid);
+  const m = await floor.waitFor(/^\{.*\}$/m, 600_000);
+  const result = JSON.parse(m[0]);
+  const floorRows = sampler.table().filter((r) => ['floor', 's1-simulator'].includes(r.name));
+  const total = Object.entries(result.counts).filter(([k]) => !k.endsWith('Chars')).reduce((a, [, v]) => a + v, 0);
+  console.log(`floor: ${total} records in ${result.seconds.toFixed(1)} s -> ${Math.round(total / result.seconds)} records/s; CPU: ${floorRows.map((r) => `${r.name} ${r.cpuSeconds.toFixed(1)} s`).join(', ')}`);
+  if (wall) console.log(`our time / floor's time: ${(wall / result.seconds).toFixed(2)}x (goal: <= 2.5x)`);
+  await floor.stop();
+}
+
+if (profileDir) {
+  console.log('');
+  await summariseProfiles(profileDir, services.map((s) => ({ name: s.name, pid: s.pid })));
+}
+
+sampler.stop();
+await nc.close();
+await sim.stop();
+await servers.stop();
+process.exit(failed ? 1 : 0);
