@@ -34,7 +34,9 @@ const TIMEOUT_MS = Number(process.env.S1C_HEALTHCHECK_TIMEOUT_MS ?? 5000);
 function findService(explicit) {
   let found;
   try {
-    for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    // S1C_HEALTHCHECK_PID names the process to check (tests; hosts that share a process namespace).
+    const pids = process.env.S1C_HEALTHCHECK_PID ? [process.env.S1C_HEALTHCHECK_PID] : readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+    for (const pid of pids) {
       if (Number(pid) === process.pid) continue;
       let argv;
       try {

@@ -1,0 +1,306 @@
+/**
+ * docker compose and the image, checked without a Docker engine: the compose file (parsed with
+ * `yaml`) runs every service with the variables its configuration schema reads, documents them,
+ * publishes the ports, keeps data on volumes, has health checks and the demo profile; the
+ * Dockerfile passes `dockerfile-utils`' validator; the generated configuration reference is
+ * current; and the image's own scripts (health check, demo-source job) work against real servers.
+ * `.ci/run` also runs Debian's `docker-compose config` and hadolint on these files.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { startSimulator, type RunningSimulator } from '@s1c/s1-simulator';
+import { serverUrls } from '@s1c/test-harness';
+import { validate } from 'dockerfile-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { startService, type ServiceProcess } from './service.process';
+
+const ROOT = join(__dirname, '..', '..');
+const requireFromRoot = createRequire(join(ROOT, 'package.json'));
+
+interface EnvSchema {
+  safeParse(value: unknown): { success: boolean };
+}
+type EnvShape = Record<string, EnvSchema>;
+
+/** Every service compose runs, and its configuration schema from its built package. */
+const SCHEMAS: Record<string, () => EnvShape> = {
+  registry: () => requireFromRoot('@s1c/registry').registryEnvShape,
+  scheduler: () => requireFromRoot('@s1c/scheduler').schedulerEnvShape,
+  'fetcher-activities': () => requireFromRoot('@s1c/fetcher-kit').fetcherEnvShape,
+  'fetcher-agents': () => requireFromRoot('@s1c/fetcher-kit').fetcherEnvShape,
+  'fetcher-threats': () => requireFromRoot('@s1c/fetcher-kit').fetcherEnvShape,
+  enricher: () => requireFromRoot('@s1c/enricher').enricherEnvShape,
+  health: () => requireFromRoot('@s1c/health').healthEnvShape,
+  gateway: () => requireFromRoot('@s1c/gateway').gatewayEnvShape,
+};
+const APP_SERVICES = Object.keys(SCHEMAS);
+const FETCHERS = ['fetcher-activities', 'fetcher-agents', 'fetcher-threats'];
+const required = (schema: EnvSchema) => !schema.safeParse(undefined).success;
+
+interface ComposeService {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  volumes?: string[];
+  healthcheck?: { test?: string[]; disable?: boolean };
+  depends_on?: Record<string, { condition: string }>;
+  restart?: string;
+  profiles?: string[];
+}
+interface ComposeFile {
+  services: Record<string, ComposeService>;
+  volumes?: Record<string, unknown>;
+}
+
+const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+const compose = parse(read('infra/docker-compose.yml'), { merge: true }) as ComposeFile;
+const demoOverride = parse(read('infra/docker-compose.demo.yml'), { merge: true }) as ComposeFile;
+const envExample = read('infra/.env.example');
+const service = (name: string): ComposeService => {
+  const found = compose.services[name];
+  if (!found) throw new Error(`service ${name} is missing from infra/docker-compose.yml`);
+  return found;
+};
+/** `${NAME}`, `${NAME:-default}` or `${NAME:?message}` → NAME and the operator. */
+const interpolation = (value: string) => /^\$\{(\w+)(?:(:-|:\?)([^}]*))?\}$/.exec(value);
+
+describe('infra/docker-compose.yml', () => {
+  it('runs every service of the system from the one image, by name', () => {
+    // Any service package started as `node dist/main.js` is part of the system (the simulator
+    // and the CLI are not long-running parts of it).
+    const packages = readdirSync(join(ROOT, 'services')).filter((dir) => {
+      const file = join(ROOT, 'services', dir, 'package.json');
+      return existsSync(file) && JSON.parse(readFileSync(file, 'utf8')).scripts?.start === 'node dist/main.js';
+    });
+    for (const name of packages.filter((p) => !['s1-simulator', 'cli'].includes(p))) expect(APP_SERVICES).toContain(name);
+
+    const entrypoint = read('infra/docker/entrypoint.sh');
+    for (const name of APP_SERVICES) {
+      const s = service(name);
+      expect(s.command, name).toEqual([name]);
+      expect(s.image, name).toBe('${S1C_IMAGE:-s1-collector:local}');
+      expect(s.build, name).toEqual({ context: '..', dockerfile: 'infra/Dockerfile' });
+      expect(s.restart, name).toBe('unless-stopped');
+      expect(entrypoint, name).toMatch(new RegExp(`[ |]${name}[ )|]`));
+      expect(existsSync(join(ROOT, 'services', name, 'dist', 'main.js')), `services/${name}/dist/main.js (npx turbo run build)`).toBe(true);
+    }
+    expect(entrypoint).toContain('main="/app/services/$service/dist/main.js"');
+    expect(service('mongo').image).toBe('mongo:7');
+    expect(service('nats').image).toMatch(/^nats:/);
+  });
+
+  it('gives each service exactly the variables its schema reads, every required one with a value', () => {
+    for (const name of APP_SERVICES) {
+      const shape = SCHEMAS[name]!();
+      const environment = service(name).environment ?? {};
+      expect(Object.keys(environment).sort(), name).toEqual(Object.keys(shape).sort());
+      for (const [variable, value] of Object.entries(environment)) {
+        const match = interpolation(String(value));
+        // Interpolated from .env under its own name, or fixed by compose (container-side ports, hosts).
+        if (match) expect(match[1], `${name}.${variable}`).toBe(variable);
+        if (required(shape[variable]!)) {
+          expect(match ? match[2] : 'literal', `${name}.${variable} is required: compose must fail without it`).not.toBe(':-');
+          if (match) expect(match[2], `${name}.${variable}`).toBe(':?');
+          else expect(String(value), `${name}.${variable}`).not.toBe('');
+        }
+      }
+    }
+    // The secret reaches only the services that read it, and compose refuses to start without it.
+    const withSecret = APP_SERVICES.filter((name) => 'S1C_SECRET_KEY' in (service(name).environment ?? {}));
+    expect(withSecret.sort()).toEqual(['registry', ...FETCHERS].sort());
+    expect(service('registry').environment!.S1C_SECRET_KEY).toMatch(/^\$\{S1C_SECRET_KEY:\?set S1C_SECRET_KEY in infra\/\.env/);
+  });
+
+  it('documents every variable a schema or the compose files read in infra/.env.example', () => {
+    const variables = new Set<string>();
+    for (const name of APP_SERVICES) for (const variable of Object.keys(SCHEMAS[name]!())) variables.add(variable);
+    for (const file of ['infra/docker-compose.yml', 'infra/docker-compose.demo.yml']) {
+      for (const match of read(file).matchAll(/\$\{(\w+)/g)) variables.add(match[1]!);
+    }
+    const documented = new Set([...envExample.matchAll(/^#?(\w+)=/gm)].map((m) => m[1]));
+    const missing = [...variables].filter((v) => !documented.has(v));
+    expect(missing, 'add them to infra/scripts/config-reference.mjs and run it').toEqual([]);
+    // Each with a comment just above it; the secret is the one line to fill in.
+    for (const variable of variables) expect(envExample, variable).toMatch(new RegExp(`^# .*\\n#?${variable}=`, 'm'));
+    expect(envExample).toMatch(/^S1C_SECRET_KEY=$/m);
+    expect(envExample.match(/^\w+=/gm)).toEqual(['S1C_SECRET_KEY=']);
+  });
+
+  it('docs/CONFIGURATION.md and infra/.env.example are generated from the current schemas', () => {
+    const run = spawnSync(process.execPath, [join(ROOT, 'infra/scripts/config-reference.mjs'), '--check'], { encoding: 'utf8' });
+    expect(run.stderr + run.stdout).toContain('are current');
+    expect(run.status).toBe(0);
+    const reference = read('docs/CONFIGURATION.md');
+    for (const name of APP_SERVICES) for (const variable of Object.keys(SCHEMAS[name]!())) expect(reference).toContain(`| \`${variable}\` |`);
+  });
+
+  it('publishes the dashboard and the HTTP source API, and keeps the data on named volumes', () => {
+    expect(service('health').ports).toEqual(['${S1C_HEALTH_PUBLISHED_PORT:-8080}:8080']);
+    expect(service('health').environment!.S1C_HEALTH_PORT).toBe('8080');
+    expect(service('gateway').ports).toEqual(['${S1C_GATEWAY_PUBLISHED_PORT:-8081}:8081']);
+    expect(service('gateway').environment!.S1C_GATEWAY_PORT).toBe('8081');
+    for (const name of APP_SERVICES.filter((n) => !['health', 'gateway'].includes(n))) expect(service(name).ports, name).toBeUndefined();
+
+    expect(service('mongo').volumes).toContain('mongo-data:/data/db');
+    expect(service('nats').volumes).toEqual(expect.arrayContaining(['nats-data:/data', './nats/nats.conf:/etc/nats/nats.conf:ro']));
+    expect(service('nats').command).toEqual(expect.arrayContaining(['-js', '-c', '/etc/nats/nats.conf']));
+    expect(read('infra/nats/nats.conf')).toMatch(/jetstream\s*\{[^}]*store_dir:\s*\/data\/jetstream/);
+    expect(service('enricher').volumes).toContain('enricher-output:/data/output');
+    expect(Object.keys(compose.volumes ?? {}).sort()).toEqual(['enricher-output', 'mongo-data', 'nats-data']);
+  });
+
+  it('checks every long-running service and starts each after what it needs', () => {
+    for (const name of ['mongo', 'nats', ...APP_SERVICES, 's1-simulator']) {
+      const test = service(name).healthcheck?.test ?? [];
+      expect(test.length, `${name} has a health check`).toBeGreaterThan(1);
+      if (APP_SERVICES.includes(name) || name === 's1-simulator') {
+        expect(test, name).toEqual(['CMD', 'node', '/app/infra/docker/healthcheck.mjs', name]);
+      }
+    }
+    for (const name of APP_SERVICES.filter((n) => n !== 'gateway')) {
+      expect(service(name).depends_on, name).toEqual({ nats: { condition: 'service_healthy' }, mongo: { condition: 'service_healthy' } });
+    }
+    expect(service('gateway').depends_on?.nats).toEqual({ condition: 'service_healthy' });
+  });
+
+  it('has a demo profile with the simulator and a one-shot job registering a demo source', () => {
+    const simulator = service('s1-simulator');
+    expect(simulator.profiles).toEqual(['demo']);
+    expect(simulator.command?.slice(0, 1)).toEqual(['s1-simulator']);
+    expect(simulator.command).toEqual(expect.arrayContaining(['--live', '--host', '0.0.0.0', '--port', '8088', '--token']));
+    const job = service('demo-source');
+    expect(job.profiles).toEqual(['demo']);
+    expect(job.command).toEqual(['demo-source']);
+    expect(job.restart).toBe('no');
+    expect(job.environment?.S1C_DEMO_BASE_URL).toBe('http://s1-simulator:8088/');
+    expect(job.depends_on).toEqual({ registry: { condition: 'service_healthy' }, 's1-simulator': { condition: 'service_healthy' } });
+    // Only those two are in the profile; the system itself starts without it.
+    const profiled = Object.entries(compose.services).filter(([, s]) => s.profiles).map(([n]) => n);
+    expect(profiled.sort()).toEqual(['demo-source', 's1-simulator']);
+
+    // The demo override (and only it) lets the registry and the fetchers accept the simulator's http URL.
+    const insecure = Object.entries(demoOverride.services)
+      .filter(([, s]) => s.environment?.S1C_ALLOW_INSECURE_BASE_URL === 'true')
+      .map(([n]) => n);
+    expect(insecure.sort()).toEqual(['registry', ...FETCHERS].sort());
+    for (const name of APP_SERVICES) expect(service(name).environment?.S1C_ALLOW_INSECURE_BASE_URL ?? '${S1C_ALLOW_INSECURE_BASE_URL:-}').toBe('${S1C_ALLOW_INSECURE_BASE_URL:-}');
+  });
+});
+
+describe('infra/Dockerfile', () => {
+  const dockerfile = read('infra/Dockerfile');
+
+  it('passes the Dockerfile validator without a diagnostic', () => {
+    expect(validate(dockerfile).map((d) => `line ${d.range.start.line + 1}: ${d.message}`)).toEqual([]);
+  });
+
+  it('builds on node:20-bookworm-slim in stages and runs production dependencies as a non-root user', () => {
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
+    expect(dockerfile.match(/^FROM \$\{NODE_IMAGE\} AS \w+$/gm)).toEqual(['FROM ${NODE_IMAGE} AS manifests', 'FROM ${NODE_IMAGE} AS build', 'FROM ${NODE_IMAGE} AS runtime']);
+    expect(dockerfile).toMatch(/^RUN npm ci$/m);
+    expect(dockerfile).toMatch(/npm run build/);
+    expect(dockerfile).toMatch(/npm prune --omit=dev/);
+    const runtime = dockerfile.slice(dockerfile.indexOf('AS runtime'));
+    expect(runtime).toMatch(/^USER node$/m);
+    expect(runtime).toMatch(/^HEALTHCHECK .*\n\s+CMD \["node", "\/app\/infra\/docker\/healthcheck\.mjs"\]$/m);
+    expect(runtime).toMatch(/^ENTRYPOINT \["\/bin\/sh", "\/app\/infra\/docker\/entrypoint\.sh"\]$/m);
+    expect(runtime).not.toMatch(/npm (ci|install)/);
+    const ignore = read('.dockerignore');
+    for (const entry of ['.git', '**/node_modules', '**/dist', '.local', '**/.env']) expect(ignore.split('\n')).toContain(entry);
+  });
+});
+
+describe("the image's scripts against real servers", () => {
+  let registry: ServiceProcess | undefined;
+  let health: ServiceProcess | undefined;
+  let simulator: RunningSimulator | undefined;
+  let env: Record<string, string>;
+  let healthPort = 0;
+
+  const freePort = () =>
+    new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+
+  /** Runs the image's health check for one process, as compose does: its exit code. */
+  const healthcheck = (name: string, pid: number | undefined) =>
+    spawnSync(process.execPath, [join(ROOT, 'infra/docker/healthcheck.mjs'), name], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', S1C_HEALTHCHECK_PID: String(pid), S1C_HEALTHCHECK_TIMEOUT_MS: '2000' },
+    });
+
+  const eventually = async (check: () => boolean, timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!check()) {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return true;
+  };
+
+  const runDemoSource = () =>
+    new Promise<{ code: number | null; output: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(ROOT, 'infra/docker/demo-source.mjs')], {
+        env: { PATH: process.env.PATH ?? '', NATS_URL: env.NATS_URL!, S1C_DEMO_BASE_URL: simulator!.url, S1C_DEMO_TOKEN: 'compose-demo-token', S1C_DEMO_WAIT_MS: '30000' },
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.once('exit', (code) => resolve({ code, output }));
+    });
+
+  beforeAll(async () => {
+    const { natsUrl, mongoUrl } = serverUrls();
+    healthPort = await freePort();
+    env = {
+      NATS_URL: natsUrl,
+      MONGO_URL: mongoUrl,
+      S1C_DB_NAME: `compose${randomBytes(4).toString('hex').replace(/\d/g, (d) => 'abcdefghij'[Number(d)]!)}`,
+      LOG_LEVEL: 'warn',
+    };
+    simulator = await startSimulator({ tokens: [{ token: 'compose-demo-token', label: 'demo' }], activities: 10, agents: 2, threats: 2 });
+    registry = startService('registry', { ...env, S1C_SECRET_KEY: randomBytes(32).toString('base64'), S1C_ALLOW_INSECURE_BASE_URL: 'true', S1C_DELETION_COMPLETION: 'immediate' });
+    health = startService('health', { ...env, S1C_HEALTH_PORT: String(healthPort), S1C_HEALTH_HOST: '127.0.0.1' });
+  });
+
+  afterAll(async () => {
+    await Promise.all([registry?.stop(), health?.stop(), simulator?.close()]);
+  });
+
+  it('reports the registry and the health service healthy once they answer, and unhealthy when gone', async () => {
+    expect(await eventually(() => healthcheck('registry', registry!.child.pid).status === 0), registry!.output()).toBe(true);
+    expect(await eventually(() => healthcheck('health', health!.child.pid).status === 0), health!.output()).toBe(true);
+    const notThere = healthcheck('scheduler', registry!.child.pid);
+    expect(notThere.status).toBe(1);
+    expect(notThere.stderr).toContain('scheduler: its process is not running in this container');
+  });
+
+  it('registers the demo source once, and again is a success that changes nothing', async () => {
+    const first = await runDemoSource();
+    expect(first.output).toMatch(/registered "Demo SentinelOne" \([0-9a-f-]+\)/);
+    expect(first.code).toBe(0);
+    const second = await runDemoSource();
+    expect(second.output).toContain('is already registered');
+    expect(second.code).toBe(0);
+    expect(first.output + second.output).not.toContain('compose-demo-token');
+  });
+
+  it('reports a stopped registry unhealthy', async () => {
+    const pid = registry!.child.pid;
+    await registry!.stop();
+    registry = undefined;
+    expect(healthcheck('registry', pid).status).toBe(1);
+  });
+});
