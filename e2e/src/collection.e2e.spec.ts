@@ -217,7 +217,9 @@ describe('collection, end to end', () => {
     const sourceId = await createSource('Throttled', token, ['activities']);
     await eventually('the backfill to finish', async () => ((await laneFinished(sourceId, 'activities', 'backfill')) ? true : undefined), 90_000);
     const events = await collectionEvents(sourceId, 'activities');
-    expect(events.some((e) => e.type === 'HealthEventRaised' && e.data.severity === 'Warning')).toBe(true);
+    const story = events.map((e) => `${e.type}${e.data.severity ? `:${e.data.severity}:${e.data.eventName}` : ''}${e.data.rateLimited ? ':rateLimited' : ''}`);
+    const throttled = simulator.admin.requests().filter((r) => r.token === label).map((r) => `${r.path.split('/').pop()}:${r.status}`);
+    expect(events.some((e) => e.type === 'HealthEventRaised' && e.data.severity === 'Warning'), JSON.stringify({ story, throttled })).toBe(true);
     const expected = (await consoleRecords(token, 'activities')).map((a) => `${sourceId}:activities:${a.id}`).sort();
     expect([...(await system.rawRecords(sourceId, 'activities')).keys()].sort()).toEqual(expected);
   }, 120_000);

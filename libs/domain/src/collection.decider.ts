@@ -153,8 +153,11 @@ export function decideCollection(
   const lane = job.lane;
   switch (command.type) {
     case 'RecordTokenVerified': {
-      if (state.verifiedGeneration === state.generation) return [];
-      const events: CollectionEvent[] = [{ type: 'TokenVerified', data: { ...base, jobId: job.jobId, generation: state.generation } }];
+      const events: CollectionEvent[] = [];
+      if (state.verifiedGeneration !== state.generation) {
+        events.push({ type: 'TokenVerified', data: { ...base, jobId: job.jobId, generation: state.generation } });
+      }
+      // Another lane may have verified first; being rate limited is news either way.
       if (command.data.rateLimited && !state.warning) events.push({ type: 'HealthEventRaised', data: { ...base, ...rateLimitWarning(state, at) } });
       return events;
     }

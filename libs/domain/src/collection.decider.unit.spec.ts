@@ -1160,4 +1160,24 @@ describe('Collection decider: rate limiting met while checking the token', () =>
     expect(events[1]!.data).toMatchObject({ severity: 'Warning', errorType: 'RateLimited' });
     expect(decideCollection({ type: 'RecordTokenVerified', data: { jobId: 'j' }, metadata: { now } }, state).map((e) => e.type)).toEqual(['TokenVerified']);
   });
+
+  it('when another lane verified the token first, then a rate-limited check still opens the Warning', () => {
+    const now = new Date('2026-11-27T10:00:00.000Z');
+    let state = foldCollection(
+      decideCollection(
+        { type: 'PlanCollection', data: { sourceId: 's', api: 'activities', generation: 1, baseUrl: 'https://x.sentinelone.net/', backfillMs: 3_600_000 }, metadata: { now } },
+        initialCollectionState(),
+      ),
+    );
+    const window = { from: '2026-11-27T09:00:00.000000Z', to: '2026-11-27T10:00:00.000000Z' };
+    for (const command of [
+      { type: 'DispatchJob', data: { jobId: 'b', lane: 'backfill', window, resume: NO_PROGRESS }, metadata: { now } },
+      { type: 'DispatchJob', data: { jobId: 'l', lane: 'live', window, resume: NO_PROGRESS }, metadata: { now } },
+      { type: 'RecordTokenVerified', data: { jobId: 'l' }, metadata: { now } },
+    ] as CollectionCommand[])
+      for (const e of decideCollection(command, state)) state = evolveCollection(state, e);
+    const events = decideCollection({ type: 'RecordTokenVerified', data: { jobId: 'b', rateLimited: true }, metadata: { now } }, state);
+    expect(events.map((e) => e.type)).toEqual(['HealthEventRaised']);
+    expect(decideCollection({ type: 'RecordTokenVerified', data: { jobId: 'b' }, metadata: { now } }, state)).toEqual([]);
+  });
 });
