@@ -208,7 +208,7 @@ describe('infra/Dockerfile', () => {
     expect(dockerfile).toMatch(/npm run build/);
     expect(dockerfile).toMatch(/npm prune --omit=dev/);
     const runtime = dockerfile.slice(dockerfile.indexOf('AS runtime'));
-    expect(runtime).toMatch(/^USER node$/m);
+    expect(runtime).toMatch(/^USER 1000:1000$/m); // the node image's `node` user
     expect(runtime).toMatch(/^HEALTHCHECK .*\n\s+CMD \["node", "\/app\/infra\/docker\/healthcheck\.mjs"\]$/m);
     expect(runtime).toMatch(/^ENTRYPOINT \["\/bin\/sh", "\/app\/infra\/docker\/entrypoint\.sh"\]$/m);
     expect(runtime).not.toMatch(/npm (ci|install)/);
