@@ -220,6 +220,7 @@ describe('infra/Dockerfile', () => {
 describe("the image's scripts against real servers", () => {
   let registry: ServiceProcess | undefined;
   let health: ServiceProcess | undefined;
+  let gateway: ServiceProcess | undefined;
   let simulator: RunningSimulator | undefined;
   let env: Record<string, string>;
   let healthPort = 0;
@@ -273,15 +274,17 @@ describe("the image's scripts against real servers", () => {
     simulator = await startSimulator({ tokens: [{ token: 'compose-demo-token', label: 'demo' }], activities: 10, agents: 2, threats: 2 });
     registry = startService('registry', { ...env, S1C_SECRET_KEY: randomBytes(32).toString('base64'), S1C_ALLOW_INSECURE_BASE_URL: 'true', S1C_DELETION_COMPLETION: 'immediate' });
     health = startService('health', { ...env, S1C_HEALTH_PORT: String(healthPort), S1C_HEALTH_HOST: '127.0.0.1' });
+    gateway = startService('gateway', { NATS_URL: natsUrl, LOG_LEVEL: 'warn', S1C_GATEWAY_PORT: String(await freePort()), S1C_GATEWAY_HOST: '127.0.0.1' });
   });
 
   afterAll(async () => {
-    await Promise.all([registry?.stop(), health?.stop(), simulator?.close()]);
+    await Promise.all([registry?.stop(), health?.stop(), gateway?.stop(), simulator?.close()]);
   });
 
-  it('reports the registry and the health service healthy once they answer, and unhealthy when gone', async () => {
+  it('reports the registry, the health service and the gateway healthy once they answer', async () => {
     expect(await eventually(() => healthcheck('registry', registry!.child.pid).status === 0), registry!.output()).toBe(true);
     expect(await eventually(() => healthcheck('health', health!.child.pid).status === 0), health!.output()).toBe(true);
+    expect(await eventually(() => healthcheck('gateway', gateway!.child.pid).status === 0), gateway!.output()).toBe(true);
     const notThere = healthcheck('scheduler', registry!.child.pid);
     expect(notThere.status).toBe(1);
     expect(notThere.stderr).toContain('scheduler: its process is not running in this container');
