@@ -10,14 +10,25 @@ describe('the HTTP source API when the registry is not there or misbehaves', () 
   let nc: NatsConnection;
   const get = (headers: Record<string, string> = {}) => gw.request('GET', '/api/v1/collectors/default/sources/some-source', { headers });
 
-  /** Answers every source command with `reply` (or never, for undefined); records the correlation ids. */
-  const respond = (reply: string | undefined, seen: string[] = []): Subscription =>
-    nc.subscribe('s1c.cmd.source.*', {
+  /**
+   * Answers every source command with `reply` (or never, for undefined) and records the
+   * correlation ids. The flush makes the server know the subscription before the gateway asks.
+   */
+  const respond = async (reply: string | undefined, seen: string[] = []): Promise<{ unsubscribe(): Promise<void> }> => {
+    const sub: Subscription = nc.subscribe('s1c.cmd.source.*', {
       callback: (_error, msg) => {
         seen.push(msg.headers?.get('S1c-Correlation-Id') ?? '');
         if (reply !== undefined) msg.respond(new TextEncoder().encode(reply));
       },
     });
+    await nc.flush();
+    return {
+      async unsubscribe() {
+        sub.unsubscribe();
+        await nc.flush();
+      },
+    };
+  };
 
   beforeAll(async () => {
     nats = await startNatsServer();
@@ -39,13 +50,13 @@ describe('the HTTP source API when the registry is not there or misbehaves', () 
   });
 
   it('is 504 when the registry does not answer in time', async () => {
-    const sub = respond(undefined);
+    const sub = await respond(undefined);
     try {
       const response = await get();
       expect(response.status).toBe(504);
       expect(response.body).toMatchObject({ status: 504, code: 'GatewayTimeout' });
     } finally {
-      sub.unsubscribe();
+      await sub.unsubscribe();
     }
   });
 
@@ -55,26 +66,26 @@ describe('the HTTP source API when the registry is not there or misbehaves', () 
     ['SomethingNewer', 500],
   ])('maps the registry refusal %s to %i, passing the request id as the correlation id', async (code, status) => {
     const seen: string[] = [];
-    const sub = respond(JSON.stringify({ ok: false, error: { code, message: `it said ${code}` } }), seen);
+    const sub = await respond(JSON.stringify({ ok: false, error: { code, message: `it said ${code}` } }), seen);
     try {
       const response = await get({ 'X-Request-Id': `req-${code}` });
       expect(response.status).toBe(status);
       expect(response.body).toEqual({ status, id: `req-${code}`, code, message: `it said ${code}`, errors: [{ code, message: `it said ${code}`, meta: {} }] });
       expect(seen).toEqual([`req-${code}`]);
     } finally {
-      sub.unsubscribe();
+      await sub.unsubscribe();
     }
   });
 
   it('is 502 when the reply is not a command reply', async () => {
     for (const reply of ['not json', JSON.stringify({ ok: true, something: 'else' })]) {
-      const sub = respond(reply);
+      const sub = await respond(reply);
       try {
         const response = await get();
         expect(response.status).toBe(502);
         expect(response.body).toMatchObject({ status: 502, code: 'BadGateway' });
       } finally {
-        sub.unsubscribe();
+        await sub.unsubscribe();
       }
     }
   });
