@@ -21,7 +21,7 @@ const { connect } = require('nats');
 const SIMULATOR_PORT = Number(process.env.S1C_SIMULATOR_PORT ?? 8088);
 const HEALTH_PORT = Number(process.env.S1C_HEALTH_PORT ?? 8080);
 /** Every service of the system, each its own process. */
-const SERVICES = ['registry', 'scheduler', 'fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'enricher', 'health'];
+const SERVICES = ['registry', 'scheduler', 'fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'enricher', 'health', 'gateway'];
 const DEMO_TOKEN = process.env.S1C_DEMO_TOKEN ?? 'demo-token';
 const children = [];
 const servers = [];
@@ -136,6 +136,7 @@ async function main() {
   for (const name of SERVICES) startService(name, `services/${name}/dist/main.js`, [], env);
   await registerDemoSource(natsUrl);
   log(`dashboard: http://127.0.0.1:${HEALTH_PORT}/`);
+  log(`HTTP source API: http://127.0.0.1:${process.env.S1C_GATEWAY_PORT ?? 8081}/api/v1/collectors/default/sources`);
   log(`simulator: http://127.0.0.1:${SIMULATOR_PORT}/web/api/v2.1/system/status`);
   log(`commands: nats req s1c.cmd.source.list '{}' --server ${natsUrl}`);
   log('press Ctrl-C to stop');

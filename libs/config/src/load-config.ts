@@ -23,7 +23,10 @@ export function loadConfig<Shape extends z.ZodRawShape>(
     throw new ConfigError(
       result.error.issues.map((issue) => {
         const name = issue.path.join('.') || '(environment)';
-        return issue.code === 'invalid_type' && issue.input === undefined ? `${name}: is required` : `${name}: ${issue.message}`;
+        // Judge "missing" by the environment itself: a coerced value (a port given as "abc") also
+        // fails as an invalid type, and must not be reported as absent.
+        if (present[name] === undefined) return `${name}: is required`;
+        return issue.code === 'invalid_type' ? `${name}: must be a ${issue.expected}` : `${name}: ${issue.message}`;
       }),
     );
   }

@@ -54,6 +54,10 @@ describe('loadConfig', () => {
   });
 });
 
+it('says a number given as text is not a number, rather than missing', () => {
+  expect(() => loadConfig(shape, { S1C_SECRET_KEY: 'x', S1C_PORT: 'abc' })).toThrow(/S1C_PORT: must be a number/);
+});
+
 describe('parseDurationMs', () => {
   it.each([
     ['1500ms', 1500],
