@@ -192,6 +192,7 @@ export class CliHandlers implements Handlers {
       try {
         const consumer = await session.nc.jetstream().consumers.get(STREAMS.events.name, { filterSubjects: 's1c.evt.>', deliver_policy: DeliverPolicy.New });
         messages = await consumer.consume();
+        // (DeliverPolicy.New works in nats.js 2.29; DeliverPolicy.All does not, see source.wait.ts.)
       } catch (error) {
         throw new CliError(EXIT.unreachable, `cannot follow JetStream stream ${STREAMS.events.name}: ${(error as Error).message} (is the registry running? it declares the stream)`);
       }

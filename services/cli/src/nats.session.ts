@@ -70,6 +70,11 @@ export class NatsSession {
     return validateReply(subject, reply, schema);
   }
 
+  /** How long one request may take. */
+  get timeoutMs(): number {
+    return this.settings.timeoutMs;
+  }
+
   async close(): Promise<void> {
     if (this.nc.isClosed()) return;
     await this.nc.close();

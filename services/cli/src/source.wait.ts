@@ -1,6 +1,6 @@
 import type { SourceStateName } from '@s1c/contracts';
 import { STREAMS } from '@s1c/messaging';
-import { DeliverPolicy, type ConsumerMessages } from 'nats';
+import type { ConsumerMessages } from 'nats';
 import { CliError, EXIT } from './cli.errors';
 import type { NatsSession } from './nats.session';
 import { relayedEventSchema, WatchTracker, type WatchEvent } from './render/watch.renderer';
@@ -29,11 +29,11 @@ export async function waitForStates(
 ): Promise<WaitOutcome> {
   let messages: ConsumerMessages;
   try {
-    const consumer = await session.nc.jetstream().consumers.get(STREAMS.events.name, {
-      filterSubjects: `s1c.evt.source.${sourceId}.*`,
-      deliver_policy: DeliverPolicy.All,
-    });
-    messages = await consumer.consume();
+    // No deliver_policy: nats.js 2.29's ordered consumer sends DeliverPolicy.All together with
+    // opt_start_seq, which the server refuses, and consume() then retries for ever. Its default
+    // (start at sequence 1) is "all".
+    const consumer = await session.nc.jetstream().consumers.get(STREAMS.events.name, { filterSubjects: `s1c.evt.source.${sourceId}.*` });
+    messages = await withDeadline(consumer.consume(), session.timeoutMs, 'JetStream did not start the consumer');
   } catch (error) {
     throw new CliError(EXIT.unreachable, `cannot follow the source's events on JetStream stream ${STREAMS.events.name}: ${(error as Error).message}`);
   }
@@ -68,4 +68,12 @@ export async function waitForStates(
     throw new CliError(EXIT.timeout, `source ${sourceId} is still ${lastState ?? 'in an unknown state'} after ${Math.round(timeoutMs / 1000)} s; waited for ${until.join(' or ')} (raise --wait-timeout)`);
   }
   throw new CliError(EXIT.unreachable, `the event stream closed before source ${sourceId} reached ${until.join(' or ')}`);
+}
+
+function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
