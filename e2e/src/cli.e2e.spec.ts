@@ -189,6 +189,40 @@ describe('s1c against the running system', () => {
     expect(watchErr).not.toMatch(/\n\s+at /); // no stack trace
   });
 
+  it('a source whose token is refused: create --wait ends in Error (exit 1), watch --json shows the health event, health ID says what to do', async () => {
+    const watch = spawn(process.execPath, [CLI, 'watch', '--json'], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let watched = '';
+    let watchErr = '';
+    watch.stdout.on('data', (c: Buffer) => (watched += c.toString()));
+    watch.stderr.on('data', (c: Buffer) => (watchErr += c.toString()));
+    const watchExit = new Promise<number | null>((resolve) => watch.once('close', (code) => resolve(code)));
+    await eventually('watch to start', async () => (watchErr.includes('Watching') ? true : undefined), 15_000);
+
+    const created = await s1c(['source', 'create', '-f', documentFile('CLI Revoked', { api_secret: 'tok-nobody-knows-this-one', supported_apis: ['threats'] }), '--wait', '--json']);
+    expect(created.code, created.stderr).toBe(1);
+    const reply = JSON.parse(created.stdout) as Json;
+    expect(reply.source.state).toMatchObject({ state: 'Error', error: { eventName: 'ThirdPartyConfigError' } });
+    expect(created.stderr).toMatch(/→ Error {2}ThirdPartyConfig \(threats\): /);
+    expect(created.stderr).toContain(`s1c: source ${reply.source.id} is in Error: ThirdPartyConfig`);
+    expect(created.stderr).not.toContain('tok-nobody-knows-this-one');
+
+    const lines = () => watched.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Json).filter((l) => l.sourceId === reply.source.id);
+    await eventually('watch to print the health event and the Error', async () =>
+      lines().some((l) => l.kind === 'health' && l.event === 'HealthEventRaised') && lines().some((l) => l.to === 'Error') ? true : undefined, 15_000);
+    expect(lines().find((l) => l.kind === 'health')).toMatchObject({ name: 'CLI Revoked', severity: 'Error', eventName: 'ThirdPartyConfigError', api: 'threats' });
+
+    const detail = await eventually('the health service to see the open event', async () => {
+      const run = await s1c(['health', reply.source.id]);
+      return run.stdout.includes('Open health events:') ? run : undefined;
+    }, 20_000);
+    expect(detail.stdout).toMatch(/^ {2}Error {2}ThirdPartyConfigError \(threats\)/m);
+    expect(detail.stdout).toMatch(/^ {4}to do: {3}Check the API token/m);
+
+    expect((await s1c(['source', 'delete', reply.source.id, '--wait'])).code).toBe(0);
+    watch.kill('SIGINT');
+    expect(await watchExit).toBe(0);
+  });
+
   it('refuses an unreadable file and bad JSON with exit 2, naming the file and where the JSON breaks, without echoing it', async () => {
     const missing = await s1c(['source', 'create', '-f', join(dir, 'nope.json')]);
     expect(missing.code).toBe(2);

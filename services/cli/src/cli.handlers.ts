@@ -242,13 +242,25 @@ export class CliHandlers implements Handlers {
     } finally {
       progress.stop();
     }
-    const current = await session.command('get', { id: reply.source.id }, sourceReplySchema);
-    this.printSource(current, o, style);
+    this.printSource(await this.getOnceCaughtUp(session, reply.source.id, outcome.state), o, style);
     if (outcome.state === 'Error') {
       this.io.stderr.write(`s1c: source ${reply.source.id} is in Error${outcome.last.kind === 'state' && outcome.last.reason ? `: ${outcome.last.reason}` : ''}\n`);
       return EXIT.refused;
     }
     return EXIT.ok;
+  }
+
+  /**
+   * The source as `get` shows it once the registry's read model has caught up with the event the
+   * wait saw (JetStream can be ahead of it by a poll); after a few seconds, as it is.
+   */
+  private async getOnceCaughtUp(session: NatsSession, id: string, state: string): Promise<SourceReply> {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const current = await session.command('get', { id }, sourceReplySchema);
+      if (current.source.state.state === state || Date.now() > deadline) return current;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
   }
 
   private printSource(reply: SourceReply, o: CommonOptions, style: Style): number {
