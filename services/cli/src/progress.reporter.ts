@@ -34,9 +34,9 @@ export class ProgressReporter {
   }
 
   stop(): void {
+    this.clear();
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    this.clear();
   }
 
   private draw(): void {
