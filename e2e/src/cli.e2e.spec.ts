@@ -218,6 +218,13 @@ describe('s1c against the running system', () => {
     expect(detail.stdout).toMatch(/^ {2}Error {2}ThirdPartyConfigError \(threats\)/m);
     expect(detail.stdout).toMatch(/^ {4}to do: {3}Check the API token/m);
 
+    // A restart goes round the lifecycle again, and ends in Error again.
+    const restarted = await s1c(['source', 'restart', reply.source.id, '--wait']);
+    expect(restarted.code).toBe(1);
+    expect(restarted.stderr).toContain('Error → Pending');
+    expect(restarted.stderr).toContain('Pending → Started');
+    expect(restarted.stdout).toMatch(/^state\s+Error since /m);
+
     expect((await s1c(['source', 'delete', reply.source.id, '--wait'])).code).toBe(0);
     watch.kill('SIGINT');
     expect(await watchExit).toBe(0);

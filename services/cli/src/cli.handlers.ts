@@ -20,6 +20,7 @@ import type {
   ListOptions,
   RefOptions,
   ReplayOptions,
+  RestartOptions,
   TestOptions,
   UpdateOptions,
   WatchOptions,
@@ -106,10 +107,12 @@ export class CliHandlers implements Handlers {
     });
   }
 
-  async sourceRestart(o: RefOptions): Promise<number> {
+  async sourceRestart(o: RestartOptions): Promise<number> {
     return this.withSession(o, async (session, style) => {
       const reply = await session.command('restart', { id: o.id }, sourceReplySchema);
-      return this.printSource(reply, o, style);
+      if (!o.wait) return this.printSource(reply, o, style);
+      this.io.stderr.write(`Restarted source ${reply.source.id}.\n`);
+      return this.waitUntilCollecting(session, reply, o, style);
     });
   }
 

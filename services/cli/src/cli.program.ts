@@ -12,6 +12,7 @@ export interface CommonOptions extends GlobalFlags {
 export interface CreateOptions extends CommonOptions { file: string; collector?: string; wait: boolean; waitTimeout: number }
 export interface UpdateOptions extends CommonOptions { id?: string; file: string; version?: number; wait: boolean; waitTimeout: number }
 export interface RefOptions extends CommonOptions { id: string; collector?: string }
+export interface RestartOptions extends CommonOptions { id: string; wait: boolean; waitTimeout: number }
 export interface DeleteOptions extends CommonOptions { id: string; wait: boolean; waitTimeout: number }
 export interface ListOptions extends CommonOptions { collector?: string; state: SourceStateName[]; name?: string; limit?: number; cursor?: string; all: boolean }
 export interface TestOptions extends CommonOptions { id?: string; file?: string; collector?: string }
@@ -26,7 +27,7 @@ export interface Handlers {
   sourceDelete(o: DeleteOptions): Promise<number>;
   sourceGet(o: RefOptions): Promise<number>;
   sourceList(o: ListOptions): Promise<number>;
-  sourceRestart(o: RefOptions): Promise<number>;
+  sourceRestart(o: RestartOptions): Promise<number>;
   sourceTest(o: TestOptions): Promise<number>;
   sourceReplay(o: ReplayOptions): Promise<number>;
   health(o: HealthOptions): Promise<number>;
@@ -181,9 +182,11 @@ export function buildProgram(handlers: Handlers, io: ProgramIo, version: string)
 
   source.command('restart').argument('<id>', 'the source id')
     .description('restart collection (back to Pending in a new generation; clears an Error)')
-    .addHelpText('after', examples('s1c source restart 5b0c2f'))
+    .option('--wait', 'wait until it is Collecting (or Error) again, showing each state', false)
+    .addOption(waitTimeout())
+    .addHelpText('after', examples('s1c source restart 5b0c2f', 's1c source restart 5b0c2f --wait'))
     .action(function (this: Command, id: string) {
-      return run(() => handlers.sourceRestart({ ...this.opts<RefOptions>(), id }))();
+      return run(() => handlers.sourceRestart({ ...this.opts<RestartOptions>(), id }))();
     });
 
   source.command('test').argument('[id]', 'a stored source to test')
