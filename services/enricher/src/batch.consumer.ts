@@ -8,7 +8,10 @@ export interface BatchConsumerOptions {
   readonly batchSize: number;
   /** Batches in flight at once. */
   readonly concurrency: number;
-  /** The consumer's ack wait: a batch still running after half of it gets `working()` for its messages. */
+  /**
+   * The consumer's ack wait: every half of it, the messages of running batches and the ones still
+   * waiting in the buffer get `working()`.
+   */
   readonly ackWaitMs: number;
 }
 
@@ -33,6 +36,7 @@ export class BatchConsumer {
   private messages: ConsumerMessages | undefined;
   private stopping = false;
   private scheduled = false;
+  private bufferHeartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly js: JetStreamClient,
@@ -55,11 +59,20 @@ export class BatchConsumer {
         this.schedule();
       },
     });
+    // A message waits in the buffer until a batch slot is free, which under load (or after an
+    // outage, with a backlog up to max_messages) can take longer than the ack wait. Without this
+    // the server redelivers it while the first copy still waits here: both copies are handled,
+    // each redelivery costs the delivered set a lookup per record, and the backlog feeds itself.
+    this.bufferHeartbeat = setInterval(() => {
+      for (const m of this.buffer) m.working();
+    }, Math.max(250, this.options.ackWaitMs / 2));
+    this.bufferHeartbeat.unref();
   }
 
   /** Stops pulling, waits up to `timeoutMs` for batches in flight, and hands buffered messages back. */
   async stop(timeoutMs: number): Promise<void> {
     this.stopping = true;
+    clearInterval(this.bufferHeartbeat);
     this.messages?.stop();
     for (const m of this.buffer.splice(0)) m.nak();
     await Promise.race([Promise.allSettled([...this.inflight]), sleep(timeoutMs)]);

@@ -1,0 +1,54 @@
+import { createLogger } from '@s1c/logger';
+import { serverUrls } from '@s1c/test-harness';
+import { AckPolicy, connect, nanos, type JsMsg, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BatchConsumer } from './batch.consumer';
+
+const STREAM = 'BATCH_CONSUMER_TEST';
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  nc = await connect({ servers: serverUrls().natsUrl });
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.delete(STREAM).catch(() => undefined);
+  await jsm.streams.add({ name: STREAM, subjects: ['batch-consumer-test.>'] });
+});
+
+afterAll(async () => {
+  await (await nc?.jetstreamManager())?.streams.delete(STREAM).catch(() => undefined);
+  await nc?.close();
+});
+
+describe('BatchConsumer', () => {
+  it('when messages wait in its buffer longer than the ack wait, they are not redelivered while they wait', async () => {
+    // Given a consumer with a 1 s ack wait and a handler that takes 800 ms per batch of 10,
+    const jsm = await nc.jetstreamManager();
+    await jsm.consumers.add(STREAM, { durable_name: 'slow', ack_policy: AckPolicy.Explicit, ack_wait: nanos(1000), max_ack_pending: 1000 });
+    const js = nc.jetstream();
+    for (let i = 0; i < 60; i++) await js.publish(`batch-consumer-test.${i}`, new TextEncoder().encode(String(i)));
+    const deliveries: number[] = [];
+    const consumer = new BatchConsumer(
+      js,
+      { stream: STREAM, durable: 'slow', batchSize: 10, concurrency: 1, ackWaitMs: 1000 },
+      async (messages: readonly JsMsg[]) => {
+        await new Promise((r) => setTimeout(r, 800));
+        for (const m of messages) {
+          deliveries.push(m.info.deliveryCount);
+          m.ack();
+        }
+      },
+      createLogger({ name: 'batch-consumer-test', level: 'silent' }),
+    );
+    // When all 60 are pulled at once and handled one batch after another (about 5 s of waiting for the last),
+    await consumer.start();
+    const deadline = Date.now() + 20_000;
+    while (deliveries.length < 60 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1500));
+    await consumer.stop(1000);
+    // Then each message was handled exactly once, on its first delivery.
+    expect(deliveries).toHaveLength(60);
+    expect(deliveries.every((count) => count === 1)).toBe(true);
+    const info = await jsm.consumers.info(STREAM, 'slow');
+    expect(info.num_redelivered).toBe(0);
+  });
+});
