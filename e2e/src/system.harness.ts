@@ -7,28 +7,66 @@ import { join } from 'node:path';
 import { startService, type ServiceProcess } from './service.process';
 
 export const FETCHERS = ['fetcher-activities', 'fetcher-agents', 'fetcher-threats'] as const;
+/** The collection services, started by default. */
 export const SERVICES = ['registry', 'scheduler', ...FETCHERS] as const;
-export type ServiceName = (typeof SERVICES)[number];
+/** Every service of the system: the collection services plus the enricher and the health service. */
+export const ALL_SERVICES = [...SERVICES, 'enricher', 'health'] as const;
+export type ServiceName = (typeof ALL_SERVICES)[number];
+
+/** How {@link SystemUnderTest.start} runs the system; every field is optional. */
+export interface SystemOptions {
+  /** Servers to use instead of the harness's shared ones (e.g. a nats-server the test restarts). */
+  readonly natsUrl?: string;
+  readonly mongoUrl?: string;
+  /** Which services to start; default {@link SERVICES}. */
+  readonly services?: readonly ServiceName[];
+  /** Processes per service (replicas share every durable consumer); default 1. */
+  readonly replicas?: Partial<Record<ServiceName, number>>;
+  /**
+   * Restart a process that exits without being asked to (after `restartDelayMs`), as a process
+   * supervisor (compose `restart: always`, systemd, Kubernetes) would. Every such exit is listed
+   * in {@link SystemUnderTest.unexpectedExits}. Default false.
+   */
+  readonly supervise?: boolean;
+  readonly restartDelayMs?: number;
+}
+
+/** A process that ended without the test asking it to. */
+export interface UnexpectedExit {
+  readonly instance: string;
+  readonly exit: number | NodeJS.Signals;
+  readonly at: string;
+  /** The last lines it printed. */
+  readonly tail: string;
+}
 
 /** A parsed reply or event; tests look into it freely. */
 export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** The whole system as real processes on the harness's servers, with helpers to look inside. */
 export class SystemUnderTest {
-  private readonly processes = new Map<ServiceName, ServiceProcess>();
-  /** Output of earlier runs of a service (before a kill or restart). */
-  private readonly earlier = new Map<ServiceName, string>();
+  /** Running processes by instance (`<service>` for the first replica, `<service>#<n>` for others). */
+  private readonly processes = new Map<string, ServiceProcess>();
+  /** Output of earlier runs of an instance (before a kill or restart). */
+  private readonly earlier = new Map<string, string>();
+  /** Processes the test ended on purpose (their exit is not unexpected). */
+  private readonly stopping = new Set<ServiceProcess>();
+  private readonly exits: UnexpectedExit[] = [];
+  private closed = false;
 
   private constructor(
     readonly env: Record<string, string>,
     readonly nc: NatsConnection,
     private readonly mongo: MongoClient,
     readonly db: Db,
+    private readonly options: SystemOptions = {},
   ) {}
 
-  /** Starts every service with one shared environment (plus `overrides`). */
-  static async start(overrides: Record<string, string> = {}): Promise<SystemUnderTest> {
-    const { natsUrl, mongoUrl } = serverUrls();
+  /** Starts the services (default: the collection services) with one shared environment (plus `overrides`). */
+  static async start(overrides: Record<string, string> = {}, options: SystemOptions = {}): Promise<SystemUnderTest> {
+    const shared = options.natsUrl && options.mongoUrl ? undefined : serverUrls();
+    const natsUrl = options.natsUrl ?? shared!.natsUrl;
+    const mongoUrl = options.mongoUrl ?? shared!.mongoUrl;
     const env = {
       NATS_URL: natsUrl,
       MONGO_URL: mongoUrl,
@@ -38,31 +76,56 @@ export class SystemUnderTest {
       LOG_LEVEL: 'info',
       ...overrides,
     };
-    const nc = await connect({ servers: natsUrl });
+    // The test's own connections ride out server restarts too.
+    const nc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
     const mongo = await MongoClient.connect(mongoUrl);
-    const system = new SystemUnderTest(env, nc, mongo, mongo.db(env.S1C_DB_NAME));
-    for (const name of SERVICES) system.launch(name);
-    await Promise.all(SERVICES.map((name) => system.process(name).waitForOutput(/started/, 60_000)));
+    const system = new SystemUnderTest(env, nc, mongo, mongo.db(env.S1C_DB_NAME), options);
+    for (const instance of system.instances()) system.launch(instance);
+    await Promise.all(system.instances().map((instance) => system.waitUntilStarted(instance)));
     return system;
   }
 
-  process(name: ServiceName): ServiceProcess {
-    const process = this.processes.get(name);
-    if (!process) throw new Error(`${name} is not running`);
+  /** Every instance the system runs: `<service>`, and `<service>#2`… for more replicas. */
+  instances(): string[] {
+    const services = this.options.services ?? SERVICES;
+    return services.flatMap((name) =>
+      Array.from({ length: this.options.replicas?.[name] ?? 1 }, (_, i) => (i === 0 ? name : `${name}#${i + 1}`)),
+    );
+  }
+
+  /** The running process of an instance (a service name is its first replica). */
+  process(instance: string): ServiceProcess {
+    const process = this.processes.get(instance);
+    if (!process) throw new Error(`${instance} is not running`);
     return process;
   }
 
-  /** Ends a service abruptly (SIGKILL), as a crash would. */
-  async kill(name: ServiceName): Promise<void> {
-    await this.process(name).stop('SIGKILL');
+  /** Ends an instance abruptly (SIGKILL), as a crash would. */
+  async kill(instance: string): Promise<void> {
+    const process = this.process(instance);
+    this.stopping.add(process);
+    await process.stop('SIGKILL');
   }
 
-  /** Starts a service again and waits until it says it started. */
-  async restart(name: ServiceName): Promise<void> {
-    const process = this.processes.get(name);
-    if (process && process.child.exitCode === null && process.child.signalCode === null) await process.stop('SIGTERM');
-    this.launch(name);
-    await this.process(name).waitForOutput(/started/, 60_000);
+  /** Starts an instance again and waits until it says it started. */
+  async restart(instance: string): Promise<void> {
+    const process = this.processes.get(instance);
+    if (process && process.child.exitCode === null && process.child.signalCode === null) {
+      this.stopping.add(process);
+      await process.stop('SIGTERM');
+    }
+    this.launch(instance);
+    await this.waitUntilStarted(instance);
+  }
+
+  /** Instances whose process is running now. */
+  alive(): string[] {
+    return [...this.processes.entries()].filter(([, p]) => p.child.exitCode === null && p.child.signalCode === null).map(([name]) => name);
+  }
+
+  /** Processes that ended without the test asking (each restarted when supervising). */
+  unexpectedExits(): readonly UnexpectedExit[] {
+    return this.exits;
   }
 
   async command(op: string, payload: unknown): Promise<Json> {
@@ -77,14 +140,21 @@ export class SystemUnderTest {
 
   /** Every raw record published for a source and API: record id → how many messages carry it. */
   async rawRecords(sourceId: string, api: string): Promise<Map<string, number>> {
-    const subject = `s1c.raw.${api}.${sourceId}`;
+    return this.recordIds('S1C_RAW', `s1c.raw.${api}.${sourceId}`);
+  }
+
+  /**
+   * Every message id on one subject of a stream: the `S1c-Record-Id` header (the record id the
+   * fetchers and the enricher both set) → how many messages carry it.
+   */
+  async recordIds(stream: string, subject: string): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
     const jsm = await this.nc.jetstreamManager();
-    const info = await jsm.streams.info('S1C_RAW', { subjects_filter: subject }).catch(() => undefined);
+    const info = await jsm.streams.info(stream, { subjects_filter: subject }).catch(() => undefined);
     const total = info?.state.subjects?.[subject] ?? 0;
     if (total === 0) return counts;
     // A single filter subject: nats-server 2.9 has no multi-filter consumers.
-    const consumer = await this.nc.jetstream().consumers.get('S1C_RAW', { filterSubjects: subject });
+    const consumer = await this.nc.jetstream().consumers.get(stream, { filterSubjects: subject });
     let seen = 0;
     while (seen < total) {
       const batch = await consumer.fetch({ max_messages: Math.min(1000, total - seen), expires: 5000 });
@@ -94,7 +164,7 @@ export class SystemUnderTest {
         counts.set(id, (counts.get(id) ?? 0) + 1);
         got++;
       }
-      if (got === 0) throw new Error(`read ${seen} of ${total} raw messages on ${subject}`);
+      if (got === 0) throw new Error(`read ${seen} of ${total} messages on ${subject} in ${stream}`);
       seen += got;
     }
     await consumer.delete().catch(() => undefined);
@@ -103,29 +173,63 @@ export class SystemUnderTest {
 
   /** Every log line of every service so far. */
   output(): string {
-    return SERVICES.map((name) => this.outputOf(name)).join('\n');
+    return this.known().map((instance) => this.outputOf(instance)).join('\n');
+  }
+
+  /** One instance's log lines so far, over all its restarts. */
+  outputOf(instance: string): string {
+    return `${this.earlier.get(instance) ?? ''}${this.processes.get(instance)?.output() ?? ''}`;
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.processes.values()].map((p) => p.stop('SIGTERM')));
+    this.closed = true;
+    await Promise.all(
+      [...this.processes.values()].map((p) => {
+        this.stopping.add(p);
+        return p.stop('SIGTERM');
+      }),
+    );
     // Each service's output, for reading after a failed run (CI keeps the directory).
     const dir = process.env.S1C_E2E_LOG_DIR;
     if (dir) {
       mkdirSync(dir, { recursive: true });
-      for (const name of SERVICES) writeFileSync(join(dir, `${this.env.S1C_DB_NAME}-${name}.log`), this.outputOf(name));
+      for (const instance of this.known()) writeFileSync(join(dir, `${this.env.S1C_DB_NAME}-${instance.replace('#', '-')}.log`), this.outputOf(instance));
     }
     await this.nc.close();
     await this.mongo.close();
   }
 
-  private launch(name: ServiceName): void {
-    const previous = this.processes.get(name);
-    if (previous) this.earlier.set(name, `${this.earlier.get(name) ?? ''}${previous.output()}\n--- restarted ---\n`);
-    this.processes.set(name, startService(name, this.env));
+  private known(): string[] {
+    return [...new Set([...this.instances(), ...this.processes.keys()])];
   }
 
-  private outputOf(name: ServiceName): string {
-    return `${this.earlier.get(name) ?? ''}${this.processes.get(name)?.output() ?? ''}`;
+  /** Waits until the instance's current process says it started (a supervised restart replaces the process). */
+  private async waitUntilStarted(instance: string, timeoutMs = 90_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const current = this.process(instance);
+      const exited = current.child.exitCode !== null || current.child.signalCode !== null;
+      if (/started/.test(current.output())) return;
+      if (exited && !this.options.supervise) throw new Error(`${instance} exited early:\n${current.output()}`);
+      if (Date.now() > deadline) throw new Error(`${instance} did not start within ${timeoutMs} ms:\n${this.outputOf(instance)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private launch(instance: string): void {
+    const previous = this.processes.get(instance);
+    if (previous) this.earlier.set(instance, `${this.earlier.get(instance) ?? ''}${previous.output()}\n--- restarted ---\n`);
+    const service = instance.split('#')[0]!;
+    const child = startService(service, this.env);
+    this.processes.set(instance, child);
+    void child.exited().then((exit) => {
+      if (this.stopping.has(child) || this.closed) return;
+      this.exits.push({ instance, exit, at: new Date().toISOString(), tail: child.output().split('\n').slice(-8).join('\n') });
+      if (!this.options.supervise) return;
+      setTimeout(() => {
+        if (!this.closed && this.processes.get(instance) === child) this.launch(instance);
+      }, this.options.restartDelayMs ?? 1000);
+    });
   }
 }
 
