@@ -358,6 +358,45 @@ describe('JobRunner, against the simulator and real NATS and FerretDB', () => {
       const state = await f.collectionState(sourceId, 'activities');
       expect(state).toMatchObject({ jobs: { backfill: { jobId: job.jobId, progress: job.resume } }, failure: null });
     });
+
+    it('then the redelivered job records that failure once MongoDB is back: a FirstPartyGeneric health event, and the job retried', async () => {
+      const job = await f.dispatch(sourceId, 'activities', 'backfill');
+      // MongoDB refuses the first FailJob's write, then works again.
+      let refuse = true;
+      const store = new Proxy(f.store, {
+        get(target, key, receiver) {
+          if (key === 'appendToStream') {
+            return async (streamId: string, events: Array<{ type: string }>, ...rest: unknown[]) => {
+              if (refuse && events.some((e) => e.type === 'JobFailed')) {
+                refuse = false;
+                throw new Error('connect ECONNREFUSED (MongoDB is down)');
+              }
+              return (target.appendToStream as (...a: unknown[]) => unknown).call(target, streamId, events, ...rest);
+            };
+          }
+          const value = Reflect.get(target, key, receiver) as unknown;
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const runner = f.runner(activities, {
+        store,
+        wrapPublisher: () => ({
+          publish: async () => {
+            throw new Error('nats: connection closed');
+          },
+        }),
+      });
+      await expect(runner.run(job, ctx)).rejects.toBeInstanceOf(RetryableError);
+      expect(eventsOf(await f.collectionEvents(sourceId, 'activities'), 'JobFailed')).toHaveLength(0);
+
+      // The redelivery: MongoDB is back.
+      const outcome = await runner.run(job, ctx);
+      expect(outcome).toMatchObject({ kind: 'failed', errorType: 'FirstPartyGeneric' });
+      const events = await f.collectionEvents(sourceId, 'activities');
+      expect(eventsOf(events, 'JobFailed')[0]!.data).toMatchObject({ jobId: job.jobId, errorType: 'FirstPartyGeneric' });
+      expect(eventsOf(events, 'HealthEventRaised')[0]!.data).toMatchObject({ eventName: 'FirstPartyGenericError' });
+      expect(f.sim.admin.requests().filter((r) => r.path === ACTIVITIES_PATH)).toHaveLength(1);
+    });
   });
 
   describe('wherever the token could leak', () => {

@@ -146,6 +146,11 @@ export class JobRunner {
   private readonly clock: () => Date;
   private readonly random: () => number;
   private readonly shutdown = new AbortController();
+  /**
+   * Failures that could not be recorded (MongoDB down), by job id: recorded when the job comes
+   * back, so an outage of the log still shows as a failure streak and its health event.
+   */
+  private readonly unrecorded = new Map<string, Failure>();
 
   constructor(private readonly deps: JobRunnerDeps) {
     this.collections = new AggregateRepository(deps.store, collectionDecider(deps.settings.retryPolicy), isCollectionEvent);
@@ -182,8 +187,13 @@ export class JobRunner {
     // 1. The job must still be in flight in its collection.
     const collection = await this.collections.load(collectionStreamId(job.sourceId, job.api));
     const inflight = jobInFlight(collection.state, job);
+    const earlier = this.unrecorded.get(job.jobId);
+    this.unrecorded.delete(job.jobId);
     if (!inflight || collection.state.status !== 'Planned') return { kind: 'stale', reason: 'the job is not in flight in its collection' };
     tracker.expected = inflight.progress;
+    // The previous delivery failed and MongoDB could not take it then: record it now (the job ends
+    // failed and is retried as any failure is), so the outage is in the log as a health event.
+    if (earlier) return this.recordFailure(job, earlier, tracker, log);
 
     // 2. Its source must still be collecting this generation.
     const source = await this.sources.load(sourceStreamId(job.sourceId));
@@ -376,6 +386,11 @@ export class JobRunner {
     const failure = classifyFailure(error);
     if (failure.errorType === 'FirstPartyGeneric') log.error({ err: error, reason: failure.reason }, 'job failed on our side');
     else log.warn({ err: error, errorType: failure.errorType, reason: failure.reason }, 'job failed talking to SentinelOne');
+    return this.recordFailure(job, failure, tracker, log);
+  }
+
+  /** Records FailJob; when even that fails, remembers the failure for the job's redelivery and throws RetryableError (nak). */
+  private async recordFailure(job: FetchJob, failure: Failure, tracker: Tracker, log: Logger): Promise<JobOutcome> {
     try {
       const events = await this.record(job, tracker, {
         type: 'FailJob',
@@ -398,6 +413,9 @@ export class JobRunner {
         return { kind: 'superseded', reason: (recordError as Error).message };
       }
       log.error({ err: recordError }, 'the job failure could not be recorded; the job will be redelivered');
+      // Bounded: only jobs this process ran and that come back soon matter.
+      if (this.unrecorded.size >= 1000) this.unrecorded.clear();
+      this.unrecorded.set(job.jobId, failure);
       throw new RetryableError(`the job failed (${failure.reason}) and the failure could not be recorded`, { cause: recordError });
     }
   }
@@ -415,6 +433,9 @@ export class RawPublishError extends Error {
 }
 
 const MAX_REASON_LENGTH = 500;
+
+/** A classified failure: what FailJob records. */
+type Failure = ReturnType<typeof classifyFailure>;
 
 /** The error type and human reason a failure is recorded with; the reason never holds a secret. */
 export function classifyFailure(error: unknown): { errorType: ErrorType; reason: string; retryAfterMs?: number } {
