@@ -11,7 +11,7 @@ import type { GatewayConfig } from './gateway.config';
 import { GatewayModule } from './gateway.module';
 import { RegistryClient } from './registry.client';
 import { requestContext } from './request.context';
-import { securityHeaders } from './security.headers';
+import { apiSecurityHeaders } from './security.headers';
 
 export interface GatewayRuntime {
   readonly app: INestApplication;
@@ -54,7 +54,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     // Express's fallback error page shows stacks outside "production".
     app.set('env', 'production');
     app.use(requestContext(logger));
-    app.use(securityHeaders);
+    app.use(apiSecurityHeaders);
     app.useGlobalFilters(new ApiExceptionFilter(logger));
     await app.listen(config.S1C_GATEWAY_PORT, config.S1C_GATEWAY_HOST);
     cleanup.push(() => app.close());

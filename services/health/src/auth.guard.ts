@@ -1,13 +1,10 @@
-import { type CanActivate, type ExecutionContext, HttpException, HttpStatus, Injectable, SetMetadata } from '@nestjs/common';
+import { type CanActivate, type ExecutionContext, HttpException, HttpStatus, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { bearerRefusal, bearerTokenChecker, PUBLIC_ROUTE } from '@s1c/http-kit';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiErrorBody } from './http.errors';
 
-const PUBLIC = 's1c:public';
-
-/** Marks a handler that needs no token (`/healthz`, the dashboard's static files). */
-export const Public = () => SetMetadata(PUBLIC, true);
+export { Public } from '@s1c/http-kit';
 
 /** Settings of {@link BearerAuthGuard}. */
 export abstract class AuthSettings {
@@ -15,36 +12,27 @@ export abstract class AuthSettings {
 }
 
 /**
- * With a configured token, every handler not marked {@link Public} needs
- * `Authorization: Bearer <token>`. The comparison is constant-time: both sides are hashed first
- * so that neither their content nor their length leaks through timing.
+ * With a configured token, every handler not marked `Public` (`/healthz`, the dashboard's static
+ * files) needs `Authorization: Bearer <token>`.
  */
 @Injectable()
 export class BearerAuthGuard implements CanActivate {
-  private readonly expected: Buffer | undefined;
+  private readonly check: ReturnType<typeof bearerTokenChecker>;
 
   constructor(
     private readonly reflector: Reflector,
     settings: AuthSettings,
   ) {
-    this.expected = settings.token === undefined ? undefined : digest(settings.token);
+    this.check = bearerTokenChecker(settings.token);
   }
 
   canActivate(context: ExecutionContext): boolean {
-    if (this.expected === undefined) return true;
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC, [context.getHandler(), context.getClass()])) return true;
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [context.getHandler(), context.getClass()])) return true;
     const http = context.switchToHttp();
-    const header = http.getRequest<IncomingMessage>().headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (match && timingSafeEqual(digest(match[1]!), this.expected)) return true;
+    const verdict = this.check(http.getRequest<IncomingMessage>().headers.authorization);
+    if (verdict === 'accepted') return true;
     http.getResponse<ServerResponse>().setHeader('WWW-Authenticate', 'Bearer realm="s1c-health"');
-    const body: ApiErrorBody = {
-      error: { code: 'Unauthorized', message: match ? 'the bearer token is not valid' : 'an Authorization: Bearer <token> header is required' },
-    };
+    const body: ApiErrorBody = { error: { code: 'Unauthorized', message: bearerRefusal(verdict) } };
     throw new HttpException(body, HttpStatus.UNAUTHORIZED);
   }
-}
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
 }

@@ -13,7 +13,7 @@ import { HealthModule } from './health.module';
 import { healthProjection } from './health.projection';
 import { HealthQueries } from './health.queries';
 import { DependencyProbes } from './probes';
-import { securityHeaders } from './security.headers';
+import { dashboardSecurityHeaders } from './security.headers';
 
 export interface HealthRuntime {
   readonly app: INestApplication;
@@ -67,7 +67,7 @@ export async function startHealth(config: HealthConfig, options: HealthOptions =
     );
     app.disable('x-powered-by');
     app.set('etag', false);
-    app.use(securityHeaders);
+    app.use(dashboardSecurityHeaders);
     await app.listen(config.S1C_HEALTH_PORT, config.S1C_HEALTH_HOST);
     cleanup.push(() => app.close());
     const port = (app.getHttpServer().address() as AddressInfo).port;

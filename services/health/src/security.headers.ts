@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { securityHeaders } from '@s1c/http-kit';
 
 /** What the dashboard needs and nothing more: its own script, stylesheet and API; no inline code. */
 export const CONTENT_SECURITY_POLICY = [
@@ -12,16 +12,5 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** Express middleware setting security headers on every response. */
-export function securityHeaders(_req: IncomingMessage, res: ServerResponse, next: () => void): void {
-  res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('X-Frame-Options', 'DENY');
-  res.setHeader('Referrer-Policy', 'no-referrer');
-  res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
-  res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
-  res.setHeader('Permissions-Policy', 'camera=(), microphone=(), geolocation=(), interest-cohort=()');
-  // Status changes by the second and may be sensitive: never cache it.
-  res.setHeader('Cache-Control', 'no-store');
-  next();
-}
+// Status changes by the second and may be sensitive: never cache it.
+export const dashboardSecurityHeaders = securityHeaders({ contentSecurityPolicy: CONTENT_SECURITY_POLICY });
