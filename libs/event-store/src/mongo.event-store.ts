@@ -66,6 +66,7 @@ export class MongoEventStore {
   private readonly gapsSeenAt = new Map<number, number>();
   private indexes: Promise<void> | undefined;
   private allocating: Promise<void> = Promise.resolve();
+  private readonly meta: Collection<{ _id: string; logId: string }>;
 
   constructor(db: Db, options: MongoEventStoreOptions = {}) {
     this.collectionPrefix = options.collectionPrefix ?? '';
@@ -74,6 +75,24 @@ export class MongoEventStore {
     this.newId = options.idGenerator ?? randomUUID;
     this.events = db.collection<EventDocument>(`${this.collectionPrefix}events`);
     this.counters = db.collection<CounterDocument>(`${this.collectionPrefix}event_counters`);
+    this.meta = db.collection<{ _id: string; logId: string }>(`${this.collectionPrefix}event_log_meta`);
+  }
+
+  /**
+   * A random id naming this log, created once and kept in `event_log_meta`: lets a reader of a
+   * JetStream stream tell this log's messages from another log's (say, a second deployment or a
+   * test sharing the NATS server).
+   */
+  async logId(): Promise<string> {
+    const meta = this.meta;
+    const existing = await meta.findOne({ _id: 'log' });
+    if (existing) return existing.logId;
+    try {
+      await meta.insertOne({ _id: 'log', logId: this.newId() });
+    } catch (error) {
+      if ((error as { code?: number }).code !== 11000) throw error;
+    }
+    return (await meta.findOne({ _id: 'log' }))!.logId;
   }
 
   /** Creates the unique indexes the store relies on; idempotent. Appends call it once lazily. */

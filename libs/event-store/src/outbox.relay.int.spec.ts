@@ -161,3 +161,36 @@ describe('OutboxRelay', () => {
     });
   });
 });
+
+describe('OutboxRelay with two logs on one stream', () => {
+  it('when another log published later (higher positions), then a restarted relay still publishes all of its own events once', async () => {
+    const a = await setUp();
+    // A second log (another database) relaying into the same JetStream stream.
+    const otherDb = mongo.db();
+    const other = new MongoEventStore(otherDb, { gapTimeoutMs: 200 });
+    const subjectFor = (event: RecordedEvent) => `${a.streamName}.${event.streamId}.${event.type}`;
+    const otherRelay = new OutboxRelay(other, otherDb, js, jsm, { name: 'domain', streamName: a.streamName, subjectFor });
+
+    await appendEvents(a.store, 3);
+    const relayA = a.relay();
+    await relayA.catchUp();
+    await relayA.stop();
+
+    await appendEvents(other, 20);
+    await otherRelay.catchUp();
+    await otherRelay.stop();
+
+    await appendEvents(a.store, 4);
+    const restartedA = a.relay();
+    await restartedA.start();
+    await restartedA.catchUp();
+    await restartedA.stop();
+
+    const events = (await a.store.readAll({ after: 0, limit: 100 })).map((e) => e.eventId);
+    const mine = (await publishedMessages(a.streamName)).filter((p) => events.includes(p.msgId ?? ''));
+    expect(mine.map((p) => p.msgId).sort()).toEqual([...events].sort());
+    expect(new Set(mine.map((p) => p.msgId)).size).toBe(7);
+    const logIds = new Set((await Promise.all([a.store.logId(), other.logId()])));
+    expect(logIds.size).toBe(2);
+  });
+});

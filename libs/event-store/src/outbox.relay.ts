@@ -10,7 +10,12 @@ export const EVENT_HEADERS = {
   streamId: 'S1c-Stream-Id',
   version: 'S1c-Version',
   type: 'S1c-Event-Type',
+  /** Which log the event comes from ({@link MongoEventStore.logId}). */
+  logId: 'S1c-Log-Id',
 } as const;
+
+/** How far back recovery looks for this log's last message among other logs' messages. */
+const RECOVERY_SCAN_LIMIT = 1000;
 
 /** Options of {@link OutboxRelay}. */
 export interface OutboxRelayOptions extends TailerOptions {
@@ -40,16 +45,17 @@ const encoder = new TextEncoder();
  * `Nats-Msg-Id` = eventId and the {@link EVENT_HEADERS}. Each publish is acknowledged before
  * the next; the checkpoint (`relay_checkpoints`) is saved after each batch.
  *
- * Exactly-once does not rest on the dedupe window alone: on start the relay reads the last
- * message of the stream and moves its checkpoint up to that message's position, since
- * everything before it was published earlier (strict order). This assumes this relay is the
- * only publisher of positions into `streamName`.
+ * Exactly-once does not rest on the dedupe window alone: on start the relay finds this log's last
+ * message in the stream (by the `S1c-Log-Id` header: other logs may publish to the same stream)
+ * and moves its checkpoint up to that message's position, since everything before it was
+ * published earlier (strict order).
  */
 export class OutboxRelay {
   private readonly tailer: EventTailer;
+  private logId: string | undefined;
 
   constructor(
-    store: MongoEventStore,
+    private readonly store: MongoEventStore,
     db: Db,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
@@ -86,18 +92,24 @@ export class OutboxRelay {
   }
 
   private async recover(): Promise<void> {
+    this.logId ??= await this.store.logId();
     const info = await this.jsm.streams.info(this.options.streamName);
-    if (info.state.last_seq === 0) return;
-    const last = await this.jsm.streams.getMessage(this.options.streamName, { seq: info.state.last_seq });
-    const position = Number(last.header.get(EVENT_HEADERS.position));
-    if (!Number.isSafeInteger(position) || position <= 0) return;
-    const saved = await this.tailer.checkpoint();
-    if (position > saved) {
-      this.options.logger?.warn(
-        { name: this.options.name, saved, published: position },
-        'relay checkpoint was behind the stream (crash after publish); moving it forward',
-      );
-      await this.tailer.saveCheckpoint(position);
+    if (info.state.messages === 0) return;
+    const oldest = Math.max(info.state.first_seq, info.state.last_seq - RECOVERY_SCAN_LIMIT + 1);
+    for (let seq = info.state.last_seq; seq >= oldest; seq--) {
+      const message = await this.jsm.streams.getMessage(this.options.streamName, { seq }).catch(() => undefined);
+      if (!message || message.header.get(EVENT_HEADERS.logId) !== this.logId) continue;
+      const position = Number(message.header.get(EVENT_HEADERS.position));
+      if (!Number.isSafeInteger(position) || position <= 0) return;
+      const saved = await this.tailer.checkpoint();
+      if (position > saved) {
+        this.options.logger?.warn(
+          { name: this.options.name, saved, published: position },
+          'relay checkpoint was behind the stream (crash after publish); moving it forward',
+        );
+        await this.tailer.saveCheckpoint(position);
+      }
+      return;
     }
   }
 
@@ -107,6 +119,8 @@ export class OutboxRelay {
     h.set(EVENT_HEADERS.streamId, event.streamId);
     h.set(EVENT_HEADERS.version, String(event.version));
     h.set(EVENT_HEADERS.type, event.type);
+    this.logId ??= await this.store.logId();
+    h.set(EVENT_HEADERS.logId, this.logId);
     const payload: RelayedEventPayload = { ...event, time: event.time.toISOString() };
     await this.js.publish(this.options.subjectFor(event), encoder.encode(JSON.stringify(payload)), {
       msgID: event.eventId,
