@@ -12,6 +12,7 @@ describeCrashScenario({
   name: 'faults.replicas',
   records: 100_000,
   replicas: { scheduler: 2, 'fetcher-activities': 2, 'fetcher-agents': 2, 'fetcher-threats': 2 },
+  requireOutageHealthEvent: false,
   async extraChecks({ system, sourceId, events }) {
     const raw = await system.rawRecords(sourceId, 'activities');
     const fetchedTwice = [...raw.entries()].filter(([, n]) => n > 1);

@@ -54,6 +54,12 @@ export interface CrashScenario {
   readonly name: string;
   readonly records: number;
   readonly replicas?: Partial<Record<ServiceName, number>>;
+  /**
+   * Whether the outages must show as a FirstPartyGeneric health event. With replicas a job the
+   * outage interrupted is often redelivered to the other fetcher, which cannot know of the
+   * failure (README, Limits), so there it is reported but not required.
+   */
+  readonly requireOutageHealthEvent?: boolean;
   /** More checks on the collection stream, the raw stream and the system, after the data check. */
   readonly extraChecks?: (context: { system: SystemUnderTest; sourceId: string; events: Json[] }) => Promise<void>;
 }
@@ -178,8 +184,10 @@ export function describeCrashScenario(scenario: CrashScenario): void {
       const events = await allResolved(system, sourceId);
       const log = jobLog(await system.stream(`collection-${sourceId}-activities`));
       console.log(`${tag}: health events ${JSON.stringify(events.map((e: Json) => [e.eventName, e.occurrences, e.details?.description]))}`);
-      expect(events.length, log.join('\n')).toBeGreaterThan(0);
-      expect(events.some((e: Json) => e.errorType === 'FirstPartyGeneric'), log.join('\n')).toBe(true);
+      if (scenario.requireOutageHealthEvent !== false) {
+        expect(events.length, log.join('\n')).toBeGreaterThan(0);
+        expect(events.some((e: Json) => e.errorType === 'FirstPartyGeneric'), log.join('\n')).toBe(true);
+      }
     }, 120_000);
 
     it('leaves every service running', () => {
