@@ -2,12 +2,11 @@ import 'reflect-metadata';
 import { Controller, Module, type DynamicModule, type INestMicroservice, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Ctx, Payload } from '@nestjs/microservices';
-import { MongoEventStore } from '@s1c/event-store';
+import { connectMongo, MongoEventStore } from '@s1c/event-store';
 import { createLogger, NestLogger, type Logger } from '@s1c/logger';
 import { connectNats, drainNats, JetStreamConsumer, NatsTransport, STREAMS, subjects } from '@s1c/messaging';
 import { SecretBox } from '@s1c/secrets';
 import type { JetStreamContext } from '@s1c/messaging';
-import { MongoClient } from 'mongodb';
 import type { ApiSpec } from './api-spec';
 import { retryPolicyOf, type FetcherConfig } from './fetcher.config';
 import { JobRunner, parseFetchJob } from './job.runner';
@@ -78,7 +77,7 @@ export async function startFetcher(spec: ApiSpec, config: FetcherConfig, options
     cleanup.length = 0;
   };
   try {
-    const mongo = await MongoClient.connect(config.MONGO_URL, { serverSelectionTimeoutMS: 10_000 });
+    const mongo = await connectMongo(config.MONGO_URL);
     cleanup.push(() => mongo.close());
     const store = new MongoEventStore(mongo.db(config.S1C_DB_NAME), { gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, ...(options.clock ? { clock: options.clock } : {}) });
     await store.ensureIndexes();

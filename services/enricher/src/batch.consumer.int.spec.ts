@@ -51,4 +51,39 @@ describe('BatchConsumer', () => {
     const info = await jsm.consumers.info(STREAM, 'slow');
     expect(info.num_redelivered).toBe(0);
   });
+
+  it('when a batch never finishes, then after its time limit the slot is freed and its messages are redelivered and handled', async () => {
+    // Given one slot and a handler that hangs for ever on the first delivery of message 0,
+    const jsm = await nc.jetstreamManager();
+    await jsm.consumers.add(STREAM, {
+      durable_name: 'stuck',
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(1000),
+      max_ack_pending: 1000,
+      filter_subject: 'batch-consumer-test.stuck.>',
+    });
+    const js = nc.jetstream();
+    for (let i = 0; i < 3; i++) await js.publish(`batch-consumer-test.stuck.${i}`, new TextEncoder().encode(String(i)));
+    const handled: Array<[string, number]> = [];
+    const consumer = new BatchConsumer(
+      js,
+      { stream: STREAM, durable: 'stuck', batchSize: 1, concurrency: 1, ackWaitMs: 1000, batchTimeoutMs: 1500 },
+      async (messages: readonly JsMsg[]) => {
+        for (const m of messages) {
+          if (m.subject.endsWith('.0') && m.info.deliveryCount === 1) await new Promise(() => undefined);
+          handled.push([m.subject.split('.').pop()!, m.info.deliveryCount]);
+          m.ack();
+        }
+      },
+      createLogger({ name: 'batch-consumer-test', level: 'silent' }),
+    );
+    // When it runs,
+    await consumer.start();
+    const deadline = Date.now() + 20_000;
+    while (handled.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await consumer.stop(500);
+    // Then the other messages were not blocked for good, and message 0 came back and was handled.
+    expect(handled.map(([id]) => id).sort()).toEqual(['0', '1', '2']);
+    expect(handled.find(([id]) => id === '0')![1]).toBeGreaterThan(1);
+  });
 });

@@ -13,6 +13,11 @@ export interface BatchConsumerOptions {
    * waiting in the buffer get `working()`.
    */
   readonly ackWaitMs: number;
+  /**
+   * How long one batch may run before the consumer stops keeping its messages alive and frees its
+   * slot (JetStream then redelivers them); default four ack waits, at least a minute.
+   */
+  readonly batchTimeoutMs?: number;
 }
 
 /** Handles one batch; settles (ack, nak, term) every message itself, and never throws for one message. */
@@ -106,12 +111,24 @@ export class BatchConsumer {
     const heartbeat = setInterval(() => {
       for (const m of batch) m.working();
     }, Math.max(250, this.options.ackWaitMs / 2));
+    const limitMs = this.options.batchTimeoutMs ?? Math.max(60_000, this.options.ackWaitMs * 4);
+    let timer: NodeJS.Timeout | undefined;
+    // A handler stuck on a call that never settles would otherwise hold its slot, and keep its
+    // messages alive, for ever: past the limit they are left to JetStream's redelivery, which the
+    // exactly-once bookkeeping makes safe.
+    const watchdog = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), limitMs);
+    });
     try {
-      await this.handler(batch);
+      const outcome = await Promise.race([this.handler(batch).then(() => 'done' as const), watchdog]);
+      if (outcome === 'timeout') {
+        this.logger.error({ durable: this.options.durable, size: batch.length, limitMs }, 'batch took too long; its messages will be redelivered');
+      }
     } catch (error) {
       // The handler settles messages itself; whatever it left unsettled comes back after ack wait.
       this.logger.error({ durable: this.options.durable, err: error, size: batch.length }, 'batch handler failed');
     } finally {
+      clearTimeout(timer);
       clearInterval(heartbeat);
     }
   }

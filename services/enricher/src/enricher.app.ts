@@ -1,7 +1,7 @@
 import { STREAMS, connectNats, declareStreams, drainNats, ensureConsumer } from '@s1c/messaging';
-import { MongoEventStore } from '@s1c/event-store';
+import { connectMongo, MongoEventStore } from '@s1c/event-store';
 import { createLogger, type Logger } from '@s1c/logger';
-import { MongoClient, type Db } from 'mongodb';
+import { type Db } from 'mongodb';
 import { nanos, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection, type Subscription } from 'nats';
 import { BatchConsumer } from './batch.consumer';
 import { DeliveredSet, deleteInSlices } from './delivered.set';
@@ -50,7 +50,7 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
     cleanup.length = 0;
   };
   try {
-    const mongo = await MongoClient.connect(config.MONGO_URL, { serverSelectionTimeoutMS: 10_000 });
+    const mongo = await connectMongo(config.MONGO_URL);
     cleanup.push(() => mongo.close());
     const db = mongo.db(config.S1C_DB_NAME);
     const store = new MongoEventStore(db, { clock });

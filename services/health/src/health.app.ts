@@ -2,10 +2,9 @@ import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { MongoEventStore, ProjectionRunner } from '@s1c/event-store';
+import { connectMongo, MongoEventStore, ProjectionRunner } from '@s1c/event-store';
 import { createLogger, NestLogger, type Logger } from '@s1c/logger';
 import { connectNats, drainNats } from '@s1c/messaging';
-import { MongoClient } from 'mongodb';
 import type { AddressInfo } from 'node:net';
 import { loadDashboardAssets, type DashboardAssets } from './dashboard.controller';
 import type { HealthConfig } from './health.config';
@@ -47,7 +46,7 @@ export async function startHealth(config: HealthConfig, options: HealthOptions =
   };
   try {
     const assets = options.assets ?? loadDashboardAssets();
-    const mongo = await MongoClient.connect(config.MONGO_URL, { serverSelectionTimeoutMS: 10_000 });
+    const mongo = await connectMongo(config.MONGO_URL);
     cleanup.push(() => mongo.close());
     const db = mongo.db(config.S1C_DB_NAME);
     const store = new MongoEventStore(db, { gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, clock });

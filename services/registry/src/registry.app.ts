@@ -2,11 +2,10 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { INestMicroservice } from '@nestjs/common';
 import { collectionDecider, isCollectionEvent } from '@s1c/domain';
-import { AggregateRepository, MongoEventStore, OutboxRelay, ProjectionRunner } from '@s1c/event-store';
+import { AggregateRepository, connectMongo, MongoEventStore, OutboxRelay, ProjectionRunner } from '@s1c/event-store';
 import { createLogger, NestLogger, type Logger } from '@s1c/logger';
 import { connectNats, declareStreams, drainNats, NatsTransport, STREAMS } from '@s1c/messaging';
 import { SecretBox } from '@s1c/secrets';
-import { MongoClient } from 'mongodb';
 import { randomUUID } from 'node:crypto';
 import { ImmediateDeletionCompleter } from './deletion.completer';
 import type { RegistryConfig } from './registry.config';
@@ -44,7 +43,7 @@ export async function startRegistry(config: RegistryConfig, options: RegistryOpt
     for (const step of cleanup.reverse()) await step().catch((error: unknown) => logger.warn({ err: error }, 'shutdown step failed'));
   };
   try {
-    const mongo = await MongoClient.connect(config.MONGO_URL, { serverSelectionTimeoutMS: 10_000 });
+    const mongo = await connectMongo(config.MONGO_URL);
     cleanup.push(() => mongo.close());
     const db = mongo.db(config.S1C_DB_NAME);
     const store = new MongoEventStore(db, { gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, clock });

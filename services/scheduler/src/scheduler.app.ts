@@ -1,7 +1,6 @@
-import { MongoEventStore } from '@s1c/event-store';
+import { connectMongo, MongoEventStore } from '@s1c/event-store';
 import { createLogger, type Logger } from '@s1c/logger';
 import { connectNats, drainNats, ensureStream, publishJson, STREAMS, subjects } from '@s1c/messaging';
-import { MongoClient } from 'mongodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SchedulerConfig } from './scheduler.config';
 import { createRepositories } from './scheduler.repositories';
@@ -58,7 +57,7 @@ export async function startScheduler(config: SchedulerConfig, options: Scheduler
     cleanup.length = 0;
   };
   try {
-    const mongo = await MongoClient.connect(config.MONGO_URL, { serverSelectionTimeoutMS: 10_000 });
+    const mongo = await connectMongo(config.MONGO_URL);
     cleanup.push(() => mongo.close());
     // The store keeps wall-clock time: its gap timeout measures how long a write has been
     // missing, which must pass even while a test holds the scheduler's clock still.
