@@ -124,7 +124,7 @@ await Promise.all(
 );
 const created = sourceIds.length;
 createLatencies.sort((a, b) => a - b);
-endPhase(`created ${created} of ${N} sources`, `${(created / ((Date.now() - machine0.at) / 1000 || 1)).toFixed(1)}/s; create reply p50 ${percentile(createLatencies, 50).toFixed(0)} ms, p95 ${percentile(createLatencies, 95).toFixed(0)} ms`);
+endPhase(`created ${created} of ${N} sources`, `${(created / ((Date.now() - phaseStart.at) / 1000)).toFixed(2)}/s; create reply p50 ${percentile(createLatencies, 50).toFixed(0)} ms, p95 ${percentile(createLatencies, 95).toFixed(0)} ms`);
 if (created < N) stopped = `the time budget ran out while creating sources (${created} of ${N})`;
 const collections = 3 * created;
 
