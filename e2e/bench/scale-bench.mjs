@@ -59,14 +59,24 @@ printHeader('scale: many sources, short poll interval', { ...args, simulator: { 
 
 const sampler = new Sampler(1000);
 const servers = await startServers();
+const cleanup = [];
+process.on('uncaughtException', async (error) => {
+  console.error(error);
+  for (const stop of cleanup.reverse()) await stop().catch(() => undefined);
+  await servers.stop().catch(() => undefined);
+  process.exit(1);
+});
+process.on('unhandledRejection', (error) => process.emit('uncaughtException', error));
 for (const [name, pid] of Object.entries(servers.pids)) sampler.watch(name, pid);
 const configFile = join(mkdtempSync(join(tmpdir(), 's1c-scale-')), 'simulator.json');
 writeFileSync(configFile, JSON.stringify(simConfig));
 const sim = await startSimulatorProcess(['--config', configFile]);
 sampler.watch('s1-simulator', sim.pid);
+cleanup.push(() => sim.stop());
 const env = { ...(await baseEnv(servers.natsUrl, servers.mongoUrl, dbName('scale'))), ...SETTINGS };
 const services = await startPipeline(env);
 for (const s of services) sampler.watch(s.name, s.pid);
+for (const s of services) cleanup.push(() => s.stop());
 const probe = new StoreProbe(servers.mongoUrl, env.S1C_DB_NAME, 2000);
 const nc = await connect({ servers: servers.natsUrl, noAsyncTraces: true });
 

@@ -165,7 +165,9 @@ export function dbName(prefix) {
 export function startProcess(name, script, args, env, nodeArgs = []) {
   const child = spawn(process.execPath, [...nodeArgs, join(ROOT, script), ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  let head = '';
   const keep = (chunk) => {
+    if (head.length < 400_000) head += chunk.toString();
     output = (output + chunk.toString()).slice(-200_000);
   };
   child.stdout.on('data', keep);
@@ -180,7 +182,7 @@ export function startProcess(name, script, args, env, nodeArgs = []) {
     async waitFor(pattern, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const m = pattern.exec(output);
+        const m = pattern.exec(output) ?? pattern.exec(head);
         if (m) return m;
         if (child.exitCode !== null) throw new Error(`${name} exited early:\n${output.slice(-4000)}`);
         if (Date.now() > deadline) throw new Error(`${name} did not print ${pattern} within ${timeoutMs} ms:\n${output.slice(-4000)}`);
