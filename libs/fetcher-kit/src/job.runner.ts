@@ -1,10 +1,8 @@
 import { fetchJobSchema, RAW_RECORD_HEADERS, type FetchJob } from '@s1c/contracts';
 import {
   collectionStreamId,
+  collectionDecider,
   CollectionNotPlannedError,
-  decideCollection,
-  evolveCollection,
-  initialCollectionState,
   isCollectionEvent,
   isSourceEvent,
   LaneBusyError,
@@ -98,12 +96,6 @@ export function parseFetchJob(json: unknown, spec: Pick<ApiSpec, 'api'>): FetchJ
   if (parsed.data.window.from >= parsed.data.window.to) throw new PoisonMessageError('invalid fetch job: window.from must be before window.to');
   return parsed.data;
 }
-
-const collectionDecider = (policy: RetryPolicy) => ({
-  decide: (command: CollectionCommand, state: CollectionState) => decideCollection(command, state, policy),
-  evolve: evolveCollection,
-  initialState: initialCollectionState,
-});
 
 const encoder = new TextEncoder();
 

@@ -1,10 +1,8 @@
 import type { FetchJob } from '@s1c/contracts';
 import {
+  collectionDecider,
   collectionStreamId,
-  decideCollection,
-  evolveCollection,
   foldCollection,
-  initialCollectionState,
   isCollectionEvent,
   isSourceEvent,
   planSteps,
@@ -143,7 +141,7 @@ export async function startFetcherFixture(options: FetcherFixtureOptions = {}): 
   const sources = new AggregateRepository<SourceState, SourceCommand, SourceEvent>(store, sourceDecider, isSourceEvent);
   const collections = new AggregateRepository<CollectionState, CollectionCommand, CollectionEvent>(
     store,
-    { decide: (c, s) => decideCollection(c, s), evolve: evolveCollection, initialState: initialCollectionState },
+    collectionDecider(),
     isCollectionEvent,
   );
   const now = () => clock();
