@@ -21,17 +21,18 @@ afterAll(async () => {
 
 describe('BatchConsumer', () => {
   it('when messages wait in its buffer longer than the ack wait, they are not redelivered while they wait', async () => {
-    // Given a consumer with a 1 s ack wait and a handler that takes 800 ms per batch of 10,
+    // Given a consumer with a 2 s ack wait and a handler that takes 1 s per batch of 10 (the last of
+    // six batches waits about 5 s: well past the ack wait, with margin for a busy machine's timers),
     const jsm = await nc.jetstreamManager();
-    await jsm.consumers.add(STREAM, { durable_name: 'slow', ack_policy: AckPolicy.Explicit, ack_wait: nanos(1000), max_ack_pending: 1000 });
+    await jsm.consumers.add(STREAM, { durable_name: 'slow', ack_policy: AckPolicy.Explicit, ack_wait: nanos(2000), max_ack_pending: 1000 });
     const js = nc.jetstream();
     for (let i = 0; i < 60; i++) await js.publish(`batch-consumer-test.${i}`, new TextEncoder().encode(String(i)));
     const deliveries: number[] = [];
     const consumer = new BatchConsumer(
       js,
-      { stream: STREAM, durable: 'slow', batchSize: 10, concurrency: 1, ackWaitMs: 1000 },
+      { stream: STREAM, durable: 'slow', batchSize: 10, concurrency: 1, ackWaitMs: 2000 },
       async (messages: readonly JsMsg[]) => {
-        await new Promise((r) => setTimeout(r, 800));
+        await new Promise((r) => setTimeout(r, 1000));
         for (const m of messages) {
           deliveries.push(m.info.deliveryCount);
           m.ack();
@@ -39,11 +40,11 @@ describe('BatchConsumer', () => {
       },
       createLogger({ name: 'batch-consumer-test', level: 'silent' }),
     );
-    // When all 60 are pulled at once and handled one batch after another (about 5 s of waiting for the last),
+    // When all 60 are pulled at once and handled one batch after another,
     await consumer.start();
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 30_000;
     while (deliveries.length < 60 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 2500));
     await consumer.stop(1000);
     // Then each message was handled exactly once, on its first delivery.
     expect(deliveries).toHaveLength(60);
