@@ -1,4 +1,4 @@
-import { serverUrls, uniqueDbName } from '@s1c/test-harness';
+import { serverUrls, startNatsServer, uniqueDbName, type RunningServer } from '@s1c/test-harness';
 import { MongoClient, type Db } from 'mongodb';
 import { connect, type NatsConnection } from 'nats';
 import { randomBytes } from 'node:crypto';
@@ -53,6 +53,8 @@ export class SystemUnderTest {
   private readonly stopping = new Set<ServiceProcess>();
   private readonly exits: UnexpectedExit[] = [];
   private closed = false;
+  /** A nats-server of this system's own, when the test did not pass one. */
+  private ownNats: RunningServer | undefined;
 
   private constructor(
     readonly env: Record<string, string>,
@@ -64,9 +66,12 @@ export class SystemUnderTest {
 
   /** Starts the services (default: the collection services) with one shared environment (plus `overrides`). */
   static async start(overrides: Record<string, string> = {}, options: SystemOptions = {}): Promise<SystemUnderTest> {
-    const shared = options.natsUrl && options.mongoUrl ? undefined : serverUrls();
-    const natsUrl = options.natsUrl ?? shared!.natsUrl;
-    const mongoUrl = options.mongoUrl ?? shared!.mongoUrl;
+    // Every system gets its own nats-server unless the test passes one: systems of test files
+    // running in parallel would otherwise share streams and durable consumers, and take each
+    // other's work. The MongoDB-wire server is shared; each system has its own database.
+    const ownNats = options.natsUrl ? undefined : await startNatsServer();
+    const natsUrl = options.natsUrl ?? ownNats!.url;
+    const mongoUrl = options.mongoUrl ?? serverUrls().mongoUrl;
     const env = {
       NATS_URL: natsUrl,
       MONGO_URL: mongoUrl,
@@ -80,6 +85,7 @@ export class SystemUnderTest {
     const nc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
     const mongo = await MongoClient.connect(mongoUrl);
     const system = new SystemUnderTest(env, nc, mongo, mongo.db(env.S1C_DB_NAME), options);
+    system.ownNats = ownNats;
     for (const instance of system.instances()) system.launch(instance);
     await Promise.all(system.instances().map((instance) => system.waitUntilStarted(instance)));
     return system;
@@ -197,6 +203,7 @@ export class SystemUnderTest {
     }
     await this.nc.close();
     await this.mongo.close();
+    await this.ownNats?.stop();
   }
 
   private known(): string[] {

@@ -102,7 +102,7 @@ export class RawEnricher {
     for (const r of records) {
       if (!terminal.has(r.sourceId)) {
         const newest = Math.max(...records.filter((x) => x.sourceId === r.sourceId).map((x) => x.sourceVersion));
-        terminal.set(r.sourceId, sources.isTerminal(r.sourceId, newest));
+        terminal.set(r.sourceId, settledLater(sources.isTerminal(r.sourceId, newest)));
       }
     }
     const configs = new Map<string, Promise<Awaited<ReturnType<SourceDirectory['atVersion']>>>>();
@@ -114,7 +114,7 @@ export class RawEnricher {
         continue;
       }
       const key = `${r.sourceId}\u0000${r.sourceVersion}`;
-      if (!configs.has(key)) configs.set(key, sources.atVersion(r.sourceId, r.sourceVersion));
+      if (!configs.has(key)) configs.set(key, settledLater(sources.atVersion(r.sourceId, r.sourceVersion)));
       live.push(r);
     }
     if (live.length === 0) return;
@@ -226,4 +226,14 @@ function safeRawSubject(api: string, sourceId: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Marks a promise as handled now while it is awaited later: if an earlier await of the batch
+ * throws, the lookups started for it are never awaited, and their rejection must not become an
+ * unhandled rejection (which ends the process). Awaiting the returned promise still throws.
+ */
+function settledLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
