@@ -186,12 +186,13 @@ describe('S1Client against hand-made servers', () => {
     let calls = 0;
     const server = await serve((req, res) => {
       calls += 1;
-      if (calls === 1) json(429, '{"errors":[{"code":4290010,"title":"Too many requests"}]}', { 'Retry-After': new Date(Date.now() + 1_000).toUTCString() })(req, res);
+      // An HTTP date has whole seconds: two seconds ahead means at least one second of waiting.
+      if (calls === 1) json(429, '{"errors":[{"code":4290010,"title":"Too many requests"}]}', { 'Retry-After': new Date(Date.now() + 2_000).toUTCString() })(req, res);
       else json(200, '{"data":{"build":"1"}}')(req, res);
     });
     const started = Date.now();
     await expect(client(server).verifyToken()).resolves.toEqual({ rateLimited: true });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(50);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
   });
 
   it('classifies a 400 mentioning the cursor as InvalidCursor even without one sent', async () => {
