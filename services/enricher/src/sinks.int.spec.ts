@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliveryStreamId } from './delivery.health';
+import { HttpSink } from './http.sink';
 import { parseSumoFields } from './sumo.headers';
 import { createEnricherWorld, createSource, eventually, publishRaw, readStream, sourceConfig, type EnricherWorld } from './testing/enricher.harness';
 
@@ -181,6 +182,14 @@ describe('HTTP sink', () => {
       await publishRaw(world, { sourceId: 'crash', api: 'activities', recordId: `crash:activities:${i}`, sourceVersion: version, body: activity('crash', i) });
     }
     await eventually(() => crashed && receiver.accepted.length > 0, 15_000, 'the accepted batch');
+    // The crash this test is about comes after the sink recorded the accepted batch; stopping it
+    // before that record is written is the (documented) window in which a batch is sent twice.
+    const acceptedLines = receiver.accepted.flatMap((b) => b.lines).length;
+    await eventually(
+      async () => (await world.db.collection(HttpSink.deliveredCollection).countDocuments({})) >= acceptedLines,
+      15_000,
+      'the accepted batch recorded',
+    );
     await first.close();
     const second = await world.start({ S1C_SINK_HTTP_URL: receiver.url });
     // Redelivery comes after the 3 s ack wait; the second sink finds the ids already delivered.
@@ -216,7 +225,7 @@ describe('HTTP sink', () => {
     });
     expect((raised!.data as { description: string }).description).toContain('HTTP collector answered 400');
     let dead: Awaited<ReturnType<typeof readStream>> = [];
-    await eventually(async () => (dead = await readStream(world, STREAMS.deadLetters.name, 's1c.dlq.S1C_DATA.sink-http')).length >= 3, 20_000, 'dead letters');
+    await eventually(async () => (dead = await readStream(world, STREAMS.deadLetters.name, 's1c.dlq.S1C_DATA.sink-http')).length >= 3, 45_000, 'dead letters');
     expect(dead.map((d) => d.headers['S1c-Dlq-Original-Msg-Id']).sort()).toEqual(['refused:activities:0', 'refused:activities:1', 'refused:activities:2']);
     const events = await world.store.readStream(deliveryStreamId('refused'));
     expect(events.at(-1)!.data).toMatchObject({ retry: { retrying: false } });
@@ -227,7 +236,7 @@ describe('HTTP sink', () => {
     await eventually(async () => (await world.store.readStream(deliveryStreamId('refused'))).at(-1)!.type === 'HealthEventResolved', 15_000, 'the resolution');
     await receiver.stop();
     await runtime.close();
-  }, 60_000);
+  }, 90_000);
 });
 
 describe('file sink', () => {
