@@ -177,9 +177,16 @@ describe('NatsTransport JetStream consumers', () => {
     // term() is fire-and-forget and follows the dead-letter publish: wait for it to land.
     await waitFor(async () => (await pendingOf('dead')) === 0, 5_000, 'terminated');
     expect(of('dead', 'poison').map((d) => d.deliveryCount)).toEqual([1]);
-    const letter = await jsm.streams.getMessage(STREAMS.deadLetters.name, { last_by_subj: subjects.deadLetter(STREAM, 'dead') });
-    expect(letter.header.get(DEAD_LETTER_HEADERS.reason)).toBe('PoisonMessage');
-    expect(letter.header.get(DEAD_LETTER_HEADERS.error)).toMatch(/not valid JSON/);
+    // The two are handled concurrently, so their letters may land in either order: find each by id.
+    const info = await jsm.streams.info(STREAMS.deadLetters.name);
+    const letters = new Map<string, Awaited<ReturnType<typeof jsm.streams.getMessage>>>();
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const message = await jsm.streams.getMessage(STREAMS.deadLetters.name, { seq }).catch(() => undefined);
+      const id = message?.header.get(DEAD_LETTER_HEADERS.originalMsgId);
+      if (message && id) letters.set(id, message);
+    }
+    for (const id of ['p1', 'p2']) expect(letters.get(id)?.header.get(DEAD_LETTER_HEADERS.reason)).toBe('PoisonMessage');
+    expect(letters.get('p2')?.header.get(DEAD_LETTER_HEADERS.error)).toMatch(/not valid JSON/);
   });
 
   it('keeps a handler that runs longer than ack wait from being redelivered', async () => {
