@@ -32,7 +32,7 @@ import { ProgressReporter } from './progress.reporter';
 import { renderHealthDetail, renderHealthOverview } from './render/health.renderer';
 import { renderReplayReply, renderSourceDetail, renderSourceTable, renderTestReply, testPassed } from './render/source.renderer';
 import { styleFor, type Style } from './render/style';
-import { relayedEventSchema, renderWatchLine, WatchTracker, type WatchEvent } from './render/watch.renderer';
+import { relayedEventOf, renderWatchLine, WatchTracker, type WatchEvent } from './render/watch.renderer';
 import { waitForStates } from './source.wait';
 
 /** The process around the handlers: output streams, environment, clock, signals. */
@@ -202,21 +202,15 @@ export class CliHandlers implements Handlers {
       void this.io.interrupted().then(() => messages.close());
       this.io.stderr.write(`Watching ${o.id ? `source ${o.id}` : 'every source'} for state and health changes (Ctrl-C to stop)...\n`);
       for await (const message of messages) {
-        let body: unknown;
-        try {
-          body = message.json();
-        } catch {
-          continue;
-        }
-        const parsed = relayedEventSchema.safeParse(body);
-        if (!parsed.success) continue;
-        const sourceId = WatchTracker.sourceIdOf(parsed.data);
+        const event = relayedEventOf(message);
+        if (!event) continue;
+        const sourceId = WatchTracker.sourceIdOf(event);
         if (!sourceId || (o.id && sourceId !== o.id)) continue;
-        if (!tracker.nameOf(sourceId) && !lookedUp.has(sourceId) && parsed.data.type !== 'SourceCreated') {
+        if (!tracker.nameOf(sourceId) && !lookedUp.has(sourceId) && event.type !== 'SourceCreated') {
           lookedUp.add(sourceId);
           await this.learnName(session, tracker, sourceId);
         }
-        const line = tracker.apply(parsed.data);
+        const line = tracker.apply(event);
         if (line) this.io.stdout.write(o.json ? `${JSON.stringify(line)}\n` : renderWatchLine(line, style));
       }
       return EXIT.ok;

@@ -3,7 +3,7 @@ import { STREAMS } from '@s1c/messaging';
 import type { ConsumerMessages } from 'nats';
 import { CliError, EXIT } from './cli.errors';
 import type { NatsSession } from './nats.session';
-import { relayedEventSchema, WatchTracker, type WatchEvent } from './render/watch.renderer';
+import { relayedEventOf, WatchTracker, type WatchEvent } from './render/watch.renderer';
 
 /** What a wait ends with. */
 export interface WaitOutcome {
@@ -45,18 +45,12 @@ export async function waitForStates(
   let lastState: SourceStateName | undefined;
   try {
     for await (const message of messages) {
-      let body: unknown;
-      try {
-        body = message.json();
-      } catch {
-        continue;
-      }
-      const parsed = relayedEventSchema.safeParse(body);
-      if (!parsed.success) continue;
-      const line = tracker.apply(parsed.data);
+      const event = relayedEventOf(message);
+      if (!event) continue;
+      const line = tracker.apply(event);
       if (!line || line.kind !== 'state') continue;
       lastState = line.to;
-      if (parsed.data.version < fromVersion) continue;
+      if (event.version < fromVersion) continue;
       onChange(line);
       if (until.includes(line.to)) return { state: line.to, last: line };
     }

@@ -11,6 +11,18 @@ export const relayedEventSchema = z.object({
   data: z.record(z.string(), z.unknown()),
   time: z.string(),
 });
+
+/** A relayed domain event from a JetStream message body, or undefined when it is not one (skipped). */
+export function relayedEventOf(message: { json<T>(): T }): RelayedEvent | undefined {
+  let body: unknown;
+  try {
+    body = message.json<unknown>();
+  } catch {
+    return undefined;
+  }
+  const parsed = relayedEventSchema.safeParse(body);
+  return parsed.success ? parsed.data : undefined;
+}
 export type RelayedEvent = z.infer<typeof relayedEventSchema>;
 
 /** The state each source event leads to (libs/domain's source decider). */
