@@ -6,6 +6,7 @@ import { connectMongo, MongoEventStore, ProjectionRunner } from '@s1c/event-stor
 import { createLogger, NestLogger, type Logger } from '@s1c/logger';
 import { connectNats, drainNats } from '@s1c/messaging';
 import type { AddressInfo } from 'node:net';
+import { HealthExceptionFilter } from './api-exception.filter';
 import { loadDashboardAssets, type DashboardAssets } from './dashboard.controller';
 import type { HealthConfig } from './health.config';
 import { HealthModule } from './health.module';
@@ -67,6 +68,7 @@ export async function startHealth(config: HealthConfig, options: HealthOptions =
     app.disable('x-powered-by');
     app.set('etag', false);
     app.use(dashboardSecurityHeaders);
+    app.useGlobalFilters(new HealthExceptionFilter(logger));
     await app.listen(config.S1C_HEALTH_PORT, config.S1C_HEALTH_HOST);
     cleanup.push(() => app.close());
     const port = (app.getHttpServer().address() as AddressInfo).port;

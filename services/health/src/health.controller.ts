@@ -2,7 +2,7 @@ import { Controller, Get, Header, Inject, Param, Query, Res } from '@nestjs/comm
 import type { ServerResponse } from 'node:http';
 import { Public } from './auth.guard';
 import { HealthQueries } from './health.queries';
-import { notFound, parseQuery } from './http.errors';
+import { notFound, parseQuery, parseSourceId } from './http.errors';
 import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.renderer';
 import { OPENAPI_DOCUMENT } from './openapi.document';
 import { DependencyProbes } from './probes';
@@ -21,17 +21,19 @@ export class HealthApiController {
   }
 
   @Get('sources/:id')
-  async getSource(@Param('id') id: string, @Query() query: unknown) {
+  async getSource(@Param('id') rawId: string, @Query() query: unknown) {
+    const id = parseSourceId(rawId);
     parseQuery(noQuerySchema, query);
     const source = await this.queries.getSource(id);
-    if (!source) throw notFound(`source ${JSON.stringify(id.slice(0, 100))}`);
+    if (!source) throw notFound(`source ${JSON.stringify(id)}`);
     return source;
   }
 
   @Get('sources/:id/health-events')
-  async sourceHealthEvents(@Param('id') id: string, @Query() query: unknown) {
+  async sourceHealthEvents(@Param('id') rawId: string, @Query() query: unknown) {
+    const id = parseSourceId(rawId);
     const filters = parseQuery(sourceHealthEventsQuerySchema, query);
-    if (!(await this.queries.sourceExists(id))) throw notFound(`source ${JSON.stringify(id.slice(0, 100))}`);
+    if (!(await this.queries.sourceExists(id))) throw notFound(`source ${JSON.stringify(id)}`);
     return this.queries.listHealthEvents({ ...filters, source: id });
   }
 

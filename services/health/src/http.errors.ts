@@ -1,4 +1,5 @@
 import { BadRequestException, HttpException, HttpStatus } from '@nestjs/common';
+import { sourceIdSchema } from '@s1c/contracts';
 import type { z } from 'zod';
 
 /** The API's error body: `{"error": {code, message, details?}}`. */
@@ -23,6 +24,17 @@ export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.in
   }
   const names = [...new Set(details.map((d) => d.parameter))];
   const body: ApiErrorBody = { error: { code: 'BadRequest', message: `invalid query parameter(s): ${names.join(', ')}`, details } };
+  throw new BadRequestException(body);
+}
+
+/**
+ * Checks a source id taken from the path. Ids are 1-64 letters, digits, `-` or `_`, so anything
+ * else (`..%2F`, a NUL, an operator) is a 400 before it reaches a query; the value is not echoed.
+ */
+export function parseSourceId(id: string): string {
+  if (sourceIdSchema.safeParse(id).success) return id;
+  const message = 'invalid source id: it must be 1-64 letters, digits, "-" or "_"';
+  const body: ApiErrorBody = { error: { code: 'BadRequest', message, details: [{ parameter: 'id', message }] } };
   throw new BadRequestException(body);
 }
 

@@ -1,4 +1,4 @@
-import { SOURCE_STATES } from '@s1c/contracts';
+import { collectorIdSchema, safeText, SOURCE_STATES, sourceIdSchema } from '@s1c/contracts';
 import { ERROR_TYPES, parseMicros } from '@s1c/domain';
 import { z } from 'zod';
 
@@ -14,17 +14,30 @@ const timestamp = z
   .string()
   .refine((s) => parseMicros(s) !== undefined, 'must be an ISO-8601 timestamp such as 2026-11-27T23:10:00Z');
 
+/**
+ * A whole number written in decimal digits. `z.coerce.number()` would take `1e2`, `0x10`, ` 5` or
+ * a one-element array (`Number(['5'])` is 5): a query parameter is text, so read it as text.
+ */
+function integer(min: number, max: number, fallback: number) {
+  return z
+    .string()
+    .regex(/^\d{1,9}$/, 'must be a whole number in decimal digits')
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
+    .default(fallback);
+}
+
 const paging = {
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  limit: integer(1, 500, 50),
+  offset: integer(0, 1_000_000, 0),
 };
 
 /** `GET /api/v1/sources`. Unknown parameters are refused, so a typo never silently widens a filter. */
 export const sourcesQuerySchema = z.strictObject({
   state: listOf(SOURCE_STATES).optional(),
-  collector: z.string().min(1).max(200).optional(),
-  /** Case-insensitive part of the name. */
-  name: z.string().min(1).max(200).optional(),
+  collector: collectorIdSchema.optional(),
+  /** Case-insensitive part of the name, matched as plain text (never as a pattern). */
+  name: safeText({ min: 1, max: 128 }).optional(),
   ...paging,
 });
 export type SourcesQuery = z.infer<typeof sourcesQuerySchema>;
@@ -47,7 +60,7 @@ const healthEventFilters = {
 export const sourceHealthEventsQuerySchema = z.strictObject(healthEventFilters);
 
 /** `GET /api/v1/health-events`. */
-export const healthEventsQuerySchema = z.strictObject({ ...healthEventFilters, source: z.string().min(1).max(200).optional() });
+export const healthEventsQuerySchema = z.strictObject({ ...healthEventFilters, source: sourceIdSchema.optional() });
 export type HealthEventsQuery = z.infer<typeof healthEventsQuerySchema>;
 
 /** `GET /api/v1/sources/{id}`: no parameters. */
