@@ -1,4 +1,4 @@
-import { collectorIdSchema, SOURCE_STATES, sourceIdSchema } from '@s1c/contracts';
+import { collectorIdSchema, safeText, SOURCE_STATES, sourceIdSchema } from '@s1c/contracts';
 import { z } from 'zod';
 import { ApiError } from './api.errors';
 
@@ -12,8 +12,14 @@ const states = z
 export const listQuerySchema = z.strictObject({
   state: states.optional(),
   /** The exact name (names are unique per collector). */
-  name: z.string().min(1).max(128).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  name: safeText({ min: 1, max: 128 }).optional(),
+  /** Decimal digits only: `z.coerce.number()` would also take `1e2`, `0x10` or ` 5`. */
+  limit: z
+    .string()
+    .regex(/^\d{1,9}$/, 'must be a whole number in decimal digits')
+    .transform(Number)
+    .pipe(z.number().min(1, 'must be at least 1').max(1000, 'must be at most 1000'))
+    .default(100),
   /** `next` of the previous page. */
   cursor: z.string().min(1).max(512).optional(),
 });

@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { rawHttpRequest, type RawHttpResponse } from '@s1c/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHealthUnderTest, type HealthUnderTest } from './testing/health.harness';
 import { IDS, NOW, writeScriptedHistory } from './testing/scripted.history';
@@ -11,62 +11,17 @@ import { IDS, NOW, writeScriptedHistory } from './testing/scripted.history';
 
 const TOKEN = 'attack-token-0123456789abcdef';
 
-interface RawResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-}
-
-/** Status, headers (lower-case names) and body of a raw HTTP/1.1 response, chunked or not. */
-function parseResponse(bytes: Buffer): RawResponse {
-  const split = bytes.indexOf('\r\n\r\n');
-  const [statusLine, ...headerLines] = bytes.subarray(0, split).toString('latin1').split('\r\n');
-  const headers: RawResponse['headers'] = {};
-  for (const line of headerLines) {
-    const colon = line.indexOf(':');
-    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  let body = bytes.subarray(split + 4);
-  if (headers['transfer-encoding'] === 'chunked') {
-    const parts: Buffer[] = [];
-    for (let at = 0; ; ) {
-      const eol = body.indexOf('\r\n', at);
-      const size = parseInt(body.subarray(at, eol).toString('latin1'), 16);
-      if (!size) break;
-      parts.push(body.subarray(eol + 2, eol + 2 + size));
-      at = eol + 2 + size + 2;
-    }
-    body = Buffer.concat(parts);
-  }
-  return { status: Number(statusLine!.split(' ')[1]), headers, text: body.toString('utf8') };
-}
-
 describe('the health API under attack', () => {
   let h: HealthUnderTest;
-  const responses: RawResponse[] = [];
+  const responses: RawHttpResponse[] = [];
 
-  /**
-   * A request written byte for byte on a socket: fetch and http.request would normalise `..` and
-   * encodings, and neither sends a header twice.
-   */
-  const raw = (path: string, headers: Array<[string, string]> = [['Authorization', `Bearer ${TOKEN}`]]) =>
-    new Promise<RawResponse>((resolve, reject) => {
-      const url = new URL(h.url);
-      const socket = connect(Number(url.port), url.hostname, () => {
-        const lines = [`GET ${path} HTTP/1.1`, `Host: ${url.host}`, ...headers.map(([k, v]) => `${k}: ${v}`), 'Connection: close'];
-        socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-      });
-      const chunks: Buffer[] = [];
-      socket.on('data', (c: Buffer) => chunks.push(c));
-      socket.on('error', reject);
-      socket.on('end', () => {
-        const response = parseResponse(Buffer.concat(chunks));
-        responses.push(response);
-        resolve(response);
-      });
-    });
+  const raw = async (path: string, headers: Array<[string, string]> = [['Authorization', `Bearer ${TOKEN}`]]) => {
+    const response = await rawHttpRequest(h.url, { path, headers });
+    responses.push(response);
+    return response;
+  };
 
-  const expectClearError = (response: RawResponse, status: number, code: string) => {
+  const expectClearError = (response: RawHttpResponse, status: number, code: string) => {
     expect(response.status, response.text + JSON.stringify(response.headers)).toBe(status);
     expect(response.headers['content-type']).toMatch(/^application\/json/);
     const body = JSON.parse(response.text) as { error: { code: string; message: string } };
