@@ -59,13 +59,13 @@ const fieldsSchema = z.unknown().transform((value, ctx): CustomField[] => {
 
 function fieldProblem(key: string, value: unknown): string | undefined {
   if (key.length === 0 || key.length > 128) return 'field names must be 1-128 characters';
-  if (!isSafeText(key)) return 'field names must not contain control characters';
+  if (!isSafeText(key)) return 'field names must not contain control, bidirectional or invisible formatting characters';
   if (FORBIDDEN_FIELD_KEYS.has(key)) return `"${key}" is not allowed as a field name`;
   if (RESERVED_FIELD_KEYS.has(key)) return `"${key}" is set by the collector and cannot be a custom field`;
   if (key === SIEM_FORWARD_FIELD) return typeof value === 'boolean' ? undefined : 'must be true or false';
   if (typeof value === 'string') {
     if (value.length > 1024) return 'must be at most 1024 characters';
-    return isSafeText(value) ? undefined : 'must not contain control characters';
+    return isSafeText(value) ? undefined : 'must not contain control, bidirectional or invisible formatting characters';
   }
   if (typeof value === 'number' || typeof value === 'boolean' || value === null) return undefined;
   return 'must be a string, number, boolean or null';
