@@ -11,7 +11,7 @@ export const systemResolver: AddressResolver = (hostname) =>
     dnsLookup(hostname, { all: true, verbatim: true }, (error, addresses) => (error ? reject(error) : resolve(addresses)));
   });
 
-/** Error code set on the lookup error when every address of a host is non-public. */
+/** Error code set on the lookup error when an address of a host is non-public. */
 export const ADDRESS_NOT_ALLOWED = 'S1C_ADDRESS_NOT_ALLOWED';
 
 /** The lookup error for a refused host; `addresses` lists what it resolved to. */
@@ -28,8 +28,9 @@ export class AddressNotAllowedError extends Error {
 /**
  * A `lookup` for `http.request` that resolves the host and hands the socket only addresses that
  * passed the check. Checking here, rather than resolving once beforehand, is what defeats DNS
- * rebinding: the address vetted is the address connected to. Non-public addresses are dropped;
- * if none is left the lookup fails with {@link AddressNotAllowedError}.
+ * rebinding: the address vetted is the address connected to. Every address of the answer is
+ * checked, and one non-public address refuses the whole name with {@link AddressNotAllowedError}:
+ * a console's DNS never mixes public and private addresses, a rebinding attacker's does.
  * `onResolved` is told each time a name resolved (to tell a typo from a DNS outage later).
  */
 export function guardedLookup(options: { allowInsecure: boolean; resolver?: AddressResolver; onResolved?: (hostname: string) => void }): LookupFunction {
@@ -38,20 +39,20 @@ export function guardedLookup(options: { allowInsecure: boolean; resolver?: Addr
     resolver(hostname).then(
       (all) => {
         options.onResolved?.(hostname);
-        const wanted = lookupOptions.family === 4 || lookupOptions.family === 6 ? all.filter((a) => a.family === lookupOptions.family) : [...all];
-        const allowed = options.allowInsecure ? wanted : wanted.filter((a) => !isNonPublicAddress(a.address));
-        if (allowed.length === 0) {
-          if (wanted.length === 0) {
-            const error: NodeJS.ErrnoException = new Error(`getaddrinfo ENOTFOUND ${hostname}`);
-            error.code = 'ENOTFOUND';
-            callback(error, '');
-            return;
-          }
-          callback(new AddressNotAllowedError(hostname, wanted.map((a) => a.address)), '');
+        const refused = options.allowInsecure ? [] : all.filter((a) => isNonPublicAddress(a.address));
+        if (refused.length > 0) {
+          callback(new AddressNotAllowedError(hostname, refused.map((a) => a.address)), '');
           return;
         }
-        if (lookupOptions.all) callback(null, allowed);
-        else callback(null, allowed[0]!.address, allowed[0]!.family);
+        const wanted = lookupOptions.family === 4 || lookupOptions.family === 6 ? all.filter((a) => a.family === lookupOptions.family) : [...all];
+        if (wanted.length === 0) {
+          const error: NodeJS.ErrnoException = new Error(`getaddrinfo ENOTFOUND ${hostname}`);
+          error.code = 'ENOTFOUND';
+          callback(error, '');
+          return;
+        }
+        if (lookupOptions.all) callback(null, wanted);
+        else callback(null, wanted[0]!.address, wanted[0]!.family);
       },
       (error: NodeJS.ErrnoException) => callback(error, ''),
     );

@@ -26,15 +26,17 @@ describe('guardedLookup', () => {
     expect(error?.code).toBe('S1C_ADDRESS_NOT_ALLOWED');
   });
 
-  it('drops non-public addresses and connects only to the public ones', async () => {
-    const lookup = guardedLookup({
-      allowInsecure: false,
-      resolver: resolverOf([
-        { address: '127.0.0.1', family: 4 },
-        { address: '93.184.216.34', family: 4 },
-      ]),
-    });
-    expect((await run(lookup, true)).address).toEqual([{ address: '93.184.216.34', family: 4 }]);
+  it('refuses the name when any of its addresses is non-public, whatever the order', async () => {
+    for (const addresses of [
+      [{ address: '93.184.216.34', family: 4 }, { address: '127.0.0.1', family: 4 }],
+      [{ address: '10.0.0.1', family: 4 }, { address: '93.184.216.34', family: 4 }],
+      [{ address: '93.184.216.34', family: 4 }, { address: 'fe80::1', family: 6 }],
+    ]) {
+      const lookup = guardedLookup({ allowInsecure: false, resolver: resolverOf(addresses) });
+      const { error } = await run(lookup, true);
+      expect(error?.code).toBe('S1C_ADDRESS_NOT_ALLOWED');
+      expect((await run(lookup, false)).error?.code).toBe('S1C_ADDRESS_NOT_ALLOWED');
+    }
   });
 
   it('allows anything when insecure', async () => {

@@ -83,6 +83,12 @@ interface Scan {
 const isWhitespace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 const isNumberChar = (c: number): boolean => (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45;
 const INTEGER = /^-?\d{16,}$/;
+/**
+ * SentinelOne records are a few levels deep. JSON.parse reads any depth, but JSON.stringify (and so
+ * everything downstream: publishing, enriching) overflows the stack on a few thousand levels: a
+ * hostile console could send a record that crashes every consumer it reaches.
+ */
+export const MAX_RECORD_DEPTH = 64;
 
 /**
  * One pass over text already known to be valid JSON: finds big integer literals and the spans of
@@ -135,6 +141,7 @@ function scan(text: string): Scan {
         dataSpans = [];
       }
       stack.push(c);
+      if (stack.length > MAX_RECORD_DEPTH) throw new MalformedBodyError(`the body is nested more than ${MAX_RECORD_DEPTH} levels deep`);
       if (stack.length === 1) expectTopKey = c === 0x7b;
       i += 1;
     } else if (c === 0x7d || c === 0x5d) {
