@@ -1,5 +1,5 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
-import type { LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { isNonPublicAddress } from '@s1c/contracts';
 
 /** Resolves a host name to all its addresses (the shape of `dns.promises.lookup(host, {all: true})`). */
@@ -57,4 +57,28 @@ export function guardedLookup(options: { allowInsecure: boolean; resolver?: Addr
       (error: NodeJS.ErrnoException) => callback(error, ''),
     );
   };
+}
+
+/**
+ * The non-public addresses a host name resolves to right now: none for an IP literal (the static
+ * policy judges those), or when the name does not resolve within `timeoutMs` (a DNS outage must not
+ * block registering a source). For a clear refusal when a source is registered or tested; never a
+ * substitute for {@link guardedLookup}, since the answer may change before the connection is made.
+ */
+export async function nonPublicAddressesOf(hostname: string, options: { resolver?: AddressResolver; timeoutMs?: number } = {}): Promise<string[]> {
+  const bare = hostname.replace(/^\[|\]$/g, '');
+  if (isIP(bare) !== 0) return [];
+  const resolver = options.resolver ?? systemResolver;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<readonly LookupAddress[]>((resolve) => {
+    timer = setTimeout(() => resolve([]), options.timeoutMs ?? 2_000);
+  });
+  try {
+    const addresses = await Promise.race([resolver(bare), timeout]);
+    return addresses.filter((a) => isNonPublicAddress(a.address)).map((a) => a.address);
+  } catch {
+    return [];
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -29,5 +29,5 @@ export {
   type ConsoleRateLimiterOptions,
   type LimiterClock,
 } from './console.rate-limiter';
-export { AddressNotAllowedError, guardedLookup, systemResolver, type AddressResolver } from './guarded.lookup';
+export { AddressNotAllowedError, guardedLookup, nonPublicAddressesOf, systemResolver, type AddressResolver } from './guarded.lookup';
 export { parseListBody, type ParsedList, type S1Record } from './page.parser';

@@ -3,7 +3,7 @@ import * as https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { inspect } from 'node:util';
 import { isNonPublicHost } from '@s1c/contracts';
-import type { ErrorType, SourceApi } from '@s1c/domain';
+import { parseMicros, type ErrorType, type SourceApi } from '@s1c/domain';
 import { ConsoleRateLimiter } from './console.rate-limiter';
 import { ADDRESS_NOT_ALLOWED, guardedLookup, type AddressResolver } from './guarded.lookup';
 import {
@@ -197,10 +197,12 @@ export class S1Client {
         parseObjectBody,
         options.signal,
       );
-      const { createdAt, expiresAt } = result.value;
+      // Shown in replies and health events: a console's text is taken only if it is a timestamp.
+      const createdAt = timestampOrUndefined(result.value.createdAt);
+      const expiresAt = timestampOrUndefined(result.value.expiresAt);
       return {
-        ...(typeof createdAt === 'string' ? { createdAt } : {}),
-        ...(typeof expiresAt === 'string' ? { expiresAt } : {}),
+        ...(createdAt !== undefined ? { createdAt } : {}),
+        ...(expiresAt !== undefined ? { expiresAt } : {}),
       };
     } catch (error) {
       if (error instanceof S1Error && (error.reason === 'Forbidden' || error.reason === 'NotFound')) return null;
@@ -534,6 +536,10 @@ export class S1Client {
 function isStaleSocketError(error: unknown): boolean {
   const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
   return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED';
+}
+
+function timestampOrUndefined(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length <= 64 && parseMicros(value) !== undefined ? value.trim() : undefined;
 }
 
 function positive(value: number | undefined, fallback: number): number {

@@ -1,7 +1,27 @@
-import type { TestReply } from '@s1c/contracts';
+import { CommandError, type BaseUrlPolicy, type TestReply } from '@s1c/contracts';
 import { SOURCE_APIS, type SourceApi } from '@s1c/domain';
 import { registerSecret } from '@s1c/logger';
-import { isS1Error, S1Client, type S1Error } from '@s1c/s1-client';
+import { isS1Error, nonPublicAddressesOf, S1Client, type AddressResolver, type S1Error } from '@s1c/s1-client';
+
+/** The base URL policy, with the resolver the connect-time check uses (tests inject one). */
+export interface ConnectionPolicy extends BaseUrlPolicy {
+  readonly resolver?: AddressResolver;
+}
+
+/**
+ * Refuses a console URL whose host name resolves, now, to a loopback, private or link-local
+ * address: a clear answer when the source is registered, where otherwise it would be stored and
+ * only fail at its first collection. The connect-time check in the client stays the guard: DNS
+ * may change its answer later.
+ */
+export async function refuseNonPublicResolution(baseUrl: string, policy: ConnectionPolicy): Promise<void> {
+  if (policy.allowInsecure) return;
+  const { hostname } = new URL(baseUrl);
+  const addresses = await nonPublicAddressesOf(hostname, policy.resolver ? { resolver: policy.resolver } : {});
+  if (addresses.length === 0) return;
+  const message = `${hostname} resolves to ${addresses.join(', ')}: must be a public SentinelOne console, not a loopback, private or link-local address`;
+  throw new CommandError('ValidationError', `invalid request: source.config.base_url ${message}`, [{ path: 'source.config.base_url', message }]);
+}
 
 /** What to test: a console URL, a token, and the APIs the source would collect. */
 export interface ConnectionTarget {
@@ -14,9 +34,15 @@ export interface ConnectionTarget {
  * the token check, then one single-record page of every API (what the token can read), then the
  * token's expiry where SentinelOne tells it.
  */
-export async function testConnection(target: ConnectionTarget, options: { allowInsecure: boolean; timeoutMs?: number }): Promise<TestReply> {
+export async function testConnection(target: ConnectionTarget, options: ConnectionPolicy & { timeoutMs?: number }): Promise<TestReply> {
   registerSecret(target.token);
-  const client = new S1Client({ baseUrl: target.baseUrl, token: target.token, allowInsecure: options.allowInsecure, timeoutMs: options.timeoutMs ?? 15_000 });
+  const client = new S1Client({
+    baseUrl: target.baseUrl,
+    token: target.token,
+    allowInsecure: options.allowInsecure,
+    timeoutMs: options.timeoutMs ?? 15_000,
+    ...(options.resolver ? { resolver: options.resolver } : {}),
+  });
   const problems: TestReply['problems'] = [];
   const apis = {} as TestReply['apis'];
   const note = (error: unknown, api?: SourceApi): S1Error => {

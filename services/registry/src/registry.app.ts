@@ -5,6 +5,7 @@ import { collectionDecider, isCollectionEvent } from '@s1c/domain';
 import { AggregateRepository, connectMongo, MongoEventStore, OutboxRelay, ProjectionRunner } from '@s1c/event-store';
 import { createLogger, NestLogger, type Logger } from '@s1c/logger';
 import { connectNats, declareStreams, drainNats, NatsTransport, STREAMS } from '@s1c/messaging';
+import type { AddressResolver } from '@s1c/s1-client';
 import { SecretBox } from '@s1c/secrets';
 import { randomUUID } from 'node:crypto';
 import { ImmediateDeletionCompleter } from './deletion.completer';
@@ -28,6 +29,8 @@ export interface RegistryRuntime {
 export interface RegistryOptions {
   readonly logger?: Logger;
   readonly clock?: () => Date;
+  /** Resolves console host names (tests inject one); default: the system resolver. */
+  readonly resolver?: AddressResolver;
 }
 
 /**
@@ -87,7 +90,7 @@ export async function startRegistry(config: RegistryConfig, options: RegistryOpt
     }
 
     const app = await NestFactory.createMicroservice(
-      RegistryModule.register({ sources, policy: { allowInsecure: config.S1C_ALLOW_INSECURE_BASE_URL }, logger }),
+      RegistryModule.register({ sources, policy: { allowInsecure: config.S1C_ALLOW_INSECURE_BASE_URL, ...(options.resolver ? { resolver: options.resolver } : {}) }, logger }),
       { strategy: new NatsTransport({ connection: nc, logger, queueGroup: 's1c-registry', streams: [] }), logger: new NestLogger(logger) },
     );
     await app.listen();

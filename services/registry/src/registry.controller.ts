@@ -10,7 +10,6 @@ import {
   sourceRefCommandSchema,
   updateSourceCommandSchema,
   validateCommand,
-  type BaseUrlPolicy,
   type ErrorReply,
   type ListSourcesReply,
   type ReplayReply,
@@ -21,7 +20,7 @@ import type { Logger } from '@s1c/logger';
 import { CommandContext } from '@s1c/messaging';
 import { randomUUID } from 'node:crypto';
 import { errorReply } from './command-replies';
-import { testConnection } from './connection.tester';
+import { refuseNonPublicResolution, testConnection, type ConnectionPolicy } from './connection.tester';
 import type { RequestContext, SourcesService } from './sources.service';
 
 export const SOURCES_SERVICE = Symbol('SourcesService');
@@ -41,7 +40,7 @@ export class RegistryController {
 
   constructor(
     @Inject(SOURCES_SERVICE) private readonly sources: SourcesService,
-    @Inject(BASE_URL_POLICY) private readonly policy: BaseUrlPolicy,
+    @Inject(BASE_URL_POLICY) private readonly policy: ConnectionPolicy,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.createSchema = createSourceCommandSchema(policy);
@@ -50,12 +49,20 @@ export class RegistryController {
 
   @MessagePattern(commandSubject('create'))
   create(@Ctx() ctx: CommandContext): Promise<Reply> {
-    return this.run(ctx, 'create', async (request) => ({ ok: true, ...(await this.sources.create(parseCommand(this.createSchema, ctx.data), request)) }));
+    return this.run(ctx, 'create', async (request) => {
+      const command = parseCommand(this.createSchema, ctx.data);
+      await refuseNonPublicResolution(command.source.config.base_url, this.policy);
+      return { ok: true, ...(await this.sources.create(command, request)) };
+    });
   }
 
   @MessagePattern(commandSubject('update'))
   update(@Ctx() ctx: CommandContext): Promise<Reply> {
-    return this.run(ctx, 'update', async (request) => ({ ok: true, ...(await this.sources.update(parseCommand(this.updateSchema, ctx.data), request)) }));
+    return this.run(ctx, 'update', async (request) => {
+      const command = parseCommand(this.updateSchema, ctx.data);
+      await refuseNonPublicResolution(command.source.config.base_url, this.policy);
+      return { ok: true, ...(await this.sources.update(command, request)) };
+    });
   }
 
   @MessagePattern(commandSubject('get'))
@@ -85,11 +92,14 @@ export class RegistryController {
   test(@Ctx() ctx: CommandContext): Promise<Reply> {
     return this.run(ctx, 'test', async () => {
       const value = parseJsonPayload(ctx.data);
-      const target =
-        typeof value === 'object' && value !== null && 'id' in value
-          ? await this.sources.storedTarget(validateCommand(sourceRefCommandSchema, value))
-          : targetOf(validateCommand(this.createSchema, value));
-      return testConnection(target, { allowInsecure: this.policy.allowInsecure });
+      let target;
+      if (typeof value === 'object' && value !== null && 'id' in value) {
+        target = await this.sources.storedTarget(validateCommand(sourceRefCommandSchema, value));
+      } else {
+        target = targetOf(validateCommand(this.createSchema, value));
+        await refuseNonPublicResolution(target.baseUrl, this.policy);
+      }
+      return testConnection(target, this.policy);
     });
   }
 

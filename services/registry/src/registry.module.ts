@@ -1,13 +1,13 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import type { BaseUrlPolicy } from '@s1c/contracts';
 import type { Logger } from '@s1c/logger';
+import type { ConnectionPolicy } from './connection.tester';
 import { BASE_URL_POLICY, LOGGER, RegistryController, SOURCES_SERVICE } from './registry.controller';
 import type { SourcesService } from './sources.service';
 
 /** The registry's Nest module: a thin shell that routes commands to the {@link SourcesService}. */
 @Module({})
 export class RegistryModule {
-  static register(deps: { sources: SourcesService; policy: BaseUrlPolicy; logger: Logger }): DynamicModule {
+  static register(deps: { sources: SourcesService; policy: ConnectionPolicy; logger: Logger }): DynamicModule {
     return {
       module: RegistryModule,
       controllers: [RegistryController],

@@ -1,5 +1,6 @@
 import { sampleSourceDocument } from '@s1c/contracts/testing';
 import { createLogger, type Logger } from '@s1c/logger';
+import type { AddressResolver } from '@s1c/s1-client';
 import { serverUrls, uniqueDbName } from '@s1c/test-harness';
 import { MongoClient, type Db } from 'mongodb';
 import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
@@ -27,7 +28,7 @@ export interface RegistryUnderTest {
   close(): Promise<void>;
 }
 
-export async function startRegistryUnderTest(options: { allowInsecureBaseUrl?: boolean } = {}): Promise<RegistryUnderTest> {
+export async function startRegistryUnderTest(options: { allowInsecureBaseUrl?: boolean; resolver?: AddressResolver } = {}): Promise<RegistryUnderTest> {
   const { natsUrl, mongoUrl } = serverUrls();
   const dbName = uniqueDbName('registry');
   const secretKey = randomBytes(32).toString('base64');
@@ -50,7 +51,7 @@ export async function startRegistryUnderTest(options: { allowInsecureBaseUrl?: b
     S1C_DELETION_COMPLETION: 'immediate',
     S1C_ALLOW_INSECURE_BASE_URL: String(options.allowInsecureBaseUrl ?? false),
   });
-  const runtime = await startRegistry(config, { logger });
+  const runtime = await startRegistry(config, { logger, ...(options.resolver ? { resolver: options.resolver } : {}) });
   const nc = await connect({ servers: natsUrl });
   const mongo = await MongoClient.connect(mongoUrl);
   const db = mongo.db(dbName);
