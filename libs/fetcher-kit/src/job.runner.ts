@@ -24,7 +24,7 @@ import {
 import { AggregateRepository, ConcurrencyError, type MongoEventStore } from '@s1c/event-store';
 import { registerSecret, scrubString, type Logger } from '@s1c/logger';
 import { PoisonMessageError, RetryableError, subjects } from '@s1c/messaging';
-import { ConsoleRateLimiter, S1Client, S1Error, type ListQuery, type S1Page } from '@s1c/s1-client';
+import { ConsoleRateLimiter, S1Client, S1Error, type AddressResolver, type ListQuery, type S1Page } from '@s1c/s1-client';
 import type { SecretBox } from '@s1c/secrets';
 import { MalformedRecordError, snapshotIdOf, type ApiSpec } from './api-spec';
 import type { RawPublisher } from './raw.publisher';
@@ -41,6 +41,8 @@ export interface JobRunnerSettings {
   readonly s1TimeoutMs: number;
   /** S1C_ALLOW_INSECURE_BASE_URL. */
   readonly allowInsecure: boolean;
+  /** Resolves console host names for the connect-time address check (tests inject one); default: the system resolver. */
+  readonly resolver?: AddressResolver;
   /** The retry policy the collection decider applies to FailJob. */
   readonly retryPolicy: RetryPolicy;
 }
@@ -217,6 +219,7 @@ export class JobRunner {
       allowInsecure: settings.allowInsecure,
       timeoutMs: settings.s1TimeoutMs,
       rateLimiter: ConsoleRateLimiter.shared(host, settings.requestsPerSecond),
+      ...(settings.resolver ? { resolver: settings.resolver } : {}),
     });
     try {
       // 4. Verify the token once per configuration generation.

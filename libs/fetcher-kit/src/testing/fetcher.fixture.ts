@@ -82,8 +82,8 @@ export interface FetcherFixture {
     spec: ApiSpec,
     options?: { settings?: Partial<JobRunnerSettings>; wrapPublisher?: (p: RawPublisher) => RawPublisher; random?: () => number; store?: MongoEventStore },
   ): JobRunner;
-  /** Creates a source (Initialized, generation 1) collecting `apis` from the simulator; returns its id. */
-  createSource(apis: readonly SourceApi[], options?: { token?: string }): Promise<string>;
+  /** Creates a source (Initialized, generation 1) collecting `apis` from the simulator (or `baseUrl`); returns its id. */
+  createSource(apis: readonly SourceApi[], options?: { token?: string; baseUrl?: string }): Promise<string>;
   /** Runs a command on a source, as the registry or scheduler would. */
   sourceCommand(sourceId: string, command: (state: SourceState) => SourceCommand): Promise<void>;
   /** PlanCollection at the simulator's now; `backfillMs` defaults to 24 h. */
@@ -201,7 +201,7 @@ export async function startFetcherFixture(options: FetcherFixtureOptions = {}): 
         data: {
           sourceId,
           collectorId: 'default',
-          config: { name: `S1 ${sourceId.slice(0, 8)}`, description: null, category: 'sec/s1', fields: [], baseUrl: `${sim.url}/`, supportedApis: apis },
+          config: { name: `S1 ${sourceId.slice(0, 8)}`, description: null, category: 'sec/s1', fields: [], baseUrl: sourceOptions.baseUrl ?? `${sim.url}/`, supportedApis: apis },
           secret,
         },
         metadata: { now: now() },
