@@ -129,6 +129,27 @@ describe('base_url pointing inside our network (S1C_ALLOW_INSECURE_BASE_URL=fals
     expect(created.ok, JSON.stringify(created)).toBe(true);
   });
 
+  it('list survives hostile filters and cursors: a refusal or a page, never an internal error', async () => {
+    const cursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    for (const query of [
+      { name: 'a\u0000b' },
+      { name: '{"$gt":""}' },
+      { name: { $gt: '' } },
+      { collectorId: { $ne: null } },
+      { state: { $nin: [] } },
+      { cursor: '!!!not-base64!!!' },
+      { cursor: cursor(['\u0000', '\u0000']) },
+      { cursor: cursor([{ $gt: '' }, { $gt: '' }]) },
+      { cursor: cursor({ __proto__: { polluted: true } }) },
+      { limit: 1e9 },
+    ]) {
+      const reply = await registry.send('list', query);
+      if (!reply.ok) expect(reply.error.code, JSON.stringify(query)).toBe('ValidationError');
+      else expect(Array.isArray(reply.sources)).toBe(true);
+    }
+    expect(Object.prototype).not.toHaveProperty('polluted');
+  });
+
   it('shows the token in no reply and no log line', () => {
     expect(registry.replyText()).not.toContain(SECRET);
     expect(registry.logText()).not.toContain(SECRET);
