@@ -132,6 +132,10 @@ describe('the gateway under attack', () => {
       ['constructor.prototype in the config', JSON.stringify(sampleSourceDocument({ name: 'P4' })).replace('"name":"P4"', '"name":"P4","constructor":{"prototype":{"polluted":true}}')],
       ['prototype in the fields', JSON.stringify(sampleSourceDocument({ name: 'P5', fields: { team: 'soc' } })).replace('"team":"soc"', '"prototype":{"polluted":true}')],
       ['deep nesting', `{"a":${'['.repeat(10_000)}${']'.repeat(10_000)}}`],
+      ['a lone surrogate escape in the name', JSON.stringify(sampleSourceDocument({ name: 'P7' })).replace('"P7"', '"P\\ud8007"')],
+      ['a bidi override in the name', JSON.stringify(sampleSourceDocument({ name: 'P8\u202Eexe' }))],
+      ['an infinite number', JSON.stringify(sampleSourceDocument({ name: 'P9' }, { version: 1 })).replace('"version":1', '"version":1e400')],
+      ['a number as the token', JSON.stringify(sampleSourceDocument({ name: 'P10' })).replace(/"api_secret":"[^"]*"/, '"api_secret":12345678901234567890')],
     ])('%s is refused and stores nothing', async (_label, body) => {
       const before = await events();
       const response = await raw('POST', SOURCES, { body });
