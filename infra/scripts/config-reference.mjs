@@ -33,7 +33,7 @@ export const MEANINGS = {
   LOG_LEVEL: 'Log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.',
   S1C_SECRET_KEY:
     'AES-256 key(s) for the sources\' API tokens: 32 bytes as base64 or hex (`openssl rand -base64 32`), or a list `kid:key,kid:key` for rotation: the first encrypts, all decrypt. The registry encrypts, the fetchers decrypt: give them the same list.',
-  S1C_ALLOW_INSECURE_BASE_URL: 'Allow `http` and loopback/private console URLs (`base_url`). For tests and the simulator only.',
+  S1C_ALLOW_INSECURE_BASE_URL: 'Allow `http`, ports other than 443 and loopback/private console URLs (`base_url`). For tests and the simulator only.',
   S1C_DELETION_COMPLETION: '`scheduler`: the scheduler completes a deletion once collection stopped; `immediate`: the registry completes it at once (only for a registry running without a scheduler).',
   S1C_EVENT_GAP_TIMEOUT: 'How long a reader of the log waits for a missing position before filling it.',
   S1C_EVENT_POLL_INTERVAL: 'How often the relay, the scheduler and the read models poll the log for new events.',

@@ -103,6 +103,8 @@ describe('base_url SSRF attempts', () => {
     ['plain http', 'http://usea1-partners.sentinelone.net/', 'must use https (got http)'],
     ['ws:', 'ws://usea1-partners.sentinelone.net/', 'must use https (got ws)'],
     ['a scheme-relative URL', '//127.0.0.1/', "console's URL"],
+    ['another port of a public host (SMTP)', 'https://mail.example.com:25/', 'port 443 (got 25)'],
+    ['another port of a public host (Redis)', 'https://usea1-partners.sentinelone.net:6379/', 'port 443 (got 6379)'],
   ])('refuses %s (%s) saying %j', (_label, url, says) => {
     const error = refusal(() => parseCommand(create, bytes(JSON.stringify(sampleSourceDocument({ base_url: url })))));
     expect(error.details).toEqual([{ path: 'source.config.base_url', message: expect.stringContaining(says) }]);
@@ -111,6 +113,11 @@ describe('base_url SSRF attempts', () => {
   it('refuses them on update as well', () => {
     const error = refusal(() => parseCommand(update, bytes(JSON.stringify(sampleSourceDocument({ base_url: 'https://[::ffff:7f00:1]/' }, { id: 's1' })))));
     expect(error.details?.map((d) => d.path)).toEqual(['source.config.base_url']);
+  });
+
+  it('takes port 443 spelled out, and any port when insecure URLs are allowed (the simulator)', () => {
+    expect(normalizeBaseUrl('https://usea1-partners.sentinelone.net:443/', strict)).toEqual({ ok: true, value: 'https://usea1-partners.sentinelone.net/' });
+    expect(normalizeBaseUrl('http://127.0.0.1:8088/', { allowInsecure: true }).ok).toBe(true);
   });
 
   it('allows http only with S1C_ALLOW_INSECURE_BASE_URL, and file: never', () => {

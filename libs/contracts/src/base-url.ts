@@ -28,5 +28,10 @@ export function normalizeBaseUrl(raw: string, policy: BaseUrlPolicy): { ok: true
   if (!policy.allowInsecure && isNonPublicHost(url.hostname)) {
     return { ok: false, message: 'must be a public SentinelOne console, not a loopback, private or link-local address' };
   }
+  // Consoles answer on 443. Any other port would let a source (or `test`) probe arbitrary
+  // services of public hosts, with the token attached.
+  if (!policy.allowInsecure && url.port !== '') {
+    return { ok: false, message: `must use the console's https port 443 (got ${url.port}), e.g. ${EXAMPLE}` };
+  }
   return { ok: true, value: `${url.protocol}//${url.host}/` };
 }
