@@ -1,4 +1,4 @@
-import type { Actor } from '@s1c/domain';
+import { isSourceEvent, sourceHistory, type Actor, type HistoryEntry, type HistoryInput } from '@s1c/domain';
 import { z } from 'zod';
 import { collectorIdSchema } from './source-document.schema';
 
@@ -56,6 +56,31 @@ export function actorFromMetadata(stored: unknown): Actor {
   if (typeof stored === 'string') return { kind: 'legacy', name: stored.slice(0, 256) };
   const parsed = actorSchema.safeParse(stored);
   return parsed.success ? parsed.data : { kind: 'legacy', name: 'unknown' };
+}
+
+/** An event as read from the log, as far as a history needs it. */
+export interface LoggedEvent {
+  readonly type: string;
+  readonly data: unknown;
+  readonly version: number;
+  readonly metadata: { readonly actor?: unknown; readonly correlationId?: unknown };
+}
+
+/**
+ * The history of one source from its stream (oldest first): the one place where the log's
+ * metadata becomes a history's actor and correlation id. Events that are not Source events are
+ * left out.
+ */
+export function historyFromLog(events: readonly LoggedEvent[]): HistoryEntry[] {
+  const inputs = events.filter(isSourceEvent).map(
+    (event) =>
+      ({
+        ...event,
+        actor: actorFromMetadata(event.metadata.actor),
+        correlationId: typeof event.metadata.correlationId === 'string' ? event.metadata.correlationId : null,
+      }) as unknown as HistoryInput,
+  );
+  return sourceHistory(inputs);
 }
 
 /** `s1c.cmd.source.history`: one source's change history. */

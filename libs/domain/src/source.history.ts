@@ -7,7 +7,7 @@ import type { CustomField, EncryptedSecret, FieldValue, SourceConfig } from './s
 export const HISTORY_SECRET_MASK = '********';
 
 /** A value a history entry shows. */
-export type HistoryValue = FieldValue | readonly string[];
+export type HistoryValue = FieldValue | string[];
 
 /**
  * One thing an event changed, named by the source document's field (`base_url`,
@@ -28,7 +28,7 @@ export interface HistoryEntry {
   readonly type: SourceEvent['type'];
   readonly actor: Actor;
   readonly correlationId: string | null;
-  readonly changes: readonly HistoryChange[];
+  readonly changes: HistoryChange[];
 }
 
 /** A Source event as read from the log, with what its metadata says. */
