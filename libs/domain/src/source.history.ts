@@ -37,7 +37,8 @@ export type HistoryInput = SourceEvent & { readonly version: number; readonly ac
 /**
  * A source's change history, derived from its log alone: one entry per event, oldest first, each
  * with the changes it made to the configuration, the token (masked) and the state. Secrets are
- * never copied out: a token change shows only that it happened, and which key encrypts it.
+ * never copied out: a token change shows only that it happened; a re-encryption under a new key
+ * (`SourceSecretReencrypted`) changes nothing visible.
  */
 export function sourceHistory(events: Iterable<HistoryInput>): HistoryEntry[] {
   const entries: HistoryEntry[] = [];
@@ -106,12 +107,10 @@ function fieldChanges(before: readonly CustomField[], after: readonly CustomFiel
 }
 
 function secretChanges(before: EncryptedSecret | undefined, after: EncryptedSecret, event: SourceEvent): HistoryChange[] {
-  const changes: HistoryChange[] = [];
-  if (before === after) return changes;
-  // A re-encryption holds the same token: only its key changes.
-  if (event.type !== 'SourceSecretReencrypted') changes.push({ path: 'api_secret', from: before ? HISTORY_SECRET_MASK : null, to: HISTORY_SECRET_MASK, masked: true });
-  if (before?.kid !== after.kid) changes.push({ path: 'api_secret.keyId', from: before?.kid ?? null, to: after.kid });
-  return changes;
+  // A re-encryption holds the same token (its entry's type says what happened). Nothing of the
+  // sealed secret is shown, not even its key id.
+  if (before === after || event.type === 'SourceSecretReencrypted') return [];
+  return [{ path: 'api_secret', from: before ? HISTORY_SECRET_MASK : null, to: HISTORY_SECRET_MASK, masked: true }];
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;

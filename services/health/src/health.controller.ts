@@ -2,11 +2,11 @@ import { Controller, Get, Header, Inject, Param, Query, Res } from '@nestjs/comm
 import type { ServerResponse } from 'node:http';
 import { Public } from './auth.guard';
 import { HealthQueries } from './health.queries';
-import { notFound, parseQuery } from './http.errors';
+import { badPathParameter, notFound, parseQuery } from './http.errors';
 import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.renderer';
 import { OPENAPI_DOCUMENT } from './openapi.document';
 import { DependencyProbes } from './probes';
-import { healthEventsQuerySchema, noQuerySchema, sourceHealthEventsQuerySchema, sourcesQuerySchema } from './query.schemas';
+import { healthEventsQuerySchema, noQuerySchema, sourceHealthEventsQuerySchema, sourceIdParamSchema, sourcesQuerySchema } from './query.schemas';
 
 export const CLOCK = Symbol('clock');
 
@@ -33,6 +33,16 @@ export class HealthApiController {
     const filters = parseQuery(sourceHealthEventsQuerySchema, query);
     if (!(await this.queries.sourceExists(id))) throw notFound(`source ${JSON.stringify(id.slice(0, 100))}`);
     return this.queries.listHealthEvents({ ...filters, source: id });
+  }
+
+  /** Who changed the source, when and what, from its log; secrets masked. */
+  @Get('sources/:id/history')
+  async sourceHistory(@Param('id') id: string, @Query() query: unknown) {
+    parseQuery(noQuerySchema, query);
+    if (!sourceIdParamSchema.safeParse(id).success) throw badPathParameter('id', 'must be a source id (1-64 letters, digits, "-" or "_")');
+    const history = await this.queries.sourceHistory(id);
+    if (!history) throw notFound(`source ${JSON.stringify(id)}`);
+    return history;
   }
 
   @Get('health-events')

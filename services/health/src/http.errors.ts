@@ -26,6 +26,12 @@ export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.in
   throw new BadRequestException(body);
 }
 
+/** A bad path parameter: 400, naming it (never echoing its value). */
+export function badPathParameter(parameter: string, message: string): BadRequestException {
+  const body: ApiErrorBody = { error: { code: 'BadRequest', message: `invalid path parameter: ${parameter}`, details: [{ parameter, message }] } };
+  return new BadRequestException(body);
+}
+
 export function notFound(what: string): HttpException {
   const body: ApiErrorBody = { error: { code: 'NotFound', message: `${what} not found` } };
   return new HttpException(body, HttpStatus.NOT_FOUND);

@@ -1,4 +1,4 @@
-import { SOURCE_STATES } from '@s1c/contracts';
+import { SOURCE_STATES, sourceIdSchema } from '@s1c/contracts';
 import { ERROR_TYPES, parseMicros } from '@s1c/domain';
 import { z } from 'zod';
 
@@ -18,6 +18,9 @@ const paging = {
   limit: z.coerce.number().int().min(1).max(500).default(50),
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 };
+
+/** A source id in a path: what the registry issues. */
+export const sourceIdParamSchema = sourceIdSchema;
 
 /** `GET /api/v1/sources`. Unknown parameters are refused, so a typo never silently widens a filter. */
 export const sourcesQuerySchema = z.strictObject({
