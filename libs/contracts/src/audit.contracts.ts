@@ -83,6 +83,9 @@ export function historyFromLog(events: readonly LoggedEvent[]): HistoryEntry[] {
   return sourceHistory(inputs);
 }
 
+/** One line for a person naming an actor (the domain's, re-exported for clients of the contract). */
+export { describeActor } from '@s1c/domain';
+
 /** `s1c.cmd.source.history`: one source's change history. */
 export const sourceHistoryCommandSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a source id'),

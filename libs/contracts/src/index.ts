@@ -58,6 +58,7 @@ export {
   actorFromMetadata,
   actorSchema,
   callerNameSchema,
+  describeActor,
   historyEntrySchema,
   historyFromLog,
   NATS_REQUEST_INFO_HEADER,
