@@ -32,8 +32,10 @@ function value(v: Change['from']): string {
 
 /** What came from the log may hold control characters; a terminal must not interpret them. */
 function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  return [...text].map((c) => (isControl(c.codePointAt(0)!) ? '?' : c)).join('');
 }
+
+const isControl = (code: number): boolean => code < 0x20 || (code >= 0x7f && code <= 0x9f);
 
 /** `s1c secrets reencrypt`: counts, then the ids of what failed and why. */
 export function renderReencryptReply(reply: ReencryptReply, style: Style): string {
