@@ -148,20 +148,22 @@ export interface NatsServerOptions extends ServerOptions {
 /** Starts `nats-server -js` on a free port with its store in a temporary directory. */
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<RunningServer> {
   const binary = findBinary('nats-server', process.env.NATS_SERVER_BIN, ['/usr/sbin', '/usr/local/bin']);
-  let configArgs: string[] = [];
-  if (options.config !== undefined) {
-    const file = join(mkdtempSync(join(tmpdir(), 's1c-nats-conf-')), 'nats.conf');
-    writeFileSync(file, options.config);
-    configArgs = ['-c', file];
-  }
   return startManaged({
     name: 'nats-server',
     binary,
     prefix: 's1c-nats-',
     readyTimeoutMs: 15_000,
-    argsFor: (port, dir) => [...configArgs, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir],
+    argsFor: (port, dir) => [...configFileArgs(dir, options.config), '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir],
     urlFor: (port) => `nats://127.0.0.1:${port}`,
   }, options);
+}
+
+/** Writes the configuration into the server's data directory (removed with it), as `-c <file>`. */
+function configFileArgs(dir: string, config: string | undefined): string[] {
+  if (config === undefined) return [];
+  const file = join(dir, 'nats.conf');
+  writeFileSync(file, config);
+  return ['-c', file];
 }
 
 /** Starts FerretDB v1 (SQLite backend) on a free port with its data in a temporary directory. */
