@@ -172,6 +172,22 @@ describe('s1c against the running system', () => {
     const healthJson = await s1c(['health', id!, '--json']);
     expect(JSON.parse(healthJson.stdout)).toMatchObject({ id, name: 'CLI Alpha', state: 'Collecting' });
 
+    const history = await s1c(['source', 'history', id!]);
+    expect(history.code, history.stderr).toBe(0);
+    expect(history.stdout.split('\n')[0]).toMatch(/^VERSION\s+TIME\s+WHO\s+EVENT\s+CHANGES$/);
+    expect(history.stdout).toMatch(/^\s*1\s.*\sunauthenticated\s+SourceCreated\s+.*name: \(none\) -> "CLI Alpha".*api_secret set \(masked\)/m);
+    expect(history.stdout).toMatch(/\ssystem scheduler\s+CollectionStarted\s+state: "Pending" -> "Started"/);
+    expectNoSecret(history);
+    const historyJson = JSON.parse((await s1c(['source', 'history', id!, '--json'])).stdout) as Json;
+    expect(historyJson.entries[0]).toMatchObject({ version: 1, type: 'SourceCreated', actor: { kind: 'nats', user: null } });
+
+    const reencrypted = await s1c(['secrets', 'reencrypt', '--json']);
+    expect(reencrypted.code, reencrypted.stderr).toBe(0);
+    const reencryptReply = JSON.parse(reencrypted.stdout) as Json;
+    expect(reencryptReply).toMatchObject({ ok: true, reencrypted: [], failed: [] });
+    expect(reencryptReply.current).toContain(id);
+    expectNoSecret(reencrypted);
+
     const deleted = await s1c(['source', 'delete', id!, '--wait']);
     expect(deleted.code, deleted.stderr).toBe(0);
     expect(deleted.stderr).toContain('→ Stopping');

@@ -78,6 +78,11 @@ export const MEANINGS = {
   S1C_HEALTH_HOST: 'Interface the health API listens on.',
   S1C_API_TOKEN:
     'When set (16+ characters), the bearer token every request to the health API and the gateway needs, except `/healthz` (and the dashboard\'s static files).',
+  S1C_API_TOKENS:
+    'Named bearer tokens of the gateway: `name:token[:expiry],...` (token 16-512 printable characters without `,` or `:`, expiry ISO-8601). The name is recorded as the caller of each command (see `s1c source history`); an expired token is refused.',
+  S1C_API_TOKENS_FILE: 'A file of the gateway\'s named bearer tokens, one `name:token[:expiry]` per line (`#` starts a comment), read at start-up.',
+  S1C_TRUSTED_GATEWAY_USERS:
+    'NATS users whose `S1c-On-Behalf-Of` header (the HTTP caller, set by the gateway) the registry believes: `user` or `ACCOUNT/user`, comma-separated. Used when NATS authenticates users.',
   S1C_GATEWAY_PORT: 'Port of the HTTP source API (the gateway).',
   S1C_GATEWAY_HOST: 'Interface the gateway listens on.',
   S1C_COMMAND_TIMEOUT: "How long the gateway waits for the registry's reply to one command (then 504).",

@@ -54,3 +54,25 @@ export {
 export { commandSubject, SOURCE_COMMANDS, type SourceCommandName } from './subjects';
 export { isSafeText, safeText } from './text';
 export { DATA_RECORD_HEADERS, fetchJobSchema, progressSchema, RAW_RECORD_HEADERS, type FetchJob } from './collection.contracts';
+export {
+  actorFromMetadata,
+  actorSchema,
+  callerNameSchema,
+  describeActor,
+  historyEntrySchema,
+  historyFromLog,
+  NATS_REQUEST_INFO_HEADER,
+  natsRequestInfoSchema,
+  ON_BEHALF_OF_HEADER,
+  onBehalfOfSchema,
+  reencryptCommandSchema,
+  reencryptReplySchema,
+  sourceHistoryCommandSchema,
+  sourceHistoryReplySchema,
+  type LoggedEvent,
+  type NatsRequestInfo,
+  type OnBehalfOf,
+  type ReencryptReply,
+  type SourceHistoryCommand,
+  type SourceHistoryReply,
+} from './audit.contracts';

@@ -16,6 +16,7 @@ export {
   type LifecycleStatus,
   type LiveSourceState,
   type MarkSourceAuthenticated,
+  type ReencryptSourceSecret,
   type RestartSource,
   type SourceCommand,
   type SourceState,
@@ -45,6 +46,7 @@ export {
   type SourceEventType,
   type SourceFailed,
   type SourceRestarted,
+  type SourceSecretReencrypted,
   type SourceUpdated,
 } from './source.events';
 export {
@@ -109,3 +111,5 @@ export { LANES, NO_PROGRESS, type HealthFacts, type Lane, type Progress, type Re
 export { decideRetry, DEFAULT_RETRY_POLICY, type FailureFacts, type RetryDecision, type RetryPolicy } from './retry-policy';
 export { formatMicros, millisBetween, parseMicros, shiftMicroIso, toMicroIso } from './timestamps';
 export { COLLECTOR_METADATA_KEYS, isSiemForwarded, recordMetadata, SIEM_FORWARD_KEY, SIEM_METADATA_KEYS, siemEventId, sourceMetadata, type MetadataSource, type RecordMetadata } from './siem-metadata';
+export { describeActor, systemActor, UNKNOWN_NATS_IDENTITY, type Actor, type NatsIdentity } from './actor';
+export { HISTORY_SECRET_MASK, sourceHistory, type HistoryChange, type HistoryEntry, type HistoryInput, type HistoryValue } from './source.history';

@@ -47,6 +47,8 @@ export type CreateSource = Command<
 >;
 /** `secret` is present only when the caller sent a new token. */
 export type UpdateSource = Command<'UpdateSource', { sourceId: string; config: SourceConfig; secret?: EncryptedSecret }>;
+/** Replaces the stored token's ciphertext by `secret`, the same token under another key. */
+export type ReencryptSourceSecret = Command<'ReencryptSourceSecret', { sourceId: string; secret: EncryptedSecret }>;
 export type RestartSource = Command<'RestartSource', { sourceId: string }>;
 export type DeleteSource = Command<'DeleteSource', { sourceId: string }>;
 export type CompleteSourceDeletion = Command<'CompleteSourceDeletion', { sourceId: string }>;
@@ -59,6 +61,7 @@ export type FailSource = Command<'FailSource', { sourceId: string; generation: n
 export type SourceCommand =
   | CreateSource
   | UpdateSource
+  | ReencryptSourceSecret
   | RestartSource
   | DeleteSource
   | CompleteSourceDeletion
@@ -115,6 +118,10 @@ export function decide(command: SourceCommand, state: SourceState): SourceEvent[
       const data = { sourceId, config: command.data.config, changes, generation: state.generation + 1, at };
       return [{ type: 'SourceUpdated', data: command.data.secret ? { ...data, secret: command.data.secret } : data }];
     }
+    case 'ReencryptSourceSecret':
+      // Idempotent: a secret already under this key is left alone.
+      if (state.secret.kid === command.data.secret.kid) return [];
+      return [{ type: 'SourceSecretReencrypted', data: { sourceId, secret: command.data.secret, at } }];
     case 'RestartSource':
       if (state.status === 'Stopping') throw new IllegalTransitionError(sourceId, state.status, command.type);
       return [{ type: 'SourceRestarted', data: { sourceId, generation: state.generation + 1, at } }];
@@ -171,6 +178,8 @@ export function evolve(state: SourceState, event: SourceEvent): SourceState {
         generation: event.data.generation,
         since: at,
       };
+    case 'SourceSecretReencrypted':
+      return { ...state, secret: event.data.secret };
     case 'SourceRestarted':
       return { ...facts, status: 'Pending', generation: event.data.generation, since: at };
     case 'SourceDeletionRequested':

@@ -63,6 +63,7 @@ const meta = { now };
 const COMMANDS: Record<SourceCommand['type'], SourceCommand> = {
   CreateSource: { type: 'CreateSource', data: { sourceId, collectorId: 'default', config, secret }, metadata: meta },
   UpdateSource: { type: 'UpdateSource', data: { sourceId, config: { ...config, category: 'sec/s1/new' } }, metadata: meta },
+  ReencryptSourceSecret: { type: 'ReencryptSourceSecret', data: { sourceId, secret: { ...secret, kid: 'k2', ct: 'bmV3' } }, metadata: meta },
   RestartSource: { type: 'RestartSource', data: { sourceId }, metadata: meta },
   DeleteSource: { type: 'DeleteSource', data: { sourceId }, metadata: meta },
   CompleteSourceDeletion: { type: 'CompleteSourceDeletion', data: { sourceId }, metadata: meta },
@@ -85,46 +86,55 @@ const Illegal = IllegalTransitionError;
 // Rows: the state a command meets; columns: what it yields. This table is the state machine.
 const TABLE: Record<Reachable, Record<SourceCommand['type'], Outcome>> = {
   Nonexistent: {
+    ReencryptSourceSecret: NotFound,
     CreateSource: 'SourceCreated', UpdateSource: NotFound, RestartSource: NotFound, DeleteSource: NotFound,
     CompleteSourceDeletion: NotFound, StartCollection: NotFound, InitializeCollection: NotFound,
     MarkSourceAuthenticated: NotFound, BeginCollection: NotFound, FailSource: NotFound,
   },
   Pending: {
+    ReencryptSourceSecret: 'SourceSecretReencrypted',
     CreateSource: Exists, UpdateSource: 'SourceUpdated', RestartSource: 'SourceRestarted', DeleteSource: 'SourceDeletionRequested',
     CompleteSourceDeletion: Illegal, StartCollection: 'CollectionStarted', InitializeCollection: Illegal,
     MarkSourceAuthenticated: Illegal, BeginCollection: Illegal, FailSource: 'SourceFailed',
   },
   Started: {
+    ReencryptSourceSecret: 'SourceSecretReencrypted',
     CreateSource: Exists, UpdateSource: 'SourceUpdated', RestartSource: 'SourceRestarted', DeleteSource: 'SourceDeletionRequested',
     CompleteSourceDeletion: Illegal, StartCollection: 'nothing', InitializeCollection: 'CollectionInitialized',
     MarkSourceAuthenticated: Illegal, BeginCollection: Illegal, FailSource: 'SourceFailed',
   },
   Initialized: {
+    ReencryptSourceSecret: 'SourceSecretReencrypted',
     CreateSource: Exists, UpdateSource: 'SourceUpdated', RestartSource: 'SourceRestarted', DeleteSource: 'SourceDeletionRequested',
     CompleteSourceDeletion: Illegal, StartCollection: 'nothing', InitializeCollection: 'nothing',
     MarkSourceAuthenticated: 'SourceAuthenticated', BeginCollection: Illegal, FailSource: 'SourceFailed',
   },
   Authenticated: {
+    ReencryptSourceSecret: 'SourceSecretReencrypted',
     CreateSource: Exists, UpdateSource: 'SourceUpdated', RestartSource: 'SourceRestarted', DeleteSource: 'SourceDeletionRequested',
     CompleteSourceDeletion: Illegal, StartCollection: 'nothing', InitializeCollection: 'nothing',
     MarkSourceAuthenticated: 'nothing', BeginCollection: 'CollectionBegan', FailSource: 'SourceFailed',
   },
   Collecting: {
+    ReencryptSourceSecret: 'SourceSecretReencrypted',
     CreateSource: Exists, UpdateSource: 'SourceUpdated', RestartSource: 'SourceRestarted', DeleteSource: 'SourceDeletionRequested',
     CompleteSourceDeletion: Illegal, StartCollection: 'nothing', InitializeCollection: 'nothing',
     MarkSourceAuthenticated: 'nothing', BeginCollection: 'nothing', FailSource: 'SourceFailed',
   },
   Error: {
+    ReencryptSourceSecret: 'SourceSecretReencrypted',
     CreateSource: Exists, UpdateSource: 'SourceUpdated', RestartSource: 'SourceRestarted', DeleteSource: 'SourceDeletionRequested',
     CompleteSourceDeletion: Illegal, StartCollection: Illegal, InitializeCollection: Illegal,
     MarkSourceAuthenticated: Illegal, BeginCollection: Illegal, FailSource: 'nothing',
   },
   Stopping: {
+    ReencryptSourceSecret: 'SourceSecretReencrypted',
     CreateSource: Exists, UpdateSource: Illegal, RestartSource: Illegal, DeleteSource: 'nothing',
     CompleteSourceDeletion: 'SourceDeleted', StartCollection: Illegal, InitializeCollection: Illegal,
     MarkSourceAuthenticated: Illegal, BeginCollection: Illegal, FailSource: 'nothing',
   },
   Deleted: {
+    ReencryptSourceSecret: NotFound,
     CreateSource: Exists, UpdateSource: NotFound, RestartSource: NotFound, DeleteSource: NotFound,
     CompleteSourceDeletion: 'nothing', StartCollection: NotFound, InitializeCollection: NotFound,
     MarkSourceAuthenticated: NotFound, BeginCollection: NotFound, FailSource: NotFound,
@@ -151,7 +161,7 @@ describe('Source decider: the whole state machine', () => {
             expect(decide(command, given(status))).toEqual([]);
           });
         } else {
-          it(`when ${commandType}, then ${outcome} moves it to ${NEXT_STATUS[outcome]}`, () => {
+          it(`when ${commandType}, then ${outcome} moves it to ${NEXT_STATUS[outcome] ?? status}`, () => {
             const events = decide(command, given(status));
             const before = given(status);
             if (outcome === 'SourceUpdated' || outcome === 'SourceRestarted') {
@@ -159,7 +169,7 @@ describe('Source decider: the whole state machine', () => {
             }
             expect(events.map((e) => e.type)).toEqual([outcome]);
             expect(events[0]!.data.at).toBe(now.toISOString());
-            expect(evolve(given(status), events[0]!).status).toBe(NEXT_STATUS[outcome]);
+            expect(evolve(given(status), events[0]!).status).toBe(NEXT_STATUS[outcome] ?? status);
           });
         }
       }
@@ -201,6 +211,15 @@ describe('Source decider: details', () => {
     const fresh = { ...secret, ct: 'ZnJlc2g=' };
     const state = foldSource([...HISTORY.Pending, { type: 'SourceUpdated', data: { sourceId, config, secret: fresh, changes: ['secret'], generation: 2, at: at(9) } }]);
     expect(state.status === 'Pending' && state.secret).toEqual(fresh);
+  });
+
+  it('when the secret is re-encrypted, then only the secret changes, and a repeat under the same key does nothing', () => {
+    const before = given('Collecting');
+    const events = decide(COMMANDS.ReencryptSourceSecret, before);
+    expect(events).toEqual([{ type: 'SourceSecretReencrypted', data: { sourceId, secret: { ...secret, kid: 'k2', ct: 'bmV3' }, at: now.toISOString() } }]);
+    const after = evolve(before, events[0]!);
+    expect(after).toEqual({ ...before, secret: { ...secret, kid: 'k2', ct: 'bmV3' } });
+    expect(decide(COMMANDS.ReencryptSourceSecret, after)).toEqual([]);
   });
 
   it('when a source is updated or restarted, then its generation grows and the failure is cleared', () => {

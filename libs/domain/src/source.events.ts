@@ -18,6 +18,11 @@ export type SourceUpdated = Event<
   'SourceUpdated',
   { sourceId: string; config: SourceConfig; secret?: EncryptedSecret; changes: SourceChange[]; generation: number; at: string }
 >;
+/**
+ * Its API token was encrypted again under the newest key (key rotation): nothing else changed, so
+ * neither the status nor the generation moves.
+ */
+export type SourceSecretReencrypted = Event<'SourceSecretReencrypted', { sourceId: string; secret: EncryptedSecret; at: string }>;
 /** An operator restarted it (clears an Error); collection restarts from Pending. */
 export type SourceRestarted = Event<'SourceRestarted', { sourceId: string; generation: number; at: string }>;
 /** Deletion was asked for: collection is being stopped (Stopping). */
@@ -42,6 +47,7 @@ export type SourceFailed = Event<
 export type SourceEvent =
   | SourceCreated
   | SourceUpdated
+  | SourceSecretReencrypted
   | SourceRestarted
   | SourceDeletionRequested
   | SourceDeleted
@@ -56,6 +62,7 @@ export type SourceEventType = SourceEvent['type'];
 export const SOURCE_EVENT_TYPES: readonly SourceEventType[] = [
   'SourceCreated',
   'SourceUpdated',
+  'SourceSecretReencrypted',
   'SourceRestarted',
   'SourceDeletionRequested',
   'SourceDeleted',

@@ -4,11 +4,17 @@
  */
 export type ExpectedVersion = number | 'no_stream' | 'any';
 
+/**
+ * Who caused an event: a structured actor (`{kind, ...}`, see `Actor` in the domain). Logs written
+ * before actors were structured hold a bare string; readers must accept both.
+ */
+export type StoredActor = string | { readonly kind: string };
+
 /** Metadata stored with every event. */
 export interface EventMetadata {
   correlationId?: string;
   causationId?: string;
-  actor?: string;
+  actor?: StoredActor;
   [key: string]: unknown;
 }
 

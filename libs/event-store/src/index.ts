@@ -11,6 +11,7 @@ export type { TailerOptions } from './event.tailer';
 export type {
   AppendResult,
   EventMetadata,
+  StoredActor,
   ExpectedVersion,
   NewEvent,
   ReadAllBatch,

@@ -9,6 +9,7 @@ import {
   sourceDecider,
   sourceStreamId,
   StaleJobError,
+  systemActor,
   toMicroIso,
   type CollectionCommand,
   type CollectionEvent,
@@ -363,7 +364,7 @@ export class JobRunner {
         if (expected !== null && !sameProgress(current.progress, expected)) throw new JobSupersededError(job.jobId);
         return command;
       },
-      { metadata: { correlationId: job.jobId, actor: `fetcher-${job.api}` } },
+      { metadata: { correlationId: job.jobId, actor: systemActor(`fetcher-${job.api}`) } },
     );
     if (command.type === 'RecordPage') tracker.expected = command.data.progress;
     if (command.type === 'CompleteJob') tracker.expected = command.data.progress;

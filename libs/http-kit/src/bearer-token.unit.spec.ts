@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bearerRefusal, bearerTokenChecker } from './bearer-token';
+import { bearerRefusal, bearerTokenChecker, namedTokenChecker } from './bearer-token';
 import { securityHeaders } from './security-headers';
 
 describe('bearerTokenChecker', () => {
@@ -24,6 +24,38 @@ describe('bearerTokenChecker', () => {
   it('says what is wrong without echoing the token', () => {
     expect(bearerRefusal('missing')).toMatch(/Authorization: Bearer/);
     expect(bearerRefusal('invalid')).toBe('the bearer token is not valid');
+  });
+});
+
+describe('namedTokenChecker', () => {
+  const now = new Date('2026-11-28T00:00:00Z');
+  const check = namedTokenChecker(
+    [
+      { name: 'ops', token: 'ops-token-0123456789' },
+      { name: 'ci', token: 'ci-token-0123456789', expiresAt: new Date('2026-12-01T00:00:00Z') },
+      { name: 'old', token: 'old-token-0123456789', expiresAt: new Date('2026-11-27T00:00:00Z') },
+    ],
+    () => now,
+  );
+
+  it.each([
+    ['Bearer ops-token-0123456789', { verdict: 'accepted', caller: 'ops' }],
+    ['Bearer ci-token-0123456789', { verdict: 'accepted', caller: 'ci' }],
+    ['Bearer old-token-0123456789', { verdict: 'expired' }],
+    ['Bearer ops-token-012345678', { verdict: 'invalid' }],
+    ['Bearer ', { verdict: 'missing' }],
+    [undefined, { verdict: 'missing' }],
+  ] as const)('judges %j as %j', (header, verdict) => {
+    expect(check(header)).toEqual(verdict);
+  });
+
+  it('refuses a token at the very instant it expires', () => {
+    const atExpiry = namedTokenChecker([{ name: 'ci', token: 'ci-token-0123456789', expiresAt: now }], () => now);
+    expect(atExpiry('Bearer ci-token-0123456789')).toEqual({ verdict: 'expired' });
+  });
+
+  it('says an expired token has expired, without echoing it', () => {
+    expect(bearerRefusal('expired')).toBe('the bearer token has expired');
   });
 });
 

@@ -1,2 +1,2 @@
-export { bearerRefusal, bearerTokenChecker, Public, PUBLIC_ROUTE, type BearerVerdict } from './bearer-token';
+export { bearerRefusal, bearerTokenChecker, namedTokenChecker, Public, PUBLIC_ROUTE, type BearerVerdict, type CallerVerdict, type NamedToken } from './bearer-token';
 export { securityHeaders } from './security-headers';

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,17 +136,34 @@ async function startManaged(
   };
 }
 
+/** Options of {@link startNatsServer}. */
+export interface NatsServerOptions extends ServerOptions {
+  /**
+   * The text of a configuration file (e.g. `accounts { ... }` for authenticated users); the
+   * port, address, JetStream and store directory given on the command line take precedence.
+   */
+  readonly config?: string;
+}
+
 /** Starts `nats-server -js` on a free port with its store in a temporary directory. */
-export async function startNatsServer(options: ServerOptions = {}): Promise<RunningServer> {
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<RunningServer> {
   const binary = findBinary('nats-server', process.env.NATS_SERVER_BIN, ['/usr/sbin', '/usr/local/bin']);
   return startManaged({
     name: 'nats-server',
     binary,
     prefix: 's1c-nats-',
     readyTimeoutMs: 15_000,
-    argsFor: (port, dir) => ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir],
+    argsFor: (port, dir) => [...configFileArgs(dir, options.config), '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir],
     urlFor: (port) => `nats://127.0.0.1:${port}`,
   }, options);
+}
+
+/** Writes the configuration into the server's data directory (removed with it), as `-c <file>`. */
+function configFileArgs(dir: string, config: string | undefined): string[] {
+  if (config === undefined) return [];
+  const file = join(dir, 'nats.conf');
+  writeFileSync(file, config);
+  return ['-c', file];
 }
 
 /** Starts FerretDB v1 (SQLite backend) on a free port with its data in a temporary directory. */

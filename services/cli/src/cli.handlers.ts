@@ -1,6 +1,8 @@
 import {
   listSourcesReplySchema,
+  reencryptReplySchema,
   replayReplySchema,
+  sourceHistoryReplySchema,
   sourceReplySchema,
   testReplySchema,
   type ListSourcesCommand,
@@ -17,6 +19,7 @@ import type {
   DeleteOptions,
   Handlers,
   HealthOptions,
+  HistoryOptions,
   ListOptions,
   RefOptions,
   ReplayOptions,
@@ -29,6 +32,7 @@ import { HealthClient } from './health.client';
 import { readJsonFile } from './json-file.reader';
 import { NatsSession } from './nats.session';
 import { ProgressReporter } from './progress.reporter';
+import { renderHistory, renderReencryptReply } from './render/audit.renderer';
 import { renderHealthDetail, renderHealthOverview } from './render/health.renderer';
 import { renderReplayReply, renderSourceDetail, renderSourceTable, renderTestReply, testPassed } from './render/source.renderer';
 import { styleFor, type Style } from './render/style';
@@ -163,6 +167,22 @@ export class CliHandlers implements Handlers {
       const reply = await session.command('replay', { id: o.id, api: o.api, from: o.from, to: o.to }, replayReplySchema);
       this.io.stdout.write(o.json ? json(reply) : renderReplayReply(reply));
       return EXIT.ok;
+    });
+  }
+
+  async sourceHistory(o: HistoryOptions): Promise<number> {
+    return this.withSession(o, async (session, style) => {
+      const reply = await session.command('history', { id: o.id, ...(o.collector ? { collectorId: o.collector } : {}) }, sourceHistoryReplySchema);
+      this.io.stdout.write(o.json ? json(reply) : renderHistory(reply, style));
+      return EXIT.ok;
+    });
+  }
+
+  async secretsReencrypt(o: CommonOptions): Promise<number> {
+    return this.withSession(o, async (session, style) => {
+      const reply = await session.command('reencrypt', {}, reencryptReplySchema);
+      this.io.stdout.write(o.json ? json(reply) : renderReencryptReply(reply, style));
+      return reply.failed.length === 0 ? EXIT.ok : EXIT.refused;
     });
   }
 

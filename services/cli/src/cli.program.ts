@@ -19,6 +19,7 @@ export interface TestOptions extends CommonOptions { id?: string; file?: string;
 export interface ReplayOptions extends CommonOptions { id: string; api: 'activities' | 'agents' | 'threats'; from: string; to: string }
 export interface HealthOptions extends CommonOptions { id?: string }
 export interface WatchOptions extends CommonOptions { id?: string }
+export interface HistoryOptions extends CommonOptions { id: string; collector?: string }
 
 /** What each command does once its arguments are parsed; each resolves to the exit code. */
 export interface Handlers {
@@ -30,6 +31,8 @@ export interface Handlers {
   sourceRestart(o: RestartOptions): Promise<number>;
   sourceTest(o: TestOptions): Promise<number>;
   sourceReplay(o: ReplayOptions): Promise<number>;
+  sourceHistory(o: HistoryOptions): Promise<number>;
+  secretsReencrypt(o: CommonOptions): Promise<number>;
   health(o: HealthOptions): Promise<number>;
   watch(o: WatchOptions): Promise<number>;
 }
@@ -124,7 +127,7 @@ export function buildProgram(handlers: Handlers, io: ProgramIo, version: string)
 
   const source = program
     .command('source')
-    .description('create, update, delete, get, list, restart, test and replay sources (NATS commands)')
+    .description('create, update, delete, get, list, restart, test, replay sources and show their history (NATS commands)')
     .enablePositionalOptions()
     .addHelpText('after', examples('s1c source create -f source.json', 's1c source list --state Error', 's1c source get 5b0c2f', 's1c source delete 5b0c2f --wait'));
 
@@ -210,6 +213,31 @@ export function buildProgram(handlers: Handlers, io: ProgramIo, version: string)
       return run(() => handlers.sourceReplay({ ...this.opts<ReplayOptions>(), id }))();
     });
 
+  source.command('history').argument('<id>', 'the source id')
+    .description('who changed the source (NATS user, or HTTP caller via the gateway), when, and what; secrets masked')
+    .option('--collector <id>', 'only if it is in this collector')
+    .addHelpText('after', examples('s1c source history 5b0c2f', 's1c source history 5b0c2f --json | jq \'.entries[] | select(.actor.kind == "http")\''))
+    .action(function (this: Command, id: string) {
+      return run(() => handlers.sourceHistory({ ...this.opts<HistoryOptions>(), id }))();
+    });
+
+  const secrets = program
+    .command('secrets')
+    .description('manage the encryption of stored API tokens (S1C_SECRET_KEY rotation)')
+    .enablePositionalOptions();
+
+  secrets.command('reencrypt')
+    .description('encrypt every stored API token that is not under the newest key (the first of S1C_SECRET_KEY) again with it')
+    .addHelpText(
+      'after',
+      `${examples('s1c secrets reencrypt', 's1c secrets reencrypt --json')}
+Safe to repeat. Exits 1 when a token could not be re-encrypted (its key is no longer configured).
+`,
+    )
+    .action(function (this: Command) {
+      return run(() => handlers.secretsReencrypt(this.opts<CommonOptions>()))();
+    });
+
   program.command('health').argument('[id]', 'one source: its status and open health events')
     .description('health from the health service: every source, or one source with each open event, its reason and what to do')
     .addHelpText('after', examples('s1c health', 's1c health 5b0c2f', 'S1C_API_TOKEN=... S1C_HEALTH_URL=https://collector:8080 s1c health --json'))
@@ -225,7 +253,7 @@ export function buildProgram(handlers: Handlers, io: ProgramIo, version: string)
     });
 
   // Added last so that each command's own options come first in its help.
-  for (const command of [...source.commands, ...program.commands.filter((c) => c !== source)]) withCommon(command);
+  for (const command of [...source.commands, ...secrets.commands, ...program.commands.filter((c) => c !== source && c !== secrets)]) withCommon(command);
   return { program, result };
 }
 

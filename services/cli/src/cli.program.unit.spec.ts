@@ -13,7 +13,7 @@ function recorder(exitCode = 0): { handlers: Handlers; calls: Call[] } {
     return exitCode;
   };
   const handlers = Object.fromEntries(
-    (['sourceCreate', 'sourceUpdate', 'sourceDelete', 'sourceGet', 'sourceList', 'sourceRestart', 'sourceTest', 'sourceReplay', 'health', 'watch'] as const).map((c) => [c, record(c)]),
+    (['sourceCreate', 'sourceUpdate', 'sourceDelete', 'sourceGet', 'sourceList', 'sourceRestart', 'sourceTest', 'sourceReplay', 'sourceHistory', 'secretsReencrypt', 'health', 'watch'] as const).map((c) => [c, record(c)]),
   ) as unknown as Handlers;
   return { handlers, calls };
 }
@@ -55,6 +55,18 @@ describe('s1c argument parsing', () => {
     const tooMany = await parse(['source', 'list', '--limit', '5000']);
     expect(tooMany.code).toBe(EXIT.usage);
     expect(tooMany.err).toContain('expected a whole number from 1 to 1000');
+  });
+
+  it('source history takes the id and --collector; secrets reencrypt takes no argument', async () => {
+    const { handlers, calls } = recorder();
+    await parse(['source', 'history', 'abc', '--collector', 'emea', '--json'], handlers);
+    await parse(['secrets', 'reencrypt', '--timeout', '60s'], handlers);
+    expect(calls).toEqual([
+      { command: 'sourceHistory', options: expect.objectContaining({ id: 'abc', collector: 'emea', json: true }) },
+      { command: 'secretsReencrypt', options: expect.objectContaining({ timeout: 60_000 }) },
+    ]);
+    expect((await parse(['source', 'history'])).code).toBe(EXIT.usage);
+    expect((await parse(['secrets', 'reencrypt', 'extra'])).code).toBe(EXIT.usage);
   });
 
   it('source test wants exactly one of an id and -f', async () => {

@@ -44,6 +44,8 @@ function guarded(handlers: Handlers, io: CliIo): Handlers {
     sourceRestart: wrap((o) => handlers.sourceRestart(o)),
     sourceTest: wrap((o) => handlers.sourceTest(o)),
     sourceReplay: wrap((o) => handlers.sourceReplay(o)),
+    sourceHistory: wrap((o) => handlers.sourceHistory(o)),
+    secretsReencrypt: wrap((o) => handlers.secretsReencrypt(o)),
     health: wrap((o) => handlers.health(o)),
     watch: wrap((o) => handlers.watch(o)),
   };

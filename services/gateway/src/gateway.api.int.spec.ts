@@ -288,6 +288,18 @@ describe('the HTTP source API', () => {
       expect(healthz.body).toMatchObject({ status: 'ok', checks: { nats: { ok: true } } });
     });
 
+    it('names the caller with each command: without NATS authentication the registry records the claim as unverified', async () => {
+      const response = await created('audit', { name: 'Who made me' });
+      const [event] = await registry.db.collection('events').find({ streamId: `source-${response.body.source.id}` }).toArray();
+      expect(event?.metadata.actor).toEqual({
+        kind: 'http',
+        caller: 'api',
+        ip: expect.stringMatching(/127\.0\.0\.1$/),
+        verified: false,
+        via: { account: null, user: null, host: null, clientName: null },
+      });
+    });
+
     it('serves its OpenAPI document at /api/docs', async () => {
       const docs = await gw.request('GET', '/api/docs');
       expect(docs.status).toBe(200);

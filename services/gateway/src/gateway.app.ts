@@ -5,7 +5,9 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { createLogger, NestLogger, registerSecret, type Logger } from '@s1c/logger';
 import { connectNats, drainNats } from '@s1c/messaging';
 import type { NatsConnection } from 'nats';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { configuredTokens } from './api-tokens';
 import { ApiExceptionFilter } from './api-exception.filter';
 import type { GatewayConfig } from './gateway.config';
 import { GatewayModule } from './gateway.module';
@@ -25,6 +27,8 @@ export interface GatewayRuntime {
 
 export interface GatewayOptions {
   readonly logger?: Logger;
+  /** NATS user and password (tests of authenticated NATS). */
+  readonly natsAuth?: { readonly user: string; readonly pass: string };
 }
 
 /**
@@ -33,17 +37,18 @@ export interface GatewayOptions {
  */
 export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<GatewayRuntime> {
   const logger = options.logger ?? createLogger({ name: 'gateway', level: config.LOG_LEVEL });
-  if (config.S1C_API_TOKEN) registerSecret(config.S1C_API_TOKEN);
+  const tokens = configuredTokens(config, (path) => readFileSync(path, 'utf8'));
+  for (const { token } of tokens) registerSecret(token);
   const cleanup: Array<() => Promise<unknown>> = [];
   const close = async () => {
     for (const step of cleanup.reverse()) await step().catch((error: unknown) => logger.warn({ err: error }, 'shutdown step failed'));
     cleanup.length = 0;
   };
   try {
-    const nc = await connectNats({ url: config.NATS_URL, name: 's1c-gateway', logger });
+    const nc = await connectNats({ url: config.NATS_URL, name: 's1c-gateway', logger, ...options.natsAuth });
     cleanup.push(() => drainNats(nc));
     const registry = new RegistryClient({ nc, timeoutMs: config.S1C_COMMAND_TIMEOUT, logger });
-    const app = await NestFactory.create<NestExpressApplication>(GatewayModule.register({ registry, nc, token: config.S1C_API_TOKEN }), {
+    const app = await NestFactory.create<NestExpressApplication>(GatewayModule.register({ registry, nc, tokens }), {
       logger: new NestLogger(logger),
       // Bodies are read by the handlers themselves: bounded, and only after authentication.
       bodyParser: false,
@@ -61,7 +66,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const port = (app.getHttpServer().address() as AddressInfo).port;
     const host = config.S1C_GATEWAY_HOST === '0.0.0.0' || config.S1C_GATEWAY_HOST === '::' ? '127.0.0.1' : config.S1C_GATEWAY_HOST;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
-    logger.info({ url, auth: config.S1C_API_TOKEN ? 'bearer' : 'none', commandTimeoutMs: config.S1C_COMMAND_TIMEOUT }, 'gateway started');
+    logger.info({ url, auth: tokens.length > 0 ? 'bearer' : 'none', callers: tokens.map((t) => t.name), commandTimeoutMs: config.S1C_COMMAND_TIMEOUT }, 'gateway started');
     return { app, url, port, nc, close };
   } catch (error) {
     await close();

@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import type { NamedToken } from '@s1c/http-kit';
 import type { NatsConnection } from 'nats';
 import { AuthSettings, BearerAuthGuard } from './auth.guard';
 import { NATS_CONNECTION, OpsController } from './ops.controller';
@@ -9,7 +10,8 @@ import { SourcesController } from './sources.controller';
 export interface GatewayModuleOptions {
   readonly registry: RegistryClient;
   readonly nc: NatsConnection;
-  readonly token: string | undefined;
+  /** Empty: no authentication. */
+  readonly tokens: readonly NamedToken[];
 }
 
 @Module({})
@@ -21,7 +23,7 @@ export class GatewayModule {
       providers: [
         { provide: RegistryClient, useValue: options.registry },
         { provide: NATS_CONNECTION, useValue: options.nc },
-        { provide: AuthSettings, useValue: { token: options.token } },
+        { provide: AuthSettings, useValue: { tokens: options.tokens } },
         { provide: APP_GUARD, useClass: BearerAuthGuard },
       ],
     };

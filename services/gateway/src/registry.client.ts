@@ -2,12 +2,18 @@ import {
   commandSubject,
   errorReplySchema,
   listSourcesReplySchema,
+  ON_BEHALF_OF_HEADER,
+  reencryptReplySchema,
   replayReplySchema,
+  sourceHistoryReplySchema,
   sourceReplySchema,
   testReplySchema,
   type ListSourcesReply,
+  type OnBehalfOf,
+  type ReencryptReply,
   type ReplayReply,
   type SourceCommandName,
+  type SourceHistoryReply,
   type SourceReply,
   type TestReply,
 } from '@s1c/contracts';
@@ -16,6 +22,7 @@ import { CommandTimeoutError, InvalidReplyError, NoRespondersError, requestJson 
 import type { NatsConnection } from 'nats';
 import type { z } from 'zod';
 import { ApiError } from './api.errors';
+import type { CommandOrigin } from './request.context';
 
 /** The header the registry records with the events and echoes in its logs. */
 export const CORRELATION_HEADER = 'S1c-Correlation-Id';
@@ -32,9 +39,21 @@ const REPLY_SCHEMAS = {
   list: listSourcesReplySchema,
   test: testReplySchema,
   replay: replayReplySchema,
+  history: sourceHistoryReplySchema,
+  reencrypt: reencryptReplySchema,
 } satisfies Record<SourceCommandName, z.ZodType>;
 
-type ReplyOf<Op extends SourceCommandName> = Op extends 'list' ? ListSourcesReply : Op extends 'test' ? TestReply : Op extends 'replay' ? ReplayReply : SourceReply;
+type ReplyOf<Op extends SourceCommandName> = Op extends 'list'
+  ? ListSourcesReply
+  : Op extends 'test'
+    ? TestReply
+    : Op extends 'replay'
+      ? ReplayReply
+      : Op extends 'history'
+        ? SourceHistoryReply
+        : Op extends 'reencrypt'
+          ? ReencryptReply
+          : SourceReply;
 
 /** Settings of {@link RegistryClient}. */
 export abstract class RegistryClientSettings {
@@ -51,13 +70,19 @@ export abstract class RegistryClientSettings {
 export class RegistryClient {
   constructor(private readonly settings: RegistryClientSettings) {}
 
-  async send<Op extends SourceCommandName>(op: Op, payload: unknown, requestId: string): Promise<ReplyOf<Op>> {
+  /**
+   * Sends one command for `origin`'s caller: the registry records the caller and address from
+   * the `S1c-On-Behalf-Of` header, believed because this connection is a trusted gateway user.
+   */
+  async send<Op extends SourceCommandName>(op: Op, payload: unknown, origin: CommandOrigin): Promise<ReplyOf<Op>> {
     const subject = commandSubject(op);
+    const { requestId } = origin;
+    const onBehalfOf: OnBehalfOf = { caller: origin.caller, ip: origin.ip };
     let reply: unknown;
     try {
       reply = await requestJson(this.settings.nc, subject, payload, {
         timeoutMs: this.settings.timeoutMs,
-        headers: { [CORRELATION_HEADER]: requestId },
+        headers: { [CORRELATION_HEADER]: requestId, [ON_BEHALF_OF_HEADER]: JSON.stringify(onBehalfOf) },
       });
     } catch (error) {
       throw this.transportFailure(error, op, requestId);

@@ -6,8 +6,32 @@ export const REQUEST_ID_HEADER = 'X-Request-Id';
 /** What the gateway accepts as a caller's request id; anything else is replaced by a new one. */
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const REQUEST_ID = Symbol('s1c:requestId');
+const CALLER = Symbol('s1c:caller');
 
-type WithRequestId = IncomingMessage & { [REQUEST_ID]?: string };
+type WithRequestId = IncomingMessage & { [REQUEST_ID]?: string; [CALLER]?: string };
+
+/** Where a command comes from: the request's id, its authenticated caller and the caller's address. */
+export interface CommandOrigin {
+  readonly requestId: string;
+  readonly caller: string;
+  readonly ip: string | null;
+}
+
+/** Records who the authentication guard accepted. */
+export function setCallerOf(req: IncomingMessage, caller: string): void {
+  (req as WithRequestId)[CALLER] = caller;
+}
+
+/**
+ * The origin of a request the guard let through. The address is the TCP peer's: a proxy's
+ * `X-Forwarded-For` is not believed, as nothing here says which proxies to trust.
+ */
+export function originOf(req: IncomingMessage): CommandOrigin {
+  const caller = (req as WithRequestId)[CALLER];
+  // A route that sends commands is never public, so the guard has always named its caller.
+  if (caller === undefined) throw new Error('no authenticated caller for this request');
+  return { requestId: requestIdOf(req), caller, ip: req.socket.remoteAddress ?? null };
+}
 
 /** The request's id: the caller's `X-Request-Id` when it is safe to log and forward, else a new UUID. */
 export function requestIdOf(req: IncomingMessage): string {

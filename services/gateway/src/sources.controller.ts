@@ -8,7 +8,7 @@ import { sendJson } from './http.reply';
 import { readJsonBody } from './json-body';
 import { listQuerySchema, noQuerySchema, parsePathIds, parseQuery } from './query.schemas';
 import { RegistryClient } from './registry.client';
-import { requestIdOf } from './request.context';
+import { originOf } from './request.context';
 
 type JsonObject = Record<string, unknown>;
 
@@ -28,7 +28,7 @@ export class SourcesController {
   async list(@Param('collectorId') collectorId: string, @Query() query: unknown, @Req() req: IncomingMessage, @Res() res: ServerResponse) {
     parsePathIds(collectorId);
     const { state, name, limit, cursor } = parseQuery(listQuerySchema, query);
-    const reply = await this.registry.send('list', { collectorId, limit, ...(state ? { state } : {}), ...(name ? { name } : {}), ...(cursor ? { cursor } : {}) }, requestIdOf(req));
+    const reply = await this.registry.send('list', { collectorId, limit, ...(state ? { state } : {}), ...(name ? { name } : {}), ...(cursor ? { cursor } : {}) }, originOf(req));
     sendJson(res, 200, { sources: reply.sources, next: reply.nextCursor });
   }
 
@@ -41,7 +41,7 @@ export class SourcesController {
     if (body.collectorId !== undefined && body.collectorId !== collectorId) {
       throw mismatch('collectorId', 'must be the collector in the path (or be left out)');
     }
-    const reply = await this.registry.send('create', { ...body, collectorId }, requestIdOf(req));
+    const reply = await this.registry.send('create', { ...body, collectorId }, originOf(req));
     const document = documentOf(reply);
     sendJson(res, 201, document, { ETag: etagOf(document.version), Location: sourcePath(document) });
   }
@@ -56,7 +56,7 @@ export class SourcesController {
   ) {
     parsePathIds(collectorId, sourceId);
     parseQuery(noQuerySchema, query);
-    const document = documentOf(await this.registry.send('get', { id: sourceId, collectorId }, requestIdOf(req)));
+    const document = documentOf(await this.registry.send('get', { id: sourceId, collectorId }, originOf(req)));
     // Clients may keep the document, but must revalidate it (If-None-Match) before using it.
     const headers = { ETag: etagOf(document.version), 'Cache-Control': 'private, no-cache' };
     if (ifNoneMatchMatches(header(req, 'if-none-match'), document.version)) sendJson(res, 304, undefined, headers);
@@ -91,9 +91,9 @@ export class SourcesController {
     const body = await objectBody(req, res);
     rememberSecret(body);
     if (body.id !== undefined && body.id !== sourceId) throw mismatch('id', 'must be the source in the path (or be left out)');
-    const requestId = requestIdOf(req);
+    const origin = originOf(req);
     // Scoping: the update command refuses another collector as ImmutableField; here it is a 404.
-    const current = documentOf(await this.registry.send('get', { id: sourceId, collectorId }, requestId));
+    const current = documentOf(await this.registry.send('get', { id: sourceId, collectorId }, origin));
     if (body.collectorId !== undefined && body.collectorId !== collectorId) {
       throw new ApiError('ImmutableField', `a source cannot move to another collector (it is in "${collectorId}")`, [{ path: 'collectorId', message: 'cannot change' }]);
     }
@@ -112,7 +112,7 @@ export class SourcesController {
     const command: JsonObject = { ...body, id: sourceId, collectorId };
     if (version === undefined) delete command.version;
     else command.version = version;
-    const document = documentOf(await this.registry.send('update', command, requestId));
+    const document = documentOf(await this.registry.send('update', command, origin));
     sendJson(res, 200, document, { ETag: etagOf(document.version) });
   }
 
@@ -128,7 +128,7 @@ export class SourcesController {
     parsePathIds(collectorId, sourceId);
     parseQuery(noQuerySchema, query);
     const version = await this.optionalVersion(req, collectorId, sourceId);
-    const document = documentOf(await this.registry.send('delete', { id: sourceId, collectorId, ...version }, requestIdOf(req)));
+    const document = documentOf(await this.registry.send('delete', { id: sourceId, collectorId, ...version }, originOf(req)));
     sendJson(res, 202, document, { ETag: etagOf(document.version) });
   }
 
@@ -144,7 +144,7 @@ export class SourcesController {
     parseQuery(noQuerySchema, query);
     await emptyBody(req, res);
     const version = await this.optionalVersion(req, collectorId, sourceId);
-    const document = documentOf(await this.registry.send('restart', { id: sourceId, collectorId, ...version }, requestIdOf(req)));
+    const document = documentOf(await this.registry.send('restart', { id: sourceId, collectorId, ...version }, originOf(req)));
     sendJson(res, 200, document, { ETag: etagOf(document.version) });
   }
 
@@ -160,7 +160,7 @@ export class SourcesController {
     parsePathIds(collectorId, sourceId);
     parseQuery(noQuerySchema, query);
     await emptyBody(req, res);
-    const { ok: _ok, ...result } = await this.registry.send('test', { id: sourceId, collectorId }, requestIdOf(req));
+    const { ok: _ok, ...result } = await this.registry.send('test', { id: sourceId, collectorId }, originOf(req));
     sendJson(res, 200, result);
   }
 
@@ -178,7 +178,7 @@ export class SourcesController {
     const body = await objectBody(req, res);
     if (body.id !== undefined && body.id !== sourceId) throw mismatch('id', 'must be the source in the path (or be left out)');
     if (body.collectorId !== undefined && body.collectorId !== collectorId) throw mismatch('collectorId', 'must be the collector in the path (or be left out)');
-    const { ok: _ok, ...result } = await this.registry.send('replay', { ...body, id: sourceId, collectorId }, requestIdOf(req));
+    const { ok: _ok, ...result } = await this.registry.send('replay', { ...body, id: sourceId, collectorId }, originOf(req));
     sendJson(res, 202, result);
   }
 
@@ -190,7 +190,7 @@ export class SourcesController {
     const ifMatch = parseIfMatch(header(req, 'if-match'));
     if (ifMatch.kind === 'absent' || ifMatch.kind === 'any') return {};
     if (ifMatch.kind === 'malformed') throw mismatch('If-Match', 'must be * or quoted ETags such as "7"');
-    const current = documentOf(await this.registry.send('get', { id: sourceId, collectorId }, requestIdOf(req)));
+    const current = documentOf(await this.registry.send('get', { id: sourceId, collectorId }, originOf(req)));
     if (ifMatch.versions.length === 0) throw stale(current.version);
     return { version: ifMatch.versions.includes(current.version) ? current.version : Math.max(...ifMatch.versions) };
   }

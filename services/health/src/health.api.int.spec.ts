@@ -126,7 +126,7 @@ describe('the health API', () => {
   });
 
   describe('authentication', () => {
-    const guarded = ['/api/v1/sources', '/api/v1/sources/alpha-src', '/api/v1/sources/alpha-src/health-events', '/api/v1/health-events', '/metrics', '/api/docs'];
+    const guarded = ['/api/v1/sources', '/api/v1/sources/alpha-src', '/api/v1/sources/alpha-src/health-events', '/api/v1/sources/alpha-src/history', '/api/v1/health-events', '/metrics', '/api/docs'];
 
     it.each(guarded)('%s without a token is a 401', async (path) => {
       const response = await get(path, null);
@@ -214,7 +214,16 @@ describe('the health API', () => {
       expect(response.status).toBe(200);
       expect(response.body.openapi).toMatch(/^3\./);
       expect(Object.keys(response.body.paths).sort()).toEqual(
-        ['/api/docs', '/api/v1/health-events', '/api/v1/sources', '/api/v1/sources/{id}', '/api/v1/sources/{id}/health-events', '/healthz', '/metrics'].sort(),
+        [
+          '/api/docs',
+          '/api/v1/health-events',
+          '/api/v1/sources',
+          '/api/v1/sources/{id}',
+          '/api/v1/sources/{id}/health-events',
+          '/api/v1/sources/{id}/history',
+          '/healthz',
+          '/metrics',
+        ].sort(),
       );
     });
   });
@@ -241,12 +250,84 @@ describe('the health API', () => {
     });
   });
 
+  describe('GET /api/v1/sources/{id}/history', () => {
+    it('answers who changed the source, when and what, from the log, with the token masked', async () => {
+      // Given a source created by an HTTP caller and updated by an old-style (string) actor
+      const id = 'echo-src';
+      const secret = { alg: 'A256GCM' as const, ...SECRET_PARTS };
+      const config = { name: 'Echo', description: null, category: null, fields: [], baseUrl: 'https://echo.sentinelone.net', supportedApis: ['agents' as const] };
+      const via = { account: 'GATEWAY', user: 'gateway', host: '10.0.0.9', clientName: 's1c-gateway' };
+      const ops = { kind: 'http', caller: 'ops', ip: '10.1.2.3', verified: true, via };
+      await h.sources.execute(`source-${id}`, () => ({ type: 'CreateSource', data: { sourceId: id, collectorId: 'default', config, secret }, metadata: { now: NOW } }), {
+        metadata: { actor: ops, correlationId: 'req-1' },
+      });
+      await h.sources.execute(
+        `source-${id}`,
+        () => ({ type: 'UpdateSource', data: { sourceId: id, config: { ...config, category: 'sec/s1' }, secret: { ...secret, iv: 'IV-never-shown-0002' } }, metadata: { now: NOW } }),
+        { metadata: { actor: 'nats' } },
+      );
+
+      // When its history is read
+      const response = await get(`/api/v1/sources/${id}/history`);
+
+      // Then both changes show, with their actors and the token masked
+      expect(response.status, response.text).toBe(200);
+      expect(response.body).toEqual({
+        sourceId: id,
+        entries: [
+          {
+            version: 1,
+            at: NOW.toISOString(),
+            type: 'SourceCreated',
+            actor: ops,
+            correlationId: 'req-1',
+            changes: [
+              { path: 'collectorId', from: null, to: 'default' },
+              { path: 'name', from: null, to: 'Echo' },
+              { path: 'base_url', from: null, to: 'https://echo.sentinelone.net' },
+              { path: 'supported_apis', from: null, to: ['agents'] },
+              { path: 'api_secret', from: null, to: '********', masked: true },
+              { path: 'state', from: null, to: 'Pending' },
+            ],
+          },
+          {
+            version: 2,
+            at: NOW.toISOString(),
+            type: 'SourceUpdated',
+            actor: { kind: 'legacy', name: 'nats' },
+            correlationId: null,
+            changes: [
+              { path: 'category', from: null, to: 'sec/s1' },
+              { path: 'api_secret', from: '********', to: '********', masked: true },
+            ],
+          },
+        ],
+      });
+      // And a source's lifecycle, written by components, is in it too
+      const alpha = await get('/api/v1/sources/alpha-src/history');
+      expect(alpha.body.entries[0]).toMatchObject({ version: 1, type: 'SourceCreated' });
+      expect(alpha.body.entries.map((e: { type: string }) => e.type)).toContain('CollectionBegan');
+    });
+
+    it('is 404 for an unknown or deleted source, 400 for a bad id or a query parameter, 401 without the token', async () => {
+      expect((await get('/api/v1/sources/no-such-source/history')).status).toBe(404);
+      expect((await get('/api/v1/sources/delta-src/history')).status).toBe(404);
+      const bad = await get('/api/v1/sources/bad%20id!/history');
+      expect(bad.status).toBe(400);
+      expect(bad.body.error).toMatchObject({ code: 'BadRequest', details: [{ parameter: 'id', message: expect.any(String) }] });
+      expect(bad.text).not.toContain('bad id');
+      expect((await get('/api/v1/sources/alpha-src/history?limit=5')).status).toBe(400);
+      expect((await get('/api/v1/sources/alpha-src/history', null)).status).toBe(401);
+    });
+  });
+
   describe('secrets', () => {
     it('never appear in any response, nor in the read models', async () => {
       await get('/api/v1/sources?state=Pending,Started,Initialized,Authenticated,Collecting,Error,Stopping,Deleted&limit=500');
       const everything = seen.join('\n');
       for (const part of Object.values(SECRET_PARTS)) expect(everything).not.toContain(part);
-      expect(everything).not.toMatch(/"(api_secret|secret|secretKeyId)"/);
+      // As keys: a history names the field "api_secret" as a value, with its value masked.
+      expect(everything).not.toMatch(/"(api_secret|secret|secretKeyId)":/);
       for (const name of ['health_sources', 'health_apis', 'health_events']) {
         const docs = JSON.stringify(await h.db.collection(name).find({}).toArray());
         for (const part of Object.values(SECRET_PARTS)) expect(docs).not.toContain(part);

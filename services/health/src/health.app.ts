@@ -59,7 +59,7 @@ export async function startHealth(config: HealthConfig, options: HealthOptions =
     const nc = await connectNats({ url: config.NATS_URL, name: 's1c-health', logger });
     cleanup.push(() => drainNats(nc));
 
-    const queries = new HealthQueries(db, clock);
+    const queries = new HealthQueries(db, clock, store);
     const probes = new DependencyProbes(nc, db, () => readModel.checkpoint());
     const app = await NestFactory.create<NestExpressApplication>(
       HealthModule.register({ queries, probes, token: config.S1C_API_TOKEN, clock, assets }),

@@ -37,6 +37,15 @@ export class HealthApiController {
     return this.queries.listHealthEvents({ ...filters, source: id });
   }
 
+  /** Who changed the source, when and what, from its log; secrets masked. */
+  @Get('sources/:id/history')
+  async sourceHistory(@Param('id') id: string, @Query() query: unknown) {
+    parseQuery(noQuerySchema, query);
+    const history = await this.queries.sourceHistory(parseSourceId(id));
+    if (!history) throw notFound(`source ${JSON.stringify(id)}`);
+    return history;
+  }
+
   @Get('health-events')
   healthEvents(@Query() query: unknown) {
     return this.queries.listHealthEvents(parseQuery(healthEventsQuerySchema, query));

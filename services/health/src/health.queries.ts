@@ -1,4 +1,6 @@
-import { parseMicros, toMicroIso, type SourceApi } from '@s1c/domain';
+import { historyFromLog, type SourceHistoryReply } from '@s1c/contracts';
+import { foldSource, isSourceEvent, parseMicros, sourceStreamId, toMicroIso, type SourceApi, type SourceEvent } from '@s1c/domain';
+import type { MongoEventStore } from '@s1c/event-store';
 import type { Db, Filter } from 'mongodb';
 import { PER_MINUTE_WINDOW, type ApiStatusDoc } from './api-status.model';
 import type { HealthEventDoc } from './health-event.model';
@@ -75,6 +77,7 @@ export class HealthQueries {
   constructor(
     db: Db,
     private readonly clock: () => Date,
+    private readonly store: MongoEventStore,
   ) {
     this.c = healthCollections(db);
   }
@@ -115,6 +118,17 @@ export class HealthQueries {
       .limit(query.limit)
       .toArray();
     return { items: docs.map(toEventView), total, limit: query.limit, offset: query.offset };
+  }
+
+  /**
+   * A source's change history, derived from its stream in the log (not from a read model), so it
+   * is complete as soon as the events are stored. Undefined for an unknown or deleted source.
+   */
+  async sourceHistory(id: string): Promise<Omit<SourceHistoryReply, 'ok'> | undefined> {
+    const events = await this.store.readStream(sourceStreamId(id));
+    const state = foldSource(events.filter(isSourceEvent) as unknown as SourceEvent[]);
+    if (state.status === 'Nonexistent' || state.status === 'Deleted') return undefined;
+    return { sourceId: id, entries: historyFromLog(events) };
   }
 
   /** Whether the source exists (and is not deleted). */

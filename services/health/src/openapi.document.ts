@@ -153,6 +153,69 @@ export const OPENAPI_DOCUMENT = {
       },
       SourcePage: page('SourceStatus'),
       HealthEventPage: page('HealthEvent'),
+      NatsIdentity: {
+        type: 'object',
+        description: 'Who the NATS server says sent a command (null fields: NATS runs without authentication).',
+        required: ['account', 'user', 'host', 'clientName'],
+        properties: {
+          account: { type: 'string', nullable: true },
+          user: { type: 'string', nullable: true },
+          host: { type: 'string', nullable: true },
+          clientName: { type: 'string', nullable: true },
+        },
+      },
+      Actor: {
+        type: 'object',
+        description:
+          'Who caused an event. kind "nats": a command sent over NATS, by the user the server named; "http": a caller of the HTTP gateway (the name of its API token) and its address, relayed by the gateway `via` (verified: the relay is a trusted gateway user); "system": one of the collector\'s own components; "legacy": a name recorded before actors were structured.',
+        required: ['kind'],
+        properties: {
+          kind: { type: 'string', enum: ['nats', 'http', 'system', 'legacy'] },
+          account: { type: 'string', nullable: true },
+          user: { type: 'string', nullable: true },
+          host: { type: 'string', nullable: true },
+          clientName: { type: 'string', nullable: true },
+          caller: { type: 'string' },
+          ip: { type: 'string', nullable: true },
+          verified: { type: 'boolean' },
+          via: { $ref: '#/components/schemas/NatsIdentity' },
+          component: { type: 'string' },
+          name: { type: 'string' },
+        },
+      },
+      HistoryValue: {
+        nullable: true,
+        oneOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }, { type: 'array', items: { type: 'string' } }],
+      },
+      HistoryEntry: {
+        type: 'object',
+        required: ['version', 'at', 'type', 'actor', 'correlationId', 'changes'],
+        properties: {
+          version: { type: 'integer', description: "The event's version in the source's stream." },
+          at: { type: 'string', format: 'date-time' },
+          type: { type: 'string', example: 'SourceUpdated' },
+          actor: { $ref: '#/components/schemas/Actor' },
+          correlationId: { type: 'string', nullable: true, description: "The command's correlation id (the gateway's request id)." },
+          changes: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['path', 'from', 'to'],
+              properties: {
+                path: { type: 'string', example: 'base_url', description: 'A field of the source document (fields["team.name"]), "state", "error", "collectorId" or "api_secret.keyId".' },
+                from: { $ref: '#/components/schemas/HistoryValue' },
+                to: { $ref: '#/components/schemas/HistoryValue' },
+                masked: { type: 'boolean', enum: [true], description: 'The API token was set or replaced; both sides show ******** and never the token or its ciphertext.' },
+              },
+            },
+          },
+        },
+      },
+      SourceHistory: {
+        type: 'object',
+        required: ['sourceId', 'entries'],
+        properties: { sourceId: { type: 'string' }, entries: { type: 'array', items: { $ref: '#/components/schemas/HistoryEntry' } } },
+      },
     },
   },
   security: [{ bearer: [] }],
@@ -186,6 +249,18 @@ export const OPENAPI_DOCUMENT = {
         responses: {
           '200': { description: 'A page of health events.', content: { 'application/json': { schema: { $ref: '#/components/schemas/HealthEventPage' } } } },
           '400': errorResponse('A bad or unknown query parameter.'),
+          '404': errorResponse('Unknown or deleted source.'),
+          ...secured,
+        },
+      },
+    },
+    '/api/v1/sources/{id}/history': {
+      get: {
+        summary: "A source's change history, oldest first: who (NATS user or HTTP caller), when, and what changed; secrets masked. Derived from the event log.",
+        parameters: [sourceId],
+        responses: {
+          '200': { description: 'The history.', content: { 'application/json': { schema: { $ref: '#/components/schemas/SourceHistory' } } } },
+          '400': errorResponse('Not a source id, or a query parameter (none are taken).'),
           '404': errorResponse('Unknown or deleted source.'),
           ...secured,
         },

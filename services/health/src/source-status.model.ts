@@ -89,6 +89,9 @@ export function evolveSourceStatus(
         generation,
       };
     }
+    case 'SourceSecretReencrypted':
+      // The same token under another key: nothing a status shows changes.
+      return next;
     case 'SourceRestarted':
       return { ...next, state: 'Pending', since: time, reason: 'Restarted by an operator; collection restarts.', failure: null, generation: event.data.generation };
     case 'SourceDeletionRequested':

@@ -1,7 +1,8 @@
+import { systemActor } from '@s1c/domain';
 import type { Logger } from '@s1c/logger';
 import type { DeletionCompleter, SourcesService } from './sources.service';
 
-const REQUEST = { correlationId: 'registry-deletion', actor: 'registry' } as const;
+const REQUEST = { correlationId: 'registry-deletion', actor: systemActor('registry') };
 
 /**
  * Completes deletions at once, for as long as nothing else collects data: with no collection

@@ -31,6 +31,8 @@ export interface RegistryOptions {
   readonly clock?: () => Date;
   /** Resolves console host names (tests inject one); default: the system resolver. */
   readonly resolver?: AddressResolver;
+  /** NATS user and password (tests of authenticated NATS). */
+  readonly natsAuth?: { readonly user: string; readonly pass: string };
 }
 
 /**
@@ -57,7 +59,7 @@ export async function startRegistry(config: RegistryConfig, options: RegistryOpt
     await readModel.start();
     cleanup.push(() => readModel.stop());
 
-    const nc = await connectNats({ url: config.NATS_URL, name: 's1c-registry', logger });
+    const nc = await connectNats({ url: config.NATS_URL, name: 's1c-registry', logger, ...options.natsAuth });
     cleanup.push(() => drainNats(nc));
     const jsm = await nc.jetstreamManager();
     await declareStreams(jsm);
@@ -90,7 +92,12 @@ export async function startRegistry(config: RegistryConfig, options: RegistryOpt
     }
 
     const app = await NestFactory.createMicroservice(
-      RegistryModule.register({ sources, policy: { allowInsecure: config.S1C_ALLOW_INSECURE_BASE_URL, ...(options.resolver ? { resolver: options.resolver } : {}) }, logger }),
+      RegistryModule.register({
+        sources,
+        policy: { allowInsecure: config.S1C_ALLOW_INSECURE_BASE_URL, ...(options.resolver ? { resolver: options.resolver } : {}) },
+        logger,
+        trustedGateways: config.S1C_TRUSTED_GATEWAY_USERS,
+      }),
       { strategy: new NatsTransport({ connection: nc, logger, queueGroup: 's1c-registry', streams: [] }), logger: new NestLogger(logger) },
     );
     await app.listen();

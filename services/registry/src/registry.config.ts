@@ -13,6 +13,16 @@ export const registryEnvShape = {
    * the registry at once (for a registry running without the rest of the system).
    */
   S1C_DELETION_COMPLETION: z.enum(['scheduler', 'immediate']).default('scheduler'),
+  /**
+   * NATS users allowed to name the HTTP caller a command is sent for (header `S1c-On-Behalf-Of`):
+   * comma-separated `user` (any account) or `ACCOUNT/user`. Only used when NATS authenticates its
+   * users (commands then carry `Nats-Request-Info`).
+   */
+  S1C_TRUSTED_GATEWAY_USERS: z
+    .string()
+    .default('gateway')
+    .transform((value) => value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
+    .pipe(z.array(z.string().regex(/^([A-Za-z0-9_-]{1,64}\/)?[A-Za-z0-9._@-]{1,128}$/, 'each entry must be a NATS user or ACCOUNT/user'))),
   /** How long a tailing reader waits for a missing log position before filling it. */
   S1C_EVENT_GAP_TIMEOUT: env.durationMs('2s'),
   /** How often the relay and the read model poll the log for new events. */

@@ -6,19 +6,25 @@ import {
   listSourcesCommandSchema,
   parseCommand,
   parseJsonPayload,
+  reencryptCommandSchema,
   replaySourceCommandSchema,
+  sourceHistoryCommandSchema,
   sourceRefCommandSchema,
   updateSourceCommandSchema,
   validateCommand,
   type ErrorReply,
   type ListSourcesReply,
+  type ReencryptReply,
   type ReplayReply,
+  type SourceHistoryReply,
   type SourceReply,
   type TestReply,
 } from '@s1c/contracts';
+import { describeActor } from '@s1c/domain';
 import type { Logger } from '@s1c/logger';
 import { CommandContext } from '@s1c/messaging';
 import { randomUUID } from 'node:crypto';
+import { resolveActor, type TrustedGateways } from './actor.resolver';
 import { errorReply } from './command-replies';
 import { refuseNonPublicResolution, testConnection, type ConnectionPolicy } from './connection.tester';
 import type { RequestContext, SourcesService } from './sources.service';
@@ -26,11 +32,12 @@ import type { RequestContext, SourcesService } from './sources.service';
 export const SOURCES_SERVICE = Symbol('SourcesService');
 export const BASE_URL_POLICY = Symbol('BaseUrlPolicy');
 export const LOGGER = Symbol('Logger');
+export const TRUSTED_GATEWAYS = Symbol('TrustedGateways');
 
 const CORRELATION_HEADER = 'S1c-Correlation-Id';
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-type Reply = SourceReply | ListSourcesReply | ReplayReply | TestReply | ErrorReply;
+type Reply = SourceReply | ListSourcesReply | ReplayReply | TestReply | SourceHistoryReply | ReencryptReply | ErrorReply;
 
 /** `s1c.cmd.source.*` over NATS request/reply: plain JSON in, `{"ok":...}` JSON out. */
 @Controller()
@@ -42,6 +49,7 @@ export class RegistryController {
     @Inject(SOURCES_SERVICE) private readonly sources: SourcesService,
     @Inject(BASE_URL_POLICY) private readonly policy: ConnectionPolicy,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(TRUSTED_GATEWAYS) private readonly trustedGateways: TrustedGateways,
   ) {
     this.createSchema = createSourceCommandSchema(policy);
     this.updateSchema = updateSourceCommandSchema(policy);
@@ -108,17 +116,36 @@ export class RegistryController {
     return this.run(ctx, 'replay', (request) => this.sources.replay(parseCommand(replaySourceCommandSchema, ctx.data), request));
   }
 
+  /** Who changed the source, when, and what: derived from its log, secrets masked. */
+  @MessagePattern(commandSubject('history'))
+  history(@Ctx() ctx: CommandContext): Promise<Reply> {
+    return this.run(ctx, 'history', () => this.sources.history(parseCommand(sourceHistoryCommandSchema, ctx.data)));
+  }
+
+  /** Encrypts every stored token that is not under the newest key again (key rotation). */
+  @MessagePattern(commandSubject('reencrypt'))
+  reencrypt(@Ctx() ctx: CommandContext): Promise<Reply> {
+    const body = ctx.data.length === 0 ? new TextEncoder().encode('{}') : ctx.data;
+    return this.run(ctx, 'reencrypt', (request) => {
+      parseCommand(reencryptCommandSchema, body);
+      return this.sources.reencrypt(request);
+    });
+  }
+
   private async run(ctx: CommandContext, op: string, handle: (request: RequestContext) => Promise<Reply>): Promise<Reply> {
     const given = ctx.header(CORRELATION_HEADER);
-    const request: RequestContext = { correlationId: given && SAFE_ID.test(given) ? given : randomUUID(), actor: 'nats' };
+    const request: RequestContext = {
+      correlationId: given && SAFE_ID.test(given) ? given : randomUUID(),
+      actor: resolveActor((name) => ctx.header(name), this.trustedGateways, this.logger),
+    };
     const started = Date.now();
     try {
       const reply = await handle(request);
-      this.logger.info({ op, correlationId: request.correlationId, ms: Date.now() - started }, 'command handled');
+      this.logger.info({ op, correlationId: request.correlationId, actor: describeActor(request.actor), ms: Date.now() - started }, 'command handled');
       return reply;
     } catch (error) {
       const reply = errorReply(error, request.correlationId, this.logger);
-      this.logger.info({ op, correlationId: request.correlationId, code: reply.error.code, ms: Date.now() - started }, 'command refused');
+      this.logger.info({ op, correlationId: request.correlationId, actor: describeActor(request.actor), code: reply.error.code, ms: Date.now() - started }, 'command refused');
       return reply;
     }
   }

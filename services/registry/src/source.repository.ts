@@ -7,6 +7,7 @@ import {
   type ExecuteResult,
   type LoadedAggregate,
   type MongoEventStore,
+  type RecordedEvent,
 } from '@s1c/event-store';
 import { sourceStreamId } from './source.streams';
 
@@ -22,12 +23,17 @@ export interface ExecuteOptions {
 export class SourceRepository {
   private readonly aggregates: AggregateRepository<SourceState, SourceCommand, SourceEvent>;
 
-  constructor(store: MongoEventStore) {
+  constructor(private readonly store: MongoEventStore) {
     this.aggregates = new AggregateRepository(store, sourceDecider, isSourceEvent);
   }
 
   load(sourceId: string): Promise<LoadedSource> {
     return this.aggregates.load(sourceStreamId(sourceId));
+  }
+
+  /** The source's events as stored, oldest first. */
+  events(sourceId: string): Promise<RecordedEvent[]> {
+    return this.store.readStream(sourceStreamId(sourceId));
   }
 
   async execute(sourceId: string, commandFor: (state: SourceState) => SourceCommand, options: ExecuteOptions): Promise<ExecuteResult<SourceState>> {

@@ -113,6 +113,8 @@ function changeFor(event: SourceEvent): Partial<SourceView> {
         generation: event.data.generation,
       };
     }
+    case 'SourceSecretReencrypted':
+      return { secretKeyId: event.data.secret.kid };
     case 'SourceRestarted':
       return { state: 'Pending', since: at, error: null, generation: event.data.generation };
     case 'SourceDeletionRequested':

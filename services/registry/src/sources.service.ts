@@ -6,19 +6,27 @@ import {
   type CreateSourceCommand,
   type ListSourcesCommand,
   type ListSourcesReply,
+  historyFromLog,
+  type ReencryptReply,
   type ReplayReply,
   type ReplaySourceCommand,
   type SourceDocument,
+  type SourceHistoryCommand,
+  type SourceHistoryReply,
   type SourceRefCommand,
   type UpdateSourceCommand,
 } from '@s1c/contracts';
 import {
   collectionStreamId,
+  foldSource,
+  isSourceEvent,
   type CollectionCommand,
   type CollectionEvent,
+  type Actor,
   type CollectionState,
   type EncryptedSecret,
   type LiveSourceState,
+  type SourceEvent,
   type SourceState,
 } from '@s1c/domain';
 import type { AggregateRepository, EventMetadata, ProjectionRunner } from '@s1c/event-store';
@@ -33,7 +41,7 @@ import { sourcesCollection, type SourceView } from './sources.projection';
 /** Who asked, for the log's metadata. */
 export interface RequestContext {
   readonly correlationId: string;
-  readonly actor: string;
+  readonly actor: Actor;
 }
 
 /**
@@ -173,6 +181,54 @@ export class SourcesService {
     const source = requireLive(ref.id, (await this.deps.repository.load(ref.id)).state);
     if (ref.collectorId !== undefined && ref.collectorId !== source.collectorId) throw notFound(ref.id);
     return { baseUrl: source.config.baseUrl, token: this.deps.secrets.decrypt(source.secret, ref.id) };
+  }
+
+  /** The source's change history, derived from its log; like `get`, unknown for another collector or once deleted. */
+  async history(command: SourceHistoryCommand): Promise<SourceHistoryReply> {
+    const events = await this.deps.repository.events(command.id);
+    const state = foldSource(events.filter(isSourceEvent) as unknown as SourceEvent[]);
+    if (state.status === 'Nonexistent' || state.status === 'Deleted' || (command.collectorId !== undefined && state.collectorId !== command.collectorId)) {
+      throw notFound(command.id);
+    }
+    return { ok: true, sourceId: command.id, entries: historyFromLog(events) };
+  }
+
+  /**
+   * Encrypts every stored token that is not under the newest key again, with the newest key: one
+   * `SourceSecretReencrypted` event per such source, nothing else changes. Safe to repeat: a
+   * source already under the newest key is only counted. A token that cannot be decrypted (its
+   * key is no longer configured) is reported as failed, by id and reason.
+   */
+  async reencrypt(request: RequestContext): Promise<ReencryptReply> {
+    const { secrets, repository, readModel, db } = this.deps;
+    const keyId = secrets.currentKeyId;
+    await readModel.catchUp();
+    const views = await sourcesCollection(db)
+      .find({ state: { $ne: 'Deleted' } }, { projection: { _id: 1 } })
+      .sort({ _id: 1 })
+      .toArray();
+    const reply: ReencryptReply = { ok: true, keyId, reencrypted: [], current: [], failed: [] };
+    for (const { _id: sourceId } of views) {
+      try {
+        const result = await repository.execute(
+          sourceId,
+          (state) => {
+            const { secret } = requireLive(sourceId, state);
+            // Decided again on every attempt: a concurrent update may have replaced the token.
+            const sealed = secret.kid === keyId ? secret : secrets.encrypt(secrets.decrypt(secret, sourceId), sourceId);
+            return { type: 'ReencryptSourceSecret', data: { sourceId, secret: sealed }, metadata: { now: this.deps.clock() } };
+          },
+          { metadata: this.metadata(request) },
+        );
+        (result.events.length > 0 ? reply.reencrypted : reply.current).push(sourceId);
+      } catch (error) {
+        // Deleted since the listing: nothing is stored any more to re-encrypt.
+        if (error instanceof CommandError && error.code === 'SourceNotFound') continue;
+        reply.failed.push({ id: sourceId, reason: error instanceof Error ? error.message : 'unknown failure' });
+      }
+    }
+    if (reply.reencrypted.length > 0) await readModel.catchUp();
+    return reply;
   }
 
   /** Records that collection has stopped (Deleted) and frees the source's name. Idempotent. */

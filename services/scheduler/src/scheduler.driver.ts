@@ -4,6 +4,7 @@ import {
   DomainError,
   millisBetween,
   sourceStreamId,
+  systemActor,
   toMicroIso,
   type JobDispatched,
 } from '@s1c/domain';
@@ -152,7 +153,7 @@ function toFetchJob(data: JobDispatched['data']): FetchJob {
 function metadataFor(action: SchedulerAction): EventMetadata {
   const command = action.command;
   const correlationId = 'jobId' in command.data ? command.data.jobId : `${ACTOR}:${action.sourceId}`;
-  return { actor: ACTOR, correlationId };
+  return { actor: systemActor(ACTOR), correlationId };
 }
 
 function actionFields(action: SchedulerAction): Record<string, unknown> {

@@ -87,7 +87,7 @@ describe('given a scheduler on the log (manual clock)', () => {
         },
       });
       const dispatched = await log.events(collectionStreamId(id, 'activities'));
-      expect(dispatched[1]).toMatchObject({ type: 'JobDispatched', version: 2, data: { jobId: activities.job.jobId }, metadata: { actor: 'scheduler', correlationId: activities.job.jobId } });
+      expect(dispatched[1]).toMatchObject({ type: 'JobDispatched', version: 2, data: { jobId: activities.job.jobId }, metadata: { actor: { kind: 'system', component: 'scheduler' }, correlationId: activities.job.jobId } });
       await tick();
       expect(await inbox.take(id)).toEqual([]);
     });

@@ -45,7 +45,9 @@ function capture(lines: string[]): Writable {
   });
 }
 
-export async function startGatewayUnderTest(options: { token?: string; natsUrl?: string; commandTimeout?: string } = {}): Promise<GatewayUnderTest> {
+export async function startGatewayUnderTest(
+  options: { token?: string; tokens?: string; natsUrl?: string; natsAuth?: { user: string; pass: string }; commandTimeout?: string } = {},
+): Promise<GatewayUnderTest> {
   const lines: string[] = [];
   const responses: string[] = [];
   const logger: Logger = createLogger({ name: 'gateway', level: 'debug', destination: capture(lines) });
@@ -54,9 +56,10 @@ export async function startGatewayUnderTest(options: { token?: string; natsUrl?:
     S1C_GATEWAY_PORT: '0',
     S1C_GATEWAY_HOST: '127.0.0.1',
     S1C_API_TOKEN: options.token,
+    S1C_API_TOKENS: options.tokens,
     S1C_COMMAND_TIMEOUT: options.commandTimeout ?? '10s',
   });
-  const runtime = await startGateway(config, { logger });
+  const runtime = await startGateway(config, { logger, ...(options.natsAuth ? { natsAuth: options.natsAuth } : {}) });
   return {
     runtime,
     url: runtime.url,
@@ -99,8 +102,9 @@ export interface RegistryForTest {
  * Starts a real registry in-process. Deletions are left to a scheduler that does not run here, so
  * a deleted source stays in Stopping (as it would while collection stops).
  */
-export async function startRegistryForTest(): Promise<RegistryForTest> {
-  const { natsUrl, mongoUrl } = serverUrls();
+export async function startRegistryForTest(options: { natsUrl?: string; natsAuth?: { user: string; pass: string } } = {}): Promise<RegistryForTest> {
+  const { mongoUrl } = serverUrls();
+  const natsUrl = options.natsUrl ?? serverUrls().natsUrl;
   const dbName = uniqueDbName('gateway');
   const lines: string[] = [];
   const logger = createLogger({ name: 'registry', level: 'debug', destination: capture(lines) });
@@ -114,7 +118,7 @@ export async function startRegistryForTest(): Promise<RegistryForTest> {
     S1C_DELETION_COMPLETION: 'scheduler',
     S1C_ALLOW_INSECURE_BASE_URL: 'true',
   });
-  const runtime = await startRegistry(config, { logger });
+  const runtime = await startRegistry(config, { logger, ...(options.natsAuth ? { natsAuth: options.natsAuth } : {}) });
   const mongo = await MongoClient.connect(mongoUrl);
   return {
     runtime,

@@ -28,10 +28,12 @@ export interface RegistryUnderTest {
   close(): Promise<void>;
 }
 
-export async function startRegistryUnderTest(options: { allowInsecureBaseUrl?: boolean; resolver?: AddressResolver } = {}): Promise<RegistryUnderTest> {
+export async function startRegistryUnderTest(
+  options: { allowInsecureBaseUrl?: boolean; resolver?: AddressResolver; secretKey?: string; dbName?: string } = {},
+): Promise<RegistryUnderTest> {
   const { natsUrl, mongoUrl } = serverUrls();
-  const dbName = uniqueDbName('registry');
-  const secretKey = randomBytes(32).toString('base64');
+  const dbName = options.dbName ?? uniqueDbName('registry');
+  const secretKey = options.secretKey ?? randomBytes(32).toString('base64');
   const lines: string[] = [];
   const replies: string[] = [];
   const destination = new Writable({
