@@ -7,9 +7,15 @@ export interface ConnectNatsOptions {
   url: string;
   /** Client name, e.g. the service name. */
   name: string;
+  /**
+   * The service's NATS user. Its replies come to `_INBOX.<user>.…` rather than `_INBOX.…`, so the
+   * server can let each user subscribe to its own inboxes only (infra/nats/nats.conf does).
+   */
   user?: string;
   pass?: string;
   token?: string;
+  /** TLS: a CA to verify the server with, and a client certificate and key when it verifies clients. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
   logger?: LoggerLike;
   /** Delay between reconnect attempts; default 1000 ms. */
   reconnectTimeWaitMs?: number;
@@ -32,6 +38,8 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
     user: options.user,
     pass: options.pass,
     token: options.token,
+    ...(options.user ? { inboxPrefix: `_INBOX.${options.user}` } : {}),
+    ...(options.tls ? { tls: { ...options.tls } } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: options.reconnectTimeWaitMs ?? 1000,
     // A half-open TCP connection is only noticed by pings; the 2-minute default would leave
@@ -43,14 +51,19 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
     noAsyncTraces: true,
     waitOnFirstConnect: options.waitOnFirstConnect ?? false,
   });
-  logger.info({ server: nc.getServer(), name: options.name }, 'nats connected');
-  void logStatus(nc, logger, options.name);
+  logger.info({ server: nc.getServer(), name: options.name, user: options.user, tls: options.tls !== undefined }, 'nats connected');
+  void logStatus(nc, logger, options.name, options.user);
   return nc;
 }
 
-async function logStatus(nc: NatsConnection, logger: LoggerLike, name: string): Promise<void> {
+async function logStatus(nc: NatsConnection, logger: LoggerLike, name: string, user: string | undefined): Promise<void> {
   for await (const s of nc.status()) {
     const fields = { name, server: nc.getServer(), data: s.data };
+    if (s.type === Events.Error && s.permissionContext) {
+      // The operation that caused it fails on its own; this says which user lacked which right.
+      logger.error({ ...fields, user, operation: s.permissionContext.operation, subject: s.permissionContext.subject }, 'nats permission denied');
+      continue;
+    }
     switch (s.type) {
       case Events.Disconnect:
         logger.warn(fields, 'nats disconnected');
