@@ -36,6 +36,7 @@ export {
   ensureStream,
   type ConsumerDeclaration,
   type DeclarationResult,
+  type EnsureStreamOptions,
   type StreamDeclaration,
 } from './stream.declarations';
 export {
@@ -43,6 +44,8 @@ export {
   CommandTimeoutError,
   DeclarationConflictError,
   InvalidReplyError,
+  isPermissionViolation,
+  NatsPermissionError,
   NoRespondersError,
   PoisonMessageError,
   RetryableError,

@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { INestMicroservice } from '@nestjs/common';
+import { mongoConnectionOf, natsConnectionOf } from '@s1c/config';
 import { collectionDecider, isCollectionEvent } from '@s1c/domain';
 import { AggregateRepository, connectMongo, MongoEventStore, OutboxRelay, ProjectionRunner } from '@s1c/event-store';
 import { createLogger, NestLogger, type Logger } from '@s1c/logger';
-import { connectNats, declareStreams, drainNats, NatsTransport, STREAMS } from '@s1c/messaging';
+import { connectNats, drainNats, ensureStream, NatsTransport, STREAMS } from '@s1c/messaging';
 import { SecretBox } from '@s1c/secrets';
 import { randomUUID } from 'node:crypto';
 import { ImmediateDeletionCompleter } from './deletion.completer';
@@ -43,7 +44,7 @@ export async function startRegistry(config: RegistryConfig, options: RegistryOpt
     for (const step of cleanup.reverse()) await step().catch((error: unknown) => logger.warn({ err: error }, 'shutdown step failed'));
   };
   try {
-    const mongo = await connectMongo(config.MONGO_URL);
+    const mongo = await connectMongo(mongoConnectionOf(config));
     cleanup.push(() => mongo.close());
     const db = mongo.db(config.S1C_DB_NAME);
     const store = new MongoEventStore(db, { gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, clock });
@@ -54,10 +55,10 @@ export async function startRegistry(config: RegistryConfig, options: RegistryOpt
     await readModel.start();
     cleanup.push(() => readModel.stop());
 
-    const nc = await connectNats({ url: config.NATS_URL, name: 's1c-registry', logger });
+    const nc = await connectNats({ ...natsConnectionOf(config), name: 's1c-registry', logger });
     cleanup.push(() => drainNats(nc));
     const jsm = await nc.jetstreamManager();
-    await declareStreams(jsm);
+    await ensureStream(jsm, STREAMS.events, { logger });
     const relay = new OutboxRelay(store, db, nc.jetstream(), jsm, {
       name: 'registry',
       streamName: STREAMS.events.name,
