@@ -122,7 +122,9 @@ describe('infra/nats/nats.conf', () => {
     for (const durable of ['sink-http', 'sink-file']) await ensureConsumer(jsm, STREAMS.data.name, { durable_name: durable });
     expect((await (await nc.jetstream().consumers.get(STREAMS.data.name, 'sink-file')).next({ expires: 5000 }))?.subject).toBe('s1c.data.activities.src1');
 
+    expect(await subscribeOutcome(nc, 's1c.evt.source.*.*')).toBe('allowed');
     expect(await subscribeOutcome(nc, 's1c.cmd.>')).toBe('refused');
+    expect(await subscribeOutcome(nc, 's1c.raw.>')).toBe('refused');
     expect(await requestOutcome(nc, 's1c.cmd.source.list')).toBe('PERMISSIONS_VIOLATION');
     expect(await requestOutcome(nc, 's1c.job.activities')).toBe('PERMISSIONS_VIOLATION');
     // A stream it does not own but differs from its declaration is used as it is.
