@@ -21,9 +21,14 @@ export const natsEnvShape = {
   NATS_TLS_KEY_FILE: env.file().optional(),
 };
 
-/** How to reach MongoDB: credentials ride in the URL, TLS files here (or as URL options). */
+/** How to reach MongoDB: the URL, the services' database user, TLS files (all may also be URL options). */
 export const mongoEnvShape = {
   MONGO_URL: env.url(['mongodb:', 'mongodb+srv:'], 'mongodb://127.0.0.1:27017/'),
+  /** The services' database user (authenticates against the URL's `authSource`, default `admin`). */
+  MONGO_USER: z.string().min(1).optional(),
+  MONGO_PASSWORD: z.string().optional(),
+  /** A file holding the password (a container secret); instead of MONGO_PASSWORD. */
+  MONGO_PASSWORD_FILE: env.file().optional(),
   /** CA bundle to verify the server's certificate with; setting it turns TLS on. */
   MONGO_TLS_CA_FILE: env.file().optional(),
   /** Client certificate and its key in one PEM file, as the MongoDB driver wants them. */
@@ -40,6 +45,9 @@ export function connectionProblems(config: Record<string, unknown>): string[] {
   if (set('NATS_PASSWORD') && set('NATS_PASSWORD_FILE')) problems.push('NATS_PASSWORD_FILE: set either NATS_PASSWORD or NATS_PASSWORD_FILE, not both');
   if ((set('NATS_PASSWORD') || set('NATS_PASSWORD_FILE')) && !set('NATS_USER')) problems.push('NATS_USER: is required when a NATS password is set');
   if (set('NATS_USER') && !set('NATS_PASSWORD') && !set('NATS_PASSWORD_FILE')) problems.push('NATS_PASSWORD: is required when NATS_USER is set (or NATS_PASSWORD_FILE)');
+  if (set('MONGO_PASSWORD') && set('MONGO_PASSWORD_FILE')) problems.push('MONGO_PASSWORD_FILE: set either MONGO_PASSWORD or MONGO_PASSWORD_FILE, not both');
+  if ((set('MONGO_PASSWORD') || set('MONGO_PASSWORD_FILE')) && !set('MONGO_USER')) problems.push('MONGO_USER: is required when a MongoDB password is set');
+  if (set('MONGO_USER') && !set('MONGO_PASSWORD') && !set('MONGO_PASSWORD_FILE')) problems.push('MONGO_PASSWORD: is required when MONGO_USER is set (or MONGO_PASSWORD_FILE)');
   if (set('NATS_TLS_CERT_FILE') !== set('NATS_TLS_KEY_FILE')) {
     problems.push(`${set('NATS_TLS_CERT_FILE') ? 'NATS_TLS_KEY_FILE' : 'NATS_TLS_CERT_FILE'}: a client certificate needs both NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE`);
   }
@@ -78,12 +86,19 @@ export function natsConnectionOf(config: NatsEnv): NatsConnectionSettings {
 /** What `connectMongo` needs, from the environment; a password in the URL is registered for redaction. */
 export interface MongoConnectionSettings {
   url: string;
+  auth?: { username: string; password: string };
   tls?: { caFile?: string; certKeyFile?: string };
 }
 
+/** The MongoDB connection settings of a parsed configuration; reads MONGO_PASSWORD_FILE, registers every secret for redaction. */
 export function mongoConnectionOf(config: MongoEnv): MongoConnectionSettings {
   registerUrlPassword(config.MONGO_URL);
   const settings: MongoConnectionSettings = { url: config.MONGO_URL };
+  const password = config.MONGO_PASSWORD ?? (config.MONGO_PASSWORD_FILE ? readSecretFile('MONGO_PASSWORD_FILE', config.MONGO_PASSWORD_FILE) : undefined);
+  if (config.MONGO_USER && password !== undefined) {
+    registerSecret(password);
+    settings.auth = { username: config.MONGO_USER, password };
+  }
   if (config.MONGO_TLS_CA_FILE || config.MONGO_TLS_CERT_KEY_FILE) {
     settings.tls = {};
     if (config.MONGO_TLS_CA_FILE) settings.tls.caFile = config.MONGO_TLS_CA_FILE;

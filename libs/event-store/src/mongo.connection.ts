@@ -6,8 +6,9 @@ import { MongoClient, type MongoClientOptions } from 'mongodb';
  * mid-operation), so callers get an error they can retry instead of a promise that never settles.
  */
 export function connectMongo(target: string | MongoTarget): Promise<MongoClient> {
-  const { url, tls } = typeof target === 'string' ? { url: target, tls: undefined } : target;
+  const { url, tls, auth } = typeof target === 'string' ? { url: target, tls: undefined, auth: undefined } : target;
   const options: MongoClientOptions = { serverSelectionTimeoutMS: 10_000, socketTimeoutMS: 60_000 };
+  if (auth) options.auth = { username: auth.username, password: auth.password };
   if (tls) {
     options.tls = true;
     if (tls.caFile) options.tlsCAFile = tls.caFile;
@@ -16,8 +17,9 @@ export function connectMongo(target: string | MongoTarget): Promise<MongoClient>
   return MongoClient.connect(url, options);
 }
 
-/** A server and, optionally, TLS files: a CA to verify it with, a client certificate and key in one PEM. */
+/** A server and, optionally, a user and TLS files: a CA to verify it with, a client certificate and key in one PEM. */
 export interface MongoTarget {
   url: string;
+  auth?: { username: string; password: string };
   tls?: { caFile?: string; certKeyFile?: string };
 }
