@@ -6,7 +6,7 @@
  */
 import { startSimulator, type RunningSimulator } from '@s1c/s1-simulator';
 import { serverUrls, startNatsServer, uniqueDbName, type RunningServer } from '@s1c/test-harness';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -136,6 +136,23 @@ describe('the system on the shipped NATS configuration', () => {
     const wrong = await s1c(['source', 'list'], { NATS_USER: 'operator', NATS_PASSWORD: PASSWORDS.gateway });
     expect(wrong.code).not.toBe(0);
     expect(wrong.stderr).toContain('authorization refused');
+  });
+
+  it("passes the image's health checks, each run with the service's own credentials, and runs the demo-source job as an operator", () => {
+    // (health and gateway check their HTTP port, which is a random one here; their /healthz is fetched above.)
+    for (const name of ['registry', 'scheduler', 'fetcher-activities', 'enricher']) {
+      const run = spawnSync(process.execPath, [join(ROOT, 'infra', 'docker', 'healthcheck.mjs'), name], {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH ?? '', S1C_HEALTHCHECK_PID: String(running.find((p) => p.name === name)!.child.pid), S1C_HEALTHCHECK_TIMEOUT_MS: '5000' },
+      });
+      expect(run.status, `${name}: ${run.stderr}`).toBe(0);
+    }
+    const demo = spawnSync(process.execPath, [join(ROOT, 'infra', 'docker', 'demo-source.mjs')], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', NATS_URL: nats.url, NATS_USER: 'operator', NATS_PASSWORD: PASSWORDS.operator, S1C_DEMO_BASE_URL: simulator.url, S1C_DEMO_TOKEN: S1_TOKEN, S1C_DEMO_WAIT_MS: '20000' },
+    });
+    expect(demo.status, demo.stdout + demo.stderr).toBe(0);
+    expect(demo.stdout).toMatch(/registered "Demo SentinelOne"/);
   });
 
   it('stops a registry started with a fetcher’s credentials, naming the permission it lacks', async () => {
