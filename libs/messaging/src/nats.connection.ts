@@ -99,8 +99,9 @@ async function logStatus(nc: NatsConnection, logger: LoggerLike, name: string, u
   for await (const s of nc.status()) {
     const fields = { name, server: nc.getServer(), data: s.data };
     if (s.type === Events.Error && s.permissionContext) {
-      // The operation that caused it fails on its own; this says which user lacked which right.
-      logger.error({ ...fields, user, operation: s.permissionContext.operation, subject: s.permissionContext.subject }, 'nats permission denied');
+      // The operation that caused it fails (or, creating a stream another service owns, waits) on
+      // its own; this says which user lacked which right.
+      logger.warn({ ...fields, user, operation: s.permissionContext.operation, subject: s.permissionContext.subject }, 'nats permission denied');
       continue;
     }
     switch (s.type) {
