@@ -143,7 +143,9 @@ export async function ensureStream(
   options: EnsureStreamOptions = {},
 ): Promise<DeclarationResult<StreamInfo>> {
   const logger = options.logger ?? silentLogger;
-  let waitingSince: number | undefined;
+  // Once refused, only look for the stream: asking again would be refused (and logged) every time.
+  let mayCreate = true;
+  let warnedAt: number | undefined;
   for (let attempt = 0; ; attempt++) {
     let existing: StreamInfo | undefined;
     try {
@@ -152,17 +154,20 @@ export async function ensureStream(
       if (isPermissionViolation(error)) throw new NatsPermissionError('publish', refusedSubject(error) ?? config.name, `reading stream ${config.name}`);
       if (!isNotFound(error)) throw error;
     }
+    if (!existing && !mayCreate) {
+      if (warnedAt === undefined || Date.now() - warnedAt >= 30_000) {
+        logger.warn({ stream: config.name }, 'stream does not exist and this NATS user may not create it: waiting for the service that owns it');
+        warnedAt = Date.now();
+      }
+      await new Promise((resolve) => setTimeout(resolve, options.retryIntervalMs ?? 1000));
+      continue;
+    }
     if (!existing) {
       try {
         return { action: 'created', info: await jsm.streams.add(config) };
       } catch (error) {
         if (isPermissionViolation(error)) {
-          const now = Date.now();
-          if (waitingSince === undefined || now - waitingSince >= 30_000) {
-            logger.warn({ stream: config.name }, 'stream does not exist and this NATS user may not create it: waiting for the service that owns it');
-            waitingSince = now;
-          }
-          await new Promise((resolve) => setTimeout(resolve, options.retryIntervalMs ?? 1000));
+          mayCreate = false;
           continue;
         }
         // Another replica may have created it between our info and add: look again, once.
