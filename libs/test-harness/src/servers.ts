@@ -181,6 +181,11 @@ export interface FerretDbOptions extends ServerOptions {
    * the plain listener moves to another free port.
    */
   readonly tls?: ServerTlsFiles;
+  /**
+   * Require authentication (FerretDB's experimental SCRAM support) and create this user, in
+   * `database`, when the store is new: clients authenticate with `authSource=<database>`.
+   */
+  readonly auth?: { readonly username: string; readonly password: string; readonly database: string };
 }
 
 /** Starts FerretDB v1 (SQLite backend) on a free port with its data in a temporary directory. */
@@ -191,6 +196,8 @@ export async function startFerretDb(options: FerretDbOptions = {}): Promise<Runn
     name: 'ferretdb',
     binary,
     prefix: 's1c-ferretdb-',
+    // The password by environment, not on the command line (where `ps` shows it).
+    ...(options.auth ? { env: { FERRETDB_SETUP_PASSWORD: options.auth.password } } : {}),
     readyTimeoutMs: 30_000,
     argsFor: async (port, dir) => [
       '--handler=sqlite',
@@ -204,6 +211,9 @@ export async function startFerretDb(options: FerretDbOptions = {}): Promise<Runn
             `--listen-tls-ca-file=${tls.caFile}`,
           ]
         : [`--listen-addr=127.0.0.1:${port}`]),
+      ...(options.auth
+        ? ['--test-enable-new-auth', `--setup-database=${options.auth.database}`, `--setup-username=${options.auth.username}`]
+        : []),
       '--telemetry=disable',
       `--state-dir=${dir}`,
       '--debug-addr=-',
