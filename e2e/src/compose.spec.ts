@@ -70,6 +70,9 @@ const service = (name: string): ComposeService => {
 };
 /** `${NAME}`, `${NAME:-default}` or `${NAME:?message}` → NAME and the operator. */
 const interpolation = (value: string) => /^\$\{(\w+)(?:(:-|:\?)([^}]*))?\}$/.exec(value);
+/** The .env variable holding a NATS user's password: `S1C_NATS_FETCHER_AGENTS_PASSWORD`. */
+const natsPasswordVariable = (user: string) => `S1C_NATS_${user.toUpperCase().replace(/-/g, '_')}_PASSWORD`;
+const NATS_USERS = [...APP_SERVICES, 'operator'];
 
 describe('infra/docker-compose.yml', () => {
   it('runs every service of the system from the one image, by name', () => {
@@ -103,14 +106,21 @@ describe('infra/docker-compose.yml', () => {
       expect(Object.keys(environment).sort(), name).toEqual(Object.keys(shape).sort());
       for (const [variable, value] of Object.entries(environment)) {
         const match = interpolation(String(value));
-        // Interpolated from .env under its own name, or fixed by compose (container-side ports, hosts).
-        if (match) expect(match[1], `${name}.${variable}`).toBe(variable);
+        // Interpolated from .env under its own name, or fixed by compose (container-side ports,
+        // hosts, the service's NATS user); only the NATS password comes from a per-service variable.
+        if (match && variable === 'NATS_PASSWORD') expect(match[1], `${name}.${variable}`).toBe(natsPasswordVariable(name));
+        else if (match) expect(match[1], `${name}.${variable}`).toBe(variable);
         if (required(shape[variable]!)) {
           expect(match ? match[2] : 'literal', `${name}.${variable} is required: compose must fail without it`).not.toBe(':-');
           if (match) expect(match[2], `${name}.${variable}`).toBe(':?');
           else expect(String(value), `${name}.${variable}`).not.toBe('');
         }
       }
+    }
+    // Each service connects to NATS as its own user, with its own password, required.
+    for (const name of APP_SERVICES) {
+      expect(service(name).environment!.NATS_USER, name).toBe(name);
+      expect(service(name).environment!.NATS_PASSWORD, name).toBe(`\${${natsPasswordVariable(name)}:?set ${natsPasswordVariable(name)} in infra/.env}`);
     }
     // The secret reaches only the services that read it, and compose refuses to start without it.
     const withSecret = APP_SERVICES.filter((name) => 'S1C_SECRET_KEY' in (service(name).environment ?? {}));
@@ -129,8 +139,11 @@ describe('infra/docker-compose.yml', () => {
     expect(missing, 'add them to infra/scripts/config-reference.mjs and run it').toEqual([]);
     // Each with a comment just above it; the secret is the one line to fill in.
     for (const variable of variables) expect(envExample, variable).toMatch(new RegExp(`^# .*\\n#?${variable}=`, 'm'));
+    // The lines to fill in: the key and every password (infra/scripts/generate-passwords.sh fills those).
     expect(envExample).toMatch(/^S1C_SECRET_KEY=$/m);
-    expect(envExample.match(/^\w+=/gm)).toEqual(['S1C_SECRET_KEY=']);
+    expect(envExample.match(/^\w+=/gm)!.sort()).toEqual(
+      ['S1C_SECRET_KEY=', 'MONGO_PASSWORD=', 'S1C_MONGO_ROOT_PASSWORD=', ...NATS_USERS.map((u) => `${natsPasswordVariable(u)}=`)].sort(),
+    );
   });
 
   it('docs/CONFIGURATION.md and infra/.env.example are generated from the current schemas', () => {
@@ -150,10 +163,32 @@ describe('infra/docker-compose.yml', () => {
 
     expect(service('mongo').volumes).toContain('mongo-data:/data/db');
     expect(service('nats').volumes).toEqual(expect.arrayContaining(['nats-data:/data', './nats/nats.conf:/etc/nats/nats.conf:ro']));
-    expect(service('nats').command).toEqual(expect.arrayContaining(['-js', '-c', '/etc/nats/nats.conf']));
-    expect(read('infra/nats/nats.conf')).toMatch(/jetstream\s*\{[^}]*store_dir:\s*\/data\/jetstream/);
+    expect(service('nats').command).toEqual(['-c', '/etc/nats/nats.conf', '-js', '-sd', '/data/jetstream']);
     expect(service('enricher').volumes).toContain('enricher-output:/data/output');
     expect(Object.keys(compose.volumes ?? {}).sort()).toEqual(['enricher-output', 'mongo-data', 'nats-data']);
+  });
+
+  it('gives nats-server every NATS password and MongoDB its administrator and the services\' user', () => {
+    const natsEnv = service('nats').environment ?? {};
+    expect(Object.keys(natsEnv).sort()).toEqual(NATS_USERS.map(natsPasswordVariable).sort());
+    for (const [variable, value] of Object.entries(natsEnv)) expect(value).toBe(`\${${variable}:?set ${variable} in infra/.env}`);
+    // Every password the server configuration reads is one compose passes.
+    expect([...read('infra/nats/nats.conf').matchAll(/password:\s*\$(\w+)/g)].map((m) => m[1]).sort()).toEqual(Object.keys(natsEnv).sort());
+
+    const mongo = service('mongo');
+    expect(mongo.environment).toMatchObject({
+      MONGO_INITDB_ROOT_USERNAME: 's1c-admin',
+      MONGO_INITDB_ROOT_PASSWORD: '${S1C_MONGO_ROOT_PASSWORD:?set S1C_MONGO_ROOT_PASSWORD in infra/.env}',
+      MONGO_USER: '${MONGO_USER:-s1c}',
+      MONGO_PASSWORD: '${MONGO_PASSWORD:?set MONGO_PASSWORD in infra/.env}',
+    });
+    expect(mongo.volumes).toContain('./mongo/init-s1c-user.js:/docker-entrypoint-initdb.d/10-s1c-user.js:ro');
+    const init = read('infra/mongo/init-s1c-user.js');
+    expect(init).toMatch(/roles: \[\{ role: 'readWrite', db: database \}\]/);
+    for (const name of APP_SERVICES.filter((n) => n !== 'gateway')) {
+      expect(service(name).environment!.MONGO_PASSWORD, name).toBe('${MONGO_PASSWORD:?set MONGO_PASSWORD in infra/.env}');
+    }
+    expect(service('demo-source').environment).toMatchObject({ NATS_USER: 'operator', NATS_PASSWORD: '${S1C_NATS_OPERATOR_PASSWORD:?set S1C_NATS_OPERATOR_PASSWORD in infra/.env}' });
   });
 
   it('checks every long-running service and starts each after what it needs', () => {

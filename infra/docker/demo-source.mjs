@@ -2,12 +2,15 @@
 // The compose `demo` profile's one-shot job: registers a source that points at the simulator, over
 // NATS, as an operator would (`s1c.cmd.source.create`). It waits for the registry, and treats an
 // already registered demo source as success, so `docker compose --profile demo up` can run again.
-// Environment: NATS_URL, S1C_DEMO_BASE_URL (default http://s1-simulator:8088/), S1C_DEMO_TOKEN
+// Environment: NATS_URL, NATS_USER / NATS_PASSWORD (an OPERATORS user), S1C_DEMO_BASE_URL (default http://s1-simulator:8088/), S1C_DEMO_TOKEN
 // (default demo-token), S1C_DEMO_SOURCE_NAME (default "Demo SentinelOne"), S1C_DEMO_COLLECTOR_ID.
 import { connect } from 'nats';
 
 const env = (name, fallback) => (process.env[name] ? process.env[name] : fallback);
 const natsUrl = env('NATS_URL', 'nats://127.0.0.1:4222');
+const natsUser = env('NATS_USER', undefined);
+// infra/nats/nats.conf lets each operator subscribe to its own inboxes only.
+const credentials = natsUser ? { user: natsUser, pass: env('NATS_PASSWORD', undefined), inboxPrefix: `_INBOX.${natsUser}` } : {};
 const baseUrl = env('S1C_DEMO_BASE_URL', 'http://s1-simulator:8088/');
 const collectorId = env('S1C_DEMO_COLLECTOR_ID', 'default');
 const WAIT_MS = Number(env('S1C_DEMO_WAIT_MS', '120000'));
@@ -38,7 +41,7 @@ async function main() {
   let nc;
   while (!nc) {
     try {
-      nc = await connect({ servers: natsUrl, name: 's1c-demo-source' });
+      nc = await connect({ servers: natsUrl, name: 's1c-demo-source', ...credentials });
     } catch (error) {
       if (Date.now() > deadline) throw error;
       await sleep(1000);

@@ -85,9 +85,34 @@ async function httpOk(url) {
   if (response.status !== 200) throw new Error(`${url} answered ${response.status}`);
 }
 
+/** A secret from NAME, or from the file NAME_FILE names. */
+function secret(env, name) {
+  const direct = value(env, name, undefined);
+  if (direct !== undefined) return direct;
+  const file = value(env, `${name}_FILE`, undefined);
+  return file === undefined ? undefined : readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+}
+
+/** TLS options from the service's variables (the names of libs/config), or undefined. */
+function tlsOf(env, names) {
+  const tls = {};
+  for (const [option, name] of Object.entries(names)) if (value(env, name, undefined) !== undefined) tls[option] = env[name];
+  return Object.keys(tls).length > 0 ? tls : undefined;
+}
+
 async function withNats(env, check) {
   const { connect } = await import('nats');
-  const nc = await connect({ servers: value(env, 'NATS_URL', 'nats://127.0.0.1:4222'), timeout: TIMEOUT_MS, reconnect: false, name: 's1c-healthcheck' });
+  // The service's own user, as the service connects (its inboxes are `_INBOX.<user>`).
+  const user = value(env, 'NATS_USER', undefined);
+  const tls = tlsOf(env, { caFile: 'NATS_TLS_CA_FILE', certFile: 'NATS_TLS_CERT_FILE', keyFile: 'NATS_TLS_KEY_FILE' });
+  const nc = await connect({
+    servers: value(env, 'NATS_URL', 'nats://127.0.0.1:4222'),
+    timeout: TIMEOUT_MS,
+    reconnect: false,
+    name: 's1c-healthcheck',
+    ...(user ? { user, pass: secret(env, 'NATS_PASSWORD'), inboxPrefix: `_INBOX.${user}` } : {}),
+    ...(tls ? { tls } : {}),
+  });
   try {
     await nc.flush();
     if (check) await check(nc);
@@ -103,9 +128,13 @@ async function consumerExists(nc, stream, durable) {
 
 async function mongoPing(env) {
   const { MongoClient } = await import('mongodb');
+  const user = value(env, 'MONGO_USER', undefined);
+  const tls = tlsOf(env, { tlsCAFile: 'MONGO_TLS_CA_FILE', tlsCertificateKeyFile: 'MONGO_TLS_CERT_KEY_FILE' });
   const client = new MongoClient(value(env, 'MONGO_URL', 'mongodb://127.0.0.1:27017/'), {
     serverSelectionTimeoutMS: TIMEOUT_MS,
     connectTimeoutMS: TIMEOUT_MS,
+    ...(user ? { auth: { username: user, password: secret(env, 'MONGO_PASSWORD') } } : {}),
+    ...(tls ? { tls: true, ...tls } : {}),
   });
   try {
     await client.db(value(env, 'S1C_DB_NAME', 'sonecollector')).command({ ping: 1 });

@@ -28,7 +28,20 @@ export const SERVICES = [
 /** What each variable means. Kept next to the generator so the reference and .env.example agree. */
 export const MEANINGS = {
   NATS_URL: 'NATS server with JetStream (`nats://`, `tls://`, `ws://`, `wss://`).',
-  MONGO_URL: 'MongoDB 7 (or FerretDB) holding the event log and the read models.',
+  NATS_USER:
+    "This service's NATS user. `infra/nats/nats.conf` has one per service, each allowed only the subjects that service uses; unset means no authentication.",
+  NATS_PASSWORD: 'Password of `NATS_USER`.',
+  NATS_PASSWORD_FILE: 'A file holding the password of `NATS_USER` (e.g. a container secret), instead of `NATS_PASSWORD`.',
+  NATS_TLS_CA_FILE: "CA certificate(s) (PEM) to verify the NATS server's certificate with; turns TLS on (as does a `tls://` URL).",
+  NATS_TLS_CERT_FILE: 'Client certificate (PEM) for a NATS server that verifies clients (`tls { verify: true }`); needs `NATS_TLS_KEY_FILE`.',
+  NATS_TLS_KEY_FILE: 'Private key (PEM) of `NATS_TLS_CERT_FILE`.',
+  MONGO_URL:
+    'MongoDB 7 (or FerretDB) holding the event log and the read models. May carry credentials and driver options (`tls=true&tlsCAFile=...`); a password in it is redacted from logs.',
+  MONGO_USER: "The services' MongoDB user (authenticates against the URL's `authSource`, default `admin`); unset means no authentication.",
+  MONGO_PASSWORD: 'Password of `MONGO_USER`.',
+  MONGO_PASSWORD_FILE: 'A file holding the password of `MONGO_USER`, instead of `MONGO_PASSWORD`.',
+  MONGO_TLS_CA_FILE: "CA certificate(s) (PEM) to verify MongoDB's certificate with; turns TLS on.",
+  MONGO_TLS_CERT_KEY_FILE: 'Client certificate and its private key in one PEM file, for a MongoDB that verifies clients; turns TLS on.',
   S1C_DB_NAME: "Database name; latin letters only (FerretDB's rule).",
   LOG_LEVEL: 'Log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.',
   S1C_SECRET_KEY:
@@ -92,6 +105,12 @@ export const MEANINGS = {
 export const COMPOSE = {
   NATS_URL: { default: 'nats://nats:4222', note: 'defaults to `nats://nats:4222`, the `nats` service' },
   MONGO_URL: { default: 'mongodb://mongo:27017/', note: 'defaults to `mongodb://mongo:27017/`, the `mongo` service' },
+  NATS_USER: { perService: true, note: "fixed per service: the service's own user of `infra/nats/nats.conf` (`registry`, `scheduler`, `fetcher-activities`, ..., `gateway`)" },
+  NATS_PASSWORD: { perService: true, note: "per service, from `S1C_NATS_<SERVICE>_PASSWORD` (e.g. `S1C_NATS_REGISTRY_PASSWORD`), each required" },
+  NATS_PASSWORD_FILE: { fixed: '', note: 'empty: compose passes each password by variable' },
+  MONGO_USER: { default: 's1c', note: 'defaults to `s1c`; the `mongo` container creates it on its first start' },
+  MONGO_PASSWORD: { required: true, note: "required; the `mongo` container's init script gives it to the user it creates (readWrite on `S1C_DB_NAME` only)" },
+  MONGO_PASSWORD_FILE: { fixed: '', note: 'empty: compose passes the password by variable' },
   S1C_SECRET_KEY: { required: true, note: 'required; compose refuses to start without it' },
   S1C_HEALTH_PORT: { fixed: '8080', note: 'fixed at 8080 inside the container; the host port is `S1C_HEALTH_PUBLISHED_PORT`' },
   S1C_HEALTH_HOST: { fixed: '0.0.0.0', note: 'fixed at 0.0.0.0 inside the container' },
@@ -99,12 +118,31 @@ export const COMPOSE = {
   S1C_GATEWAY_HOST: { fixed: '0.0.0.0', note: 'fixed at 0.0.0.0 inside the container' },
 };
 
+/** The users of infra/nats/nats.conf and who connects as each. */
+const NATS_USERS = [
+  ['registry', 'the registry'],
+  ['scheduler', 'the scheduler'],
+  ['fetcher-activities', 'the activities fetcher'],
+  ['fetcher-agents', 'the agents fetcher'],
+  ['fetcher-threats', 'the threats fetcher'],
+  ['enricher', 'the enricher'],
+  ['health', 'the health service'],
+  ['gateway', 'the gateway'],
+  ['operator', 'people with `s1c`, and the demo-source job'],
+];
+
 /** Variables only docker-compose.yml reads (interpolation), not the services. */
 export const COMPOSE_ONLY = [
   { name: 'S1C_IMAGE', default: 's1-collector:local', meaning: 'Image name and tag that compose builds (and runs) for every service.' },
   { name: 'S1C_HEALTH_PUBLISHED_PORT', default: '8080', meaning: 'Host port of the health API and dashboard; may carry an address, e.g. `127.0.0.1:8080`.' },
   { name: 'S1C_GATEWAY_PUBLISHED_PORT', default: '8081', meaning: 'Host port of the HTTP source API (gateway); may carry an address, e.g. `127.0.0.1:8081`.' },
   { name: 'S1C_DEMO_TOKEN', default: 'demo-token', meaning: 'Demo profile only: the API token the simulator accepts and the demo source uses.' },
+  { name: 'S1C_MONGO_ROOT_PASSWORD', required: true, meaning: "Password of MongoDB's administrator `s1c-admin` (the `mongo` container's root user; the services never get it)." },
+  ...NATS_USERS.map(([user, who]) => ({
+    name: `S1C_NATS_${user.toUpperCase().replace(/-/g, '_')}_PASSWORD`,
+    required: true,
+    meaning: `Password of the NATS user \`${user}\` (${who}); nats-server reads it too. Letters and digits, starting with a letter.`,
+  })),
 ];
 
 /** The raw default of a zod schema from @s1c/config (`5m` rather than 300000), or undefined. */
@@ -181,18 +219,20 @@ export function renderMarkdown(variables) {
     '',
     '| variable | default | meaning |',
     '|---|---|---|',
-    ...COMPOSE_ONLY.map((v) => `| \`${v.name}\` | \`${v.default}\` | ${v.meaning} |`),
+    ...COMPOSE_ONLY.map((v) => `| \`${v.name}\` | ${v.required ? '(required)' : `\`${v.default}\``} | ${v.meaning} |`),
     '',
     '## The local stack (`npm start`)',
     '',
     '`infra/scripts/local-stack.mjs` passes the variables above through to every service and sets',
     '`NATS_URL`, `MONGO_URL`, `S1C_SECRET_KEY` (generated once into `.local/secret.key`),',
     '`S1C_ALLOW_INSECURE_BASE_URL=true`, `S1C_HEALTH_PORT` and `S1C_SINK_FILE_DIR` (`.local/output`)',
-    'itself. It also reads:',
+    'itself. The nats-server it starts runs `infra/nats/nats.conf`, as compose does: each service gets',
+    '`NATS_USER` (its name) and `NATS_PASSWORD`, generated once into `.local/nats-passwords.json`; the',
+    "operator's settings for `s1c` are in `.local/s1c.env` (`set -a; . .local/s1c.env; set +a`). It also reads:",
     '',
     '| variable | default | meaning |',
     '|---|---|---|',
-    '| `NATS_URL` / `MONGO_URL` | (unset) | use these servers instead of starting nats-server / FerretDB |',
+    '| `NATS_URL` / `MONGO_URL` | (unset) | use these servers instead of starting nats-server / FerretDB (with `NATS_URL`, the services get no NATS users of their own) |',
     '| `S1C_SECRET_KEY` | `.local/secret.key` | the key to use instead of the generated one |',
     '| `S1C_HEALTH_PORT` | `8080` | port of the dashboard |',
     '| `S1C_SIMULATOR_PORT` | `8088` | port of the simulator |',
@@ -200,7 +240,8 @@ export function renderMarkdown(variables) {
     '| `S1C_LOCAL_NATS_PORT` / `S1C_LOCAL_MONGO_PORT` | `4222` / `27017` | ports of the servers it starts |',
     '| `S1C_SINK_FILE_DIR` | `.local/output` | where the enricher writes the collected records |',
     '',
-    'The `s1c` command line reads `NATS_URL` and NATS credentials; see its own documentation',
+    'The `s1c` command line reads `NATS_URL`, NATS credentials (`NATS_USER`/`NATS_PASSWORD`, `NATS_TOKEN`,',
+    '`NATS_CREDS`) and `NATS_TLS_CA_FILE`/`NATS_TLS_CERT_FILE`/`NATS_TLS_KEY_FILE`; see its own documentation',
     '(`services/cli`).',
     '',
   );
@@ -226,7 +267,8 @@ function wrapComment(text, width = 98) {
 export function renderEnvExample(variables) {
   const lines = [
     '# s1-collector: configuration for docker compose (infra/docker-compose.yml).',
-    '#   cp infra/.env.example infra/.env   and set S1C_SECRET_KEY (openssl rand -base64 32).',
+    '#   cp infra/.env.example infra/.env   and set S1C_SECRET_KEY (openssl rand -base64 32) and every',
+    "#   password (each on its own line below): bash infra/scripts/generate-passwords.sh infra/.env",
     '# Generated by `node infra/scripts/config-reference.mjs` from the services\' schemas, like',
     '# docs/CONFIGURATION.md. A commented line shows the default the service applies when the',
     '# variable is unset or empty; remove the `#` and change the value to set it.',
@@ -239,15 +281,16 @@ export function renderEnvExample(variables) {
     if (compose) facts.push(`In compose: ${compose.note}.`);
     lines.push(...wrapComment(facts.join(' ')));
     if (compose?.required) lines.push(`${variable.name}=`);
+    else if (compose?.perService) lines.push(`#${variable.name}=`);
     else if (compose?.default) lines.push(`#${variable.name}=${compose.default}`);
-    else if (compose?.fixed) lines.push(`#${variable.name}=${compose.fixed}`);
+    else if (compose?.fixed !== undefined) lines.push(`#${variable.name}=${compose.fixed}`);
     else lines.push(`#${variable.name}=${variable.default ?? ''}`);
     lines.push('');
   }
   lines.push('# --- read by docker-compose.yml itself', '');
   for (const variable of COMPOSE_ONLY) {
-    lines.push(...wrapComment(`${variable.name}: ${variable.meaning} Default: ${variable.default}.`));
-    lines.push(`#${variable.name}=${variable.default}`, '');
+    lines.push(...wrapComment(`${variable.name}: ${variable.meaning} ${variable.required ? 'Required.' : `Default: ${variable.default}.`}`));
+    lines.push(variable.required ? `${variable.name}=` : `#${variable.name}=${variable.default}`, '');
   }
   return `${lines.join('\n').trimEnd()}\n`;
 }

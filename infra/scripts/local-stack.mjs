@@ -2,7 +2,9 @@
 // The whole system on this machine without Docker: nats-server and FerretDB (unless NATS_URL /
 // MONGO_URL name running ones), every service, the SentinelOne simulator (live mode) and a demo
 // source. Data lives in .local/ (collected records in .local/output/) so a restart keeps sources.
-// Ctrl-C stops everything cleanly.
+// The nats-server it starts runs infra/nats/nats.conf, as compose does: every service connects as
+// its own user, with passwords generated once into .local/nats-passwords.json, and `s1c` as the
+// operator (.local/s1c.env). Ctrl-C stops everything cleanly.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,6 +22,9 @@ const { connect } = require('nats');
 
 const SIMULATOR_PORT = Number(process.env.S1C_SIMULATOR_PORT ?? 8088);
 const HEALTH_PORT = Number(process.env.S1C_HEALTH_PORT ?? 8080);
+/** The users of infra/nats/nats.conf: every service, and the operator (people, `s1c`). */
+const NATS_USERS = ['registry', 'scheduler', 'fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'enricher', 'health', 'gateway', 'operator'];
+const passwordVariable = (user) => `S1C_NATS_${user.toUpperCase().replace(/-/g, '_')}_PASSWORD`;
 /** Every service of the system, each its own process. */
 const SERVICES = ['registry', 'scheduler', 'fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'enricher', 'health', 'gateway'];
 const DEMO_TOKEN = process.env.S1C_DEMO_TOKEN ?? 'demo-token';
@@ -37,6 +42,15 @@ function secretKey() {
   const file = join(local, 'secret.key');
   if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
   return readFileSync(file, 'utf8').trim();
+}
+
+/** Each NATS user's password, generated once (a letter first: nats-server parses them as configuration). */
+function natsPasswords() {
+  const file = join(local, 'nats-passwords.json');
+  const known = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  for (const user of NATS_USERS) known[user] ??= `p${randomBytes(24).toString('hex')}`;
+  writeFileSync(file, JSON.stringify(known, null, 2), { mode: 0o600 });
+  return known;
 }
 
 function startService(name, script, args, env) {
@@ -60,8 +74,8 @@ function startService(name, script, args, env) {
   return child;
 }
 
-async function registerDemoSource(natsUrl) {
-  const nc = await connect({ servers: natsUrl });
+async function registerDemoSource(natsUrl, operator) {
+  const nc = await connect({ servers: natsUrl, ...(operator ? { user: 'operator', pass: operator, inboxPrefix: '_INBOX.operator' } : {}) });
   const document = {
     'api.version': 'v1',
     source: {
@@ -111,10 +125,18 @@ async function main() {
   process.once('SIGINT', () => void stop(0));
   process.once('SIGTERM', () => void stop(0));
   let natsUrl = process.env.NATS_URL;
+  let passwords;
   if (!natsUrl) {
-    const nats = await startNatsServer({ port: Number(process.env.S1C_LOCAL_NATS_PORT ?? 4222), dataDir: join(local, 'nats') });
+    passwords = natsPasswords();
+    const nats = await startNatsServer({
+      port: Number(process.env.S1C_LOCAL_NATS_PORT ?? 4222),
+      dataDir: join(local, 'nats'),
+      configFile: join(root, 'infra', 'nats', 'nats.conf'),
+      env: Object.fromEntries(NATS_USERS.map((user) => [passwordVariable(user), passwords[user]])),
+    });
     servers.push(nats);
     natsUrl = nats.url;
+    writeFileSync(join(local, 's1c.env'), `NATS_URL=${natsUrl}\nNATS_USER=operator\nNATS_PASSWORD=${passwords.operator}\n`, { mode: 0o600 });
   }
   let mongoUrl = process.env.MONGO_URL;
   if (!mongoUrl) {
@@ -133,12 +155,15 @@ async function main() {
     S1C_SINK_FILE_DIR: process.env.S1C_SINK_FILE_DIR ?? join(local, 'output'),
   };
   startService('s1-simulator', 'services/s1-simulator/dist/main.js', ['--port', String(SIMULATOR_PORT), '--seed', '1', '--live', '--token', DEMO_TOKEN], {});
-  for (const name of SERVICES) startService(name, `services/${name}/dist/main.js`, [], env);
-  await registerDemoSource(natsUrl);
+  // With the nats-server started here, each service connects as its own user.
+  const natsUser = (name) => (passwords ? { NATS_USER: name, NATS_PASSWORD: passwords[name] } : {});
+  for (const name of SERVICES) startService(name, `services/${name}/dist/main.js`, [], { ...env, ...natsUser(name) });
+  await registerDemoSource(natsUrl, passwords?.operator);
   log(`dashboard: http://127.0.0.1:${HEALTH_PORT}/`);
   log(`HTTP source API: http://127.0.0.1:${process.env.S1C_GATEWAY_PORT ?? 8081}/api/v1/collectors/default/sources`);
   log(`simulator: http://127.0.0.1:${SIMULATOR_PORT}/web/api/v2.1/system/status`);
-  log(`commands: nats req s1c.cmd.source.list '{}' --server ${natsUrl}`);
+  if (passwords) log('s1c as the operator: set -a; . .local/s1c.env; set +a; npm run s1c -- source list');
+  else log(`commands: npm run s1c -- source list (NATS_URL=${natsUrl})`);
   log('press Ctrl-C to stop');
 }
 

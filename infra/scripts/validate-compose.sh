@@ -23,23 +23,36 @@ fi
 
 compose=(docker-compose -f infra/docker-compose.yml)
 demo=(docker-compose -f infra/docker-compose.yml -f infra/docker-compose.demo.yml)
-# infra/.env.example leaves S1C_SECRET_KEY empty on purpose: the environment supplies one here.
+# infra/.env.example leaves S1C_SECRET_KEY and the passwords empty on purpose: the environment
+# supplies the key, and a copy of the example gets the passwords, as an operator's .env would.
 export S1C_SECRET_KEY=validate-compose-placeholder
+env_file="$(mktemp)"
+trap 'rm -f "$env_file"' EXIT
+cp infra/.env.example "$env_file"
+bash infra/scripts/generate-passwords.sh "$env_file" >/dev/null
 
 echo "docker-compose $(docker-compose version --short): config"
-"${compose[@]}" --env-file infra/.env.example config -q
-"${compose[@]}" --env-file infra/.env.example --profile demo config -q
-"${demo[@]}" --env-file infra/.env.example --profile demo config -q
-services=$("${compose[@]}" --env-file infra/.env.example --profile demo config --services | sort | tr '\n' ' ')
+"${compose[@]}" --env-file "$env_file" config -q
+"${compose[@]}" --env-file "$env_file" --profile demo config -q
+"${demo[@]}" --env-file "$env_file" --profile demo config -q
+services=$("${compose[@]}" --env-file "$env_file" --profile demo config --services | sort | tr '\n' ' ')
 echo "  services (demo profile): $services"
 
 # Without S1C_SECRET_KEY compose must refuse, naming the variable.
-if out=$(env -u S1C_SECRET_KEY "${compose[@]}" --env-file infra/.env.example config -q 2>&1); then
+if out=$(env -u S1C_SECRET_KEY "${compose[@]}" --env-file "$env_file" config -q 2>&1); then
   echo "docker-compose accepted the configuration without S1C_SECRET_KEY" >&2
   exit 1
 fi
 grep -q "set S1C_SECRET_KEY in infra/.env" <<<"$out" || { echo "unexpected error without S1C_SECRET_KEY: $out" >&2; exit 1; }
 echo "  without S1C_SECRET_KEY: refused, as it should be"
+
+# Without a NATS password (here the registry's) compose must refuse, naming the variable.
+if out=$("${compose[@]}" --env-file infra/.env.example config -q 2>&1); then
+  echo "docker-compose accepted the configuration without the passwords" >&2
+  exit 1
+fi
+grep -q "in infra/.env" <<<"$out" || { echo "unexpected error without the passwords: $out" >&2; exit 1; }
+echo "  without the passwords: refused, as it should be"
 
 echo "hadolint $("$hadolint" --version | grep -o '[0-9][0-9.]*' | head -1): infra/Dockerfile"
 "$hadolint" infra/Dockerfile

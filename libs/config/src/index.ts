@@ -1,2 +1,11 @@
 export { commonEnvShape, env, parseDurationMs } from './env.schema';
+export {
+  connectionProblems,
+  mongoConnectionOf,
+  mongoEnvShape,
+  natsConnectionOf,
+  natsEnvShape,
+  type MongoConnectionSettings,
+  type NatsConnectionSettings,
+} from './connections';
 export { ConfigError, loadConfig } from './load-config';

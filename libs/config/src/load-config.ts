@@ -1,12 +1,8 @@
 import { z } from 'zod';
+import { ConfigError } from './config.error';
+import { connectionProblems } from './connections';
 
-/** The environment is unusable; `problems` names every bad or missing variable. */
-export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError } from './config.error';
 
 /**
  * Parses the environment with `schema` once, at start-up, and freezes the result. Every problem
@@ -30,5 +26,7 @@ export function loadConfig<Shape extends z.ZodRawShape>(
       }),
     );
   }
+  const problems = connectionProblems(result.data);
+  if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(result.data);
 }

@@ -21,4 +21,4 @@ export type {
 export { GAP_MARKER, MongoEventStore, type MongoEventStoreOptions } from './mongo.event-store';
 export { EVENT_HEADERS, OutboxRelay, type OutboxRelayOptions, type RelayedEventPayload } from './outbox.relay';
 export { ProjectionRunner, type Projection, type ProjectionRunnerOptions } from './projection.runner';
-export { connectMongo } from './mongo.connection';
+export { connectMongo, type MongoTarget } from './mongo.connection';

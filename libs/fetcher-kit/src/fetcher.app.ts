@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { mongoConnectionOf, natsConnectionOf } from '@s1c/config';
 import { Controller, Module, type DynamicModule, type INestMicroservice, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Ctx, Payload } from '@nestjs/microservices';
@@ -77,12 +78,12 @@ export async function startFetcher(spec: ApiSpec, config: FetcherConfig, options
     cleanup.length = 0;
   };
   try {
-    const mongo = await connectMongo(config.MONGO_URL);
+    const mongo = await connectMongo(mongoConnectionOf(config));
     cleanup.push(() => mongo.close());
     const store = new MongoEventStore(mongo.db(config.S1C_DB_NAME), { gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, ...(options.clock ? { clock: options.clock } : {}) });
     await store.ensureIndexes();
 
-    const nc = await connectNats({ url: config.NATS_URL, name: `s1c-${name}`, logger });
+    const nc = await connectNats({ ...natsConnectionOf(config), name: `s1c-${name}`, logger });
     cleanup.push(() => drainNats(nc));
     const publisher = jetStreamRawPublisher(nc.jetstream());
     const runner = new JobRunner({
@@ -103,7 +104,8 @@ export async function startFetcher(spec: ApiSpec, config: FetcherConfig, options
     });
 
     const app = await NestFactory.createMicroservice(FetcherModule.register(fetcherController(spec, config, runner)), {
-      strategy: new NatsTransport({ connection: nc, logger, queueGroup: `s1c-${name}` }),
+      // The jobs stream is the scheduler's; raw records and dead letters are published here.
+      strategy: new NatsTransport({ connection: nc, logger, queueGroup: `s1c-${name}`, streams: [STREAMS.jobs, STREAMS.raw, STREAMS.deadLetters] }),
       logger: new NestLogger(logger),
     });
     await app.listen();

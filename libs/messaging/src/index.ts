@@ -26,7 +26,7 @@
  * }
  * ```
  */
-export { connectNats, drainNats, type ConnectNatsOptions } from './nats.connection';
+export { connectNats, drainNats, NatsConnectError, type ConnectNatsOptions } from './nats.connection';
 export { silentLogger, type LoggerLike } from './logger.interface';
 export { COMMAND_OPS, InvalidSubjectTokenError, subjectToken, subjects, type CommandOp } from './subjects';
 export {
@@ -36,6 +36,7 @@ export {
   ensureStream,
   type ConsumerDeclaration,
   type DeclarationResult,
+  type EnsureStreamOptions,
   type StreamDeclaration,
 } from './stream.declarations';
 export {
@@ -43,6 +44,8 @@ export {
   CommandTimeoutError,
   DeclarationConflictError,
   InvalidReplyError,
+  isPermissionViolation,
+  NatsPermissionError,
   NoRespondersError,
   PoisonMessageError,
   RetryableError,

@@ -1,4 +1,5 @@
 import { RpcException } from '@nestjs/microservices';
+import { ErrorCode, NatsError } from 'nats';
 
 /** Nobody answered the request in time; names the subject so the caller knows which service to look at. */
 export class CommandTimeoutError extends Error {
@@ -40,6 +41,34 @@ export class DeclarationConflictError extends Error {
   ) {
     super(`${resource} exists with a different ${fields.join(', ')} that cannot be updated in place`, { cause });
   }
+}
+
+/**
+ * The NATS server refused an operation for this connection's user: its permissions
+ * (infra/nats/nats.conf) do not allow publishing or subscribing to `subject`. Usually the service
+ * runs with another service's credentials, or the server's configuration is older than the service.
+ */
+export class NatsPermissionError extends Error {
+  override readonly name = 'NatsPermissionError';
+  constructor(
+    readonly operation: 'publish' | 'subscribe',
+    readonly subject: string,
+    what: string,
+  ) {
+    super(
+      `NATS permission denied: this service's NATS user may not ${operation} ${JSON.stringify(subject)} (${what}); check NATS_USER / NATS_PASSWORD (another service's credentials?) and the server's permissions for that user`,
+    );
+  }
+}
+
+/** Whether `error` is the server refusing an operation on permission grounds. */
+export function isPermissionViolation(error: unknown): error is NatsError {
+  return error instanceof NatsError && error.code === ErrorCode.PermissionsViolation;
+}
+
+/** The subject a permission violation names (from the server's message), if any. */
+export function refusedSubject(error: NatsError): string | undefined {
+  return error.permissionContext?.subject ?? /to "([^"]+)"/.exec(error.message)?.[1];
 }
 
 /** Structured error body of a command reply: `{"ok":false,"error":{code,message,details}}`. */

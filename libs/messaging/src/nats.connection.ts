@@ -7,9 +7,15 @@ export interface ConnectNatsOptions {
   url: string;
   /** Client name, e.g. the service name. */
   name: string;
+  /**
+   * The service's NATS user. Its replies come to `_INBOX.<user>.…` rather than `_INBOX.…`, so the
+   * server can let each user subscribe to its own inboxes only (infra/nats/nats.conf does).
+   */
   user?: string;
   pass?: string;
   token?: string;
+  /** TLS: a CA to verify the server with, and a client certificate and key when it verifies clients. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
   logger?: LoggerLike;
   /** Delay between reconnect attempts; default 1000 ms. */
   reconnectTimeWaitMs?: number;
@@ -18,6 +24,35 @@ export interface ConnectNatsOptions {
    * default false, so a wrong URL fails fast at start-up.
    */
   waitOnFirstConnect?: boolean;
+  /** How long the first connection (TCP, TLS, NATS handshake) may take; default 20 s. */
+  connectTimeoutMs?: number;
+}
+
+/** The first connection failed; the message says where, as whom, and the likely cause. */
+export class NatsConnectError extends Error {
+  override readonly name = 'NatsConnectError';
+  /** The client's error code, e.g. `AUTHORIZATION_VIOLATION`, `TIMEOUT`, `CONNECTION_REFUSED`. */
+  readonly code: string | undefined;
+  constructor(options: ConnectNatsOptions, cause: unknown) {
+    const code = (cause as { code?: unknown }).code;
+    super(`cannot connect to NATS at ${printable(options.url)} as ${options.user ? `user ${JSON.stringify(options.user)}` : 'no user'}${options.tls ? ' over TLS' : ''}: ${likelyCause(options, code, cause)}`, { cause });
+    this.code = typeof code === 'string' ? code : undefined;
+  }
+}
+
+function likelyCause(options: ConnectNatsOptions, code: unknown, cause: unknown): string {
+  if (code === 'AUTHORIZATION_VIOLATION') return 'authorization refused: check NATS_USER and NATS_PASSWORD';
+  // nats-server ends a TLS handshake whose client certificate it refuses without a word the
+  // client can report: the connection attempt just times out.
+  if (code === 'TIMEOUT' && options.tls) {
+    return 'no handshake in time; over TLS this usually means the server refused the client certificate (NATS_TLS_CERT_FILE / NATS_TLS_KEY_FILE missing, or not signed by a CA the server trusts)';
+  }
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+/** The URL without any password it may carry. */
+function printable(url: string): string {
+  return url.replace(/\/\/[^@/]*@/g, '//');
 }
 
 /**
@@ -26,12 +61,26 @@ export interface ConnectNatsOptions {
  */
 export async function connectNats(options: ConnectNatsOptions): Promise<NatsConnection> {
   const logger = options.logger ?? silentLogger;
-  const nc = await connect({
+  let nc: NatsConnection;
+  try {
+    nc = await open(options);
+  } catch (error) {
+    throw new NatsConnectError(options, error);
+  }
+  logger.info({ server: nc.getServer(), name: options.name, user: options.user, tls: options.tls !== undefined }, 'nats connected');
+  void logStatus(nc, logger, options.name, options.user);
+  return nc;
+}
+
+function open(options: ConnectNatsOptions): Promise<NatsConnection> {
+  return connect({
     servers: options.url.split(',').map((s) => s.trim()),
     name: options.name,
     user: options.user,
     pass: options.pass,
     token: options.token,
+    ...(options.user ? { inboxPrefix: `_INBOX.${options.user}` } : {}),
+    ...(options.tls ? { tls: { ...options.tls } } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: options.reconnectTimeWaitMs ?? 1000,
     // A half-open TCP connection is only noticed by pings; the 2-minute default would leave
@@ -42,15 +91,19 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
     // of the CPU of a service that publishes per record.
     noAsyncTraces: true,
     waitOnFirstConnect: options.waitOnFirstConnect ?? false,
+    ...(options.connectTimeoutMs ? { timeout: options.connectTimeoutMs } : {}),
   });
-  logger.info({ server: nc.getServer(), name: options.name }, 'nats connected');
-  void logStatus(nc, logger, options.name);
-  return nc;
 }
 
-async function logStatus(nc: NatsConnection, logger: LoggerLike, name: string): Promise<void> {
+async function logStatus(nc: NatsConnection, logger: LoggerLike, name: string, user: string | undefined): Promise<void> {
   for await (const s of nc.status()) {
     const fields = { name, server: nc.getServer(), data: s.data };
+    if (s.type === Events.Error && s.permissionContext) {
+      // The operation that caused it fails (or, creating a stream another service owns, waits) on
+      // its own; this says which user lacked which right.
+      logger.warn({ ...fields, user, operation: s.permissionContext.operation, subject: s.permissionContext.subject }, 'nats permission denied');
+      continue;
+    }
     switch (s.type) {
       case Events.Disconnect:
         logger.warn(fields, 'nats disconnected');

@@ -6,7 +6,7 @@ import { JETSTREAM_EXTRAS_KEY, type JetStreamConsumerOptions } from './jetstream
 import { JetStreamWorker } from './jetstream.worker';
 import { encodeJson } from './json.codec';
 import { type LoggerLike, silentLogger } from './logger.interface';
-import { CommandError, HandlerFailure, type CommandErrorBody } from './messaging.errors';
+import { CommandError, HandlerFailure, isPermissionViolation, NatsPermissionError, type CommandErrorBody } from './messaging.errors';
 import { connectNats, drainNats, type ConnectNatsOptions } from './nats.connection';
 import { STREAMS, declareStreams, ensureConsumer, type ConsumerDeclaration, type StreamDeclaration } from './stream.declarations';
 import { subjectToken } from './subjects';
@@ -209,7 +209,7 @@ export class NatsTransport extends Server<NatsTransportEvents, NatsTransportStat
     const streams = this.options.streams ?? Object.values(STREAMS);
     if (streams.length > 0 || consumers.length > 0) {
       const jsm = await nc.jetstreamManager();
-      await declareStreams(jsm, streams);
+      await declareStreams(jsm, streams, { logger: this.log });
       const js: JetStreamClient = nc.jetstream();
       for (const [spec, handler] of consumers) {
         const declared = await ensureConsumer(jsm, spec.stream, consumerDeclaration(spec));
@@ -221,11 +221,13 @@ export class NatsTransport extends Server<NatsTransportEvents, NatsTransportStat
     }
 
     const queue = this.options.queueGroup ?? (isNatsConnection(connection) ? 's1c' : connection.name);
+    const refused: string[] = [];
     for (const [subject, handler] of commands) {
       const sub = nc.subscribe(subject, {
         queue,
         callback: (error, msg) => {
           if (error) {
+            if (isPermissionViolation(error)) refused.push(subject);
             this.log.error({ subject, err: error }, 'command subscription failed');
             return;
           }
@@ -236,8 +238,10 @@ export class NatsTransport extends Server<NatsTransportEvents, NatsTransportStat
       this.log.info({ subject, queue }, 'serving command');
     }
     // A flush round-trip means the server has registered our subscriptions: once listen
-    // resolves, a request from another connection finds a responder.
+    // resolves, a request from another connection finds a responder. A refused subscription is
+    // answered before the flush, so a service without the right to serve its commands stops here.
     await nc.flush();
+    if (refused.length > 0) throw new NatsPermissionError('subscribe', refused[0]!, `serving commands on ${refused.join(', ')}`);
     for (const worker of this.workers) worker.start();
   }
 

@@ -11,7 +11,8 @@ import {
   type StreamConfig,
   type StreamInfo,
 } from 'nats';
-import { DeclarationConflictError } from './messaging.errors';
+import { type LoggerLike, silentLogger } from './logger.interface';
+import { DeclarationConflictError, isPermissionViolation, NatsPermissionError, refusedSubject } from './messaging.errors';
 
 /** A stream as the project declares it: any stream fields, with name and subjects required. */
 export type StreamDeclaration = Partial<StreamConfig> & { name: string; subjects: string[] };
@@ -19,10 +20,20 @@ export type StreamDeclaration = Partial<StreamConfig> & { name: string; subjects
 /** A durable pull consumer: explicit ack is forced, a push `deliver_subject` is refused. */
 export type ConsumerDeclaration = Partial<ConsumerConfig> & { durable_name: string };
 
-/** What an `ensure*` call did, with the resulting server-side info. */
+/**
+ * What an `ensure*` call did, with the resulting server-side info. `foreign`: the stream differs
+ * from the declaration but this user may not change it (another service owns it); it is used as is.
+ */
 export interface DeclarationResult<I> {
-  action: 'created' | 'updated' | 'unchanged';
+  action: 'created' | 'updated' | 'unchanged' | 'foreign';
   info: I;
+}
+
+/** Options of {@link ensureStream}. */
+export interface EnsureStreamOptions {
+  logger?: LoggerLike;
+  /** How often to look again for a stream this user may not create; default 1 s. */
+  retryIntervalMs?: number;
 }
 
 const MINUTE_NS = nanos(60_000);
@@ -120,22 +131,45 @@ function differingFields(desired: object, actual: object): string[] {
  * Creates the stream, or updates it when a field given here differs from the server's; does
  * nothing when they agree. Never deletes or purges. A field the server cannot change in place
  * (e.g. storage) raises {@link DeclarationConflictError} naming it.
+ *
+ * Least privilege (infra/nats/nats.conf): only a stream's owner may create or update it. When the
+ * server refuses the create on permission grounds, this waits until the owner has created the
+ * stream; when it refuses an update, the stream is used as it is (`foreign`). Refusing even to
+ * read the stream's info raises {@link NatsPermissionError}.
  */
 export async function ensureStream(
   jsm: JetStreamManager,
   config: StreamDeclaration,
+  options: EnsureStreamOptions = {},
 ): Promise<DeclarationResult<StreamInfo>> {
+  const logger = options.logger ?? silentLogger;
+  // Once refused, only look for the stream: asking again would be refused (and logged) every time.
+  let mayCreate = true;
+  let warnedAt: number | undefined;
   for (let attempt = 0; ; attempt++) {
     let existing: StreamInfo | undefined;
     try {
       existing = await jsm.streams.info(config.name);
     } catch (error) {
+      if (isPermissionViolation(error)) throw new NatsPermissionError('publish', refusedSubject(error) ?? config.name, `reading stream ${config.name}`);
       if (!isNotFound(error)) throw error;
+    }
+    if (!existing && !mayCreate) {
+      if (warnedAt === undefined || Date.now() - warnedAt >= 30_000) {
+        logger.warn({ stream: config.name }, 'stream does not exist and this NATS user may not create it: waiting for the service that owns it');
+        warnedAt = Date.now();
+      }
+      await new Promise((resolve) => setTimeout(resolve, options.retryIntervalMs ?? 1000));
+      continue;
     }
     if (!existing) {
       try {
         return { action: 'created', info: await jsm.streams.add(config) };
       } catch (error) {
+        if (isPermissionViolation(error)) {
+          mayCreate = false;
+          continue;
+        }
         // Another replica may have created it between our info and add: look again, once.
         if (attempt === 0) continue;
         throw error;
@@ -146,6 +180,10 @@ export async function ensureStream(
     try {
       return { action: 'updated', info: await jsm.streams.update(config.name, config) };
     } catch (error) {
+      if (isPermissionViolation(error)) {
+        logger.warn({ stream: config.name, fields }, 'stream differs from this service\'s declaration, which its NATS user may not update: using it as it is');
+        return { action: 'foreign', info: existing };
+      }
       throw new DeclarationConflictError(`stream ${config.name}`, fields, error);
     }
   }
@@ -172,12 +210,14 @@ export async function ensureConsumer(
     try {
       existing = await jsm.consumers.info(stream, config.durable_name);
     } catch (error) {
+      if (isPermissionViolation(error)) throw new NatsPermissionError('publish', refusedSubject(error) ?? resource, `reading ${resource}`);
       if (!isNotFound(error)) throw error;
     }
     if (!existing) {
       try {
         return { action: 'created', info: await jsm.consumers.add(stream, desired) };
       } catch (error) {
+        if (isPermissionViolation(error)) throw new NatsPermissionError('publish', refusedSubject(error) ?? resource, `creating ${resource}`);
         if (attempt === 0 && !isNotFound(error)) continue;
         throw error;
       }
@@ -187,6 +227,7 @@ export async function ensureConsumer(
     try {
       return { action: 'updated', info: await jsm.consumers.update(stream, config.durable_name, desired) };
     } catch (error) {
+      if (isPermissionViolation(error)) throw new NatsPermissionError('publish', refusedSubject(error) ?? resource, `updating ${resource}`);
       throw new DeclarationConflictError(resource, fields, error);
     }
   }
@@ -196,8 +237,9 @@ export async function ensureConsumer(
 export async function declareStreams(
   jsm: JetStreamManager,
   streams: readonly StreamDeclaration[] = Object.values(STREAMS),
+  options: EnsureStreamOptions = {},
 ): Promise<Array<DeclarationResult<StreamInfo>>> {
   const results: Array<DeclarationResult<StreamInfo>> = [];
-  for (const stream of streams) results.push(await ensureStream(jsm, stream));
+  for (const stream of streams) results.push(await ensureStream(jsm, stream, options));
   return results;
 }

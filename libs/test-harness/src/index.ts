@@ -1,5 +1,14 @@
 export { findBinary, MissingBinaryError } from './binaries';
 export { uniqueDbName } from './databases';
-export { freePort, startFerretDb, startNatsServer, type NatsServerOptions, type RunningServer, type ServerOptions } from './servers';
+export {
+  freePort,
+  startFerretDb,
+  startNatsServer,
+  type FerretDbOptions,
+  type NatsServerOptions,
+  type RunningServer,
+  type ServerOptions,
+  type ServerTlsFiles,
+} from './servers';
 export { serverUrls } from './urls';
 export { rawHttpRequest, type RawHttpResponse } from './raw-http';

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +52,8 @@ interface ProcessSpec {
   name: string;
   binary: string;
   args: string[];
+  /** Extra environment (e.g. the passwords a nats-server configuration file reads). */
+  env?: Record<string, string>;
   port: number;
   dataDir: string;
   url: string;
@@ -59,7 +61,8 @@ interface ProcessSpec {
 }
 
 async function launch(spec: ProcessSpec): Promise<ChildProcess> {
-  const child = spawn(spec.binary, spec.args, { cwd: spec.dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = spec.env ? { ...process.env, ...spec.env } : process.env;
+  const child = spawn(spec.binary, spec.args, { cwd: spec.dataDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4000);
@@ -101,7 +104,7 @@ export interface ServerOptions {
 async function startManaged(
   spec: Omit<ProcessSpec, 'port' | 'dataDir' | 'url' | 'args'> & {
     prefix: string;
-    argsFor(port: number, dataDir: string): string[];
+    argsFor(port: number, dataDir: string): string[] | Promise<string[]>;
     urlFor(port: number): string;
   },
   options: ServerOptions,
@@ -110,7 +113,7 @@ async function startManaged(
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), spec.prefix));
   mkdirSync(dataDir, { recursive: true });
   const port = options.port ?? (await freePort());
-  const full: ProcessSpec = { ...spec, port, dataDir, url: spec.urlFor(port), args: spec.argsFor(port, dataDir) };
+  const full: ProcessSpec = { ...spec, port, dataDir, url: spec.urlFor(port), args: await spec.argsFor(port, dataDir) };
   let child: ChildProcess;
   try {
     child = await launch(full);
@@ -139,10 +142,12 @@ async function startManaged(
 /** Options of {@link startNatsServer}. */
 export interface NatsServerOptions extends ServerOptions {
   /**
-   * The text of a configuration file (e.g. `accounts { ... }` for authenticated users); the
-   * port, address, JetStream and store directory given on the command line take precedence.
+   * A configuration file (accounts, users, TLS), e.g. infra/nats/nats.conf. The address, port and
+   * store directory given here still win, and its monitoring port is moved to a free one.
    */
-  readonly config?: string;
+  readonly configFile?: string;
+  /** Environment for the server, e.g. the passwords the configuration file reads. */
+  readonly env?: Record<string, string>;
 }
 
 /** Starts `nats-server -js` on a free port with its store in a temporary directory. */
@@ -153,31 +158,62 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     binary,
     prefix: 's1c-nats-',
     readyTimeoutMs: 15_000,
-    argsFor: (port, dir) => [...configFileArgs(dir, options.config), '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir],
+    ...(options.env ? { env: options.env } : {}),
+    argsFor: async (port, dir) => [
+      ...(options.configFile ? ['-c', options.configFile, '-m', String(await freePort())] : []),
+      '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir,
+    ],
     urlFor: (port) => `nats://127.0.0.1:${port}`,
   }, options);
 }
 
-/** Writes the configuration into the server's data directory (removed with it), as `-c <file>`. */
-function configFileArgs(dir: string, config: string | undefined): string[] {
-  if (config === undefined) return [];
-  const file = join(dir, 'nats.conf');
-  writeFileSync(file, config);
-  return ['-c', file];
+/** TLS files for a server: its certificate and key, and the CA that client certificates must chain to. */
+export interface ServerTlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+}
+
+/** Options of {@link startFerretDb}. */
+export interface FerretDbOptions extends ServerOptions {
+  /**
+   * Listen with TLS on `port` (the returned URL), verifying client certificates against `caFile`;
+   * the plain listener moves to another free port.
+   */
+  readonly tls?: ServerTlsFiles;
+  /**
+   * Require authentication (FerretDB's experimental SCRAM support) and create this user, in
+   * `database`, when the store is new: clients authenticate with `authSource=<database>`.
+   */
+  readonly auth?: { readonly username: string; readonly password: string; readonly database: string };
 }
 
 /** Starts FerretDB v1 (SQLite backend) on a free port with its data in a temporary directory. */
-export async function startFerretDb(options: ServerOptions = {}): Promise<RunningServer> {
+export async function startFerretDb(options: FerretDbOptions = {}): Promise<RunningServer> {
+  const tls = options.tls;
   const binary = findBinary('ferretdb', process.env.FERRETDB_BIN, [join(homedir(), 'go', 'bin'), '/usr/local/bin']);
   return startManaged({
     name: 'ferretdb',
     binary,
     prefix: 's1c-ferretdb-',
+    // The password by environment, not on the command line (where `ps` shows it).
+    ...(options.auth ? { env: { FERRETDB_SETUP_PASSWORD: options.auth.password } } : {}),
     readyTimeoutMs: 30_000,
-    argsFor: (port, dir) => [
+    argsFor: async (port, dir) => [
       '--handler=sqlite',
       `--sqlite-url=file:${dir}/`,
-      `--listen-addr=127.0.0.1:${port}`,
+      ...(tls
+        ? [
+            `--listen-addr=127.0.0.1:${await freePort()}`,
+            `--listen-tls=127.0.0.1:${port}`,
+            `--listen-tls-cert-file=${tls.certFile}`,
+            `--listen-tls-key-file=${tls.keyFile}`,
+            `--listen-tls-ca-file=${tls.caFile}`,
+          ]
+        : [`--listen-addr=127.0.0.1:${port}`]),
+      ...(options.auth
+        ? ['--test-enable-new-auth', `--setup-database=${options.auth.database}`, `--setup-username=${options.auth.username}`]
+        : []),
       '--telemetry=disable',
       `--state-dir=${dir}`,
       '--debug-addr=-',

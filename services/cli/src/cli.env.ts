@@ -6,6 +6,8 @@ export interface CliSettings {
   natsToken?: string;
   /** A NATS `.creds` file (JWT + nkey seed). */
   natsCreds?: string;
+  /** TLS to NATS: a CA to verify the server with; a client certificate and key when it verifies clients. */
+  natsTls?: { caFile?: string; certFile?: string; keyFile?: string };
   healthUrl: string;
   apiToken?: string;
   /** How long one request may take. */
@@ -26,7 +28,11 @@ export interface GlobalFlags {
 
 const nonEmpty = (value: string | undefined): string | undefined => (value === undefined || value.trim() === '' ? undefined : value);
 
-/** Reads the settings: flags first, then `NATS_URL`, `NATS_USER`/`NATS_PASSWORD`, `NATS_TOKEN`, `NATS_CREDS`, `S1C_HEALTH_URL`, `S1C_API_TOKEN`. */
+/**
+ * Reads the settings: flags first, then `NATS_URL`, `NATS_USER`/`NATS_PASSWORD`, `NATS_TOKEN`,
+ * `NATS_CREDS`, `NATS_TLS_CA_FILE`/`NATS_TLS_CERT_FILE`/`NATS_TLS_KEY_FILE`, `S1C_HEALTH_URL`,
+ * `S1C_API_TOKEN`.
+ */
 export function settingsFrom(env: NodeJS.ProcessEnv, flags: GlobalFlags): CliSettings {
   const settings: CliSettings = {
     natsUrl: nonEmpty(flags.natsUrl) ?? nonEmpty(env.NATS_URL) ?? DEFAULT_NATS_URL,
@@ -43,6 +49,12 @@ export function settingsFrom(env: NodeJS.ProcessEnv, flags: GlobalFlags): CliSet
   if (token) settings.natsToken = token;
   if (creds) settings.natsCreds = creds;
   if (apiToken) settings.apiToken = apiToken;
+  const tls = {
+    ...(nonEmpty(env.NATS_TLS_CA_FILE) ? { caFile: env.NATS_TLS_CA_FILE! } : {}),
+    ...(nonEmpty(env.NATS_TLS_CERT_FILE) ? { certFile: env.NATS_TLS_CERT_FILE! } : {}),
+    ...(nonEmpty(env.NATS_TLS_KEY_FILE) ? { keyFile: env.NATS_TLS_KEY_FILE! } : {}),
+  };
+  if (Object.keys(tls).length > 0) settings.natsTls = tls;
   return settings;
 }
 

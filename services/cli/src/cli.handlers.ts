@@ -10,7 +10,6 @@ import {
   type SourceReply,
 } from '@s1c/contracts';
 import { STREAMS } from '@s1c/messaging';
-import { DeliverPolicy } from 'nats';
 import { settingsFrom, type CliSettings } from './cli.env';
 import { CliError, EXIT, RefusedError } from './cli.errors';
 import type {
@@ -28,6 +27,7 @@ import type {
   UpdateOptions,
   WatchOptions,
 } from './cli.program';
+import { EventReader } from './event.reader';
 import { HealthClient } from './health.client';
 import { readJsonFile } from './json-file.reader';
 import { NatsSession } from './nats.session';
@@ -211,16 +211,17 @@ export class CliHandlers implements Handlers {
         tracker.learn(reply.source.id, reply.source.config.name, reply.source.state.state);
         lookedUp.add(reply.source.id);
       }
-      let messages;
+      let reader: EventReader;
       try {
-        const consumer = await session.nc.jetstream().consumers.get(STREAMS.events.name, { filterSubjects: 's1c.evt.>', deliver_policy: DeliverPolicy.New });
-        messages = await consumer.consume();
-        // (DeliverPolicy.New works in nats.js 2.29; DeliverPolicy.All does not, see source.wait.ts.)
+        reader = await EventReader.open(session.nc, session.timeoutMs);
       } catch (error) {
-        throw new CliError(EXIT.unreachable, `cannot follow JetStream stream ${STREAMS.events.name}: ${(error as Error).message} (is the registry running? it declares the stream)`);
+        throw new CliError(EXIT.unreachable, `cannot follow JetStream stream ${STREAMS.events.name}: ${(error as Error).message}`);
       }
-      void this.io.interrupted().then(() => messages.close());
+      const stop = new AbortController();
+      void this.io.interrupted().then(() => stop.abort());
       this.io.stderr.write(`Watching ${o.id ? `source ${o.id}` : 'every source'} for state and health changes (Ctrl-C to stop)...\n`);
+      // From now on: what is already in the stream is history, not a change.
+      const messages = reader.follow('s1c.evt.>', reader.lastSequence + 1, stop.signal);
       for await (const message of messages) {
         const event = relayedEventOf(message);
         if (!event) continue;

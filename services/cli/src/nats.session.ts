@@ -26,7 +26,12 @@ export class NatsSession {
       reconnectTimeWait: 1000,
       noAsyncTraces: true,
     };
-    if (settings.natsUser) opts.user = settings.natsUser;
+    if (settings.natsUser) {
+      opts.user = settings.natsUser;
+      // infra/nats/nats.conf lets each operator subscribe to its own inboxes only.
+      opts.inboxPrefix = `_INBOX.${settings.natsUser}`;
+    }
+    if (settings.natsTls) opts.tls = { ...settings.natsTls };
     if (settings.natsPassword) opts.pass = settings.natsPassword;
     if (settings.natsToken) opts.token = settings.natsToken;
     if (settings.natsCreds) {
@@ -42,7 +47,7 @@ export class NatsSession {
       return new NatsSession(await connect(opts), settings);
     } catch (error) {
       throw new CliError(EXIT.unreachable, `cannot connect to NATS at ${printableUrl(settings.natsUrl)}: ${describeConnectError(error)}`, [
-        'Set NATS_URL (or --nats-url) to the server the collector uses, and NATS_USER/NATS_PASSWORD, NATS_TOKEN or --creds if it needs credentials.',
+        'Set NATS_URL (or --nats-url) to the server the collector uses, and NATS_USER/NATS_PASSWORD, NATS_TOKEN or --creds if it needs credentials (NATS_TLS_CA_FILE, NATS_TLS_CERT_FILE/NATS_TLS_KEY_FILE for TLS).',
       ]);
     }
   }
@@ -102,6 +107,7 @@ function describeConnectError(error: unknown): string {
   const code = (error as { code?: unknown }).code;
   if (code === 'CONNECTION_REFUSED' || code === 'ECONNREFUSED') return 'connection refused';
   if (code === 'AUTHORIZATION_VIOLATION') return 'authorization refused (check the credentials)';
+  if (code === 'PERMISSIONS_VIOLATION') return `permission denied for this NATS user: ${(error as Error).message}`;
   if (code === 'AUTHENTICATION_EXPIRED') return 'credentials expired';
   if (code === 'TIMEOUT') return 'timed out';
   if (code === 'CONNECTION_CLOSED') return 'connection closed';

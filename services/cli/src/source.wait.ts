@@ -1,7 +1,7 @@
 import type { SourceStateName } from '@s1c/contracts';
-import { STREAMS } from '@s1c/messaging';
-import type { ConsumerMessages } from 'nats';
+import { STREAMS, subjects } from '@s1c/messaging';
 import { CliError, EXIT } from './cli.errors';
+import { EventReader } from './event.reader';
 import type { NatsSession } from './nats.session';
 import { relayedEventOf, WatchTracker, type WatchEvent } from './render/watch.renderer';
 
@@ -12,8 +12,8 @@ export interface WaitOutcome {
 }
 
 /**
- * Follows one source's lifecycle on `S1C_EVENTS` (an ordered consumer on
- * `s1c.evt.source.<id>.*`, from the start of its history) until it reaches one of `until`.
+ * Follows one source's lifecycle on `S1C_EVENTS` (`s1c.evt.source.<id>.*`, from the start of
+ * its history, with an {@link EventReader}) until it reaches one of `until`.
  * Events before `fromVersion` (the version the command's reply named) only set the scene;
  * each later state change is handed to `onChange` as it happens, so none is missed the way
  * polling `get` could miss a state held for less than a poll.
@@ -27,24 +27,22 @@ export async function waitForStates(
   onChange: (event: WatchEvent) => void,
   tracker = new WatchTracker(),
 ): Promise<WaitOutcome> {
-  let messages: ConsumerMessages;
+  let reader: EventReader;
   try {
-    // No deliver_policy: nats.js 2.29's ordered consumer sends DeliverPolicy.All together with
-    // opt_start_seq, which the server refuses, and consume() then retries for ever. Its default
-    // (start at sequence 1) is "all".
-    const consumer = await session.nc.jetstream().consumers.get(STREAMS.events.name, { filterSubjects: `s1c.evt.source.${sourceId}.*` });
-    messages = await withDeadline(consumer.consume(), session.timeoutMs, 'JetStream did not start the consumer');
+    reader = await EventReader.open(session.nc, session.timeoutMs);
   } catch (error) {
-    throw new CliError(EXIT.unreachable, `cannot follow the source's events on JetStream stream ${STREAMS.events.name}: ${(error as Error).message}`);
+    throw new CliError(EXIT.unreachable, `cannot read the source's events on JetStream stream ${STREAMS.events.name}: ${(error as Error).message}`);
   }
+  const stop = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    void messages.close();
+    stop.abort();
   }, timeoutMs);
   let lastState: SourceStateName | undefined;
   try {
-    for await (const message of messages) {
+    // From the start of the source's history: earlier events set the scene.
+    for await (const message of reader.follow(subjects.sourceEvents(sourceId), 1, stop.signal)) {
       const event = relayedEventOf(message);
       if (!event) continue;
       const line = tracker.apply(event);
@@ -54,20 +52,14 @@ export async function waitForStates(
       onChange(line);
       if (until.includes(line.to)) return { state: line.to, last: line };
     }
+  } catch (error) {
+    throw new CliError(EXIT.unreachable, `cannot read the source's events on JetStream stream ${STREAMS.events.name}: ${(error as Error).message}`);
   } finally {
     clearTimeout(timer);
-    await messages.close();
+    stop.abort();
   }
   if (timedOut) {
     throw new CliError(EXIT.timeout, `source ${sourceId} is still ${lastState ?? 'in an unknown state'} after ${Math.round(timeoutMs / 1000)} s; waited for ${until.join(' or ')} (raise --wait-timeout)`);
   }
   throw new CliError(EXIT.unreachable, `the event stream closed before source ${sourceId} reached ${until.join(' or ')}`);
-}
-
-function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

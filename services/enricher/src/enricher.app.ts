@@ -1,3 +1,4 @@
+import { mongoConnectionOf, natsConnectionOf } from '@s1c/config';
 import { STREAMS, connectNats, declareStreams, drainNats, ensureConsumer } from '@s1c/messaging';
 import { connectMongo, MongoEventStore } from '@s1c/event-store';
 import { createLogger, type Logger } from '@s1c/logger';
@@ -50,7 +51,7 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
     cleanup.length = 0;
   };
   try {
-    const mongo = await connectMongo(config.MONGO_URL);
+    const mongo = await connectMongo(mongoConnectionOf(config));
     cleanup.push(() => mongo.close());
     const db = mongo.db(config.S1C_DB_NAME);
     const store = new MongoEventStore(db, { clock });
@@ -63,10 +64,11 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
       nowMs: () => clock().getTime(),
     });
 
-    const nc = await connectNats({ url: config.NATS_URL, name: 's1c-enricher', logger });
+    const nc = await connectNats({ ...natsConnectionOf(config), name: 's1c-enricher', logger });
     cleanup.push(() => drainNats(nc));
     const jsm = await nc.jetstreamManager();
-    await declareStreams(jsm);
+    // Raw records are the fetchers' stream: the enricher waits for it when it may not create it.
+    await declareStreams(jsm, [STREAMS.raw, STREAMS.data, STREAMS.deadLetters], { logger });
     const js = nc.jetstream();
 
     // Deletions relayed from the log reach us at once; the periodic re-read covers missed ones.

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sampleSourceDocument } from '@s1c/contracts/testing';
 import { startNatsServer, type RunningServer } from '@s1c/test-harness';
 import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
@@ -45,7 +48,9 @@ describe('audit: who changed a source, from where', () => {
   const commandsHandled = () => registry.logText().match(/"msg":"command (handled|refused)"/g)?.length ?? 0;
 
   beforeAll(async () => {
-    nats = await startNatsServer({ config: NATS_CONFIG });
+    const configFile = join(mkdtempSync(join(tmpdir(), 's1c-audit-')), 'nats.conf');
+    writeFileSync(configFile, NATS_CONFIG);
+    nats = await startNatsServer({ configFile });
     registry = await startRegistryForTest({ natsUrl: url(), natsAuth: { user: 'registry', pass: 'registry-pw' } });
     gw = await startGatewayUnderTest({
       natsUrl: url(),

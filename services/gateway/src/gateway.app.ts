@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { natsConnectionOf } from '@s1c/config';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -27,8 +28,6 @@ export interface GatewayRuntime {
 
 export interface GatewayOptions {
   readonly logger?: Logger;
-  /** NATS user and password (tests of authenticated NATS). */
-  readonly natsAuth?: { readonly user: string; readonly pass: string };
 }
 
 /**
@@ -45,7 +44,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     cleanup.length = 0;
   };
   try {
-    const nc = await connectNats({ url: config.NATS_URL, name: 's1c-gateway', logger, ...options.natsAuth });
+    const nc = await connectNats({ ...natsConnectionOf(config), name: 's1c-gateway', logger });
     cleanup.push(() => drainNats(nc));
     const registry = new RegistryClient({ nc, timeoutMs: config.S1C_COMMAND_TIMEOUT, logger });
     const app = await NestFactory.create<NestExpressApplication>(GatewayModule.register({ registry, nc, tokens }), {

@@ -1,10 +1,10 @@
-import { commonEnvShape, env, loadConfig } from '@s1c/config';
+import { commonEnvShape, env, loadConfig, natsEnvShape } from '@s1c/config';
 import { z } from 'zod';
 import { ApiTokensError, parseApiTokens } from './api-tokens';
 
 /** The gateway's environment, parsed once at start-up. It talks to NATS only, never to MongoDB. */
 export const gatewayEnvShape = {
-  NATS_URL: commonEnvShape.NATS_URL,
+  ...natsEnvShape,
   LOG_LEVEL: commonEnvShape.LOG_LEVEL,
   /** Port of the HTTP source API. */
   S1C_GATEWAY_PORT: env.port(8081),

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { mongoConnectionOf, natsConnectionOf } from '@s1c/config';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -47,7 +48,7 @@ export async function startHealth(config: HealthConfig, options: HealthOptions =
   };
   try {
     const assets = options.assets ?? loadDashboardAssets();
-    const mongo = await connectMongo(config.MONGO_URL);
+    const mongo = await connectMongo(mongoConnectionOf(config));
     cleanup.push(() => mongo.close());
     const db = mongo.db(config.S1C_DB_NAME);
     const store = new MongoEventStore(db, { gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, clock });
@@ -56,7 +57,7 @@ export async function startHealth(config: HealthConfig, options: HealthOptions =
     cleanup.push(() => readModel.stop());
 
     // NATS only answers /healthz here; a broken connection must not stop the read API.
-    const nc = await connectNats({ url: config.NATS_URL, name: 's1c-health', logger });
+    const nc = await connectNats({ ...natsConnectionOf(config), name: 's1c-health', logger });
     cleanup.push(() => drainNats(nc));
 
     const queries = new HealthQueries(db, clock, store);

@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { INestMicroservice } from '@nestjs/common';
+import { mongoConnectionOf, natsConnectionOf } from '@s1c/config';
 import { collectionDecider, isCollectionEvent } from '@s1c/domain';
 import { AggregateRepository, connectMongo, MongoEventStore, OutboxRelay, ProjectionRunner } from '@s1c/event-store';
 import { createLogger, NestLogger, type Logger } from '@s1c/logger';
-import { connectNats, declareStreams, drainNats, NatsTransport, STREAMS } from '@s1c/messaging';
+import { connectNats, drainNats, ensureStream, NatsTransport, STREAMS } from '@s1c/messaging';
 import type { AddressResolver } from '@s1c/s1-client';
 import { SecretBox } from '@s1c/secrets';
 import { randomUUID } from 'node:crypto';
@@ -31,8 +32,6 @@ export interface RegistryOptions {
   readonly clock?: () => Date;
   /** Resolves console host names (tests inject one); default: the system resolver. */
   readonly resolver?: AddressResolver;
-  /** NATS user and password (tests of authenticated NATS). */
-  readonly natsAuth?: { readonly user: string; readonly pass: string };
 }
 
 /**
@@ -48,7 +47,7 @@ export async function startRegistry(config: RegistryConfig, options: RegistryOpt
     for (const step of cleanup.reverse()) await step().catch((error: unknown) => logger.warn({ err: error }, 'shutdown step failed'));
   };
   try {
-    const mongo = await connectMongo(config.MONGO_URL);
+    const mongo = await connectMongo(mongoConnectionOf(config));
     cleanup.push(() => mongo.close());
     const db = mongo.db(config.S1C_DB_NAME);
     const store = new MongoEventStore(db, { gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, clock });
@@ -59,10 +58,10 @@ export async function startRegistry(config: RegistryConfig, options: RegistryOpt
     await readModel.start();
     cleanup.push(() => readModel.stop());
 
-    const nc = await connectNats({ url: config.NATS_URL, name: 's1c-registry', logger, ...options.natsAuth });
+    const nc = await connectNats({ ...natsConnectionOf(config), name: 's1c-registry', logger });
     cleanup.push(() => drainNats(nc));
     const jsm = await nc.jetstreamManager();
-    await declareStreams(jsm);
+    await ensureStream(jsm, STREAMS.events, { logger });
     const relay = new OutboxRelay(store, db, nc.jetstream(), jsm, {
       name: 'registry',
       streamName: STREAMS.events.name,

@@ -1,3 +1,4 @@
+import { mongoConnectionOf, natsConnectionOf } from '@s1c/config';
 import { connectMongo, MongoEventStore } from '@s1c/event-store';
 import { createLogger, type Logger } from '@s1c/logger';
 import { connectNats, drainNats, ensureStream, publishJson, STREAMS, subjects } from '@s1c/messaging';
@@ -57,16 +58,16 @@ export async function startScheduler(config: SchedulerConfig, options: Scheduler
     cleanup.length = 0;
   };
   try {
-    const mongo = await connectMongo(config.MONGO_URL);
+    const mongo = await connectMongo(mongoConnectionOf(config));
     cleanup.push(() => mongo.close());
     // The store keeps wall-clock time: its gap timeout measures how long a write has been
     // missing, which must pass even while a test holds the scheduler's clock still.
     const store = new MongoEventStore(mongo.db(config.S1C_DB_NAME), { gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT });
     await store.ensureIndexes();
 
-    const nc = await connectNats({ url: config.NATS_URL, name: 's1c-scheduler', logger });
+    const nc = await connectNats({ ...natsConnectionOf(config), name: 's1c-scheduler', logger });
     cleanup.push(() => drainNats(nc));
-    await ensureStream(await nc.jetstreamManager(), STREAMS.jobs);
+    await ensureStream(await nc.jetstreamManager(), STREAMS.jobs, { logger });
     const js = nc.jetstream();
     const publish: JobPublisher = async (job) => {
       await publishJson(js, subjects.job(job.api), job, { msgId: job.jobId });

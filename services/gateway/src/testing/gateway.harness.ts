@@ -58,8 +58,10 @@ export async function startGatewayUnderTest(
     S1C_API_TOKEN: options.token,
     S1C_API_TOKENS: options.tokens,
     S1C_COMMAND_TIMEOUT: options.commandTimeout ?? '10s',
+    NATS_USER: options.natsAuth?.user,
+    NATS_PASSWORD: options.natsAuth?.pass,
   });
-  const runtime = await startGateway(config, { logger, ...(options.natsAuth ? { natsAuth: options.natsAuth } : {}) });
+  const runtime = await startGateway(config, { logger });
   return {
     runtime,
     url: runtime.url,
@@ -117,8 +119,10 @@ export async function startRegistryForTest(options: { natsUrl?: string; natsAuth
     S1C_EVENT_POLL_INTERVAL: '50ms',
     S1C_DELETION_COMPLETION: 'scheduler',
     S1C_ALLOW_INSECURE_BASE_URL: 'true',
+    NATS_USER: options.natsAuth?.user,
+    NATS_PASSWORD: options.natsAuth?.pass,
   });
-  const runtime = await startRegistry(config, { logger, ...(options.natsAuth ? { natsAuth: options.natsAuth } : {}) });
+  const runtime = await startRegistry(config, { logger });
   const mongo = await MongoClient.connect(mongoUrl);
   return {
     runtime,
