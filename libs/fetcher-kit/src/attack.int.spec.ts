@@ -1,6 +1,7 @@
 import type { AddressResolver } from '@s1c/s1-client';
 import { createServer, type Server } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { startConnectionTrap, type ConnectionTrap } from '@s1c/test-harness';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defineApiSpec } from './api-spec';
 import type { JobContext } from './job.runner';
@@ -15,21 +16,14 @@ import { eventsOf, startFetcherFixture, type FetcherFixture } from './testing';
 const activities = defineApiSpec({ api: 'activities', timeField: 'createdAt', timestampPath: ['createdAt'], versioned: false });
 const ctx: JobContext = { working: () => undefined };
 
-let trap: TcpServer;
+let trap: ConnectionTrap;
 let trapPort = 0;
-let trapConnections = 0;
 
 beforeAll(async () => {
-  trap = createTcpServer((socket) => {
-    trapConnections += 1;
-    socket.destroy();
-  });
-  await new Promise<void>((resolve) => trap.listen(0, '127.0.0.1', resolve));
-  trapPort = (trap.address() as AddressInfo).port;
+  trap = await startConnectionTrap();
+  trapPort = trap.port;
 });
-afterAll(async () => {
-  await new Promise<void>((resolve) => trap.close(() => resolve()));
-});
+afterAll(() => trap?.close());
 
 describe('a fetcher in production mode (S1C_ALLOW_INSECURE_BASE_URL=false)', () => {
   let f: FetcherFixture;
@@ -58,7 +52,7 @@ describe('a fetcher in production mode (S1C_ALLOW_INSECURE_BASE_URL=false)', () 
     const events = await f.collectionEvents(sourceId, 'activities');
     expect(eventsOf(events, 'JobFailed')[0]!.data.reason).toMatch(/not a public address|loopback, private or link-local|must use https/);
     expect(eventsOf(events, 'HealthEventRaised')[0]!.data).toMatchObject({ severity: 'Error', errorType: 'ThirdPartyConfig' });
-    expect(trapConnections).toBe(0);
+    expect(trap.connections()).toBe(0);
     expect(f.sim.admin.requests()).toEqual([]);
   });
 });

@@ -1,7 +1,8 @@
 import type { LookupAddress } from 'node:dns';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
+import { startConnectionTrap, type ConnectionTrap } from '@s1c/test-harness';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleRateLimiter } from './console.rate-limiter';
 import { guardedLookup, systemResolver, type AddressResolver } from './guarded.lookup';
@@ -18,28 +19,15 @@ import { S1Error } from './s1.errors';
 
 const TOKEN = 'attack-secret-token-5f4e3d2c1b0a';
 
-interface Trap {
-  readonly port: number;
-  connections: number;
-}
-
-let trap: Trap & { server: TcpServer };
+let trap: ConnectionTrap;
 const clients: S1Client[] = [];
 const errors: S1Error[] = [];
 const closers: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
-  const server = createTcpServer((socket) => {
-    trap.connections += 1;
-    socket.destroy();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  trap = { server, port: (server.address() as AddressInfo).port, connections: 0 };
+  trap = await startConnectionTrap();
 });
-
-afterAll(async () => {
-  await new Promise<void>((resolve) => trap.server.close(() => resolve()));
-});
+afterAll(() => trap.close());
 
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
@@ -105,7 +93,7 @@ describe('when base_url points inside our network', () => {
     const error = await failure(client({ baseUrl: url(trap.port) }).verifyToken());
     expect(error).toMatchObject({ errorType: 'ThirdPartyConfig', reason: 'AddressNotAllowed' });
     expect(error.message).toMatch(/not a public address|loopback, private or link-local/);
-    expect(trap.connections).toBe(0);
+    expect(trap.connections()).toBe(0);
   });
 
   it.each([
@@ -123,7 +111,7 @@ describe('when base_url points inside our network', () => {
       expect(error, label).toMatchObject({ errorType: 'ThirdPartyConfig', reason: 'AddressNotAllowed' });
       expect(error.message).toContain('console.attack.test resolves to');
     }
-    expect(trap.connections).toBe(0);
+    expect(trap.connections()).toBe(0);
   });
 
   it('a real DNS name for loopback (localhost, through the system resolver) is refused by the connect-time check itself', async () => {
@@ -135,7 +123,7 @@ describe('when base_url points inside our network', () => {
     });
     expect(error.code).toBe('S1C_ADDRESS_NOT_ALLOWED');
     expect(error.message).toMatch(/^localhost resolves to .*(127\.0\.0\.1|::1)/);
-    expect(trap.connections).toBe(0);
+    expect(trap.connections()).toBe(0);
   });
 
   it('DNS rebinding cannot switch the address: every connection resolves and checks again, and loopback answers are refused', async () => {
@@ -150,7 +138,7 @@ describe('when base_url points inside our network', () => {
     for (let i = 0; i < 6; i += 1) reasons.push((await failure(c.verifyToken())).reason);
     expect(calls).toBeGreaterThanOrEqual(6);
     expect(reasons.filter((r) => r === 'AddressNotAllowed')).toHaveLength(3);
-    expect(trap.connections).toBe(0);
+    expect(trap.connections()).toBe(0);
   });
 
   it('still connects to a name that resolves to loopback when insecure URLs are allowed (tests, the simulator)', async () => {
@@ -186,7 +174,7 @@ describe('when the console redirects', () => {
       });
       expect(await failure(client({ baseUrl: console.url, allowInsecure: true }).verifyToken())).toMatchObject({ reason: 'Redirect' });
     }
-    expect(trap.connections).toBe(0);
+    expect(trap.connections()).toBe(0);
   });
 });
 
@@ -318,7 +306,7 @@ describe('when the console echoes the token back', () => {
 
 describe('after all of the above', () => {
   it('the trap on loopback never received a connection', () => {
-    expect(trap.connections).toBe(0);
+    expect(trap.connections()).toBe(0);
   });
 
   it('no error of this suite shows the token', () => {

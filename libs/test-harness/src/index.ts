@@ -12,3 +12,4 @@ export {
 } from './servers';
 export { serverUrls } from './urls';
 export { rawHttpRequest, type RawHttpResponse } from './raw-http';
+export { startConnectionTrap, type ConnectionTrap } from './connection-trap';

@@ -1,7 +1,8 @@
 import type { AddressResolver } from '@s1c/s1-client';
 import type { LookupAddress } from 'node:dns';
 import { createServer, type Server } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { startConnectionTrap, type ConnectionTrap } from '@s1c/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sourceDocument, startRegistryUnderTest, type RegistryUnderTest } from './testing/registry.harness';
 
@@ -31,22 +32,14 @@ const resolver: AddressResolver = (hostname) => {
 };
 
 let registry: RegistryUnderTest;
-let trap: TcpServer;
+let trap: ConnectionTrap;
 let trapPort = 0;
-let trapConnections = 0;
 
 beforeAll(async () => {
-  trap = createTcpServer((socket) => {
-    trapConnections += 1;
-    socket.destroy();
-  });
-  await new Promise<void>((resolve) => trap.listen(0, '127.0.0.1', resolve));
-  trapPort = (trap.address() as AddressInfo).port;
+  trap = await startConnectionTrap();
+  trapPort = trap.port;
 });
-
-afterAll(async () => {
-  await new Promise<void>((resolve) => trap?.close(() => resolve()));
-});
+afterAll(() => trap?.close());
 
 describe('base_url pointing inside our network (S1C_ALLOW_INSECURE_BASE_URL=false)', () => {
   const hostile = (port: number): Array<[string, string]> => [
@@ -114,7 +107,7 @@ describe('base_url pointing inside our network (S1C_ALLOW_INSECURE_BASE_URL=fals
     }
     console.log(`registry SSRF refusals:\n  ${refusals.join('\n  ')}`);
     expect(await registry.eventCount()).toBe(before);
-    expect(trapConnections).toBe(0);
+    expect(trap.connections()).toBe(0);
   });
 
   it('a name that resolved to a public address when stored, and to loopback when tested, is refused at connect time', async () => {
@@ -124,7 +117,7 @@ describe('base_url pointing inside our network (S1C_ALLOW_INSECURE_BASE_URL=fals
     const reply = await registry.send('test', { id: created.source.id });
     expect(reply).toMatchObject({ ok: true, reachable: false, authenticated: false, problems: [{ errorType: 'ThirdPartyConfig', reason: 'AddressNotAllowed' }] });
     expect(reply.problems[0].message).toContain('flip.attack.test resolves to 127.0.0.1');
-    expect(trapConnections).toBe(0);
+    expect(trap.connections()).toBe(0);
   });
 
   it('a name that does not resolve is still accepted (a DNS outage must not block registering; collection reports it)', async () => {
