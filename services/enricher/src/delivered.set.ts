@@ -2,6 +2,12 @@ import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 
 
 const DUPLICATE_KEY = 11000;
 
+/**
+ * Up to this many ids are read or updated one `_id` query each (in parallel), more with one `$in`:
+ * on FerretDB a few `_id` scans cost less than reading the collection once, many cost more.
+ */
+const ONE_BY_ONE = 20;
+
 interface ClaimDocument {
   /** The record id. */
   _id: string;
@@ -26,16 +32,18 @@ export interface DeliveredSetLogger {
 
 /**
  * The enricher's durable memory of what it has output, in MongoDB (`enricher_delivered` and
- * `enricher_batches`), built only from what FerretDB does fast and atomically: inserts checked by
- * the unique `_id` index, and `_id` equality lookups (a `$in` or any other filter scans the
- * whole collection on FerretDB's SQLite backend).
+ * `enricher_batches`), built from what FerretDB does fast and atomically: inserts checked by the
+ * unique `_id` index. Reads are the slow part there: an `_id` equality is a scan inside SQLite
+ * (about 1 µs per document), and any other filter, `$in` included, reads the whole collection
+ * into FerretDB (about 30 times that); MongoDB uses the `_id` index either way.
  *
  * Protocol, per batch of records: {@link claim} inserts `{_id: recordId, batch}` for every record
  * (unordered, one round trip); a duplicate key means an earlier attempt claimed it. The records
  * are then published (`Nats-Msg-Id` = record id) and {@link markDone} inserts the batch's marker.
  * A record whose claim belongs to a done batch was published: it is skipped, however old. A claim
- * without a done marker was interrupted between claim and marker (crash, NATS failure): the record
- * is published again, and JetStream's duplicate window drops it if the first attempt got through.
+ * without a done marker was interrupted between claim and marker (crash, NATS or MongoDB failure):
+ * the claim moves to the new batch and the record is published again, and JetStream's duplicate
+ * window drops it if the first attempt got through.
  */
 export class DeliveredSet {
   private readonly claims: Collection<ClaimDocument>;
@@ -57,7 +65,11 @@ export class DeliveredSet {
   /**
    * Claims `recordIds` (distinct) for `batch`. Returns, per id, `claimed` (new: publish it),
    * `delivered` (an earlier batch published it: skip) or `unfinished` (an earlier attempt did not
-   * finish: publish again under the same message id).
+   * finish: publish again under the same message id; the claim is now this batch's).
+   *
+   * Duplicates cost a fixed number of round trips however many there are: after an outage or a
+   * crash a batch can hold hundreds, and one lookup each (a collection scan on FerretDB) made such
+   * a batch outlast its time limit, be redelivered and start over, for ever.
    */
   async claim(recordIds: readonly string[], batch: string, at: Date): Promise<Map<string, ClaimResult>> {
     const results = new Map<string, ClaimResult>();
@@ -77,7 +89,24 @@ export class DeliveredSet {
       }
     }
     for (const id of recordIds) results.set(id, 'claimed');
-    for (const id of duplicates) results.set(id, await this.stateOf(id));
+    if (duplicates.length === 0) return results;
+
+    const owners = await this.ownersOf(duplicates);
+    const done = new Map<string, boolean>();
+    const unfinished: string[] = [];
+    for (const id of duplicates) {
+      const owner = owners.get(id);
+      if (owner !== undefined && !done.has(owner)) done.set(owner, await this.isDone(owner));
+      if (owner !== undefined && done.get(owner)) {
+        results.set(id, 'delivered');
+      } else {
+        results.set(id, 'unfinished');
+        unfinished.push(id);
+      }
+    }
+    // Otherwise the old claim would stay unfinished for ever, and every later copy of the record
+    // would be published again, past the data stream's duplicate window too.
+    await this.reclaim(unfinished, batch, at);
     return results;
   }
 
@@ -106,14 +135,30 @@ export class DeliveredSet {
     return removed;
   }
 
-  private async stateOf(recordId: string): Promise<ClaimResult> {
-    const claim = await this.claims.findOne({ _id: recordId });
-    if (!claim) return 'unfinished';
-    if (this.doneBatches.has(claim.batch)) return 'delivered';
-    const done = await this.batches.findOne({ _id: claim.batch });
-    if (!done) return 'unfinished';
-    this.doneBatches.add(claim.batch);
-    return 'delivered';
+  /** The batch each record id is claimed by (ids without a claim are left out). */
+  private async ownersOf(recordIds: readonly string[]): Promise<Map<string, string>> {
+    const found =
+      recordIds.length <= ONE_BY_ONE
+        ? await Promise.all(recordIds.map((_id) => this.claims.findOne({ _id }, { projection: { batch: 1 } })))
+        : await this.claims.find({ _id: { $in: [...recordIds] } }, { projection: { batch: 1 } }).toArray();
+    return new Map(found.filter((c) => c !== null).map((c) => [c._id, c.batch]));
+  }
+
+  private async isDone(batch: string): Promise<boolean> {
+    if (this.doneBatches.has(batch)) return true;
+    if (!(await this.batches.findOne({ _id: batch }))) return false;
+    this.doneBatches.add(batch);
+    return true;
+  }
+
+  /** Moves the claims of `recordIds` to `batch` (only the retention cleanup removes a claim, after 30 days by default). */
+  private async reclaim(recordIds: readonly string[], batch: string, at: Date): Promise<void> {
+    if (recordIds.length === 0) return;
+    if (recordIds.length <= ONE_BY_ONE) {
+      await Promise.all(recordIds.map((_id) => this.claims.updateOne({ _id }, { $set: { batch, at } })));
+    } else {
+      await this.claims.updateMany({ _id: { $in: [...recordIds] } }, { $set: { batch, at } });
+    }
   }
 }
 
