@@ -46,8 +46,9 @@ describe('DeliveredSet', () => {
     expect(commands.length).toBeLessThanOrEqual(6);
   });
 
-  it('a record published again after an interrupted attempt counts as delivered once the new batch is done', async () => {
+  it('a record published again after an interrupted attempt counts as delivered once that batch is done', async () => {
     for (const n of [3, 50]) {
+      commands = [];
       // Given records claimed by a batch that never finished,
       const delivered = new DeliveredSet(db, `again${n}`);
       const records = ids('r', n);
@@ -55,11 +56,13 @@ describe('DeliveredSet', () => {
       // when the next attempt finds them unfinished, publishes them and is marked done,
       const retry = await delivered.claim(records, 'retry', now());
       expect(count(retry, 'unfinished')).toBe(n);
-      await delivered.markDone('retry', now());
+      await delivered.markDone('retry', now(), records);
       // then a later copy of them is skipped as delivered (not published again past the
-      // data stream's duplicate window), also in another process that knows no batch yet.
+      // data stream's duplicate window), also in another process that knows no batch yet,
       expect(count(await delivered.claim(records, 'later', now()), 'delivered')).toBe(n);
       expect(count(await new DeliveredSet(db, `again${n}`).claim(records, 'elsewhere', now()), 'delivered')).toBe(n);
+      // and no update or delete was needed (on FerretDB each is a scan inside a write transaction).
+      expect(commands.filter((c) => c === 'update' || c === 'delete')).toEqual([]);
     }
   });
 

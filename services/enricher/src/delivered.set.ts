@@ -1,10 +1,10 @@
-import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
+import { MongoBulkWriteError, type Collection, type Db, type Filter, type OptionalUnlessRequiredId } from 'mongodb';
 
 const DUPLICATE_KEY = 11000;
 
 /**
- * Up to this many ids are read or updated one `_id` query each (in parallel), more with one `$in`:
- * on FerretDB a few `_id` scans cost less than reading the collection once, many cost more.
+ * Up to this many ids are looked up one `_id` query each (in parallel), more with one `$in`: on
+ * FerretDB a few `_id` scans cost less than reading the collection once, many cost more.
  */
 const ONE_BY_ONE = 20;
 
@@ -16,8 +16,8 @@ interface ClaimDocument {
   at: Date;
 }
 
-interface BatchDocument {
-  /** The batch id. */
+interface MarkerDocument {
+  /** A batch id (`_batches`: the batch is done) or a record id (`_republished`: the record is delivered). */
   _id: string;
   at: Date;
 }
@@ -31,45 +31,49 @@ export interface DeliveredSetLogger {
 }
 
 /**
- * The enricher's durable memory of what it has output, in MongoDB (`enricher_delivered` and
- * `enricher_batches`), built from what FerretDB does fast and atomically: inserts checked by the
- * unique `_id` index. Reads are the slow part there: an `_id` equality is a scan inside SQLite
- * (about 1 µs per document), and any other filter, `$in` included, reads the whole collection
- * into FerretDB (about 30 times that); MongoDB uses the `_id` index either way.
+ * The enricher's durable memory of what it has output, in MongoDB (`enricher_delivered`,
+ * `enricher_batches`, `enricher_republished`), written with inserts only: on FerretDB (SQLite) an
+ * insert is checked by the unique `_id` index, but an `_id` query, update or delete scans the
+ * collection (updates and deletes inside a write transaction that blocks every other writer), and
+ * `$in` reads the whole collection; MongoDB uses the `_id` index for all of them.
  *
  * Protocol, per batch of records: {@link claim} inserts `{_id: recordId, batch}` for every record
  * (unordered, one round trip); a duplicate key means an earlier attempt claimed it. The records
  * are then published (`Nats-Msg-Id` = record id) and {@link markDone} inserts the batch's marker.
  * A record whose claim belongs to a done batch was published: it is skipped, however old. A claim
  * without a done marker was interrupted between claim and marker (crash, NATS or MongoDB failure):
- * the claim moves to the new batch and the record is published again, and JetStream's duplicate
- * window drops it if the first attempt got through.
+ * the record is published again (JetStream's duplicate window drops it if the first attempt got
+ * through), and the batch that did so inserts a `_republished` marker for it, so that later copies
+ * are skipped too.
  */
 export class DeliveredSet {
   private readonly claims: Collection<ClaimDocument>;
-  private readonly batches: Collection<BatchDocument>;
+  private readonly batches: Collection<MarkerDocument>;
+  private readonly republished: Collection<MarkerDocument>;
   /** Batch ids known to be done: saves a lookup when many duplicates share a batch. */
   private readonly doneBatches = new Set<string>();
 
   constructor(db: Db, collectionPrefix = 'enricher') {
     this.claims = db.collection<ClaimDocument>(`${collectionPrefix}_delivered`);
-    this.batches = db.collection<BatchDocument>(`${collectionPrefix}_batches`);
+    this.batches = db.collection<MarkerDocument>(`${collectionPrefix}_batches`);
+    this.republished = db.collection<MarkerDocument>(`${collectionPrefix}_republished`);
   }
 
   /** Secondary indexes for the cleanup (MongoDB uses them; FerretDB scans either way). */
   async ensureIndexes(): Promise<void> {
-    await this.claims.createIndex({ at: 1 }, { name: 'at' });
-    await this.batches.createIndex({ at: 1 }, { name: 'at' });
+    for (const collection of [this.claims, this.batches, this.republished] as Array<Collection<MarkerDocument>>) {
+      await collection.createIndex({ at: 1 }, { name: 'at' });
+    }
   }
 
   /**
    * Claims `recordIds` (distinct) for `batch`. Returns, per id, `claimed` (new: publish it),
-   * `delivered` (an earlier batch published it: skip) or `unfinished` (an earlier attempt did not
-   * finish: publish again under the same message id; the claim is now this batch's).
+   * `delivered` (published before: skip) or `unfinished` (an earlier attempt did not finish:
+   * publish again under the same message id, and pass it to {@link markDone}).
    *
-   * Duplicates cost a fixed number of round trips however many there are: after an outage or a
-   * crash a batch can hold hundreds, and one lookup each (a collection scan on FerretDB) made such
-   * a batch outlast its time limit, be redelivered and start over, for ever.
+   * Duplicates cost a few round trips however many there are: after an outage or a crash a batch
+   * can hold hundreds, and one lookup each (a scan each on FerretDB) made such a batch outlast its
+   * time limit, be redelivered and start over, for ever.
    */
   async claim(recordIds: readonly string[], batch: string, at: Date): Promise<Map<string, ClaimResult>> {
     const results = new Map<string, ClaimResult>();
@@ -91,57 +95,43 @@ export class DeliveredSet {
     for (const id of recordIds) results.set(id, 'claimed');
     if (duplicates.length === 0) return results;
 
-    const owners = await this.ownersOf(duplicates);
+    const owners = new Map((await findByIds(this.claims, duplicates)).map((c) => [c._id, c.batch]));
     const done = new Map<string, boolean>();
-    const unfinished: string[] = [];
+    const notDone: string[] = [];
     for (const id of duplicates) {
       const owner = owners.get(id);
       if (owner !== undefined && !done.has(owner)) done.set(owner, await this.isDone(owner));
-      if (owner !== undefined && done.get(owner)) {
-        results.set(id, 'delivered');
-      } else {
-        results.set(id, 'unfinished');
-        unfinished.push(id);
-      }
+      if (owner !== undefined && done.get(owner)) results.set(id, 'delivered');
+      else notDone.push(id);
     }
-    // Otherwise the old claim would stay unfinished for ever, and every later copy of the record
-    // would be published again, past the data stream's duplicate window too.
-    await this.reclaim(unfinished, batch, at);
+    const republished = new Set((await findByIds(this.republished, notDone)).map((m) => m._id));
+    for (const id of notDone) results.set(id, republished.has(id) ? 'delivered' : 'unfinished');
     return results;
   }
 
-  /** Marks a batch done: every record it claimed has been published. Idempotent. */
-  async markDone(batch: string, at: Date): Promise<void> {
-    try {
-      await this.batches.insertOne({ _id: batch, at });
-    } catch (error) {
-      if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
-    }
+  /**
+   * Marks a batch done: every record it claimed has been published, and so have `republished`,
+   * the records it published again after an unfinished earlier claim. Idempotent.
+   */
+  async markDone(batch: string, at: Date, republished: readonly string[] = []): Promise<void> {
+    await insertIgnoringDuplicates(this.republished, republished.map((_id) => ({ _id, at })));
+    await insertIgnoringDuplicates(this.batches, [{ _id: batch, at }]);
     this.doneBatches.add(batch);
     if (this.doneBatches.size > 10_000) this.doneBatches.clear();
   }
 
   /**
-   * Removes claims and batch markers older than `before`. Claims go first, so a claim never
-   * outlives its marker by more than one run. FerretDB (SQLite) refuses a delete of more than
-   * ~32k documents at once ("too many SQL variables"), so time slices are halved until it fits.
+   * Removes claims and markers older than `before`. Claims go first, so a claim never outlives
+   * its marker by more than one run. FerretDB (SQLite) refuses a delete of more than ~32k
+   * documents at once ("too many SQL variables"), so time slices are halved until it fits.
    */
   async removeOlderThan(before: Date, log?: DeliveredSetLogger): Promise<number> {
     let removed = 0;
-    for (const collection of [this.claims, this.batches] as Array<Collection<{ _id: string; at: Date }>>) {
+    for (const collection of [this.claims, this.batches, this.republished] as Array<Collection<{ _id: string; at: Date }>>) {
       removed += await deleteInSlices(collection, before);
     }
     if (removed > 0) log?.info({ removed, before: before.toISOString() }, 'expired delivered-set entries removed');
     return removed;
-  }
-
-  /** The batch each record id is claimed by (ids without a claim are left out). */
-  private async ownersOf(recordIds: readonly string[]): Promise<Map<string, string>> {
-    const found =
-      recordIds.length <= ONE_BY_ONE
-        ? await Promise.all(recordIds.map((_id) => this.claims.findOne({ _id }, { projection: { batch: 1 } })))
-        : await this.claims.find({ _id: { $in: [...recordIds] } }, { projection: { batch: 1 } }).toArray();
-    return new Map(found.filter((c) => c !== null).map((c) => [c._id, c.batch]));
   }
 
   private async isDone(batch: string): Promise<boolean> {
@@ -150,15 +140,23 @@ export class DeliveredSet {
     this.doneBatches.add(batch);
     return true;
   }
+}
 
-  /** Moves the claims of `recordIds` to `batch` (only the retention cleanup removes a claim, after 30 days by default). */
-  private async reclaim(recordIds: readonly string[], batch: string, at: Date): Promise<void> {
-    if (recordIds.length === 0) return;
-    if (recordIds.length <= ONE_BY_ONE) {
-      await Promise.all(recordIds.map((_id) => this.claims.updateOne({ _id }, { $set: { batch, at } })));
-    } else {
-      await this.claims.updateMany({ _id: { $in: [...recordIds] } }, { $set: { batch, at } });
-    }
+/** The documents with these ids (a few one query each, in parallel; more with one `$in`). */
+async function findByIds<T extends { _id: string }>(collection: Collection<T>, ids: readonly string[]): Promise<T[]> {
+  if (ids.length === 0) return [];
+  if (ids.length > ONE_BY_ONE) return (await collection.find({ _id: { $in: [...ids] } } as Filter<T>).toArray()) as T[];
+  const found = await Promise.all(ids.map((_id) => collection.findOne({ _id } as Filter<T>)));
+  return found.filter((d) => d !== null) as T[];
+}
+
+async function insertIgnoringDuplicates<T extends { _id: string }>(collection: Collection<T>, docs: readonly T[]): Promise<void> {
+  if (docs.length === 0) return;
+  try {
+    await collection.insertMany(docs as OptionalUnlessRequiredId<T>[], { ordered: false });
+  } catch (error) {
+    const writeErrors = error instanceof MongoBulkWriteError ? [error.writeErrors].flat() : [];
+    if (writeErrors.length === 0 || writeErrors.some((w) => w.code !== DUPLICATE_KEY)) throw error;
   }
 }
 
