@@ -39,6 +39,10 @@ export const FAULT_SETTINGS = {
   S1C_ENRICHER_ACK_WAIT: '10s',
   // 100 pages of 1,000 records in 20 jobs: a small log (FerretDB scans it for every query).
   S1C_MAX_PAGES_PER_JOB: '5',
+  // At most 1.5 pages a second: on any machine the backfill lasts at least ~67 s plus the outages
+  // (~35 s), so the faults (about a minute of them) all come while it runs; a loaded machine is
+  // slower anyway.
+  S1C_S1_REQUESTS_PER_SECOND: '1.5',
   // Long enough that no outage here makes the source quit.
   S1C_RETRY_WINDOW: '10m',
   S1C_RETRY_INITIAL_DELAY: '300ms',

@@ -49,6 +49,36 @@ describe('AggregateRepository', () => {
     expect(await repository.load('counter-c')).toEqual({ state: 6, version: 6 });
   });
 
+  it('given the aggregate it had, it reads only the newer events (others\' too) and folds them onto it', async () => {
+    // A store that counts the events it reads (the real one underneath).
+    let read = 0;
+    const store = new (class extends MongoEventStore {
+      override async readStream(...args: Parameters<MongoEventStore['readStream']>) {
+        const events = await super.readStream(...args);
+        read += events.length;
+        return events;
+      }
+    })(db);
+    const counting = new AggregateRepository(store, counter, (e) => e.type === 'Incremented');
+    for (let i = 0; i < 5; i++) await counting.execute('counter-e', () => ({ type: 'Increment', by: 1 }));
+    const mine = await counting.execute('counter-e', () => ({ type: 'Increment', by: 1 }));
+    await repository.execute('counter-e', () => ({ type: 'Increment', by: 10 })); // another writer
+    read = 0;
+    let seen: number | undefined;
+    const next = await counting.execute(
+      'counter-e',
+      (state) => {
+        seen = state;
+        return { type: 'Increment', by: 100 };
+      },
+      { from: mine },
+    );
+    expect(seen).toBe(16);
+    expect(next).toMatchObject({ state: 116, version: 8 });
+    expect(read).toBe(1);
+    expect(await repository.load('counter-e')).toEqual({ state: 116, version: 8 });
+  });
+
   it('when the caller names a version that is not current, it refuses at once', async () => {
     await repository.execute('counter-d', () => ({ type: 'Increment', by: 1 }));
     await expect(repository.execute('counter-d', () => ({ type: 'Increment', by: 1 }), { expectedVersion: 0 })).rejects.toBeInstanceOf(

@@ -22,7 +22,7 @@ export interface ExecuteResult<State> extends LoadedAggregate<State> {
   readonly position: number;
 }
 
-export interface ExecuteOptions {
+export interface ExecuteOptions<State = unknown> {
   readonly metadata?: EventMetadata;
   /**
    * The version the caller last saw: any other current version is a {@link ConcurrencyError}
@@ -31,6 +31,11 @@ export interface ExecuteOptions {
   readonly expectedVersion?: number;
   /** Attempts when racing other writers without an expected version; default 5. */
   readonly maxAttempts?: number;
+  /**
+   * The aggregate as the caller last had it (a previous result of this stream): only the events
+   * after its version are read and folded onto it, instead of the whole stream.
+   */
+  readonly from?: LoadedAggregate<State>;
 }
 
 /**
@@ -46,19 +51,23 @@ export class AggregateRepository<State, Command, Event extends { type: string; d
     private readonly isEvent: (event: { type: string }) => boolean,
   ) {}
 
-  async load(streamId: string): Promise<LoadedAggregate<State>> {
-    const recorded = await this.store.readStream(streamId);
-    let state = this.decider.initialState();
+  /** Folds the stream; with `from` (an earlier fold of it), only the events after its version. */
+  async load(streamId: string, from?: LoadedAggregate<State>): Promise<LoadedAggregate<State>> {
+    const recorded = await this.store.readStream(streamId, from ? { fromVersion: from.version + 1 } : {});
+    let state = from ? from.state : this.decider.initialState();
     for (const event of recorded) {
       if (this.isEvent(event)) state = this.decider.evolve(state, event as unknown as Event);
     }
-    return { state, version: recorded.at(-1)?.version ?? 0 };
+    return { state, version: recorded.at(-1)?.version ?? from?.version ?? 0 };
   }
 
-  async execute(streamId: string, commandFor: (state: State) => Command, options: ExecuteOptions = {}): Promise<ExecuteResult<State>> {
+  async execute(streamId: string, commandFor: (state: State) => Command, options: ExecuteOptions<State> = {}): Promise<ExecuteResult<State>> {
     const maxAttempts = options.expectedVersion === undefined ? (options.maxAttempts ?? 5) : 1;
+    let from = options.from;
     for (let attempt = 1; ; attempt++) {
-      const { state, version } = await this.load(streamId);
+      const loaded = await this.load(streamId, from);
+      const { state, version } = loaded;
+      from = loaded;
       if (options.expectedVersion !== undefined && options.expectedVersion !== version) {
         throw new ConcurrencyError(streamId, options.expectedVersion, version);
       }

@@ -128,6 +128,28 @@ describe('JobRunner, against the simulator and real NATS and FerretDB', () => {
     });
   });
 
+  describe('when a job records page after page', () => {
+    it('then each record reads only the events since the previous one, not the whole collection stream again', async () => {
+      // The real store, counting the collection events it reads.
+      let read = 0;
+      const store = new (class extends MongoEventStore {
+        override async readStream(...args: Parameters<MongoEventStore['readStream']>) {
+          const events = await super.readStream(...args);
+          if (args[0].startsWith('collection-')) read += events.length;
+          return events;
+        }
+      })(f.db);
+      const job = await f.dispatch(sourceId, 'activities', 'backfill');
+      const before = (await f.collectionEvents(sourceId, 'activities')).length;
+      const outcome = await f.runner(activities, { store }).run(job, ctx);
+      expect(outcome).toMatchObject({ kind: 'completed', finished: true, pages: 3 });
+      // The stream is read once when the job starts; its own five appends (token, three pages,
+      // completion) are not read back. Re-reading the stream per append made a backfill O(pages²).
+      expect((await f.collectionEvents(sourceId, 'activities')).length).toBe(before + 5);
+      expect(read).toBe(before);
+    });
+  });
+
   describe('when the runner dies mid-walk and the job is delivered again', () => {
     it('then the new delivery resumes from the last recorded page and the old one stops when it wakes up', async () => {
       const job = await f.dispatch(sourceId, 'activities', 'backfill');

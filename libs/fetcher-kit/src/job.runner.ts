@@ -22,7 +22,7 @@ import {
   type SourceEvent,
   type SourceState,
 } from '@s1c/domain';
-import { AggregateRepository, ConcurrencyError, type MongoEventStore } from '@s1c/event-store';
+import { AggregateRepository, ConcurrencyError, type LoadedAggregate, type MongoEventStore } from '@s1c/event-store';
 import { registerSecret, scrubString, type Logger } from '@s1c/logger';
 import { PoisonMessageError, RetryableError, subjects } from '@s1c/messaging';
 import { ConsoleRateLimiter, S1Client, S1Error, type AddressResolver, type ListQuery, type S1Page } from '@s1c/s1-client';
@@ -126,6 +126,8 @@ function isOwnershipLoss(error: unknown): boolean {
 interface Tracker {
   /** The job's progress as this runner last saw or wrote it; null before the collection was read. */
   expected: Progress | null;
+  /** The collection as this runner last read or wrote it: each record reads only newer events. */
+  collection?: LoadedAggregate<CollectionState>;
 }
 
 /**
@@ -181,6 +183,7 @@ export class JobRunner {
     const { settings } = this.deps;
     // 1. The job must still be in flight in its collection.
     const collection = await this.collections.load(collectionStreamId(job.sourceId, job.api));
+    tracker.collection = collection;
     const inflight = jobInFlight(collection.state, job);
     const earlier = this.unrecorded.get(job.jobId);
     this.unrecorded.delete(job.jobId);
@@ -364,8 +367,9 @@ export class JobRunner {
         if (expected !== null && !sameProgress(current.progress, expected)) throw new JobSupersededError(job.jobId);
         return command;
       },
-      { metadata: { correlationId: job.jobId, actor: systemActor(`fetcher-${job.api}`) } },
+      { metadata: { correlationId: job.jobId, actor: systemActor(`fetcher-${job.api}`) }, ...(tracker.collection ? { from: tracker.collection } : {}) },
     );
+    tracker.collection = { state: result.state, version: result.version };
     if (command.type === 'RecordPage') tracker.expected = command.data.progress;
     if (command.type === 'CompleteJob') tracker.expected = command.data.progress;
     return result.events.map((e) => ({ type: e.type, data: e.data }) as CollectionEvent);

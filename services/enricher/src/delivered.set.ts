@@ -1,6 +1,12 @@
-import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
+import { MongoBulkWriteError, type Collection, type Db, type Filter, type OptionalUnlessRequiredId } from 'mongodb';
 
 const DUPLICATE_KEY = 11000;
+
+/**
+ * Up to this many ids are looked up one `_id` query each (in parallel), more with one `$in`: on
+ * FerretDB a few `_id` scans cost less than reading the collection once, many cost more.
+ */
+const ONE_BY_ONE = 20;
 
 interface ClaimDocument {
   /** The record id. */
@@ -10,8 +16,8 @@ interface ClaimDocument {
   at: Date;
 }
 
-interface BatchDocument {
-  /** The batch id. */
+interface MarkerDocument {
+  /** A batch id (`_batches`: the batch is done) or a record id (`_republished`: the record is delivered). */
   _id: string;
   at: Date;
 }
@@ -25,39 +31,49 @@ export interface DeliveredSetLogger {
 }
 
 /**
- * The enricher's durable memory of what it has output, in MongoDB (`enricher_delivered` and
- * `enricher_batches`), built only from what FerretDB does fast and atomically: inserts checked by
- * the unique `_id` index, and `_id` equality lookups (a `$in` or any other filter scans the
- * whole collection on FerretDB's SQLite backend).
+ * The enricher's durable memory of what it has output, in MongoDB (`enricher_delivered`,
+ * `enricher_batches`, `enricher_republished`), written with inserts only: on FerretDB (SQLite) an
+ * insert is checked by the unique `_id` index, but an `_id` query, update or delete scans the
+ * collection (updates and deletes inside a write transaction that blocks every other writer), and
+ * `$in` reads the whole collection; MongoDB uses the `_id` index for all of them.
  *
  * Protocol, per batch of records: {@link claim} inserts `{_id: recordId, batch}` for every record
  * (unordered, one round trip); a duplicate key means an earlier attempt claimed it. The records
  * are then published (`Nats-Msg-Id` = record id) and {@link markDone} inserts the batch's marker.
  * A record whose claim belongs to a done batch was published: it is skipped, however old. A claim
- * without a done marker was interrupted between claim and marker (crash, NATS failure): the record
- * is published again, and JetStream's duplicate window drops it if the first attempt got through.
+ * without a done marker was interrupted between claim and marker (crash, NATS or MongoDB failure):
+ * the record is published again (JetStream's duplicate window drops it if the first attempt got
+ * through), and the batch that did so inserts a `_republished` marker for it, so that later copies
+ * are skipped too.
  */
 export class DeliveredSet {
   private readonly claims: Collection<ClaimDocument>;
-  private readonly batches: Collection<BatchDocument>;
+  private readonly batches: Collection<MarkerDocument>;
+  private readonly republished: Collection<MarkerDocument>;
   /** Batch ids known to be done: saves a lookup when many duplicates share a batch. */
   private readonly doneBatches = new Set<string>();
 
   constructor(db: Db, collectionPrefix = 'enricher') {
     this.claims = db.collection<ClaimDocument>(`${collectionPrefix}_delivered`);
-    this.batches = db.collection<BatchDocument>(`${collectionPrefix}_batches`);
+    this.batches = db.collection<MarkerDocument>(`${collectionPrefix}_batches`);
+    this.republished = db.collection<MarkerDocument>(`${collectionPrefix}_republished`);
   }
 
   /** Secondary indexes for the cleanup (MongoDB uses them; FerretDB scans either way). */
   async ensureIndexes(): Promise<void> {
-    await this.claims.createIndex({ at: 1 }, { name: 'at' });
-    await this.batches.createIndex({ at: 1 }, { name: 'at' });
+    for (const collection of [this.claims, this.batches, this.republished] as Array<Collection<MarkerDocument>>) {
+      await collection.createIndex({ at: 1 }, { name: 'at' });
+    }
   }
 
   /**
    * Claims `recordIds` (distinct) for `batch`. Returns, per id, `claimed` (new: publish it),
-   * `delivered` (an earlier batch published it: skip) or `unfinished` (an earlier attempt did not
-   * finish: publish again under the same message id).
+   * `delivered` (published before: skip) or `unfinished` (an earlier attempt did not finish:
+   * publish again under the same message id, and pass it to {@link markDone}).
+   *
+   * Duplicates cost a few round trips however many there are: after an outage or a crash a batch
+   * can hold hundreds, and one lookup each (a scan each on FerretDB) made such a batch outlast its
+   * time limit, be redelivered and start over, for ever.
    */
   async claim(recordIds: readonly string[], batch: string, at: Date): Promise<Map<string, ClaimResult>> {
     const results = new Map<string, ClaimResult>();
@@ -77,43 +93,70 @@ export class DeliveredSet {
       }
     }
     for (const id of recordIds) results.set(id, 'claimed');
-    for (const id of duplicates) results.set(id, await this.stateOf(id));
+    if (duplicates.length === 0) return results;
+
+    const owners = new Map((await findByIds(this.claims, duplicates)).map((c) => [c._id, c.batch]));
+    const done = new Map<string, boolean>();
+    const notDone: string[] = [];
+    for (const id of duplicates) {
+      const owner = owners.get(id);
+      if (owner !== undefined && !done.has(owner)) done.set(owner, await this.isDone(owner));
+      if (owner !== undefined && done.get(owner)) results.set(id, 'delivered');
+      else notDone.push(id);
+    }
+    const republished = new Set((await findByIds(this.republished, notDone)).map((m) => m._id));
+    for (const id of notDone) results.set(id, republished.has(id) ? 'delivered' : 'unfinished');
     return results;
   }
 
-  /** Marks a batch done: every record it claimed has been published. Idempotent. */
-  async markDone(batch: string, at: Date): Promise<void> {
-    try {
-      await this.batches.insertOne({ _id: batch, at });
-    } catch (error) {
-      if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
-    }
+  /**
+   * Marks a batch done: every record it claimed has been published, and so have `republished`,
+   * the records it published again after an unfinished earlier claim. Idempotent.
+   */
+  async markDone(batch: string, at: Date, republished: readonly string[] = []): Promise<void> {
+    await insertIgnoringDuplicates(this.republished, republished.map((_id) => ({ _id, at })));
+    await insertIgnoringDuplicates(this.batches, [{ _id: batch, at }]);
     this.doneBatches.add(batch);
     if (this.doneBatches.size > 10_000) this.doneBatches.clear();
   }
 
   /**
-   * Removes claims and batch markers older than `before`. Claims go first, so a claim never
-   * outlives its marker by more than one run. FerretDB (SQLite) refuses a delete of more than
-   * ~32k documents at once ("too many SQL variables"), so time slices are halved until it fits.
+   * Removes claims and markers older than `before`. Claims go first, so a claim never outlives
+   * its marker by more than one run. FerretDB (SQLite) refuses a delete of more than ~32k
+   * documents at once ("too many SQL variables"), so time slices are halved until it fits.
    */
   async removeOlderThan(before: Date, log?: DeliveredSetLogger): Promise<number> {
     let removed = 0;
-    for (const collection of [this.claims, this.batches] as Array<Collection<{ _id: string; at: Date }>>) {
+    for (const collection of [this.claims, this.batches, this.republished] as Array<Collection<{ _id: string; at: Date }>>) {
       removed += await deleteInSlices(collection, before);
     }
     if (removed > 0) log?.info({ removed, before: before.toISOString() }, 'expired delivered-set entries removed');
     return removed;
   }
 
-  private async stateOf(recordId: string): Promise<ClaimResult> {
-    const claim = await this.claims.findOne({ _id: recordId });
-    if (!claim) return 'unfinished';
-    if (this.doneBatches.has(claim.batch)) return 'delivered';
-    const done = await this.batches.findOne({ _id: claim.batch });
-    if (!done) return 'unfinished';
-    this.doneBatches.add(claim.batch);
-    return 'delivered';
+  private async isDone(batch: string): Promise<boolean> {
+    if (this.doneBatches.has(batch)) return true;
+    if (!(await this.batches.findOne({ _id: batch }))) return false;
+    this.doneBatches.add(batch);
+    return true;
+  }
+}
+
+/** The documents with these ids (a few one query each, in parallel; more with one `$in`). */
+async function findByIds<T extends { _id: string }>(collection: Collection<T>, ids: readonly string[]): Promise<T[]> {
+  if (ids.length === 0) return [];
+  if (ids.length > ONE_BY_ONE) return (await collection.find({ _id: { $in: [...ids] } } as Filter<T>).toArray()) as T[];
+  const found = await Promise.all(ids.map((_id) => collection.findOne({ _id } as Filter<T>)));
+  return found.filter((d) => d !== null) as T[];
+}
+
+async function insertIgnoringDuplicates<T extends { _id: string }>(collection: Collection<T>, docs: readonly T[]): Promise<void> {
+  if (docs.length === 0) return;
+  try {
+    await collection.insertMany(docs as OptionalUnlessRequiredId<T>[], { ordered: false });
+  } catch (error) {
+    const writeErrors = error instanceof MongoBulkWriteError ? [error.writeErrors].flat() : [];
+    if (writeErrors.length === 0 || writeErrors.some((w) => w.code !== DUPLICATE_KEY)) throw error;
   }
 }
 
