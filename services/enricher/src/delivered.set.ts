@@ -143,7 +143,7 @@ export class DeliveredSet {
 }
 
 /** The documents with these ids (a few one query each, in parallel; more with one `$in`). */
-async function findByIds<T extends { _id: string }>(collection: Collection<T>, ids: readonly string[]): Promise<T[]> {
+export async function findByIds<T extends { _id: string }>(collection: Collection<T>, ids: readonly string[]): Promise<T[]> {
   if (ids.length === 0) return [];
   if (ids.length > ONE_BY_ONE) return (await collection.find({ _id: { $in: [...ids] } } as Filter<T>).toArray()) as T[];
   const found = await Promise.all(ids.map((_id) => collection.findOne({ _id } as Filter<T>)));

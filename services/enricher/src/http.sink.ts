@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import { DATA_RECORD_HEADERS, parseDataRecord } from './data-record';
 import { deadLetter } from './dead-letter';
+import { findByIds } from './delivered.set';
 import type { DeliveryHealth } from './delivery.health';
 import { sumoHeaders, type SumoHeaders } from './sumo.headers';
 
@@ -105,6 +106,10 @@ export class HttpSink {
 
   /** A {@link BatchHandler}: takes messages in and returns at once; they are settled when their batch is. */
   readonly handle = async (messages: readonly JsMsg[]): Promise<void> => {
+    // Only a redelivery can have been sent already (a first delivery needs no lookup); the batch's
+    // are looked up together: after an outage there can be thousands, a scan each on FerretDB.
+    const redelivered = messages.filter((m) => m.info.deliveryCount > 1).map((m) => m.headers?.get(DATA_RECORD_HEADERS.recordId) ?? '');
+    const sent = new Set((await findByIds(this.delivered, [...new Set(redelivered.filter((id) => id !== ''))])).map((d) => d._id));
     for (const m of messages) {
       const recordId = m.headers?.get(DATA_RECORD_HEADERS.recordId) ?? '';
       const parsed = parseDataRecord(m.data, Number(m.headers?.get(DATA_RECORD_HEADERS.eventOffset)));
@@ -113,8 +118,7 @@ export class HttpSink {
         continue;
       }
       if (this.heldIds.has(recordId)) continue;
-      // Only a redelivery can have been sent already: a first delivery needs no lookup.
-      if (m.info.deliveryCount > 1 && (await this.wasDelivered(recordId))) {
+      if (m.info.deliveryCount > 1 && sent.has(recordId)) {
         this.stats.skippedDelivered += 1;
         m.ack();
         continue;
@@ -272,10 +276,6 @@ export class HttpSink {
     }
     this.stats.batchesSent += 1;
     this.stats.recordsSent += batch.items.length;
-  }
-
-  private async wasDelivered(recordId: string): Promise<boolean> {
-    return (await this.delivered.findOne({ _id: recordId }, { projection: { _id: 1 } })) !== null;
   }
 
   private async toDeadLetter(messages: readonly JsMsg[], reason: 'PoisonMessage', message: string): Promise<void> {
