@@ -41,17 +41,9 @@ function newConsole(label: string, apis?: string[]): { token: string; label: str
 }
 
 async function createSource(name: string, token: string, apis: readonly Api[] = APIS): Promise<string> {
-  const reply = await system.command('create', {
-    'api.version': 'v1',
-    source: {
-      config: { name, category: 'e2e', fields: { _siemForward: true }, base_url: simulator.url, api_secret: token, supported_apis: apis },
-      schemaRef: { type: 'SentinelOne Mgmt API' },
-      sourceType: 'Universal',
-    },
-  });
-  expect(reply.ok, JSON.stringify(reply)).toBe(true);
-  created.push(reply.source.id as string);
-  return reply.source.id as string;
+  const id = await system.createSource({ name, category: 'e2e', base_url: simulator.url, api_secret: token, supported_apis: apis });
+  created.push(id);
+  return id;
 }
 
 async function state(sourceId: string): Promise<Json> {
@@ -69,10 +61,8 @@ async function collectionEvents(sourceId: string, api: Api): Promise<Json[]> {
   return system.stream(`collection-${sourceId}-${api}`);
 }
 
-async function laneFinished(sourceId: string, api: Api, lane: string, atLeast = 1, after = 0): Promise<boolean> {
-  const events = await collectionEvents(sourceId, api);
-  return events.filter((e) => e.version > after && e.type === 'JobCompleted' && e.data.lane === lane && e.data.finished).length >= atLeast;
-}
+const laneFinished = (sourceId: string, api: Api, lane: string, atLeast = 1, after = 0): Promise<boolean> =>
+  system.laneFinished(sourceId, api, lane, atLeast, after);
 
 /** Every record the console holds for a token, walked directly: the oracle. */
 async function consoleRecords(token: string, api: Api): Promise<Json[]> {

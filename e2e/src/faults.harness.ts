@@ -76,17 +76,8 @@ export async function consoleActivityIds(simulator: RunningSimulator, token: str
 }
 
 /** Creates an activities-only source on the simulator with a token, and returns its id. */
-export async function createActivitiesSource(system: SystemUnderTest, simulator: RunningSimulator, name: string, token: string, baseUrl = simulator.url): Promise<string> {
-  const reply = await system.command('create', {
-    'api.version': 'v1',
-    source: {
-      config: { name, category: 'e2e/faults', fields: { _siemForward: true }, base_url: baseUrl, api_secret: token, supported_apis: ['activities'] },
-      schemaRef: { type: 'SentinelOne Mgmt API' },
-      sourceType: 'Universal',
-    },
-  });
-  if (reply.ok !== true) throw new Error(`create failed: ${JSON.stringify(reply)}`);
-  return reply.source.id as string;
+export function createActivitiesSource(system: SystemUnderTest, simulator: RunningSimulator, name: string, token: string, baseUrl = simulator.url): Promise<string> {
+  return system.createSource({ name, category: 'e2e/faults', base_url: baseUrl, api_secret: token, supported_apis: ['activities'] });
 }
 
 /** The source's state as the registry reports it (retries while the registry or a server is down). */

@@ -36,25 +36,13 @@ let simulator: RunningSimulator;
 let system: SystemUnderTest;
 const ids = { old: '', new: '' };
 
-async function createSource(name: string, token: string): Promise<string> {
-  const reply = await system.command('create', {
-    'api.version': 'v1',
-    source: {
-      config: { name, category: 'e2e/secrets', fields: { _siemForward: true }, base_url: simulator.url, api_secret: token, supported_apis: APIS },
-      schemaRef: { type: 'SentinelOne Mgmt API' },
-      sourceType: 'Universal',
-    },
-  });
-  expect(reply.ok, JSON.stringify(reply)).toBe(true);
-  return reply.source.id as string;
-}
+const createSource = (name: string, token: string): Promise<string> =>
+  system.createSource({ name, category: 'e2e/secrets', base_url: simulator.url, api_secret: token, supported_apis: APIS });
 
 const stateOf = async (id: string): Promise<string> => (await system.command('get', { id })).source?.state?.state ?? 'Deleted';
 
-async function laneFinished(sourceId: string, api: Api, lane: string, atLeast = 1, after = 0): Promise<boolean> {
-  const events = await system.stream(`collection-${sourceId}-${api}`);
-  return events.filter((e) => e.version > after && e.type === 'JobCompleted' && e.data.lane === lane && e.data.finished).length >= atLeast;
-}
+const laneFinished = (sourceId: string, api: Api, lane: string, atLeast = 1, after = 0): Promise<boolean> =>
+  system.laneFinished(sourceId, api, lane, atLeast, after);
 
 async function collected(sourceId: string): Promise<true | undefined> {
   for (const [api, lane] of [['activities', 'backfill'], ['threats', 'backfill'], ['agents', 'snapshot']] as const) {

@@ -139,6 +139,25 @@ export class SystemUnderTest {
     return JSON.parse(new TextDecoder().decode(reply.data)) as Json;
   }
 
+  /**
+   * Registers a source in the hosted product's document shape; throws with the reply when it is
+   * refused. Returns its id.
+   */
+  async createSource(config: { name: string; category: string; base_url: string; api_secret: string; supported_apis: readonly string[] }): Promise<string> {
+    const reply = await this.command('create', {
+      'api.version': 'v1',
+      source: { config: { ...config, fields: { _siemForward: true } }, schemaRef: { type: 'SentinelOne Mgmt API' }, sourceType: 'Universal' },
+    });
+    if (reply.ok !== true) throw new Error(`create refused: ${JSON.stringify(reply)}`);
+    return reply.source.id as string;
+  }
+
+  /** Whether at least `atLeast` jobs of one lane of a collection finished it, after version `after`. */
+  async laneFinished(sourceId: string, api: string, lane: string, atLeast = 1, after = 0): Promise<boolean> {
+    const events = await this.stream(`collection-${sourceId}-${api}`);
+    return events.filter((e) => e.version > after && e.type === 'JobCompleted' && e.data.lane === lane && e.data.finished).length >= atLeast;
+  }
+
   /** The events of one stream in the log, in order. */
   async stream(streamId: string): Promise<Json[]> {
     return this.db.collection('events').find({ streamId }).sort({ version: 1 }).toArray();
