@@ -14,6 +14,8 @@ export interface Decider<State, Command, Event extends { type: string; data: unk
 export interface LoadedAggregate<State> {
   readonly state: State;
   readonly version: number;
+  /** Position of the stream's last event (0 when empty or unknown): keeps positions ascending in the stream. */
+  readonly position?: number;
 }
 
 export interface ExecuteResult<State> extends LoadedAggregate<State> {
@@ -32,16 +34,17 @@ export interface ExecuteOptions<State = unknown> {
   /** Attempts when racing other writers without an expected version; default 5. */
   readonly maxAttempts?: number;
   /**
-   * The aggregate as the caller last had it (a previous result of this stream): only the events
-   * after its version are read and folded onto it, instead of the whole stream.
+   * The aggregate as the caller last had it (a previous result of this stream, or a fold of the
+   * relayed events): the command is decided on it and appended at its version without reading the
+   * log; only when another writer got there first are the newer events read and folded onto it.
    */
   readonly from?: LoadedAggregate<State>;
 }
 
 /**
- * Runs commands on the aggregates of one kind: fold the stream, decide, append at the version it
- * was folded at. A lost race is retried with fresh state (bounded, with jitter); the last lost
- * race surfaces as the store's {@link ConcurrencyError}.
+ * Runs commands on the aggregates of one kind: fold the stream (or take the caller's fold), decide,
+ * append at the version it was folded at. A lost race is retried with fresh state (bounded, with
+ * jitter); the last lost race surfaces as the store's {@link ConcurrencyError}.
  */
 export class AggregateRepository<State, Command, Event extends { type: string; data: unknown }> {
   constructor(
@@ -58,26 +61,30 @@ export class AggregateRepository<State, Command, Event extends { type: string; d
     for (const event of recorded) {
       if (this.isEvent(event)) state = this.decider.evolve(state, event as unknown as Event);
     }
-    return { state, version: recorded.at(-1)?.version ?? from?.version ?? 0 };
+    const last = recorded.at(-1);
+    return { state, version: last?.version ?? from?.version ?? 0, position: last?.position ?? from?.position ?? 0 };
   }
 
   async execute(streamId: string, commandFor: (state: State) => Command, options: ExecuteOptions<State> = {}): Promise<ExecuteResult<State>> {
     const maxAttempts = options.expectedVersion === undefined ? (options.maxAttempts ?? 5) : 1;
     let from = options.from;
+    // The caller's fold is trusted as current until an append says otherwise.
+    let trusted = from !== undefined;
     for (let attempt = 1; ; attempt++) {
-      const loaded = await this.load(streamId, from);
+      const loaded = trusted && from ? from : await this.load(streamId, from);
+      trusted = false;
       const { state, version } = loaded;
       from = loaded;
       if (options.expectedVersion !== undefined && options.expectedVersion !== version) {
         throw new ConcurrencyError(streamId, options.expectedVersion, version);
       }
       const events = this.decider.decide(commandFor(state), state);
-      if (events.length === 0) return { state, version, events: [], position: 0 };
+      if (events.length === 0) return { state, version, position: 0, events: [] };
       try {
         const appended = await this.store.appendToStream(
           streamId,
           events.map((event) => ({ type: event.type, data: event.data, ...(options.metadata ? { metadata: options.metadata } : {}) })),
-          { expectedVersion: version === 0 ? 'no_stream' : version },
+          { expectedVersion: version === 0 ? 'no_stream' : version, lastPosition: loaded.position ?? 0 },
         );
         const next = events.reduce((s, e) => this.decider.evolve(s, e), state);
         return { state: next, version: appended.nextExpectedVersion, events: appended.events, position: appended.lastPosition };

@@ -7,9 +7,12 @@ export class ConcurrencyError extends Error {
   constructor(
     readonly streamId: string,
     readonly expectedVersion: ExpectedVersion,
-    readonly actualVersion: number,
+    /** Known only when the store had to read the stream anyway; appends do not read it. */
+    readonly actualVersion?: number,
   ) {
-    super(`stream ${streamId}: expected version ${String(expectedVersion)}, actual ${actualVersion}`);
+    super(
+      `stream ${streamId}: expected version ${String(expectedVersion)}, ${actualVersion === undefined ? 'another writer got there first' : `actual ${actualVersion}`}`,
+    );
   }
 }
 

@@ -32,20 +32,15 @@ export interface RecordedEvent<T extends string = string, D = unknown> {
   streamId: string;
   /** 1-based, contiguous within the stream. */
   version: number;
-  /** Global position, unique; ascending within a stream. */
+  /**
+   * Log position: the append time in microseconds, ascending within a stream, roughly in time order
+   * across streams; neither unique nor contiguous (see MongoEventStore).
+   */
   position: number;
   type: T;
   data: D;
   metadata: EventMetadata;
   time: Date;
-}
-
-/** One contiguous slice of the global log. */
-export interface ReadAllBatch {
-  /** Real events in position order; gap placeholders are left out. */
-  events: RecordedEvent[];
-  /** The last position this slice covers, placeholders included; checkpoint this. */
-  lastPosition: number;
 }
 
 /** What appendToStream stored. */

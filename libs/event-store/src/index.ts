@@ -14,11 +14,10 @@ export type {
   StoredActor,
   ExpectedVersion,
   NewEvent,
-  ReadAllBatch,
   RecordedEvent,
   TailerLogger,
 } from './event.types';
-export { GAP_MARKER, MongoEventStore, type MongoEventStoreOptions } from './mongo.event-store';
+export { eventDocumentId, MongoEventStore, type AppendListener, type MongoEventStoreOptions } from './mongo.event-store';
 export { EVENT_HEADERS, OutboxRelay, type OutboxRelayOptions, type RelayedEventPayload } from './outbox.relay';
 export { ProjectionRunner, type Projection, type ProjectionRunnerOptions } from './projection.runner';
 export { connectMongo, type MongoTarget } from './mongo.connection';

@@ -1,4 +1,5 @@
-import { type Db } from 'mongodb';
+import { serverUrls, uniqueDbName } from '@s1c/test-harness';
+import { MongoClient, type CommandStartedEvent, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConcurrencyError, DuplicateEventIdError, InvalidEventDocumentError } from './event-store.errors';
 import { MongoEventStore } from './mongo.event-store';
@@ -20,7 +21,8 @@ function freshStore(): { db: Db; store: MongoEventStore } {
 describe('MongoEventStore', () => {
   describe('given an empty store', () => {
     it('when events are appended with no_stream, then the stream reads them back with versions and positions', async () => {
-      const { store } = freshStore();
+      const { db, store } = freshStore();
+      const before = Date.now() * 1000;
       const result = await store.appendToStream(
         'source-1',
         [
@@ -30,39 +32,53 @@ describe('MongoEventStore', () => {
         { expectedVersion: 'no_stream' },
       );
       expect(result.nextExpectedVersion).toBe(2);
-      expect(result.lastPosition).toBe(2);
       const read = await store.readStream('source-1');
-      expect(read.map((e) => [e.type, e.version, e.position])).toEqual([
-        ['SourceCreated', 1, 1],
-        ['SourceStarted', 2, 2],
+      expect(read.map((e) => [e.type, e.version])).toEqual([
+        ['SourceCreated', 1],
+        ['SourceStarted', 2],
       ]);
+      // Positions: the append time in microseconds, ascending within the stream.
+      const [p1, p2] = read.map((e) => e.position);
+      expect(p1).toBeGreaterThanOrEqual(before);
+      expect(p2).toBeGreaterThan(p1!);
+      expect(result.lastPosition).toBe(p2);
+      // The document's _id is stream@version: a second writer of a version collides on it.
+      expect(await db.collection('events').find({}, { projection: { _id: 1 } }).toArray()).toEqual([{ _id: 'source-1@1' }, { _id: 'source-1@2' }]);
       expect(read[0]?.metadata).toEqual({ correlationId: 'c1', actor: 'alice' });
       expect(read[1]?.data).toEqual({ at: new Date('2025-01-01T00:00:00Z') });
       expect(read[0]?.eventId).toMatch(/^[0-9a-f-]{36}$/);
       expect(read).toEqual(result.events);
       expect(await store.streamVersion('source-1')).toBe(2);
       expect(await store.streamVersion('other')).toBe(0);
-      expect(await store.headPosition()).toBe(2);
       expect(await store.readStream('source-1', { fromVersion: 2, toVersion: 2 })).toHaveLength(1);
     });
 
-    it('when ensureIndexes runs twice, then it succeeds and the two unique indexes exist once', async () => {
+    it('when ensureIndexes runs twice, then it succeeds and each index exists once', async () => {
       const { db, store } = freshStore();
       await store.ensureIndexes();
       await store.ensureIndexes();
       const indexes = await db.collection('events').indexes();
-      const unique = indexes.filter((i) => i.unique).map((i) => JSON.stringify(i.key));
-      expect(unique.sort()).toEqual([JSON.stringify({ position: 1 }), JSON.stringify({ streamId: 1, version: 1 })].sort());
+      expect(indexes.filter((i) => i.unique).map((i) => JSON.stringify(i.key))).toEqual([JSON.stringify({ streamId: 1, version: 1 })]);
+      expect(indexes.map((i) => i.name).sort()).toEqual(['_id_', 'log_order', 'stream_version']);
+    });
+
+    it('when a log of the first store version has a unique position index, then ensureIndexes replaces it with a plain one', async () => {
+      const { db, store } = freshStore();
+      await db.collection('events').createIndex({ position: 1 }, { name: 'position', unique: true });
+      await store.ensureIndexes();
+      const names = (await db.collection('events').indexes()).map((i) => i.name);
+      expect(names).not.toContain('position');
+      expect(names).toContain('log_order');
     });
   });
 
   describe('given a stream at version 1', () => {
-    it('when appending with a stale expected version, then it throws ConcurrencyError naming both versions', async () => {
+    it('when appending with a stale expected version, then it throws ConcurrencyError naming the expected version', async () => {
       const { store } = freshStore();
       await store.appendToStream('s', [{ type: 'A', data: {} }], { expectedVersion: 'no_stream' });
       const error = await store.appendToStream('s', [{ type: 'B', data: {} }], { expectedVersion: 0 }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ConcurrencyError);
-      expect(error).toMatchObject({ streamId: 's', expectedVersion: 0, actualVersion: 1 });
+      expect(error).toMatchObject({ streamId: 's', expectedVersion: 0 });
       await expect(store.appendToStream('s', [{ type: 'B', data: {} }], { expectedVersion: 'no_stream' })).rejects.toBeInstanceOf(ConcurrencyError);
       const ok = await store.appendToStream('s', [{ type: 'B', data: {} }], { expectedVersion: 1 });
       expect(ok.nextExpectedVersion).toBe(2);
@@ -95,10 +111,13 @@ describe('MongoEventStore', () => {
       }
       const read = await store.readStream('contended');
       expect(read.map((e) => e.version)).toEqual([1, 2, 3]);
-      // The losers' positions were filled at once, so a reader sees the three without waiting.
-      const batch = await store.readAllBatch({ after: 0, limit: 1000 });
-      expect(batch.events.map((e) => e.version)).toEqual([1, 2, 3]);
-      expect(batch.lastPosition).toBe(await store.headPosition());
+      // The losers left nothing behind: the outbox holds the three winners' entries only.
+      const outbox = await store.outboxEntries(100);
+      expect(outbox.map((e) => [e._id, e.committed])).toEqual([
+        ['contended@1', true],
+        ['contended@2', true],
+        ['contended@3', true],
+      ]);
     });
 
     it("then 'any' writers all land, in distinct consecutive versions", async () => {
@@ -127,7 +146,8 @@ describe('MongoEventStore', () => {
       const error = await store.appendToStream('s', [{ type: 'A', data }], { expectedVersion: 'any' }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(InvalidEventDocumentError);
       expect((error as InvalidEventDocumentError).path).toBe(path);
-      expect(await store.headPosition()).toBe(0);
+      expect(await store.streamVersion('s')).toBe(0);
+      expect(await store.outboxEntries(10)).toEqual([]);
     });
 
     it('then the same content encoded by the caller as {key, value} pairs round-trips', async () => {
@@ -143,6 +163,61 @@ describe('MongoEventStore', () => {
       expect(data).toEqual(encoded);
       expect(Object.fromEntries(data.fields.map((f) => [f.key, JSON.parse(f.value) as unknown]))).toEqual(fields);
       expect(JSON.parse(data.rows)).toEqual([[1, 2]]);
+    });
+  });
+
+  describe('when appending at a known version', () => {
+    it('then the store sends only inserts (outbox entry, events, commit marker) and reads nothing, however long the log', async () => {
+      const client = await MongoClient.connect(serverUrls().mongoUrl, { monitorCommands: true });
+      try {
+        const store = new MongoEventStore(client.db(uniqueDbName('es')));
+        await store.ensureIndexes();
+        const commands: CommandStartedEvent[] = [];
+        client.on('commandStarted', (event) => commands.push(event));
+        let version = 0;
+        const costs: string[][] = [];
+        for (let i = 0; i < 60; i++) {
+          commands.length = 0;
+          const result = await store.appendToStream('long', [{ type: 'Page', data: { i } }], { expectedVersion: version });
+          version = result.nextExpectedVersion;
+          costs.push(commands.map((c) => `${c.commandName} ${String(c.command[c.commandName])}`));
+        }
+        expect(costs[1]).toEqual(['insert event_outbox', 'insert events', 'insert event_outbox_commits']);
+        expect(costs[59]).toEqual(costs[1]);
+      } finally {
+        await client.close();
+      }
+    });
+
+    it("then 'any' reads the stream's version once and then goes on from what it wrote", async () => {
+      let reads = 0;
+      const store = new (class extends MongoEventStore {
+        override async streamVersion(streamId: string) {
+          reads++;
+          return super.streamVersion(streamId);
+        }
+      })(mongo.db());
+      for (let i = 0; i < 5; i++) await store.appendToStream('delivery-x', [{ type: 'A', data: { i } }], { expectedVersion: 'any' });
+      expect(reads).toBe(1);
+      expect((await store.readStream('delivery-x')).map((e) => e.version)).toEqual([1, 2, 3, 4, 5]);
+    });
+  });
+
+  describe('readLog', () => {
+    it('then it yields the whole log in batches by position, each stream in version order, without legacy gap placeholders', async () => {
+      const { db, store } = freshStore();
+      for (let i = 0; i < 25; i++) await store.appendToStream(`s${i % 4}`, [{ type: 'A', data: { i } }], { expectedVersion: 'any' });
+      await db.collection('events').insertOne({ _id: '$gap:99' as never, streamId: '$gap', version: 99, position: 1, type: '$gap', data: null, metadata: {}, time: new Date() });
+      const batches: number[] = [];
+      const events = [];
+      for await (const batch of store.readLog({ batchSize: 10 })) {
+        batches.push(batch.length);
+        events.push(...batch);
+      }
+      expect(batches).toEqual([10, 10, 5]);
+      expect(events.map((e) => (e.data as { i: number }).i)).toEqual(Array.from({ length: 25 }, (_, i) => i));
+      const positions = events.map((e) => e.position);
+      expect(positions).toEqual([...positions].sort((a, b) => a - b));
     });
   });
 });

@@ -8,29 +8,34 @@ import {
   type EventMetadata,
   type ExpectedVersion,
   type NewEvent,
-  type ReadAllBatch,
   type RecordedEvent,
 } from './event.types';
 
-/** Stream id and event type of the placeholders that fill abandoned positions. */
-export const GAP_MARKER = '$gap';
+/** Stream id of the placeholders that logs written before v2 of the store may hold; readers skip them. */
+const LEGACY_GAP_MARKER = '$gap';
 
 const DUPLICATE_KEY = 11000;
-const POSITION_COUNTER_ID = 'position';
 const MAX_APPEND_ATTEMPTS = 10;
+/** Streams whose last version and position an instance remembers (for `'any'` and positions). */
+const KNOWN_STREAMS_LIMIT = 50_000;
 
 /** Options of {@link MongoEventStore}. */
 export interface MongoEventStoreOptions {
-  /** Prefix of the collection names: `${prefix}events`, `${prefix}event_counters`, checkpoints. Default ''. */
+  /** Prefix of the collection names: `${prefix}events`, `${prefix}event_outbox`, ... Default ''. */
   collectionPrefix?: string;
-  /** How long a reader waits for a missing position before filling it with a placeholder. Default 2000. */
-  gapTimeoutMs?: number;
+  /**
+   * How long an outbox entry may stay uncommitted before the relay completes it itself (its writer
+   * died between writing the entry and committing it). Default 30000.
+   */
+  outboxGraceMs?: number;
   clock?: () => Date;
   idGenerator?: () => string;
 }
 
-interface EventDocument {
+/** An event as stored: `_id` is `<streamId>@<version>`, so a second writer of a version gets a duplicate key. */
+export interface EventDocument {
   _id: string;
+  eventId: string;
   streamId: string;
   version: number;
   position: number;
@@ -40,41 +45,66 @@ interface EventDocument {
   time: Date;
 }
 
-interface CounterDocument {
+/**
+ * One append waiting to be published: written before its events, committed (a document of the same
+ * `_id` in the commits collection) after them. `_id` is the id of its first event, so two writers of
+ * the same version collide here already.
+ */
+export interface OutboxEntry {
   _id: string;
-  value: number;
+  streamId: string;
+  events: EventDocument[];
+  at: Date;
 }
 
+interface OutboxCommit {
+  _id: string;
+  at: Date;
+}
+
+/** What an append listener is told: the events just stored. */
+export type AppendListener = (events: readonly RecordedEvent[]) => void;
+
 /**
- * Append-only event log in MongoDB (FerretDB v1 compatible): one document per event, unique
- * `{streamId, version}` for optimistic concurrency, unique global `position` from a counter.
+ * Append-only event log in MongoDB (FerretDB v1 compatible), written without reading it.
  *
- * Positions are allocated before the insert, so they can become visible out of order;
- * {@link MongoEventStore.readAllBatch} therefore only returns contiguous runs and fills a
- * position that stays missing longer than `gapTimeoutMs` with a placeholder. A writer whose
- * position was filled retries with a fresh one, so no event is lost or skipped.
+ * On FerretDB's SQLite backend every query but an insert reads the whole collection (even an `_id`
+ * equality scans), so the log, which grows for ever, is insert-only on every hot path:
+ * - an event's `_id` is `<streamId>@<version>`: appending at a version the caller knows is a plain
+ *   insert, and a lost race is a duplicate key; the log is read only then;
+ * - every append also writes a small outbox entry (before the events) and a commit marker (after
+ *   them); the {@link OutboxRelay} publishes committed entries to JetStream and deletes them, and
+ *   completes an entry whose writer died before committing. Readers follow JetStream, not the log.
+ *
+ * `position` is the append time in microseconds, made greater than the stream's previous event's
+ * position when this instance knows it: ascending within a stream, roughly in time order across
+ * streams, neither unique nor contiguous.
  */
 export class MongoEventStore {
   /** Prefix of every collection this store and its runners use. */
   readonly collectionPrefix: string;
-  readonly gapTimeoutMs: number;
+  readonly outboxGraceMs: number;
   private readonly events: Collection<EventDocument>;
-  private readonly counters: Collection<CounterDocument>;
+  private readonly outbox: Collection<OutboxEntry>;
+  private readonly commits: Collection<OutboxCommit>;
+  private readonly meta: Collection<{ _id: string; logId: string }>;
   private readonly clock: () => Date;
   private readonly newId: () => string;
-  /** Position -> when a reader of this instance first saw it missing. */
-  private readonly gapsSeenAt = new Map<number, number>();
+  /** Last version and position this instance wrote or read, per stream (bounded, oldest dropped). */
+  private readonly known = new Map<string, { version: number; position: number }>();
+  private readonly listeners = new Set<AppendListener>();
+  private lastPosition = 0;
   private indexes: Promise<void> | undefined;
-  private allocating: Promise<void> = Promise.resolve();
-  private readonly meta: Collection<{ _id: string; logId: string }>;
+  private cachedLogId: string | undefined;
 
   constructor(db: Db, options: MongoEventStoreOptions = {}) {
     this.collectionPrefix = options.collectionPrefix ?? '';
-    this.gapTimeoutMs = options.gapTimeoutMs ?? 2000;
+    this.outboxGraceMs = options.outboxGraceMs ?? 30_000;
     this.clock = options.clock ?? (() => new Date());
     this.newId = options.idGenerator ?? randomUUID;
     this.events = db.collection<EventDocument>(`${this.collectionPrefix}events`);
-    this.counters = db.collection<CounterDocument>(`${this.collectionPrefix}event_counters`);
+    this.outbox = db.collection<OutboxEntry>(`${this.collectionPrefix}event_outbox`);
+    this.commits = db.collection<OutboxCommit>(`${this.collectionPrefix}event_outbox_commits`);
     this.meta = db.collection<{ _id: string; logId: string }>(`${this.collectionPrefix}event_log_meta`);
   }
 
@@ -84,154 +114,198 @@ export class MongoEventStore {
    * test sharing the NATS server).
    */
   async logId(): Promise<string> {
-    const meta = this.meta;
-    const existing = await meta.findOne({ _id: 'log' });
-    if (existing) return existing.logId;
+    if (this.cachedLogId) return this.cachedLogId;
+    const existing = await this.meta.findOne({ _id: 'log' });
+    if (existing) return (this.cachedLogId = existing.logId);
     try {
-      await meta.insertOne({ _id: 'log', logId: this.newId() });
+      await this.meta.insertOne({ _id: 'log', logId: this.newId() });
     } catch (error) {
-      if ((error as { code?: number }).code !== 11000) throw error;
+      if ((error as { code?: number }).code !== DUPLICATE_KEY) throw error;
     }
-    return (await meta.findOne({ _id: 'log' }))!.logId;
+    return (this.cachedLogId = (await this.meta.findOne({ _id: 'log' }))!.logId);
   }
 
-  /** Creates the unique indexes the store relies on; idempotent. Appends call it once lazily. */
+  /** Creates the indexes the store relies on; idempotent. Appends call it once lazily. */
   async ensureIndexes(): Promise<void> {
     // One index per command: FerretDB v1 drops the connection when a multi-index
     // createIndexes names indexes that already exist.
     await this.events.createIndex({ streamId: 1, version: 1 }, { name: 'stream_version', unique: true });
-    await this.events.createIndex({ position: 1 }, { name: 'position', unique: true });
+    // Logs written before v2 of the store have a unique index on position; positions are no longer unique.
+    const legacy = (await this.events.indexes().catch(() => [])).find((index) => index.name === 'position' && index.unique);
+    if (legacy) await this.events.dropIndex('position');
+    await this.events.createIndex({ position: 1 }, { name: 'log_order' });
+  }
+
+  /** Calls `listener` after every append of this instance (the in-process relay wakes on it). */
+  onAppended(listener: AppendListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /**
-   * Appends `events` to `streamId` if it is at `expectedVersion`.
+   * Appends `events` to `streamId` at `expectedVersion`, without reading the log first.
    *
-   * @throws ConcurrencyError when the stream is at another version (also when a concurrent
-   *   writer won the race); `'any'` retries such races a few times with jitter instead.
+   * @param options.lastPosition the position of the stream's last event, when the caller knows it
+   *   (keeps positions ascending within the stream even across writers whose clocks differ).
+   * @throws ConcurrencyError when the stream is not at the expected version (a concurrent writer won
+   *   the race); `'any'` retries such races a few times with jitter instead.
+   * @throws DuplicateEventIdError when an explicit `eventId` is already in the log.
    * @throws InvalidEventDocumentError when data or metadata cannot be stored unchanged.
    */
   async appendToStream<E extends NewEvent>(
     streamId: string,
     events: readonly E[],
-    options: { expectedVersion: ExpectedVersion },
+    options: { expectedVersion: ExpectedVersion; lastPosition?: number },
   ): Promise<AppendResult> {
-    if (typeof streamId !== 'string' || streamId === '' || streamId.startsWith('$') || streamId.includes('\0')) {
-      throw new InvalidEventDocumentError('streamId', "must be a non-empty string without NUL, not starting with '$'");
+    if (typeof streamId !== 'string' || streamId === '' || streamId.startsWith('$') || streamId.includes('\0') || streamId.includes('@')) {
+      throw new InvalidEventDocumentError('streamId', "must be a non-empty string without NUL or '@', not starting with '$'");
     }
     const time = this.clock();
     const prepared = events.map((event, i) => this.prepare(event, i, time));
+    if (prepared.length === 0) {
+      const version = typeof options.expectedVersion === 'number' ? options.expectedVersion : (this.known.get(streamId)?.version ?? 0);
+      return { nextExpectedVersion: version, lastPosition: 0, events: [] };
+    }
     await this.ready();
+    const explicitIds = events.filter((e) => e.eventId !== undefined).map((e) => e.eventId!);
+    if (explicitIds.length > 0) await this.refuseUsedEventIds(explicitIds);
     const { expectedVersion } = options;
 
     const appended: RecordedEvent[] = [];
     let remaining = prepared;
+    let base = await this.baseVersion(streamId, expectedVersion);
+    let streamPosition = Math.max(options.lastPosition ?? 0, this.known.get(streamId)?.position ?? 0);
     for (let attempt = 1; ; attempt++) {
-      const last = await this.lastOfStream(streamId);
-      const current = last?.version ?? 0;
-      const mismatch =
-        (typeof expectedVersion === 'number' && current !== expectedVersion) ||
-        (expectedVersion === 'no_stream' && current !== 0);
-      if (mismatch) throw new ConcurrencyError(streamId, expectedVersion, current);
-
-      const docs: EventDocument[] = remaining.map((p, i) => ({ ...p, streamId, version: current + i + 1, position: 0 }));
-      const inserted = await this.insertAll(docs, last?.position ?? 0);
-      appended.push(...docs.slice(0, inserted).map(toRecorded));
-      if (inserted === docs.length) {
-        return {
-          nextExpectedVersion: current + docs.length,
-          lastPosition: appended[appended.length - 1]?.position ?? 0,
-          events: appended,
-        };
+      const docs: EventDocument[] = remaining.map((p, i) => ({
+        ...p,
+        _id: eventDocumentId(streamId, base + i + 1),
+        streamId,
+        version: base + i + 1,
+        position: this.nextPosition(i === 0 ? streamPosition : 0),
+      }));
+      const stored = await this.insertWithOutbox(docs);
+      appended.push(...stored.map(toRecorded));
+      if (stored.length > 0) {
+        const last = stored[stored.length - 1]!;
+        streamPosition = last.position;
+        this.remember(streamId, last.version, last.position);
       }
-      // Without transactions an ordered insert is not atomic: in the rare case that another
+      if (stored.length === docs.length) {
+        this.notify(appended);
+        return { nextExpectedVersion: base + docs.length, lastPosition: streamPosition, events: appended };
+      }
+      // Without transactions a multi-event append is not atomic: in the rare case that another
       // writer slipped in mid-batch, the events already stored stay, and only 'any' goes on.
-      remaining = remaining.slice(inserted);
+      if (appended.length > 0) this.notify(appended);
+      remaining = remaining.slice(stored.length);
+      this.known.delete(streamId);
       if (expectedVersion !== 'any' || attempt >= MAX_APPEND_ATTEMPTS) {
-        throw new ConcurrencyError(streamId, expectedVersion, await this.streamVersion(streamId));
+        throw new ConcurrencyError(streamId, expectedVersion);
       }
       await jitter(attempt);
+      base = await this.streamVersion(streamId);
     }
   }
 
-  /** Events of one stream in version order, optionally limited to `[fromVersion, toVersion]`. */
+  /** Events of one stream in version order, optionally limited to `[fromVersion, toVersion]`. Reads the log: not for hot paths. */
   async readStream(streamId: string, options: { fromVersion?: number; toVersion?: number } = {}): Promise<RecordedEvent[]> {
     const version: { $gte: number; $lte?: number } = { $gte: options.fromVersion ?? 1 };
     if (options.toVersion !== undefined) version.$lte = options.toVersion;
     const docs = await this.events.find({ streamId, version }).sort({ version: 1 }).toArray();
+    const last = docs.at(-1);
+    if (last && options.toVersion === undefined) this.remember(streamId, last.version, last.position);
     return docs.map(toRecorded);
   }
 
-  /** The stream's current version, 0 when it is empty. */
+  /** The stream's current version, 0 when it is empty. Reads the log: not for hot paths. */
   async streamVersion(streamId: string): Promise<number> {
-    return (await this.lastOfStream(streamId))?.version ?? 0;
-  }
-
-  /** Real events with position > `after`, ascending and contiguous; see {@link readAllBatch}. */
-  async readAll(options: { after: number; limit: number }): Promise<RecordedEvent[]> {
-    return (await this.readAllBatch(options)).events;
-  }
-
-  /**
-   * Reads at most `limit` positions after `after`, stopping before the first missing one.
-   * A position missing for longer than `gapTimeoutMs` (by this instance's clock, since it first
-   * saw it missing) is filled with a placeholder, which is skipped in `events` but counted in
-   * `lastPosition`, so consumers checkpoint past it.
-   */
-  async readAllBatch(options: { after: number; limit: number }): Promise<ReadAllBatch> {
-    const events: RecordedEvent[] = [];
-    let cursor = options.after;
-    let scanned = 0;
-    while (scanned < options.limit) {
-      const docs = await this.events
-        .find({ position: { $gt: cursor } })
-        .sort({ position: 1 })
-        .limit(options.limit - scanned)
-        .toArray();
-      let missingTo: number | undefined;
-      for (const doc of docs) {
-        if (doc.position !== cursor + 1) {
-          missingTo = doc.position - 1;
-          break;
-        }
-        cursor = doc.position;
-        scanned++;
-        if (doc.streamId !== GAP_MARKER) events.push(toRecorded(doc));
-      }
-      if (missingTo === undefined) {
-        if (scanned >= options.limit) break;
-        // Nothing after the cursor yet, but positions may be allocated to a writer that has
-        // not inserted (or never will): that is a gap at the head.
-        const counter = await this.counters.findOne({ _id: POSITION_COUNTER_ID });
-        const head = counter?.value ?? 0;
-        if (head <= cursor) break;
-        missingTo = head;
-      }
-      const expired = this.expiredGap(cursor + 1, Math.min(missingTo, cursor + options.limit - scanned));
-      if (expired.length === 0) break;
-      await this.fillPositions(expired);
-    }
-    for (const position of this.gapsSeenAt.keys()) if (position <= cursor) this.gapsSeenAt.delete(position);
-    return { events, lastPosition: cursor };
-  }
-
-  /** The highest position allocated or stored so far (0 when none): every completed append is at or below it. */
-  async headPosition(): Promise<number> {
-    const [counter, [last]] = await Promise.all([
-      this.counters.findOne({ _id: POSITION_COUNTER_ID }),
-      this.events.find({}).sort({ position: -1 }).limit(1).project<{ position: number }>({ position: 1 }).toArray(),
-    ]);
-    // FerretDB v1 can lose concurrent $inc updates, so the counter alone may lag behind.
-    return Math.max(counter?.value ?? 0, last?.position ?? 0);
-  }
-
-  private async lastOfStream(streamId: string): Promise<{ version: number; position: number } | undefined> {
     const [last] = await this.events
       .find({ streamId })
       .sort({ version: -1 })
       .limit(1)
       .project<{ version: number; position: number }>({ version: 1, position: 1 })
       .toArray();
-    return last;
+    if (last) this.remember(streamId, last.version, last.position);
+    return last?.version ?? 0;
+  }
+
+  /**
+   * The whole log in one query, by position (then stream and version), in batches: for a cold start
+   * or a rebuild, never for a hot path.
+   */
+  async *readLog(options: { batchSize?: number } = {}): AsyncGenerator<RecordedEvent[]> {
+    const batchSize = options.batchSize ?? 1000;
+    const cursor = this.events.find({}).sort({ position: 1, streamId: 1, version: 1 }).allowDiskUse(true);
+    let batch: RecordedEvent[] = [];
+    try {
+      for await (const doc of cursor) {
+        if (doc.streamId === LEGACY_GAP_MARKER) continue;
+        batch.push(toRecorded(doc));
+        if (batch.length >= batchSize) {
+          yield batch;
+          batch = [];
+        }
+      }
+      if (batch.length > 0) yield batch;
+    } finally {
+      await cursor.close();
+    }
+  }
+
+  // ---- the outbox, for OutboxRelay ----
+
+  /** Up to `limit` outbox entries, oldest first as stored, with whether each is committed. */
+  async outboxEntries(limit: number): Promise<Array<OutboxEntry & { committed: boolean }>> {
+    // No filter and no sort: FerretDB pushes the limit down to SQLite, so this reads `limit` rows.
+    const entries = await this.outbox.find({}).limit(limit).toArray();
+    if (entries.length === 0) return [];
+    const committed = new Set((await this.commits.find({ _id: { $in: entries.map((e) => e._id) } }).toArray()).map((c) => c._id));
+    return entries.map((entry) => ({ ...entry, committed: committed.has(entry._id) }));
+  }
+
+  /** Removes published (or abandoned) entries and their commit markers. */
+  async removeOutboxEntries(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.outbox.deleteMany({ _id: { $in: [...ids] } });
+    await this.commits.deleteMany({ _id: { $in: [...ids] } });
+  }
+
+  /**
+   * Completes an entry whose writer never committed it: stores each of its events that is not
+   * stored yet, and returns those that are this entry's (stored now or earlier by its writer),
+   * stopping at the first version another writer holds.
+   */
+  async completeOutboxEntry(entry: OutboxEntry): Promise<RecordedEvent[]> {
+    const ours: RecordedEvent[] = [];
+    for (const doc of entry.events) {
+      try {
+        await this.events.insertOne(doc);
+      } catch (error) {
+        if (duplicateKeyIndex(error) === undefined) throw error;
+        // By `_id`, the one query FerretDB does not decode every document for. No holder under
+        // this `_id` means a pre-v2 event holds the version.
+        const holder = await this.events.findOne({ _id: doc._id }, { projection: { eventId: 1 } });
+        if (holder?.eventId !== doc.eventId) break;
+      }
+      ours.push(toRecorded(doc));
+    }
+    return ours;
+  }
+
+  /** Commit markers without an entry (a slow writer committed after the relay completed its entry). */
+  async removeOrphanCommits(limit: number, olderThan: Date): Promise<number> {
+    const commits = await this.commits.find({}).limit(limit).toArray();
+    const old = commits.filter((c) => c.at < olderThan);
+    if (old.length === 0) return 0;
+    const entries = new Set((await this.outbox.find({ _id: { $in: old.map((c) => c._id) } }, { projection: { _id: 1 } }).toArray()).map((e) => e._id));
+    const orphans = old.filter((c) => !entries.has(c._id)).map((c) => c._id);
+    if (orphans.length > 0) await this.commits.deleteMany({ _id: { $in: orphans } });
+    return orphans.length;
+  }
+
+  /** The store's clock (the relay measures the outbox grace with it). */
+  now(): Date {
+    return this.clock();
   }
 
   private ready(): Promise<void> {
@@ -242,7 +316,97 @@ export class MongoEventStore {
     return this.indexes;
   }
 
-  private prepare(event: NewEvent, i: number, time: Date): Omit<EventDocument, 'streamId' | 'version' | 'position'> {
+  private async baseVersion(streamId: string, expected: ExpectedVersion): Promise<number> {
+    if (typeof expected === 'number') return expected;
+    if (expected === 'no_stream') return 0;
+    return this.known.get(streamId)?.version ?? (await this.streamVersion(streamId));
+  }
+
+  /**
+   * Writes the outbox entry, the events, then the commit marker. Returns the events stored: all,
+   * none (another writer holds the first version), or a prefix (another writer slipped in).
+   */
+  private async insertWithOutbox(docs: EventDocument[]): Promise<EventDocument[]> {
+    const first = docs[0]!;
+    const started = Date.now();
+    try {
+      await this.outbox.insertOne({ _id: first._id, streamId: first.streamId, events: docs, at: this.clock() });
+    } catch (error) {
+      // Another writer's append at this version is in flight (or its writer died: the relay completes it).
+      if (duplicateKeyIndex(error) !== undefined) return [];
+      throw error;
+    }
+    let stored = docs.length;
+    try {
+      await this.events.insertMany(docs, { ordered: true });
+    } catch (error) {
+      const index = duplicateKeyIndex(error);
+      if (index === undefined) throw error;
+      stored = index;
+      // Only a writer slower than half the grace can find that the relay stored its events for it.
+      if (Date.now() - started >= this.outboxGraceMs / 2) stored += await this.storedForUs(docs.slice(index));
+    }
+    const ours = docs.slice(0, stored);
+    if (ours.length === 0) {
+      await this.outbox.deleteOne({ _id: first._id }).catch(() => undefined);
+      return [];
+    }
+    if (ours.length < docs.length) await this.outbox.updateOne({ _id: first._id }, { $set: { events: ours } });
+    await this.commit(first._id);
+    return ours;
+  }
+
+  /** How many of `docs` (in order) the log holds with their own event ids. */
+  private async storedForUs(docs: EventDocument[]): Promise<number> {
+    let count = 0;
+    for (const doc of docs) {
+      const holder = await this.events.findOne({ _id: doc._id }, { projection: { eventId: 1 } });
+      if (holder?.eventId !== doc.eventId) break;
+      count++;
+    }
+    return count;
+  }
+
+  /**
+   * Inserts the commit marker. The events are stored whatever happens here, so a failure is not the
+   * append's: the relay completes an uncommitted entry after the grace period.
+   */
+  private async commit(id: string): Promise<void> {
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      try {
+        await this.commits.insertOne({ _id: id, at: this.clock() });
+        return;
+      } catch (error) {
+        if (duplicateKeyIndex(error) !== undefined) return;
+        if (attempt < 3) await sleep(50 * attempt);
+      }
+    }
+  }
+
+  private async refuseUsedEventIds(ids: readonly string[]): Promise<void> {
+    const used = await this.events.findOne({ eventId: { $in: [...ids] } }, { projection: { eventId: 1 } });
+    if (used) throw new DuplicateEventIdError(used.eventId);
+  }
+
+  private nextPosition(streamPosition: number): number {
+    const now = this.clock().getTime() * 1000;
+    this.lastPosition = Math.max(now, this.lastPosition + 1, streamPosition + 1);
+    return this.lastPosition;
+  }
+
+  private remember(streamId: string, version: number, position: number): void {
+    const known = this.known.get(streamId);
+    if (known && known.version > version) return;
+    this.known.delete(streamId);
+    this.known.set(streamId, { version, position });
+    if (this.known.size > KNOWN_STREAMS_LIMIT) this.known.delete(this.known.keys().next().value!);
+  }
+
+  private notify(events: readonly RecordedEvent[]): void {
+    for (const listener of this.listeners) listener(events);
+  }
+
+  private prepare(event: NewEvent, i: number, time: Date): Pick<EventDocument, 'eventId' | 'type' | 'data' | 'metadata' | 'time'> {
     if (typeof event.type !== 'string' || event.type === '' || event.type.startsWith('$') || event.type.includes('\0')) {
       throw new InvalidEventDocumentError(`events[${i}].type`, "must be a non-empty string without NUL, not starting with '$'");
     }
@@ -251,144 +415,28 @@ export class MongoEventStore {
       throw new InvalidEventDocumentError(`events[${i}].eventId`, 'must be a non-empty string without NUL');
     }
     return {
-      _id: eventId,
+      eventId,
       type: event.type,
       data: toStorableDocument(event.data, `events[${i}].data`),
       metadata: toStorableDocument(event.metadata ?? {}, `events[${i}].metadata`) as EventMetadata,
       time,
     };
   }
+}
 
-  /**
-   * Inserts the docs in order, setting their positions, and returns how many were stored: all
-   * of them, or those before the one whose version another writer took. Positions taken by gap
-   * placeholders are re-allocated and retried.
-   */
-  private async insertAll(docs: EventDocument[], streamPosition: number): Promise<number> {
-    let from = 0;
-    for (let attempt = 1; from < docs.length; attempt++) {
-      const pending = docs.slice(from);
-      const last = await this.allocate(pending.length, streamPosition);
-      pending.forEach((doc, i) => (doc.position = last - pending.length + 1 + i));
-      let failedAt: number;
-      try {
-        await this.events.insertMany(pending, { ordered: true });
-        return docs.length;
-      } catch (error) {
-        const index = duplicateKeyIndex(error);
-        if (index === undefined) throw error;
-        failedAt = index;
-      }
-      const failed = pending[failedAt];
-      if (!failed) throw new Error(`insertMany reported a duplicate at index ${failedAt} of ${pending.length}`);
-      // Positions after the failed one were allocated to us and will never be used: fill them
-      // now so that readers need not wait for the gap timeout.
-      const abandoned = pending.slice(failedAt + 1).map((d) => d.position);
-      const holder = await this.events.findOne({ streamId: failed.streamId, version: failed.version }, { projection: { _id: 1 } });
-      if (holder) {
-        await this.fillPositions([failed.position, ...abandoned]);
-        return from + failedAt;
-      }
-      if (await this.events.findOne({ _id: failed._id }, { projection: { _id: 1 } })) {
-        await this.fillPositions([failed.position, ...abandoned]);
-        throw new DuplicateEventIdError(failed._id);
-      }
-      // The version is free, so the position was taken by a gap placeholder: a reader gave up
-      // waiting for us. Take fresh positions (greater than all earlier ones, which keeps the
-      // stream's positions ascending) for what is left.
-      await this.fillPositions(abandoned);
-      from += failedAt;
-      streamPosition = pending[failedAt - 1]?.position ?? streamPosition;
-      if (attempt >= MAX_APPEND_ATTEMPTS) throw new Error(`could not place events of ${failed.streamId} after ${attempt} attempts`);
-      await jitter(attempt);
-    }
-    return docs.length;
-  }
-
-  /**
-   * Reserves `count` consecutive positions, all above `above`, and returns the last one.
-   *
-   * FerretDB v1 does not apply concurrent findAndModify atomically: two writers can get the
-   * same range and the counter can even move back. The unique position index still lets only
-   * one of them insert (the other retries), and requiring positions above the stream's last
-   * event keeps each stream's positions ascending.
-   */
-  private allocate(count: number, above: number): Promise<number> {
-    // Serialized per instance: FerretDB hands out duplicate ranges to concurrent callers, which
-    // would cost retries.
-    const next = this.allocating.then(() => this.allocateNow(count, above));
-    this.allocating = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    return next;
-  }
-
-  private async allocateNow(count: number, above: number): Promise<number> {
-    for (let attempt = 1; ; attempt++) {
-      let value: number;
-      try {
-        const counter = await this.counters.findOneAndUpdate(
-          { _id: POSITION_COUNTER_ID },
-          { $inc: { value: count } },
-          { upsert: true, returnDocument: 'after' },
-        );
-        if (!counter) throw new Error('position counter upsert returned no document');
-        value = counter.value;
-      } catch (error) {
-        // Concurrent first-ever upserts race on the counter's _id; the losers retry.
-        if (duplicateKeyIndex(error) === undefined || attempt >= MAX_APPEND_ATTEMPTS) throw error;
-        continue;
-      }
-      if (value - count >= above) return value;
-      if (attempt >= MAX_APPEND_ATTEMPTS) throw new Error(`position counter stays at or below ${above}`);
-      await this.counters.updateOne({ _id: POSITION_COUNTER_ID }, { $max: { value: above } });
-    }
-  }
-
-  /** Notes when positions `from..to` were first seen missing; returns the leading run of those missing long enough. */
-  private expiredGap(from: number, to: number): number[] {
-    const now = this.clock().getTime();
-    const expired: number[] = [];
-    let contiguous = true;
-    for (let position = from; position <= to; position++) {
-      const seenAt = this.gapsSeenAt.get(position) ?? now;
-      this.gapsSeenAt.set(position, seenAt);
-      contiguous &&= now - seenAt >= this.gapTimeoutMs;
-      if (contiguous) expired.push(position);
-    }
-    return expired;
-  }
-
-  /** Inserts placeholders; a position already holding a document (the real event) is left alone. */
-  private async fillPositions(positions: readonly number[]): Promise<void> {
-    if (positions.length === 0) return;
-    const time = this.clock();
-    const placeholders: EventDocument[] = positions.map((position) => ({
-      _id: `${GAP_MARKER}:${position}`,
-      streamId: GAP_MARKER,
-      version: position,
-      position,
-      type: GAP_MARKER,
-      data: null,
-      metadata: {},
-      time,
-    }));
-    try {
-      await this.events.insertMany(placeholders, { ordered: false });
-    } catch (error) {
-      if (duplicateKeyIndex(error) === undefined) throw error;
-    }
-  }
+/** The `_id` of a stream's event at a version. */
+export function eventDocumentId(streamId: string, version: number): string {
+  return `${streamId}@${version}`;
 }
 
 function jitter(attempt: number): Promise<void> {
   return sleep(Math.random() * 5 * 2 ** Math.min(attempt, 6));
 }
 
-function toRecorded(doc: EventDocument): RecordedEvent {
+export function toRecorded(doc: EventDocument): RecordedEvent {
   return {
-    eventId: doc._id,
+    // Logs written before v2 of the store used the event id as `_id`.
+    eventId: doc.eventId ?? doc._id,
     streamId: doc.streamId,
     version: doc.version,
     position: doc.position,

@@ -1,8 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Db } from 'mongodb';
 import { headers as natsHeaders, type JetStreamClient, type JetStreamManager } from 'nats';
-import { EventTailer, type TailerOptions } from './event.tailer';
-import { type RecordedEvent } from './event.types';
-import { type MongoEventStore } from './mongo.event-store';
+import { type RecordedEvent, type TailerLogger } from './event.types';
+import { toRecorded, type MongoEventStore, type OutboxEntry } from './mongo.event-store';
 
 /** Headers set on every relayed message. */
 export const EVENT_HEADERS = {
@@ -14,16 +14,18 @@ export const EVENT_HEADERS = {
   logId: 'S1c-Log-Id',
 } as const;
 
-/** How far back recovery looks for this log's last message among other logs' messages. */
-const RECOVERY_SCAN_LIMIT = 1000;
-
 /** Options of {@link OutboxRelay}. */
-export interface OutboxRelayOptions extends TailerOptions {
-  /** Checkpoint id in `relay_checkpoints`. */
+export interface OutboxRelayOptions {
+  /** Names this relay in logs. */
   name: string;
-  /** The JetStream stream the subjects belong to (declared by the caller); used for recovery. */
+  /** The JetStream stream the subjects belong to (declared by the caller). */
   streamName: string;
   subjectFor(event: RecordedEvent): string;
+  /** Pause between looks at the outbox when nothing woke the relay. Default 200. */
+  pollIntervalMs?: number;
+  /** Outbox entries handled per pass. Default 500. */
+  batchSize?: number;
+  logger?: TailerLogger;
 }
 
 /** The JSON body of a relayed message. */
@@ -39,78 +41,144 @@ export interface RelayedEventPayload {
 }
 
 const encoder = new TextEncoder();
+const SILENT: TailerLogger = { warn: () => undefined, error: () => undefined };
 
 /**
- * Publishes every event of the log to JetStream exactly once, in position order, with
- * `Nats-Msg-Id` = eventId and the {@link EVENT_HEADERS}. Each publish is acknowledged before
- * the next; the checkpoint (`relay_checkpoints`) is saved after each batch.
+ * Publishes every appended event to JetStream, from the store's outbox (a small collection: an entry
+ * per append, deleted once published), with `Nats-Msg-Id` = eventId and the {@link EVENT_HEADERS}.
+ * The one reader the store has on a hot path, and it never reads the log itself.
  *
- * Exactly-once does not rest on the dedupe window alone: on start the relay finds this log's last
- * message in the stream (by the `S1c-Log-Id` header: other logs may publish to the same stream)
- * and moves its checkpoint up to that message's position, since everything before it was
- * published earlier (strict order).
+ * Woken at once by appends in its own process, it otherwise looks at the outbox every
+ * `pollIntervalMs` (a query on a handful of documents). Within a stream it publishes in version
+ * order and holds back an entry while an earlier one of the same stream is still uncommitted; an
+ * entry left uncommitted for the store's `outboxGraceMs` (its writer died) is completed by the relay.
+ * Entries are deleted only after JetStream acknowledged all their events, so a crash repeats a
+ * publication at worst, which JetStream's duplicate window drops and consumers skip by version.
+ * Two relays on one outbox are safe for the same reasons.
  */
 export class OutboxRelay {
-  private readonly tailer: EventTailer;
+  private readonly pollIntervalMs: number;
+  private readonly batchSize: number;
+  private readonly logger: TailerLogger;
+  private loop: { stopped: boolean; done: Promise<void> } | undefined;
+  private wakeUp: (() => void) | undefined;
+  private woken = false;
+  private unsubscribe: (() => void) | undefined;
+  private running: Promise<unknown> = Promise.resolve();
   private logId: string | undefined;
+  private lastOrphanSweep = 0;
 
   constructor(
     private readonly store: MongoEventStore,
-    db: Db,
+    _db: Db,
     private readonly js: JetStreamClient,
-    private readonly jsm: JetStreamManager,
+    _jsm: JetStreamManager,
     private readonly options: OutboxRelayOptions,
   ) {
-    this.tailer = new EventTailer(
-      store,
-      db,
-      'relay_checkpoints',
-      options.name,
-      { init: () => this.recover(), handle: (event) => this.publish(event) },
-      options,
-    );
+    this.pollIntervalMs = options.pollIntervalMs ?? 200;
+    this.batchSize = options.batchSize ?? 500;
+    this.logger = options.logger ?? SILENT;
   }
 
-  /** Recovers the checkpoint from the stream, then starts the background loop. */
-  start(): Promise<void> {
-    return this.tailer.start();
-  }
-
-  /** Stops the loop, waiting for the batch in progress. */
-  stop(): Promise<void> {
-    return this.tailer.stop();
-  }
-
-  /** Publishes until the checkpoint reaches `untilPosition` (default: the current head); returns it. */
-  catchUp(untilPosition?: number): Promise<number> {
-    return this.tailer.catchUp(untilPosition);
-  }
-
-  /** The last position published (as saved). */
-  checkpoint(): Promise<number> {
-    return this.tailer.checkpoint();
-  }
-
-  private async recover(): Promise<void> {
-    this.logId ??= await this.store.logId();
-    const info = await this.jsm.streams.info(this.options.streamName);
-    if (info.state.messages === 0) return;
-    const oldest = Math.max(info.state.first_seq, info.state.last_seq - RECOVERY_SCAN_LIMIT + 1);
-    for (let seq = info.state.last_seq; seq >= oldest; seq--) {
-      const message = await this.jsm.streams.getMessage(this.options.streamName, { seq }).catch(() => undefined);
-      if (!message || message.header.get(EVENT_HEADERS.logId) !== this.logId) continue;
-      const position = Number(message.header.get(EVENT_HEADERS.position));
-      if (!Number.isSafeInteger(position) || position <= 0) return;
-      const saved = await this.tailer.checkpoint();
-      if (position > saved) {
-        this.options.logger?.warn(
-          { name: this.options.name, saved, published: position },
-          'relay checkpoint was behind the stream (crash after publish); moving it forward',
-        );
-        await this.tailer.saveCheckpoint(position);
+  /** Starts the background loop. */
+  async start(): Promise<void> {
+    if (this.loop) return;
+    this.logId = await this.store.logId();
+    this.unsubscribe = this.store.onAppended(() => this.wake());
+    const loop = { stopped: false, done: Promise.resolve() };
+    loop.done = (async () => {
+      while (!loop.stopped) {
+        let more = false;
+        try {
+          more = await this.flushOnce();
+        } catch (error) {
+          this.logger.error({ name: this.options.name, err: error }, 'relaying the outbox failed; trying again');
+        }
+        if (!more && !loop.stopped) await this.idle();
       }
+    })();
+    this.loop = loop;
+  }
+
+  /** Stops the loop, waiting for the pass in progress. */
+  async stop(): Promise<void> {
+    const loop = this.loop;
+    if (!loop) return;
+    loop.stopped = true;
+    this.unsubscribe?.();
+    this.wake();
+    await loop.done;
+    this.loop = undefined;
+  }
+
+  /** Publishes every entry committed so far (and completes abandoned ones); for tests and shutdown. */
+  async flush(): Promise<void> {
+    while (await this.flushOnce());
+  }
+
+  /** Makes the loop look at the outbox now. */
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  private async idle(): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
       return;
     }
+    const abort = new AbortController();
+    this.wakeUp = () => abort.abort();
+    await sleep(this.pollIntervalMs, undefined, { signal: abort.signal }).catch(() => undefined);
+    this.wakeUp = undefined;
+    this.woken = false;
+  }
+
+  /** One pass, serialized with any other; true when the outbox had a full batch (look again at once). */
+  private flushOnce(): Promise<boolean> {
+    const pass = this.running.then(() => this.pass());
+    this.running = pass.catch(() => undefined);
+    return pass;
+  }
+
+  private async pass(): Promise<boolean> {
+    this.logId ??= await this.store.logId();
+    const entries = await this.store.outboxEntries(this.batchSize);
+    if (entries.length === 0) return false;
+    const staleBefore = this.store.now().getTime() - this.store.outboxGraceMs;
+    const byStream = new Map<string, typeof entries>();
+    for (const entry of entries) {
+      const list = byStream.get(entry.streamId) ?? [];
+      list.push(entry);
+      byStream.set(entry.streamId, list);
+    }
+    const done: string[] = [];
+    const publications: Array<Promise<unknown>> = [];
+    for (const list of byStream.values()) {
+      list.sort((a, b) => firstVersion(a) - firstVersion(b));
+      for (const entry of list) {
+        let events: RecordedEvent[];
+        if (entry.committed) events = entry.events.map(toRecorded);
+        else if (entry.at.getTime() < staleBefore) {
+          events = await this.store.completeOutboxEntry(entry);
+          this.logger.warn(
+            { name: this.options.name, streamId: entry.streamId, fromVersion: firstVersion(entry), stored: events.length },
+            'completed an outbox entry its writer left uncommitted',
+          );
+        } else break; // its writer is still at it: later versions of this stream wait for it
+        for (const event of events) publications.push(this.publish(event));
+        done.push(entry._id);
+      }
+    }
+    // One connection keeps the publishes in order; acknowledgements come back together.
+    await Promise.all(publications);
+    await this.store.removeOutboxEntries(done);
+    if (entries.length >= this.batchSize) return done.length > 0;
+    if (Date.now() - this.lastOrphanSweep >= this.store.outboxGraceMs) {
+      this.lastOrphanSweep = Date.now();
+      await this.store.removeOrphanCommits(this.batchSize, new Date(staleBefore));
+    }
+    return false;
   }
 
   private async publish(event: RecordedEvent): Promise<void> {
@@ -119,12 +187,15 @@ export class OutboxRelay {
     h.set(EVENT_HEADERS.streamId, event.streamId);
     h.set(EVENT_HEADERS.version, String(event.version));
     h.set(EVENT_HEADERS.type, event.type);
-    this.logId ??= await this.store.logId();
-    h.set(EVENT_HEADERS.logId, this.logId);
+    h.set(EVENT_HEADERS.logId, this.logId!);
     const payload: RelayedEventPayload = { ...event, time: event.time.toISOString() };
     await this.js.publish(this.options.subjectFor(event), encoder.encode(JSON.stringify(payload)), {
       msgID: event.eventId,
       headers: h,
     });
   }
+}
+
+function firstVersion(entry: OutboxEntry): number {
+  return entry.events[0]?.version ?? 0;
 }
