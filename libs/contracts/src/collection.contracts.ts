@@ -25,6 +25,21 @@ export const fetchJobSchema = z.strictObject({
   window: z.strictObject({ from: timestamp, to: timestamp }),
   resume: progressSchema,
   dispatchedAt: timestamp,
+  /**
+   * Where the job's JobDispatched event is in the log: its version in the collection stream and its
+   * log position. The job carries every field of that event (`dispatchedAt` is its `at`), so a
+   * fetcher holding the collection folded up to the version before can fold the event itself
+   * instead of reading the stream (docs/COLLECTION.md, "What a fetcher keeps in memory").
+   * Optional: jobs of older schedulers, and jobs the scheduler republishes after a restart, may
+   * lack them; a fetcher then reads the newer events of the stream.
+   */
+  collectionVersion: z.number().int().positive().optional(),
+  collectionPosition: z.number().nonnegative().optional(),
+  /**
+   * The source stream's version the scheduler had folded when it dispatched the job: a fetcher
+   * whose cached source is older reads the newer source events first (optional, as above).
+   */
+  sourceVersion: z.number().int().positive().optional(),
 });
 export type FetchJob = z.infer<typeof fetchJobSchema>;
 

@@ -50,7 +50,7 @@ function fetcherController(spec: ApiSpec, config: FetcherConfig, runner: JobRunn
     })
     async onJob(@Payload() _data: Uint8Array, @Ctx() ctx: JetStreamContext): Promise<void> {
       const job = parseFetchJob(ctx.json(), spec);
-      await runner.run(job, { working: () => ctx.working() });
+      await runner.run(job, { working: () => ctx.working(), deliveryCount: ctx.deliveryCount });
     }
   }
   Object.defineProperty(FetchJobsController, 'name', { value: `FetchJobsController_${spec.api}` });
@@ -80,7 +80,7 @@ export async function startFetcher(spec: ApiSpec, config: FetcherConfig, options
   try {
     const mongo = await connectMongo(mongoConnectionOf(config));
     cleanup.push(() => mongo.close());
-    const store = new MongoEventStore(mongo.db(config.S1C_DB_NAME), { gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, ...(options.clock ? { clock: options.clock } : {}) });
+    const store = new MongoEventStore(mongo.db(config.S1C_DB_NAME), options.clock ? { clock: options.clock } : {});
     await store.ensureIndexes();
 
     const nc = await connectNats({ ...natsConnectionOf(config), name: `s1c-${name}`, logger });

@@ -9,12 +9,14 @@
  * void runFetcherProcess(activitiesApi);
  * ```
  */
+export { AggregateCache } from './aggregate.cache';
 export { defineApiSpec, MalformedRecordError, snapshotIdOf, type ApiSpec, type ApiSpecDefinition } from './api-spec';
 export { fetcherDurable, startFetcher, type FetcherOptions, type FetcherRuntime } from './fetcher.app';
 export { fetcherEnvShape, loadFetcherConfig, retryPolicyOf, type FetcherConfig } from './fetcher.config';
 export { runFetcherProcess } from './fetcher.main';
 export {
   classifyFailure,
+  DEFAULT_CACHED_STREAMS,
   JobRunner,
   JobSupersededError,
   PAGE_LIMIT,

@@ -15,7 +15,10 @@ import {
   type CollectionEvent,
   type CollectionState,
   type ErrorType,
+  type JobDispatched,
   type JobInFlight,
+  type LifecycleStatus,
+  type LiveSourceState,
   type Progress,
   type RetryPolicy,
   type SourceCommand,
@@ -27,11 +30,18 @@ import { registerSecret, scrubString, type Logger } from '@s1c/logger';
 import { PoisonMessageError, RetryableError, subjects } from '@s1c/messaging';
 import { ConsoleRateLimiter, S1Client, S1Error, type AddressResolver, type ListQuery, type S1Page } from '@s1c/s1-client';
 import type { SecretBox } from '@s1c/secrets';
+import { AggregateCache } from './aggregate.cache';
 import { MalformedRecordError, snapshotIdOf, type ApiSpec } from './api-spec';
 import type { RawPublisher } from './raw.publisher';
 
 /** SentinelOne's largest page. */
 export const PAGE_LIMIT = 1000;
+
+/**
+ * Streams of each kind (collections, sources) a runner keeps folded in memory, least recently used
+ * dropped first: a few KiB each, so a few tens of MiB at most, whatever the number of sources.
+ */
+export const DEFAULT_CACHED_STREAMS = 5_000;
 
 /** How a {@link JobRunner} talks to SentinelOne and paces a job. */
 export interface JobRunnerSettings {
@@ -46,6 +56,10 @@ export interface JobRunnerSettings {
   readonly resolver?: AddressResolver;
   /** The retry policy the collection decider applies to FailJob. */
   readonly retryPolicy: RetryPolicy;
+  /** Records per page asked of SentinelOne; default (and maximum) {@link PAGE_LIMIT}. Tests use small pages to walk many. */
+  readonly pageLimit?: number;
+  /** Collections, and sources, kept folded in memory between jobs; default {@link DEFAULT_CACHED_STREAMS} of each. */
+  readonly cachedStreams?: number;
 }
 
 export interface JobRunnerDeps {
@@ -66,6 +80,11 @@ export interface JobContext {
   working(): void;
   /** Aborts the job between pages (and cancels a SentinelOne call in flight). */
   readonly signal?: AbortSignal;
+  /**
+   * 1 on the message's first delivery (the default), more on a redelivery: then another delivery
+   * of the job may have recorded progress this process has not seen, so the job starts from the log.
+   */
+  readonly deliveryCount?: number;
 }
 
 /** How a job ended, for logs and tests. Every outcome but a thrown error acks the job. */
@@ -122,6 +141,17 @@ function isOwnershipLoss(error: unknown): boolean {
   );
 }
 
+/** A source's verdict on a job; when live, its fold and the token in clear. */
+type SourceCheck =
+  | { readonly kind: 'abandoned'; readonly reason: string }
+  | { readonly kind: 'stale'; readonly reason: string }
+  | { readonly kind: 'live'; readonly source: { readonly state: LiveSourceState; readonly version: number }; readonly token: string };
+
+/** A source whose jobs may run: not Nonexistent, Stopping, Deleted or Error. */
+function isLive(state: SourceState): state is LiveSourceState & { readonly status: LifecycleStatus } {
+  return state.status !== 'Nonexistent' && state.status !== 'Deleted' && state.status !== 'Stopping' && state.status !== 'Error';
+}
+
 /** What a job run knows about itself, kept outside the walk so failures can be recorded. */
 interface Tracker {
   /** The job's progress as this runner last saw or wrote it; null before the collection was read. */
@@ -136,10 +166,40 @@ interface Tracker {
  * from where the job's lane got to, publishes each page's records to `s1c.raw.<api>.<sourceId>`
  * and records the page only once every record is stored, and records how the job ended.
  * Fetchers only read the source stream; they write the collection stream.
+ *
+ * It keeps every collection and source it has folded in memory between jobs (bounded, least
+ * recently used dropped), so that a job normally starts without reading the log, which on FerretDB
+ * costs a scan of the whole log per read (issue 13; COLLECTION.md, "What a fetcher keeps in memory"):
+ *
+ * - Collection. Every kept fold is exact up to its version (a read, an append's result, or the job's
+ *   own JobDispatched, which the job carries whole, at the version it names). A fold that is behind
+ *   the log is harmless: every write appends at the fold's version + 1, so a stale fold loses the
+ *   race on the unique stream version, and only then are the newer events read and the command
+ *   decided again on them. The job is taken from the kept fold when that fold already holds the
+ *   job's JobDispatched, or is one version short of it (the JobDispatched is folded from the job);
+ *   otherwise, or on a redelivery, the newer events are read first. "Not in flight" on a fold that
+ *   holds the job's JobDispatched is final: a job leaves its lane for ever (job ids are unique).
+ * - Source. A kept fold is used only to let the job go ahead: when it is of the job's generation,
+ *   live (not Stopping, Deleted or Error), at least at the source version the scheduler dispatched
+ *   the job on, and the job is not redelivered. Anything else (abandon, stale) is decided on the
+ *   log after reading the newer source events, as before. The scheduler dispatches only for a live
+ *   source of the job's generation and the job carries the source version it saw, so the fetcher's
+ *   view is never older than the scheduler's at dispatch; what it can miss is a change after the
+ *   dispatch. Then: an update or restart (new generation) makes the scheduler plan the collection
+ *   again, which ends the job in the collection stream, so its next write loses on the version and
+ *   it stops at its next page without recording anything (superseded); a deletion or a failure stops all further dispatches, so at
+ *   most the jobs already dispatched (one per lane) run once more, within their page budget, and
+ *   end: the same as a job whose source was deleted right after the check at its start (the
+ *   enricher drops the records of a source once it has seen it stopping or deleted). A decryption failure on a kept
+ *   source re-reads it (the key list only changes with a restart of the process, which empties the
+ *   cache, so this is a safety net).
  */
 export class JobRunner {
   private readonly collections: AggregateRepository<CollectionState, CollectionCommand, CollectionEvent>;
   private readonly sources: AggregateRepository<SourceState, SourceCommand, SourceEvent>;
+  private readonly evolveCollection: (state: CollectionState, event: CollectionEvent) => CollectionState;
+  private readonly collectionCache: AggregateCache<CollectionState>;
+  private readonly sourceCache: AggregateCache<SourceState>;
   private readonly clock: () => Date;
   private readonly random: () => number;
   private readonly shutdown = new AbortController();
@@ -150,8 +210,13 @@ export class JobRunner {
   private readonly unrecorded = new Map<string, Failure>();
 
   constructor(private readonly deps: JobRunnerDeps) {
-    this.collections = new AggregateRepository(deps.store, collectionDecider(deps.settings.retryPolicy), isCollectionEvent);
+    const decider = collectionDecider(deps.settings.retryPolicy);
+    this.collections = new AggregateRepository(deps.store, decider, isCollectionEvent);
     this.sources = new AggregateRepository(deps.store, sourceDecider, isSourceEvent);
+    this.evolveCollection = decider.evolve;
+    const cached = deps.settings.cachedStreams ?? DEFAULT_CACHED_STREAMS;
+    this.collectionCache = new AggregateCache(cached);
+    this.sourceCache = new AggregateCache(cached);
     this.clock = deps.clock ?? (() => new Date());
     this.random = deps.random ?? Math.random;
   }
@@ -181,8 +246,9 @@ export class JobRunner {
 
   private async execute(job: FetchJob, ctx: JobContext, signal: AbortSignal, tracker: Tracker, log: Logger): Promise<JobOutcome> {
     const { settings } = this.deps;
+    const redelivered = (ctx.deliveryCount ?? 1) > 1;
     // 1. The job must still be in flight in its collection.
-    const collection = await this.collections.load(collectionStreamId(job.sourceId, job.api));
+    const collection = await this.collectionFor(job, redelivered);
     tracker.collection = collection;
     const inflight = jobInFlight(collection.state, job);
     const earlier = this.unrecorded.get(job.jobId);
@@ -193,23 +259,16 @@ export class JobRunner {
     // failed and is retried as any failure is), so the outage is in the log as a health event.
     if (earlier) return this.recordFailure(job, earlier, tracker, log);
 
-    // 2. Its source must still be collecting this generation.
-    const source = await this.sources.load(sourceStreamId(job.sourceId));
-    const src = source.state;
-    if (src.status === 'Nonexistent' || src.status === 'Deleted' || src.status === 'Stopping' || src.status === 'Error') {
-      const reason = {
-        Nonexistent: 'source does not exist',
-        Deleted: 'source is deleted',
-        Stopping: 'source is stopping',
-        Error: 'source is in Error',
-      }[src.status];
-      await this.record(job, tracker, { type: 'AbandonJob', data: { jobId: job.jobId, reason }, metadata: { now: this.clock() } });
-      return { kind: 'abandoned', reason };
+    // 2. Its source must still be collecting this generation; 3. the token exists in clear only
+    // here, in memory, for this job.
+    const checked = await this.sourceFor(job, redelivered);
+    if (checked.kind === 'abandoned') {
+      await this.record(job, tracker, { type: 'AbandonJob', data: { jobId: job.jobId, reason: checked.reason }, metadata: { now: this.clock() } });
+      return checked;
     }
-    if (src.generation !== job.generation) return { kind: 'stale', reason: `the source is at generation ${src.generation}` };
-
-    // 3. The token exists in clear only here, in memory, for this job.
-    const token = this.deps.secrets.decrypt(src.secret, job.sourceId);
+    if (checked.kind === 'stale') return checked;
+    const { source, token } = checked;
+    const src = source.state;
     registerSecret(token);
     let host: string;
     try {
@@ -238,6 +297,88 @@ export class JobRunner {
     }
   }
 
+  /**
+   * The collection with the job's JobDispatched folded in, from memory when possible (see the
+   * class comment): kept at or after the job's version, or one version short of it (the
+   * JobDispatched is folded from the job); otherwise the events after the kept fold are read.
+   */
+  private async collectionFor(job: FetchJob, redelivered: boolean): Promise<LoadedAggregate<CollectionState>> {
+    const streamId = collectionStreamId(job.sourceId, job.api);
+    const kept = this.collectionCache.get(streamId);
+    if (kept && !redelivered) {
+      const version = job.collectionVersion;
+      if (version !== undefined) {
+        if (kept.version >= version) return kept;
+        if (kept.version === version - 1) {
+          const folded = this.foldDispatch(kept, job);
+          if (folded) return this.collectionCache.set(streamId, folded);
+        }
+      } else if (jobInFlight(kept.state, job)) {
+        // A job without its version (an older scheduler's, or republished after a restart): the
+        // kept fold holds it, so it does not need the newer events; its first write brings them if any.
+        return kept;
+      }
+    }
+    return this.collectionCache.set(streamId, await this.collections.load(streamId, kept));
+  }
+
+  /**
+   * `kept` (the collection at the version before the job's JobDispatched) with that event folded
+   * in, rebuilt from the job: the job carries every field of it. Undefined when `kept` cannot be
+   * the state the dispatch was decided on (the lane busy, another generation), which a correct
+   * scheduler never produces; the caller then reads the log.
+   */
+  private foldDispatch(kept: LoadedAggregate<CollectionState>, job: FetchJob): LoadedAggregate<CollectionState> | undefined {
+    const { state } = kept;
+    if (job.collectionVersion === undefined || job.collectionPosition === undefined) return undefined;
+    if (state.status !== 'Planned' || state.generation !== job.generation || state.sourceId !== job.sourceId || state.api !== job.api) return undefined;
+    if (state.jobs[job.lane]) return undefined;
+    const dispatched: JobDispatched = {
+      type: 'JobDispatched',
+      data: {
+        sourceId: job.sourceId,
+        api: job.api,
+        at: job.dispatchedAt,
+        jobId: job.jobId,
+        lane: job.lane,
+        generation: job.generation,
+        window: job.window,
+        resume: job.resume,
+      },
+    };
+    return { state: this.evolveCollection(state, dispatched), version: job.collectionVersion, position: job.collectionPosition };
+  }
+
+  /**
+   * Whether the job may run on its source, and its token. A kept fold of the source only ever lets
+   * a job go ahead (see the class comment); any other answer, a redelivery, and a token the kept
+   * fold cannot decrypt are decided on the log, after reading the newer source events.
+   */
+  private async sourceFor(job: FetchJob, redelivered: boolean): Promise<SourceCheck> {
+    const streamId = sourceStreamId(job.sourceId);
+    const kept = this.sourceCache.get(streamId);
+    if (kept && !redelivered && kept.version >= (job.sourceVersion ?? 0) && isLive(kept.state) && kept.state.generation === job.generation) {
+      try {
+        return { kind: 'live', source: { state: kept.state, version: kept.version }, token: this.deps.secrets.decrypt(kept.state.secret, job.sourceId) };
+      } catch {
+        // Re-read below: a newer fold may hold the token under a key of this process.
+      }
+    }
+    const source = this.sourceCache.set(streamId, await this.sources.load(streamId, kept));
+    const src = source.state;
+    if (src.status === 'Nonexistent' || src.status === 'Deleted' || src.status === 'Stopping' || src.status === 'Error') {
+      const reason = {
+        Nonexistent: 'source does not exist',
+        Deleted: 'source is deleted',
+        Stopping: 'source is stopping',
+        Error: 'source is in Error',
+      }[src.status];
+      return { kind: 'abandoned', reason };
+    }
+    if (src.generation !== job.generation) return { kind: 'stale', reason: `the source is at generation ${src.generation}` };
+    return { kind: 'live', source: { state: src, version: source.version }, token: this.deps.secrets.decrypt(src.secret, job.sourceId) };
+  }
+
   private async walk(
     job: FetchJob,
     inflight: JobInFlight,
@@ -251,6 +392,7 @@ export class JobRunner {
     const { spec, settings } = this.deps;
     const { window } = inflight;
     const snapshot = job.lane === 'snapshot';
+    const pageLimit = Math.min(Math.max(1, settings.pageLimit ?? PAGE_LIMIT), PAGE_LIMIT);
     let progress = inflight.progress;
     if (progress.pages > 0 && progress.cursor === null) {
       // The last page was recorded but the job ended before its completion was: nothing is left to fetch.
@@ -280,7 +422,7 @@ export class JobRunner {
       const filters: Record<string, string> = {};
       if (walkFrom !== null) filters[`${spec.timeField}__gte`] = walkFrom;
       if (!snapshot) filters[`${spec.timeField}__lt`] = window.to;
-      const query: ListQuery = { filters, sortBy: spec.timeField, sortOrder: 'asc', limit: PAGE_LIMIT, ...(cursor !== undefined ? { cursor } : {}) };
+      const query: ListQuery = { filters, sortBy: spec.timeField, sortOrder: 'asc', limit: pageLimit, ...(cursor !== undefined ? { cursor } : {}) };
       let page: S1Page;
       try {
         page = await client.listPage(spec.api, query, { signal });
@@ -369,7 +511,9 @@ export class JobRunner {
       },
       { metadata: { correlationId: job.jobId, actor: systemActor(`fetcher-${job.api}`) }, ...(tracker.collection ? { from: tracker.collection } : {}) },
     );
-    tracker.collection = { state: result.state, version: result.version };
+    // A command that changed nothing reports position 0: the fold's position is then the one before.
+    const position = Math.max(result.position, tracker.collection?.position ?? 0);
+    tracker.collection = this.collectionCache.set(collectionStreamId(job.sourceId, job.api), { state: result.state, version: result.version, position });
     if (command.type === 'RecordPage') tracker.expected = command.data.progress;
     if (command.type === 'CompleteJob') tracker.expected = command.data.progress;
     return result.events.map((e) => ({ type: e.type, data: e.data }) as CollectionEvent);

@@ -21,12 +21,21 @@ describe('parseFetchJob', () => {
     expect(parseFetchJob(job, { api: 'activities' })).toEqual(job);
   });
 
+  it('accepts where its JobDispatched is and the source version it was dispatched on, and a job without them', () => {
+    const located = { ...job, collectionVersion: 2, collectionPosition: 1_717_243_200_000_001, sourceVersion: 3 };
+    expect(parseFetchJob(located, { api: 'activities' })).toEqual(located);
+    expect(parseFetchJob(job, { api: 'activities' }).collectionVersion).toBeUndefined();
+  });
+
   it.each([
     ['a job of another API', { ...job, api: 'threats' }],
     ['a missing window', { ...job, window: undefined }],
     ['an unknown lane', { ...job, lane: 'sometime' }],
     ['an unknown field', { ...job, token: 'x' }],
     ['a window that ends before it starts', { ...job, window: { from: job.window.to, to: job.window.from } }],
+    ['a collection version that is not a stream version', { ...job, collectionVersion: 0 }],
+    ['a negative log position', { ...job, collectionVersion: 2, collectionPosition: -1 }],
+    ['a fractional source version', { ...job, sourceVersion: 2.5 }],
     ['a millisecond timestamp', { ...job, window: { from: '2024-05-31T12:00:00.000Z', to: job.window.to } }],
     ['not an object', 'job'],
   ])('refuses %s as a poison message', (_label, value) => {

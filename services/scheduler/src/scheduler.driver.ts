@@ -104,7 +104,7 @@ export class SchedulerDriver {
       }
       logger.info({ ...fields, version: events.at(-1)!.version }, describe(action));
       const dispatched = events.find((e): e is RecordedEvent & JobDispatched => e.type === 'JobDispatched');
-      if (dispatched && !(await this.tryPublish(toFetchJob(dispatched.data)))) return;
+      if (dispatched && !(await this.tryPublish(toFetchJob(dispatched, state.source(sourceId)?.version)))) return;
     }
   }
 
@@ -145,9 +145,27 @@ export class SchedulerDriver {
   }
 }
 
-function toFetchJob(data: JobDispatched['data']): FetchJob {
-  const { jobId, sourceId, api, lane, generation, window, resume, at } = data;
-  return { jobId, sourceId, api, lane, generation, window, resume, dispatchedAt: at };
+/**
+ * The job is its JobDispatched event: every field of the event's data, plus where the event is in
+ * the log (its collection stream version and position) and the source version the dispatch was
+ * decided on, so that a fetcher holding the collection folded up to the version before folds the
+ * event from the job instead of reading the log (docs/COLLECTION.md, "What a fetcher keeps in memory").
+ */
+function toFetchJob(dispatched: RecordedEvent & JobDispatched, sourceVersion: number | undefined): FetchJob {
+  const { jobId, sourceId, api, lane, generation, window, resume, at } = dispatched.data;
+  return {
+    jobId,
+    sourceId,
+    api,
+    lane,
+    generation,
+    window,
+    resume,
+    dispatchedAt: at,
+    collectionVersion: dispatched.version,
+    collectionPosition: dispatched.position,
+    ...(sourceVersion !== undefined && sourceVersion > 0 ? { sourceVersion } : {}),
+  };
 }
 
 function metadataFor(action: SchedulerAction): EventMetadata {

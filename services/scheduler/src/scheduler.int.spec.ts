@@ -84,10 +84,15 @@ describe('given a scheduler on the log (manual clock)', () => {
           window: { from: '2026-02-28T12:00:00.000000Z', to: '2026-03-01T12:00:00.000000Z' },
           resume: { cursor: null, walkFrom: null, lastTimestamp: null, records: 0, pages: 0 },
           dispatchedAt: '2026-03-01T12:00:00.000000Z',
+          // Where its JobDispatched is (a fetcher folds it from the job) and the source version it was decided on.
+          collectionVersion: 2,
+          collectionPosition: expect.any(Number),
+          sourceVersion: 3,
         },
       });
       const dispatched = await log.events(collectionStreamId(id, 'activities'));
       expect(dispatched[1]).toMatchObject({ type: 'JobDispatched', version: 2, data: { jobId: activities.job.jobId }, metadata: { actor: { kind: 'system', component: 'scheduler' }, correlationId: activities.job.jobId } });
+      expect(activities.job.collectionPosition).toBe(dispatched[1]!.position);
       await tick();
       expect(await inbox.take(id)).toEqual([]);
     });

@@ -124,7 +124,7 @@ export async function startFetcherFixture(options: FetcherFixtureOptions = {}): 
   const mongo = await MongoClient.connect(mongoUrl);
   const db = mongo.db(dbName);
   const clock = () => new Date(Date.parse(sim.admin.now()));
-  const store = new MongoEventStore(db, { gapTimeoutMs: 500, clock });
+  const store = new MongoEventStore(db, { clock });
   await store.ensureIndexes();
   const nc = await connect({ servers: natsUrl });
   await declareStreams(await nc.jetstreamManager());
@@ -229,12 +229,27 @@ export async function startFetcherFixture(options: FetcherFixtureOptions = {}): 
       // The scheduler's deterministic id: a second replica's identical plan collides on the version.
       const jobId = `${sourceId}:${api}:${lane}:${version + 1}`;
       const at = now();
-      await collections.execute(
+      const { events } = await collections.execute(
         streamId,
         () => ({ type: 'DispatchJob', data: { jobId, lane, window: step.window, resume: step.resume }, metadata: { now: at } }),
         { expectedVersion: version },
       );
-      return { jobId, sourceId, api, lane, generation: state.generation, window: step.window, resume: step.resume, dispatchedAt: toMicroIso(at) };
+      const dispatched = events[0]!;
+      // As the scheduler publishes it: where its JobDispatched is, and the source version it saw.
+      const sourceVersion = await store.streamVersion(sourceStreamId(sourceId));
+      return {
+        jobId,
+        sourceId,
+        api,
+        lane,
+        generation: state.generation,
+        window: step.window,
+        resume: step.resume,
+        dispatchedAt: toMicroIso(at),
+        collectionVersion: dispatched.version,
+        collectionPosition: dispatched.position,
+        ...(sourceVersion > 0 ? { sourceVersion } : {}),
+      };
     },
     async collectionCommand(sourceId, api, command) {
       await collections.execute(collectionStreamId(sourceId, api), command);

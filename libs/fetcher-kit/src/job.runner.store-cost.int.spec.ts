@@ -1,0 +1,120 @@
+import type { FetchJob } from '@s1c/contracts';
+import { MongoEventStore } from '@s1c/event-store';
+import { serverUrls } from '@s1c/test-harness';
+import { MongoClient, type CommandStartedEvent } from 'mongodb';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defineApiSpec } from './api-spec';
+import type { JobContext, JobRunner } from './job.runner';
+import type { RawPublisher } from './raw.publisher';
+import { startFetcherFixture, type FetcherFixture } from './testing';
+
+/**
+ * What a fetch job costs the event store, counted with the MongoDB driver's command monitoring on
+ * the runner's own client (the fixture's reads and the "scheduler's" dispatches go through another
+ * client and are not counted). On FerretDB every command on `events` but an insert decodes the
+ * whole collection (issue 13), so a page must cost a constant number of commands and may only
+ * insert into `events`; a job of a collection the fetcher already holds must not read `events`.
+ */
+const activities = defineApiSpec({ api: 'activities', timeField: 'createdAt', timestampPath: ['createdAt'], versioned: false });
+const PAGE_LIMIT = 20;
+const PAGES_IN_FIRST_JOB = 55;
+
+interface Command {
+  readonly name: string;
+  readonly collection: string;
+}
+
+/** The collection a command works on (`getMore` names it in `collection`). */
+function collectionOf(event: CommandStartedEvent): string {
+  const command = event.command as Record<string, unknown>;
+  const target = event.commandName === 'getMore' ? command.collection : command[event.commandName];
+  return typeof target === 'string' ? target : '';
+}
+
+/** Commands on `events` other than inserts: each one is a scan of the whole log on FerretDB. */
+const readsOfEvents = (commands: readonly Command[]) => commands.filter((c) => c.collection === 'events' && c.name !== 'insert');
+const describeAll = (commands: readonly Command[]) => commands.map((c) => `${c.name} ${c.collection}`).join(', ');
+
+describe('JobRunner, what a job costs the event store (command monitoring on its own MongoClient)', () => {
+  let f: FetcherFixture;
+  let mongo: MongoClient;
+  let sourceId: string;
+  const commands: Command[] = [];
+  /** commands.length when the first record of each page was published, by page number (1-based, per job). */
+  let pageMarks: number[] = [];
+  let published = 0;
+
+  beforeEach(async () => {
+    f = await startFetcherFixture({ simulator: { activities: 1_200 } });
+    sourceId = await f.createSource(['activities']);
+    await f.plan(sourceId, 'activities');
+    mongo = new MongoClient(serverUrls().mongoUrl, { monitorCommands: true });
+    await mongo.connect();
+    mongo.on('commandStarted', (event: CommandStartedEvent) => commands.push({ name: event.commandName, collection: collectionOf(event) }));
+  });
+  afterEach(async () => {
+    await mongo.close();
+    await f.close();
+  });
+
+  /** The runner a fetcher process has: its own client and store, one instance for every job. */
+  function fetcherRunner(): JobRunner {
+    const store = new MongoEventStore(mongo.db(f.dbName), { clock: f.clock });
+    // The records of a page are published together, in order, right after the page is fetched and
+    // before it is recorded: the first one marks where the page's store commands start.
+    const marking = (inner: RawPublisher): RawPublisher => ({
+      publish(...args) {
+        if (published % PAGE_LIMIT === 0) pageMarks.push(commands.length);
+        published += 1;
+        return inner.publish(...args);
+      },
+    });
+    return f.runner(activities, { store, wrapPublisher: marking, settings: { pageLimit: PAGE_LIMIT, maxPagesPerJob: PAGES_IN_FIRST_JOB } });
+  }
+
+  /** Runs a job; returns the commands of its start (before its first page) and of each page (the last one up to the job's end). */
+  async function runCounted(runner: JobRunner, job: FetchJob): Promise<{ start: Command[]; pages: Command[][]; outcome: unknown }> {
+    const ctx: JobContext = { working: () => undefined };
+    const from = commands.length;
+    pageMarks = [];
+    published = 0;
+    const outcome = await runner.run(job, ctx);
+    const to = commands.length;
+    const start = commands.slice(from, pageMarks[0] ?? to);
+    const pages = pageMarks.map((mark, i) => commands.slice(mark, pageMarks[i + 1] ?? to));
+    return { start, pages, outcome };
+  }
+
+  it('then a page costs the same store commands at page 50 as at page 2, none of them a read of events, and the next job of the collection starts without reading events', async () => {
+    const runner = fetcherRunner();
+    const first = await runCounted(runner, await f.dispatch(sourceId, 'activities', 'backfill'));
+    expect(first.outcome).toMatchObject({ kind: 'completed', finished: false, pages: PAGES_IN_FIRST_JOB });
+    expect(first.pages).toHaveLength(PAGES_IN_FIRST_JOB);
+
+    // The counting sees reads of events: a fetcher that starts cold reads the collection once.
+    expect(first.start.some((c) => c.collection === 'events' && c.name === 'find')).toBe(true);
+    first.pages.forEach((page, i) => {
+      // Each page is recorded (an insert into events) ...
+      expect(page.filter((c) => c.collection === 'events' && c.name === 'insert').length, `page ${i + 1}: ${describeAll(page)}`).toBeGreaterThan(0);
+      // ... and never read back, nor anything else of events.
+      expect(readsOfEvents(page), `page ${i + 1}: ${describeAll(page)}`).toEqual([]);
+    });
+    const page2 = first.pages[1]!;
+    const page50 = first.pages[49]!;
+    expect(page50.length, `page 2: ${describeAll(page2)}\npage 50: ${describeAll(page50)}`).toBeLessThanOrEqual(page2.length);
+
+    // The scheduler dispatches the continuation (JobDispatched); the fetcher folds it from the job.
+    const continuation = await f.dispatch(sourceId, 'activities', 'backfill');
+    const second = await runCounted(runner, continuation);
+    expect(second.outcome).toMatchObject({ kind: 'completed', finished: true });
+    expect(second.pages.length).toBeGreaterThan(0);
+    expect(readsOfEvents(second.start), `start of the second job: ${describeAll(second.start)}`).toEqual([]);
+    second.pages.forEach((page, i) => expect(readsOfEvents(page), `second job, page ${i + 1}: ${describeAll(page)}`).toEqual([]));
+
+    // Nothing was lost on the way: the two jobs walked the whole window once.
+    const window = continuation.window;
+    const expected = await f.simulatorRecords('activities', { createdAt__gte: window.from, createdAt__lt: window.to, sortBy: 'createdAt', sortOrder: 'asc' });
+    expect(expected.length).toBeGreaterThan(PAGE_LIMIT * PAGES_IN_FIRST_JOB);
+    expect(await f.rawMessages('activities', sourceId)).toHaveLength(expected.length);
+  });
+});
