@@ -29,23 +29,28 @@ export class SourceNameRegistry {
     private readonly clock: () => Date,
   ) {}
 
-  /** Takes `name` for `sourceId`, or refuses with DuplicateResourceName. Idempotent. */
+  /**
+   * Takes `name` for `sourceId`, or refuses with DuplicateResourceName. Idempotent. A name never
+   * used in the collector is taken with one insert; the name's stream is read only when it exists.
+   */
   async reserve(collectorId: string, name: string, sourceId: string, metadata: EventMetadata): Promise<void> {
     const streamId = streamFor(collectorId, name);
+    let version = 0;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      try {
+        await this.append(streamId, 'SourceNameReserved', { collectorId, name, sourceId }, version, metadata);
+        return;
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError)) throw error;
+      }
       const events = await this.store.readStream(streamId);
+      version = events.length;
       const holder = currentHolder(events);
       if (holder?.sourceId === sourceId) return;
       if (holder && (await this.stillHolds(holder))) {
         throw new CommandError('DuplicateResourceName', `a source named "${name}" already exists in collector "${collectorId}"`, [
           { path: 'source.config.name', message: 'is already used by another source in this collector' },
         ]);
-      }
-      try {
-        await this.append(streamId, 'SourceNameReserved', { collectorId, name, sourceId }, events.length, metadata);
-        return;
-      } catch (error) {
-        if (!(error instanceof ConcurrencyError)) throw error;
       }
     }
     throw new CommandError('Unavailable', `the name "${name}" is being claimed concurrently; try again`);

@@ -44,7 +44,9 @@ export class SourceRepository {
       if (options.expectedVersion !== undefined) {
         throw new CommandError(
           'VersionConflict',
-          `source ${sourceId} is at version ${error.actualVersion}, not ${options.expectedVersion}: read it again and retry`,
+          error.actualVersion === undefined
+            ? `source ${sourceId} changed since version ${options.expectedVersion}: read it again and retry`
+            : `source ${sourceId} is at version ${error.actualVersion}, not ${options.expectedVersion}: read it again and retry`,
         );
       }
       throw new CommandError('VersionConflict', `source ${sourceId} is changing too often; try again`);
