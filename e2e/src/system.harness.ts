@@ -11,7 +11,8 @@ export const FETCHERS = ['fetcher-activities', 'fetcher-agents', 'fetcher-threat
 export const SERVICES = ['registry', 'scheduler', ...FETCHERS] as const;
 /** Every service of the system: the collection services plus the enricher and the health service. */
 export const ALL_SERVICES = [...SERVICES, 'enricher', 'health'] as const;
-export type ServiceName = (typeof ALL_SERVICES)[number];
+/** Any service a test may start: those above, and the gateway (the HTTP source API), only when asked for. */
+export type ServiceName = (typeof ALL_SERVICES)[number] | 'gateway';
 
 /** How {@link SystemUnderTest.start} runs the system; every field is optional. */
 export interface SystemOptions {
@@ -111,6 +112,31 @@ export class SystemUnderTest {
     const process = this.process(instance);
     this.stopping.add(process);
     await process.stop('SIGKILL');
+  }
+
+  /**
+   * Sends `signal` to every running process at once and waits for each to exit, at most
+   * `timeoutMs`: one that is still running then is reported so, and killed (SIGKILL). Each result
+   * says how long after the signal the process ended.
+   */
+  async signalAll(signal: NodeJS.Signals, timeoutMs: number): Promise<Array<{ instance: string; exit: number | NodeJS.Signals | 'still running'; afterMs: number }>> {
+    const running = [...this.processes.entries()].filter(([, p]) => p.child.exitCode === null && p.child.signalCode === null);
+    for (const [, p] of running) this.stopping.add(p);
+    const sent = Date.now();
+    for (const [, p] of running) p.child.kill(signal);
+    return Promise.all(
+      running.map(async ([instance, p]) => {
+        let timer: NodeJS.Timeout | undefined;
+        const exit = await Promise.race([
+          p.exited(),
+          new Promise<'still running'>((resolve) => (timer = setTimeout(() => resolve('still running'), timeoutMs))),
+        ]);
+        clearTimeout(timer);
+        const afterMs = Date.now() - sent;
+        if (exit === 'still running') await p.stop('SIGKILL');
+        return { instance, exit, afterMs };
+      }),
+    );
   }
 
   /** Starts an instance again and waits until it says it started. */

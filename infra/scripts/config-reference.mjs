@@ -44,6 +44,8 @@ export const MEANINGS = {
   MONGO_TLS_CERT_KEY_FILE: 'Client certificate and its private key in one PEM file, for a MongoDB that verifies clients; turns TLS on.',
   S1C_DB_NAME: "Database name; latin letters only (FerretDB's rule).",
   LOG_LEVEL: 'Log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.',
+  S1C_SHUTDOWN_DEADLINE:
+    'How long a service may take to stop after SIGTERM/SIGINT: it stops taking work, lets what is under way finish and closes its connections; past this it logs what was still pending and exits 1, and the work cut off (unacknowledged messages) is delivered again. A second signal exits at once. Keep it below the supervisor\'s grace period (compose `stop_grace_period`, 30s here; Kubernetes `terminationGracePeriodSeconds`).',
   S1C_SECRET_KEY:
     'AES-256 key(s) for the sources\' API tokens: 32 bytes as base64 or hex (`openssl rand -base64 32`), or a list `kid:key,kid:key` for rotation: the first encrypts, all decrypt. The registry encrypts, the fetchers decrypt: give them the same list.',
   S1C_ALLOW_INSECURE_BASE_URL: 'Allow `http`, ports other than 443 and loopback/private console URLs (`base_url`). For tests and the simulator only.',

@@ -54,7 +54,9 @@ function natsPasswords() {
 }
 
 function startService(name, script, args, env) {
-  const child = spawn(process.execPath, [script, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A process group of its own: a terminal's Ctrl-C reaches only this script, which then sends each
+  // service one SIGTERM (a service takes a second signal as "exit now", see libs/runtime).
+  const child = spawn(process.execPath, [script, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const prefix = (line) => (line ? `${name.padEnd(12)}| ${line}\n` : '');
   for (const stream of [child.stdout, child.stderr]) {
     let rest = '';
@@ -109,13 +111,17 @@ async function registerDemoSource(natsUrl, operator) {
 async function stop(code = 0) {
   if (stopping) return;
   stopping = true;
-  for (const { child } of children.reverse()) {
-    if (child.exitCode === null) {
+  // All at once: each stops within its S1C_SHUTDOWN_DEADLINE (8 s), even with the servers gone.
+  await Promise.all(
+    children.map(async ({ child }) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-    }
-  }
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
   for (const server of servers.reverse()) await server.stop({ keepData: true });
   log('stopped');
   process.exit(code);

@@ -13,4 +13,9 @@ export const commonEnvShape = {
     .regex(/^[A-Za-z]{1,63}$/, 'must be 1-63 latin letters (FerretDB accepts nothing else)')
     .default('sonecollector'),
   LOG_LEVEL: env.logLevel(),
+  /**
+   * How long a service may take to stop after SIGTERM/SIGINT (libs/runtime); then it exits 1 and
+   * the work under way is left for redelivery. Keep it below the supervisor's grace period.
+   */
+  S1C_SHUTDOWN_DEADLINE: env.durationMs('8s'),
 };

@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       S1C_POLL_INTERVAL: 300_000,
       S1C_PORT: 8080,
       LOG_LEVEL: 'info',
+      S1C_SHUTDOWN_DEADLINE: 8_000,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

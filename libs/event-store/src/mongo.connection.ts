@@ -1,11 +1,15 @@
 import { MongoClient, type MongoClientOptions } from 'mongodb';
 
+/** How long closing a client may take before it is given up on (the server is gone or frozen). */
+export const MONGO_CLOSE_TIMEOUT_MS = 3_000;
+
 /**
  * Connects to MongoDB (or FerretDB) the way every service should: fail fast when no server can be
  * selected, and never wait for ever on a socket that stopped answering (a server killed or frozen
  * mid-operation), so callers get an error they can retry instead of a promise that never settles.
+ * Its `close()` is bounded as well (see {@link BoundedCloseMongoClient}).
  */
-export function connectMongo(target: string | MongoTarget): Promise<MongoClient> {
+export async function connectMongo(target: string | MongoTarget): Promise<MongoClient> {
   const { url, tls, auth } = typeof target === 'string' ? { url: target, tls: undefined, auth: undefined } : target;
   const options: MongoClientOptions = { serverSelectionTimeoutMS: 10_000, socketTimeoutMS: 60_000 };
   if (auth) options.auth = { username: auth.username, password: auth.password };
@@ -14,7 +18,50 @@ export function connectMongo(target: string | MongoTarget): Promise<MongoClient>
     if (tls.caFile) options.tlsCAFile = tls.caFile;
     if (tls.certKeyFile) options.tlsCertificateKeyFile = tls.certKeyFile;
   }
-  return MongoClient.connect(url, options);
+  const client = new BoundedCloseMongoClient(url, options);
+  await client.connect();
+  return client;
+}
+
+/**
+ * A client whose `close()` gives up after {@link MONGO_CLOSE_TIMEOUT_MS}: closing kills the open
+ * cursors and ends the sessions on the server, and waits for answers a server that is gone or
+ * frozen never sends (up to the socket timeout, a minute; a service stopping after
+ * `docker compose down` must not wait for it). Past the timeout the client's connections and
+ * monitors are closed without that clean-up, as a crash would leave it (the server drops the
+ * cursors and sessions on its own), and `close()` rejects with a {@link MongoCloseTimeoutError}.
+ */
+export class BoundedCloseMongoClient extends MongoClient {
+  override close(force?: boolean): Promise<void> {
+    const closing = super.close(force);
+    // Its outcome matters to no one once the timeout has passed.
+    closing.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // The driver has no public way to close without the server's clean-up: end the topology
+        // (pools, the connections waiting for answers, monitors), which the close would have done
+        // last. Operations still waiting fail at once.
+        const { topology } = this as unknown as { topology?: { close?: () => unknown } };
+        try {
+          topology?.close?.();
+        } catch {
+          // Closed meanwhile: nothing left to end.
+        }
+        reject(new MongoCloseTimeoutError(MONGO_CLOSE_TIMEOUT_MS));
+      }, MONGO_CLOSE_TIMEOUT_MS);
+      timer.unref();
+    });
+    return Promise.race([closing, timeout]).finally(() => clearTimeout(timer));
+  }
+}
+
+/** {@link BoundedCloseMongoClient.close} gave up waiting for the server. */
+export class MongoCloseTimeoutError extends Error {
+  override readonly name = 'MongoCloseTimeoutError';
+  constructor(readonly timeoutMs: number) {
+    super(`MongoDB did not answer the client's close within ${timeoutMs} ms (is the server gone?); closed without its clean-up`);
+  }
 }
 
 /** A server and, optionally, a user and TLS files: a CA to verify it with, a client certificate and key in one PEM. */

@@ -26,7 +26,7 @@
  * }
  * ```
  */
-export { connectNats, drainNats, NatsConnectError, type ConnectNatsOptions } from './nats.connection';
+export { connectNats, drainNats, DRAIN_TIMEOUT_MS, isNatsConnected, NatsConnectError, type ConnectNatsOptions } from './nats.connection';
 export { silentLogger, type LoggerLike } from './logger.interface';
 export { COMMAND_OPS, InvalidSubjectTokenError, subjectToken, subjects, type CommandOp } from './subjects';
 export {

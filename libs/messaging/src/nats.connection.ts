@@ -72,6 +72,17 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
   return nc;
 }
 
+/** Connections made by {@link connectNats} that lost their server and have not reconnected yet. */
+const disconnected = new WeakSet<NatsConnection>();
+
+/**
+ * Whether the connection has a server now: false while it is trying to reconnect (and once
+ * closed). Known for connections made by {@link connectNats}; others count as connected.
+ */
+export function isNatsConnected(nc: NatsConnection): boolean {
+  return !nc.isClosed() && !disconnected.has(nc);
+}
+
 function open(options: ConnectNatsOptions): Promise<NatsConnection> {
   return connect({
     servers: options.url.split(',').map((s) => s.trim()),
@@ -106,9 +117,11 @@ async function logStatus(nc: NatsConnection, logger: LoggerLike, name: string, u
     }
     switch (s.type) {
       case Events.Disconnect:
+        disconnected.add(nc);
         logger.warn(fields, 'nats disconnected');
         break;
       case Events.Reconnect:
+        disconnected.delete(nc);
         logger.info(fields, 'nats reconnected');
         break;
       case Events.Error:
@@ -127,15 +140,26 @@ async function logStatus(nc: NatsConnection, logger: LoggerLike, name: string, u
   }
 }
 
+/** How long {@link drainNats} waits for a drain before it closes the connection anyway. */
+export const DRAIN_TIMEOUT_MS = 2_000;
+
 /**
  * Closes a connection cleanly: unsubscribes, lets in-flight messages finish, flushes what
  * was published, then closes. Safe to call on an already closed connection.
+ *
+ * Never waits for a server that is gone: a drain needs the server's answer to its flush, so
+ * while the connection is reconnecting (the server was stopped or killed) it closes at once,
+ * and a drain that takes longer than `timeoutMs` (default {@link DRAIN_TIMEOUT_MS}) is cut short
+ * by a close. What was not flushed then is lost the way a crash loses it: unacknowledged
+ * JetStream messages are delivered again, publishes were not confirmed to their callers.
  */
-export async function drainNats(nc: NatsConnection): Promise<void> {
+export async function drainNats(nc: NatsConnection, options: { timeoutMs?: number } = {}): Promise<void> {
   if (nc.isClosed()) return;
-  if (nc.isDraining()) {
-    await nc.closed();
-    return;
+  if (isNatsConnected(nc)) {
+    const drained = nc.isDraining() ? nc.closed().then(() => undefined) : nc.drain().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.timeoutMs ?? DRAIN_TIMEOUT_MS)))]);
+    clearTimeout(timer);
   }
-  await nc.drain();
+  if (!nc.isClosed()) await nc.close();
 }

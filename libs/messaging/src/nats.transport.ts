@@ -7,7 +7,7 @@ import { JetStreamWorker } from './jetstream.worker';
 import { encodeJson } from './json.codec';
 import { type LoggerLike, silentLogger } from './logger.interface';
 import { CommandError, HandlerFailure, isPermissionViolation, NatsPermissionError, type CommandErrorBody } from './messaging.errors';
-import { connectNats, drainNats, type ConnectNatsOptions } from './nats.connection';
+import { connectNats, DRAIN_TIMEOUT_MS, drainNats, isNatsConnected, type ConnectNatsOptions } from './nats.connection';
 import { STREAMS, declareStreams, ensureConsumer, type ConsumerDeclaration, type StreamDeclaration } from './stream.declarations';
 import { subjectToken } from './subjects';
 
@@ -322,7 +322,17 @@ export class NatsTransport extends Server<NatsTransportEvents, NatsTransportStat
     const timeoutMs = this.options.closeTimeoutMs ?? 30_000;
     const nc = this.nc;
     if (nc && !nc.isClosed()) {
-      await Promise.allSettled(this.subscriptions.map((s) => (s.isClosed() ? undefined : s.drain())));
+      const open = this.subscriptions.filter((s) => !s.isClosed());
+      if (isNatsConnected(nc)) {
+        // A drain waits for the server's answer to a flush: bounded, in case the server goes now.
+        let timer: NodeJS.Timeout | undefined;
+        const drained = Promise.allSettled(open.map((s) => s.drain()));
+        await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_TIMEOUT_MS)))]);
+        clearTimeout(timer);
+      } else {
+        // No server to tell: just stop taking commands.
+        for (const s of open) s.unsubscribe();
+      }
     }
     const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
     await Promise.race([Promise.allSettled([...this.inflightCommands]), timer]);

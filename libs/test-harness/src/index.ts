@@ -13,3 +13,4 @@ export {
 export { serverUrls } from './urls';
 export { rawHttpRequest, type RawHttpResponse } from './raw-http';
 export { startConnectionTrap, type ConnectionTrap } from './connection-trap';
+export { startFreezableProxy, type FreezableProxy } from './freezable-proxy';

@@ -6,6 +6,7 @@ import { ApiTokensError, parseApiTokens } from './api-tokens';
 export const gatewayEnvShape = {
   ...natsEnvShape,
   LOG_LEVEL: commonEnvShape.LOG_LEVEL,
+  S1C_SHUTDOWN_DEADLINE: commonEnvShape.S1C_SHUTDOWN_DEADLINE,
   /** Port of the HTTP source API. */
   S1C_GATEWAY_PORT: env.port(8081),
   /** Interface to listen on. */

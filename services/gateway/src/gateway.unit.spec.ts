@@ -63,6 +63,7 @@ describe('the configuration', () => {
     expect(loadGatewayConfig({})).toEqual({
       NATS_URL: 'nats://127.0.0.1:4222',
       LOG_LEVEL: 'info',
+      S1C_SHUTDOWN_DEADLINE: 8_000,
       S1C_GATEWAY_PORT: 8081,
       S1C_GATEWAY_HOST: '0.0.0.0',
       S1C_COMMAND_TIMEOUT: 15_000,

@@ -1,0 +1,47 @@
+import { serverUrls, startFreezableProxy, uniqueDbName, type FreezableProxy } from '@s1c/test-harness';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectMongo, MONGO_CLOSE_TIMEOUT_MS, MongoCloseTimeoutError } from './mongo.connection';
+
+/** A stop must not wait for a MongoDB that does not answer (issue 13). */
+describe('connectMongo', () => {
+  const proxies: FreezableProxy[] = [];
+  afterEach(async () => {
+    for (const proxy of proxies.splice(0)) await proxy.close();
+  });
+
+  async function throughProxy() {
+    const server = new URL(serverUrls().mongoUrl);
+    const proxy = await startFreezableProxy(Number(server.port), server.hostname);
+    proxies.push(proxy);
+    const client = await connectMongo(`mongodb://127.0.0.1:${proxy.port}/`);
+    // A cursor left open, which close() kills on the server (and on MongoDB, the pooled sessions it ends there).
+    const collection = client.db(uniqueDbName('close')).collection('probe');
+    await collection.insertMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    const cursor = collection.find({}, { batchSize: 1 });
+    await cursor.next();
+    return { client, proxy };
+  }
+
+  it('closes normally while the server answers', async () => {
+    const { client } = await throughProxy();
+    const started = Date.now();
+    await client.close();
+    expect(Date.now() - started).toBeLessThan(MONGO_CLOSE_TIMEOUT_MS);
+    await expect(client.db('x').collection('y').findOne({})).rejects.toThrow();
+  });
+
+  it('gives up closing after the timeout when the server stopped answering, and is closed for its callers', async () => {
+    const { client, proxy } = await throughProxy();
+    proxy.freeze();
+    const started = Date.now();
+    const error = await client.close().catch((e: unknown) => e);
+    const elapsed = Date.now() - started;
+    expect(error).toBeInstanceOf(MongoCloseTimeoutError);
+    expect(elapsed).toBeGreaterThanOrEqual(MONGO_CLOSE_TIMEOUT_MS - 100);
+    expect(elapsed).toBeLessThan(MONGO_CLOSE_TIMEOUT_MS + 3_000);
+    // Nothing of the client waits on the frozen server any more.
+    const failed = Date.now();
+    await expect(client.db('x').collection('y').findOne({})).rejects.toThrow();
+    expect(Date.now() - failed).toBeLessThan(2_000);
+  });
+});

@@ -1,0 +1,21 @@
+/**
+ * @packageDocumentation
+ * The process entry point every service runs ({@link runService}): configuration (exit 2 when
+ * unusable), start (exit 1 when it fails), and a stop on SIGTERM/SIGINT bounded by
+ * `S1C_SHUTDOWN_DEADLINE`.
+ *
+ * @example
+ * ```ts
+ * void runService({ name: 'scheduler', loadConfig: loadSchedulerConfig, start: (config, { logger }) => startScheduler(config, { logger }) });
+ * ```
+ */
+export {
+  DEFAULT_SHUTDOWN_DEADLINE_MS,
+  EXIT,
+  REPEATED_SIGNAL_MS,
+  runService,
+  type RunServiceOptions,
+  type ServiceConfig,
+  type ServiceContext,
+  type ServiceRuntime,
+} from './run-service';
