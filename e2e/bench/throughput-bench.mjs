@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// End-to-end throughput of one source's backfill (issue 8). Not part of the test run.
+// End-to-end throughput of one source's backfill (issues 8 and 13). Not part of the test run.
 //
 //   npm run build && node e2e/bench/throughput-bench.mjs [--records 1000000] [--agents 1000] [--threats 5000]
-//       [--timeout 900] [--no-floor] [--profile]
+//       [--timeout 900] [--no-floor] [--profile] [--phases] [--store-probe]
 //
 // Starts nats-server and FerretDB (libs/test-harness; or uses NATS_URL / MONGO_URL), the simulator
 // with --records activities (plus agents and threats) as a process, and every service as a process
@@ -11,7 +11,16 @@
 // s1c.data.*.<sourceId>). Reports records/s, CPU seconds and peak RSS of each process (/proc), then
 // runs the floor: one process that pages the same simulator with the S1 client (limit 1000) and
 // parses each page, with no NATS and no MongoDB; prints our time divided by the floor's.
+// Issue 13's targets: a 1M-record backfill at >= 5,000 records/s end to end, and the rate over the
+// last tenth of the records >= 80% of the rate over the first tenth (no slowing down as the log
+// grows). The tenths come from the count of the source's messages in S1C_DATA, polled every 250 ms
+// (progress printed every 5 s), the crossing of each boundary interpolated between two polls. The
+// first tenth is timed from the last poll that saw no record (the start-up before the first record,
+// create command, plan, dispatch, first page, is left out; it is printed separately), the last tenth
+// until the poll that saw every record. Prints a verdict line per target (met / not met, with the figure).
 // Any S1C_* variable in the environment is passed to the services (overrides the bench's settings).
+// --store-probe times two queries on the log from outside every 0.5 s (kit.mjs StoreProbe): a full
+// scan of the log on FerretDB each time, so it loads the store it measures; off by default.
 // --profile runs every service with --cpu-prof and prints the top functions of each.
 // --phases runs the pipeline without the enricher until every record is in S1C_RAW (the collection
 // alone), then starts the enricher and times the drain into S1C_DATA (the enrichment alone).
@@ -24,7 +33,7 @@ import {
   PIPELINE, sourceDocument, startPipeline, startProcess, startServers, startSimulatorProcess, StoreProbe, machineCpu, printMachineLoad,
 } from './lib/kit.mjs';
 
-const args = parseArgs({ records: 1_000_000, agents: 1000, threats: 5000, timeout: 900, 'no-floor': false, profile: false, phases: false });
+const args = parseArgs({ records: 1_000_000, agents: 1000, threats: 5000, timeout: 900, 'no-floor': false, profile: false, phases: false, 'store-probe': false });
 const TOKEN = 'bench-throughput-token';
 const SETTINGS = {
   // One job walks the whole backfill instead of handing over every 20 pages.
@@ -59,7 +68,7 @@ const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [
 const services = await startPipeline(env, args.phases ? PIPELINE.filter((n) => n !== 'enricher') : PIPELINE, nodeArgs);
 for (const s of services) sampler.watch(s.name, s.pid);
 
-const probe = new StoreProbe(servers.mongoUrl, env.S1C_DB_NAME, 500);
+const probe = args['store-probe'] ? new StoreProbe(servers.mongoUrl, env.S1C_DB_NAME, 500) : null;
 const nc = await connect({ servers: servers.natsUrl, noAsyncTraces: true });
 const jsm = await nc.jetstreamManager();
 let failed = null;
@@ -69,6 +78,7 @@ let rawPhase = null;
 let machine0 = machineCpu();
 let enricherStart = null;
 const samples = [];
+const series = []; // every poll of the S1C_DATA count: { s: seconds since the create, n }
 try {
   sampler.rebase();
   machine0 = machineCpu();
@@ -97,6 +107,7 @@ try {
     await sleep(250);
     const n = await dataCount(jsm, sourceId);
     const now = performance.now();
+    series.push({ s: (now - t0) / 1000, n });
     if (now - lastPrint >= 5000 || n >= expected) {
       const raw = await jsm.streams.info('S1C_RAW').then((i) => i.state.messages).catch(() => 0);
       const rate = Math.round(((n - last.n) * 1000) / (now - last.t));
@@ -119,7 +130,7 @@ const machine1 = machineCpu();
 const rows = sampler.table();
 const runCpu = rows.reduce((a, r) => a + r.cpuSeconds, 0) + (rawPhase ? rawPhase.rows.reduce((a, r) => a + r.cpuSeconds, 0) : 0);
 const loadLine = () => printMachineLoad(machine0, runCpu, machine1);
-await probe.close();
+await probe?.close();
 if (rawPhase && wall) {
   const drain = wall - enricherStart;
   console.log('');
@@ -133,8 +144,45 @@ for (const s of services) await s.stop();
 console.log('');
 if (failed) console.log(`NOT COMPLETE: ${failed}`);
 console.log(`records: ${expected} (${args.records} activities, ${args.threats} threats, ${args.agents} agents); in S1C_DATA at the end: ${finalCount}${finalCount === expected ? ' (each once)' : finalCount > expected ? ' (DUPLICATES)' : ' (MISSING)'}`);
-const done = samples.at(-1)?.n ?? 0;
-console.log(`end to end: ${wall?.toFixed(1)} s -> ${Math.round(done / wall)} records/s (goal: >= 20,000)`);
+const done = series.at(-1)?.n ?? samples.at(-1)?.n ?? 0;
+const elapsed = wall ?? series.at(-1)?.s;
+console.log(`end to end: ${elapsed?.toFixed(1)} s -> ${Math.round(done / elapsed)} records/s (issue 13's goal: >= 5,000; issue 8's: >= 20,000)`);
+// The rate over the first and the last tenth of the records.
+const timeAt = (target) => {
+  const i = series.findIndex((p) => p.n >= target);
+  if (i < 0) return undefined;
+  if (i === 0) return series[0].s;
+  const a = series[i - 1];
+  const b = series[i];
+  return a.s + ((b.s - a.s) * (target - a.n)) / (b.n - a.n);
+};
+const tenth = expected / 10;
+const lastZero = series.findLast((p) => p.n === 0)?.s ?? 0;
+const tFirst = timeAt(tenth);
+const t9 = timeAt(expected - tenth);
+const tAll = timeAt(expected);
+const firstRate = tFirst !== undefined ? tenth / (tFirst - lastZero) : undefined;
+const lastRate = t9 !== undefined && tAll !== undefined ? tenth / (tAll - t9) : undefined;
+const fmtRate = (r) => (r === undefined ? 'not reached' : `${Math.round(r)} records/s`);
+console.log('');
+if (args.phases) console.log('(--phases: the tenths below are of the enricher draining S1C_RAW, not of the whole pipeline)');
+console.log(`first tenth (records 1-${Math.round(tenth)}): ${fmtRate(firstRate)}${tFirst !== undefined ? `, ${(tFirst - lastZero).toFixed(1)} s from the last poll with no record (${lastZero.toFixed(1)} s after the create; from the create: ${Math.round(tenth / tFirst)} records/s)` : ''}`);
+console.log(`last tenth (records ${Math.round(expected - tenth) + 1}-${expected}): ${fmtRate(lastRate)}${lastRate !== undefined ? `, ${(tAll - t9).toFixed(1)} s` : ''}`);
+if (lastRate === undefined && series.length > 1) {
+  // Not finished: the rate over the last tenth delivered before the end, for information.
+  const end = series.at(-1);
+  const from = timeAt(Math.max(0, end.n - tenth));
+  if (from !== undefined && end.s > from) console.log(`  (the last ${Math.round(Math.min(tenth, end.n))} records delivered before the end came at ${Math.round(Math.min(tenth, end.n) / (end.s - from))} records/s)`);
+}
+const ratio = firstRate && lastRate ? lastRate / firstRate : undefined;
+console.log(`last tenth / first tenth: ${ratio === undefined ? 'not measured' : `${(100 * ratio).toFixed(0)}%`} (goal: >= 80%)`);
+const fullSize = args.records >= 1_000_000 && !args.phases;
+const overall = done / elapsed;
+const verdictLines = [
+  `verdicts against issue 13's targets${fullSize ? '' : ` (this run is not the target's 1M-record backfill: ${expected} records${args.phases ? ', --phases' : ''}; "met" holds at this size only)`}:`,
+  `VERDICT backfill rate >= 5,000 records/s: ${!failed && overall >= 5000 ? 'met' : 'NOT MET'} (${failed ? `not complete: ${done} of ${expected} records in ${elapsed?.toFixed(1)} s, ` : `${expected} records in ${elapsed?.toFixed(1)} s, `}${Math.round(overall)} records/s)`,
+  `VERDICT last tenth >= 80% of the first tenth: ${ratio === undefined ? 'NOT MET (not measured: the last tenth was not reached)' : `${ratio >= 0.8 ? 'met' : 'NOT MET'} (${(100 * ratio).toFixed(0)}%: ${fmtRate(lastRate)} against ${fmtRate(firstRate)})`}`,
+];
 loadLine();
 const firstAtRaw = samples.find((s) => s.raw >= expected);
 if (firstAtRaw) console.log(`all records were in S1C_RAW (fetched) after ~${firstAtRaw.s.toFixed(0)} s (sampled every 5 s), in S1C_DATA after ${wall.toFixed(1)} s`);
@@ -144,9 +192,11 @@ console.log(`CPU seconds and peak RSS of each process over the ${tableWall?.toFi
 printProcTable(rows, tableWall);
 const ours = rows.filter((r) => !['nats-server', 'ferretdb', 's1-simulator'].includes(r.name)).reduce((a, r) => a + r.cpuSeconds, 0);
 if (!rawPhase) console.log(`our services' CPU per 1,000 records: ${((1000 * ours) / done).toFixed(3)} s`);
-console.log('');
-console.log('the store under this load, probed from outside every 0.5 s:');
-probe.print();
+if (probe) {
+  console.log('');
+  console.log('the store under this load, probed from outside every 0.5 s (the probe itself loads it):');
+  probe.print();
+}
 
 if (!args['no-floor']) {
   console.log('');
@@ -167,6 +217,9 @@ if (profileDir) {
   console.log('');
   await summariseProfiles(profileDir, services.map((s) => ({ name: s.name, pid: s.pid })));
 }
+
+console.log('');
+for (const line of verdictLines) console.log(line);
 
 sampler.stop();
 await nc.close();
