@@ -221,6 +221,28 @@ describe('OutboxRelay', () => {
   });
 });
 
+describe('OutboxRelay given an event it cannot publish', () => {
+  it('then that entry stays in the outbox, is reported, and the other entries are published and removed', async () => {
+    const f = await setUp();
+    await appendEvents(f.store, 3); // s0, s1, s2
+    await f.store.appendToStream('unmapped', [{ type: 'Happened', data: {} }], { expectedVersion: 'no_stream' });
+    const logger = { warn: vi.fn(), error: vi.fn() };
+    const relay = new OutboxRelay(f.store, f.db, js, jsm, {
+      name: 'domain',
+      streamName: f.streamName,
+      subjectFor: (event) => {
+        if (event.streamId === 'unmapped') throw new Error('no relay subject for stream unmapped');
+        return `${f.streamName}.${event.streamId}.${event.type}`;
+      },
+      logger,
+    });
+    await relay.flush();
+    expect((await publishedMessages(f.streamName)).map((p) => p.payload.streamId).sort()).toEqual(['s0', 's1', 's2']);
+    expect((await f.store.outboxEntries(100)).map((e) => e._id)).toEqual(['unmapped@1']);
+    expect(logger.error).toHaveBeenCalledWith(expect.objectContaining({ failed: 1 }), expect.any(String));
+  });
+});
+
 describe('OutboxRelay with two logs on one stream', () => {
   it('then each relay publishes its own log once, each message naming its log', async () => {
     const a = await setUp();

@@ -41,6 +41,8 @@ export interface RelayedEventPayload {
 }
 
 const encoder = new TextEncoder();
+/** A failure that repeats on every pass is logged at most this often. */
+const FAILURE_LOG_INTERVAL_MS = 30_000;
 const SILENT: TailerLogger = { warn: () => undefined, error: () => undefined };
 
 /**
@@ -67,6 +69,7 @@ export class OutboxRelay {
   private running: Promise<unknown> = Promise.resolve();
   private logId: string | undefined;
   private lastOrphanSweep = 0;
+  private lastFailureLog = 0;
 
   constructor(
     private readonly store: MongoEventStore,
@@ -152,8 +155,7 @@ export class OutboxRelay {
       list.push(entry);
       byStream.set(entry.streamId, list);
     }
-    const done: string[] = [];
-    const publications: Array<Promise<unknown>> = [];
+    const attempts: Array<{ id: string; published: Promise<unknown> }> = [];
     for (const list of byStream.values()) {
       list.sort((a, b) => firstVersion(a) - firstVersion(b));
       for (const entry of list) {
@@ -166,12 +168,21 @@ export class OutboxRelay {
             'completed an outbox entry its writer left uncommitted',
           );
         } else break; // its writer is still at it: later versions of this stream wait for it
-        for (const event of events) publications.push(this.publish(event));
-        done.push(entry._id);
+        // One connection keeps the publishes in order; acknowledgements come back together.
+        attempts.push({ id: entry._id, published: Promise.all(events.map((event) => this.publish(event))) });
       }
     }
-    // One connection keeps the publishes in order; acknowledgements come back together.
-    await Promise.all(publications);
+    const settled = await Promise.allSettled(attempts.map((a) => a.published));
+    const done = attempts.filter((_, i) => settled[i]!.status === 'fulfilled').map((a) => a.id);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed && Date.now() - this.lastFailureLog >= FAILURE_LOG_INTERVAL_MS) {
+      // The entry stays and is published again on a later pass; the others are not held up by it.
+      this.lastFailureLog = Date.now();
+      this.logger.error(
+        { name: this.options.name, failed: attempts.length - done.length, err: failed.reason },
+        'publishing outbox entries failed; they stay in the outbox',
+      );
+    }
     await this.store.removeOutboxEntries(done);
     if (entries.length >= this.batchSize) return done.length > 0;
     if (Date.now() - this.lastOrphanSweep >= this.store.outboxGraceMs) {

@@ -6,17 +6,21 @@ export { sourceStreamId };
 const SOURCE_PREFIX = sourceStreamId('');
 const COLLECTION_PREFIX = 'collection-';
 const NAME_PREFIX = 'sourcename-';
+/** The enricher's delivery health of one source (services/enricher DeliveryHealth). */
+const DELIVERY_PREFIX = 'delivery-';
 
 /** The log stream that guards one name in one collector (see {@link SourceNameRegistry}). */
 export const nameStreamId = (collectorId: string, nameHash: string): string => `${NAME_PREFIX}${collectorId}-${nameHash}`;
 
 /**
  * The JetStream subject a logged event is relayed on: `s1c.evt.source.<id>.<Type>` for sources,
- * `s1c.evt.collection.<id>-<api>.<Type>` for their collections.
+ * `s1c.evt.collection.<id>-<api>.<Type>` for their collections, `s1c.evt.delivery.<id>.<Type>` for
+ * their delivery health, `s1c.evt.sourcename.<collector>-<hash>.<Type>` for name reservations.
  */
 export function relaySubjectFor(event: RecordedEvent): string {
   for (const [prefix, kind] of [
     [NAME_PREFIX, 'sourcename'],
+    [DELIVERY_PREFIX, 'delivery'],
     [COLLECTION_PREFIX, 'collection'],
     [SOURCE_PREFIX, 'source'],
   ] as const) {
