@@ -7,7 +7,7 @@ export {
 } from './aggregate.repository';
 export { toStorableDocument } from './event-document.validator';
 export { ConcurrencyError, DuplicateEventIdError, InvalidEventDocumentError } from './event-store.errors';
-export type { TailerOptions } from './event.tailer';
+export { EventTailer, type CatchUpTarget, type CheckpointDocument, type EventTailerOptions, type TailerHooks, type TailerOptions } from './event.tailer';
 export type {
   AppendResult,
   EventMetadata,
@@ -19,5 +19,5 @@ export type {
 } from './event.types';
 export { eventDocumentId, MongoEventStore, type AppendListener, type MongoEventStoreOptions } from './mongo.event-store';
 export { EVENT_HEADERS, OutboxRelay, type OutboxRelayOptions, type RelayedEventPayload } from './outbox.relay';
-export { ProjectionRunner, type Projection, type ProjectionRunnerOptions } from './projection.runner';
-export { connectMongo, type MongoTarget } from './mongo.connection';
+export { PROJECTION_CHECKPOINTS, ProjectionRunner, type Projection, type ProjectionRunnerOptions } from './projection.runner';
+export { BoundedCloseMongoClient, connectMongo, MONGO_CLOSE_TIMEOUT_MS, MongoCloseTimeoutError, type MongoTarget } from './mongo.connection';

@@ -1,15 +1,18 @@
 import { type Db } from 'mongodb';
-import { EventTailer, type TailerOptions } from './event.tailer';
+import { type NatsConnection } from 'nats';
+import { EventTailer, type CatchUpTarget, type TailerOptions } from './event.tailer';
 import { type RecordedEvent } from './event.types';
 import { type MongoEventStore } from './mongo.event-store';
 
 /**
  * A read model built from the log. `apply` must be idempotent: read model documents store the
- * position they applied and updates are conditional on it, so a replayed event changes nothing.
+ * stream version (or position) they applied and updates are conditional on it, so an event
+ * applied again changes nothing. Each stream's events come in version order; events of different
+ * streams come in the order they were relayed, which is roughly, not exactly, position order.
  */
 export interface Projection {
   readonly name: string;
-  /** Creates collections/indexes; runs before the first batch and after each reset. */
+  /** Creates collections/indexes; runs at every start of the runner. */
   setup?(db: Db): Promise<void>;
   apply(event: RecordedEvent, db: Db): Promise<void>;
   /** Drops everything the projection wrote. */
@@ -19,10 +22,13 @@ export interface Projection {
 /** Options of {@link ProjectionRunner}. */
 export type ProjectionRunnerOptions = TailerOptions;
 
+/** Where a runner keeps its checkpoint (`{_id: projection name, stream, sequence}`). */
+export const PROJECTION_CHECKPOINTS = 'projection_checkpoints';
+
 /**
- * Keeps one projection up to date with the log, with its checkpoint (`{_id: name, position}`)
- * in `projection_checkpoints`. A failing `apply` is logged and retried from that event later;
- * the checkpoint never moves past it.
+ * Keeps one projection up to date with the log as relayed to JetStream (an {@link EventTailer}),
+ * with its checkpoint, a stream sequence, in `projection_checkpoints`. A failing `apply` is logged
+ * and retried on the same event; nothing after it is applied meanwhile.
  */
 export class ProjectionRunner {
   private readonly tailer: EventTailer;
@@ -30,13 +36,13 @@ export class ProjectionRunner {
   constructor(
     store: MongoEventStore,
     private readonly db: Db,
+    nc: NatsConnection,
     private readonly projection: Projection,
     options: ProjectionRunnerOptions = {},
   ) {
     this.tailer = new EventTailer(
       store,
-      db,
-      'projection_checkpoints',
+      nc,
       projection.name,
       {
         init: async () => {
@@ -44,40 +50,44 @@ export class ProjectionRunner {
         },
         handle: (event) => projection.apply(event, db),
       },
-      options,
+      { ...options, checkpoints: { db, collection: PROJECTION_CHECKPOINTS } },
     );
   }
 
-  /** Starts the background polling loop (after running `setup`). */
+  /** Runs `setup`, then applies the log in the background: from the checkpoint, or a cold start. */
   start(): Promise<void> {
     return this.tailer.start();
   }
 
-  /** Stops the loop, waiting for the batch in progress. */
+  /** Stops reading, waiting for the event in progress, and saves the checkpoint. */
   stop(): Promise<void> {
     return this.tailer.stop();
   }
 
   /**
-   * Applies events until the checkpoint reaches `untilPosition` (default: the current head) and
-   * returns the checkpoint. Rejects when `apply` fails, or when no progress is possible (an
-   * unresolved gap) for `catchUpTimeoutMs`.
+   * Waits until `until` (a stream version appended since the start) has been applied, or, without
+   * it, until everything relayed so far has been read; starts the runner if it is not running.
+   * Returns the stream sequence read up to. Rejects while `apply` is failing (it is retried in the
+   * background), and after `catchUpTimeoutMs`.
    */
-  catchUp(untilPosition?: number): Promise<number> {
-    return this.tailer.catchUp(untilPosition);
+  catchUp(until?: CatchUpTarget): Promise<number> {
+    return this.tailer.catchUp(until);
   }
 
-  /** Resets the read model and the checkpoint, then replays the whole log. */
+  /**
+   * Rebuilds the read model: resets it and its checkpoint, then replays the whole log (a cold
+   * start) and catches up with the stream. Leaves the runner running or stopped as it was.
+   */
   async rebuild(): Promise<void> {
-    await this.tailer.exclusive(async () => {
-      await this.projection.reset(this.db);
-      await this.tailer.saveCheckpoint(0);
-      this.tailer.reinitialize();
-    });
+    const wasRunning = this.tailer.isRunning;
+    await this.tailer.stop();
+    await this.projection.reset(this.db);
+    await this.tailer.forget();
     await this.tailer.catchUp();
+    if (!wasRunning) await this.tailer.stop();
   }
 
-  /** The last position applied. */
+  /** The saved checkpoint: the stream sequence read up to, 0 when there is none. */
   checkpoint(): Promise<number> {
     return this.tailer.checkpoint();
   }

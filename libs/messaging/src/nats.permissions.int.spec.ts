@@ -58,7 +58,9 @@ describe('infra/nats/nats.conf', () => {
   });
 
   it('lets the registry declare and feed S1C_EVENTS and read it back, and nobody else declare it', async () => {
-    await expect(ensureStream(await as('scheduler').jetstreamManager(), STREAMS.events)).rejects.toBeInstanceOf(NatsPermissionError);
+    await expect(ensureStream(await as('fetcher-activities').jetstreamManager(), STREAMS.events)).rejects.toBeInstanceOf(NatsPermissionError);
+    // The readers of the log may look at it (and wait for it), not create it.
+    for (const user of ['scheduler', 'health'] as const) expect(await requestOutcome(as(user), '$JS.API.STREAM.CREATE.S1C_EVENTS'), user).toBe('PERMISSIONS_VIOLATION');
     const jsm = await as('registry').jetstreamManager();
     expect((await ensureStream(jsm, STREAMS.events)).action).toBe('created');
     const ack = await as('registry').jetstream().publish('s1c.evt.source.src1.SourceCreated', encoder.encode('{"v":1}'), { msgID: 'src1:1' });
@@ -139,10 +141,39 @@ describe('infra/nats/nats.conf', () => {
     }
   });
 
-  it('gives the health service nothing but a ping', async () => {
+  it('lets the readers of the log (registry, scheduler, health) follow S1C_EVENTS with an ordered consumer, and nothing more of it', async () => {
+    for (const user of ['registry', 'scheduler', 'health'] as const) {
+      const nc = as(user);
+      expect((await (await nc.jetstreamManager({ checkAPI: false })).streams.info(STREAMS.events.name)).state.messages, user).toBe(1);
+      // What libs/event-store's EventTailer does: an ordered consumer from a sequence, deleted at stop.
+      const consumer = await nc.jetstream().consumers.get(STREAMS.events.name, { opt_start_seq: 1 });
+      const messages = await consumer.consume({ max_messages: 10 });
+      for await (const message of messages) {
+        expect(message.subject, user).toBe('s1c.evt.source.src1.SourceCreated');
+        break;
+      }
+      expect(await consumer.delete(), user).toBe(true);
+    }
+    for (const user of ['scheduler', 'health'] as const) {
+      const nc = as(user);
+      // No filtered or durable consumer, no other stream's, no publishing events, no message gets.
+      expect(await requestOutcome(nc, '$JS.API.CONSUMER.CREATE.S1C_EVENTS.reader.s1c.evt.>'), user).toBe('PERMISSIONS_VIOLATION');
+      expect(await requestOutcome(nc, '$JS.API.CONSUMER.DURABLE.CREATE.S1C_EVENTS.reader'), user).toBe('PERMISSIONS_VIOLATION');
+      expect(await requestOutcome(nc, '$JS.API.CONSUMER.CREATE.S1C_JOBS.reader'), user).toBe('PERMISSIONS_VIOLATION');
+      expect(await requestOutcome(nc, '$JS.API.STREAM.MSG.GET.S1C_EVENTS'), user).toBe('PERMISSIONS_VIOLATION');
+      expect(await requestOutcome(nc, '$JS.API.STREAM.UPDATE.S1C_EVENTS'), user).toBe('PERMISSIONS_VIOLATION');
+      expect(await requestOutcome(nc, 's1c.evt.source.src1.SourceDeleted'), user).toBe('PERMISSIONS_VIOLATION');
+      expect(await subscribeOutcome(nc, 's1c.evt.>'), user).toBe('refused');
+    }
+  });
+
+  it('gives the health service a ping and the relayed events, nothing else', async () => {
     expect(await as('health').rtt()).toBeGreaterThanOrEqual(0);
     expect(await requestOutcome(as('health'), 's1c.cmd.source.list')).toBe('PERMISSIONS_VIOLATION');
+    expect(await requestOutcome(as('health'), 's1c.job.activities')).toBe('PERMISSIONS_VIOLATION');
+    expect(await requestOutcome(as('health'), '$JS.API.STREAM.INFO.S1C_JOBS')).toBe('PERMISSIONS_VIOLATION');
     expect(await subscribeOutcome(as('health'), '>')).toBe('refused');
+    expect(await subscribeOutcome(as('health'), '_INBOX.scheduler.>')).toBe('refused');
   });
 
   describe('commands from the OPERATORS and GATEWAY accounts', () => {

@@ -90,14 +90,54 @@ export function subsystemOf(streamId: string, api: SourceApi | undefined): strin
   return kind ?? 'collection';
 }
 
-/** The index document after a HealthEventRaised: a new event, or one more occurrence of it. */
+/**
+ * What the index knows of the source a health event belongs to: its name, and, from its
+ * `health_sources` document, what lets a raise that was overtaken by a deletion or by an update
+ * that dropped its API be recognised (the position and time of the source's last event).
+ */
+export interface RaisingSource {
+  collectorId: string;
+  name: string;
+  state?: string;
+  supportedApis?: readonly string[];
+  position?: number;
+  updatedAt?: string;
+}
+
+/**
+ * The index document after a HealthEventRaised: a new event, or one more occurrence of it.
+ *
+ * Positions: a health event is raised and resolved in one stream, where positions ascend, so
+ * "only if newer" is exact for those. A source's deletion, or an update that drops an API, resolves
+ * the open events from another stream (`health.projection`): across streams positions are only
+ * roughly in time order, and events of different streams may be relayed in either order. A raise
+ * older than such a change, arriving after it, stays resolved: the document then holds the
+ * change's position, or, when the raise comes first of all, is stored resolved at once.
+ */
 export function raiseHealthEvent(
   doc: HealthEventDoc | undefined,
   facts: RaisedFacts,
-  source: { collectorId: string; name: string } | undefined,
+  source: RaisingSource | undefined,
   at: { streamId: string; position: number },
 ): HealthEventDoc | undefined {
   if (doc && doc.position >= at.position) return undefined;
+  const raised = raisedDocument(doc, facts, source, at);
+  const overtaken =
+    !doc &&
+    source?.position !== undefined &&
+    source.position > at.position &&
+    (source.state === 'Deleted' || (facts.api !== undefined && source.supportedApis?.includes(facts.api) === false));
+  if (!overtaken) return raised;
+  const time = toMicroIso(source.updatedAt ?? facts.at);
+  return { ...raised, status: 'Healthy', eventTime: time, resolvedAt: time, retry: { retrying: false }, action: 'Nothing: resolved.', position: source.position! };
+}
+
+function raisedDocument(
+  doc: HealthEventDoc | undefined,
+  facts: RaisedFacts,
+  source: RaisingSource | undefined,
+  at: { streamId: string; position: number },
+): HealthEventDoc {
   const time = toMicroIso(facts.at);
   const retry = {
     retrying: facts.retry.retrying,

@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { connectMongo, MongoEventStore, ProjectionRunner } from '@s1c/event-store';
 import { createLogger, NestLogger, type Logger } from '@s1c/logger';
-import { connectNats, drainNats } from '@s1c/messaging';
+import { connectNats, drainNats, ensureStream, STREAMS } from '@s1c/messaging';
 import type { AddressInfo } from 'node:net';
 import { HealthExceptionFilter } from './api-exception.filter';
 import { loadDashboardAssets, type DashboardAssets } from './dashboard.controller';
@@ -35,8 +35,8 @@ export interface HealthOptions {
 }
 
 /**
- * Starts the health service: the read models (a projection of the log with its own checkpoint),
- * the HTTP API, `/healthz`, `/metrics`, the OpenAPI document and the dashboard.
+ * Starts the health service: the read models (a projection of the log, fed by S1C_EVENTS, with its
+ * own checkpoint), the HTTP API, `/healthz`, `/metrics`, the OpenAPI document and the dashboard.
  */
 export async function startHealth(config: HealthConfig, options: HealthOptions = {}): Promise<HealthRuntime> {
   const logger = options.logger ?? createLogger({ name: 'health', level: config.LOG_LEVEL });
@@ -51,14 +51,20 @@ export async function startHealth(config: HealthConfig, options: HealthOptions =
     const mongo = await connectMongo(mongoConnectionOf(config));
     cleanup.push(() => mongo.close());
     const db = mongo.db(config.S1C_DB_NAME);
-    const store = new MongoEventStore(db, { gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, clock });
-    const readModel = new ProjectionRunner(store, db, healthProjection(logger), { pollIntervalMs: config.S1C_EVENT_POLL_INTERVAL, logger });
-    await readModel.start();
-    cleanup.push(() => readModel.stop());
+    const store = new MongoEventStore(db, { clock });
 
-    // NATS only answers /healthz here; a broken connection must not stop the read API.
+    // The read models follow S1C_EVENTS (the registry owns the stream: this waits for it). Once
+    // started, a broken NATS connection only holds the read models back: the API still answers.
     const nc = await connectNats({ ...natsConnectionOf(config), name: 's1c-health', logger });
     cleanup.push(() => drainNats(nc));
+    await ensureStream(await nc.jetstreamManager({ checkAPI: false }), STREAMS.events, { logger });
+    const readModel = new ProjectionRunner(store, db, nc, healthProjection(logger), {
+      streamName: STREAMS.events.name,
+      gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT,
+      logger,
+    });
+    await readModel.start();
+    cleanup.push(() => readModel.stop());
 
     const queries = new HealthQueries(db, clock, store);
     const probes = new DependencyProbes(nc, db, () => readModel.checkpoint());

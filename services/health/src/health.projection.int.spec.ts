@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LiveSourceState } from '@s1c/domain';
+import { isSourceEvent, sourceDecider, sourceStreamId, type LiveSourceState, type SourceCommand } from '@s1c/domain';
+import { AggregateRepository, MongoEventStore, type RecordedEvent } from '@s1c/event-store';
+import { serverUrls, uniqueDbName } from '@s1c/test-harness';
+import { MongoClient } from 'mongodb';
 import { HEALTH_COLLECTIONS, healthProjection } from './health.projection';
 import { startHealthUnderTest, type HealthUnderTest } from './testing/health.harness';
 import { iso, micros, NOW, writeScriptedHistory } from './testing/scripted.history';
@@ -328,8 +331,7 @@ describe('the health read models', () => {
     it('then nothing changes', async () => {
       const before = await everything();
       const projection = healthProjection();
-      const all = await h.store.readAll({ after: 0, limit: 10_000 });
-      for (const event of all) await projection.apply(event, h.db);
+      for await (const batch of h.store.readLog()) for (const event of batch) await projection.apply(event, h.db);
       expect(await everything()).toEqual(before);
     });
   });
@@ -365,5 +367,53 @@ describe('the health read models', () => {
       const source = await h.get('/api/v1/sources/bravo-src');
       expect(source.body).toMatchObject({ name: 'Bravo Renamed', state: 'Pending', reason: 'Configuration updated (name); collection restarts.', failure: null });
     });
+  });
+});
+
+describe('the health-event index, whichever of two streams is relayed first', () => {
+  it('then a raise and a deletion of its source give the same documents in log order and in the other order', async () => {
+    const mongo = await MongoClient.connect(serverUrls().mongoUrl);
+    try {
+      const store = new MongoEventStore(mongo.db(uniqueDbName('health')));
+      const sources = new AggregateRepository(store, sourceDecider, isSourceEvent);
+      const source = (id: string, minutes: number, command: Omit<SourceCommand, 'metadata'>) =>
+        sources.execute(sourceStreamId(id), () => ({ ...command, metadata: { now: new Date(NOW.getTime() + minutes * 60_000) } }) as SourceCommand);
+      const raise = (id: string, minutes: number) =>
+        store.appendToStream(
+          `delivery-${id}`,
+          [{ type: 'HealthEventRaised', data: { healthEventId: `health-${id}-1`, severity: 'Error', errorType: 'FirstPartyGeneric', eventName: 'FirstPartyGenericError', description: 'HTTP 503', sourceId: id, retry: { retrying: true }, at: iso(15 + minutes) } }],
+          { expectedVersion: 'any' },
+        );
+      const config = { name: '', description: null, category: null, fields: [], baseUrl: 'https://x.sentinelone.net', supportedApis: ['agents'] as const };
+      const secret = { alg: 'A256GCM' as const, kid: 'k', iv: 'i', ct: 'c', tag: 't' };
+      // echo: raised, then deleted (the deletion resolves it); fox: deleted, then raised (it stays open).
+      for (const [id, raisedFirst] of [['echo-src', true], ['fox-src', false]] as const) {
+        await source(id, 0, { type: 'CreateSource', data: { sourceId: id, collectorId: 'default', config: { ...config, name: id, supportedApis: [...config.supportedApis] }, secret } });
+        if (raisedFirst) await raise(id, 1);
+        await source(id, 2, { type: 'DeleteSource', data: { sourceId: id } });
+        await source(id, 2, { type: 'CompleteSourceDeletion', data: { sourceId: id } });
+        if (!raisedFirst) await raise(id, 3);
+      }
+      const log: RecordedEvent[] = [];
+      for await (const batch of store.readLog()) log.push(...batch);
+      const isRaise = (e: RecordedEvent) => e.type === 'HealthEventRaised';
+      // Each stream in version order, the delivery stream's raise relayed before or after the source's events.
+      const orders = { log, raisesLast: [...log.filter((e) => !isRaise(e)), ...log.filter(isRaise)], raisesFirst: [...log.filter(isRaise), ...log.filter((e) => !isRaise(e))] };
+      const results: Record<string, unknown> = {};
+      for (const [name, events] of Object.entries(orders)) {
+        const db = mongo.db(uniqueDbName('health'));
+        const projection = healthProjection();
+        for (const event of events) await projection.apply(event, db);
+        results[name] = await db.collection(HEALTH_COLLECTIONS.events).find({}).sort({ _id: 1 }).toArray();
+      }
+      expect(results.log).toMatchObject([
+        { _id: 'health-echo-src-1', status: 'Healthy', resolvedAt: iso(17), lastSeen: iso(16) },
+        { _id: 'health-fox-src-1', status: 'UnHealthy', resolvedAt: null },
+      ]);
+      expect(results.raisesLast).toEqual(results.log);
+      expect(results.raisesFirst).toEqual(results.log);
+    } finally {
+      await mongo.close();
+    }
   });
 });

@@ -30,8 +30,9 @@ export function healthCollections(db: Db): HealthCollections {
 const DUPLICATE_KEY = 11000;
 
 /**
- * The health service's read models, kept by one projection so that they see the log in one order
- * (a health event's source is always known before the event): source status (`health_sources`,
+ * The health service's read models, kept by one projection so that they see the events in one order
+ * (a health event's source is known before the event: whoever raises one learnt of the source from
+ * the same stream of events, after its creation): source status (`health_sources`,
  * per source stream), API status (`health_apis`, per collection stream) and the health-event
  * index (`health_events`, HealthEventRaised/Resolved from any stream, e.g. `delivery-<id>` too).
  *
@@ -39,6 +40,13 @@ const DUPLICATE_KEY = 11000;
  * conditional on that version (or log position): FerretDB does not make concurrent updates
  * atomic, so a second replica applying the same event writes the same values, and a replayed
  * event matches nothing.
+ *
+ * Order: the events come from S1C_EVENTS, each stream's in version order, different streams in the
+ * order they were relayed (roughly their positions' order, not exactly; a rebuild replays the log
+ * by position). Source and API documents follow one stream each, by version. A health event is
+ * raised and resolved in one stream, where positions ascend; a source's deletion or an update that
+ * drops an API resolves from another stream, and there position decides (see raiseHealthEvent and
+ * resolveOpen), so the outcome does not depend on which of two streams was relayed first.
  */
 export function healthProjection(logger?: TailerLogger): Projection {
   return {
@@ -100,9 +108,14 @@ async function applySourceEvent(c: HealthCollections, event: RecordedEvent & Sou
   }
 }
 
+/**
+ * Resolves the open health events matching `filter`, on behalf of a source event (another stream
+ * than theirs): only those whose last change is older than it, by position, so that a raise
+ * appended after the source event but relayed before it stays open, as it would in log order.
+ */
 async function resolveOpen(c: HealthCollections, filter: Record<string, unknown>, at: string, position: number): Promise<void> {
   await c.events.updateMany(
-    { ...filter, resolvedAt: null },
+    { ...filter, resolvedAt: null, position: { $lt: position } },
     { $set: { status: 'Healthy', eventTime: at, resolvedAt: at, retry: { retrying: false }, action: 'Nothing: resolved.', position } },
   );
 }

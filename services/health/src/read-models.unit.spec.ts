@@ -62,6 +62,17 @@ describe('the health-event index documents', () => {
     expect(resolveHealthEvent(resolved, { at: '2026-11-27T10:07:00Z' }, { position: 14 })).toBeUndefined();
   });
 
+  it('stores resolved a first raise that a later deletion, or an update dropping its API, overtook on the way', () => {
+    const at = { streamId: 'collection-s-1-threats', position: 10 };
+    const deleted = { ...source, state: 'Deleted', supportedApis: ['threats'], position: 20, updatedAt: '2026-11-27T10:09:00.000000Z' };
+    expect(raiseHealthEvent(undefined, facts, deleted, at)).toMatchObject({ status: 'Healthy', resolvedAt: '2026-11-27T10:09:00.000000Z', occurrences: 1, position: 20 });
+    const dropped = { ...source, state: 'Pending', supportedApis: ['agents'], position: 20, updatedAt: '2026-11-27T10:09:00.000000Z' };
+    expect(raiseHealthEvent(undefined, facts, dropped, at)).toMatchObject({ status: 'Healthy', position: 20 });
+    // Raised after the change (by position), or while the API is collected: open.
+    expect(raiseHealthEvent(undefined, facts, { ...deleted, position: 5 }, at)).toMatchObject({ status: 'UnHealthy', position: 10 });
+    expect(raiseHealthEvent(undefined, facts, { ...dropped, supportedApis: ['threats'] }, at)).toMatchObject({ status: 'UnHealthy' });
+  });
+
   it('names the subsystem by API for collection streams and by kind otherwise', () => {
     expect(subsystemOf('collection-s-1-threats', 'threats')).toBe('threats');
     expect(subsystemOf('delivery-s-1', undefined)).toBe('delivery');

@@ -50,18 +50,25 @@ export async function startRegistry(config: RegistryConfig, options: RegistryOpt
     const mongo = await connectMongo(mongoConnectionOf(config));
     cleanup.push(() => mongo.close());
     const db = mongo.db(config.S1C_DB_NAME);
-    const store = new MongoEventStore(db, { gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, clock });
+    const store = new MongoEventStore(db, { clock });
     await store.ensureIndexes();
     await sourcesProjection.setup?.(db);
-
-    const readModel = new ProjectionRunner(store, db, sourcesProjection, { pollIntervalMs: config.S1C_EVENT_POLL_INTERVAL, logger });
-    await readModel.start();
-    cleanup.push(() => readModel.stop());
 
     const nc = await connectNats({ ...natsConnectionOf(config), name: 's1c-registry', logger });
     cleanup.push(() => drainNats(nc));
     const jsm = await nc.jetstreamManager();
     await ensureStream(jsm, STREAMS.events, { logger });
+
+    // Fed by S1C_EVENTS, like every reader of the log; the relay below is in this process and is
+    // woken by this process's appends, so a command's own events come back at once.
+    const readModel = new ProjectionRunner(store, db, nc, sourcesProjection, {
+      streamName: STREAMS.events.name,
+      gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT,
+      logger,
+    });
+    await readModel.start();
+    cleanup.push(() => readModel.stop());
+
     const relay = new OutboxRelay(store, db, nc.jetstream(), jsm, {
       name: 'registry',
       streamName: STREAMS.events.name,

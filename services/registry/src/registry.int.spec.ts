@@ -90,7 +90,7 @@ describe('given a running registry', () => {
       });
       const stored = await registry.db.collection('events').findOne({ streamId: `source-${id}`, version: 1 });
       expect(first.subject).toBe(`s1c.evt.source.${id}.SourceCreated`);
-      expect(first.headers?.get('Nats-Msg-Id')).toBe(stored!._id);
+      expect(first.headers?.get('Nats-Msg-Id')).toBe(stored!.eventId);
       sub.unsubscribe();
     });
   });

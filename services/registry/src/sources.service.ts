@@ -29,13 +29,14 @@ import {
   type SourceEvent,
   type SourceState,
 } from '@s1c/domain';
-import type { AggregateRepository, EventMetadata, ProjectionRunner } from '@s1c/event-store';
+import type { AggregateRepository, EventMetadata, ExecuteResult, ProjectionRunner } from '@s1c/event-store';
 import { registerSecret } from '@s1c/logger';
 import type { SecretBox } from '@s1c/secrets';
 import type { Db, Filter } from 'mongodb';
 import { toSourceDocument } from './source-document.mapper';
 import type { SourceNameRegistry } from './source-name.registry';
 import type { SourceRepository } from './source.repository';
+import { sourceStreamId } from './source.streams';
 import { sourcesCollection, type SourceView } from './sources.projection';
 
 /** Who asked, for the log's metadata. */
@@ -94,7 +95,7 @@ export class SourcesService {
         }),
         { metadata },
       );
-      return await this.viewAt(sourceId, result.position);
+      return await this.viewAt(sourceId, result);
     } catch (error) {
       await names.release(collectorId, config.name, sourceId, metadata).catch(() => undefined);
       throw error;
@@ -128,7 +129,7 @@ export class SourcesService {
     // A reservation whose holder no longer has that name binds nobody, so a crash before this
     // release (or a failed update above) cannot block either name.
     if (renamed) await names.release(current.collectorId, current.config.name, sourceId, metadata);
-    return this.viewAt(sourceId, result.position);
+    return this.viewAt(sourceId, result);
   }
 
   async restart(ref: SourceRefCommand, request: RequestContext): Promise<SourceDocument> {
@@ -138,7 +139,7 @@ export class SourcesService {
       () => ({ type: 'RestartSource', data: { sourceId: ref.id }, metadata: { now: this.deps.clock() } }),
       { metadata: this.metadata(request), ...(ref.version !== undefined ? { expectedVersion: ref.version } : {}) },
     );
-    return this.viewAt(ref.id, result.position);
+    return this.viewAt(ref.id, result);
   }
 
   /** Moves the source to Stopping; the deletion completer takes it to Deleted. */
@@ -149,7 +150,7 @@ export class SourcesService {
       () => ({ type: 'DeleteSource', data: { sourceId: ref.id }, metadata: { now: this.deps.clock() } }),
       { metadata: this.metadata(request), ...(ref.version !== undefined ? { expectedVersion: ref.version } : {}) },
     );
-    const document = await this.viewAt(ref.id, result.position, { includeDeleted: true });
+    const document = await this.viewAt(ref.id, result, { includeDeleted: true });
     this.deletionCompleter?.deletionRequested(ref.id);
     return document;
   }
@@ -208,6 +209,7 @@ export class SourcesService {
       .sort({ _id: 1 })
       .toArray();
     const reply: ReencryptReply = { ok: true, keyId, reencrypted: [], current: [], failed: [] };
+    const appended: Array<{ sourceId: string; result: ExecuteResult<SourceState> }> = [];
     for (const { _id: sourceId } of views) {
       try {
         const result = await repository.execute(
@@ -221,13 +223,14 @@ export class SourcesService {
           { metadata: this.metadata(request) },
         );
         (result.events.length > 0 ? reply.reencrypted : reply.current).push(sourceId);
+        if (result.events.length > 0) appended.push({ sourceId, result });
       } catch (error) {
         // Deleted since the listing: nothing is stored any more to re-encrypt.
         if (error instanceof CommandError && error.code === 'SourceNotFound') continue;
         reply.failed.push({ id: sourceId, reason: error instanceof Error ? error.message : 'unknown failure' });
       }
     }
-    if (reply.reencrypted.length > 0) await readModel.catchUp();
+    for (const { sourceId, result } of appended) await this.caughtUpWith(sourceId, result);
     return reply;
   }
 
@@ -242,7 +245,7 @@ export class SourcesService {
     if (result.state.status === 'Deleted') {
       await this.deps.names.release(result.state.collectorId, result.state.name, sourceId, metadata);
     }
-    await this.deps.readModel.catchUp(result.position);
+    await this.caughtUpWith(sourceId, result);
   }
 
   /** Sources waiting in Stopping, for a completer that resumes after a restart. */
@@ -301,8 +304,17 @@ export class SourcesService {
     return { secret: this.deps.secrets.encrypt(token, sourceId) };
   }
 
-  private async viewAt(sourceId: string, position: number, options: { includeDeleted?: boolean } = {}): Promise<SourceDocument> {
-    if (position > 0) await this.deps.readModel.catchUp(position);
+  /**
+   * Read-your-writes: waits until the read model has applied the events a command just appended
+   * (they come back through S1C_EVENTS, published by the relay in this process).
+   */
+  private async caughtUpWith(sourceId: string, result: ExecuteResult<SourceState>): Promise<void> {
+    if (result.events.length === 0) return;
+    await this.deps.readModel.catchUp({ streamId: sourceStreamId(sourceId), version: result.version });
+  }
+
+  private async viewAt(sourceId: string, result: ExecuteResult<SourceState>, options: { includeDeleted?: boolean } = {}): Promise<SourceDocument> {
+    await this.caughtUpWith(sourceId, result);
     const view = await sourcesCollection(this.deps.db).findOne({ _id: sourceId });
     if (!view || (view.state === 'Deleted' && !options.includeDeleted)) throw notFound(sourceId);
     return toSourceDocument(view);

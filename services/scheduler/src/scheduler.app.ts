@@ -1,5 +1,5 @@
 import { mongoConnectionOf, natsConnectionOf } from '@s1c/config';
-import { connectMongo, MongoEventStore } from '@s1c/event-store';
+import { connectMongo, EventTailer, MongoEventStore } from '@s1c/event-store';
 import { createLogger, type Logger } from '@s1c/logger';
 import { connectNats, drainNats, ensureStream, publishJson, STREAMS, subjects } from '@s1c/messaging';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,7 +10,7 @@ import { SchedulerState, type SchedulerStateView } from './scheduler.state';
 import type { DriveSettings } from './source-actions.decider';
 
 export interface SchedulerRuntime {
-  /** Reads the log up to its head, then drives every source once (what each background tick does). */
+  /** Reads what S1C_EVENTS holds so far, then drives every source once (what each background tick does, after the read). */
   tick(): Promise<void>;
   /** The folded log, read-only. */
   readonly state: SchedulerStateView;
@@ -23,18 +23,18 @@ export interface SchedulerOptions {
   /** The time the scheduler decides with (plans, dispatches, stall timeouts). */
   readonly clock?: () => Date;
   /**
-   * Run the tail and tick loops (default true). Tests turn them off and call
-   * {@link SchedulerRuntime.tick} with a manual clock.
+   * Run the tick loop (default true). Tests turn it off and call {@link SchedulerRuntime.tick}
+   * with a manual clock. The events are read in the background either way.
    */
   readonly background?: boolean;
 }
 
-const READ_BATCH = 500;
 const JOBS_DUPLICATE_WINDOW_MS = STREAMS.jobs.duplicate_window / 1_000_000;
 
 /**
- * Starts the scheduler: replays the log into memory, publishes again the jobs a previous run may
- * have appended without publishing, then tails the log and drives every source each tick.
+ * Starts the scheduler: replays the log into memory once (one query), publishes again the jobs a
+ * previous run may have appended without publishing, then follows S1C_EVENTS from the sequence
+ * noted before the replay and drives every source each tick. It never polls the log.
  */
 export async function startScheduler(config: SchedulerConfig, options: SchedulerOptions = {}): Promise<SchedulerRuntime> {
   const logger = options.logger ?? createLogger({ name: 'scheduler', level: config.LOG_LEVEL });
@@ -60,14 +60,15 @@ export async function startScheduler(config: SchedulerConfig, options: Scheduler
   try {
     const mongo = await connectMongo(mongoConnectionOf(config));
     cleanup.push(() => mongo.close());
-    // The store keeps wall-clock time: its gap timeout measures how long a write has been
-    // missing, which must pass even while a test holds the scheduler's clock still.
-    const store = new MongoEventStore(mongo.db(config.S1C_DB_NAME), { gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT });
+    const store = new MongoEventStore(mongo.db(config.S1C_DB_NAME));
     await store.ensureIndexes();
 
     const nc = await connectNats({ ...natsConnectionOf(config), name: 's1c-scheduler', logger });
     cleanup.push(() => drainNats(nc));
-    await ensureStream(await nc.jetstreamManager(), STREAMS.jobs, { logger });
+    const jsm = await nc.jetstreamManager();
+    await ensureStream(jsm, STREAMS.jobs, { logger });
+    // The registry owns S1C_EVENTS: this waits for it when the scheduler starts first.
+    await ensureStream(jsm, STREAMS.events, { logger });
     const js = nc.jetstream();
     const publish: JobPublisher = async (job) => {
       await publishJson(js, subjects.job(job.api), job, { msgId: job.jobId });
@@ -83,7 +84,26 @@ export async function startScheduler(config: SchedulerConfig, options: Scheduler
       logger,
     });
 
-    // The tail and the ticks take turns, so a tick always sees a state no read is halfway through.
+    // No checkpoint: every start replays the whole log into memory (one query), then follows
+    // S1C_EVENTS from the sequence noted before the replay. Folding is synchronous and idempotent by
+    // stream version, so it needs no turn-taking with the ticks: a tick that decided on a state the
+    // reader has moved since appends at a stale version and loses the race (ConcurrencyError).
+    const reader = new EventTailer(
+      store,
+      nc,
+      'scheduler',
+      {
+        handle: (event) => {
+          state.apply(event);
+        },
+      },
+      { streamName: STREAMS.events.name, gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, logger },
+    );
+    await reader.start();
+    cleanup.push(() => reader.stop());
+    await reader.catchUp();
+
+    // Ticks take turns, so two never drive the same source at once.
     let queue: Promise<unknown> = Promise.resolve();
     const exclusive = <T>(task: () => Promise<T>): Promise<T> => {
       const result = queue.then(task);
@@ -93,36 +113,22 @@ export async function startScheduler(config: SchedulerConfig, options: Scheduler
       );
       return result;
     };
-    const readLog = async () => {
-      for (;;) {
-        const from = state.position;
-        const batch = await store.readAllBatch({ after: from, limit: READ_BATCH });
-        state.applyAll(batch.events);
-        state.advanceTo(batch.lastPosition);
-        if (batch.lastPosition - from < READ_BATCH) return;
-      }
+    const tick = async () => {
+      await reader.catchUp();
+      await exclusive(() => driver.tick());
     };
-    const tick = () =>
-      exclusive(async () => {
-        await readLog();
-        await driver.tick();
-      });
 
-    await exclusive(readLog);
     const republished = await exclusive(() => driver.republishInFlight());
-    logger.info({ position: state.position, sources: state.sourceIds().length, republished }, 'log replayed');
+    logger.info({ sequence: reader.position, sources: state.sourceIds().length, republished }, 'log replayed');
 
-    // Cleanup runs in reverse: the loops stop first, then the step under way finishes.
+    // Cleanup runs in reverse: the loop stops first, then the step under way finishes, then the reader.
     cleanup.push(() => queue);
     if (options.background ?? true) {
       const stop = new AbortController();
-      const loops = [
-        every(config.S1C_EVENT_POLL_INTERVAL, stop.signal, () => exclusive(readLog), logger, 'reading the log failed'),
-        every(config.S1C_SCHEDULER_TICK, stop.signal, () => exclusive(() => driver.tick()), logger, 'tick failed'),
-      ];
+      const loop = every(config.S1C_SCHEDULER_TICK, stop.signal, () => exclusive(() => driver.tick()), logger, 'tick failed');
       cleanup.push(async () => {
         stop.abort();
-        await Promise.all(loops);
+        await loop;
       });
     }
     logger.info({ db: config.S1C_DB_NAME, ...settings, tickMs: config.S1C_SCHEDULER_TICK }, 'scheduler started');

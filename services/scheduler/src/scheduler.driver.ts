@@ -2,6 +2,8 @@ import { fetchJobSchema, type FetchJob } from '@s1c/contracts';
 import {
   collectionStreamId,
   DomainError,
+  initialCollectionState,
+  initialState,
   millisBetween,
   sourceStreamId,
   systemActor,
@@ -108,12 +110,20 @@ export class SchedulerDriver {
     }
   }
 
+  /**
+   * Appends what the action decided, from the aggregate as the state holds it (`from`): at the
+   * expected version, the repository neither reads nor folds the log; if the state has moved on
+   * since the decision, or another writer got there first, it is a ConcurrencyError (a lost race).
+   */
   private async execute(action: SchedulerAction): Promise<readonly RecordedEvent[]> {
+    const { state } = this.deps;
     const options = { expectedVersion: action.expectedVersion, metadata: metadataFor(action) };
     if (action.stream === 'source') {
-      return (await this.deps.sources.execute(sourceStreamId(action.sourceId), () => action.command, options)).events;
+      const from = state.source(action.sourceId) ?? { state: initialState(), version: 0, position: 0 };
+      return (await this.deps.sources.execute(sourceStreamId(action.sourceId), () => action.command, { ...options, from })).events;
     }
-    return (await this.deps.collections.execute(collectionStreamId(action.sourceId, action.api), () => action.command, options)).events;
+    const from = state.collection(action.sourceId, action.api) ?? { state: initialCollectionState(), version: 0, position: 0 };
+    return (await this.deps.collections.execute(collectionStreamId(action.sourceId, action.api), () => action.command, { ...options, from })).events;
   }
 
   private async tryPublish(job: FetchJob): Promise<boolean> {

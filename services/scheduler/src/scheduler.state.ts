@@ -21,8 +21,16 @@ export interface Versioned<State> {
   readonly version: number;
 }
 
+/**
+ * An aggregate as the scheduler folded it: with the log position of its last event (0 when
+ * unknown), so that the driver can pass it as `from` and append without reading the log.
+ */
+export interface Folded<State> extends Versioned<State> {
+  readonly position: number;
+}
+
 /** A collection as the scheduler knows it: its state, and the job each lane was last handed. */
-export interface KnownCollection extends Versioned<CollectionState> {
+export interface KnownCollection extends Folded<CollectionState> {
   /** The FetchJob of each lane's last JobDispatched, so it can be published again unchanged. */
   readonly dispatched: Readonly<Partial<Record<Lane, FetchJob>>>;
 }
@@ -31,16 +39,16 @@ export interface KnownCollection extends Versioned<CollectionState> {
 export interface LoggedEvent {
   readonly streamId: string;
   readonly version: number;
+  /** The event's log position; 0 when not known (events made up by unit tests). */
+  readonly position?: number;
   readonly type: string;
   readonly data: unknown;
 }
 
 /** What tests and the driver may look at; nothing here changes the state. */
 export interface SchedulerStateView {
-  /** The last log position folded by the tail (own appends are folded earlier, by stream version). */
-  readonly position: number;
   sourceIds(): string[];
-  source(sourceId: string): Versioned<SourceState> | undefined;
+  source(sourceId: string): Folded<SourceState> | undefined;
   collection(sourceId: string, api: SourceApi): KnownCollection | undefined;
   /** Every collection of a source that has a stream, by API. */
   collections(sourceId: string): ReadonlyMap<SourceApi, KnownCollection>;
@@ -57,27 +65,18 @@ const COLLECTION_PREFIX = 'collection-';
  * writes expect).
  *
  * Folding is idempotent per stream: an event at or below the version already folded is ignored.
- * That lets the driver fold its own appends at once and the tail deliver them again later. Every
- * stream's events reach it in version order, since the tail reads contiguous positions and a
- * stream's positions ascend with its versions, and the driver only appends at the version it knows.
+ * That lets the driver fold its own appends at once and the reader of S1C_EVENTS deliver them again
+ * later. Every stream's events reach it in version order: the reader (EventTailer) hands each
+ * stream's events over in version order, filling any gap from the store, and the driver only
+ * appends at the version it knows.
  *
  * Scale: the whole log is replayed once at start-up and kept in memory (a few KiB per source);
  * fine for thousands of sources. Snapshots or a read model would be the next step.
  */
 export class SchedulerState implements SchedulerStateView {
-  private readonly sources = new Map<string, Versioned<SourceState>>();
+  private readonly sources = new Map<string, Folded<SourceState>>();
   private readonly byStream = new Map<string, KnownCollection>();
   private readonly collectionStreams = new Map<string, Map<SourceApi, string>>();
-  private lastPosition = 0;
-
-  get position(): number {
-    return this.lastPosition;
-  }
-
-  /** Records that the tail has folded everything up to `position`. */
-  advanceTo(position: number): void {
-    if (position > this.lastPosition) this.lastPosition = position;
-  }
 
   /**
    * Folds one event into the state. Returns false when it is ignored: another kind of stream, or
@@ -97,7 +96,7 @@ export class SchedulerState implements SchedulerStateView {
     return [...this.sources.keys()];
   }
 
-  source(sourceId: string): Versioned<SourceState> | undefined {
+  source(sourceId: string): Folded<SourceState> | undefined {
     return this.sources.get(sourceId);
   }
 
@@ -126,18 +125,18 @@ export class SchedulerState implements SchedulerStateView {
 
   private applySource(event: LoggedEvent): boolean {
     const sourceId = event.streamId.slice(SOURCE_PREFIX.length);
-    const known = this.sources.get(sourceId) ?? { state: initialState(), version: 0 };
+    const known = this.sources.get(sourceId) ?? { state: initialState(), version: 0, position: 0 };
     if (event.version <= known.version) return false;
     // The version moves with every event of the stream, as AggregateRepository counts it.
     const state = isSourceEvent(event) ? evolve(known.state, event as unknown as SourceEvent) : known.state;
-    this.sources.set(sourceId, { state, version: event.version });
+    this.sources.set(sourceId, { state, version: event.version, position: event.position ?? 0 });
     return true;
   }
 
   private applyCollection(event: LoggedEvent): boolean {
     const parsed = parseCollectionStream(event.streamId);
     if (!parsed) return false;
-    const known = this.byStream.get(event.streamId) ?? { state: initialCollectionState(), version: 0, dispatched: {} };
+    const known = this.byStream.get(event.streamId) ?? { state: initialCollectionState(), version: 0, position: 0, dispatched: {} };
     if (event.version <= known.version) return false;
     let { state, dispatched } = known;
     if (isCollectionEvent(event)) {
@@ -148,7 +147,7 @@ export class SchedulerState implements SchedulerStateView {
         dispatched = { ...dispatched, [lane]: { jobId, sourceId, api, lane, generation, window, resume, dispatchedAt: at } };
       }
     }
-    this.byStream.set(event.streamId, { state, version: event.version, dispatched });
+    this.byStream.set(event.streamId, { state, version: event.version, position: event.position ?? 0, dispatched });
     let streams = this.collectionStreams.get(parsed.sourceId);
     if (!streams) this.collectionStreams.set(parsed.sourceId, (streams = new Map()));
     streams.set(parsed.api, event.streamId);

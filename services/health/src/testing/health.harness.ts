@@ -10,15 +10,20 @@ import {
   type SourceEvent,
   type SourceState,
 } from '@s1c/domain';
-import { AggregateRepository, MongoEventStore } from '@s1c/event-store';
+import { AggregateRepository, MongoEventStore, OutboxRelay } from '@s1c/event-store';
 import { createLogger, type Logger } from '@s1c/logger';
 import { serverUrls, uniqueDbName } from '@s1c/test-harness';
+import { ensureStream, STREAMS } from '@s1c/messaging';
 import { MongoClient, type Db } from 'mongodb';
+import { connect } from 'nats';
 import { Writable } from 'node:stream';
 import { startHealth, type HealthRuntime } from '../health.app';
 import { loadHealthConfig } from '../health.config';
 
-/** A health service on the harness's real servers, with a log writer and a settable clock. */
+/**
+ * A health service on the harness's real servers, with a log writer and a settable clock. The
+ * harness also plays the registry's relay, which publishes what the test appends to S1C_EVENTS.
+ */
 export interface HealthUnderTest {
   readonly runtime: HealthRuntime;
   readonly db: Db;
@@ -28,7 +33,7 @@ export interface HealthUnderTest {
   readonly url: string;
   /** The service's "now" (lag is measured against it). */
   setNow(now: Date): void;
-  /** Waits until the read models have applied everything in the log. */
+  /** Publishes what the test appended, then waits until the read models have applied it. */
   caughtUp(): Promise<void>;
   /** GET with the harness's token (unless `token` says otherwise); returns status, headers and parsed body. */
   get(path: string, options?: { token?: string | null }): Promise<{ status: number; headers: Headers; text: string; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -63,8 +68,18 @@ export async function startHealthUnderTest(
   const runtime = await startHealth(config, { logger, clock: () => now });
   const mongo = await MongoClient.connect(mongoUrl);
   const db = mongo.db(dbName);
-  const store = new MongoEventStore(db, { gapTimeoutMs: 500 });
+  const store = new MongoEventStore(db);
   await store.ensureIndexes();
+  const nc = await connect({ servers: options.natsUrl ?? natsUrl });
+  const jsm = await nc.jetstreamManager();
+  await ensureStream(jsm, STREAMS.events);
+  const relay = new OutboxRelay(store, db, nc.jetstream(), jsm, {
+    name: 'test-relay',
+    streamName: STREAMS.events.name,
+    subjectFor: (event) => `s1c.evt.test.${event.streamId}.${event.type}`,
+    pollIntervalMs: 50,
+  });
+  await relay.start();
   return {
     runtime,
     db,
@@ -76,6 +91,7 @@ export async function startHealthUnderTest(
       now = next;
     },
     async caughtUp() {
+      await relay.flush();
       await runtime.readModel.catchUp();
     },
     async get(path, getOptions = {}) {
@@ -93,6 +109,8 @@ export async function startHealthUnderTest(
     logText: () => lines.join(''),
     async close() {
       await runtime.close();
+      await relay.stop();
+      await nc.close();
       await mongo.close();
     },
   };

@@ -12,7 +12,7 @@ import {
   type SourceConfig,
   type SourceState,
 } from '@s1c/domain';
-import { MongoEventStore, type RecordedEvent } from '@s1c/event-store';
+import { MongoEventStore, OutboxRelay, type RecordedEvent } from '@s1c/event-store';
 import { createLogger } from '@s1c/logger';
 import { ensureStream, STREAMS } from '@s1c/messaging';
 import { serverUrls, uniqueDbName } from '@s1c/test-harness';
@@ -79,34 +79,51 @@ export async function startSchedulerUnderTest(
 
 /**
  * The log as the registry and the fetchers write it: the test plays them, through the same
- * deciders and repositories, on a fresh database.
+ * deciders and repositories, on a fresh database. It also plays the registry's outbox relay, which
+ * publishes every append (the scheduler's too) to S1C_EVENTS: each write of the test returns once
+ * it is on the stream, so the scheduler's next tick reads it.
  */
 export class TestLog {
   private constructor(
     readonly dbName: string,
     private readonly mongo: MongoClient,
+    private readonly nc: NatsConnection,
     readonly db: Db,
     readonly store: MongoEventStore,
+    readonly relay: OutboxRelay,
     private readonly sources: SourceRepository,
     private readonly collections: CollectionRepository,
     private readonly clock: () => Date,
   ) {}
 
   static async open(clock: () => Date): Promise<TestLog> {
-    const mongo = await MongoClient.connect(serverUrls().mongoUrl);
+    const { mongoUrl, natsUrl } = serverUrls();
+    const mongo = await MongoClient.connect(mongoUrl);
     const dbName = uniqueDbName('scheduler');
     const db = mongo.db(dbName);
-    const store = new MongoEventStore(db, { gapTimeoutMs: 500 });
+    const store = new MongoEventStore(db);
+    const nc = await connect({ servers: natsUrl });
+    const jsm = await nc.jetstreamManager();
+    await ensureStream(jsm, STREAMS.events);
+    const relay = new OutboxRelay(store, db, nc.jetstream(), jsm, {
+      name: 'test-relay',
+      streamName: STREAMS.events.name,
+      subjectFor: (event) => `s1c.evt.test.${event.streamId}.${event.type}`,
+      pollIntervalMs: 50,
+    });
+    await relay.start();
     const { sources, collections } = createRepositories(store);
-    return new TestLog(dbName, mongo, db, store, sources, collections, clock);
+    return new TestLog(dbName, mongo, nc, db, store, relay, sources, collections, clock);
   }
 
   async source(sourceId: string, command: (now: Date) => SourceCommand): Promise<void> {
     await this.sources.execute(sourceStreamId(sourceId), () => command(this.clock()), { metadata: { actor: 'test' } });
+    await this.relay.flush();
   }
 
   async collection(sourceId: string, api: SourceApi, command: (now: Date) => CollectionCommand): Promise<RecordedEvent[]> {
     const result = await this.collections.execute(collectionStreamId(sourceId, api), () => command(this.clock()), { metadata: { actor: 'test' } });
+    await this.relay.flush();
     return [...result.events];
   }
 
@@ -158,8 +175,10 @@ export class TestLog {
     };
   }
 
-  close(): Promise<void> {
-    return this.mongo.close();
+  async close(): Promise<void> {
+    await this.relay.stop();
+    await this.nc.close();
+    await this.mongo.close();
   }
 }
 
