@@ -50,8 +50,9 @@ export const MEANINGS = {
     'AES-256 key(s) for the sources\' API tokens: 32 bytes as base64 or hex (`openssl rand -base64 32`), or a list `kid:key,kid:key` for rotation: the first encrypts, all decrypt. The registry encrypts, the fetchers decrypt: give them the same list.',
   S1C_ALLOW_INSECURE_BASE_URL: 'Allow `http`, ports other than 443 and loopback/private console URLs (`base_url`). For tests and the simulator only.',
   S1C_DELETION_COMPLETION: '`scheduler`: the scheduler completes a deletion once collection stopped; `immediate`: the registry completes it at once (only for a registry running without a scheduler).',
-  S1C_EVENT_GAP_TIMEOUT: 'How long a reader of the log waits for a missing position before filling it.',
-  S1C_EVENT_POLL_INTERVAL: 'How often the relay, the scheduler and the read models poll the log for new events.',
+  S1C_EVENT_GAP_TIMEOUT:
+    'How long a reader of `S1C_EVENTS` looks in the log for versions missing between two events of a stream (a gap) before it goes on without them, logging an error.',
+  S1C_EVENT_POLL_INTERVAL: "How often the outbox relay looks at the outbox when no append of its own process woke it (a query on a handful of documents).",
   S1C_BACKFILL: 'History collected for a new source (activities and threats).',
   S1C_POLL_INTERVAL: 'Live polling interval.',
   S1C_LIVE_OVERLAP: 'How far each live window reaches back before the checkpoint (late rows, clock skew); must be below `S1C_POLL_INTERVAL`.',
@@ -74,8 +75,10 @@ export const MEANINGS = {
   S1C_ENRICHER_ACK_WAIT: 'How long the server waits for a raw message\'s ack before redelivering it.',
   S1C_ENRICHER_MAX_DELIVER: 'Deliveries of a raw message before it is dead-lettered.',
   S1C_SOURCE_CACHE_SIZE: 'Source configurations kept in memory, one per (source, version).',
-  S1C_SOURCE_REFRESH_INTERVAL: "How often a source's Stopping/Deleted state is re-read from the log, at most.",
-  S1C_DELIVERED_RETENTION: 'How long record ids stay in the delivered set (`enricher_delivered`).',
+  S1C_SOURCE_REFRESH_INTERVAL:
+    'Safety net only: how often, at most, a source whose records keep coming is re-read from the log in the background (the relayed source events keep the enricher current).',
+  S1C_DELIVERED_RETENTION:
+    'How long, at least, a record id stays in the delivered set (between one and two of these); also the length of one delivered-set partition (`enricher_claims_<L>_<k>`).',
   S1C_DELIVERED_CLEANUP_INTERVAL: 'How often expired delivered-set entries are removed.',
   S1C_SINK_HTTP_URL: 'HTTP collector to deliver to (`http://` or `https://`); the HTTP sink runs only when this is set.',
   S1C_SINK_BATCH_RECORDS: 'Records per HTTP batch, at most.',
