@@ -17,6 +17,8 @@ export interface ExecuteOptions {
   readonly metadata: EventMetadata;
   /** The version the caller last saw (If-Match); a different current version is a VersionConflict. */
   readonly expectedVersion?: number;
+  /** The source as the caller has it (a new source: empty at version 0): decided on without reading the log. */
+  readonly from?: LoadedSource;
 }
 
 /** Source aggregates by id, with lost races turned into the command API's VersionConflict. */

@@ -19,6 +19,7 @@ import {
 import {
   collectionStreamId,
   foldSource,
+  initialState,
   isSourceEvent,
   type CollectionCommand,
   type CollectionEvent,
@@ -93,7 +94,8 @@ export class SourcesService {
           data: { sourceId, collectorId, config, secret: secrets.encrypt(token, sourceId) },
           metadata: { now: this.deps.clock() },
         }),
-        { metadata },
+        // The id is new: its stream is empty, so nothing needs reading.
+        { metadata, from: { state: initialState(), version: 0 } },
       );
       return await this.viewAt(sourceId, result);
     } catch (error) {
