@@ -11,6 +11,30 @@ export const progressSchema = z.strictObject({
   pages: z.number().int().nonnegative(),
 });
 
+/** The largest fold (its state as JSON, in characters) a job may carry; a larger one is dropped. */
+export const MAX_CARRIED_FOLD_CHARS = 32 * 1024;
+
+/**
+ * An aggregate as the scheduler folded it, carried in a job so that a fetcher that holds nothing
+ * newer need not read the stream: its state (checked here only for a `status` string and its size;
+ * the fetcher checks the rest before it keeps it), the stream version it was folded at and the log
+ * position of that version's event.
+ */
+export const carriedFoldSchema = z.strictObject({
+  state: z.looseObject({ status: z.string().min(1).max(32) }),
+  version: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  position: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+}).refine((fold) => JSON.stringify(fold.state).length <= MAX_CARRIED_FOLD_CHARS, { message: `state larger than ${MAX_CARRIED_FOLD_CHARS} characters` });
+/** A carried fold as code builds and reads it: any state with a `status` (interfaces have no index signature). */
+export interface CarriedFold {
+  readonly state: { readonly status: string };
+  readonly version: number;
+  readonly position: number;
+}
+
+/** A carried fold, or undefined when absent or malformed: a bad fold costs a read, never the job. */
+const optionalFold = carriedFoldSchema.optional().catch(undefined);
+
 /**
  * A fetch job on `s1c.job.<api>` (work queue, `Nats-Msg-Id` = jobId). It names what to collect,
  * never how to authenticate: the fetcher reads the source's (encrypted) token from the log.
@@ -40,8 +64,18 @@ export const fetchJobSchema = z.strictObject({
    * whose cached source is older reads the newer source events first (optional, as above).
    */
   sourceVersion: z.number().int().positive().optional(),
+  /**
+   * The collection as the scheduler folded it right after the job's JobDispatched (or later, for a
+   * job republished at start-up): a fetcher holding nothing newer keeps it instead of reading the
+   * stream (docs/COLLECTION.md, "What a fetcher keeps in memory"). Optional; a malformed one is
+   * dropped here (the fetcher then reads the stream, as without it). The source is never carried:
+   * its base URL and token decide where the token goes, so they come from the log only.
+   */
+  collectionFold: optionalFold,
 });
-export type FetchJob = z.infer<typeof fetchJobSchema>;
+export type FetchJob = Omit<z.infer<typeof fetchJobSchema>, 'collectionFold'> & {
+  readonly collectionFold?: CarriedFold | undefined;
+};
 
 /**
  * Headers of a raw record on `s1c.raw.<api>.<sourceId>`. The body is the SentinelOne object's

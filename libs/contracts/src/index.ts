@@ -53,7 +53,16 @@ export {
 } from './source-document.schema';
 export { commandSubject, SOURCE_COMMANDS, type SourceCommandName } from './subjects';
 export { isSafeText, safeText } from './text';
-export { DATA_RECORD_HEADERS, fetchJobSchema, progressSchema, RAW_RECORD_HEADERS, type FetchJob } from './collection.contracts';
+export {
+  carriedFoldSchema,
+  DATA_RECORD_HEADERS,
+  fetchJobSchema,
+  MAX_CARRIED_FOLD_CHARS,
+  progressSchema,
+  RAW_RECORD_HEADERS,
+  type CarriedFold,
+  type FetchJob,
+} from './collection.contracts';
 export {
   actorFromMetadata,
   actorSchema,

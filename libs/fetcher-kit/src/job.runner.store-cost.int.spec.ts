@@ -4,7 +4,7 @@ import { serverUrls } from '@s1c/test-harness';
 import { MongoClient, type CommandStartedEvent } from 'mongodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defineApiSpec } from './api-spec';
-import type { JobContext, JobRunner } from './job.runner';
+import { parseFetchJob, type JobContext, type JobRunner } from './job.runner';
 import type { RawPublisher } from './raw.publisher';
 import { startFetcherFixture, type FetcherFixture } from './testing';
 
@@ -22,6 +22,13 @@ const PAGES_IN_FIRST_JOB = 55;
 interface Command {
   readonly name: string;
   readonly collection: string;
+  /** For a find: the kind of stream it reads (`source`, `collection`), from its `streamId` filter. */
+  readonly stream?: string;
+}
+
+function streamKindOf(event: CommandStartedEvent): string | undefined {
+  const filter = (event.command as { filter?: { streamId?: unknown } }).filter;
+  return typeof filter?.streamId === 'string' ? filter.streamId.split('-')[0] : undefined;
 }
 
 /** The collection a command works on (`getMore` names it in `collection`). */
@@ -50,7 +57,7 @@ describe('JobRunner, what a job costs the event store (command monitoring on its
     await f.plan(sourceId, 'activities');
     mongo = new MongoClient(serverUrls().mongoUrl, { monitorCommands: true });
     await mongo.connect();
-    mongo.on('commandStarted', (event: CommandStartedEvent) => commands.push({ name: event.commandName, collection: collectionOf(event) }));
+    mongo.on('commandStarted', (event: CommandStartedEvent) => commands.push({ name: event.commandName, collection: collectionOf(event), stream: streamKindOf(event) }));
   });
   afterEach(async () => {
     await mongo.close();
@@ -116,5 +123,59 @@ describe('JobRunner, what a job costs the event store (command monitoring on its
     const expected = await f.simulatorRecords('activities', { createdAt__gte: window.from, createdAt__lt: window.to, sortBy: 'createdAt', sortOrder: 'asc' });
     expect(expected.length).toBeGreaterThan(PAGE_LIMIT * PAGES_IN_FIRST_JOB);
     expect(await f.rawMessages('activities', sourceId)).toHaveLength(expected.length);
+  });
+
+  /** The job as a fetcher gets it: JSON through NATS, parsed at the boundary. */
+  const overTheWire = (job: unknown): FetchJob => parseFetchJob(JSON.parse(JSON.stringify(job)), activities);
+
+  it('a fresh fetcher (nothing kept) running a job that carries the collection fold of the scheduler reads only its source from events, and nothing on any page', async () => {
+    const job = overTheWire(await f.dispatch(sourceId, 'activities', 'backfill', { withFolds: true }));
+    expect(job.collectionFold).toMatchObject({ state: { status: 'Planned' }, version: job.collectionVersion, position: job.collectionPosition });
+    // The source (its base URL and token) is never carried: where the token goes comes from the log only.
+    expect(job).not.toHaveProperty('sourceFold');
+    expect(JSON.stringify(job)).not.toContain(f.token);
+
+    const run = await runCounted(fetcherRunner(), job);
+    expect(run.outcome).toMatchObject({ kind: 'completed', finished: false, pages: PAGES_IN_FIRST_JOB });
+    // A new store makes sure of its indexes once (createIndexes, listIndexes); then the source's stream is read, once.
+    const queries = readsOfEvents(run.start).filter((c) => c.name !== 'createIndexes' && c.name !== 'listIndexes');
+    expect(queries, `start: ${describeAll(run.start)}`).toEqual([{ name: 'find', collection: 'events', stream: 'source' }]);
+    run.pages.forEach((page, i) => expect(readsOfEvents(page), `page ${i + 1}: ${describeAll(page)}`).toEqual([]));
+    // What it recorded is in the log, at the versions the carried fold led to.
+    const events = await f.collectionEvents(sourceId, 'activities');
+    expect(events.filter((e) => e.type === 'PageCollected')).toHaveLength(PAGES_IN_FIRST_JOB);
+    expect(events.at(-1)).toMatchObject({ type: 'JobCompleted' });
+  });
+
+  it.each([
+    ['a fold the job schema refuses (negative version, no status)', (job: FetchJob) => ({ ...job, collectionFold: { state: {}, version: -1, position: 0 } })],
+    ['a fold of the right outline but not the shape of a state', (job: FetchJob) => ({ ...job, collectionFold: { ...job.collectionFold!, state: { status: 'Planned' } } })],
+    [
+      'a fold that does not agree with the job (another source)',
+      (job: FetchJob) => ({ ...job, collectionFold: { ...job.collectionFold!, state: { ...job.collectionFold!.state, sourceId: 'someone-else' } } }),
+    ],
+    [
+      'a fold at its version without the job in flight',
+      (job: FetchJob) => ({ ...job, collectionFold: { ...job.collectionFold!, state: { ...job.collectionFold!.state, jobs: {} } } }),
+    ],
+    [
+      'a fold too large',
+      (job: FetchJob) => ({ ...job, collectionFold: { ...job.collectionFold!, state: { ...job.collectionFold!.state, padding: 'x'.repeat(40_000) } } }),
+    ],
+  ])('%s is ignored: the fetcher reads the collection from the log as without a fold, and the job runs', async (_, spoil) => {
+    const job = overTheWire(spoil(await f.dispatch(sourceId, 'activities', 'backfill', { withFolds: true })));
+    const run = await runCounted(fetcherRunner(), job);
+    expect(run.outcome).toMatchObject({ kind: 'completed', finished: false, pages: PAGES_IN_FIRST_JOB });
+    expect(run.start.some((c) => c.collection === 'events' && c.name === 'find' && c.stream === 'collection'), describeAll(run.start)).toBe(true);
+    run.pages.forEach((page, i) => expect(readsOfEvents(page), `page ${i + 1}: ${describeAll(page)}`).toEqual([]));
+  });
+
+  it('a redelivered job reads the log even when it carries folds', async () => {
+    const job = overTheWire(await f.dispatch(sourceId, 'activities', 'backfill', { withFolds: true }));
+    const runner = fetcherRunner();
+    const from = commands.length;
+    const outcome = await runner.run(job, { working: () => undefined, deliveryCount: 2 });
+    expect(outcome).toMatchObject({ kind: 'completed' });
+    expect(commands.slice(from).some((c) => c.collection === 'events' && c.name === 'find')).toBe(true);
   });
 });

@@ -31,6 +31,7 @@ import { PoisonMessageError, RetryableError, subjects } from '@s1c/messaging';
 import { ConsoleRateLimiter, S1Client, S1Error, type AddressResolver, type ListQuery, type S1Page } from '@s1c/s1-client';
 import type { SecretBox } from '@s1c/secrets';
 import { AggregateCache } from './aggregate.cache';
+import { carriedCollection } from './carried-folds';
 import { MalformedRecordError, snapshotIdOf, type ApiSpec } from './api-spec';
 import type { RawPublisher } from './raw.publisher';
 
@@ -193,6 +194,14 @@ interface Tracker {
  *   enricher drops the records of a source once it has seen it stopping or deleted). A decryption failure on a kept
  *   source re-reads it (the key list only changes with a restart of the process, which empties the
  *   cache, so this is a safety net).
+ * - The fold carried by the job. The scheduler puts into the job the collection as it folded it
+ *   right after the JobDispatched (`collectionFold`). When nothing as new is kept, a fetcher keeps it
+ *   (checked by {@link carriedCollection}: shape, the job's source, API, generation and versions,
+ *   the job in flight) instead of reading the stream, so a fresh process's first job of a
+ *   collection reads only its source. It is a fold like any other: exact up to its version, maybe
+ *   behind the log; a malformed or inconsistent one is ignored (the stream is read), and a
+ *   redelivered job ignores it. The source is never taken from a job: its base URL and token decide
+ *   where the token is sent, so they come from the log only (a forged job cannot redirect it).
  */
 export class JobRunner {
   private readonly collections: AggregateRepository<CollectionState, CollectionCommand, CollectionEvent>;
@@ -304,6 +313,7 @@ export class JobRunner {
    */
   private async collectionFor(job: FetchJob, redelivered: boolean): Promise<LoadedAggregate<CollectionState>> {
     const streamId = collectionStreamId(job.sourceId, job.api);
+    if (!redelivered) this.seed(this.collectionCache, streamId, carriedCollection(job));
     const kept = this.collectionCache.get(streamId);
     if (kept && !redelivered) {
       const version = job.collectionVersion;
@@ -356,12 +366,15 @@ export class JobRunner {
    */
   private async sourceFor(job: FetchJob, redelivered: boolean): Promise<SourceCheck> {
     const streamId = sourceStreamId(job.sourceId);
-    const kept = this.sourceCache.get(streamId);
+    let kept = this.sourceCache.get(streamId);
     if (kept && !redelivered && kept.version >= (job.sourceVersion ?? 0) && isLive(kept.state) && kept.state.generation === job.generation) {
       try {
         return { kind: 'live', source: { state: kept.state, version: kept.version }, token: this.deps.secrets.decrypt(kept.state.secret, job.sourceId) };
       } catch {
-        // Re-read below: a newer fold may hold the token under a key of this process.
+        // Re-read the whole stream below, not only the events after the kept fold: a newer fold may
+        // hold the token under a key of this process.
+        this.sourceCache.delete(streamId);
+        kept = undefined;
       }
     }
     const source = this.sourceCache.set(streamId, await this.sources.load(streamId, kept));
@@ -377,6 +390,16 @@ export class JobRunner {
     }
     if (src.generation !== job.generation) return { kind: 'stale', reason: `the source is at generation ${src.generation}` };
     return { kind: 'live', source: { state: src, version: source.version }, token: this.deps.secrets.decrypt(src.secret, job.sourceId) };
+  }
+
+  /**
+   * Keeps a fold the job carries (checked by carriedCollection / carriedSource) when nothing as new
+   * is kept: the fold the scheduler had, which may be behind the log but is exact up to its version.
+   */
+  private seed<State>(cache: AggregateCache<State>, streamId: string, carried: LoadedAggregate<State> | undefined): void {
+    if (!carried) return;
+    const kept = cache.get(streamId);
+    if (!kept || kept.version < carried.version) cache.set(streamId, carried);
   }
 
   private async walk(

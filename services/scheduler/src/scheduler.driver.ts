@@ -1,4 +1,4 @@
-import { fetchJobSchema, type FetchJob } from '@s1c/contracts';
+import { fetchJobSchema, type CarriedFold, type FetchJob } from '@s1c/contracts';
 import {
   collectionStreamId,
   DomainError,
@@ -8,12 +8,14 @@ import {
   sourceStreamId,
   systemActor,
   toMicroIso,
+  type CollectionState,
   type JobDispatched,
+  type SourceState,
 } from '@s1c/domain';
 import { ConcurrencyError, type EventMetadata, type RecordedEvent } from '@s1c/event-store';
 import type { Logger } from '@s1c/logger';
 import type { CollectionRepository, SourceRepository } from './scheduler.repositories';
-import type { SchedulerState } from './scheduler.state';
+import type { Folded, SchedulerState } from './scheduler.state';
 import { decideSourceActions, type DriveSettings, type SchedulerAction } from './source-actions.decider';
 
 /** Puts a fetch job on the work queue; must be idempotent by jobId (Nats-Msg-Id). */
@@ -71,8 +73,9 @@ export class SchedulerDriver {
     let count = 0;
     for (const { job, progressed } of this.deps.state.inFlightJobs()) {
       if (progressed || millisBetween(job.dispatchedAt, now) >= this.deps.settings.stallTimeoutMs) continue;
-      if (this.publishBlocked) this.unpublished.set(job.jobId, job);
-      else if (await this.tryPublish(job)) count++;
+      const carrying = this.withFolds(job);
+      if (this.publishBlocked) this.unpublished.set(carrying.jobId, carrying);
+      else if (await this.tryPublish(carrying)) count++;
     }
     return count;
   }
@@ -106,7 +109,7 @@ export class SchedulerDriver {
       }
       logger.info({ ...fields, version: events.at(-1)!.version }, describe(action));
       const dispatched = events.find((e): e is RecordedEvent & JobDispatched => e.type === 'JobDispatched');
-      if (dispatched && !(await this.tryPublish(toFetchJob(dispatched, state.source(sourceId)?.version)))) return;
+      if (dispatched && !(await this.tryPublish(toFetchJob(dispatched, state.source(sourceId), state.collection(sourceId, dispatched.data.api))))) return;
     }
   }
 
@@ -124,6 +127,20 @@ export class SchedulerDriver {
     }
     const from = state.collection(action.sourceId, action.api) ?? { state: initialCollectionState(), version: 0, position: 0 };
     return (await this.deps.collections.execute(collectionStreamId(action.sourceId, action.api), () => action.command, { ...options, from })).events;
+  }
+
+  /**
+   * A job in flight as published again at start-up, with the folds the state holds now: at least as
+   * new as at its dispatch (the collection still has the job in flight, with no progress).
+   */
+  private withFolds(job: FetchJob): FetchJob {
+    const { state } = this.deps;
+    const collection = state.collection(job.sourceId, job.api);
+    const fresh = collection !== undefined && (job.collectionVersion === undefined || collection.version >= job.collectionVersion);
+    return {
+      ...job,
+      ...(fresh ? { collectionFold: foldOf(collection) } : {}),
+    };
   }
 
   private async tryPublish(job: FetchJob): Promise<boolean> {
@@ -155,14 +172,27 @@ export class SchedulerDriver {
   }
 }
 
+/** A fold as a job carries it: the state (the source's token encrypted, as in the log), version and position. */
+function foldOf(folded: Folded<{ readonly status: string }>): CarriedFold {
+  return { state: folded.state, version: folded.version, position: folded.position };
+}
+
 /**
  * The job is its JobDispatched event: every field of the event's data, plus where the event is in
  * the log (its collection stream version and position) and the source version the dispatch was
  * decided on, so that a fetcher holding the collection folded up to the version before folds the
  * event from the job instead of reading the log (docs/COLLECTION.md, "What a fetcher keeps in memory").
+ * It also carries the scheduler's folds: the collection right after the JobDispatched (when the
+ * state is at that very version) and the source the dispatch was decided on, which a fetcher that
+ * holds nothing as new keeps instead of reading either stream.
  */
-function toFetchJob(dispatched: RecordedEvent & JobDispatched, sourceVersion: number | undefined): FetchJob {
+function toFetchJob(
+  dispatched: RecordedEvent & JobDispatched,
+  source: Folded<SourceState> | undefined,
+  collection: Folded<CollectionState> | undefined,
+): FetchJob {
   const { jobId, sourceId, api, lane, generation, window, resume, at } = dispatched.data;
+  const sourceVersion = source?.version;
   return {
     jobId,
     sourceId,
@@ -175,6 +205,7 @@ function toFetchJob(dispatched: RecordedEvent & JobDispatched, sourceVersion: nu
     collectionVersion: dispatched.version,
     collectionPosition: dispatched.position,
     ...(sourceVersion !== undefined && sourceVersion > 0 ? { sourceVersion } : {}),
+    ...(collection !== undefined && collection.version === dispatched.version ? { collectionFold: foldOf({ ...collection, position: dispatched.position }) } : {}),
   };
 }
 

@@ -1,4 +1,4 @@
-import { collectionStreamId, sourceStreamId, type SourceApi } from '@s1c/domain';
+import { collectionStreamId, sourceStreamId, type CollectionState, type SourceApi } from '@s1c/domain';
 import { STREAMS } from '@s1c/messaging';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -88,8 +88,15 @@ describe('given a scheduler on the log (manual clock)', () => {
           collectionVersion: 2,
           collectionPosition: expect.any(Number),
           sourceVersion: 3,
+          // The scheduler's fold of the collection right after its JobDispatched.
+          collectionFold: { state: expect.objectContaining({ status: 'Planned' }), version: 2, position: expect.any(Number) },
         },
       });
+      const collectionFold = activities.job.collectionFold as { state: CollectionState; position: number };
+      expect(collectionFold.state).toEqual(await log.collectionState(id, 'activities'));
+      expect(collectionFold.position).toBe(activities.job.collectionPosition);
+      // The source (its base URL and token) never travels in a job.
+      expect(activities.job).not.toHaveProperty('sourceFold');
       const dispatched = await log.events(collectionStreamId(id, 'activities'));
       expect(dispatched[1]).toMatchObject({ type: 'JobDispatched', version: 2, data: { jobId: activities.job.jobId }, metadata: { actor: { kind: 'system', component: 'scheduler' }, correlationId: activities.job.jobId } });
       expect(activities.job.collectionPosition).toBe(dispatched[1]!.position);
@@ -273,7 +280,9 @@ describe('given a scheduler on the log (manual clock)', () => {
       extra.push(restarted);
       const republished = await inbox.take(id);
       expect(republished.map((r) => r.msgId)).toEqual([jobId]);
-      expect(republished[0]?.job).toMatchObject({ lane: 'replay', window, generation: 1 });
+      expect(republished[0]?.job).toMatchObject({ lane: 'replay', window, generation: 1, collectionVersion: version + 1 });
+      // With the fold the restarted scheduler holds, so a fetcher need not read the collection.
+      expect(republished[0]?.job.collectionFold).toMatchObject({ version: version + 1, state: { status: 'Planned', jobs: { replay: { jobId } } } });
       expect(restarted.logText()).toContain('"republished":4');
     });
 

@@ -144,7 +144,9 @@ export class SchedulerState implements SchedulerStateView {
       state = evolveCollection(state, collectionEvent);
       if (collectionEvent.type === 'JobDispatched') {
         const { jobId, sourceId, api, lane, generation, window, resume, at } = collectionEvent.data;
-        dispatched = { ...dispatched, [lane]: { jobId, sourceId, api, lane, generation, window, resume, dispatchedAt: at } };
+        // With where its JobDispatched is, so a fetcher can fold it from the job (the driver adds the folds when it republishes).
+        const where = { collectionVersion: event.version, ...(event.position ? { collectionPosition: event.position } : {}) };
+        dispatched = { ...dispatched, [lane]: { jobId, sourceId, api, lane, generation, window, resume, dispatchedAt: at, ...where } };
       }
     }
     this.byStream.set(event.streamId, { state, version: event.version, position: event.position ?? 0, dispatched });

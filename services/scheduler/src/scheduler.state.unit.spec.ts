@@ -79,6 +79,8 @@ describe('SchedulerState', () => {
           window: { from: '2026-03-01T11:00:00.000000Z', to: '2026-03-01T12:00:00.000000Z' },
           resume: NO_PROGRESS,
           dispatchedAt: '2026-03-01T12:00:00.000000Z',
+          // Where its JobDispatched is (no position: the events of this test have none).
+          collectionVersion: 2,
         },
       },
     ]);

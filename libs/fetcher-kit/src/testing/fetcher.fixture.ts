@@ -2,6 +2,7 @@ import type { FetchJob } from '@s1c/contracts';
 import {
   collectionDecider,
   collectionStreamId,
+  evolveCollection,
   foldCollection,
   isCollectionEvent,
   isSourceEvent,
@@ -89,7 +90,7 @@ export interface FetcherFixture {
   /** PlanCollection at the simulator's now; `backfillMs` defaults to 24 h. */
   plan(sourceId: string, api: SourceApi, options?: { backfillMs?: number }): Promise<void>;
   /** Dispatches the lane's due job as the scheduler would (planSteps) and returns the FetchJob. */
-  dispatch(sourceId: string, api: SourceApi, lane: Lane): Promise<FetchJob>;
+  dispatch(sourceId: string, api: SourceApi, lane: Lane, options?: { withFolds?: boolean }): Promise<FetchJob>;
   /** Runs a command on a collection. */
   collectionCommand(sourceId: string, api: SourceApi, command: (state: CollectionState) => CollectionCommand): Promise<void>;
   /** Publishes a job to `s1c.job.<api>`, as the scheduler does. */
@@ -221,7 +222,7 @@ export async function startFetcherFixture(options: FetcherFixtureOptions = {}): 
         metadata: { now: now() },
       }));
     },
-    async dispatch(sourceId, api, lane) {
+    async dispatch(sourceId, api, lane, dispatchOptions = {}) {
       const streamId = collectionStreamId(sourceId, api);
       const { state, version } = await collections.load(streamId);
       const step = planSteps(state, now(), PLAN_SETTINGS).find((s) => s.type === 'dispatch' && s.lane === lane);
@@ -237,6 +238,12 @@ export async function startFetcherFixture(options: FetcherFixtureOptions = {}): 
       const dispatched = events[0]!;
       // As the scheduler publishes it: where its JobDispatched is, and the source version it saw.
       const sourceVersion = await store.streamVersion(sourceStreamId(sourceId));
+      // And, as the scheduler does, the collection folded right after the JobDispatched.
+      const folds = dispatchOptions.withFolds
+        ? {
+            collectionFold: { state: evolveCollection(state, dispatched as unknown as CollectionEvent), version: dispatched.version, position: dispatched.position },
+          }
+        : {};
       return {
         jobId,
         sourceId,
@@ -249,6 +256,7 @@ export async function startFetcherFixture(options: FetcherFixtureOptions = {}): 
         collectionVersion: dispatched.version,
         collectionPosition: dispatched.position,
         ...(sourceVersion > 0 ? { sourceVersion } : {}),
+        ...folds,
       };
     },
     async collectionCommand(sourceId, api, command) {
