@@ -75,10 +75,8 @@ export const MEANINGS = {
   S1C_ENRICHER_ACK_WAIT: 'How long the server waits for a raw message\'s ack before redelivering it.',
   S1C_ENRICHER_MAX_DELIVER: 'Deliveries of a raw message before it is dead-lettered.',
   S1C_SOURCE_CACHE_SIZE: 'Source configurations kept in memory, one per (source, version).',
-  S1C_SOURCE_REFRESH_INTERVAL:
-    'Safety net only: how often, at most, a source whose records keep coming is re-read from the log in the background (the relayed source events keep the enricher current).',
-  S1C_DELIVERED_RETENTION:
-    'How long, at least, a record id stays in the delivered set (between one and two of these); also the length of one delivered-set partition (`enricher_claims_<L>_<k>`).',
+  S1C_SOURCE_REFRESH_INTERVAL: "How often a source's Stopping/Deleted state is re-read from the log, at most.",
+  S1C_DELIVERED_RETENTION: 'How long record ids stay in the delivered set (`enricher_delivered`).',
   S1C_DELIVERED_CLEANUP_INTERVAL: 'How often expired delivered-set entries are removed.',
   S1C_SINK_HTTP_URL: 'HTTP collector to deliver to (`http://` or `https://`); the HTTP sink runs only when this is set.',
   S1C_SINK_BATCH_RECORDS: 'Records per HTTP batch, at most.',

@@ -3,7 +3,7 @@ import { STREAMS, connectNats, declareStreams, drainNats, ensureConsumer } from 
 import { connectMongo, MongoEventStore } from '@s1c/event-store';
 import { createLogger, type Logger } from '@s1c/logger';
 import { type Db } from 'mongodb';
-import { nanos, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import { nanos, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection, type Subscription } from 'nats';
 import { BatchConsumer } from './batch.consumer';
 import { DeliveredSet, deleteInSlices } from './delivered.set';
 import { DeliveryHealth } from './delivery.health';
@@ -12,7 +12,6 @@ import { FILE_SINK_DURABLE, FileSink } from './file.sink';
 import { HTTP_SINK_DURABLE, HttpSink } from './http.sink';
 import { ENRICHER_DURABLE, RawEnricher } from './raw.enricher';
 import { SourceDirectory } from './source.directory';
-import { SourceEventFeed } from './source.feed';
 
 export interface EnricherOptions {
   readonly logger?: Logger;
@@ -27,18 +26,15 @@ export interface EnricherRuntime {
   readonly fileSink: FileSink | undefined;
   readonly delivered: DeliveredSet;
   readonly sources: SourceDirectory;
-  readonly sourceFeed: SourceEventFeed;
-  readonly health: DeliveryHealth | undefined;
   readonly db: Db;
   readonly nc: NatsConnection;
-  /** Drops expired delivered-set partitions and intents, and the HTTP sink's expired entries, now (the periodic cleanup does the same). */
+  /** Removes expired delivered-set entries now (the periodic cleanup does the same). */
   cleanupDelivered(): Promise<number>;
   /** Stops consuming, finishes batches in flight, hands held messages back, closes every connection. */
   close(): Promise<void>;
 }
 
 const CLOSE_TIMEOUT_MS = 30_000;
-const INTENT_SWEEP_INTERVAL_MS = 60_000;
 
 /**
  * Starts the enricher: the `enricher` consumer on `S1C_RAW` (tagging, exactly-once output to
@@ -60,14 +56,12 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
     const db = mongo.db(config.S1C_DB_NAME);
     const store = new MongoEventStore(db, { clock });
     await store.ensureIndexes();
-    const delivered = new DeliveredSet(db, { retentionMs: config.S1C_DELIVERED_RETENTION });
-    // Once, after an upgrade from the unpartitioned layout (a no-op otherwise).
-    await delivered.migrateLegacy(clock(), logger);
+    const delivered = new DeliveredSet(db);
+    await delivered.ensureIndexes();
     const sources = new SourceDirectory(store, {
       cacheSize: config.S1C_SOURCE_CACHE_SIZE,
-      safetyRefreshMs: config.S1C_SOURCE_REFRESH_INTERVAL,
+      refreshIntervalMs: config.S1C_SOURCE_REFRESH_INTERVAL,
       nowMs: () => clock().getTime(),
-      logger,
     });
 
     const nc = await connectNats({ ...natsConnectionOf(config), name: 's1c-enricher', logger });
@@ -77,11 +71,17 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
     await declareStreams(jsm, [STREAMS.raw, STREAMS.data, STREAMS.deadLetters], { logger });
     const js = nc.jetstream();
 
-    // Relayed source events keep the directory current (new versions, updates, deletions) without
-    // reading the log; subscribed before any record is taken.
-    const sourceFeed = new SourceEventFeed(nc, () => store.logId(), sources, logger);
-    await sourceFeed.start();
-    cleanup.push(async () => sourceFeed.stop());
+    // Deletions relayed from the log reach us at once; the periodic re-read covers missed ones.
+    const deletions: Subscription = nc.subscribe('s1c.evt.source.*.*', {
+      callback: (error, msg) => {
+        if (error) return;
+        const [, , , sourceId, type] = msg.subject.split('.');
+        if (!sourceId) return;
+        if (type === 'SourceDeletionRequested' || type === 'SourceDeleted') sources.markTerminal(sourceId);
+        else sources.invalidate(sourceId);
+      },
+    });
+    cleanup.push(async () => deletions.unsubscribe());
 
     const enricher = new RawEnricher({ js, sources, delivered, logger, clock, maxDeliver: config.S1C_ENRICHER_MAX_DELIVER });
     await ensureConsumer(jsm, STREAMS.raw.name, {
@@ -107,11 +107,10 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
     );
 
     let httpSink: HttpSink | undefined;
-    let health: DeliveryHealth | undefined;
     let fileSink: FileSink | undefined;
     const sinkConsumers: BatchConsumer[] = [];
     if (config.S1C_SINK_HTTP_URL) {
-      health = new DeliveryHealth(store, clock, logger);
+      const health = new DeliveryHealth(store, clock, logger);
       httpSink = new HttpSink({
         js,
         db,
@@ -150,9 +149,8 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
     }
 
     const cleanupDelivered = async () => {
-      const now = clock();
-      const before = new Date(now.getTime() - config.S1C_DELIVERED_RETENTION);
-      let removed = await delivered.removeExpired(now, logger);
+      const before = new Date(clock().getTime() - config.S1C_DELIVERED_RETENTION);
+      let removed = await delivered.removeOlderThan(before, logger);
       removed += await deleteInSlices(db.collection<{ _id: string; at: Date }>(HttpSink.deliveredCollection), before);
       return removed;
     };
@@ -161,18 +159,9 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
       cleaning = cleanupDelivered().catch((error: unknown) => logger.warn({ err: error }, 'delivered-set cleanup failed; will try again'));
     }, config.S1C_DELIVERED_CLEANUP_INTERVAL);
     timer.unref();
-    // Intents left by stopped batches are read by every batch with duplicates: they go soon after
-    // their records were published again (two reads of small collections a minute).
-    let sweeping: Promise<unknown> = Promise.resolve();
-    const sweeper = setInterval(() => {
-      sweeping = delivered.sweepIntents(clock(), logger).catch((error: unknown) => logger.warn({ err: error }, 'delivered-set intent sweep failed; will try again'));
-    }, INTENT_SWEEP_INTERVAL_MS);
-    sweeper.unref();
     cleanup.push(async () => {
       clearInterval(timer);
-      clearInterval(sweeper);
       await cleaning;
-      await sweeping;
     });
 
     logger.info(
@@ -184,7 +173,7 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
       },
       'enricher started',
     );
-    return { enricher, httpSink, fileSink, delivered, sources, sourceFeed, health, db, nc, cleanupDelivered, close };
+    return { enricher, httpSink, fileSink, delivered, sources, db, nc, cleanupDelivered, close };
   } catch (error) {
     await close();
     throw error;

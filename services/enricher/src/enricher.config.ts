@@ -33,17 +33,11 @@ export const enricherEnvShape = {
   S1C_ENRICHER_MAX_DELIVER: env.positiveInt(10),
   /** Source configurations kept in memory, one per (source, stream version). */
   S1C_SOURCE_CACHE_SIZE: env.positiveInt(1000),
-  /**
-   * Safety net only: how often, at most, a source whose records keep coming is re-read from the
-   * log in the background. Relayed source events are what keeps the enricher current.
-   */
-  S1C_SOURCE_REFRESH_INTERVAL: env.durationMs('1h'),
-  /**
-   * How long, at least, a record id stays in the delivered set after its claim (between one and two
-   * of these); also the length of one delivered-set partition (`enricher_claims_<L>_<k>`).
-   */
+  /** How often a source's current state (Stopping/Deleted) is re-read from the log, at most. */
+  S1C_SOURCE_REFRESH_INTERVAL: env.durationMs('5s'),
+  /** How long record ids stay in the delivered set (`enricher_delivered`). */
   S1C_DELIVERED_RETENTION: env.durationMs('30d'),
-  /** How often expired delivered-set partitions are dropped (and the HTTP sink's expired entries removed). */
+  /** How often expired delivered-set entries are removed. */
   S1C_DELIVERED_CLEANUP_INTERVAL: env.durationMs('1h'),
 
   /** The HTTP collector to deliver to; the HTTP sink runs only when this is set. */

@@ -1,12 +1,11 @@
 export { BatchConsumer, type BatchConsumerOptions, type BatchHandler } from './batch.consumer';
 export { buildDataRecord, DATA_RECORD_HEADERS, parseDataRecord, type DataEnvelope, type ParsedDataRecord } from './data-record';
-export { DeliveredSet, type BatchClaim, type ClaimResult, type DeliveredSetOptions } from './delivered.set';
+export { DeliveredSet, type ClaimResult } from './delivered.set';
 export { DeliveryHealth, deliveryStreamId } from './delivery.health';
 export { enricherEnvShape, loadEnricherConfig, type EnricherConfig } from './enricher.config';
 export { startEnricher, type EnricherOptions, type EnricherRuntime } from './enricher.app';
 export { FILE_SINK_DURABLE, FileSink, type FileSinkSettings } from './file.sink';
 export { HTTP_SINK_DURABLE, HttpSink, parseRetryAfter, type HttpSinkSettings, type HttpSinkStats } from './http.sink';
 export { ENRICHER_DURABLE, RawEnricher, type EnricherStats } from './raw.enricher';
-export { SourceDirectory, SourceVersionError, type SourceAtVersion, type SourceDirectoryOptions } from './source.directory';
-export { SOURCE_EVENTS_SUBJECT, SourceEventFeed } from './source.feed';
+export { SourceDirectory, SourceVersionError, type SourceAtVersion } from './source.directory';
 export { escapeSumoValue, parseSumoFields, sumoHeaders, type SumoHeaders } from './sumo.headers';

@@ -56,8 +56,7 @@ const VERSION = /^[1-9]\d{0,14}$/;
  * 4. publish `{"id","sourceId","collectorId","api","metadata","fetchedAt","event"}` to
  *    `s1c.data.<api>.<sourceId>` with `Nats-Msg-Id` = record id, the metadata from the source's
  *    configuration at the record's `S1c-Source-Version`;
- * 5. mark the batch done (its intent goes, and the records it published again leave the intents
- *    that listed them), then ack.
+ * 5. mark the batch done (and the records it published again after an unfinished claim), then ack.
  * A failure of MongoDB or NATS naks the batch's messages with the usual delay curve.
  */
 export class RawEnricher {
@@ -144,10 +143,7 @@ export class RawEnricher {
       else first.set(r.recordId, r);
     }
     const batchId = randomUUID();
-    // A raw message delivered before may have left its earlier attempt's intent behind.
-    const redelivered = new Set(tagged.filter((r) => r.m.info.deliveryCount > 1).map((r) => r.recordId));
-    const claim = await delivered.claim([...first.keys()], batchId, clock(), redelivered);
-    const claims = claim.results;
+    const claims = await delivered.claim([...first.keys()], batchId, clock());
     const toPublish: RawRecord[] = [];
     const skipped: RawRecord[] = [...repeats];
     for (const r of first.values()) {
@@ -177,7 +173,11 @@ export class RawEnricher {
         });
       }),
     );
-    await delivered.markDone(claim, clock());
+    await delivered.markDone(
+      batchId,
+      clock(),
+      toPublish.filter((r) => claims.get(r.recordId) === 'unfinished').map((r) => r.recordId),
+    );
     for (const r of toPublish) r.m.ack();
     for (const r of skipped) r.m.ack();
     this.stats.published += toPublish.length;

@@ -1,6 +1,6 @@
 import { RAW_RECORD_HEADERS } from '@s1c/contracts';
 import { isSourceEvent, sourceDecider, sourceStreamId, type CustomField, type SourceApi, type SourceCommand, type SourceConfig, type SourceState } from '@s1c/domain';
-import { AggregateRepository, MongoEventStore, OutboxRelay, type RecordedEvent } from '@s1c/event-store';
+import { AggregateRepository, MongoEventStore } from '@s1c/event-store';
 import { createLogger, type Logger } from '@s1c/logger';
 import { STREAMS, declareStreams, publishBytes, subjects } from '@s1c/messaging';
 import { serverUrls, uniqueDbName } from '@s1c/test-harness';
@@ -20,8 +20,6 @@ export interface EnricherWorld {
   readonly dbName: string;
   readonly store: MongoEventStore;
   readonly sources: AggregateRepository<SourceState, SourceCommand, never>;
-  /** Publishes this world's appends to S1C_EVENTS, as the registry's relay does. */
-  readonly relay: OutboxRelay;
   /** Every log line the enrichers of this world wrote. */
   logText(): string;
   /** Starts an enricher on this world's database with extra environment. */
@@ -46,13 +44,11 @@ export async function createEnricherWorld(): Promise<EnricherWorld> {
   ] as const) {
     await jsm.consumers.delete(stream, durable).catch(() => undefined);
   }
-  for (const stream of [STREAMS.raw.name, STREAMS.data.name, STREAMS.deadLetters.name, STREAMS.events.name]) await jsm.streams.purge(stream);
+  for (const stream of [STREAMS.raw.name, STREAMS.data.name, STREAMS.deadLetters.name]) await jsm.streams.purge(stream);
   const mongo = await MongoClient.connect(mongoUrl);
   const db = mongo.db(dbName);
   const store = new MongoEventStore(db);
   await store.ensureIndexes();
-  const relay = new OutboxRelay(store, db, nc.jetstream(), jsm, { name: 'enricher-test', streamName: STREAMS.events.name, subjectFor: relaySubject, pollIntervalMs: 100 });
-  await relay.start();
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk, _encoding, done) {
@@ -70,15 +66,13 @@ export async function createEnricherWorld(): Promise<EnricherWorld> {
     dbName,
     store,
     sources: new AggregateRepository(store, sourceDecider as never, isSourceEvent),
-    relay,
     logText: () => lines.join(''),
     async start(env = {}) {
       const config = loadEnricherConfig({
         NATS_URL: natsUrl,
         MONGO_URL: mongoUrl,
         S1C_DB_NAME: dbName,
-        // Relayed events must be what keeps sources current: the safety re-read never comes in a test.
-        S1C_SOURCE_REFRESH_INTERVAL: '1h',
+        S1C_SOURCE_REFRESH_INTERVAL: '200ms',
         S1C_ENRICHER_ACK_WAIT: '3s',
         S1C_SINK_ACK_WAIT: '3s',
         S1C_SINK_FLUSH_INTERVAL: '300ms',
@@ -93,17 +87,10 @@ export async function createEnricherWorld(): Promise<EnricherWorld> {
     },
     async close() {
       for (const runtime of runtimes) await runtime.close();
-      await relay.stop();
       await nc.close();
       await mongo.close();
     },
   };
-}
-
-/** The registry's subjects for source streams (`s1c.evt.source.<id>.<Type>`); any other stream on `s1c.evt.other.*`. */
-function relaySubject(event: RecordedEvent): string {
-  const source = /^source-(.+)$/.exec(event.streamId);
-  return source ? subjects.sourceEvent(source[1]!, event.type) : `s1c.evt.other.${event.streamId.replace(/[.*>\s]/g, '_')}.${event.type}`;
 }
 
 /** A source configuration with overrides. */
