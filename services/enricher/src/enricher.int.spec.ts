@@ -123,6 +123,9 @@ describe('enricher: deleted sources and invalid messages', () => {
     await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:4', sourceVersion: version, body: ACTIVITY, msgId: 'm4', headers: { 'S1c-Api': 'agents' } });
     let dead: Awaited<ReturnType<typeof readStream>> = [];
     await eventually(async () => (dead = await readStream(world, STREAMS.deadLetters.name, 's1c.dlq.S1C_RAW.enricher')).length >= 4, 15_000, 'four dead letters');
+    // The enricher handles messages concurrently: dead letters arrive in any order.
+    dead.sort((a, b) => String(a.headers['S1c-Dlq-Original-Msg-Id']).localeCompare(String(b.headers['S1c-Dlq-Original-Msg-Id'])));
+    expect(dead.map((d) => d.headers['S1c-Dlq-Original-Msg-Id'])).toEqual(['m1', 'm2', 'm3', 'm4']);
     expect(dead.map((d) => d.headers['S1c-Dlq-Reason'])).toEqual(['PoisonMessage', 'PoisonMessage', 'PoisonMessage', 'PoisonMessage']);
     expect(dead.map((d) => d.headers['S1c-Dlq-Error'])).toEqual([
       expect.stringContaining('not valid JSON'),
