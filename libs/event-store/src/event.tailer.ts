@@ -58,6 +58,18 @@ export interface EventTailerOptions extends TailerOptions {
    * in memory anyway).
    */
   checkpoints?: { db: Db; collection: string };
+  /**
+   * Only the relayed messages whose subject matches this (one NATS subject filter, e.g.
+   * `s1c.evt.source.>`): the reader sees only those streams. Default: every message.
+   */
+  filterSubject?: string;
+  /**
+   * Where a cold start reads the past: `log` (default) replays the whole log from MongoDB, then
+   * follows the stream; `stream` reads the JetStream stream from its first message instead, and a
+   * stream whose first versions are not there any more (expired) has them read from the log, once,
+   * as a gap. `stream` suits a reader of a few streams (a subject filter) that keeps no checkpoint.
+   */
+  coldStart?: 'log' | 'stream';
 }
 
 /** A point to catch up to: a stream's version, handled. */
@@ -124,6 +136,8 @@ export class EventTailer {
   private readonly maxRetryDelayMs: number;
   private readonly logger: ReaderLogger;
   private readonly checkpoints: Collection<CheckpointDocument> | undefined;
+  private readonly filterSubject: string | undefined;
+  private readonly coldStart: 'log' | 'stream';
   private readonly js: JetStreamClient;
   private jsm: JetStreamManager | undefined;
   private logId: string | undefined;
@@ -160,6 +174,8 @@ export class EventTailer {
     this.checkpoints = options.checkpoints
       ? options.checkpoints.db.collection<CheckpointDocument>(`${store.collectionPrefix}${options.checkpoints.collection}`)
       : undefined;
+    this.filterSubject = options.filterSubject;
+    this.coldStart = options.coldStart ?? 'log';
     this.js = nc.jetstream();
   }
 
@@ -227,6 +243,8 @@ export class EventTailer {
       reached = () => (this.versions.get(until.streamId) ?? 0) >= until.version;
       target = `${until.streamId}@${until.version}`;
     } else {
+      // The stream's last sequence may not match the filter: only a version can be waited for then.
+      if (this.filterSubject) throw new Error(`${this.name}: a reader filtered on ${this.filterSubject} can only wait for a stream version`);
       const last = (await this.manager()).streams.info(this.streamName).then((info) => info.state.last_seq);
       const lastSeq = await last;
       reached = () => this.sequence >= lastSeq;
@@ -292,6 +310,11 @@ export class EventTailer {
       if (this.sequence >= 0) this.versions.clear();
       this.complete = false;
       this.sequence = saved.sequence;
+    } else if (this.coldStart === 'stream') {
+      // Every stream seen from its first relayed message: a version before it is a gap, read from the log.
+      this.versions.clear();
+      this.complete = true;
+      this.sequence = Math.max(firstSeq - 1, 0);
     } else {
       if (saved) {
         this.logger.warn(
@@ -355,7 +378,10 @@ export class EventTailer {
       try {
         // Always from the last message handled (not from the client's cursor, which counts the
         // messages received): nothing buffered and dropped on the way is lost.
-        running.consumer = await this.js.consumers.get(this.streamName, { opt_start_seq: this.sequence + 1 });
+        running.consumer = await this.js.consumers.get(this.streamName, {
+          opt_start_seq: this.sequence + 1,
+          ...(this.filterSubject ? { filterSubjects: this.filterSubject } : {}),
+        });
         running.messages = await running.consumer.consume({ max_messages: Math.max(this.batchSize, 10) });
         if (running.stopping) running.messages.stop();
         for await (const message of running.messages) {

@@ -21,3 +21,4 @@ export { eventDocumentId, MongoEventStore, type AppendListener, type MongoEventS
 export { EVENT_HEADERS, OutboxRelay, type OutboxRelayOptions, type RelayedEventPayload } from './outbox.relay';
 export { PROJECTION_CHECKPOINTS, ProjectionRunner, type Projection, type ProjectionRunnerOptions } from './projection.runner';
 export { BoundedCloseMongoClient, connectMongo, MONGO_CLOSE_TIMEOUT_MS, MongoCloseTimeoutError, type MongoTarget } from './mongo.connection';
+export { FoldedStreams, type FoldedStreamsOptions } from './folded.streams';

@@ -3,9 +3,10 @@ import { mongoConnectionOf, natsConnectionOf } from '@s1c/config';
 import { Controller, Module, type DynamicModule, type INestMicroservice, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Ctx, Payload } from '@nestjs/microservices';
-import { connectMongo, MongoEventStore } from '@s1c/event-store';
+import { connectMongo, FoldedStreams, MongoEventStore } from '@s1c/event-store';
+import { isSourceEvent, sourceDecider, type SourceEvent, type SourceState } from '@s1c/domain';
 import { createLogger, NestLogger, type Logger } from '@s1c/logger';
-import { connectNats, drainNats, JetStreamConsumer, NatsTransport, STREAMS, subjects } from '@s1c/messaging';
+import { connectNats, drainNats, ensureStream, JetStreamConsumer, NatsTransport, STREAMS, subjects } from '@s1c/messaging';
 import { SecretBox } from '@s1c/secrets';
 import type { JetStreamContext } from '@s1c/messaging';
 import type { ApiSpec } from './api-spec';
@@ -85,10 +86,26 @@ export async function startFetcher(spec: ApiSpec, config: FetcherConfig, options
 
     const nc = await connectNats({ ...natsConnectionOf(config), name: `s1c-${name}`, logger });
     cleanup.push(() => drainNats(nc));
+    // Every source folded from the relayed events, so that a job reads the log for its source only
+    // when they cannot answer. The registry owns S1C_EVENTS: this waits for it.
+    await ensureStream(await nc.jetstreamManager(), STREAMS.events, { logger });
+    const sourceFolds = new FoldedStreams<SourceState>(store, nc, {
+      name: `${name}-sources`,
+      filterSubject: subjects.everySourceEvent,
+      initial: sourceDecider.initialState,
+      evolve: (state, event) => (isSourceEvent(event) ? sourceDecider.evolve(state, event as unknown as SourceEvent) : state),
+      streamName: STREAMS.events.name,
+      gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT,
+      logger,
+    });
+    await sourceFolds.start();
+    cleanup.push(() => sourceFolds.stop());
     const publisher = jetStreamRawPublisher(nc.jetstream());
     const runner = new JobRunner({
       spec,
       store,
+      sourceFolds,
+      relayWaitMs: config.S1C_EVENT_GAP_TIMEOUT,
       publisher: options.wrapPublisher ? options.wrapPublisher(publisher) : publisher,
       secrets,
       settings: {

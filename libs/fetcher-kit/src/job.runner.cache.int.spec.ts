@@ -1,6 +1,6 @@
 import type { FetchJob } from '@s1c/contracts';
-import { shiftMicroIso, toMicroIso } from '@s1c/domain';
-import { MongoEventStore } from '@s1c/event-store';
+import { isSourceEvent, shiftMicroIso, sourceDecider, toMicroIso, type SourceEvent, type SourceState } from '@s1c/domain';
+import { FoldedStreams, MongoEventStore, OutboxRelay, type RecordedEvent } from '@s1c/event-store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defineApiSpec } from './api-spec';
 import type { JobContext, JobRunner } from './job.runner';
@@ -31,14 +31,21 @@ describe('JobRunner, with the collection and source it holds from earlier jobs',
   });
 
   /** A fetcher's runner (one for every job), counting the streams its store reads. */
-  function warmRunner(options: { maxPagesPerJob?: number; wrapPublisher?: (p: RawPublisher) => RawPublisher } = {}): JobRunner {
+  function warmRunner(
+    options: { maxPagesPerJob?: number; wrapPublisher?: (p: RawPublisher) => RawPublisher; sourceFolds?: FoldedStreams<SourceState> } = {},
+  ): JobRunner {
     const store = new (class extends MongoEventStore {
       override async readStream(...args: Parameters<MongoEventStore['readStream']>) {
         reads.push(args[0].split('-')[0]!);
         return super.readStream(...args);
       }
     })(f.db, { clock: f.clock });
-    return f.runner(activities, { store, settings: { maxPagesPerJob: options.maxPagesPerJob ?? 1 }, ...(options.wrapPublisher ? { wrapPublisher: options.wrapPublisher } : {}) });
+    return f.runner(activities, {
+      store,
+      settings: { maxPagesPerJob: options.maxPagesPerJob ?? 1 },
+      ...(options.wrapPublisher ? { wrapPublisher: options.wrapPublisher } : {}),
+      ...(options.sourceFolds ? { sourceFolds: options.sourceFolds } : {}),
+    });
   }
 
   /** Runs the first backfill job (one page) on `runner`, so that it holds the collection and the source. */
@@ -56,6 +63,32 @@ describe('JobRunner, with the collection and source it holds from earlier jobs',
       expect(await runner.run(next, ctx)).toMatchObject({ kind: 'completed', finished: false, pages: 1, progress: { pages: 2 } });
       expect(reads).toEqual([]);
       expect(f.listRequests('activities').at(-1)!.query.cursor).toBe(next.resume.cursor);
+    });
+  });
+
+  describe('when the process folds its sources from the relayed events (as a fetcher does)', () => {
+    it('then its first job reads the collection only, never the source, and the token still works', async () => {
+      const subjectFor = (event: RecordedEvent) =>
+        event.streamId.startsWith('source-') ? `s1c.evt.source.${event.streamId.slice('source-'.length)}.${event.type}` : `s1c.evt.test.${event.streamId}.${event.type}`;
+      const relay = new OutboxRelay(f.store, f.db, f.nc.jetstream(), await f.nc.jetstreamManager(), { name: 'test', streamName: 'S1C_EVENTS', subjectFor, pollIntervalMs: 50 });
+      const folds = new FoldedStreams<SourceState>(f.store, f.nc, {
+        name: 'test-sources',
+        filterSubject: 's1c.evt.source.>',
+        initial: sourceDecider.initialState,
+        evolve: (state, event) => (isSourceEvent(event) ? sourceDecider.evolve(state, event as unknown as SourceEvent) : state),
+      });
+      await relay.start();
+      await folds.start();
+      try {
+        const runner = warmRunner({ sourceFolds: folds });
+        const job = await f.dispatch(sourceId, 'activities', 'backfill');
+        expect(await runner.run(job, ctx)).toMatchObject({ kind: 'completed', finished: false, pages: 1 });
+        expect(reads).toEqual(['collection']);
+        expect(f.listRequests('activities').at(-1)!.status).toBe(200);
+      } finally {
+        await folds.stop();
+        await relay.stop();
+      }
     });
   });
 

@@ -25,7 +25,7 @@ import {
   type SourceEvent,
   type SourceState,
 } from '@s1c/domain';
-import { AggregateRepository, ConcurrencyError, type LoadedAggregate, type MongoEventStore } from '@s1c/event-store';
+import { AggregateRepository, ConcurrencyError, type FoldedStreams, type LoadedAggregate, type MongoEventStore } from '@s1c/event-store';
 import { registerSecret, scrubString, type Logger } from '@s1c/logger';
 import { PoisonMessageError, RetryableError, subjects } from '@s1c/messaging';
 import { ConsoleRateLimiter, S1Client, S1Error, type AddressResolver, type ListQuery, type S1Page } from '@s1c/s1-client';
@@ -43,6 +43,8 @@ export const PAGE_LIMIT = 1000;
  * dropped first: a few KiB each, so a few tens of MiB at most, whatever the number of sources.
  */
 export const DEFAULT_CACHED_STREAMS = 5_000;
+/** How long a job waits by default for the relayed source events to reach its source version. */
+export const RELAY_WAIT_MS = 2_000;
 
 /** How a {@link JobRunner} talks to SentinelOne and paces a job. */
 export interface JobRunnerSettings {
@@ -73,6 +75,14 @@ export interface JobRunnerDeps {
   readonly clock?: () => Date;
   /** A number in [0, 1): the retry jitter of FailJob. */
   readonly random?: () => number;
+  /**
+   * Every source folded from the relayed events (the fetcher's own reader of S1C_EVENTS): a job's
+   * source comes from it when it reaches the version the job was dispatched on, instead of a read
+   * of the log. Without it, each source is read from the log on its first job in the process.
+   */
+  readonly sourceFolds?: Pick<FoldedStreams<SourceState>, 'atLeast' | 'offer'>;
+  /** How long a job waits for the relayed source events to reach its source version. Default 2000 ms. */
+  readonly relayWaitMs?: number;
 }
 
 /** What the JetStream handler needs from its message while a job runs. */
@@ -180,7 +190,9 @@ interface Tracker {
  *   job's JobDispatched, or is one version short of it (the JobDispatched is folded from the job);
  *   otherwise, or on a redelivery, the newer events are read first. "Not in flight" on a fold that
  *   holds the job's JobDispatched is final: a job leaves its lane for ever (job ids are unique).
- * - Source. A kept fold is used only to let the job go ahead: when it is of the job's generation,
+ * - Source. The kept fold of a source is the one folded from the relayed source events
+ *   (`sourceFolds`, waited for up to `relayWaitMs` to reach the job's source version) or the last
+ *   one read from the log (then offered to `sourceFolds`), whichever is newer. A kept fold is used only to let the job go ahead: when it is of the job's generation,
  *   live (not Stopping, Deleted or Error), at least at the source version the scheduler dispatched
  *   the job on, and the job is not redelivered. Anything else (abandon, stale) is decided on the
  *   log after reading the newer source events, as before. The scheduler dispatches only for a live
@@ -201,7 +213,7 @@ interface Tracker {
  *   collection reads only its source. It is a fold like any other: exact up to its version, maybe
  *   behind the log; a malformed or inconsistent one is ignored (the stream is read), and a
  *   redelivered job ignores it. The source is never taken from a job: its base URL and token decide
- *   where the token is sent, so they come from the log only (a forged job cannot redirect it).
+ *   where the token is sent, so they come from the log or its relayed events only (only the relay may publish those: a forged job cannot redirect it).
  */
 export class JobRunner {
   private readonly collections: AggregateRepository<CollectionState, CollectionCommand, CollectionEvent>;
@@ -366,6 +378,8 @@ export class JobRunner {
    */
   private async sourceFor(job: FetchJob, redelivered: boolean): Promise<SourceCheck> {
     const streamId = sourceStreamId(job.sourceId);
+    const folds = this.deps.sourceFolds;
+    if (folds) this.seed(this.sourceCache, streamId, await folds.atLeast(streamId, job.sourceVersion ?? 0, this.deps.relayWaitMs ?? RELAY_WAIT_MS));
     let kept = this.sourceCache.get(streamId);
     if (kept && !redelivered && kept.version >= (job.sourceVersion ?? 0) && isLive(kept.state) && kept.state.generation === job.generation) {
       try {
@@ -378,6 +392,7 @@ export class JobRunner {
       }
     }
     const source = this.sourceCache.set(streamId, await this.sources.load(streamId, kept));
+    folds?.offer(streamId, source);
     const src = source.state;
     if (src.status === 'Nonexistent' || src.status === 'Deleted' || src.status === 'Stopping' || src.status === 'Error') {
       const reason = {

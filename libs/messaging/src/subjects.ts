@@ -34,6 +34,8 @@ export const subjects = {
     `s1c.evt.source.${subjectToken('sourceId', sourceId)}.${subjectToken('event type', type)}`,
   /** Filter for all events of one source: `s1c.evt.source.<sourceId>.*`. */
   sourceEvents: (sourceId: string): string => `s1c.evt.source.${subjectToken('sourceId', sourceId)}.*`,
+  /** Filter for the events of every source: `s1c.evt.source.>`. */
+  everySourceEvent: 's1c.evt.source.>',
   /** A request/reply command: `s1c.cmd.source.<op>`. */
   command: (op: CommandOp): string => `s1c.cmd.source.${subjectToken('command op', op)}`,
   /** A fetch job for one API, on the work queue: `s1c.job.<api>`. */

@@ -32,7 +32,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { ApiSpec } from '../api-spec';
 import { loadFetcherConfig, retryPolicyOf, type FetcherConfig } from '../fetcher.config';
-import { JobRunner, type JobRunnerSettings } from '../job.runner';
+import { JobRunner, type JobRunnerDeps, type JobRunnerSettings } from '../job.runner';
 import { jetStreamRawPublisher, type RawPublisher } from '../raw.publisher';
 
 /** One raw record as stored in S1C_RAW. */
@@ -81,7 +81,13 @@ export interface FetcherFixture {
   /** A runner on this fixture; `wrapPublisher` lets a test break publishing. */
   runner(
     spec: ApiSpec,
-    options?: { settings?: Partial<JobRunnerSettings>; wrapPublisher?: (p: RawPublisher) => RawPublisher; random?: () => number; store?: MongoEventStore },
+    options?: {
+      settings?: Partial<JobRunnerSettings>;
+      wrapPublisher?: (p: RawPublisher) => RawPublisher;
+      random?: () => number;
+      store?: MongoEventStore;
+      sourceFolds?: JobRunnerDeps['sourceFolds'];
+    },
   ): JobRunner;
   /** Creates a source (Initialized, generation 1) collecting `apis` from the simulator (or `baseUrl`); returns its id. */
   createSource(apis: readonly SourceApi[], options?: { token?: string; baseUrl?: string }): Promise<string>;
@@ -192,6 +198,7 @@ export async function startFetcherFixture(options: FetcherFixtureOptions = {}): 
         logger,
         clock,
         random: runnerOptions.random ?? (() => 0.5),
+        ...(runnerOptions.sourceFolds ? { sourceFolds: runnerOptions.sourceFolds } : {}),
       });
     },
     async createSource(apis, sourceOptions = {}) {
