@@ -51,7 +51,7 @@ export const MEANINGS = {
   S1C_ALLOW_INSECURE_BASE_URL: 'Allow `http`, ports other than 443 and loopback/private console URLs (`base_url`). For tests and the simulator only.',
   S1C_DELETION_COMPLETION: '`scheduler`: the scheduler completes a deletion once collection stopped; `immediate`: the registry completes it at once (only for a registry running without a scheduler).',
   S1C_EVENT_GAP_TIMEOUT:
-    'How long a reader of `S1C_EVENTS` looks in the log for versions missing between two events of a stream (a gap) before it goes on without them, logging an error. In the fetchers, also how long a job waits for the relayed source events to reach the source version it was dispatched on before it reads the source from the log.',
+    'How long a reader of `S1C_EVENTS` looks in the log for versions missing between two events of a stream (a gap) before it goes on without them, logging an error. In the fetchers and the enricher, also how long a job or a record waits for the relayed source events to reach its source version before the source is read from the log.',
   S1C_EVENT_POLL_INTERVAL: "How often the outbox relay looks at the outbox when no append of its own process woke it (a query on a handful of documents).",
   S1C_BACKFILL: 'History collected for a new source (activities and threats).',
   S1C_POLL_INTERVAL: 'Live polling interval.',
@@ -75,7 +75,7 @@ export const MEANINGS = {
   S1C_ENRICHER_ACK_WAIT: 'How long the server waits for a raw message\'s ack before redelivering it.',
   S1C_ENRICHER_MAX_DELIVER: 'Deliveries of a raw message before it is dead-lettered.',
   S1C_SOURCE_CACHE_SIZE: 'Source configurations kept in memory, one per (source, version).',
-  S1C_SOURCE_REFRESH_INTERVAL: "How often a source's Stopping/Deleted state is re-read from the log, at most.",
+  S1C_SOURCE_REFRESH_INTERVAL: 'How often the Stopping/Deleted state of a source that the relayed events do not cover is re-read from the log, at most.',
   S1C_DELIVERED_RETENTION: 'How long record ids stay in the delivered set (`enricher_delivered`).',
   S1C_DELIVERED_CLEANUP_INTERVAL: 'How often expired delivered-set entries are removed.',
   S1C_SINK_HTTP_URL: 'HTTP collector to deliver to (`http://` or `https://`); the HTTP sink runs only when this is set.',

@@ -1,9 +1,10 @@
 import { mongoConnectionOf, natsConnectionOf } from '@s1c/config';
-import { STREAMS, connectNats, declareStreams, drainNats, ensureConsumer } from '@s1c/messaging';
-import { connectMongo, MongoEventStore } from '@s1c/event-store';
+import { isSourceEvent, sourceDecider, type SourceEvent, type SourceState } from '@s1c/domain';
+import { STREAMS, connectNats, declareStreams, drainNats, ensureConsumer, ensureStream, subjects } from '@s1c/messaging';
+import { connectMongo, FoldedStreams, MongoEventStore } from '@s1c/event-store';
 import { createLogger, type Logger } from '@s1c/logger';
 import { type Db } from 'mongodb';
-import { nanos, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection, type Subscription } from 'nats';
+import { nanos, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { BatchConsumer } from './batch.consumer';
 import { DeliveredSet, deleteInSlices } from './delivered.set';
 import { DeliveryHealth } from './delivery.health';
@@ -35,6 +36,8 @@ export interface EnricherRuntime {
 }
 
 const CLOSE_TIMEOUT_MS = 30_000;
+/** Past versions of each source kept in memory, for records fetched before an update. */
+const SOURCE_VERSIONS_KEPT = 16;
 
 /**
  * Starts the enricher: the `enricher` consumer on `S1C_RAW` (tagging, exactly-once output to
@@ -58,12 +61,6 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
     await store.ensureIndexes();
     const delivered = new DeliveredSet(db);
     await delivered.ensureIndexes();
-    const sources = new SourceDirectory(store, {
-      cacheSize: config.S1C_SOURCE_CACHE_SIZE,
-      refreshIntervalMs: config.S1C_SOURCE_REFRESH_INTERVAL,
-      nowMs: () => clock().getTime(),
-    });
-
     const nc = await connectNats({ ...natsConnectionOf(config), name: 's1c-enricher', logger });
     cleanup.push(() => drainNats(nc));
     const jsm = await nc.jetstreamManager();
@@ -71,17 +68,28 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
     await declareStreams(jsm, [STREAMS.raw, STREAMS.data, STREAMS.deadLetters], { logger });
     const js = nc.jetstream();
 
-    // Deletions relayed from the log reach us at once; the periodic re-read covers missed ones.
-    const deletions: Subscription = nc.subscribe('s1c.evt.source.*.*', {
-      callback: (error, msg) => {
-        if (error) return;
-        const [, , , sourceId, type] = msg.subject.split('.');
-        if (!sourceId) return;
-        if (type === 'SourceDeletionRequested' || type === 'SourceDeleted') sources.markTerminal(sourceId);
-        else sources.invalidate(sourceId);
-      },
+    // Every source folded from its relayed events (the registry owns S1C_EVENTS: this waits for it),
+    // so that a record's configuration and its source's deletion come from memory.
+    await ensureStream(jsm, STREAMS.events, { logger });
+    const folds = new FoldedStreams<SourceState>(store, nc, {
+      name: 'enricher-sources',
+      filterSubject: subjects.everySourceEvent,
+      initial: sourceDecider.initialState,
+      evolve: (state, event) => (isSourceEvent(event) ? sourceDecider.evolve(state, event as unknown as SourceEvent) : state),
+      keepVersions: SOURCE_VERSIONS_KEPT,
+      streamName: STREAMS.events.name,
+      gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT,
+      logger,
     });
-    cleanup.push(async () => deletions.unsubscribe());
+    await folds.start();
+    cleanup.push(() => folds.stop());
+    const sources = new SourceDirectory(store, {
+      cacheSize: config.S1C_SOURCE_CACHE_SIZE,
+      refreshIntervalMs: config.S1C_SOURCE_REFRESH_INTERVAL,
+      folds,
+      relayWaitMs: config.S1C_EVENT_GAP_TIMEOUT,
+      nowMs: () => clock().getTime(),
+    });
 
     const enricher = new RawEnricher({ js, sources, delivered, logger, clock, maxDeliver: config.S1C_ENRICHER_MAX_DELIVER });
     await ensureConsumer(jsm, STREAMS.raw.name, {

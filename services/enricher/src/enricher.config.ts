@@ -33,8 +33,13 @@ export const enricherEnvShape = {
   S1C_ENRICHER_MAX_DELIVER: env.positiveInt(10),
   /** Source configurations kept in memory, one per (source, stream version). */
   S1C_SOURCE_CACHE_SIZE: env.positiveInt(1000),
-  /** How often a source's current state (Stopping/Deleted) is re-read from the log, at most. */
+  /** How often the state (Stopping/Deleted) of a source the relayed events do not cover is re-read from the log, at most. */
   S1C_SOURCE_REFRESH_INTERVAL: env.durationMs('5s'),
+  /**
+   * How long the sources' reader of S1C_EVENTS looks in the log for a missing version, and how long
+   * a record waits for it to reach the record's source version before the log is read.
+   */
+  S1C_EVENT_GAP_TIMEOUT: env.durationMs('2s'),
   /** How long record ids stay in the delivered set (`enricher_delivered`). */
   S1C_DELIVERED_RETENTION: env.durationMs('30d'),
   /** How often expired delivered-set entries are removed. */

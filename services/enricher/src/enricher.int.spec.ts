@@ -10,6 +10,7 @@ import {
   readOutput,
   readStream,
   sourceConfig,
+  UNRELAYED_SOURCE,
   updateSource,
   type EnricherWorld,
 } from './testing/enricher.harness';
@@ -98,6 +99,30 @@ describe('enricher: tagging', () => {
       ['_siemEventID', 'agents'],
       ['_siemDataType', 'Inventory'],
     ]);
+  });
+});
+
+describe('enricher: where sources come from', () => {
+  it('every source above came from the relayed events: the log was never read for one', () => {
+    expect(runtime.sources.stats).toEqual({ versionReads: 0, refreshReads: 0 });
+  });
+
+  it('a source version no longer on S1C_EVENTS (expired) is read from the log, once; its later events come relayed', async () => {
+    const version = await createSource(world, UNRELAYED_SOURCE, sourceConfig({ name: 'From the log' }));
+    await publishRaw(world, { sourceId: UNRELAYED_SOURCE, api: 'agents', recordId: `${UNRELAYED_SOURCE}:agents:1`, sourceVersion: version, body: AGENT });
+    const [out] = await outputOf(UNRELAYED_SOURCE, 1);
+    expect(out!.metadata._source).toBe('From the log');
+    expect(runtime.sources.stats).toEqual({ versionReads: 1, refreshReads: 1 });
+
+    const deleted = await deleteSource(world, UNRELAYED_SOURCE);
+    const dropped = runtime.enricher.stats.droppedTerminal;
+    // A record fetched before the deletion, seen after it (its source version is the deletion's).
+    await publishRaw(world, { sourceId: UNRELAYED_SOURCE, api: 'agents', recordId: `${UNRELAYED_SOURCE}:agents:2`, sourceVersion: version, body: AGENT });
+    await publishRaw(world, { sourceId: UNRELAYED_SOURCE, api: 'agents', recordId: `${UNRELAYED_SOURCE}:agents:3`, sourceVersion: deleted, body: AGENT });
+    await eventually(() => runtime.enricher.stats.droppedTerminal >= dropped + 1, 10_000, 'the records to be dropped');
+    expect((await readOutput(world, UNRELAYED_SOURCE)).map((r) => r.id)).toEqual([`${UNRELAYED_SOURCE}:agents:1`]);
+    // Both reads were the first record's (its configuration, and whether its source is deleted).
+    expect(runtime.sources.stats).toEqual({ versionReads: 1, refreshReads: 1 });
   });
 });
 

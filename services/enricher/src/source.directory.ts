@@ -9,8 +9,9 @@ import {
   type RecordMetadata,
   type SourceApi,
   type SourceEvent,
+  type SourceState,
 } from '@s1c/domain';
-import type { MongoEventStore } from '@s1c/event-store';
+import type { FoldedStreams, MongoEventStore } from '@s1c/event-store';
 import { LruCache } from './lru.cache';
 
 /** A source's configuration as it was at one stream version, with its metadata prepared per API. */
@@ -50,22 +51,50 @@ interface Liveness {
 const MAX_METADATA_VARIANTS = 4096;
 const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['SourceDeletionRequested', 'SourceDeleted']);
 
+/** The sources folded from their relayed events (the process's reader of `S1C_EVENTS`). */
+export type SourceFolds = Pick<FoldedStreams<SourceState>, 'atLeast' | 'at' | 'offer'>;
+
+/** Options of {@link SourceDirectory}. */
+export interface SourceDirectoryOptions {
+  /** (source, version) configurations kept. */
+  readonly cacheSize: number;
+  /** How often the state of a source the folds do not cover is re-read from the log, at most. */
+  readonly refreshIntervalMs: number;
+  /** The sources folded from the relayed events; without them every answer comes from the log. */
+  readonly folds?: SourceFolds;
+  /** How long a record waits for the folds to reach its source version before the log is read. Default 2000 ms. */
+  readonly relayWaitMs?: number;
+  readonly nowMs?: () => number;
+}
+
+/** Counters for logs and tests: what had to be read from the log. */
+export interface SourceDirectoryStats {
+  /** Reads of a stream up to a version the folds did not hold. */
+  versionReads: number;
+  /** Reads of a source's newer events to know whether it is Stopping or Deleted. */
+  refreshReads: number;
+}
+
 /**
- * What the enricher knows about sources, read from the log and cached:
- * - the configuration at a given stream version (the version a record was fetched at), folded
- *   once per (source, version) and kept in a bounded LRU: a later update never changes the
- *   metadata of a record fetched before it, and one record never mixes two versions;
- * - whether a source is now Stopping or Deleted (terminal states), re-read at most every
- *   `refreshIntervalMs` per source, at once when a record shows a version newer than known, and
- *   immediately on a relayed deletion event ({@link markTerminal}).
+ * What the enricher knows about sources, from memory when it can:
+ * - the configuration at a given stream version (the version a record was fetched at), cached per
+ *   (source, version) in a bounded LRU: a later update never changes the metadata of a record
+ *   fetched before it, and one record never mixes two versions. It comes from the folds of the
+ *   relayed source events (which keep each source's last few versions), or, when they do not
+ *   hold that version within `relayWaitMs`, from the log;
+ * - whether a source is now Stopping or Deleted (terminal states): from the folds once they reach
+ *   the version the record shows (they follow every relayed event, a deletion included); otherwise
+ *   from the log, re-read at most every `refreshIntervalMs` per source and at once when a record
+ *   shows a version newer than read.
  */
 export class SourceDirectory {
+  readonly stats: SourceDirectoryStats = { versionReads: 0, refreshReads: 0 };
   private readonly configs: LruCache<string, Promise<SourceAtVersion>>;
   private readonly liveness = new Map<string, Liveness>();
 
   constructor(
     private readonly store: MongoEventStore,
-    private readonly options: { cacheSize: number; refreshIntervalMs: number; nowMs?: () => number },
+    private readonly options: SourceDirectoryOptions,
   ) {
     this.configs = new LruCache(options.cacheSize);
   }
@@ -87,6 +116,11 @@ export class SourceDirectory {
    * for `refreshIntervalMs` or when `seenVersion` is newer than what was read.
    */
   async isTerminal(sourceId: string, seenVersion: number): Promise<boolean> {
+    const folds = this.options.folds;
+    if (folds) {
+      const head = await folds.atLeast(sourceStreamId(sourceId), seenVersion, this.relayWaitMs());
+      if (head && head.version >= seenVersion) return head.state.status === 'Stopping' || head.state.status === 'Deleted';
+    }
     const now = this.nowMs();
     let entry = this.liveness.get(sourceId);
     if (!entry) {
@@ -103,25 +137,17 @@ export class SourceDirectory {
     return entry.terminal;
   }
 
-  /** A relayed SourceDeletionRequested/SourceDeleted: the source is terminal from now on. */
-  markTerminal(sourceId: string): void {
-    const entry = this.liveness.get(sourceId);
-    if (entry) entry.terminal = true;
-    else this.liveness.set(sourceId, { terminal: true, version: 0, checkedAtMs: this.nowMs(), refreshing: undefined });
-  }
-
-  /** Forgets when sources were checked, so the next record of each re-reads the log. */
-  invalidate(sourceId: string): void {
-    const entry = this.liveness.get(sourceId);
-    if (entry) entry.checkedAtMs = -Infinity;
-  }
-
   private nowMs(): number {
     return this.options.nowMs ? this.options.nowMs() : Date.now();
   }
 
+  private relayWaitMs(): number {
+    return this.options.relayWaitMs ?? 2_000;
+  }
+
   private async refresh(sourceId: string, entry: Liveness): Promise<void> {
     const checkedAt = this.nowMs();
+    this.stats.refreshReads += 1;
     const events = await this.store.readStream(sourceStreamId(sourceId), { fromVersion: entry.version + 1 });
     for (const event of events) {
       if (TERMINAL_EVENTS.has(event.type)) entry.terminal = true;
@@ -131,12 +157,23 @@ export class SourceDirectory {
   }
 
   private async load(sourceId: string, version: number): Promise<SourceAtVersion> {
-    const recorded = await this.store.readStream(sourceStreamId(sourceId), { toVersion: version });
-    const last = recorded.at(-1)?.version ?? 0;
-    if (last < version) {
-      throw new SourceVersionError(`source ${sourceId} has no version ${version} in the log (it is at ${last})`, true);
+    const streamId = sourceStreamId(sourceId);
+    const folds = this.options.folds;
+    let state: SourceState | undefined;
+    if (folds) {
+      await folds.atLeast(streamId, version, this.relayWaitMs());
+      state = folds.at(streamId, version);
     }
-    const state = foldSource(recorded.filter(isSourceEvent) as unknown as SourceEvent[]);
+    if (!state) {
+      this.stats.versionReads += 1;
+      const recorded = await this.store.readStream(streamId, { toVersion: version });
+      const last = recorded.at(-1)?.version ?? 0;
+      if (last < version) {
+        throw new SourceVersionError(`source ${sourceId} has no version ${version} in the log (it is at ${last})`, true);
+      }
+      state = foldSource(recorded.filter(isSourceEvent) as unknown as SourceEvent[]);
+      folds?.offer(streamId, { state, version, position: recorded.at(-1)!.position });
+    }
     if (state.status === 'Nonexistent' || state.status === 'Deleted') {
       throw new SourceVersionError(`source ${sourceId} has no configuration at version ${version} (${state.status})`, false);
     }

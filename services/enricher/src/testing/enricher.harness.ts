@@ -1,6 +1,6 @@
 import { RAW_RECORD_HEADERS } from '@s1c/contracts';
 import { isSourceEvent, sourceDecider, sourceStreamId, type CustomField, type SourceApi, type SourceCommand, type SourceConfig, type SourceState } from '@s1c/domain';
-import { AggregateRepository, MongoEventStore } from '@s1c/event-store';
+import { AggregateRepository, MongoEventStore, OutboxRelay, type RecordedEvent } from '@s1c/event-store';
 import { createLogger, type Logger } from '@s1c/logger';
 import { STREAMS, declareStreams, publishBytes, subjects } from '@s1c/messaging';
 import { serverUrls, uniqueDbName } from '@s1c/test-harness';
@@ -57,6 +57,9 @@ export async function createEnricherWorld(): Promise<EnricherWorld> {
     },
   });
   const logger: Logger = createLogger({ name: 'enricher', level: 'debug', destination });
+  // The registry's part: what the test appends to the log reaches S1C_EVENTS, as source events there.
+  const relay = new OutboxRelay(store, db, nc.jetstream(), jsm, { name: 'test', streamName: STREAMS.events.name, subjectFor: testSubjectFor, pollIntervalMs: 50 });
+  await relay.start();
   const runtimes: EnricherRuntime[] = [];
   return {
     nc,
@@ -73,6 +76,7 @@ export async function createEnricherWorld(): Promise<EnricherWorld> {
         MONGO_URL: mongoUrl,
         S1C_DB_NAME: dbName,
         S1C_SOURCE_REFRESH_INTERVAL: '200ms',
+        S1C_EVENT_GAP_TIMEOUT: '300ms',
         S1C_ENRICHER_ACK_WAIT: '3s',
         S1C_SINK_ACK_WAIT: '3s',
         S1C_SINK_FLUSH_INTERVAL: '300ms',
@@ -87,10 +91,25 @@ export async function createEnricherWorld(): Promise<EnricherWorld> {
     },
     async close() {
       for (const runtime of runtimes) await runtime.close();
+      await relay.stop();
       await nc.close();
       await mongo.close();
     },
   };
+}
+
+/**
+ * A source whose first event never reaches `s1c.evt.source.>`, as when it expired from S1C_EVENTS
+ * (its later events do): the enricher reads that version from the log.
+ */
+export const UNRELAYED_SOURCE = 'unrelayed';
+
+/** The relay's subjects, as the registry's for source streams (`s1c.evt.source.<id>.<Type>`). */
+function testSubjectFor(event: RecordedEvent): string {
+  const source = 'source-';
+  return event.streamId.startsWith(source) && !(event.streamId === `${source}${UNRELAYED_SOURCE}` && event.version === 1)
+    ? `s1c.evt.source.${event.streamId.slice(source.length)}.${event.type}`
+    : `s1c.evt.test.${event.streamId}.${event.type}`;
 }
 
 /** A source configuration with overrides. */
