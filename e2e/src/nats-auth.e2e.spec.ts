@@ -161,7 +161,8 @@ describe('the system on the shipped NATS configuration', () => {
     if (exit === 'still running') await impostor.stop('SIGKILL');
     expect(exit, impostor.output()).toBe(1);
     expect(impostor.output()).toContain('NATS permission denied');
-    expect(impostor.output()).toContain('$JS.API.STREAM.INFO.S1C_EVENTS');
+    // A fetcher may look at S1C_EVENTS and follow its source events, not the whole stream as the registry's read model does.
+    expect(impostor.output()).toContain('$JS.API.CONSUMER.CREATE.S1C_EVENTS.probe_');
     expect(impostor.output()).not.toContain(PASSWORDS['fetcher-activities']);
   });
 

@@ -1,6 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isPermissionViolation, NatsPermissionError, refusedSubject } from '@s1c/messaging';
 import { type Collection, type Db } from 'mongodb';
-import { type Consumer, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  nanos,
+  nuid,
+  type Consumer,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type NatsConnection,
+} from 'nats';
 import { type RecordedEvent, type TailerLogger } from './event.types';
 import { type MongoEventStore } from './mongo.event-store';
 import { EVENT_HEADERS, type RelayedEventPayload } from './outbox.relay';
@@ -301,6 +313,7 @@ export class EventTailer {
     this.logId = await this.store.logId();
     const info = await (await this.manager()).streams.info(this.streamName);
     const { first_seq: firstSeq, last_seq: lastSeq } = info.state;
+    await this.probeConsumer();
     const saved = await this.loadCheckpoint();
     let replayUpTo: number | undefined;
     if (this.sequence >= 0 && this.sequence + 1 >= firstSeq && this.sequence <= lastSeq) {
@@ -329,6 +342,30 @@ export class EventTailer {
     const running = { stopping: false, abort: new AbortController(), task: Promise.resolve() };
     this.running = running;
     running.task = this.read(running, replayUpTo);
+  }
+
+  /**
+   * Creates and deletes a consumer like the reader's (same filter, named by the client): a user who
+   * may not follow the stream is refused here, so start() fails and names the permission, rather
+   * than the reader retrying in the background for ever.
+   */
+  private async probeConsumer(): Promise<void> {
+    const jsm = await this.manager();
+    const name = `probe_${nuid.next()}`;
+    try {
+      await jsm.consumers.add(this.streamName, {
+        name,
+        ack_policy: AckPolicy.None,
+        deliver_policy: DeliverPolicy.New,
+        mem_storage: true,
+        inactive_threshold: nanos(10_000),
+        ...(this.filterSubject ? { filter_subject: this.filterSubject } : {}),
+      });
+    } catch (error) {
+      if (!isPermissionViolation(error)) throw error;
+      throw new NatsPermissionError('publish', refusedSubject(error) ?? this.streamName, `following ${this.streamName}${this.filterSubject ? ` on ${this.filterSubject}` : ''}`);
+    }
+    await jsm.consumers.delete(this.streamName, name).catch(() => undefined);
   }
 
   private async read(running: Running, replayUpTo: number | undefined): Promise<void> {

@@ -48,6 +48,7 @@ export {
   NatsPermissionError,
   NoRespondersError,
   PoisonMessageError,
+  refusedSubject,
   RetryableError,
   type CommandErrorBody,
 } from './messaging.errors';
