@@ -31,8 +31,13 @@ export interface CheckpointDocument {
 export interface TailerOptions {
   /** The JetStream stream the OutboxRelay publishes to. Default `S1C_EVENTS`. */
   streamName?: string;
-  /** Messages read between two saves of the checkpoint (it is also saved whenever the reader has caught up). Default 100. */
+  /**
+   * Messages read between two saves of the checkpoint. Default 100. A reader that has caught up
+   * saves it too, at most every `checkpointIntervalMs`.
+   */
   batchSize?: number;
+  /** Shortest time between two saves of the checkpoint made because the reader caught up. Default 1000. */
+  checkpointIntervalMs?: number;
   /**
    * How long catchUp waits for one event, or, for the stream's head, without any progress (no event
    * handled, no message read), before it fails. Default 30000.
@@ -127,8 +132,8 @@ interface Waiter {
  * need keeping in step, resetting on a rebuild and deleting; and nothing is left on the server
  * when a process dies (the consumer goes after 5 minutes without a client).
  *
- * - Checkpoint: the stream sequence of the last message read, saved every `batchSize` messages and
- *   whenever the reader has caught up, and at stop.
+ * - Checkpoint: the stream sequence of the last message read, saved every `batchSize` messages,
+ *   when the reader has caught up (at most every `checkpointIntervalMs`), and at stop.
  * - Messages of another log (`S1c-Log-Id` differs from {@link MongoEventStore.logId}) are skipped.
  * - Idempotent per (streamId, version): the last version handled of each stream is kept in
  *   memory; an event at or below it is skipped (a republication after the duplicate window).
@@ -142,6 +147,7 @@ interface Waiter {
 export class EventTailer {
   private readonly streamName: string;
   private readonly batchSize: number;
+  private readonly checkpointIntervalMs: number;
   private readonly catchUpTimeoutMs: number;
   private readonly gapTimeoutMs: number;
   private readonly retryDelayMs: number;
@@ -161,6 +167,10 @@ export class EventTailer {
   /** The stream sequence read up to; -1 until known (during a cold replay). */
   private sequence = -1;
   private unsaved = 0;
+  private savedAtMs = 0;
+  /** Saves run one after the other, so that an older sequence never overwrites a newer one. */
+  private saving: Promise<void> = Promise.resolve();
+  private saveTimer: NodeJS.Timeout | undefined;
   /** Counts events handled and messages read: catchUp waits as long as it moves. */
   private progress = 0;
   private failure: { event: RecordedEvent; error: unknown } | undefined;
@@ -178,6 +188,7 @@ export class EventTailer {
   ) {
     this.streamName = options.streamName ?? 'S1C_EVENTS';
     this.batchSize = options.batchSize ?? 100;
+    this.checkpointIntervalMs = options.checkpointIntervalMs ?? 1_000;
     this.catchUpTimeoutMs = options.catchUpTimeoutMs ?? 30_000;
     this.gapTimeoutMs = options.gapTimeoutMs ?? 2_000;
     this.retryDelayMs = options.retryDelayMs ?? 100;
@@ -206,8 +217,9 @@ export class EventTailer {
     return this.versions.get(streamId) ?? 0;
   }
 
-  /** The saved checkpoint (a stream sequence), 0 when there is none. */
+  /** The saved checkpoint (a stream sequence), 0 when there is none; what has been read is saved first. */
   async checkpoint(): Promise<number> {
+    await this.saveCheckpoint();
     return (await this.loadCheckpoint())?.sequence ?? 0;
   }
 
@@ -231,6 +243,8 @@ export class EventTailer {
     running.abort.abort();
     running.messages?.stop();
     await running.task;
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
     await this.saveCheckpoint().catch((error: unknown) => this.logger.warn({ name: this.name, err: error }, 'could not save the checkpoint at stop'));
     await running.consumer?.delete().catch(() => undefined);
     this.running = undefined;
@@ -451,7 +465,8 @@ export class EventTailer {
     this.sequence = message.seq;
     this.unsaved++;
     this.progress++;
-    if (this.unsaved >= this.batchSize || message.info.pending === 0) await this.saveCheckpoint();
+    if (this.unsaved >= this.batchSize) await this.saveCheckpoint();
+    else if (message.info.pending === 0) this.saveSoon();
     this.settleWaiters();
   }
 
@@ -553,11 +568,27 @@ export class EventTailer {
     return doc;
   }
 
-  private async saveCheckpoint(force = false): Promise<void> {
-    if (!this.checkpoints || (this.unsaved === 0 && !force) || this.sequence < 0) return;
-    const sequence = this.sequence;
-    await this.checkpoints.updateOne({ _id: this.name }, { $set: { stream: this.streamName, sequence, at: new Date() } }, { upsert: true });
-    if (this.sequence === sequence) this.unsaved = 0;
+  /** Caught up: saves now, or once `checkpointIntervalMs` has passed since the last save. */
+  private saveSoon(): void {
+    if (!this.checkpoints || this.saveTimer) return;
+    const waitMs = this.savedAtMs + this.checkpointIntervalMs - Date.now();
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      this.saveCheckpoint().catch((error: unknown) => this.logger.warn({ name: this.name, err: error }, 'could not save the checkpoint'));
+    }, Math.max(waitMs, 0));
+  }
+
+  private saveCheckpoint(force = false): Promise<void> {
+    const save = async () => {
+      if (!this.checkpoints || (this.unsaved === 0 && !force) || this.sequence < 0) return;
+      const sequence = this.sequence;
+      await this.checkpoints.updateOne({ _id: this.name }, { $set: { stream: this.streamName, sequence, at: new Date() } }, { upsert: true });
+      this.savedAtMs = Date.now();
+      if (this.sequence === sequence) this.unsaved = 0;
+    };
+    const next = this.saving.then(save, save);
+    this.saving = next.catch(() => undefined);
+    return next;
   }
 
   private async manager(): Promise<JetStreamManager> {

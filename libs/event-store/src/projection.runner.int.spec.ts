@@ -292,6 +292,28 @@ describe('ProjectionRunner', () => {
     });
   });
 
+  describe('when events trickle in and the reader keeps catching up', () => {
+    it('then the checkpoint is saved at most every checkpointIntervalMs, and at once when asked for or at stop', async () => {
+      const f = await setUp();
+      const runner = f.runner({ checkpointIntervalMs: 60_000 });
+      await runner.start();
+      const saved = async () => ((await f.db.collection(PROJECTION_CHECKPOINTS).findOne({ _id: f.projection.name as never })) as { sequence?: number } | null)?.sequence;
+      // The start saved where it began (an empty stream): the next save waits for the interval.
+      await vi.waitFor(async () => expect(await saved()).toBe(0), { timeout: 5_000 });
+      for (let version = 1; version <= 6; version++) {
+        await f.store.appendToStream('src-0', [{ type: 'Even', data: {} }], { expectedVersion: version - 1 });
+        await runner.catchUp({ streamId: 'src-0', version });
+      }
+      await sleep(300);
+      expect(await saved()).toBe(0);
+      expect(await runner.checkpoint()).toBe(6);
+      await f.store.appendToStream('src-0', [{ type: 'Even', data: {} }], { expectedVersion: 6 });
+      await runner.catchUp({ streamId: 'src-0', version: 7 });
+      await runner.stop();
+      expect(await saved()).toBe(7);
+    });
+  });
+
   describe('when apply fails on an event', () => {
     it('then catchUp rejects, the checkpoint stays just before that event, and a later catchUp applies it', async () => {
       const f = await setUp();
