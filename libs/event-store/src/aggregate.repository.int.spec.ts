@@ -6,9 +6,10 @@ import { ConcurrencyError } from './event-store.errors';
 import { MongoEventStore } from './mongo.event-store';
 
 type CounterEvent = { type: 'Incremented'; data: { by: number } };
-type CounterCommand = { type: 'Increment'; by: number } | { type: 'Noop' };
+type CounterCommand = { type: 'Increment'; by: number } | { type: 'Double' } | { type: 'Noop' };
 const counter: Decider<number, CounterCommand, CounterEvent> = {
-  decide: (command) => (command.type === 'Increment' ? [{ type: 'Incremented', data: { by: command.by } }] : []),
+  decide: (command, state) =>
+    command.type === 'Increment' ? [{ type: 'Incremented', data: { by: command.by } }] : command.type === 'Double' ? [{ type: 'Incremented', data: { by: state } }] : [],
   evolve: (state, event) => state + event.data.by,
   initialState: () => 0,
 };
@@ -34,6 +35,22 @@ describe('AggregateRepository', () => {
     const second = await repository.execute('counter-a', () => ({ type: 'Increment', by: 3 }));
     expect(second).toMatchObject({ state: 5, version: 2 });
     expect(await repository.load('counter-a')).toMatchObject({ state: 5, version: 2, position: second.position });
+  });
+
+  it('decides several commands in turn, each on the state the previous one led to, and appends their events at once', async () => {
+    let appends = 0;
+    const store = new (class extends MongoEventStore {
+      override async appendToStream(...args: Parameters<MongoEventStore['appendToStream']>) {
+        appends += 1;
+        return super.appendToStream(...args);
+      }
+    })(db);
+    const counting = new AggregateRepository(store, counter, (e) => e.type === 'Incremented');
+    const result = await counting.execute('counter-m', () => [{ type: 'Increment', by: 3 }, { type: 'Noop' }, { type: 'Double' }]);
+    expect(result).toMatchObject({ state: 6, version: 2 });
+    expect(result.events.map((e) => e.data)).toEqual([{ by: 3 }, { by: 3 }]);
+    expect(appends).toBe(1);
+    expect(await counting.load('counter-m')).toMatchObject({ state: 6, version: 2 });
   });
 
   it('appends nothing when the decider decides nothing', async () => {

@@ -65,7 +65,16 @@ export class AggregateRepository<State, Command, Event extends { type: string; d
     return { state, version: last?.version ?? from?.version ?? 0, position: last?.position ?? from?.position ?? 0 };
   }
 
-  async execute(streamId: string, commandFor: (state: State) => Command, options: ExecuteOptions<State> = {}): Promise<ExecuteResult<State>> {
+  /**
+   * Decides `commandFor(state)` and appends its events. Several commands are decided one after the
+   * other, each on the state the previous one's events lead to, and their events appended at once
+   * (one append where the caller would otherwise make one per command).
+   */
+  async execute(
+    streamId: string,
+    commandFor: (state: State) => Command | readonly Command[],
+    options: ExecuteOptions<State> = {},
+  ): Promise<ExecuteResult<State>> {
     const maxAttempts = options.expectedVersion === undefined ? (options.maxAttempts ?? 5) : 1;
     let from = options.from;
     // The caller's fold is trusted as current until an append says otherwise.
@@ -78,7 +87,14 @@ export class AggregateRepository<State, Command, Event extends { type: string; d
       if (options.expectedVersion !== undefined && options.expectedVersion !== version) {
         throw new ConcurrencyError(streamId, options.expectedVersion, version);
       }
-      const events = this.decider.decide(commandFor(state), state);
+      const commands = commandFor(state);
+      const events: Event[] = [];
+      let next = state;
+      for (const command of (Array.isArray(commands) ? commands : [commands]) as readonly Command[]) {
+        const decided = this.decider.decide(command, next);
+        next = decided.reduce((s, e) => this.decider.evolve(s, e), next);
+        events.push(...decided);
+      }
       if (events.length === 0) return { state, version, position: 0, events: [] };
       try {
         const appended = await this.store.appendToStream(
@@ -86,7 +102,6 @@ export class AggregateRepository<State, Command, Event extends { type: string; d
           events.map((event) => ({ type: event.type, data: event.data, ...(options.metadata ? { metadata: options.metadata } : {}) })),
           { expectedVersion: version === 0 ? 'no_stream' : version, lastPosition: loaded.position ?? 0 },
         );
-        const next = events.reduce((s, e) => this.decider.evolve(s, e), state);
         return { state: next, version: appended.nextExpectedVersion, events: appended.events, position: appended.lastPosition };
       } catch (error) {
         if (!(error instanceof ConcurrencyError) || attempt >= maxAttempts) throw error;

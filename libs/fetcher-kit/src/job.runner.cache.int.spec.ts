@@ -19,12 +19,15 @@ describe('JobRunner, with the collection and source it holds from earlier jobs',
   let sourceId: string;
   /** Collection and source streams the runner's store read, in order. */
   let reads: string[];
+  /** The event types of each append the runner's store made, in order. */
+  let appends: string[][];
 
   beforeEach(async () => {
     f = await startFetcherFixture();
     sourceId = await f.createSource(['activities']);
     await f.plan(sourceId, 'activities');
     reads = [];
+    appends = [];
   });
   afterEach(async () => {
     await f.close();
@@ -38,6 +41,10 @@ describe('JobRunner, with the collection and source it holds from earlier jobs',
       override async readStream(...args: Parameters<MongoEventStore['readStream']>) {
         reads.push(args[0].split('-')[0]!);
         return super.readStream(...args);
+      }
+      override async appendToStream(...args: Parameters<MongoEventStore['appendToStream']>) {
+        appends.push(args[1].map((e) => e.type));
+        return super.appendToStream(...args);
       }
     })(f.db, { clock: f.clock });
     return f.runner(activities, {
@@ -84,6 +91,8 @@ describe('JobRunner, with the collection and source it holds from earlier jobs',
         const job = await f.dispatch(sourceId, 'activities', 'backfill');
         expect(await runner.run(job, ctx)).toMatchObject({ kind: 'completed', finished: false, pages: 1 });
         expect(reads).toEqual(['collection']);
+        // The token check, then the job's only page and its end in one append.
+        expect(appends).toEqual([['TokenVerified'], ['PageCollected', 'JobCompleted']]);
         expect(f.listRequests('activities').at(-1)!.status).toBe(200);
       } finally {
         await folds.stop();

@@ -503,20 +503,21 @@ export class JobRunner {
       let lastTimestamp = progress.lastTimestamp;
       for (const r of records) if (lastTimestamp === null || r.timestamp > lastTimestamp) lastTimestamp = r.timestamp;
       const next: Progress = { cursor: page.nextCursor, walkFrom, lastTimestamp, records: progress.records + records.length, pages: progress.pages + 1 };
-      await this.record(job, tracker, {
+      const finished = page.nextCursor === null;
+      const last = finished || pages + 1 >= settings.maxPagesPerJob;
+      const now = this.clock();
+      const recordPage: CollectionCommand = {
         type: 'RecordPage',
         data: { jobId: job.jobId, progress: next, pageRecords: records.length, rateLimited: page.rateLimited },
-        metadata: { now: this.clock() },
-      });
+        metadata: { now },
+      };
+      // The job's last page and its end are one append.
+      await this.record(job, tracker, last ? [recordPage, { type: 'CompleteJob', data: { jobId: job.jobId, finished, progress: next }, metadata: { now } }] : recordPage);
       progress = next;
       pages += 1;
       lastRestartFrom = undefined;
       log.debug({ pages: progress.pages, records: progress.records, pageRecords: records.length, rateLimited: page.rateLimited }, 'page collected');
-      const finished = page.nextCursor === null;
-      if (finished || pages >= settings.maxPagesPerJob) {
-        await this.record(job, tracker, { type: 'CompleteJob', data: { jobId: job.jobId, finished, progress }, metadata: { now: this.clock() } });
-        return { kind: 'completed', finished, progress, pages };
-      }
+      if (last) return { kind: 'completed', finished, progress, pages };
       cursor = page.nextCursor ?? undefined;
     }
   }
@@ -537,7 +538,7 @@ export class JobRunner {
    * Appends a command's events to the collection, as long as the job is still in flight there
    * with the progress this runner last recorded (otherwise someone else owns the job now).
    */
-  private async record(job: FetchJob, tracker: Tracker, command: CollectionCommand): Promise<CollectionEvent[]> {
+  private async record(job: FetchJob, tracker: Tracker, commands: CollectionCommand | readonly CollectionCommand[]): Promise<CollectionEvent[]> {
     const expected = tracker.expected;
     const result = await this.collections.execute(
       collectionStreamId(job.sourceId, job.api),
@@ -545,15 +546,16 @@ export class JobRunner {
         const current = jobInFlight(state, job);
         if (!current) throw new StaleJobError(job.jobId);
         if (expected !== null && !sameProgress(current.progress, expected)) throw new JobSupersededError(job.jobId);
-        return command;
+        return commands;
       },
       { metadata: { correlationId: job.jobId, actor: systemActor(`fetcher-${job.api}`) }, ...(tracker.collection ? { from: tracker.collection } : {}) },
     );
     // A command that changed nothing reports position 0: the fold's position is then the one before.
     const position = Math.max(result.position, tracker.collection?.position ?? 0);
     tracker.collection = this.collectionCache.set(collectionStreamId(job.sourceId, job.api), { state: result.state, version: result.version, position });
-    if (command.type === 'RecordPage') tracker.expected = command.data.progress;
-    if (command.type === 'CompleteJob') tracker.expected = command.data.progress;
+    for (const command of Array.isArray(commands) ? commands : [commands]) {
+      if (command.type === 'RecordPage' || command.type === 'CompleteJob') tracker.expected = command.data.progress;
+    }
     return result.events.map((e) => ({ type: e.type, data: e.data }) as CollectionEvent);
   }
 
