@@ -336,6 +336,25 @@ describe('the health read models', () => {
     });
   });
 
+  describe('when two replicas apply the log and one falls behind the other', () => {
+    it('then the one behind, deciding on the documents it last wrote (stale), still ends with the documents of one reader', async () => {
+      const before = await everything();
+      const events: RecordedEvent[] = [];
+      for await (const batch of h.store.readLog()) events.push(...batch);
+      const [half, threeQuarters] = [Math.floor(events.length / 2), Math.floor((events.length * 3) / 4)];
+      const a = healthProjection();
+      const b = healthProjection();
+      await a.reset(h.db);
+      for (const event of events.slice(0, half)) {
+        await a.apply(event, h.db);
+        await b.apply(event, h.db);
+      }
+      for (const event of events.slice(half, threeQuarters)) await b.apply(event, h.db);
+      for (const event of events.slice(half)) await a.apply(event, h.db);
+      expect(await everything()).toEqual(before);
+    });
+  });
+
   describe('when another service writes a malformed health event', () => {
     it('then it is skipped with an error log, and the events after it still apply', async () => {
       await h.store.appendToStream('delivery-charlie-src', [{ type: 'HealthEventRaised', data: { healthEventId: 'bad-1', severity: 'Fatal' } }], { expectedVersion: 'any' });

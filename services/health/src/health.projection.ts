@@ -49,6 +49,7 @@ const DUPLICATE_KEY = 11000;
  * resolveOpen), so the outcome does not depend on which of two streams was relayed first.
  */
 export function healthProjection(logger?: TailerLogger): Projection {
+  const apis = new LastWritten<ApiStatusDoc>(API_DOCS_KEPT);
   return {
     name: 'health.read-models',
 
@@ -69,12 +70,13 @@ export function healthProjection(logger?: TailerLogger): Projection {
         return;
       }
       if (event.streamId.startsWith('collection-') && isCollectionEvent(event)) {
-        await applyCollectionEvent(c, event as RecordedEvent & CollectionEvent);
+        await applyCollectionEvent(c, event as RecordedEvent & CollectionEvent, apis);
       }
       if (event.type === 'HealthEventRaised' || event.type === 'HealthEventResolved') await applyHealthEvent(c, event, logger);
     },
 
     async reset(db) {
+      apis.clear();
       const c = healthCollections(db);
       await c.sources.deleteMany({});
       await c.apis.deleteMany({});
@@ -120,16 +122,57 @@ async function resolveOpen(c: HealthCollections, filter: Record<string, unknown>
   );
 }
 
-async function applyCollectionEvent(c: HealthCollections, event: RecordedEvent & CollectionEvent): Promise<void> {
-  const before = (await c.apis.findOne({ _id: event.streamId })) ?? undefined;
-  const after = evolveApiStatus(before, event, event);
-  if (!after) return;
-  if (!before) {
-    await insertIgnoringDuplicate(c.apis, after);
+/**
+ * An API document follows its collection stream, several events a job: the document this process
+ * last wrote is taken as the one stored rather than read again. Another replica may have written
+ * since; then the conditional update matches nothing, and the event is decided again on a fresh read.
+ */
+async function applyCollectionEvent(c: HealthCollections, event: RecordedEvent & CollectionEvent, written: LastWritten<ApiStatusDoc>): Promise<void> {
+  const id = event.streamId;
+  for (const cached of [written.get(id), undefined]) {
+    const before = cached ?? (await c.apis.findOne({ _id: id })) ?? undefined;
+    const after = evolveApiStatus(before, event, event);
+    if (!after) {
+      if (before) written.set(id, before);
+      return;
+    }
+    if (!before) {
+      await insertIgnoringDuplicate(c.apis, after);
+    } else {
+      const { _id, ...fields } = after;
+      const result = await c.apis.updateOne({ _id, version: before.version }, { $set: fields });
+      if (result.matchedCount === 0) {
+        written.delete(id);
+        if (cached) continue;
+        return;
+      }
+    }
+    written.set(id, after);
     return;
   }
-  const { _id, ...fields } = after;
-  await c.apis.updateOne({ _id, version: before.version }, { $set: fields });
+}
+
+/** API documents kept in memory by the projection (about 1 KB each). */
+const API_DOCS_KEPT = 20_000;
+
+/** The documents a projection last wrote, by id, the oldest dropped beyond `capacity`. */
+class LastWritten<T> {
+  private readonly docs = new Map<string, T>();
+  constructor(private readonly capacity: number) {}
+  get(id: string): T | undefined {
+    return this.docs.get(id);
+  }
+  set(id: string, doc: T): void {
+    this.docs.delete(id);
+    this.docs.set(id, doc);
+    if (this.docs.size > this.capacity) this.docs.delete(this.docs.keys().next().value!);
+  }
+  delete(id: string): void {
+    this.docs.delete(id);
+  }
+  clear(): void {
+    this.docs.clear();
+  }
 }
 
 async function applyHealthEvent(c: HealthCollections, event: RecordedEvent, logger?: TailerLogger): Promise<void> {
