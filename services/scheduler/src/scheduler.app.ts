@@ -82,6 +82,7 @@ export async function startScheduler(config: SchedulerConfig, options: Scheduler
       clock,
       settings,
       logger,
+      concurrency: config.S1C_SCHEDULER_CONCURRENCY,
     });
 
     // No checkpoint: every start replays the whole log into memory (one query), then follows

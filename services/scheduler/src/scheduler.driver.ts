@@ -29,6 +29,8 @@ export interface SchedulerDriverDeps {
   readonly clock: () => Date;
   readonly settings: DriveSettings;
   readonly logger: Logger;
+  /** Sources driven at once in a tick; default 16. */
+  readonly concurrency?: number;
 }
 
 const ACTOR = 'scheduler';
@@ -42,24 +44,35 @@ export class SchedulerDriver {
   private readonly unpublished = new Map<string, FetchJob>();
   /**
    * Set when a publish failed in this tick: no more jobs are dispatched until the next one, so an
-   * outage of NATS costs one publish timeout per tick, not one per source.
+   * outage of NATS costs one publish timeout per tick and source being driven at that moment, not
+   * one per source.
    */
   private publishBlocked = false;
 
   constructor(private readonly deps: SchedulerDriverDeps) {}
 
-  /** One pass over every known source. */
+  /**
+   * One pass over every known source, `concurrency` of them at a time: each append waits on the
+   * store, and sources are independent (each one is driven by one worker, its actions in order).
+   */
   async tick(): Promise<void> {
     this.publishBlocked = false;
     await this.publishPending();
-    for (const sourceId of this.deps.state.sourceIds()) {
-      try {
-        await this.drive(sourceId);
-      } catch (error) {
-        // One source's surprise must not hold up the others.
-        this.deps.logger.error({ sourceId, err: error }, 'driving the source failed; retrying next tick');
+    const sourceIds = [...this.deps.state.sourceIds()];
+    let next = 0;
+    const worker = async () => {
+      while (next < sourceIds.length) {
+        const sourceId = sourceIds[next++]!;
+        try {
+          await this.drive(sourceId);
+        } catch (error) {
+          // One source's surprise must not hold up the others.
+          this.deps.logger.error({ sourceId, err: error }, 'driving the source failed; retrying next tick');
+        }
       }
-    }
+    };
+    const workers = Math.min(this.deps.concurrency ?? 16, sourceIds.length);
+    await Promise.all(Array.from({ length: workers }, worker));
   }
 
   /**
