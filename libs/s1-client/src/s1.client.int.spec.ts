@@ -280,22 +280,29 @@ describe('S1Client against the simulator', () => {
       expect(await failure(c.verifyToken())).toMatchObject({ errorType: 'ThirdPartyConfig', reason: 'UnknownHost' });
     });
 
-    it('when a host that resolved before stops resolving, it is a ThirdPartyGeneric outage', async () => {
-      let up = true;
-      const c = client({
-        baseUrl: `http://flaky-dns.example.test:${sim.port}/`,
-        resolver: () =>
-          up ? Promise.resolve([{ address: '127.0.0.1', family: 4 }]) : Promise.reject(Object.assign(new Error('getaddrinfo EAI_AGAIN'), { code: 'EAI_AGAIN' })),
-      });
+    it('when a host that resolved before is said not to exist, it is a ThirdPartyGeneric outage', async () => {
+      const c = client({ baseUrl: `http://flaky-dns.example.test:${sim.port}/`, resolver: () => Promise.resolve([{ address: '127.0.0.1', family: 4 }]) });
       await c.verifyToken();
       c.close();
-      up = false;
       const again = client({
         baseUrl: `http://flaky-dns.example.test:${sim.port}/`,
-        resolver: () => Promise.reject(Object.assign(new Error('getaddrinfo EAI_AGAIN'), { code: 'EAI_AGAIN' })),
+        resolver: () => Promise.reject(Object.assign(new Error('getaddrinfo ENOTFOUND flaky-dns.example.test'), { code: 'ENOTFOUND' })),
       });
       expect(await failure(again.verifyToken())).toMatchObject({ errorType: 'ThirdPartyGeneric', reason: 'UnknownHost' });
     });
+
+    for (const code of ['EAI_AGAIN', 'EAI_FAIL']) {
+      it(`when the resolver fails (${code}) for a host never resolved in this process (a fetcher just restarted), it is a ThirdPartyGeneric outage, retried`, async () => {
+        const c = client({
+          baseUrl: 'https://never-resolved.example.test/',
+          allowInsecure: false,
+          resolver: () => Promise.reject(Object.assign(new Error(`getaddrinfo ${code} never-resolved.example.test`), { code })),
+        });
+        const error = await failure(c.verifyToken());
+        expect(error).toMatchObject({ errorType: 'ThirdPartyGeneric', reason: 'UnknownHost' });
+        expect(error.message).toContain('will retry');
+      });
+    }
 
     it('refuses http unless insecure is allowed', () => {
       expect(() => new S1Client({ baseUrl: sim.url, token: FULL, allowInsecure: false })).toThrow(

@@ -101,7 +101,10 @@ const TLS_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'HOSTNAME_MISMATCH',
 ]);
-const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'EAI_NODATA']);
+/** The resolver says the name does not exist: a mistyped base_url, unless the host resolved before. */
+const NO_SUCH_NAME_CODES = new Set(['ENOTFOUND', 'EAI_NONAME', 'EAI_NODATA']);
+/** The resolver could not answer (temporary failure, server failure): an outage, retried like any. */
+const RESOLVER_FAILURE_CODES = new Set(['EAI_AGAIN', 'EAI_FAIL']);
 
 // Hosts that resolved at least once in this process: a later resolution failure is an outage
 // (retry), not a mistyped base_url (ThirdPartyConfig).
@@ -518,7 +521,12 @@ export class S1Client {
         `${text}: SentinelOne consoles are public, so set base_url to the console address (https://<tenant>.sentinelone.net/)`,
       );
     }
-    if (DNS_CODES.has(code)) {
+    if (RESOLVER_FAILURE_CODES.has(code)) {
+      return this.#error('UnknownHost', `${this.#url.hostname} could not be resolved (${code}: the DNS resolver did not answer): will retry`, {
+        errorType: 'ThirdPartyGeneric',
+      });
+    }
+    if (NO_SUCH_NAME_CODES.has(code)) {
       if (resolvedHosts.has(this.#url.hostname.toLowerCase())) {
         return this.#error('UnknownHost', `${this.#url.hostname} could not be resolved (${code}) although it resolved before: will retry`, {
           errorType: 'ThirdPartyGeneric',
