@@ -21,7 +21,7 @@ export interface MetadataSource {
 }
 
 /**
- * The metadata of one output record, per DESIGN.md "Metadata on every output record". Pure.
+ * The metadata of one output record, per docs/DESIGN.md "Metadata on every output record". Pure.
  *
  * - Custom fields first, in their configured order, except `_siemForward` (a switch, not data).
  * - Then the collector's keys, assigned last so that they always win: `_source` (the source's

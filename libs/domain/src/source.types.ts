@@ -33,7 +33,7 @@ export interface SourceConfig {
   readonly supportedApis: readonly SourceApi[];
 }
 
-/** The kinds of failure of DESIGN.md; each decides how a source retries. */
+/** The kinds of failure of docs/DESIGN.md; each decides how a source retries. */
 export const ERROR_TYPES = ['ThirdPartyConfig', 'ThirdPartyGeneric', 'FirstPartyGeneric'] as const;
 export type ErrorType = (typeof ERROR_TYPES)[number];
 

@@ -41,7 +41,7 @@ const DAY_NS = nanos(24 * 60 * 60_000);
 
 /**
  * The project's streams. Every one uses file storage and a duplicate window well above the
- * two minutes DESIGN.md asks for, since publishers replay after a restart.
+ * two minutes docs/DESIGN.md asks for, since publishers replay after a restart.
  */
 export const STREAMS = {
   /** Domain events relayed from the MongoDB log; the log stays the truth, this is a copy. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidSubjectTokenError, subjects } from './subjects';
 
 describe('subjects', () => {
-  it('builds the subjects DESIGN.md names', () => {
+  it('builds the subjects docs/DESIGN.md names', () => {
     expect(subjects.sourceEvent('src-1', 'SourceCreated')).toBe('s1c.evt.source.src-1.SourceCreated');
     expect(subjects.sourceEvents('src-1')).toBe('s1c.evt.source.src-1.*');
     expect(subjects.command('create')).toBe('s1c.cmd.source.create');

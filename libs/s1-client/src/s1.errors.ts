@@ -25,7 +25,7 @@ export const S1_ERROR_REASONS = [
 ] as const;
 export type S1ErrorReason = (typeof S1_ERROR_REASONS)[number];
 
-/** Which error type (DESIGN.md "Error types and retries") each reason maps to. */
+/** Which error type (docs/DESIGN.md "Error types and retries") each reason maps to. */
 export const S1_ERROR_TYPES: Readonly<Record<S1ErrorReason, ErrorType>> = {
   Unauthorized: 'ThirdPartyConfig',
   Forbidden: 'ThirdPartyConfig',

@@ -12,7 +12,7 @@ interface OpenEvent {
 }
 
 /**
- * Health events of the HTTP delivery, per source, in `delivery-<sourceId>` (DESIGN.md shape, as
+ * Health events of the HTTP delivery, per source, in `delivery-<sourceId>` (docs/DESIGN.md shape, as
  * in the collection streams): a collector refusing a batch (4xx other than 429) raises a
  * `FirstPartyGenericError` (one per streak; a repeat is another occurrence of the same id), the
  * first accepted batch resolves it. The open event is read back from the log the first time a

@@ -77,7 +77,7 @@ const NEWLINE = new Uint8Array([0x0a]);
  * Messages are acked only after a 2xx. 429 (honouring Retry-After), 5xx, timeouts and network
  * errors are retried with backoff for as long as it takes, the held messages kept alive with
  * `working()`. Any other 4xx raises a FirstPartyGenericError health event for the source and is
- * retried with backoff up to the retry window (DESIGN.md), then the batch is dead-lettered.
+ * retried with backoff up to the retry window (docs/DESIGN.md), then the batch is dead-lettered.
  *
  * Exactly once: after a 2xx the batch's record ids go to `sink_http_delivered` before the acks; a
  * redelivered message (a crash or lost ack after the 2xx) whose id is there is acked unsent.

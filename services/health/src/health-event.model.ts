@@ -27,7 +27,7 @@ export type ResolvedFacts = z.infer<typeof resolvedFactsSchema>;
 
 /**
  * One health event in the `health_events` index, in the shape people query in the hosted product
- * (DESIGN.md), plus ours: `errorType`, `retry`, `firstSeen`, `lastSeen`, `occurrences`,
+ * (docs/DESIGN.md), plus ours: `errorType`, `retry`, `firstSeen`, `lastSeen`, `occurrences`,
  * `resolvedAt`, and `action` (what to do).
  */
 export interface HealthEventDoc {

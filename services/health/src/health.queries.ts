@@ -193,7 +193,7 @@ export class HealthQueries {
   }
 }
 
-/** DESIGN.md's shape first, in its order, then ours; storage fields left out. */
+/** docs/DESIGN.md's shape first, in its order, then ours; storage fields left out. */
 function toEventView(d: HealthEventDoc): HealthEventView {
   return {
     eventId: d.eventId,
