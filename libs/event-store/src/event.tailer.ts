@@ -65,6 +65,8 @@ export interface TailerHooks {
    * idempotent. A failure is retried (the same event, never the next one) until it succeeds.
    */
   handle(event: RecordedEvent): Promise<void> | void;
+  /** Runs before every save of the checkpoint; when it fails the checkpoint is not saved. */
+  beforeCheckpoint?(): Promise<void>;
 }
 
 /** Options of an {@link EventTailer}. */
@@ -582,6 +584,7 @@ export class EventTailer {
     const save = async () => {
       if (!this.checkpoints || (this.unsaved === 0 && !force) || this.sequence < 0) return;
       const sequence = this.sequence;
+      await this.hooks.beforeCheckpoint?.();
       await this.checkpoints.updateOne({ _id: this.name }, { $set: { stream: this.streamName, sequence, at: new Date() } }, { upsert: true });
       this.savedAtMs = Date.now();
       if (this.sequence === sequence) this.unsaved = 0;

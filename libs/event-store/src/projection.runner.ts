@@ -15,7 +15,14 @@ export interface Projection {
   /** Creates collections/indexes; runs at every start of the runner. */
   setup?(db: Db): Promise<void>;
   apply(event: RecordedEvent, db: Db): Promise<void>;
-  /** Drops everything the projection wrote. */
+  /**
+   * Writes what `apply` held back, for a projection that gathers several events' changes of a
+   * document into one write. The runner calls it before every save of its checkpoint (so that a
+   * checkpoint never covers an event whose effect is not stored), before `catchUp` resolves, and
+   * at stop. A failure keeps what was held, for the next call.
+   */
+  flush?(db: Db): Promise<void>;
+  /** Drops everything the projection wrote (and holds). */
   reset(db: Db): Promise<void>;
 }
 
@@ -49,6 +56,9 @@ export class ProjectionRunner {
           await projection.setup?.(db);
         },
         handle: (event) => projection.apply(event, db),
+        beforeCheckpoint: async () => {
+          await projection.flush?.(db);
+        },
       },
       { ...options, checkpoints: { db, collection: PROJECTION_CHECKPOINTS } },
     );
@@ -70,8 +80,10 @@ export class ProjectionRunner {
    * Returns the stream sequence read up to. Rejects while `apply` is failing (it is retried in the
    * background), and after `catchUpTimeoutMs`.
    */
-  catchUp(until?: CatchUpTarget): Promise<number> {
-    return this.tailer.catchUp(until);
+  async catchUp(until?: CatchUpTarget): Promise<number> {
+    const sequence = await this.tailer.catchUp(until);
+    await this.projection.flush?.(this.db);
+    return sequence;
   }
 
   /**

@@ -49,7 +49,7 @@ const DUPLICATE_KEY = 11000;
  * resolveOpen), so the outcome does not depend on which of two streams was relayed first.
  */
 export function healthProjection(logger?: TailerLogger): Projection {
-  const apis = new LastWritten<ApiStatusDoc>(API_DOCS_KEPT);
+  const apis = new ApiDocuments(API_DOCS_KEPT, logger);
   return {
     name: 'health.read-models',
 
@@ -70,9 +70,13 @@ export function healthProjection(logger?: TailerLogger): Projection {
         return;
       }
       if (event.streamId.startsWith('collection-') && isCollectionEvent(event)) {
-        await applyCollectionEvent(c, event as RecordedEvent & CollectionEvent, apis);
+        await apis.apply(c, event as RecordedEvent & CollectionEvent);
       }
       if (event.type === 'HealthEventRaised' || event.type === 'HealthEventResolved') await applyHealthEvent(c, event, logger);
+    },
+
+    flush(db) {
+      return apis.flush(healthCollections(db));
     },
 
     async reset(db) {
@@ -122,56 +126,117 @@ async function resolveOpen(c: HealthCollections, filter: Record<string, unknown>
   );
 }
 
-/**
- * An API document follows its collection stream, several events a job: the document this process
- * last wrote is taken as the one stored rather than read again. Another replica may have written
- * since; then the conditional update matches nothing, and the event is decided again on a fresh read.
- */
-async function applyCollectionEvent(c: HealthCollections, event: RecordedEvent & CollectionEvent, written: LastWritten<ApiStatusDoc>): Promise<void> {
-  const id = event.streamId;
-  for (const cached of [written.get(id), undefined]) {
-    const before = cached ?? (await c.apis.findOne({ _id: id })) ?? undefined;
-    const after = evolveApiStatus(before, event, event);
-    if (!after) {
-      if (before) written.set(id, before);
-      return;
-    }
-    if (!before) {
-      await insertIgnoringDuplicate(c.apis, after);
-    } else {
-      const { _id, ...fields } = after;
-      const result = await c.apis.updateOne({ _id, version: before.version }, { $set: fields });
-      if (result.matchedCount === 0) {
-        written.delete(id);
-        if (cached) continue;
-        return;
-      }
-    }
-    written.set(id, after);
-    return;
-  }
-}
-
 /** API documents kept in memory by the projection (about 1 KB each). */
 const API_DOCS_KEPT = 20_000;
 
-/** The documents a projection last wrote, by id, the oldest dropped beyond `capacity`. */
-class LastWritten<T> {
-  private readonly docs = new Map<string, T>();
-  constructor(private readonly capacity: number) {}
-  get(id: string): T | undefined {
-    return this.docs.get(id);
+/** An API document's changes not written yet: the document now, the one stored, and the events between. */
+interface HeldDocument {
+  doc: ApiStatusDoc;
+  /** The document as stored (undefined: not stored yet, to be inserted). */
+  stored: ApiStatusDoc | undefined;
+  events: Array<RecordedEvent & CollectionEvent>;
+}
+
+/**
+ * The API documents (`health_apis`, one per collection stream): every event of a job changes its
+ * collection's document, and on FerretDB an update decodes the whole collection, so the changes
+ * are gathered in memory and written once per document when the runner flushes (before it saves
+ * its checkpoint, at most about once a second when caught up): one write per job instead of one
+ * per event. The document this process last wrote is taken as the stored one rather than read
+ * again. A write is conditional on the stored version; when it matches nothing (another replica
+ * wrote first), the stored document is read and the held events it lacks are folded onto it.
+ */
+class ApiDocuments {
+  private readonly held = new Map<string, HeldDocument>();
+  /** The documents this process last wrote (or read), the oldest dropped beyond `capacity`. */
+  private readonly written = new Map<string, ApiStatusDoc>();
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly capacity: number,
+    private readonly logger: TailerLogger | undefined,
+  ) {}
+
+  async apply(c: HealthCollections, event: RecordedEvent & CollectionEvent): Promise<void> {
+    const id = event.streamId;
+    const held = this.held.get(id);
+    const before = held?.doc ?? this.written.get(id) ?? (await c.apis.findOne({ _id: id })) ?? undefined;
+    const after = evolveApiStatus(before, event, event);
+    if (!after) return;
+    if (held) {
+      held.doc = after;
+      held.events.push(event);
+    } else {
+      this.held.set(id, { doc: after, stored: before, events: [event] });
+    }
   }
-  set(id: string, doc: T): void {
-    this.docs.delete(id);
-    this.docs.set(id, doc);
-    if (this.docs.size > this.capacity) this.docs.delete(this.docs.keys().next().value!);
+
+  /** Writes every held document; one flush at a time. */
+  flush(c: HealthCollections): Promise<void> {
+    const run = () => this.writeHeld(c);
+    const next = this.flushing.then(run, run);
+    this.flushing = next.catch(() => undefined);
+    return next;
   }
-  delete(id: string): void {
-    this.docs.delete(id);
-  }
+
   clear(): void {
-    this.docs.clear();
+    this.held.clear();
+    this.written.clear();
+  }
+
+  private async writeHeld(c: HealthCollections): Promise<void> {
+    for (const [id, held] of [...this.held]) {
+      const eventsWritten = held.events.length;
+      const stored = await this.write(c, id, held);
+      // Events applied while the write was under way stay held, on top of what was written.
+      if (held.events.length === eventsWritten) this.held.delete(id);
+      else {
+        held.stored = stored;
+        held.events = held.events.slice(eventsWritten);
+      }
+      if (stored) this.remember(id, stored);
+      else this.written.delete(id);
+    }
+  }
+
+  /** Writes `held.doc`; returns the document then stored, or undefined when it is not known. */
+  private async write(c: HealthCollections, id: string, held: HeldDocument): Promise<ApiStatusDoc | undefined> {
+    let { stored } = held;
+    let doc = held.doc;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      if (stored && stored.version >= doc.version) return stored;
+      if (!stored) {
+        try {
+          // eslint-disable-next-line @typescript-eslint/no-explicit-any
+          await c.apis.insertOne(doc as any);
+          return doc;
+        } catch (error) {
+          if ((error as { code?: number }).code !== DUPLICATE_KEY) throw error;
+        }
+      } else {
+        const { _id, ...fields } = doc;
+        const result = await c.apis.updateOne({ _id, version: stored.version }, { $set: fields });
+        if (result.matchedCount > 0) return doc;
+      }
+      // Another replica wrote first: start from what it stored and fold on what it lacks.
+      stored = (await c.apis.findOne({ _id: id })) ?? undefined;
+      let folded = stored;
+      for (const event of held.events) folded = (folded && folded.version >= event.version ? folded : evolveApiStatus(folded, event, event)) ?? folded;
+      if (!folded || folded.version < doc.version) {
+        // The stored document is behind the first held event (a rebuild under way): the replica
+        // that is rebuilding writes the rest.
+        this.logger?.warn({ streamId: id, stored: stored?.version ?? 0, held: doc.version }, 'an API document could not be brought up to date here; left to the replica that wrote it');
+        return undefined;
+      }
+      doc = folded;
+    }
+    return undefined;
+  }
+
+  private remember(id: string, doc: ApiStatusDoc): void {
+    this.written.delete(id);
+    this.written.set(id, doc);
+    if (this.written.size > this.capacity) this.written.delete(this.written.keys().next().value!);
   }
 }
 
