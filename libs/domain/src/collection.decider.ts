@@ -487,13 +487,8 @@ function dueStep(state: PlannedCollection, lane: Lane, at: string, settings: Pla
     case 'live': {
       const { pending } = state.live;
       if (pending) return { type: 'dispatch', lane, window: pending.window, resume: pending.progress };
-      const due = shiftMicroIso(state.live.checkpoint, settings.pollIntervalMs);
-      if (at < due) return undefined;
-      // The window ends when it was due, not when the tick came round: polls stay on their grid
-      // (one every interval) instead of drifting by the scheduler's lateness each time. A lane more
-      // than an interval late (the scheduler was down) catches up to now in one window.
-      const late = parseMicros(at)! - parseMicros(due)! >= settings.pollIntervalMs * 1000;
-      return { type: 'dispatch', lane, window: { from: shiftMicroIso(state.live.checkpoint, -settings.overlapMs), to: late ? at : due }, resume: NO_PROGRESS };
+      if (at < shiftMicroIso(state.live.checkpoint, settings.pollIntervalMs)) return undefined;
+      return { type: 'dispatch', lane, window: { from: shiftMicroIso(state.live.checkpoint, -settings.overlapMs), to: at }, resume: NO_PROGRESS };
     }
     case 'snapshot': {
       const { pending, lastStartedAt } = state.snapshot;
