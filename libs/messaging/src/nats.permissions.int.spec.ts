@@ -58,9 +58,12 @@ describe('infra/nats/nats.conf', () => {
   });
 
   it('lets the registry declare and feed S1C_EVENTS and read it back, and nobody else declare it', async () => {
-    await expect(ensureStream(await as('fetcher-activities').jetstreamManager(), STREAMS.events)).rejects.toBeInstanceOf(NatsPermissionError);
-    // The readers of the log may look at it (and wait for it), not create it.
-    for (const user of ['scheduler', 'health'] as const) expect(await requestOutcome(as(user), '$JS.API.STREAM.CREATE.S1C_EVENTS'), user).toBe('PERMISSIONS_VIOLATION');
+    // The readers of the log (and of its source events) may look at it and wait for it, not create it.
+    for (const user of ['scheduler', 'health', 'fetcher-activities', 'enricher'] as const) {
+      expect(await requestOutcome(as(user), '$JS.API.STREAM.CREATE.S1C_EVENTS'), user).toBe('PERMISSIONS_VIOLATION');
+    }
+    // A user that may not even look at it is told which permission it lacks.
+    await expect(ensureStream(await as('enricher').jetstreamManager(), STREAMS.jobs)).rejects.toBeInstanceOf(NatsPermissionError);
     const jsm = await as('registry').jetstreamManager();
     expect((await ensureStream(jsm, STREAMS.events)).action).toBe('created');
     const ack = await as('registry').jetstream().publish('s1c.evt.source.src1.SourceCreated', encoder.encode('{"v":1}'), { msgID: 'src1:1' });
@@ -124,7 +127,8 @@ describe('infra/nats/nats.conf', () => {
     for (const durable of ['sink-http', 'sink-file']) await ensureConsumer(jsm, STREAMS.data.name, { durable_name: durable });
     expect((await (await nc.jetstream().consumers.get(STREAMS.data.name, 'sink-file')).next({ expires: 5000 }))?.subject).toBe('s1c.data.activities.src1');
 
-    expect(await subscribeOutcome(nc, 's1c.evt.source.*.*')).toBe('allowed');
+    // The relayed events come through a filtered consumer (see the readers' test below), not a subscription.
+    expect(await subscribeOutcome(nc, 's1c.evt.source.*.*')).toBe('refused');
     expect(await subscribeOutcome(nc, 's1c.cmd.>')).toBe('refused');
     expect(await subscribeOutcome(nc, 's1c.raw.>')).toBe('refused');
     expect(await requestOutcome(nc, 's1c.cmd.source.list')).toBe('PERMISSIONS_VIOLATION');
@@ -164,6 +168,25 @@ describe('infra/nats/nats.conf', () => {
       expect(await requestOutcome(nc, '$JS.API.STREAM.UPDATE.S1C_EVENTS'), user).toBe('PERMISSIONS_VIOLATION');
       expect(await requestOutcome(nc, 's1c.evt.source.src1.SourceDeleted'), user).toBe('PERMISSIONS_VIOLATION');
       expect(await subscribeOutcome(nc, 's1c.evt.>'), user).toBe('refused');
+    }
+  });
+
+  it('lets the fetchers and the enricher follow the source events of S1C_EVENTS with a filtered ordered consumer, and nothing more of it', async () => {
+    for (const user of ['fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'enricher'] as const) {
+      const nc = as(user);
+      // What libs/event-store's FoldedStreams does: an ordered consumer on s1c.evt.source.> from the start.
+      const consumer = await nc.jetstream().consumers.get(STREAMS.events.name, { opt_start_seq: 1, filterSubjects: 's1c.evt.source.>' });
+      const messages = await consumer.consume({ max_messages: 10 });
+      for await (const message of messages) {
+        expect(message.subject, user).toBe('s1c.evt.source.src1.SourceCreated');
+        break;
+      }
+      expect(await consumer.delete(), user).toBe(true);
+      // Not the whole stream, not another filter, no durable, no publishing events.
+      expect(await requestOutcome(nc, '$JS.API.CONSUMER.CREATE.S1C_EVENTS.reader'), user).toBe('PERMISSIONS_VIOLATION');
+      expect(await requestOutcome(nc, '$JS.API.CONSUMER.CREATE.S1C_EVENTS.reader.s1c.evt.collection.>'), user).toBe('PERMISSIONS_VIOLATION');
+      expect(await requestOutcome(nc, '$JS.API.CONSUMER.DURABLE.CREATE.S1C_EVENTS.reader'), user).toBe('PERMISSIONS_VIOLATION');
+      expect(await requestOutcome(nc, 's1c.evt.source.src1.SourceDeleted'), user).toBe('PERMISSIONS_VIOLATION');
     }
   });
 
