@@ -483,14 +483,14 @@ export class JobRunner {
       ctx.working();
       const fetchedAt = toMicroIso(this.clock());
       // Ids first: one malformed record and nothing of the page is published.
-      const records = page.records.map((r) => ({
-        id: spec.recordIdOf(job.sourceId, r.value, job.lane, window),
-        timestamp: spec.timestampOf(r.value),
-        json: r.json,
-      }));
+      const records = page.records.map((r) => {
+        const { id, timestamp } = spec.recordOf(job.sourceId, r.value, job.lane, window);
+        return { id, timestamp, json: r.json, bytes: r.bytes };
+      });
       const published = await Promise.allSettled(
         records.map((r) =>
-          this.deps.publisher.publish(subject, encoder.encode(r.json), r.id, {
+          // The record's bytes as they came (an ASCII body) or its text encoded: the same bytes.
+          this.deps.publisher.publish(subject, r.bytes ?? encoder.encode(r.json), r.id, {
             ...baseHeaders,
             [RAW_RECORD_HEADERS.recordId]: r.id,
             [RAW_RECORD_HEADERS.fetchedAt]: fetchedAt,

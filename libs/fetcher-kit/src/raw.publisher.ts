@@ -10,11 +10,14 @@ export interface RawPublisher {
   publish(subject: string, body: Uint8Array, msgId: string, headers: Readonly<Record<string, string>>): Promise<void>;
 }
 
+const noop = (): void => undefined;
+
 /** A {@link RawPublisher} on JetStream, awaiting each PubAck. */
 export function jetStreamRawPublisher(js: JetStreamClient, options: { timeoutMs?: number } = {}): RawPublisher {
   return {
-    async publish(subject, body, msgId, headers) {
-      await publishBytes(js, subject, body, { msgId, headers: { ...headers }, timeoutMs: options.timeoutMs ?? 10_000 });
+    publish(subject, body, msgId, headers) {
+      // The PubAck itself is of no use to the caller: resolved once the stream has the record.
+      return publishBytes(js, subject, body, { msgId, headers, timeoutMs: options.timeoutMs ?? 10_000 }).then(noop);
     },
   };
 }

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { z } from 'zod';
 
 /** One record of a list page. */
@@ -6,6 +7,11 @@ export interface S1Record {
   readonly json: string;
   /** The parsed record for reading fields; integers beyond 2^53 are decimal strings. */
   readonly value: Record<string, unknown>;
+  /**
+   * The record's exact UTF-8 bytes (`json` encoded), a view into the response body (absent when
+   * the body starts with a byte order mark, which the decoder drops).
+   */
+  readonly bytes?: Uint8Array;
 }
 
 /** A list response, parsed and validated. */
@@ -22,6 +28,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Decodes UTF-8 strictly: invalid bytes are an error, not U+FFFD in a stored record. */
 export function decodeUtf8(body: Buffer): string {
+  // ASCII is valid UTF-8 with one character per byte: the same string without the decoder's pass.
+  if (isAscii(body)) return body.toString('latin1');
   try {
     return utf8.decode(body);
   } catch {
@@ -218,9 +226,24 @@ export function parseListBody(body: Buffer): ParsedList {
   const { data, pagination, errors } = envelope.data;
   if (errors && errors.length > 0) throw new ErrorsInBodyError(errors);
   if (!dataSpans || dataSpans.length !== data.length) throw new MalformedBodyError('the data array could not be split into records');
-  const records = data.map((value, index) => {
+  // The text is the body decoded strictly (no replacement characters), so the UTF-8 length of a
+  // stretch of text is the length of the bytes it came from: each record's bytes are a view into the
+  // body, found by counting bytes from one record to the next (one per character in an ASCII body).
+  // Only a leading byte order mark, which the decoder drops, would shift the count.
+  const bom = body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf;
+  const ascii = body.length === text.length;
+  let charAt = 0;
+  let byteAt = 0;
+  const records = data.map((value, index): S1Record => {
     const [start, end] = dataSpans[index]!;
-    return { json: text.slice(start, end), value };
+    const json = text.slice(start, end);
+    if (bom) return { json, value };
+    byteAt += ascii ? start - charAt : Buffer.byteLength(text.slice(charAt, start), 'utf8');
+    const length = ascii ? end - start : Buffer.byteLength(json, 'utf8');
+    const bytes = new Uint8Array(body.buffer, body.byteOffset + byteAt, length);
+    byteAt += length;
+    charAt = end;
+    return { json, value, bytes };
   });
   const totalItems = pagination?.totalItems ?? undefined;
   return {

@@ -36,6 +36,24 @@ describe('parseListBody', () => {
     });
   });
 
+  it("gives each record's bytes as the body holds them, ASCII or not, wherever the body sits in its buffer", () => {
+    const text =
+      '{"data":[ {"id":"1","s":"ascii"},\n{"id":"2","s":"é – 東京 😀","n":12345678901234567890} ,{"id":"3","s":"\\u00e9\\"x"}, {"id":"4"}],"pagination":{"nextCursor":null}}';
+    const encoder = new TextEncoder();
+    const inner = Buffer.from(text, 'utf8');
+    // A view into a larger buffer, as Buffer.concat may hand out from its pool.
+    const pooled = Buffer.concat([Buffer.from('xx'), inner, Buffer.from('yy')]).subarray(2, 2 + inner.length);
+    for (const input of [inner, pooled, body(text.replace(/[^ -~\n]/g, 'a'))]) {
+      const page = parseListBody(input);
+      expect(page.records).toHaveLength(4);
+      for (const r of page.records) expect(Buffer.from(r.bytes!).equals(Buffer.from(encoder.encode(r.json)))).toBe(true);
+    }
+    // A byte order mark is dropped by the decoder: no bytes then, the text is still right.
+    const withBom = parseListBody(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), inner]));
+    expect(withBom.records.map((r) => r.bytes)).toEqual([undefined, undefined, undefined, undefined]);
+    expect(withBom.records[1]!.json).toBe('{"id":"2","s":"é – 東京 😀","n":12345678901234567890}');
+  });
+
   it('uses the last data key, as JSON.parse does', () => {
     const page = parseListBody(body('{"data":[{"a":1}],"x":{"data":[1,2]},"data":[{"b":2},{"c":3}]}'));
     expect(page.records.map((r) => r.json)).toEqual(['{"b":2}', '{"c":3}']);

@@ -31,12 +31,13 @@ export function buildDataRecord(
     `{"id":${JSON.stringify(envelope.id)},"sourceId":${JSON.stringify(envelope.sourceId)},` +
     `"collectorId":${JSON.stringify(envelope.collectorId)},"api":${JSON.stringify(envelope.api)},` +
     `"metadata":${metadataJson},"fetchedAt":${JSON.stringify(envelope.fetchedAt)}${EVENT_KEY}`;
-  const headBytes = encoder.encode(head);
-  const body = new Uint8Array(headBytes.length + event.length + 1);
-  body.set(headBytes, 0);
-  body.set(event, headBytes.length);
+  // The head encoded straight into the body: no intermediate copy.
+  const headLength = Buffer.byteLength(head, 'utf8');
+  const body = new Uint8Array(headLength + event.length + 1);
+  encoder.encodeInto(head, body);
+  body.set(event, headLength);
   body[body.length - 1] = CLOSE;
-  return { body, eventOffset: headBytes.length };
+  return { body, eventOffset: headLength };
 }
 
 /** An output record taken apart: the envelope parsed, the event as the exact bytes it was published with. */

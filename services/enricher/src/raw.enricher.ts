@@ -159,13 +159,14 @@ export class RawEnricher {
           source.metadataJson(r.api, r.value),
           r.m.data,
         );
+        // Fresh headers and distinct names: append is set without its lookup for an earlier value.
         const h = createHeaders();
-        h.set(DATA_RECORD_HEADERS.recordId, r.recordId);
-        h.set(DATA_RECORD_HEADERS.sourceId, r.sourceId);
-        h.set(DATA_RECORD_HEADERS.collectorId, r.collectorId);
-        h.set(DATA_RECORD_HEADERS.api, r.api);
-        h.set(DATA_RECORD_HEADERS.sourceVersion, String(r.sourceVersion));
-        h.set(DATA_RECORD_HEADERS.eventOffset, String(eventOffset));
+        h.append(DATA_RECORD_HEADERS.recordId, r.recordId);
+        h.append(DATA_RECORD_HEADERS.sourceId, r.sourceId);
+        h.append(DATA_RECORD_HEADERS.collectorId, r.collectorId);
+        h.append(DATA_RECORD_HEADERS.api, r.api);
+        h.append(DATA_RECORD_HEADERS.sourceVersion, String(r.sourceVersion));
+        h.append(DATA_RECORD_HEADERS.eventOffset, String(eventOffset));
         await publishBytes(this.deps.js, subjects.data(r.api, r.sourceId), body, {
           msgId: r.recordId,
           headers: h,
