@@ -101,38 +101,125 @@ const sourceTypeShape = {
 
 const apiVersion = z.literal('v1', { error: 'must be "v1"' }).optional();
 
-/** `s1c.cmd.source.create`: the hosted product's document, plus an optional collector id. */
-export function createSourceCommandSchema(policy: BaseUrlPolicy) {
-  return z.strictObject({
-    'api.version': apiVersion,
-    collectorId: collectorIdSchema.optional(),
-    source: z.strictObject({
-      config: z.strictObject({
-        ...configShape(policy),
-        api_secret: apiSecretSchema.refine((value) => value !== SECRET_MASK, 'must be the API token, not the mask'),
-      }),
-      ...sourceTypeShape,
-    }),
+/**
+ * The parts of a source document that only a read-back carries (the hosted product's, or this
+ * system's own `get` reply): `source.id`, `source.state`, the timestamps and the top-level
+ * `version`. Commands accept them so a document can be sent back as read, but they are read-only:
+ * they are checked only for shape and size, then dropped, so they never reach an event.
+ *
+ * The most a read-only part may take, as JSON (a `state` with a clipped error reason fits easily):
+ */
+const MAX_READ_ONLY_JSON = 8192;
+const READ_ONLY_NOTE = '(read-only: it is ignored)';
+
+/**
+ * `source.state`: an object such as `{"state": "Collecting"}`, possibly with more keys (`since`,
+ * `reason`, `error`...), bounded in size. With `refuseForbiddenKeys`, a `__proto__`,
+ * `constructor` or `prototype` key at any depth is refused; either way the value is never copied
+ * or merged anywhere, only measured and dropped.
+ */
+function readOnlyStateSchema(options: { refuseForbiddenKeys: boolean }) {
+  return z.unknown().superRefine((value, ctx) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      ctx.addIssue({ code: 'custom', message: `must be an object such as {"state": "Collecting"} ${READ_ONLY_NOTE}` });
+      return;
+    }
+    if (JSON.stringify(value).length > MAX_READ_ONLY_JSON) {
+      ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_READ_ONLY_JSON} characters as JSON ${READ_ONLY_NOTE}` });
+      return;
+    }
+    if (options.refuseForbiddenKeys) {
+      for (const path of forbiddenKeyPaths(value)) ctx.addIssue({ code: 'custom', message: `"${String(path.at(-1))}" is not allowed as a key`, path });
+    }
   });
 }
 
-/** `s1c.cmd.source.update`: the source id (top level, or in the document) and the full document. */
+/** The paths of `__proto__`, `constructor` and `prototype` keys in a JSON value (own keys only). */
+function forbiddenKeyPaths(root: unknown): PropertyKey[][] {
+  const found: PropertyKey[][] = [];
+  const stack: Array<{ value: unknown; path: PropertyKey[] }> = [{ value: root, path: [] }];
+  while (stack.length > 0) {
+    const { value, path } = stack.pop()!;
+    if (typeof value !== 'object' || value === null || path.length > 64) continue;
+    for (const [key, inner] of Object.entries(value)) {
+      const at = [...path, Array.isArray(value) ? Number(key) : key];
+      if (!Array.isArray(value) && FORBIDDEN_FIELD_KEYS.has(key)) found.push(at);
+      else stack.push({ value: inner, path: at });
+    }
+  }
+  return found;
+}
+
+const readOnlyTimestampSchema = safeText({ max: 64 }).optional();
+
+const readOnlyTimestamps = {
+  createdAt: readOnlyTimestampSchema,
+  modifiedAt: readOnlyTimestampSchema,
+  updatedAt: readOnlyTimestampSchema,
+};
+
+/** `source.id` on create: the hosted product's (a string or a number) or this system's; ignored. */
+const readOnlyIdSchema = z.union([safeText({ min: 1, max: 128 }), z.number()], {
+  error: `must be a string or a number ${READ_ONLY_NOTE}`,
+});
+
+/** `version` on create: a read-back's version in the log; a new source always starts at 1. */
+const readOnlyVersionSchema = z.number().int().nonnegative().optional();
+
+/**
+ * `s1c.cmd.source.create`: the hosted product's document, plus an optional collector id. A
+ * read-back (the hosted product's, or this system's `get` reply without `ok`, with the real token
+ * in `api_secret`) is accepted too: its read-only parts are checked for shape and size, then
+ * dropped from the result. Any other unknown key is refused.
+ */
+export function createSourceCommandSchema(policy: BaseUrlPolicy) {
+  return z
+    .strictObject({
+      'api.version': apiVersion,
+      collectorId: collectorIdSchema.optional(),
+      version: readOnlyVersionSchema,
+      source: z
+        .strictObject({
+          config: z.strictObject({
+            ...configShape(policy),
+            api_secret: apiSecretSchema.refine(
+              (value) => value !== SECRET_MASK,
+              `is the mask \`${SECRET_MASK}\` that replies show: create needs the real API token`,
+            ),
+          }),
+          ...sourceTypeShape,
+          id: readOnlyIdSchema.optional(),
+          state: readOnlyStateSchema({ refuseForbiddenKeys: true }).optional(),
+          ...readOnlyTimestamps,
+        })
+        .transform(({ config, schemaRef, sourceType }) => ({ config, schemaRef, sourceType })),
+    })
+    .transform(({ version: _version, ...command }) => command);
+}
+
+/**
+ * `s1c.cmd.source.update`: the source id (top level, or in the document) and the full document.
+ * A document read back from a reply may be sent unchanged: `source.id` must then match, and the
+ * other read-only parts (state, timestamps) are checked for shape and size like on create, then
+ * dropped. `version`, here, is the If-Match version.
+ */
 export function updateSourceCommandSchema(policy: BaseUrlPolicy) {
   return z.strictObject({
     'api.version': apiVersion,
     id: sourceIdSchema.optional(),
     collectorId: collectorIdSchema.optional(),
     version: z.number().int().nonnegative().optional(),
-    source: z.strictObject({
-      config: z.strictObject({ ...configShape(policy), api_secret: apiSecretSchema.optional() }),
-      ...sourceTypeShape,
-      // A document read back from a reply may be sent as an update unchanged: its id must match,
-      // and its state and timestamps are read-only, so they are ignored.
-      id: sourceIdSchema.optional(),
-      state: z.unknown().optional(),
-      createdAt: z.unknown().optional(),
-      updatedAt: z.unknown().optional(),
-    }),
+    source: z
+      .strictObject({
+        config: z.strictObject({ ...configShape(policy), api_secret: apiSecretSchema.optional() }),
+        ...sourceTypeShape,
+        id: sourceIdSchema.optional(),
+        // Keys such as "__proto__" inside the ignored state are tolerated here (as they always
+        // were): the value is only measured, never copied, so it cannot pollute anything.
+        state: readOnlyStateSchema({ refuseForbiddenKeys: false }).optional(),
+        ...readOnlyTimestamps,
+      })
+      .transform(({ config, schemaRef, sourceType, id }) => ({ config, schemaRef, sourceType, ...(id !== undefined ? { id } : {}) })),
   });
 }
 

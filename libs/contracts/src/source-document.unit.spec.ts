@@ -4,6 +4,7 @@ import { isNonPublicAddress, isNonPublicHost } from './address-policy';
 import { normalizeBaseUrl } from './base-url';
 import { CommandError } from './command-error';
 import { MAX_COMMAND_BYTES, parseCommand } from './payload';
+import { sourceDocumentSchema } from './replies';
 import {
   createSourceCommandSchema,
   newSecretOf,
@@ -81,7 +82,6 @@ describe('create command', () => {
     ['file: URL', doc({ base_url: 'file:///etc/passwd' }), 'ValidationError', 'source.config.base_url'],
     ['not a URL', doc({ base_url: 'sentinelone' }), 'ValidationError', 'source.config.base_url'],
     ['empty api_secret', doc({ api_secret: '' }), 'ValidationError', 'source.config.api_secret'],
-    ['masked api_secret on create', doc({ api_secret: '********' }), 'ValidationError', 'source.config.api_secret'],
     ['api_secret with spaces', doc({ api_secret: 'a b' }), 'ValidationError', 'source.config.api_secret'],
     ['wrong type of name', doc({ name: 42 }), 'ValidationError', 'source.config.name'],
     ['wrong type of fields', doc({ fields: ['a'] }), 'ValidationError', 'source.config.fields'],
@@ -89,6 +89,16 @@ describe('create command', () => {
     ['reserved field', doc({ fields: { _source: 'x' } }), 'ValidationError', 'source.config.fields._source'],
     ['object field value', doc({ fields: { team: { a: 1 } } }), 'ValidationError', 'source.config.fields.team'],
     ['unknown key in config', doc({ colour: 'red' }), 'ValidationError', 'source.config.colour'],
+    ['read-only key in config', doc({ state: { state: 'Collecting' } }), 'ValidationError', 'source.config.state'],
+    ['state that is not an object', doc({}, {}, { state: 'Collecting' }), 'ValidationError', 'source.state'],
+    ['state that is an array', doc({}, {}, { state: [{ state: 'Collecting' }] }), 'ValidationError', 'source.state'],
+    ['oversized state', doc({}, {}, { state: { state: 'Collecting', reason: 'x'.repeat(9000) } }), 'ValidationError', 'source.state'],
+    ['id that is an object', doc({}, {}, { id: { $ne: null } }), 'ValidationError', 'source.id'],
+    ['oversized id', doc({}, {}, { id: 'x'.repeat(129) }), 'ValidationError', 'source.id'],
+    ['timestamp that is not a string', doc({}, {}, { createdAt: { $gt: '' } }), 'ValidationError', 'source.createdAt'],
+    ['oversized timestamp', doc({}, {}, { modifiedAt: '2'.repeat(65) }), 'ValidationError', 'source.modifiedAt'],
+    ['timestamp with control characters', doc({}, {}, { updatedAt: '2026-11-27\u001b[31m' }), 'ValidationError', 'source.updatedAt'],
+    ['negative version', doc({}, { version: -1 }), 'ValidationError', 'version'],
     ['unknown key at top level', doc({}, { extra: true }), 'ValidationError', 'extra'],
     ['wrong api.version', doc({}, { 'api.version': 'v2' }), 'ValidationError', '"api.version"'],
     ['bad collector id', doc({}, { collectorId: 'a b' }), 'ValidationError', 'collectorId'],
@@ -99,6 +109,105 @@ describe('create command', () => {
     const error = refusal(() => parseCommand(create, bytes(value)));
     expect(error.code).toBe(code);
     expect(error.details?.map((d) => d.path)).toContain(path);
+  });
+
+  /** The hosted product's own example, verbatim but for a made-up token. */
+  const HOSTED_EXAMPLE =
+    '{"api.version":"v1","source":{"schemaRef":{"type":"SentinelOne Mgmt API"},"config":{"name":"SentinelOne Mgmt API","description":"SentinelOne mgmt api source","category":"sentinelone","fields":{"_siemForward":false},"base_url":"https://usea1-partners.sentinelone.net/","api_secret":"s1-made-up-token-0123456789","supported_apis":["activities","agents","threats"]},"state":{"state":"Collecting"},"sourceType":"Universal"}}';
+
+  it('accepts the hosted product example verbatim and drops its read-only state', () => {
+    const parsed = parseCommand(create, bytes(HOSTED_EXAMPLE));
+    expect(parsed).toEqual({
+      'api.version': 'v1',
+      source: {
+        config: {
+          name: 'SentinelOne Mgmt API',
+          description: 'SentinelOne mgmt api source',
+          category: 'sentinelone',
+          fields: [{ key: '_siemForward', value: false }],
+          base_url: 'https://usea1-partners.sentinelone.net/',
+          api_secret: 's1-made-up-token-0123456789',
+          supported_apis: ['activities', 'agents', 'threats'],
+        },
+        schemaRef: { type: 'SentinelOne Mgmt API' },
+        sourceType: 'Universal',
+      },
+    });
+    expect(parsed.source).not.toHaveProperty('state');
+  });
+
+  it('accepts every read-only part a read-back carries, in any of its shapes, and keeps none of them', () => {
+    for (const readOnly of [
+      { id: '0000000000ABCDEF', state: { state: 'Error', reason: 'Unauthorized', since: '2026-11-27T10:00:00Z' }, createdAt: '2026-11-27T10:00:00Z', modifiedAt: '2026-11-28T10:00:00Z' },
+      { id: 123456789, state: { state: 'Collecting' }, updatedAt: '2026-11-28T10:00:00.123Z' },
+      { state: {} },
+    ]) {
+      const parsed = parseCommand(create, bytes(doc({}, { version: 7 }, readOnly)));
+      expect(Object.keys(parsed).sort()).toEqual(['api.version', 'source']);
+      expect(Object.keys(parsed.source).sort()).toEqual(['config', 'schemaRef', 'sourceType']);
+      expect(newSecretOf(parsed.source.config)).toBe('tok-default-0123456789');
+    }
+  });
+
+  it('accepts a document read back from this system (a get reply without ok) once the real token is put back', () => {
+    const readBack = sourceDocumentSchema.parse({
+      'api.version': 'v1',
+      collectorId: 'eu',
+      version: 4,
+      source: {
+        id: 'src_01',
+        config: {
+          name: 'SentinelOne',
+          description: null,
+          category: 'sec/s1',
+          fields: { _siemForward: true, team: 'soc' },
+          base_url: 'https://usea1-partners.sentinelone.net/',
+          api_secret: '********',
+          supported_apis: ['activities', 'agents'],
+        },
+        schemaRef: { type: 'SentinelOne Mgmt API' },
+        sourceType: 'Universal',
+        state: {
+          state: 'Error',
+          since: '2026-11-27T10:00:00.000000Z',
+          error: { errorType: 'ThirdPartyConfig', eventName: 'ThirdPartyConfigError', reason: 'Unauthorized: '.padEnd(500, 'x') },
+        },
+        createdAt: '2026-11-27T09:00:00.000000Z',
+        updatedAt: '2026-11-27T10:00:00.000000Z',
+      },
+    });
+    const masked = refusal(() => parseCommand(create, bytes(readBack)));
+    expect(masked.details).toEqual([
+      { path: 'source.config.api_secret', message: 'is the mask `********` that replies show: create needs the real API token' },
+    ]);
+    readBack.source.config.api_secret = 'real-token-0123456789' as never;
+    const parsed = parseCommand(create, bytes(readBack));
+    expect(parsed).toEqual({ 'api.version': 'v1', collectorId: 'eu', source: { config: expect.any(Object), schemaRef: readBack.source.schemaRef, sourceType: 'Universal' } });
+    expect(toSourceConfig(parsed.source.config)).toMatchObject({ name: 'SentinelOne', supportedApis: ['activities', 'agents'] });
+    expect(newSecretOf(parsed.source.config)).toBe('real-token-0123456789');
+  });
+
+  it('still refuses a key that is not a read-only part of the hosted document, with the same error', () => {
+    const error = refusal(() => parseCommand(create, bytes(doc({}, {}, { state: { state: 'Collecting' }, alive: true }))));
+    expect(error.code).toBe('ValidationError');
+    expect(error.message).toBe('invalid request: source.alive is not a known field');
+    expect(error.details).toEqual([{ path: 'source.alive', message: 'is not a known field' }]);
+  });
+
+  it('refuses the mask as api_secret, saying that create needs the real token', () => {
+    const error = refusal(() => parseCommand(create, bytes(doc({ api_secret: '********' }))));
+    expect(error.code).toBe('ValidationError');
+    expect(error.details).toEqual([
+      { path: 'source.config.api_secret', message: 'is the mask `********` that replies show: create needs the real API token' },
+    ]);
+    expect(error.message).toBe('invalid request: source.config.api_secret is the mask `********` that replies show: create needs the real API token');
+  });
+
+  it('refuses prototype-pollution keys inside the read-only state, and pollutes nothing', () => {
+    const text = JSON.stringify(doc({}, {}, { state: {} })).replace('"state":{}', '"state":{"state":"Collecting","__proto__":{"polluted":true},"error":{"constructor":{"prototype":{"polluted":true}}}}');
+    const error = refusal(() => parseCommand(create, bytes(text)));
+    expect(error.details?.map((d) => d.path).sort()).toEqual(['source.state.__proto__', 'source.state.error.constructor']);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('refuses prototype-pollution keys in fields and in the document, and pollutes nothing', () => {
@@ -139,6 +248,15 @@ describe('update command', () => {
   it('accepts a document read back from a reply (with id and state)', () => {
     const parsed = parseCommand(update, bytes(doc({ api_secret: '********' }, {}, { id: 's1', state: { state: 'Collecting' } })));
     expect(parsed.source.id).toBe('s1');
+  });
+
+  it('accepts the read-only parts like create does, keeps only the id, and still refuses unknown keys', () => {
+    const readOnly = { id: 's1', state: { state: 'Collecting', since: '2026-11-27T10:00:00Z' }, createdAt: '2026-11-27T10:00:00Z', modifiedAt: 'x', updatedAt: 'y' };
+    const parsed = parseCommand(update, bytes(doc({ api_secret: '********' }, { version: 3 }, readOnly)));
+    expect(Object.keys(parsed.source).sort()).toEqual(['config', 'id', 'schemaRef', 'sourceType']);
+    expect(parsed.version).toBe(3);
+    expect(refusal(() => parseCommand(update, bytes(doc({}, { id: 's1' }, { state: 'Collecting' })))).details?.map((d) => d.path)).toEqual(['source.state']);
+    expect(refusal(() => parseCommand(update, bytes(doc({}, { id: 's1' }, { alive: true })))).details).toEqual([{ path: 'source.alive', message: 'is not a known field' }]);
   });
 });
 
