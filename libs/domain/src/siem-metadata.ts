@@ -81,7 +81,7 @@ export function isSiemForwarded(source: MetadataSource): boolean {
 }
 
 /**
- * `_siemEventID` per S1-API.md: `activities - {activityType}`, `threats - {id}` (the top-level
+ * `_siemEventID` per docs/S1-API.md: `activities - {activityType}`, `threats - {id}` (the top-level
  * threat id), `agents`. A record without the value (absent, null, or not a string or number)
  * gets the bare API name (`activities`, `threats`), so the SIEM still routes it by API.
  */

@@ -15,7 +15,7 @@ export interface ConsoleRateLimiterOptions {
   readonly clock?: LimiterClock;
 }
 
-/** Default per-console rate: what public collectors run at (S1-API.md §4). */
+/** Default per-console rate: what public collectors run at (docs/S1-API.md "Rate limits and failures"). */
 export const DEFAULT_REQUESTS_PER_SECOND = 10;
 
 /** The real clock: `performance.now()` and an abortable timer. */
