@@ -137,6 +137,9 @@ export function describeCrashScenario(scenario: CrashScenario): void {
         {
           name: 'FerretDB down for 20 s',
           run: async () => {
+            // The outage must hit a job: one between jobs (the scheduler waiting for the last
+            // JobCompleted) delays every source but fails none, so no health event is due.
+            faultsLog.push(`${at()}   ${await backfillJobInFlight(system, sourceId)}`);
             await servers.ferret.kill();
             await sleep(20_000);
             await servers.ferret.restart();
@@ -204,4 +207,22 @@ export function describeCrashScenario(scenario: CrashScenario): void {
       expect(system.output()).not.toContain(`tok-${tag}-${SEED}`);
     });
   });
+}
+
+/**
+ * Waits (up to 60 s) until a backfill job of the source is in flight with at most one page
+ * recorded, so that it has pages left to append; says what it found.
+ */
+async function backfillJobInFlight(system: SystemUnderTest, sourceId: string): Promise<string> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const events = await system.stream(`collection-${sourceId}-activities`);
+    const dispatched = events.findLast((e) => e.type === 'JobDispatched' && e.data.lane === 'backfill');
+    const ofJob = events.filter((e) => dispatched && e.data.jobId === dispatched.data.jobId);
+    if (dispatched && ofJob.every((e) => e.type === 'JobDispatched' || e.type === 'PageCollected') && ofJob.length <= 2) {
+      return `backfill job in flight at version ${String(events.at(-1)?.version)}`;
+    }
+    await sleep(100);
+  }
+  return 'no backfill job in flight within 60 s';
 }
