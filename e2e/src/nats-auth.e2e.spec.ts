@@ -161,8 +161,9 @@ describe('the system on the shipped NATS configuration', () => {
     if (exit === 'still running') await impostor.stop('SIGKILL');
     expect(exit, impostor.output()).toBe(1);
     expect(impostor.output()).toContain('NATS permission denied');
-    // A fetcher may look at S1C_EVENTS and follow its source events, not the whole stream as the registry's read model does.
-    expect(impostor.output()).toContain('$JS.API.CONSUMER.CREATE.S1C_EVENTS.probe_');
+    // A fetcher may follow the source events of S1C_EVENTS, as the registry does, but not read its last message.
+    expect(impostor.output()).toContain('may not publish \\"$JS.API.STREAM.MSG.GET.S1C_EVENTS\\"');
+    expect(impostor.output()).not.toContain('publishing outbox entries failed');
     expect(impostor.output()).not.toContain(PASSWORDS['fetcher-activities']);
   });
 

@@ -256,7 +256,7 @@ export class EventTailer {
 
   /**
    * Waits until `until` (a stream version) has been handled, or, without it, until the stream's
-   * last sequence at the time of the call has been read; starts the reader if it is not running.
+   * last sequence (with a filter: the last one it takes) at the time of the call has been read; starts the reader if it is not running.
    * Meant for events appended after the start (a version handled before a restart is not known).
    * Returns the sequence read up to. Rejects when `until` has not been handled within
    * `catchUpTimeoutMs`, or, without it, after `catchUpTimeoutMs` without progress; and with the
@@ -271,10 +271,7 @@ export class EventTailer {
       reached = () => (this.versions.get(until.streamId) ?? 0) >= until.version;
       target = `${until.streamId}@${until.version}`;
     } else {
-      // The stream's last sequence may not match the filter: only a version can be waited for then.
-      if (this.filterSubject) throw new Error(`${this.name}: a reader filtered on ${this.filterSubject} can only wait for a stream version`);
-      const last = (await this.manager()).streams.info(this.streamName).then((info) => info.state.last_seq);
-      const lastSeq = await last;
+      const lastSeq = await this.lastSequence();
       reached = () => this.sequence >= lastSeq;
       target = `${this.streamName} sequence ${lastSeq}`;
     }
@@ -309,6 +306,21 @@ export class EventTailer {
       this.waiters.add(waiter);
     });
     return this.position;
+  }
+
+  /** The stream's last sequence, or with a filter the last sequence of a message it takes (0: none). */
+  private async lastSequence(): Promise<number> {
+    const jsm = await this.manager();
+    if (!this.filterSubject) return (await jsm.streams.info(this.streamName)).state.last_seq;
+    try {
+      return (await jsm.streams.getMessage(this.streamName, { last_by_subj: this.filterSubject })).seq;
+    } catch (error) {
+      if ((error as { code?: string }).code === '404') return 0;
+      if (isPermissionViolation(error)) {
+        throw new NatsPermissionError('publish', refusedSubject(error) ?? this.streamName, `reading the last message of ${this.streamName} on ${this.filterSubject}`);
+      }
+      throw error;
+    }
   }
 
   /** Forgets everything read (the checkpoint too): the next start is a cold start. Only while stopped. */

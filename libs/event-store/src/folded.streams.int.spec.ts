@@ -100,6 +100,22 @@ describe('FoldedStreams', () => {
     expect(readLog).not.toHaveBeenCalled();
   });
 
+  it('catchUp waits until every event of its subject relayed before the call is folded, and answers at once when there is none', async () => {
+    const f = await setUp();
+    const folds = f.folds();
+    await folds.start();
+    await folds.catchUp();
+    expect(folds.size).toBe(0);
+    for (let i = 0; i < 30; i++) await f.append(`keep-${i}`, 'Created');
+    await f.append('other-y', 'Created');
+    await f.relay.flush();
+    await folds.catchUp();
+    expect(folds.size).toBe(30);
+    expect([...folds.heads()].map(([streamId, fold]) => [streamId, fold.version]).sort()).toEqual(
+      Array.from({ length: 30 }, (_, i) => [`keep-${i}`, 1]).sort(),
+    );
+  });
+
   it('versions JetStream no longer holds (expired) are read from the log, once per stream', async () => {
     const f = await setUp();
     await f.append('keep-old', 'Created', 'Started');

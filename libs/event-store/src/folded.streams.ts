@@ -81,6 +81,19 @@ export class FoldedStreams<State> {
     return this.entries.size;
   }
 
+  /** Every stream held, at its newest version held. */
+  *heads(): IterableIterator<[streamId: string, fold: LoadedAggregate<State>]> {
+    for (const [streamId, entry] of this.entries) yield [streamId, entry.head];
+  }
+
+  /**
+   * Waits until every event relayed on the subject before the call has been folded (rejects after
+   * the tailer's catch-up timeout without progress). Needs `$JS.API.STREAM.MSG.GET` on the stream.
+   */
+  async catchUp(): Promise<void> {
+    await this.tailer.catchUp();
+  }
+
   /** The stream's fold at the newest version held, if any. */
   head(streamId: string): LoadedAggregate<State> | undefined {
     return this.entries.get(streamId)?.head;

@@ -84,6 +84,14 @@ describe('MongoEventStore', () => {
       expect(ok.nextExpectedVersion).toBe(2);
     });
 
+    it('hasEvent says which versions it has, by stream', async () => {
+      const { store } = freshStore();
+      await store.appendToStream('s', [{ type: 'A', data: {} }], { expectedVersion: 'no_stream' });
+      expect(await store.hasEvent('s', 1)).toBe(true);
+      expect(await store.hasEvent('s', 2)).toBe(false);
+      expect(await store.hasEvent('t', 1)).toBe(false);
+    });
+
     it('when an event id is reused, then it throws DuplicateEventIdError and the stream is unchanged', async () => {
       const { store } = freshStore();
       await store.appendToStream('s', [{ type: 'A', data: {}, eventId: 'e1' }], { expectedVersion: 'no_stream' });

@@ -217,6 +217,11 @@ export class MongoEventStore {
     return docs.map(toRecorded);
   }
 
+  /** Whether the stream has an event at `version`: one read by `_id`. */
+  async hasEvent(streamId: string, version: number): Promise<boolean> {
+    return (await this.events.findOne({ _id: eventDocumentId(streamId, version) }, { projection: { _id: 1 } })) !== null;
+  }
+
   /** The stream's current version, 0 when it is empty. Reads the log: not for hot paths. */
   async streamVersion(streamId: string): Promise<number> {
     const [last] = await this.events

@@ -27,7 +27,7 @@ export class ImmediateDeletionCompleter implements DeletionCompleter {
 
   /** Completes the deletions a previous run left in Stopping. */
   async resume(): Promise<void> {
-    for (const sourceId of await this.sources.stoppingSourceIds()) this.deletionRequested(sourceId);
+    for (const sourceId of this.sources.stoppingSourceIds()) this.deletionRequested(sourceId);
     await this.idle();
   }
 

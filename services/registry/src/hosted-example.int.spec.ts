@@ -1,6 +1,5 @@
 import type { AddressResolver } from '@s1c/s1-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sourcesCollection } from './sources.projection';
 import { startRegistryUnderTest, type RegistryUnderTest } from './testing/registry.harness';
 
 const TOKEN = 's1-made-up-token-hosted-0123456789';
@@ -53,9 +52,9 @@ describe('given a running registry', () => {
     expect(JSON.stringify(events)).not.toContain('Collecting');
     expect(JSON.stringify(events)).not.toContain(TOKEN);
 
-    const view = await sourcesCollection(registry.db).findOne({ _id: id });
-    expect(view).toMatchObject({ state: 'Pending', name: 'SentinelOne Mgmt API' });
-    expect(JSON.stringify(view)).not.toContain('Collecting');
+    const held = (await registry.runtime.views.load(id)).state.source;
+    expect(held).toMatchObject({ status: 'Pending', config: { name: 'SentinelOne Mgmt API' } });
+    expect(JSON.stringify(held)).not.toContain('Collecting');
     expect(await registry.send('get', { id })).toEqual(created);
   });
 });

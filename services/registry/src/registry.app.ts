@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { INestMicroservice } from '@nestjs/common';
 import { mongoConnectionOf, natsConnectionOf } from '@s1c/config';
 import { collectionDecider, isCollectionEvent } from '@s1c/domain';
-import { AggregateRepository, connectMongo, MongoEventStore, OutboxRelay, ProjectionRunner } from '@s1c/event-store';
+import { AggregateRepository, connectMongo, MongoEventStore, OutboxRelay } from '@s1c/event-store';
 import { createLogger, NestLogger, type Logger } from '@s1c/logger';
 import { connectNats, drainNats, ensureStream, NatsTransport, STREAMS } from '@s1c/messaging';
 import type { AddressResolver } from '@s1c/s1-client';
@@ -15,13 +15,13 @@ import { RegistryModule } from './registry.module';
 import { SourceNameRegistry } from './source-name.registry';
 import { SourceRepository } from './source.repository';
 import { relaySubjectFor } from './source.streams';
-import { sourcesProjection } from './sources.projection';
+import { SourceViews } from './source.views';
 import { SourcesService } from './sources.service';
 
 export interface RegistryRuntime {
   readonly app: INestMicroservice;
   readonly sources: SourcesService;
-  readonly readModel: ProjectionRunner;
+  readonly views: SourceViews;
   readonly relay: OutboxRelay;
   /** Stops serving, finishes work in flight, and closes every connection. */
   close(): Promise<void>;
@@ -52,22 +52,17 @@ export async function startRegistry(config: RegistryConfig, options: RegistryOpt
     const db = mongo.db(config.S1C_DB_NAME);
     const store = new MongoEventStore(db, { clock });
     await store.ensureIndexes();
-    await sourcesProjection.setup?.(db);
 
     const nc = await connectNats({ ...natsConnectionOf(config), name: 's1c-registry', logger });
     cleanup.push(() => drainNats(nc));
     const jsm = await nc.jetstreamManager();
     await ensureStream(jsm, STREAMS.events, { logger });
 
-    // Fed by S1C_EVENTS, like every reader of the log; the relay below is in this process and is
-    // woken by this process's appends, so a command's own events come back at once.
-    const readModel = new ProjectionRunner(store, db, nc, sourcesProjection, {
-      streamName: STREAMS.events.name,
-      gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT,
-      logger,
-    });
-    await readModel.start();
-    cleanup.push(() => readModel.stop());
+    // Every source folded from S1C_EVENTS (the relay below is in this process and is woken by its
+    // appends); start resolves once every source relayed so far is held.
+    const views = new SourceViews(store, nc, { gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, logger });
+    await views.start();
+    cleanup.push(() => views.stop());
 
     const relay = new OutboxRelay(store, db, nc.jetstream(), jsm, {
       name: 'registry',
@@ -81,12 +76,11 @@ export async function startRegistry(config: RegistryConfig, options: RegistryOpt
 
     const repository = new SourceRepository(store);
     const sources = new SourcesService({
-      db,
       repository,
       collections: new AggregateRepository(store, collectionDecider(), isCollectionEvent),
-      names: new SourceNameRegistry(store, repository, clock),
+      names: new SourceNameRegistry(store, async (sourceId) => (await views.load(sourceId)).state.source, clock),
       secrets,
-      readModel,
+      views,
       clock,
       newId: randomUUID,
     });
@@ -109,7 +103,7 @@ export async function startRegistry(config: RegistryConfig, options: RegistryOpt
     await app.listen();
     cleanup.push(() => app.close());
     logger.info({ db: config.S1C_DB_NAME, encryptionKeyId: secrets.currentKeyId }, 'registry started');
-    return { app, sources, readModel, relay, close };
+    return { app, sources, views, relay, close };
   } catch (error) {
     await close();
     throw error;

@@ -1,7 +1,7 @@
 import { CommandError } from '@s1c/contracts';
 import { ConcurrencyError, type EventMetadata, type MongoEventStore, type RecordedEvent } from '@s1c/event-store';
 import { createHash } from 'node:crypto';
-import type { SourceRepository } from './source.repository';
+import type { SourceState } from '@s1c/domain';
 import { nameStreamId } from './source.streams';
 
 /** A creation that reserved a name but has not stored its source yet keeps the name this long. */
@@ -25,7 +25,8 @@ type NameEvent = { type: 'SourceNameReserved' | 'SourceNameReleased'; data: Name
 export class SourceNameRegistry {
   constructor(
     private readonly store: MongoEventStore,
-    private readonly sources: SourceRepository,
+    /** The source's current state (from memory when held). */
+    private readonly sourceOf: (sourceId: string) => Promise<SourceState>,
     private readonly clock: () => Date,
   ) {}
 
@@ -70,7 +71,7 @@ export class SourceNameRegistry {
   }
 
   private async stillHolds(holder: NameEventData): Promise<boolean> {
-    const { state } = await this.sources.load(holder.sourceId);
+    const state = await this.sourceOf(holder.sourceId);
     switch (state.status) {
       case 'Nonexistent':
         return this.clock().getTime() - Date.parse(holder.at) < IN_FLIGHT_GRACE_MS;

@@ -29,10 +29,6 @@ export class SourceRepository {
     this.aggregates = new AggregateRepository(store, sourceDecider, isSourceEvent);
   }
 
-  load(sourceId: string): Promise<LoadedSource> {
-    return this.aggregates.load(sourceStreamId(sourceId));
-  }
-
   /** The source's events as stored, oldest first. */
   events(sourceId: string): Promise<RecordedEvent[]> {
     return this.store.readStream(sourceStreamId(sourceId));

@@ -19,7 +19,6 @@ import {
 import {
   collectionStreamId,
   foldSource,
-  initialState,
   isSourceEvent,
   type CollectionCommand,
   type CollectionEvent,
@@ -30,15 +29,13 @@ import {
   type SourceEvent,
   type SourceState,
 } from '@s1c/domain';
-import type { AggregateRepository, EventMetadata, ExecuteResult, ProjectionRunner } from '@s1c/event-store';
+import type { AggregateRepository, EventMetadata, ExecuteResult } from '@s1c/event-store';
 import { registerSecret } from '@s1c/logger';
 import type { SecretBox } from '@s1c/secrets';
-import type { Db, Filter } from 'mongodb';
 import { toSourceDocument } from './source-document.mapper';
 import type { SourceNameRegistry } from './source-name.registry';
 import type { SourceRepository } from './source.repository';
-import { sourceStreamId } from './source.streams';
-import { sourcesCollection, type SourceView } from './sources.projection';
+import { emptyFold, isLive, shownSource, SourceViews, type LoadedFold } from './source.views';
 
 /** Who asked, for the log's metadata. */
 export interface RequestContext {
@@ -56,17 +53,19 @@ export interface DeletionCompleter {
 }
 
 export interface SourcesServiceDeps {
-  readonly db: Db;
   readonly repository: SourceRepository;
   readonly collections: AggregateRepository<CollectionState, CollectionCommand, CollectionEvent>;
   readonly names: SourceNameRegistry;
   readonly secrets: SecretBox;
-  readonly readModel: ProjectionRunner;
+  readonly views: SourceViews;
   readonly clock: () => Date;
   readonly newId: () => string;
 }
 
-/** The registry's use cases: each command becomes events in the log, each query reads the read model. */
+/**
+ * The registry's use cases: each command becomes events in the log, decided on the source as the
+ * views hold it; each query answers from the views (memory).
+ */
 export class SourcesService {
   private deletionCompleter: DeletionCompleter | undefined;
 
@@ -86,7 +85,10 @@ export class SourcesService {
     registerSecret(token);
     const metadata = this.metadata(request);
     await names.reserve(collectorId, config.name, sourceId, metadata);
+    let created = false;
     try {
+      // The id is new: its stream is empty, so nothing needs reading.
+      const before: LoadedFold = { state: emptyFold(), version: 0, position: 0 };
       const result = await repository.execute(
         sourceId,
         () => ({
@@ -94,12 +96,13 @@ export class SourcesService {
           data: { sourceId, collectorId, config, secret: secrets.encrypt(token, sourceId) },
           metadata: { now: this.deps.clock() },
         }),
-        // The id is new: its stream is empty, so nothing needs reading.
-        { metadata, from: { state: initialState(), version: 0 } },
+        { metadata, from: SourceViews.aggregateOf(before) },
       );
-      return await this.viewAt(sourceId, result);
+      created = true;
+      return await this.documentAfter(sourceId, before, result);
     } catch (error) {
-      await names.release(collectorId, config.name, sourceId, metadata).catch(() => undefined);
+      // Once the source is stored its name is its own, whatever happens to the reply.
+      if (!created) await names.release(collectorId, config.name, sourceId, metadata).catch(() => undefined);
       throw error;
     }
   }
@@ -110,7 +113,8 @@ export class SourcesService {
     const config = toSourceConfig(command.source.config);
     const token = newSecretOf(command.source.config);
     if (token) registerSecret(token);
-    const current = requireLive(sourceId, (await repository.load(sourceId)).state);
+    const before = await this.deps.views.load(sourceId);
+    const current = requireLive(sourceId, before.state.source);
     if (command.collectorId !== undefined && command.collectorId !== current.collectorId) {
       throw new CommandError('ImmutableField', `a source cannot move to another collector (it is in "${current.collectorId}")`, [
         { path: 'collectorId', message: 'cannot change' },
@@ -126,33 +130,33 @@ export class SourcesService {
         data: { sourceId, config, ...this.changedSecret(sourceId, state, token) },
         metadata: { now: this.deps.clock() },
       }),
-      { metadata, ...(command.version !== undefined ? { expectedVersion: command.version } : {}) },
+      { metadata, ...this.decidedOn(before, command.version) },
     );
     // A reservation whose holder no longer has that name binds nobody, so a crash before this
     // release (or a failed update above) cannot block either name.
     if (renamed) await names.release(current.collectorId, current.config.name, sourceId, metadata);
-    return this.viewAt(sourceId, result);
+    return this.documentAfter(sourceId, before, result);
   }
 
   async restart(ref: SourceRefCommand, request: RequestContext): Promise<SourceDocument> {
-    await this.requireInCollector(ref);
+    const before = await this.inCollector(ref);
     const result = await this.deps.repository.execute(
       ref.id,
       () => ({ type: 'RestartSource', data: { sourceId: ref.id }, metadata: { now: this.deps.clock() } }),
-      { metadata: this.metadata(request), ...(ref.version !== undefined ? { expectedVersion: ref.version } : {}) },
+      { metadata: this.metadata(request), ...this.decidedOn(before, ref.version) },
     );
-    return this.viewAt(ref.id, result);
+    return this.documentAfter(ref.id, before, result);
   }
 
   /** Moves the source to Stopping; the deletion completer takes it to Deleted. */
   async delete(ref: SourceRefCommand, request: RequestContext): Promise<SourceDocument> {
-    await this.requireInCollector(ref);
+    const before = await this.inCollector(ref);
     const result = await this.deps.repository.execute(
       ref.id,
       () => ({ type: 'DeleteSource', data: { sourceId: ref.id }, metadata: { now: this.deps.clock() } }),
-      { metadata: this.metadata(request), ...(ref.version !== undefined ? { expectedVersion: ref.version } : {}) },
+      { metadata: this.metadata(request), ...this.decidedOn(before, ref.version) },
     );
-    const document = await this.viewAt(ref.id, result, { includeDeleted: true });
+    const document = await this.documentAfter(ref.id, before, result, { includeDeleted: true });
     this.deletionCompleter?.deletionRequested(ref.id);
     return document;
   }
@@ -163,7 +167,7 @@ export class SourcesService {
    */
   async replay(command: ReplaySourceCommand, request: RequestContext): Promise<ReplayReply> {
     const { id: sourceId, api, from, to } = command;
-    const source = requireLive(sourceId, (await this.deps.repository.load(sourceId)).state);
+    const source = requireLive(sourceId, (await this.deps.views.load(sourceId)).state.source);
     if (command.collectorId !== undefined && command.collectorId !== source.collectorId) throw notFound(sourceId);
     if (!source.config.supportedApis.includes(api)) {
       throw new CommandError('CollectionNotPlanned', `source ${sourceId} does not collect ${api} (see its supported_apis)`, [
@@ -181,7 +185,7 @@ export class SourcesService {
 
   /** The token of a stored source, decrypted for a connection test only. */
   async storedTarget(ref: SourceRefCommand): Promise<{ baseUrl: string; token: string }> {
-    const source = requireLive(ref.id, (await this.deps.repository.load(ref.id)).state);
+    const source = requireLive(ref.id, (await this.deps.views.load(ref.id)).state.source);
     if (ref.collectorId !== undefined && ref.collectorId !== source.collectorId) throw notFound(ref.id);
     return { baseUrl: source.config.baseUrl, token: this.deps.secrets.decrypt(source.secret, ref.id) };
   }
@@ -203,16 +207,12 @@ export class SourcesService {
    * key is no longer configured) is reported as failed, by id and reason.
    */
   async reencrypt(request: RequestContext): Promise<ReencryptReply> {
-    const { secrets, repository, readModel, db } = this.deps;
+    const { secrets, repository, views } = this.deps;
     const keyId = secrets.currentKeyId;
-    await readModel.catchUp();
-    const views = await sourcesCollection(db)
-      .find({ state: { $ne: 'Deleted' } }, { projection: { _id: 1 } })
-      .sort({ _id: 1 })
-      .toArray();
+    await views.catchUp();
+    const live = [...views.all()].filter(([, fold]) => isLive(fold.state.source)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const reply: ReencryptReply = { ok: true, keyId, reencrypted: [], current: [], failed: [] };
-    const appended: Array<{ sourceId: string; result: ExecuteResult<SourceState> }> = [];
-    for (const { _id: sourceId } of views) {
+    for (const [sourceId, before] of live) {
       try {
         const result = await repository.execute(
           sourceId,
@@ -222,75 +222,100 @@ export class SourcesService {
             const sealed = secret.kid === keyId ? secret : secrets.encrypt(secrets.decrypt(secret, sourceId), sourceId);
             return { type: 'ReencryptSourceSecret', data: { sourceId, secret: sealed }, metadata: { now: this.deps.clock() } };
           },
-          { metadata: this.metadata(request) },
+          { metadata: this.metadata(request), from: SourceViews.aggregateOf(before) },
         );
         (result.events.length > 0 ? reply.reencrypted : reply.current).push(sourceId);
-        if (result.events.length > 0) appended.push({ sourceId, result });
+        if (result.events.length > 0) await views.after(sourceId, before, result);
       } catch (error) {
         // Deleted since the listing: nothing is stored any more to re-encrypt.
         if (error instanceof CommandError && error.code === 'SourceNotFound') continue;
         reply.failed.push({ id: sourceId, reason: error instanceof Error ? error.message : 'unknown failure' });
       }
     }
-    for (const { sourceId, result } of appended) await this.caughtUpWith(sourceId, result);
     return reply;
   }
 
   /** Records that collection has stopped (Deleted) and frees the source's name. Idempotent. */
   async completeDeletion(sourceId: string, request: RequestContext): Promise<void> {
     const metadata = this.metadata(request);
+    const before = await this.deps.views.load(sourceId);
     const result = await this.deps.repository.execute(
       sourceId,
       () => ({ type: 'CompleteSourceDeletion', data: { sourceId }, metadata: { now: this.deps.clock() } }),
-      { metadata },
+      { metadata, ...this.decidedOn(before) },
     );
     if (result.state.status === 'Deleted') {
       await this.deps.names.release(result.state.collectorId, result.state.name, sourceId, metadata);
     }
-    await this.caughtUpWith(sourceId, result);
+    if (result.events.length > 0) await this.deps.views.after(sourceId, before, result);
   }
 
   /** Sources waiting in Stopping, for a completer that resumes after a restart. */
-  async stoppingSourceIds(): Promise<string[]> {
-    const views = await sourcesCollection(this.deps.db).find({ state: 'Stopping' }, { projection: { _id: 1 } }).toArray();
-    return views.map((view) => view._id);
+  stoppingSourceIds(): string[] {
+    return [...this.deps.views.all()].filter(([, fold]) => fold.state.source.status === 'Stopping').map(([sourceId]) => sourceId);
   }
 
   async get(ref: SourceRefCommand): Promise<SourceDocument> {
-    const view = await sourcesCollection(this.deps.db).findOne({ _id: ref.id });
-    if (!view || view.state === 'Deleted' || (ref.collectorId !== undefined && ref.collectorId !== view.collectorId)) {
-      throw notFound(ref.id);
-    }
-    return toSourceDocument(view);
+    const fold = await this.deps.views.load(ref.id);
+    const document = isLive(fold.state.source) ? toSourceDocument(fold) : undefined;
+    if (!document || (ref.collectorId !== undefined && ref.collectorId !== document.collectorId)) throw notFound(ref.id);
+    return document;
   }
 
+  /** Sorted by name, then id; from memory, once every source event relayed so far is folded. */
   async list(query: ListSourcesCommand): Promise<ListSourcesReply> {
+    await this.deps.views.catchUp();
     const states = query.state === undefined ? undefined : Array.isArray(query.state) ? query.state : [query.state];
-    const filter: Filter<SourceView> = { state: states ? { $in: states } : { $ne: 'Deleted' } };
-    if (query.collectorId !== undefined) filter.collectorId = query.collectorId;
-    if (query.name !== undefined) filter.name = query.name;
-    if (query.cursor !== undefined) {
-      const [name, id] = decodeCursor(query.cursor);
-      filter.$or = [{ name: { $gt: name } }, { name, _id: { $gt: id } }];
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const matching: Array<{ name: string; id: string; fold: LoadedFold }> = [];
+    for (const [id, fold] of this.deps.views.all()) {
+      const shown = shownSource(fold.state);
+      if (!shown) continue;
+      if (states ? !states.includes(shown.status) : shown.status === 'Deleted') continue;
+      if (query.collectorId !== undefined && shown.collectorId !== query.collectorId) continue;
+      const name = shown.config.name;
+      if (query.name !== undefined && name !== query.name) continue;
+      if (after && (name < after[0] || (name === after[0] && id <= after[1]))) continue;
+      matching.push({ name, id, fold });
     }
-    const views = await sourcesCollection(this.deps.db)
-      .find(filter)
-      .sort({ name: 1, _id: 1 })
-      .limit(query.limit + 1)
-      .toArray();
-    const page = views.slice(0, query.limit);
+    matching.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const page = matching.slice(0, query.limit);
     const last = page.at(-1);
     return {
       ok: true,
-      sources: page.map(toSourceDocument),
-      nextCursor: views.length > query.limit && last ? encodeCursor(last.name, last._id) : null,
+      sources: page.map(({ fold }) => toSourceDocument(fold)!),
+      nextCursor: matching.length > query.limit && last ? encodeCursor(last.name, last.id) : null,
     };
   }
 
-  private async requireInCollector(ref: SourceRefCommand): Promise<void> {
-    if (ref.collectorId === undefined) return;
-    const { state } = await this.deps.repository.load(ref.id);
-    if (state.status === 'Nonexistent' || state.status === 'Deleted' || state.collectorId !== ref.collectorId) throw notFound(ref.id);
+  /** The source, which must exist (in the caller's collector when it names one). */
+  private async inCollector(ref: SourceRefCommand): Promise<LoadedFold> {
+    const fold = await this.deps.views.load(ref.id);
+    const { source } = fold.state;
+    if (ref.collectorId !== undefined && (!isLive(source) || source.collectorId !== ref.collectorId)) throw notFound(ref.id);
+    return fold;
+  }
+
+  /**
+   * What a command is decided on: the views' fold, unless the caller expects another version (then
+   * the log decides whether the caller or the views are behind).
+   */
+  private decidedOn(before: LoadedFold, expectedVersion?: number): { from?: ReturnType<typeof SourceViews.aggregateOf>; expectedVersion?: number } {
+    if (expectedVersion === undefined) return { from: SourceViews.aggregateOf(before) };
+    return expectedVersion === before.version ? { from: SourceViews.aggregateOf(before), expectedVersion } : { expectedVersion };
+  }
+
+  /** The changed source's document, folded from the events the command appended (no read of the store). */
+  private async documentAfter(
+    sourceId: string,
+    before: LoadedFold,
+    result: ExecuteResult<SourceState>,
+    options: { includeDeleted?: boolean } = {},
+  ): Promise<SourceDocument> {
+    const fold = await this.deps.views.after(sourceId, before, result);
+    const document = toSourceDocument(fold);
+    if (!document || (document.source.state.state === 'Deleted' && !options.includeDeleted)) throw notFound(sourceId);
+    return document;
   }
 
   /** The new encrypted token, only when the caller sent one that differs from the stored one. */
@@ -304,22 +329,6 @@ export class SourcesService {
       }
     }
     return { secret: this.deps.secrets.encrypt(token, sourceId) };
-  }
-
-  /**
-   * Read-your-writes: waits until the read model has applied the events a command just appended
-   * (they come back through S1C_EVENTS, published by the relay in this process).
-   */
-  private async caughtUpWith(sourceId: string, result: ExecuteResult<SourceState>): Promise<void> {
-    if (result.events.length === 0) return;
-    await this.deps.readModel.catchUp({ streamId: sourceStreamId(sourceId), version: result.version });
-  }
-
-  private async viewAt(sourceId: string, result: ExecuteResult<SourceState>, options: { includeDeleted?: boolean } = {}): Promise<SourceDocument> {
-    await this.caughtUpWith(sourceId, result);
-    const view = await sourcesCollection(this.deps.db).findOne({ _id: sourceId });
-    if (!view || (view.state === 'Deleted' && !options.includeDeleted)) throw notFound(sourceId);
-    return toSourceDocument(view);
   }
 
   private metadata(request: RequestContext): EventMetadata {
