@@ -14,8 +14,8 @@ interface JobView {
 }
 
 /**
- * Collection of one API of one source in the `health_apis` read model, folded from its
- * `collection-<sourceId>-<api>` stream.
+ * Collection of one API of one source, folded from its `collection-<sourceId>-<api>` stream and
+ * held in memory by the `HealthModel` (not stored).
  */
 export interface ApiStatusDoc {
   /** The stream id. */
@@ -60,7 +60,7 @@ export function backfillPercent(window: { from: string; to: string }, lastTimest
 
 /**
  * The document after `event`, or undefined when it does not apply (not the next version of the
- * stream, or before the collection was planned). Pure: the projection stores what it returns.
+ * stream, or before the collection was planned). Pure: the model keeps what it returns.
  */
 export function evolveApiStatus(
   doc: ApiStatusDoc | undefined,

@@ -91,9 +91,9 @@ export function subsystemOf(streamId: string, api: SourceApi | undefined): strin
 }
 
 /**
- * What the index knows of the source a health event belongs to: its name, and, from its
- * `health_sources` document, what lets a raise that was overtaken by a deletion or by an update
- * that dropped its API be recognised (the position and time of the source's last event).
+ * What the index knows of the source a health event belongs to: its name, and, from its status (a
+ * `SourceStatusDoc`, in memory), what lets a raise that was overtaken by a deletion or by an
+ * update that dropped its API be recognised (the position and time of the source's last event).
  */
 export interface RaisingSource {
   collectorId: string;

@@ -155,6 +155,7 @@ describe('the health API', () => {
       const response = await get('/healthz', null);
       expect(response.status).toBe(200);
       expect(response.body).toMatchObject({ status: 'ok', checks: { nats: { ok: true }, mongodb: { ok: true } } });
+      expect(response.body.readModel.ready).toBe(true);
       expect(response.body.readModel.checkpoint).toBeGreaterThan(0);
     });
 
@@ -180,6 +181,30 @@ describe('the health API', () => {
         await nats.restart();
         await expect.poll(async () => (await own.get('/healthz')).status, { timeout: 15_000, interval: 250 }).toBe(200);
       });
+    });
+  });
+
+  describe('while the read models are not ready (the log is replayed at every start)', () => {
+    it('/healthz is 503 saying so, the status endpoints and /metrics are 503, and the rest still answers', async () => {
+      const model = h.runtime.readModel.model;
+      model.ready = false;
+      try {
+        const healthz = await get('/healthz', null);
+        expect(healthz.status).toBe(503);
+        expect(healthz.body).toMatchObject({ status: 'unavailable', checks: { nats: { ok: true }, mongodb: { ok: true } }, readModel: { ready: false } });
+        for (const path of ['/api/v1/sources', '/api/v1/sources/alpha-src', '/api/v1/sources/alpha-src/health-events', '/metrics']) {
+          const response = await get(path);
+          expect(response.status, path).toBe(503);
+          expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+          expect(response.body).toEqual({ error: { code: 'Unavailable', message: 'the health read models are still replaying the event log (at start); try again shortly' } });
+        }
+        expect((await get('/api/v1/health-events')).status).toBe(200);
+        expect((await get('/api/v1/sources/alpha-src/history')).status).toBe(200);
+      } finally {
+        model.ready = true;
+      }
+      expect((await get('/healthz', null)).status).toBe(200);
+      expect((await get('/api/v1/sources')).status).toBe(200);
     });
   });
 
@@ -328,9 +353,13 @@ describe('the health API', () => {
       for (const part of Object.values(SECRET_PARTS)) expect(everything).not.toContain(part);
       // As keys: a history names the field "api_secret" as a value, with its value masked.
       expect(everything).not.toMatch(/"(api_secret|secret|secretKeyId)":/);
-      for (const name of ['health_sources', 'health_apis', 'health_events']) {
-        const docs = JSON.stringify(await h.db.collection(name).find({}).toArray());
-        for (const part of Object.values(SECRET_PARTS)) expect(docs).not.toContain(part);
+      const model = JSON.stringify(h.runtime.readModel.model.snapshot());
+      expect(model).toContain('alpha-src');
+      const events = JSON.stringify(await h.db.collection('health_events').find({}).toArray());
+      expect(events).toContain('alpha-src');
+      for (const part of Object.values(SECRET_PARTS)) {
+        expect(model).not.toContain(part);
+        expect(events).not.toContain(part);
       }
       expect(h.logText()).not.toContain(TOKEN);
     });

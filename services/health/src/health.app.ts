@@ -3,7 +3,7 @@ import { mongoConnectionOf, natsConnectionOf } from '@s1c/config';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { connectMongo, MongoEventStore, ProjectionRunner } from '@s1c/event-store';
+import { connectMongo, MongoEventStore } from '@s1c/event-store';
 import { createLogger, NestLogger, type Logger } from '@s1c/logger';
 import { connectNats, drainNats, ensureStream, STREAMS } from '@s1c/messaging';
 import type { AddressInfo } from 'node:net';
@@ -11,8 +11,8 @@ import { HealthExceptionFilter } from './api-exception.filter';
 import { loadDashboardAssets, type DashboardAssets } from './dashboard.controller';
 import type { HealthConfig } from './health.config';
 import { HealthModule } from './health.module';
-import { healthProjection } from './health.projection';
 import { HealthQueries } from './health.queries';
+import { HealthReadModel } from './health.read-model';
 import { DependencyProbes } from './probes';
 import { dashboardSecurityHeaders } from './security.headers';
 
@@ -21,7 +21,8 @@ export interface HealthRuntime {
   /** The dashboard's URL (the API is under it). */
   readonly url: string;
   readonly port: number;
-  readonly readModel: ProjectionRunner;
+  /** The read models: source and API status in memory, health events in MongoDB. */
+  readonly readModel: HealthReadModel;
   readonly queries: HealthQueries;
   /** Stops serving, stops the read models, and closes every connection. */
   close(): Promise<void>;
@@ -35,8 +36,10 @@ export interface HealthOptions {
 }
 
 /**
- * Starts the health service: the read models (a projection of the log, fed by S1C_EVENTS, with its
- * own checkpoint), the HTTP API, `/healthz`, `/metrics`, the OpenAPI document and the dashboard.
+ * Starts the health service: the read models (the whole log replayed into memory at every start,
+ * then S1C_EVENTS followed; health events in MongoDB), the HTTP API, `/healthz`, `/metrics`, the
+ * OpenAPI document and the dashboard. It resolves once it listens, before the replay is over:
+ * `/healthz` and the status endpoints answer 503 until it is (`readModel.ready`).
  */
 export async function startHealth(config: HealthConfig, options: HealthOptions = {}): Promise<HealthRuntime> {
   const logger = options.logger ?? createLogger({ name: 'health', level: config.LOG_LEVEL });
@@ -55,19 +58,16 @@ export async function startHealth(config: HealthConfig, options: HealthOptions =
 
     // The read models follow S1C_EVENTS (the registry owns the stream: this waits for it). Once
     // started, a broken NATS connection only holds the read models back: the API still answers.
+    // No checkpoint: the source and API status are only in memory, so each start replays the log.
     const nc = await connectNats({ ...natsConnectionOf(config), name: 's1c-health', logger });
     cleanup.push(() => drainNats(nc));
     await ensureStream(await nc.jetstreamManager({ checkAPI: false }), STREAMS.events, { logger });
-    const readModel = new ProjectionRunner(store, db, nc, healthProjection(logger), {
-      streamName: STREAMS.events.name,
-      gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT,
-      logger,
-    });
+    const readModel = new HealthReadModel(store, db, nc, { streamName: STREAMS.events.name, gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, logger });
     await readModel.start();
     cleanup.push(() => readModel.stop());
 
-    const queries = new HealthQueries(db, clock, store);
-    const probes = new DependencyProbes(nc, db, () => readModel.checkpoint());
+    const queries = new HealthQueries(db, readModel.model, clock, store);
+    const probes = new DependencyProbes(nc, db, () => ({ ready: readModel.ready, checkpoint: readModel.position }));
     const app = await NestFactory.create<NestExpressApplication>(
       HealthModule.register({ queries, probes, token: config.S1C_API_TOKEN, clock, assets }),
       { logger: new NestLogger(logger), bodyParser: false, abortOnError: false },

@@ -33,7 +33,7 @@ export class HealthApiController {
   async sourceHealthEvents(@Param('id') rawId: string, @Query() query: unknown) {
     const id = parseSourceId(rawId);
     const filters = parseQuery(sourceHealthEventsQuerySchema, query);
-    if (!(await this.queries.sourceExists(id))) throw notFound(`source ${JSON.stringify(id)}`);
+    if (!this.queries.sourceExists(id)) throw notFound(`source ${JSON.stringify(id)}`);
     return this.queries.listHealthEvents({ ...filters, source: id });
   }
 

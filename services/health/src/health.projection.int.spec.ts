@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isSourceEvent, sourceDecider, sourceStreamId, type LiveSourceState, type SourceCommand } from '@s1c/domain';
+import { isSourceEvent, NO_PROGRESS, sourceDecider, sourceStreamId, type CollectionCommand, type LiveSourceState, type SourceCommand } from '@s1c/domain';
 import { AggregateRepository, MongoEventStore, type RecordedEvent } from '@s1c/event-store';
 import { serverUrls, uniqueDbName } from '@s1c/test-harness';
 import { MongoClient } from 'mongodb';
-import { HEALTH_COLLECTIONS, healthProjection } from './health.projection';
-import { startHealthUnderTest, type HealthUnderTest } from './testing/health.harness';
-import { iso, micros, NOW, writeScriptedHistory } from './testing/scripted.history';
+import type { HealthRuntime } from './health.app';
+import { HealthModel } from './health.model';
+import { HEALTH_COLLECTIONS, HealthProjection } from './health.projection';
+import { startHealthUnderTest, type HealthReplica, type HealthUnderTest } from './testing/health.harness';
+import { at, iso, micros, NOW, writeScriptedHistory } from './testing/scripted.history';
 
 /** Sixty per-minute counts ending at NOW's minute (index 59 = 10:15), from `{minuteOfHour: records}`. */
 function perMinute(counts: Record<number, number>): number[] {
@@ -288,15 +290,14 @@ describe('the health read models', () => {
   });
   afterAll(() => h?.close());
 
-  const everything = async () => ({
-    sources: (await h.get('/api/v1/sources')).body,
-    deleted: (await h.get('/api/v1/sources?state=Deleted')).body,
-    index: (await h.get('/api/v1/health-events?limit=500')).body,
-    raw: {
-      sources: await h.db.collection(HEALTH_COLLECTIONS.sources).find({}).sort({ _id: 1 }).toArray(),
-      apis: await h.db.collection(HEALTH_COLLECTIONS.apis).find({}).sort({ _id: 1 }).toArray(),
-      events: await h.db.collection(HEALTH_COLLECTIONS.events).find({}).sort({ _id: 1 }).toArray(),
-    },
+  /** What a health service answers and holds, and the health events stored. */
+  const everything = async (service: { get: HealthUnderTest['get']; runtime: HealthRuntime } = h) => ({
+    sources: (await service.get('/api/v1/sources')).body,
+    deleted: (await service.get('/api/v1/sources?state=Deleted')).body,
+    index: (await service.get('/api/v1/health-events?limit=500')).body,
+    metrics: (await service.get('/metrics')).text,
+    model: service.runtime.readModel.model.snapshot(),
+    events: await h.db.collection(HEALTH_COLLECTIONS.events).find({}).sort({ _id: 1 }).toArray(),
   });
 
   describe('given a scripted history (create, plan, dispatch, pages, completion, a failure streak, recovery, a 429, errors, an update, a deletion)', () => {
@@ -316,55 +317,77 @@ describe('the health read models', () => {
       const { body } = await h.get('/api/v1/health-events?limit=500');
       expect(body).toEqual({ items: INDEX, total: INDEX.length, limit: 500, offset: 0 });
     });
-  });
 
-  describe('when the read models are rebuilt from the log', () => {
-    it('then they hold the same documents and answer the same', async () => {
-      const before = await everything();
-      await h.runtime.readModel.rebuild();
-      const after = await everything();
-      expect(after).toEqual(before);
+    it('then source and API status are held in memory only: health_events is the one collection written', async () => {
+      const { sources, apis } = h.runtime.readModel.model.snapshot();
+      expect(sources.map((s) => s._id)).toEqual(['alpha-src', 'bravo-src', 'charlie-src', 'delta-src']);
+      expect(apis.map((a) => a._id)).toEqual(['collection-alpha-src-activities', 'collection-alpha-src-agents', 'collection-bravo-src-threats', 'collection-charlie-src-activities']);
+      const names = (await h.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+      expect(names).toContain(HEALTH_COLLECTIONS.events);
+      expect(names.filter((n) => n.startsWith('health_'))).toEqual([HEALTH_COLLECTIONS.events]);
     });
   });
 
-  describe('when the same events are applied again (a replica, or a redelivery)', () => {
-    it('then nothing changes', async () => {
+  describe('when the log is folded again into a fresh model (what every start does)', () => {
+    it('then that model equals the live one, and the health events do not change (none resolved is raised again)', async () => {
       const before = await everything();
-      const projection = healthProjection();
-      for await (const batch of h.store.readLog()) for (const event of batch) await projection.apply(event, h.db);
-      await projection.flush!(h.db);
+      expect(before.events.filter((e) => e.resolvedAt !== null)).toHaveLength(3);
+      const model = new HealthModel();
+      const projection = new HealthProjection(model, h.db);
+      for await (const batch of h.store.readLog()) for (const event of batch) await projection.apply(event);
+      expect(model.snapshot()).toEqual(before.model);
       expect(await everything()).toEqual(before);
     });
   });
 
-  describe('when two replicas apply the log and one falls behind the other', () => {
-    it('then the one behind, deciding on the documents it last wrote (stale), still ends with the documents of one reader', async () => {
-      const before = await everything();
-      const events: RecordedEvent[] = [];
-      for await (const batch of h.store.readLog()) events.push(...batch);
-      // Split at the events of the busiest collection stream, so that both replicas write its document.
-      const counts = new Map<string, number>();
-      for (const e of events) if (e.streamId.startsWith('collection-')) counts.set(e.streamId, (counts.get(e.streamId) ?? 0) + 1);
-      const busiest = [...counts].sort((x, y) => y[1] - x[1])[0]![0];
-      const collectionAt = events.flatMap((e, i) => (e.streamId === busiest ? [i] : []));
-      const [half, threeQuarters] = [collectionAt[Math.floor(collectionAt.length / 2)]!, collectionAt[Math.floor((collectionAt.length * 3) / 4)]!];
-      const a = healthProjection();
-      const b = healthProjection();
-      await a.reset(h.db);
-      for (const event of events.slice(0, half)) {
-        await a.apply(event, h.db);
-        await b.apply(event, h.db);
-      }
-      // Both hold the same changes; the second to write finds them written.
-      await a.flush!(h.db);
-      await b.flush!(h.db);
-      for (const event of events.slice(half, threeQuarters)) await b.apply(event, h.db);
-      await b.flush!(h.db);
-      // a holds changes on top of documents b has moved on since: its writes lose, and it folds
-      // what it holds onto what b stored.
-      for (const event of events.slice(half)) await a.apply(event, h.db);
-      await a.flush!(h.db);
+  describe('when another health service starts on the same database (a second replica, or this one restarted)', () => {
+    let replica: HealthReplica;
+    let before: Awaited<ReturnType<typeof everything>>;
+    beforeAll(async () => {
+      before = await everything();
+      replica = await h.startReplica();
+    });
+
+    it('then it replays the log into the same model, answers the same, and leaves the health events as they were', async () => {
+      expect(before.model.apis).toHaveLength(4);
+      expect(before.events.filter((e) => e.resolvedAt !== null)).toHaveLength(3);
+      expect(await everything(replica)).toEqual(before);
       expect(await everything()).toEqual(before);
+      expect((await replica.get('/healthz')).body.readModel).toEqual({ ready: true, checkpoint: (await h.get('/healthz')).body.readModel.checkpoint });
+    });
+
+    it('then both follow new events, and a health event both apply is stored once', async () => {
+      // A new source whose job fails (a health event is raised), then recovers (it is resolved).
+      const id = 'golf-src';
+      const config = { name: 'Golf', description: null, category: null, fields: [], baseUrl: 'https://golf.sentinelone.net', supportedApis: ['threats' as const] };
+      const secret = { alg: 'A256GCM' as const, kid: 'k', iv: 'i', ct: 'c', tag: 't' };
+      const stream = `collection-${id}-threats`;
+      const collection = (minutes: number, command: Omit<CollectionCommand, 'metadata'>) =>
+        h.collections.execute(stream, () => ({ ...command, metadata: { now: at(minutes) } }) as CollectionCommand);
+      await h.sources.execute(sourceStreamId(id), () => ({ type: 'CreateSource', data: { sourceId: id, collectorId: 'default', config, secret }, metadata: { now: at(13) } }));
+      await collection(13, { type: 'PlanCollection', data: { sourceId: id, api: 'threats', generation: 1, baseUrl: config.baseUrl, backfillMs: 0 } });
+      const window = { from: iso(12), to: iso(13) };
+      await collection(13, { type: 'DispatchJob', data: { jobId: 'golf-1', lane: 'live', window, resume: NO_PROGRESS } });
+      await collection(13.5, { type: 'FailJob', data: { jobId: 'golf-1', errorType: 'ThirdPartyGeneric', reason: 'HTTP 503 from SentinelOne', random: 0.5 } });
+      await h.caughtUp();
+
+      const failing = (await h.get(`/api/v1/sources/${id}`)).body;
+      expect(failing).toMatchObject({ id, health: 'error', openErrors: 1, apis: [{ api: 'threats', failuresTotal: 1 }] });
+      expect((await replica.get(`/api/v1/sources/${id}`)).body).toEqual(failing);
+      const raised = await h.db.collection(HEALTH_COLLECTIONS.events).find({ 'resourceIdentity.id': id }).toArray();
+      expect(raised).toMatchObject([{ status: 'UnHealthy', occurrences: 1 }]);
+
+      const progress = { cursor: 'cursor-1', walkFrom: null, lastTimestamp: iso(13), records: 7, pages: 1 };
+      await collection(14, { type: 'DispatchJob', data: { jobId: 'golf-2', lane: 'live', window, resume: NO_PROGRESS } });
+      await collection(14, { type: 'RecordPage', data: { jobId: 'golf-2', progress, pageRecords: 7, rateLimited: false } });
+      await h.caughtUp();
+
+      const recovered = (await h.get(`/api/v1/sources/${id}`)).body;
+      expect(recovered).toMatchObject({ id, health: 'healthy', openErrors: 0, apis: [{ api: 'threats', records: { total: 7 } }] });
+      expect((await replica.get(`/api/v1/sources/${id}`)).body).toEqual(recovered);
+      const resolved = await h.db.collection(HEALTH_COLLECTIONS.events).find({ 'resourceIdentity.id': id }).toArray();
+      expect(resolved).toMatchObject([{ _id: raised[0]!._id, status: 'Healthy', resolvedAt: iso(14), occurrences: 1 }]);
+      expect(replica.runtime.readModel.model.snapshot()).toEqual(h.runtime.readModel.model.snapshot());
     });
   });
 
@@ -434,9 +457,13 @@ describe('the health-event index, whichever of two streams is relayed first', ()
       const results: Record<string, unknown> = {};
       for (const [name, events] of Object.entries(orders)) {
         const db = mongo.db(uniqueDbName('health'));
-        const projection = healthProjection();
-        for (const event of events) await projection.apply(event, db);
+        const projection = new HealthProjection(new HealthModel(), db);
+        for (const event of events) await projection.apply(event);
         results[name] = await db.collection(HEALTH_COLLECTIONS.events).find({}).sort({ _id: 1 }).toArray();
+        // A start after that replays the log (in log order) into a fresh model: nothing changes.
+        const restarted = new HealthProjection(new HealthModel(), db);
+        for (const event of log) await restarted.apply(event);
+        expect(await db.collection(HEALTH_COLLECTIONS.events).find({}).sort({ _id: 1 }).toArray()).toEqual(results[name]);
       }
       expect(results.log).toMatchObject([
         { _id: 'health-echo-src-1', status: 'Healthy', resolvedAt: iso(17), lastSeen: iso(16) },

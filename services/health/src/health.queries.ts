@@ -1,10 +1,12 @@
 import { historyFromLog, type SourceHistoryReply } from '@s1c/contracts';
 import { foldSource, isSourceEvent, parseMicros, sourceStreamId, toMicroIso, type SourceApi, type SourceEvent } from '@s1c/domain';
 import type { MongoEventStore } from '@s1c/event-store';
-import type { Db, Filter } from 'mongodb';
+import type { Collection, Db, Filter } from 'mongodb';
 import { PER_MINUTE_WINDOW, type ApiStatusDoc } from './api-status.model';
 import type { HealthEventDoc } from './health-event.model';
-import { healthCollections, type HealthCollections } from './health.projection';
+import type { HealthModel } from './health.model';
+import { healthEvents } from './health.projection';
+import { unavailable } from './http.errors';
 import type { HealthEventsQuery, SourcesQuery } from './query.schemas';
 import type { SourceStatusDoc } from './source-status.model';
 
@@ -70,26 +72,30 @@ export interface Page<T> {
   offset: number;
 }
 
-/** Reads the health read models and shapes them for the API; `clock` makes lag testable. */
+/**
+ * Reads the health read models and shapes them for the API: source and API status from the
+ * in-memory {@link HealthModel}, health events from `health_events`; `clock` makes lag testable.
+ * What reads the model answers 503 until the model is ready (the log replayed at start).
+ */
 export class HealthQueries {
-  private readonly c: HealthCollections;
+  private readonly events: Collection<HealthEventDoc>;
 
   constructor(
     db: Db,
+    private readonly model: HealthModel,
     private readonly clock: () => Date,
     private readonly store: MongoEventStore,
   ) {
-    this.c = healthCollections(db);
+    this.events = healthEvents(db);
   }
 
   async listSources(query: SourcesQuery): Promise<Page<SourceStatusView>> {
-    const filter: Filter<SourceStatusDoc> = {};
-    filter.state = query.state ? { $in: query.state } : { $ne: 'Deleted' };
-    if (query.collector) filter.collectorId = query.collector;
+    const states = query.state;
     const needle = query.name?.toLowerCase();
-    // Sources are few (hundreds): the name match and the order are done here, which works the
-    // same on FerretDB (no index but _id) and MongoDB.
-    const all = (await this.c.sources.find(filter).toArray())
+    const all = this.loaded()
+      .allSources()
+      .filter((s) => (states ? states.includes(s.state) : s.state !== 'Deleted'))
+      .filter((s) => !query.collector || s.collectorId === query.collector)
       .filter((s) => !needle || s.name.toLowerCase().includes(needle))
       .sort((a, b) => a.name.localeCompare(b.name) || (a._id < b._id ? -1 : 1));
     const page = all.slice(query.offset, query.offset + query.limit);
@@ -97,7 +103,7 @@ export class HealthQueries {
   }
 
   async getSource(id: string): Promise<SourceStatusView | undefined> {
-    const doc = await this.c.sources.findOne({ _id: id });
+    const doc = this.loaded().source(id);
     if (!doc || doc.state === 'Deleted') return undefined;
     return (await this.views([doc]))[0];
   }
@@ -110,8 +116,8 @@ export class HealthQueries {
     if (query.status) filter.status = query.status === 'open' ? 'UnHealthy' : 'Healthy';
     if (query.to) filter.firstSeen = { $lt: toMicroIso(query.to) };
     if (query.from) filter.$or = [{ resolvedAt: null }, { resolvedAt: { $gte: toMicroIso(query.from) } }];
-    const total = await this.c.events.countDocuments(filter);
-    const docs = await this.c.events
+    const total = await this.events.countDocuments(filter);
+    const docs = await this.events
       .find(filter)
       .sort({ eventTime: -1, _id: 1 })
       .skip(query.offset)
@@ -132,29 +138,36 @@ export class HealthQueries {
   }
 
   /** Whether the source exists (and is not deleted). */
-  async sourceExists(id: string): Promise<boolean> {
-    const doc = await this.c.sources.findOne({ _id: id }, { projection: { state: 1 } });
+  sourceExists(id: string): boolean {
+    const doc = this.loaded().source(id);
     return !!doc && doc.state !== 'Deleted';
   }
 
   /** Everything `/metrics` reports, in one read. */
   async metricsSnapshot(): Promise<{ sources: SourceStatusDoc[]; apis: ApiStatusDoc[]; open: Array<Pick<HealthEventDoc, 'resourceIdentity' | 'severityLevel' | 'errorType'>> }> {
-    const sources = await this.c.sources.find({ state: { $ne: 'Deleted' } }).toArray();
-    const apis = await this.c.apis.find({}).toArray();
-    const open = await this.c.events.find({ resolvedAt: null }, { projection: { resourceIdentity: 1, severityLevel: 1, errorType: 1 } }).toArray();
+    const model = this.loaded();
+    const sources = model.allSources().filter((s) => s.state !== 'Deleted');
+    const apis = model.allApis();
+    const open = await this.events.find({ resolvedAt: null }, { projection: { resourceIdentity: 1, severityLevel: 1, errorType: 1 } }).toArray();
     return { sources, apis, open };
+  }
+
+  /** The model, once it holds the whole log (503 before). */
+  private loaded(): HealthModel {
+    if (!this.model.ready) throw unavailable('the health read models are still replaying the event log (at start); try again shortly');
+    return this.model;
   }
 
   private async views(docs: SourceStatusDoc[]): Promise<SourceStatusView[]> {
     if (docs.length === 0) return [];
     const ids = docs.map((d) => d._id);
-    const apis = await this.c.apis.find({ sourceId: { $in: ids } }).toArray();
-    const open = await this.c.events
+    const open = await this.events
       .find({ 'resourceIdentity.id': { $in: ids }, resolvedAt: null })
       .sort({ eventTime: -1, _id: 1 })
       .toArray();
     const now = this.clock();
     return docs.map((doc) => {
+      const apis = this.model.apisOf(doc._id);
       const mine = open.filter((e) => e.resourceIdentity.id === doc._id);
       const openErrors = mine.filter((e) => e.severityLevel === 'Error').length;
       const openWarnings = mine.length - openErrors;
@@ -187,7 +200,7 @@ export class HealthQueries {
           occurrences: e.occurrences,
           api: e.api,
         })),
-        apis: doc.supportedApis.map((api) => apiView(api, apis.find((a) => a.sourceId === doc._id && a.api === api), now)),
+        apis: doc.supportedApis.map((api) => apiView(api, apis.find((a) => a.api === api), now)),
       };
     });
   }

@@ -42,3 +42,9 @@ export function notFound(what: string): HttpException {
   const body: ApiErrorBody = { error: { code: 'NotFound', message: `${what} not found` } };
   return new HttpException(body, HttpStatus.NOT_FOUND);
 }
+
+/** The service cannot answer yet (its read models are loading): a 503 the caller may retry. */
+export function unavailable(message: string): HttpException {
+  const body: ApiErrorBody = { error: { code: 'Unavailable', message } };
+  return new HttpException(body, HttpStatus.SERVICE_UNAVAILABLE);
+}

@@ -19,8 +19,9 @@ function series(name: string, labels: Labels, value: number): string {
 }
 
 /**
- * Prometheus text exposition of the read models: computed at each scrape, so every replica of the
- * service reports the same numbers (they come from the log, not from this process's memory).
+ * Prometheus text exposition of the read models: computed at each scrape from the status every
+ * replica folds from the same log (and the open health events in MongoDB), so every replica of the
+ * service reports the same numbers once it has read the same events.
  */
 export function renderMetrics(
   snapshot: { sources: SourceStatusDoc[]; apis: ApiStatusDoc[]; open: Array<Pick<HealthEventDoc, 'resourceIdentity' | 'severityLevel' | 'errorType'>> },

@@ -31,6 +31,7 @@ const eventFilters = [
 ];
 const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
 const secured = { '401': errorResponse('Missing or wrong bearer token (only when S1C_API_TOKEN is set).') };
+const loading = { '503': errorResponse('The read models are still replaying the event log (for a while after a start); try again.') };
 const sourceId = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const page = (item: string) => ({
   type: 'object',
@@ -228,6 +229,7 @@ export const OPENAPI_DOCUMENT = {
           '200': { description: 'A page of sources, sorted by name.', content: { 'application/json': { schema: { $ref: '#/components/schemas/SourcePage' } } } },
           '400': errorResponse('A bad or unknown query parameter (each one named).'),
           ...secured,
+          ...loading,
         },
       },
     },
@@ -239,6 +241,7 @@ export const OPENAPI_DOCUMENT = {
           '200': { description: 'The source.', content: { 'application/json': { schema: { $ref: '#/components/schemas/SourceStatus' } } } },
           '404': errorResponse('Unknown or deleted source.'),
           ...secured,
+          ...loading,
         },
       },
     },
@@ -251,6 +254,7 @@ export const OPENAPI_DOCUMENT = {
           '400': errorResponse('A bad or unknown query parameter.'),
           '404': errorResponse('Unknown or deleted source.'),
           ...secured,
+          ...loading,
         },
       },
     },
@@ -279,12 +283,15 @@ export const OPENAPI_DOCUMENT = {
     },
     '/healthz': {
       get: {
-        summary: 'Whether NATS and MongoDB are reachable (no token needed).',
+        summary: 'Whether NATS and MongoDB are reachable and the read models ready (no token needed).',
         security: [],
-        responses: { '200': { description: 'Both reachable.' }, '503': { description: 'One is not; `checks` says which.' } },
+        responses: {
+          '200': { description: 'Both reachable, and the read models hold the event log (`readModel.ready`).' },
+          '503': { description: 'One is not (`checks` says which), or the read models are still replaying the event log after a start (`readModel.ready` false).' },
+        },
       },
     },
-    '/metrics': { get: { summary: 'Prometheus metrics.', responses: { '200': { description: 'Text exposition format 0.0.4.' }, ...secured } } },
+    '/metrics': { get: { summary: 'Prometheus metrics.', responses: { '200': { description: 'Text exposition format 0.0.4.' }, ...secured, ...loading } } },
     '/api/docs': { get: { summary: 'This document.', responses: { '200': { description: 'OpenAPI 3.0 JSON.' }, ...secured } } },
   },
 } as const;

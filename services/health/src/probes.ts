@@ -7,18 +7,27 @@ export interface DependencyCheck {
   error?: string;
 }
 
+/** Where the read models are: `ready` once the log replayed at start is in memory; `checkpoint`, the S1C_EVENTS sequence read up to (not saved). */
+export interface ReadModelState {
+  ready: boolean;
+  checkpoint: number;
+}
+
 export interface Readiness {
   status: 'ok' | 'unavailable';
   checks: { nats: DependencyCheck; mongodb: DependencyCheck };
-  readModel?: { checkpoint: number };
+  readModel: ReadModelState;
 }
 
-/** Checks NATS and MongoDB with a round trip each, bounded by `timeoutMs`. */
+/**
+ * Readiness: NATS and MongoDB answer a round trip each (bounded by `timeoutMs`), and the read
+ * models are ready (they hold the whole log as of the start: until then the status is incomplete).
+ */
 export class DependencyProbes {
   constructor(
     private readonly nc: NatsConnection,
     private readonly db: Db,
-    private readonly checkpoint: () => Promise<number>,
+    private readonly readModel: () => ReadModelState,
     private readonly timeoutMs = 2000,
   ) {}
 
@@ -27,9 +36,9 @@ export class DependencyProbes {
       this.timed(() => (this.nc.isClosed() ? Promise.reject(new Error('connection closed')) : this.nc.rtt())),
       this.timed(() => this.db.command({ ping: 1 })),
     ]);
-    const ok = nats.ok && mongodb.ok;
-    const checkpoint = mongodb.ok ? await this.checkpoint().catch(() => undefined) : undefined;
-    return { status: ok ? 'ok' : 'unavailable', checks: { nats, mongodb }, ...(checkpoint !== undefined ? { readModel: { checkpoint } } : {}) };
+    const readModel = this.readModel();
+    const ok = nats.ok && mongodb.ok && readModel.ready;
+    return { status: ok ? 'ok' : 'unavailable', checks: { nats, mongodb }, readModel };
   }
 
   private async timed(probe: () => Promise<unknown>): Promise<DependencyCheck> {

@@ -2,8 +2,8 @@ import type { SourceStateName } from '@s1c/contracts';
 import { HEALTH_EVENT_NAMES, toMicroIso, type ErrorType, type SourceApi, type SourceChange, type SourceEvent } from '@s1c/domain';
 
 /**
- * One source in the `health_sources` read model, folded from its `source-<id>` stream. It holds
- * no secret, not even the id of the key that encrypted one.
+ * One source's status, folded from its `source-<id>` stream and held in memory by the
+ * `HealthModel` (not stored). It holds no secret, not even the id of the key that encrypted one.
  */
 export interface SourceStatusDoc {
   _id: string;
@@ -40,7 +40,7 @@ const CHANGE_WORDS: Record<SourceChange, string> = {
 
 /**
  * The document after `event`, or undefined when the event does not apply (it is not the next
- * version, or the stream has no creation). Pure: the projection stores what it returns.
+ * version, or the stream has no creation). Pure: the model keeps what it returns.
  */
 export function evolveSourceStatus(
   doc: SourceStatusDoc | undefined,

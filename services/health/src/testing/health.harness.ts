@@ -33,11 +33,26 @@ export interface HealthUnderTest {
   readonly url: string;
   /** The service's "now" (lag is measured against it). */
   setNow(now: Date): void;
-  /** Publishes what the test appended, then waits until the read models have applied it. */
+  /** Publishes what the test appended, then waits until the read models (and those of every replica started) have applied it. */
   caughtUp(): Promise<void>;
   /** GET with the harness's token (unless `token` says otherwise); returns status, headers and parsed body. */
-  get(path: string, options?: { token?: string | null }): Promise<{ status: number; headers: Headers; text: string; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  get(path: string, options?: { token?: string | null }): Promise<Reply>;
+  /**
+   * Starts another health service on the same database and servers (a second replica, or the
+   * service started again), with the same clock; it is caught up when this resolves. Closed with
+   * this one.
+   */
+  startReplica(): Promise<HealthReplica>;
   logText(): string;
+  close(): Promise<void>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Reply = { status: number; headers: Headers; text: string; body: any };
+
+export interface HealthReplica {
+  readonly runtime: HealthRuntime;
+  get(path: string, options?: { token?: string | null }): Promise<Reply>;
   close(): Promise<void>;
 }
 
@@ -66,6 +81,8 @@ export async function startHealthUnderTest(
     S1C_EVENT_POLL_INTERVAL: '50ms',
   });
   const runtime = await startHealth(config, { logger, clock: () => now });
+  // startHealth resolves before the log is replayed: wait for it, as a test expects a ready service.
+  await runtime.readModel.catchUp();
   const mongo = await MongoClient.connect(mongoUrl);
   const db = mongo.db(dbName);
   const store = new MongoEventStore(db);
@@ -80,6 +97,19 @@ export async function startHealthUnderTest(
     pollIntervalMs: 50,
   });
   await relay.start();
+  const replicas: HealthReplica[] = [];
+  const getFrom = async (url: string, path: string, getOptions: { token?: string | null } = {}): Promise<Reply> => {
+    const token = getOptions.token === undefined ? options.token : getOptions.token;
+    const response = await fetch(new URL(path, url), { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    return { status: response.status, headers: response.headers, text, body };
+  };
   return {
     runtime,
     db,
@@ -93,21 +123,19 @@ export async function startHealthUnderTest(
     async caughtUp() {
       await relay.flush();
       await runtime.readModel.catchUp();
+      for (const replica of replicas) await replica.runtime.readModel.catchUp();
     },
-    async get(path, getOptions = {}) {
-      const token = getOptions.token === undefined ? options.token : getOptions.token;
-      const response = await fetch(new URL(path, runtime.url), { headers: token ? { Authorization: `Bearer ${token}` } : {} });
-      const text = await response.text();
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        body = undefined;
-      }
-      return { status: response.status, headers: response.headers, text, body };
+    get: (path, getOptions) => getFrom(runtime.url, path, getOptions),
+    async startReplica() {
+      const other = await startHealth(config, { logger, clock: () => now });
+      const replica: HealthReplica = { runtime: other, get: (path, getOptions) => getFrom(other.url, path, getOptions), close: () => other.close() };
+      replicas.push(replica);
+      await other.readModel.catchUp();
+      return replica;
     },
     logText: () => lines.join(''),
     async close() {
+      for (const replica of replicas) await replica.close();
       await runtime.close();
       await relay.stop();
       await nc.close();
