@@ -67,8 +67,12 @@ export type CollectionState =
       readonly generation: number;
       readonly baseUrl: string;
       readonly backfill: { readonly window: TimeWindow; readonly progress: Progress; readonly done: boolean } | null;
-      /** Everything before `checkpoint` has been collected by the live lane. */
-      readonly live: { readonly checkpoint: string; readonly pending: PendingWindow | null };
+      /**
+       * Everything before `checkpoint` has been collected by the live lane. Live polls are due on a
+       * grid, `grid + k × poll interval` (`grid` is the plan's live checkpoint), so that a poll the
+       * scheduler starts late does not push every later one back (absent in folds of older code).
+       */
+      readonly live: { readonly checkpoint: string; readonly pending: PendingWindow | null; readonly grid?: string };
       readonly snapshot: { readonly lastStartedAt: string | null; readonly lastCompletedAt: string | null; readonly pending: PendingWindow | null };
       /** An operator's replay still to do (or under way). */
       readonly replay: PendingWindow | null;
@@ -307,7 +311,7 @@ export function evolveCollection(state: CollectionState, event: CollectionEvent)
       generation,
       baseUrl,
       backfill: kept ? kept.backfill : backfill ? { window: backfill, progress: NO_PROGRESS, done: false } : null,
-      live: { checkpoint: liveCheckpoint, pending: kept?.live.pending ?? null },
+      live: { checkpoint: liveCheckpoint, pending: kept?.live.pending ?? null, grid: liveCheckpoint },
       snapshot: kept?.snapshot ?? { lastStartedAt: null, lastCompletedAt: null, pending: null },
       replay: kept?.replay ?? null,
       // Jobs of the old configuration are over: whatever they still report is refused as stale.
@@ -366,7 +370,7 @@ export function evolveCollection(state: CollectionState, event: CollectionEvent)
       if (job.lane === 'live') {
         // The checkpoint only moves forward, whatever window a job was dispatched with.
         const checkpoint = job.window.to > next.live.checkpoint ? job.window.to : next.live.checkpoint;
-        return { ...next, live: { checkpoint, pending: null } };
+        return { ...next, live: { ...next.live, checkpoint, pending: null } };
       }
       if (job.lane === 'replay') return { ...next, replay: null };
       return { ...next, snapshot: { ...next.snapshot, lastCompletedAt: job.window.to, pending: null } };
@@ -479,6 +483,20 @@ export function planSteps(state: CollectionState, now: Date, settings: PlanSetti
   return steps;
 }
 
+/**
+ * When the next live poll is due: the first point of the lane's grid after its checkpoint (the end
+ * of the last live window, i.e. when that poll was dispatched). A poll dispatched late still leaves
+ * the next one on the grid, one interval after the last grid point, so lateness never accumulates;
+ * the window itself always reaches to the time of dispatch, so nothing waits an extra interval.
+ */
+export function nextLiveDue(live: PlannedCollection['live'], pollIntervalMs: number): string {
+  if (live.grid === undefined) return shiftMicroIso(live.checkpoint, pollIntervalMs);
+  const grid = parseMicros(live.grid)!;
+  const step = pollIntervalMs * 1000;
+  const passed = Math.floor((parseMicros(live.checkpoint)! - grid) / step);
+  return formatMicros(grid + (Math.max(passed, 0) + 1) * step);
+}
+
 function dueStep(state: PlannedCollection, lane: Lane, at: string, settings: PlanSettings): PlannedStep | undefined {
   switch (lane) {
     case 'backfill':
@@ -487,7 +505,7 @@ function dueStep(state: PlannedCollection, lane: Lane, at: string, settings: Pla
     case 'live': {
       const { pending } = state.live;
       if (pending) return { type: 'dispatch', lane, window: pending.window, resume: pending.progress };
-      if (at < shiftMicroIso(state.live.checkpoint, settings.pollIntervalMs)) return undefined;
+      if (at < nextLiveDue(state.live, settings.pollIntervalMs)) return undefined;
       return { type: 'dispatch', lane, window: { from: shiftMicroIso(state.live.checkpoint, -settings.overlapMs), to: at }, resume: NO_PROGRESS };
     }
     case 'snapshot': {

@@ -275,7 +275,7 @@ describe('PlanCollection', () => {
           generation: 1,
           baseUrl: BASE_URL,
           backfill: backfill ? { window: backfill, progress: NO_PROGRESS, done: false } : null,
-          live: { checkpoint: iso(0), pending: null },
+          live: { checkpoint: iso(0), pending: null, grid: iso(0) },
           snapshot: { lastStartedAt: null, lastCompletedAt: null, pending: null },
           replay: null,
           jobs: {},
@@ -346,7 +346,7 @@ describe('PlanCollection', () => {
         const after = planned(state);
         expect(after.generation).toBe(3);
         expect(after.backfill).toEqual({ window: BACKFILL_WINDOW, progress: progress(BACKFILL_WINDOW, 3), done: false });
-        expect(after.live).toEqual({ checkpoint: iso(0), pending: { window: LIVE, progress: progress(LIVE, 1) } });
+        expect(after.live).toMatchObject({ checkpoint: iso(0), pending: { window: LIVE, progress: progress(LIVE, 1) } });
         expect(after.replay).toEqual({ window: REPLAY_WINDOW, progress: NO_PROGRESS });
       });
 
@@ -378,7 +378,7 @@ describe('PlanCollection', () => {
         expect(planned(state)).toMatchObject({
           baseUrl: otherUrl,
           backfill: { window, progress: NO_PROGRESS, done: false },
-          live: { checkpoint: iso(20), pending: null },
+          live: { checkpoint: iso(20), pending: null, grid: iso(20) },
           snapshot: { lastStartedAt: null, lastCompletedAt: null, pending: null },
           replay: null,
           jobs: {},
@@ -432,7 +432,7 @@ describe('DispatchJob', () => {
   });
 
   it('when a live job is dispatched, then its window is remembered as pending until it finishes', () => {
-    expect(given(plan(), dispatch('live', 'l1', 1)).live).toEqual({ checkpoint: iso(0), pending: { window: LIVE_WINDOW, progress: NO_PROGRESS } });
+    expect(given(plan(), dispatch('live', 'l1', 1)).live).toEqual({ checkpoint: iso(0), pending: { window: LIVE_WINDOW, progress: NO_PROGRESS }, grid: iso(0) });
   });
 
   it('when a fresh snapshot is dispatched, then it marks the snapshot start; a resumed one does not', () => {
@@ -616,8 +616,8 @@ describe('CompleteJob', () => {
   const CASES: [Lane, SourceApi, boolean, (s: PlannedCollection) => unknown, unknown][] = [
     ['backfill', 'activities', true, (s) => s.backfill, { window: BACKFILL_WINDOW, progress: P('backfill'), done: true }],
     ['backfill', 'activities', false, (s) => s.backfill, { window: BACKFILL_WINDOW, progress: P('backfill'), done: false }],
-    ['live', 'activities', true, (s) => s.live, { checkpoint: LIVE_WINDOW.to, pending: null }],
-    ['live', 'activities', false, (s) => s.live, { checkpoint: iso(0), pending: { window: LIVE_WINDOW, progress: P('live') } }],
+    ['live', 'activities', true, (s) => s.live, { checkpoint: LIVE_WINDOW.to, pending: null, grid: iso(0) }],
+    ['live', 'activities', false, (s) => s.live, { checkpoint: iso(0), pending: { window: LIVE_WINDOW, progress: P('live') }, grid: iso(0) }],
     ['snapshot', 'agents', true, (s) => s.snapshot, { lastStartedAt: iso(1), lastCompletedAt: SNAPSHOT_WINDOW.to, pending: null }],
     ['snapshot', 'agents', false, (s) => s.snapshot, { lastStartedAt: iso(1), lastCompletedAt: null, pending: { window: SNAPSHOT_WINDOW, progress: P('snapshot') } }],
     ['replay', 'threats', true, (s) => s.replay, null],

@@ -131,6 +131,43 @@ describe('planSteps', () => {
       });
     }
 
+    it('given polls that each start late, then the next stays due on the grid (no drift), and each window still reaches to its dispatch', () => {
+      const commands: CollectionCommand[] = [cmd.plan(0, 'activities', { backfillMs: 0 })];
+      const dispatchedAt: number[] = [];
+      let checkpoint = 0;
+      for (let cycle = 1; cycle <= 5; cycle++) {
+        const state = given(...commands);
+        // Due at its grid point, however late the last poll started (not a poll interval after that).
+        expect(stepFor(planSteps(state, clock(cycle - 0.01), SETTINGS), 'live'), `cycle ${cycle}`).toBeUndefined();
+        expect(stepFor(planSteps(state, clock(cycle), SETTINGS), 'live'), `cycle ${cycle}`).toBeDefined();
+        // The scheduler comes 0.4 of an interval late every time.
+        const tick = cycle + 0.4;
+        const step = stepFor(planSteps(state, clock(tick), SETTINGS), 'live');
+        expect(step, `cycle ${cycle}`).toEqual({ type: 'dispatch', lane: 'live', window: { from: iso(checkpoint - 2), to: iso(tick) }, resume: NO_PROGRESS });
+        const window = { from: iso(checkpoint - 2), to: iso(tick) };
+        commands.push(cmd.dispatch('live', `l${cycle}`, window, tick), cmd.complete(`l${cycle}`, true, progress(window, 1), tick + 0.1));
+        dispatchedAt.push(tick);
+        checkpoint = tick;
+      }
+      // One interval apart, as without lateness (it was 1.4 apart, each poll pushing the next back).
+      expect(dispatchedAt).toEqual([1.4, 2.4, 3.4, 4.4, 5.4]);
+    });
+
+    it('given a scheduler more than an interval behind, then the next poll is due at the first grid point after the last one started', () => {
+      const W: TimeWindow = { from: iso(-2), to: iso(3.5) };
+      const state = given(cmd.plan(0, 'activities', { backfillMs: 0 }), cmd.dispatch('live', 'l1', W, 3.5), cmd.complete('l1', true, progress(W, 1), 3.6));
+      expect(stepFor(planSteps(state, clock(3.99), SETTINGS), 'live')).toBeUndefined();
+      expect(stepFor(planSteps(state, clock(4), SETTINGS), 'live')).toMatchObject({ window: { from: iso(1.5), to: iso(4) } });
+    });
+
+    it('given a fold without a grid (older code), then the next poll is due a poll interval after the checkpoint', () => {
+      const planned = given(cmd.plan(0, 'activities', { backfillMs: 0 }), cmd.dispatch('live', 'l1', W1, 1.4), cmd.complete('l1', true, progress(W1, 1), 1.5));
+      const { grid: _grid, ...live } = planned.live;
+      const state = { ...planned, live };
+      expect(stepFor(planSteps(state, clock(1.99), SETTINGS), 'live')).toBeUndefined();
+      expect(stepFor(planSteps(state, clock(2), SETTINGS), 'live')).toBeDefined();
+    });
+
     it('given a pending window and a long outage, then the resumed window is not stretched to now', () => {
       const state = given(cmd.plan(0, 'activities', { backfillMs: 0 }), cmd.dispatch('live', 'l1', W1, 1), cmd.abandon('l1', 2));
       expect(stepFor(planSteps(state, clock(600), SETTINGS), 'live')).toMatchObject({ window: W1 });
@@ -320,7 +357,7 @@ describe('planSteps', () => {
     }
     const done = state as PlannedCollection;
     expect(done.backfill?.done).toBe(true);
-    expect(done.live).toEqual({ checkpoint: iso(10), pending: null });
+    expect(done.live).toEqual({ checkpoint: iso(10), pending: null, grid: iso(0) });
     expect(done.jobs).toEqual({});
   });
 });
