@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sampleSourceDocument } from './testing';
 import { isNonPublicAddress, isNonPublicHost } from './address-policy';
@@ -31,6 +33,12 @@ function refusal(run: () => unknown): CommandError {
 }
 
 describe('create command', () => {
+  it('accepts examples/source.json, the document README tells people to copy', () => {
+    const example = readFileSync(join(__dirname, '..', '..', '..', 'examples', 'source.json'));
+    const parsed = parseCommand(create, example);
+    expect(parsed.source.config).toMatchObject({ name: 'SentinelOne', api_secret: 'REPLACE-WITH-YOUR-API-TOKEN', supported_apis: ['activities', 'agents', 'threats'] });
+  });
+
   it('accepts the hosted product document exactly as people write it', () => {
     const parsed = parseCommand(create, bytes(doc()));
     expect(toSourceConfig(parsed.source.config)).toEqual({
