@@ -8,9 +8,10 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator, type RunningSimulator } from '@s1c/s1-simulator';
 import { serverUrls } from '@s1c/test-harness';
@@ -139,10 +140,10 @@ describe('infra/docker-compose.yml', () => {
     expect(missing, 'add them to infra/scripts/config-reference.mjs and run it').toEqual([]);
     // Each with a comment just above it; the secret is the one line to fill in.
     for (const variable of variables) expect(envExample, variable).toMatch(new RegExp(`^# .*\\n#?${variable}=`, 'm'));
-    // The lines to fill in: the key and every password (infra/scripts/generate-passwords.sh fills those).
+    // The lines to fill in: the key, every password and the API token (infra/scripts/generate-passwords.sh fills those).
     expect(envExample).toMatch(/^S1C_SECRET_KEY=$/m);
     expect(envExample.match(/^\w+=/gm)!.sort()).toEqual(
-      ['S1C_SECRET_KEY=', 'MONGO_PASSWORD=', 'S1C_MONGO_ROOT_PASSWORD=', ...NATS_USERS.map((u) => `${natsPasswordVariable(u)}=`)].sort(),
+      ['S1C_SECRET_KEY=', 'MONGO_PASSWORD=', 'S1C_MONGO_ROOT_PASSWORD=', 'S1C_API_TOKEN=', ...NATS_USERS.map((u) => `${natsPasswordVariable(u)}=`)].sort(),
     );
   });
 
@@ -154,10 +155,10 @@ describe('infra/docker-compose.yml', () => {
     for (const name of APP_SERVICES) for (const variable of Object.keys(SCHEMAS[name]!())) expect(reference).toContain(`| \`${variable}\` |`);
   });
 
-  it('publishes the dashboard and the HTTP source API, and keeps the data on named volumes', () => {
-    expect(service('health').ports).toEqual(['${S1C_HEALTH_PUBLISHED_PORT:-8080}:8080']);
+  it('publishes the dashboard and the HTTP source API on loopback unless told otherwise, and keeps the data on named volumes', () => {
+    expect(service('health').ports).toEqual(['${S1C_PUBLISH_ADDRESS:-127.0.0.1}:${S1C_HEALTH_PUBLISHED_PORT:-8080}:8080']);
     expect(service('health').environment!.S1C_HEALTH_PORT).toBe('8080');
-    expect(service('gateway').ports).toEqual(['${S1C_GATEWAY_PUBLISHED_PORT:-8081}:8081']);
+    expect(service('gateway').ports).toEqual(['${S1C_PUBLISH_ADDRESS:-127.0.0.1}:${S1C_GATEWAY_PUBLISHED_PORT:-8081}:8081']);
     expect(service('gateway').environment!.S1C_GATEWAY_PORT).toBe('8081');
     for (const name of APP_SERVICES.filter((n) => !['health', 'gateway'].includes(n))) expect(service(name).ports, name).toBeUndefined();
 
@@ -166,6 +167,49 @@ describe('infra/docker-compose.yml', () => {
     expect(service('nats').command).toEqual(['-c', '/etc/nats/nats.conf', '-js', '-sd', '/data/jetstream']);
     expect(service('enricher').volumes).toContain('enricher-output:/data/output');
     expect(Object.keys(compose.volumes ?? {}).sort()).toEqual(['enricher-output', 'mongo-data', 'nats-data']);
+  });
+
+  it('starts the health API and the gateway with the token generate-passwords.sh writes, and refuses them without it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 's1c-compose-env-'));
+    try {
+      const file = join(dir, '.env');
+      writeFileSync(file, envExample);
+      const run = spawnSync('bash', [join(ROOT, 'infra/scripts/generate-passwords.sh'), file], { encoding: 'utf8' });
+      expect(run.stderr, run.stdout).toBe('');
+      expect(run.stdout).toMatch(/generated \d+ password\(s\) and 1 API token\(s\)/);
+      const dotEnv = Object.fromEntries([...readFileSync(file, 'utf8').matchAll(/^(\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+      expect(dotEnv.S1C_API_TOKEN).toMatch(/^[0-9a-f]{64}$/);
+      // Running it again leaves every value alone.
+      const before = readFileSync(file, 'utf8');
+      expect(spawnSync('bash', [join(ROOT, 'infra/scripts/generate-passwords.sh'), file], { encoding: 'utf8' }).stdout).toContain('generated 0 password(s) and 0 API token(s)');
+      expect(readFileSync(file, 'utf8')).toBe(before);
+
+      /** A service's environment as compose would hand it over with `dotEnv` (`${VAR:-default}`, `${VAR:?message}`, literals). */
+      const environmentOf = (name: string, dotEnvValues: Record<string, string>) =>
+        Object.fromEntries(
+          Object.entries(service(name).environment ?? {}).map(([variable, value]) => {
+            const match = interpolation(String(value));
+            if (!match) return [variable, String(value)];
+            const given = dotEnvValues[match[1]!] ?? '';
+            return [variable, given !== '' ? given : match[2] === ':-' ? (match[3] ?? '') : ''];
+          }),
+        );
+      const { loadHealthConfig } = requireFromRoot('@s1c/health') as { loadHealthConfig: (env: Record<string, string>) => Record<string, unknown> };
+      const { loadGatewayConfig } = requireFromRoot('@s1c/gateway') as { loadGatewayConfig: (env: Record<string, string>) => Record<string, unknown> };
+      const health = loadHealthConfig(environmentOf('health', dotEnv));
+      expect(health).toMatchObject({ S1C_HEALTH_HOST: '0.0.0.0', S1C_API_TOKEN: dotEnv.S1C_API_TOKEN, S1C_ALLOW_ANONYMOUS: false });
+      expect(loadGatewayConfig(environmentOf('gateway', dotEnv))).toMatchObject({ S1C_GATEWAY_HOST: '0.0.0.0', S1C_API_TOKEN: dotEnv.S1C_API_TOKEN });
+
+      // Without the token, each refuses to start and says what to set; S1C_ALLOW_ANONYMOUS=true lets them.
+      const withoutToken = { ...dotEnv, S1C_API_TOKEN: '' };
+      expect(() => loadHealthConfig(environmentOf('health', withoutToken))).toThrow(/S1C_HEALTH_HOST: .*S1C_API_TOKEN.*S1C_ALLOW_ANONYMOUS=true/);
+      expect(() => loadGatewayConfig(environmentOf('gateway', withoutToken))).toThrow(/S1C_GATEWAY_HOST: .*S1C_API_TOKEN.*S1C_ALLOW_ANONYMOUS=true/);
+      const anonymous = { ...withoutToken, S1C_ALLOW_ANONYMOUS: 'true' };
+      expect(loadHealthConfig(environmentOf('health', anonymous))).toMatchObject({ S1C_ALLOW_ANONYMOUS: true });
+      expect(loadGatewayConfig(environmentOf('gateway', anonymous))).toMatchObject({ S1C_ALLOW_ANONYMOUS: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('gives nats-server every NATS password and MongoDB its administrator and the services\' user', () => {

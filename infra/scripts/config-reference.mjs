@@ -92,16 +92,20 @@ export const MEANINGS = {
   S1C_SINK_FILE_DIR: 'Directory of the file sink (NDJSON per source and API); the file sink runs only when this is set. In compose: a path under `/data/output` (the `enricher-output` volume).',
   S1C_SINK_FILE_MAX_BYTES: 'A file-sink file is rotated once it would grow beyond this many bytes.',
   S1C_HEALTH_PORT: 'Port of the health API and dashboard (`0` picks a free one).',
-  S1C_HEALTH_HOST: 'Interface the health API listens on.',
+  S1C_HEALTH_HOST:
+    'Interface the health API listens on. Beyond loopback (anything but 127.0.0.0/8, `::1` and `localhost`; `0.0.0.0` and `::` are beyond) the service refuses to start without `S1C_API_TOKEN`, unless `S1C_ALLOW_ANONYMOUS=true`.',
   S1C_API_TOKEN:
     'When set (16+ characters), the bearer token every request to the health API and the gateway needs, except `/healthz` (and the dashboard\'s static files).',
   S1C_API_TOKENS:
     'Named bearer tokens of the gateway: `name:token[:expiry],...` (token 16-512 printable characters without `,` or `:`, expiry ISO-8601). The name is recorded as the caller of each command (see `s1c source history`); an expired token is refused.',
   S1C_API_TOKENS_FILE: 'A file of the gateway\'s named bearer tokens, one `name:token[:expiry]` per line (`#` starts a comment), read at start-up.',
+  S1C_ALLOW_ANONYMOUS:
+    '`true` lets the health API and the gateway listen beyond loopback without an API token, answering (and, for the gateway, taking commands from) anyone who reaches them; a warning is logged. Without it that configuration is refused at start-up (exit 2).',
   S1C_TRUSTED_GATEWAY_USERS:
     'NATS users whose `S1c-On-Behalf-Of` header (the HTTP caller, set by the gateway) the registry believes: `user` or `ACCOUNT/user`, comma-separated. Used when NATS authenticates users.',
   S1C_GATEWAY_PORT: 'Port of the HTTP source API (the gateway).',
-  S1C_GATEWAY_HOST: 'Interface the gateway listens on.',
+  S1C_GATEWAY_HOST:
+    'Interface the gateway listens on. Beyond loopback (anything but 127.0.0.0/8, `::1` and `localhost`; `0.0.0.0` and `::` are beyond) the gateway refuses to start without a token (`S1C_API_TOKEN`, `S1C_API_TOKENS` or `S1C_API_TOKENS_FILE`), unless `S1C_ALLOW_ANONYMOUS=true`.',
   S1C_COMMAND_TIMEOUT: "How long the gateway waits for the registry's reply to one command (then 504).",
 };
 
@@ -117,9 +121,13 @@ export const COMPOSE = {
   MONGO_PASSWORD_FILE: { fixed: '', note: 'empty: compose passes the password by variable' },
   S1C_SECRET_KEY: { required: true, note: 'required; compose refuses to start without it' },
   S1C_HEALTH_PORT: { fixed: '8080', note: 'fixed at 8080 inside the container; the host port is `S1C_HEALTH_PUBLISHED_PORT`' },
-  S1C_HEALTH_HOST: { fixed: '0.0.0.0', note: 'fixed at 0.0.0.0 inside the container' },
+  S1C_HEALTH_HOST: { fixed: '0.0.0.0', note: 'fixed at 0.0.0.0 inside the container (so a token is needed); published on `S1C_PUBLISH_ADDRESS`' },
   S1C_GATEWAY_PORT: { fixed: '8081', note: 'fixed at 8081 inside the container; the host port is `S1C_GATEWAY_PUBLISHED_PORT`' },
-  S1C_GATEWAY_HOST: { fixed: '0.0.0.0', note: 'fixed at 0.0.0.0 inside the container' },
+  S1C_GATEWAY_HOST: { fixed: '0.0.0.0', note: 'fixed at 0.0.0.0 inside the container (so a token is needed); published on `S1C_PUBLISH_ADDRESS`' },
+  S1C_API_TOKEN: {
+    fill: true,
+    note: 'one line to fill in `infra/.env`: `infra/scripts/generate-passwords.sh` writes a random token there; the health API and the gateway (as the caller `api`) both take it. Without it (or, for the gateway, `S1C_API_TOKENS`) they refuse to start, unless `S1C_ALLOW_ANONYMOUS=true`',
+  },
 };
 
 /** The users of infra/nats/nats.conf and who connects as each. */
@@ -138,8 +146,13 @@ const NATS_USERS = [
 /** Variables only docker-compose.yml reads (interpolation), not the services. */
 export const COMPOSE_ONLY = [
   { name: 'S1C_IMAGE', default: 's1-collector:local', meaning: 'Image name and tag that compose builds (and runs) for every service.' },
-  { name: 'S1C_HEALTH_PUBLISHED_PORT', default: '8080', meaning: 'Host port of the health API and dashboard; may carry an address, e.g. `127.0.0.1:8080`.' },
-  { name: 'S1C_GATEWAY_PUBLISHED_PORT', default: '8081', meaning: 'Host port of the HTTP source API (gateway); may carry an address, e.g. `127.0.0.1:8081`.' },
+  {
+    name: 'S1C_PUBLISH_ADDRESS',
+    default: '127.0.0.1',
+    meaning: 'Host address the health API and the HTTP source API are published on: loopback only by default; `0.0.0.0` for every interface, or one address of the host.',
+  },
+  { name: 'S1C_HEALTH_PUBLISHED_PORT', default: '8080', meaning: 'Host port of the health API and dashboard (on `S1C_PUBLISH_ADDRESS`).' },
+  { name: 'S1C_GATEWAY_PUBLISHED_PORT', default: '8081', meaning: 'Host port of the HTTP source API (gateway) (on `S1C_PUBLISH_ADDRESS`).' },
   { name: 'S1C_DEMO_TOKEN', default: 'demo-token', meaning: 'Demo profile only: the API token the simulator accepts and the demo source uses.' },
   { name: 'S1C_MONGO_ROOT_PASSWORD', required: true, meaning: "Password of MongoDB's administrator `s1c-admin` (the `mongo` container's root user; the services never get it)." },
   ...NATS_USERS.map(([user, who]) => ({
@@ -230,7 +243,7 @@ export function renderMarkdown(variables) {
     '`infra/scripts/local-stack.mjs` passes the variables above through to every service and sets',
     '`NATS_URL`, `MONGO_URL`, `S1C_SECRET_KEY` (generated once into `.local/secret.key`),',
     '`S1C_ALLOW_INSECURE_BASE_URL=true`, `S1C_HEALTH_PORT` and `S1C_SINK_FILE_DIR` (`.local/output`)',
-    'itself. The nats-server it starts runs `infra/nats/nats.conf`, as compose does: each service gets',
+    'itself. The health API and the gateway listen on 127.0.0.1 (their default), so they need no token. The nats-server it starts runs `infra/nats/nats.conf`, as compose does: each service gets',
     '`NATS_USER` (its name) and `NATS_PASSWORD`, generated once into `.local/nats-passwords.json`; the',
     "operator's settings for `s1c` are in `.local/s1c.env` (`set -a; . .local/s1c.env; set +a`). It also reads:",
     '',
@@ -272,7 +285,7 @@ export function renderEnvExample(variables) {
   const lines = [
     '# s1-collector: configuration for docker compose (infra/docker-compose.yml).',
     '#   cp infra/.env.example infra/.env   and set S1C_SECRET_KEY (openssl rand -base64 32) and every',
-    "#   password (each on its own line below): bash infra/scripts/generate-passwords.sh infra/.env",
+    "#   password and the API token (each on its own line below): bash infra/scripts/generate-passwords.sh infra/.env",
     '# Generated by `node infra/scripts/config-reference.mjs` from the services\' schemas, like',
     '# docs/CONFIGURATION.md. A commented line shows the default the service applies when the',
     '# variable is unset or empty; remove the `#` and change the value to set it.',
@@ -284,7 +297,7 @@ export function renderEnvExample(variables) {
     const facts = [`Read by: ${readers(variable.services).join(', ')}.`, `Default: ${variable.required ? 'none, required' : (variable.default ?? 'unset')}.`];
     if (compose) facts.push(`In compose: ${compose.note}.`);
     lines.push(...wrapComment(facts.join(' ')));
-    if (compose?.required) lines.push(`${variable.name}=`);
+    if (compose?.required || compose?.fill) lines.push(`${variable.name}=`);
     else if (compose?.perService) lines.push(`#${variable.name}=`);
     else if (compose?.default) lines.push(`#${variable.name}=${compose.default}`);
     else if (compose?.fixed !== undefined) lines.push(`#${variable.name}=${compose.fixed}`);

@@ -9,3 +9,4 @@ export {
   type NatsConnectionSettings,
 } from './connections';
 export { ConfigError, loadConfig } from './load-config';
+export { ALLOW_ANONYMOUS_VARIABLE, anonymousExposureProblem, isLoopbackHost, type ListenerSettings } from './exposure';

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { natsConnectionOf } from '@s1c/config';
+import { ConfigError, isLoopbackHost, natsConnectionOf } from '@s1c/config';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { configuredTokens } from './api-tokens';
 import { ApiExceptionFilter } from './api-exception.filter';
-import type { GatewayConfig } from './gateway.config';
+import { exposureProblem, type GatewayConfig } from './gateway.config';
 import { GatewayModule } from './gateway.module';
 import { RegistryClient } from './registry.client';
 import { requestContext } from './request.context';
@@ -37,6 +37,9 @@ export interface GatewayOptions {
 export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<GatewayRuntime> {
   const logger = options.logger ?? createLogger({ name: 'gateway', level: config.LOG_LEVEL });
   const tokens = configuredTokens(config, (path) => readFileSync(path, 'utf8'));
+  // S1C_API_TOKENS_FILE may hold no token at all (only comments): judged again on what it holds.
+  const problem = exposureProblem(config, tokens.length > 0);
+  if (problem) throw new ConfigError([problem]);
   for (const { token } of tokens) registerSecret(token);
   const cleanup: Array<() => Promise<unknown>> = [];
   const close = async () => {
@@ -66,6 +69,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const host = config.S1C_GATEWAY_HOST === '0.0.0.0' || config.S1C_GATEWAY_HOST === '::' ? '127.0.0.1' : config.S1C_GATEWAY_HOST;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
     logger.info({ url, auth: tokens.length > 0 ? 'bearer' : 'none', callers: tokens.map((t) => t.name), commandTimeoutMs: config.S1C_COMMAND_TIMEOUT }, 'gateway started');
+    if (tokens.length === 0 && !isLoopbackHost(config.S1C_GATEWAY_HOST)) {
+      logger.warn({ host: config.S1C_GATEWAY_HOST }, 'the gateway takes commands from anyone who reaches it: S1C_ALLOW_ANONYMOUS=true and no API token');
+    }
     return { app, url, port, nc, close };
   } catch (error) {
     await close();

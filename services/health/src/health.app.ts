@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { mongoConnectionOf, natsConnectionOf } from '@s1c/config';
+import { isLoopbackHost, mongoConnectionOf, natsConnectionOf } from '@s1c/config';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -82,6 +82,9 @@ export async function startHealth(config: HealthConfig, options: HealthOptions =
     const host = config.S1C_HEALTH_HOST === '0.0.0.0' || config.S1C_HEALTH_HOST === '::' ? '127.0.0.1' : config.S1C_HEALTH_HOST;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
     logger.info({ url, db: config.S1C_DB_NAME, auth: config.S1C_API_TOKEN ? 'bearer' : 'none' }, 'health started');
+    if (!config.S1C_API_TOKEN && !isLoopbackHost(config.S1C_HEALTH_HOST)) {
+      logger.warn({ host: config.S1C_HEALTH_HOST }, 'the health API answers anyone who reaches it: S1C_ALLOW_ANONYMOUS=true and no S1C_API_TOKEN');
+    }
     return { app, url, port, readModel, queries, close };
   } catch (error) {
     await close();

@@ -118,6 +118,34 @@ describe('loadHealthConfig', () => {
     const config = loadHealthConfig({});
     expect(config).toMatchObject({ S1C_HEALTH_PORT: 8080, S1C_EVENT_POLL_INTERVAL: 200, S1C_EVENT_GAP_TIMEOUT: 2000 });
     expect(config.S1C_API_TOKEN).toBeUndefined();
+    expect(config.S1C_HEALTH_HOST).toBe('127.0.0.1');
+    expect(config.S1C_ALLOW_ANONYMOUS).toBe(false);
+  });
+
+  const problemsOf = (source: Record<string, string>): readonly string[] => {
+    try {
+      loadHealthConfig(source);
+      return [];
+    } catch (error) {
+      if (error instanceof ConfigError) return error.problems;
+      throw error;
+    }
+  };
+
+  it.each(['0.0.0.0', '::', '192.168.10.4', 'health.internal'])('refuses to listen on %s without a token, naming the variables to set', (host) => {
+    const problems = problemsOf({ S1C_HEALTH_HOST: host });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^S1C_HEALTH_HOST: listens on .*, beyond loopback, without an API token/);
+    for (const name of ['S1C_API_TOKEN', 'S1C_HEALTH_HOST=127.0.0.1', 'S1C_ALLOW_ANONYMOUS=true']) expect(problems[0]).toContain(name);
+  });
+
+  it('listens on 0.0.0.0 with a token or with S1C_ALLOW_ANONYMOUS=true, and on loopback without either', () => {
+    expect(problemsOf({ S1C_HEALTH_HOST: '0.0.0.0', S1C_API_TOKEN: 'health-token-0123456789' })).toEqual([]);
+    expect(problemsOf({ S1C_HEALTH_HOST: '0.0.0.0', S1C_ALLOW_ANONYMOUS: 'true' })).toEqual([]);
+    expect(problemsOf({ S1C_HEALTH_HOST: '0.0.0.0', S1C_ALLOW_ANONYMOUS: 'false' })).toHaveLength(1);
+    // Compose passes an unset token as an empty variable: that is no token.
+    expect(problemsOf({ S1C_HEALTH_HOST: '0.0.0.0', S1C_API_TOKEN: '' })).toHaveLength(1);
+    for (const host of ['127.0.0.1', '127.3.2.1', '::1', 'localhost']) expect(problemsOf({ S1C_HEALTH_HOST: host }), host).toEqual([]);
   });
 
   it('names every bad variable without echoing values', () => {
