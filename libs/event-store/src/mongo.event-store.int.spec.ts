@@ -211,6 +211,87 @@ describe('MongoEventStore', () => {
     });
   });
 
+  describe('when appends of several streams arrive while another is being written (group commit)', () => {
+    async function monitored(): Promise<{ client: MongoClient; store: MongoEventStore; db: Db; commands: string[] }> {
+      const client = await MongoClient.connect(serverUrls().mongoUrl, { monitorCommands: true });
+      const db = client.db(uniqueDbName('es'));
+      const store = new MongoEventStore(db);
+      await store.ensureIndexes();
+      const commands: string[] = [];
+      // Reads and writes only (the first append also makes sure of the indexes).
+      client.on('commandStarted', (event: CommandStartedEvent) => {
+        if (['insert', 'update', 'delete', 'find'].includes(event.commandName)) commands.push(`${event.commandName} ${String(event.command[event.commandName])}`);
+      });
+      return { client, store, db, commands };
+    }
+
+    it('then they are written together: one insert per collection for all of them, each stream in order', async () => {
+      const { client, store, commands } = await monitored();
+      try {
+        const streams = Array.from({ length: 10 }, (_, i) => `group-${i}`);
+        const results = await Promise.all(
+          streams.map((streamId, i) =>
+            store.appendToStream(streamId, [{ type: 'A', data: { i } }, { type: 'B', data: { i } }], { expectedVersion: 'no_stream' }),
+          ),
+        );
+        expect(results.map((r) => r.nextExpectedVersion)).toEqual(streams.map(() => 2));
+        // The first append found the writer idle and went alone; the nine that came meanwhile went together.
+        const oneAppend = ['insert event_outbox', 'insert events', 'insert event_outbox_commits'];
+        expect(commands).toEqual([...oneAppend, ...oneAppend]);
+        for (const [i, streamId] of streams.entries()) {
+          expect((await store.readStream(streamId)).map((e) => [e.type, e.version, e.data])).toEqual([
+            ['A', 1, { i }],
+            ['B', 2, { i }],
+          ]);
+        }
+        const outbox = await store.outboxEntries(100);
+        expect(outbox).toHaveLength(10);
+        expect(outbox.every((e) => e.committed && e.events.length === 2)).toBe(true);
+      } finally {
+        await client.close();
+      }
+    });
+
+    it('then a lost race fails only its own append, keeps its stored prefix, and the appends after it are written too', async () => {
+      const { client, store, db, commands } = await monitored();
+      try {
+        await store.appendToStream('raced', [{ type: 'A', data: {} }], { expectedVersion: 'no_stream' });
+        // Another writer holds version 3 (its outbox entry already relayed).
+        await db.collection('events').insertOne({ _id: 'raced@3' as never, eventId: 'theirs', streamId: 'raced', version: 3, position: 1, type: 'T', data: {}, metadata: {}, time: new Date() });
+        commands.length = 0;
+        const busy = store.appendToStream('first', [{ type: 'A', data: {} }], { expectedVersion: 'no_stream' });
+        const group = await Promise.allSettled([
+          store.appendToStream('before', [{ type: 'A', data: {} }], { expectedVersion: 'no_stream' }),
+          store.appendToStream('raced', [{ type: 'B', data: {} }, { type: 'C', data: {} }], { expectedVersion: 1 }),
+          store.appendToStream('after-1', [{ type: 'A', data: {} }], { expectedVersion: 'no_stream' }),
+          store.appendToStream('after-2', [{ type: 'A', data: {} }], { expectedVersion: 'no_stream' }),
+        ]);
+        await busy;
+        expect(group.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+        expect((group[1] as PromiseRejectedResult).reason).toBeInstanceOf(ConcurrencyError);
+        expect(commands.slice(3)).toEqual([
+          'insert event_outbox',
+          'insert events',
+          'insert events',
+          'update event_outbox',
+          'insert event_outbox_commits',
+        ]);
+        for (const streamId of ['before', 'after-1', 'after-2']) expect(await store.streamVersion(streamId)).toBe(1);
+        expect((await store.readStream('raced')).map((e) => [e.type, e.eventId === 'theirs'])).toEqual([
+          ['A', false],
+          ['B', false],
+          ['T', true],
+        ]);
+        // The raced append's entry holds the event it stored, committed, for the relay to publish.
+        const entry = (await store.outboxEntries(100)).find((e) => e._id === 'raced@2');
+        expect(entry?.committed).toBe(true);
+        expect(entry?.events.map((e) => e.type)).toEqual(['B']);
+      } finally {
+        await client.close();
+      }
+    });
+  });
+
   describe('readLog', () => {
     it('then it yields the whole log in batches by position, each stream in version order, without legacy gap placeholders', async () => {
       const { db, store } = freshStore();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
+import { MongoBulkWriteError, MongoServerError, type Collection, type Db, type OptionalUnlessRequiredId } from 'mongodb';
 import { toStorableDocument } from './event-document.validator';
 import { ConcurrencyError, DuplicateEventIdError, InvalidEventDocumentError } from './event-store.errors';
 import {
@@ -18,6 +18,8 @@ const DUPLICATE_KEY = 11000;
 const MAX_APPEND_ATTEMPTS = 10;
 /** Streams whose last version and position an instance remembers (for `'any'` and positions). */
 const KNOWN_STREAMS_LIMIT = 50_000;
+/** Most appends written together by one group of commands. */
+const GROUP_LIMIT = 100;
 
 /** Options of {@link MongoEventStore}. */
 export interface MongoEventStoreOptions {
@@ -62,6 +64,13 @@ interface OutboxCommit {
   at: Date;
 }
 
+/** An append waiting in the group commit queue. */
+interface QueuedWrite {
+  readonly docs: EventDocument[];
+  resolve(stored: EventDocument[]): void;
+  reject(error: unknown): void;
+}
+
 /** What an append listener is told: the events just stored. */
 export type AppendListener = (events: readonly RecordedEvent[]) => void;
 
@@ -93,6 +102,9 @@ export class MongoEventStore {
   /** Last version and position this instance wrote or read, per stream (bounded, oldest dropped). */
   private readonly known = new Map<string, { version: number; position: number }>();
   private readonly listeners = new Set<AppendListener>();
+  /** Appends waiting for the group being written (see insertWithOutbox). */
+  private readonly queued: QueuedWrite[] = [];
+  private writing = false;
   private lastPosition = 0;
   private indexes: Promise<void> | undefined;
   private cachedLogId: string | undefined;
@@ -286,7 +298,7 @@ export class MongoEventStore {
       try {
         await this.events.insertOne(doc);
       } catch (error) {
-        if (duplicateKeyIndex(error) === undefined) throw error;
+        if (writeErrorsOf(error)?.[0]?.code !== DUPLICATE_KEY) throw error;
         // By `_id`, the one query FerretDB does not decode every document for. No holder under
         // this `_id` means a pre-v2 event holds the version.
         const holder = await this.events.findOne({ _id: doc._id }, { projection: { eventId: 1 } });
@@ -328,37 +340,115 @@ export class MongoEventStore {
   }
 
   /**
-   * Writes the outbox entry, the events, then the commit marker. Returns the events stored: all,
-   * none (another writer holds the first version), or a prefix (another writer slipped in).
+   * Writes the outbox entry, the events, then the commit marker. Resolves to the events stored:
+   * all, none (another writer holds the first version), or a prefix (another writer slipped in).
+   *
+   * Appends that arrive while a group is being written wait and go together in the next group
+   * (group commit): one insert per collection for the whole group. FerretDB runs commands one at
+   * a time and documents per command cost little, so under load this divides the commands per
+   * append by the group's size; alone, an append costs what it always did.
    */
-  private async insertWithOutbox(docs: EventDocument[]): Promise<EventDocument[]> {
-    const first = docs[0]!;
+  private insertWithOutbox(docs: EventDocument[]): Promise<EventDocument[]> {
+    return new Promise((resolve, reject) => {
+      this.queued.push({ docs, resolve, reject });
+      if (!this.writing) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queued.length > 0) await this.writeGroup(this.queued.splice(0, GROUP_LIMIT));
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /** Writes a group of appends (see insertWithOutbox) and settles every one of them; never throws. */
+  private async writeGroup(group: QueuedWrite[]): Promise<void> {
     const started = Date.now();
+    const at = this.clock();
+    let live: QueuedWrite[];
     try {
-      await this.outbox.insertOne({ _id: first._id, streamId: first.streamId, events: docs, at: this.clock() });
+      const refused = await insertUnordered(
+        this.outbox,
+        group.map(({ docs }) => ({ _id: docs[0]!._id, streamId: docs[0]!.streamId, events: docs, at })),
+      );
+      live = [];
+      for (const [i, write] of group.entries()) {
+        const refusal = refused.get(i);
+        if (refusal === undefined) live.push(write);
+        // Another writer's append at this version is in flight (or its writer died: the relay completes it).
+        else if (refusal.code === DUPLICATE_KEY) write.resolve([]);
+        else write.reject(refusal.error);
+      }
     } catch (error) {
-      // Another writer's append at this version is in flight (or its writer died: the relay completes it).
-      if (duplicateKeyIndex(error) !== undefined) return [];
-      throw error;
+      for (const write of group) write.reject(error);
+      return;
     }
-    let stored = docs.length;
-    try {
-      await this.events.insertMany(docs, { ordered: true });
-    } catch (error) {
-      const index = duplicateKeyIndex(error);
-      if (index === undefined) throw error;
-      stored = index;
+    const stored = await this.insertEvents(live, started);
+    const committed: QueuedWrite[] = [];
+    for (const [write, outcome] of stored) {
+      if (typeof outcome !== 'number') {
+        // Not a lost race: the entry stays uncommitted, and the relay completes it after the grace period.
+        write.reject(outcome);
+        continue;
+      }
+      const first = write.docs[0]!;
+      try {
+        if (outcome === 0) {
+          await this.outbox.deleteOne({ _id: first._id }).catch(() => undefined);
+          write.resolve([]);
+          continue;
+        }
+        if (outcome < write.docs.length) await this.outbox.updateOne({ _id: first._id }, { $set: { events: write.docs.slice(0, outcome) } });
+        committed.push(write);
+      } catch (error) {
+        write.reject(error);
+      }
+    }
+    await this.commit(committed.map((write) => write.docs[0]!._id));
+    for (const write of committed) write.resolve(write.docs.slice(0, stored.get(write) as number));
+  }
+
+  /**
+   * Inserts the events of a group's appends, in order, in one command while nothing collides. A
+   * duplicate key ends its append (the events before it are stored: a prefix) and the appends
+   * after it go in the next command. Each append's outcome: the number of its events stored, or
+   * the error that stopped it.
+   */
+  private async insertEvents(writes: QueuedWrite[], started: number): Promise<Map<QueuedWrite, number | unknown>> {
+    const outcomes = new Map<QueuedWrite, number | unknown>();
+    let rest = writes;
+    while (rest.length > 0) {
+      let failure: { error: unknown; first: WriteError | undefined } | undefined;
+      try {
+        await this.events.insertMany(
+          rest.flatMap((write) => write.docs),
+          { ordered: true },
+        );
+      } catch (error) {
+        failure = { error, first: writeErrorsOf(error)?.[0] };
+      }
+      if (!failure?.first) {
+        for (const write of rest) outcomes.set(write, failure ? failure.error : write.docs.length);
+        return outcomes;
+      }
+      let i = 0;
+      let offset = 0;
+      for (; offset + rest[i]!.docs.length <= failure.first.index; i++) {
+        outcomes.set(rest[i]!, rest[i]!.docs.length);
+        offset += rest[i]!.docs.length;
+      }
+      const write = rest[i]!;
+      const index = failure.first.index - offset;
+      if (failure.first.code !== DUPLICATE_KEY) outcomes.set(write, failure.error);
       // Only a writer slower than half the grace can find that the relay stored its events for it.
-      if (Date.now() - started >= this.outboxGraceMs / 2) stored += await this.storedForUs(docs.slice(index));
+      else if (Date.now() - started >= this.outboxGraceMs / 2) outcomes.set(write, index + (await this.storedForUs(write.docs.slice(index))));
+      else outcomes.set(write, index);
+      rest = rest.slice(i + 1);
     }
-    const ours = docs.slice(0, stored);
-    if (ours.length === 0) {
-      await this.outbox.deleteOne({ _id: first._id }).catch(() => undefined);
-      return [];
-    }
-    if (ours.length < docs.length) await this.outbox.updateOne({ _id: first._id }, { $set: { events: ours } });
-    await this.commit(first._id);
-    return ours;
+    return outcomes;
   }
 
   /** How many of `docs` (in order) the log holds with their own event ids. */
@@ -373,18 +463,19 @@ export class MongoEventStore {
   }
 
   /**
-   * Inserts the commit marker. The events are stored whatever happens here, so a failure is not the
-   * append's: the relay completes an uncommitted entry after the grace period.
+   * Inserts the commit markers. The events are stored whatever happens here, so a failure is not
+   * the appends': the relay completes an uncommitted entry after the grace period.
    */
-  private async commit(id: string): Promise<void> {
+  private async commit(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
     for (let attempt = 1; attempt <= 3; attempt++) {
       try {
-        await this.commits.insertOne({ _id: id, at: this.clock() });
-        return;
-      } catch (error) {
-        if (duplicateKeyIndex(error) !== undefined) return;
-        if (attempt < 3) await sleep(50 * attempt);
+        const refused = await insertUnordered(this.commits, ids.map((id) => ({ _id: id, at: this.clock() })));
+        if ([...refused.values()].every((refusal) => refusal.code === DUPLICATE_KEY)) return;
+      } catch {
+        // tried again below
       }
+      if (attempt < 3) await sleep(50 * attempt);
     }
   }
 
@@ -452,16 +543,36 @@ export function toRecorded(doc: EventDocument): RecordedEvent {
   };
 }
 
-/** Index of the first document an insert rejected for a duplicate key, undefined for other errors. */
-function duplicateKeyIndex(error: unknown): number | undefined {
+interface WriteError {
+  readonly index: number;
+  readonly code: number | undefined;
+}
+
+/**
+ * The documents an insert refused, in index order; undefined when the command itself failed (the
+ * connection, say), so that nothing is known of what it stored.
+ */
+function writeErrorsOf(error: unknown): WriteError[] | undefined {
   if (error instanceof MongoBulkWriteError) {
     const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
-    const first = writeErrors.reduce<(typeof writeErrors)[number] | undefined>(
-      (min, e) => (min === undefined || e.index < min.index ? e : min),
-      undefined,
-    );
-    if (first) return first.code === DUPLICATE_KEY ? first.index : undefined;
+    if (writeErrors.length === 0) return undefined;
+    return writeErrors.map((e) => ({ index: e.index, code: e.code })).sort((a, b) => a.index - b.index);
   }
-  if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) return 0;
+  if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) return [{ index: 0, code: DUPLICATE_KEY }];
   return undefined;
+}
+
+/** An unordered insert: the documents refused, by index. Throws when the command itself failed. */
+async function insertUnordered<T extends { _id: string }>(
+  collection: Collection<T>,
+  docs: OptionalUnlessRequiredId<T>[],
+): Promise<Map<number, { code: number | undefined; error: unknown }>> {
+  try {
+    await collection.insertMany(docs, { ordered: false });
+    return new Map();
+  } catch (error) {
+    const refused = writeErrorsOf(error);
+    if (!refused) throw error;
+    return new Map(refused.map((e) => [e.index, { code: e.code, error }]));
+  }
 }
