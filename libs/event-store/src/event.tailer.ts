@@ -89,6 +89,19 @@ export interface EventTailerOptions extends TailerOptions {
    * as a gap. `stream` suits a reader of a few streams (a subject filter) that keeps no checkpoint.
    */
   coldStart?: 'log' | 'stream';
+  /**
+   * Where the reader's owner restored its state from (a {@link SnapshotStore} snapshot taken at
+   * {@link EventTailer.snapshotPoint}): the first start follows the stream after `sequence`, with
+   * these stream versions, instead of replaying the log; when the stream no longer holds the
+   * message after `sequence`, it starts as without it.
+   */
+  startAt?: SnapshotPoint;
+}
+
+/** How far a reader has read: the stream sequence and the last version handled of every event stream. */
+export interface SnapshotPoint {
+  readonly sequence: number;
+  readonly versions: ReadonlyMap<string, number>;
 }
 
 /** A point to catch up to: a stream's version, handled. */
@@ -158,6 +171,7 @@ export class EventTailer {
   private readonly checkpoints: Collection<CheckpointDocument> | undefined;
   private readonly filterSubject: string | undefined;
   private readonly coldStart: 'log' | 'stream';
+  private startAt: SnapshotPoint | undefined;
   private readonly js: JetStreamClient;
   private jsm: JetStreamManager | undefined;
   private logId: string | undefined;
@@ -201,6 +215,7 @@ export class EventTailer {
       : undefined;
     this.filterSubject = options.filterSubject;
     this.coldStart = options.coldStart ?? 'log';
+    this.startAt = options.startAt;
     this.js = nc.jetstream();
   }
 
@@ -217,6 +232,17 @@ export class EventTailer {
   /** The last version of `streamId` handled in this run, 0 if none. */
   handledVersion(streamId: string): number {
     return this.versions.get(streamId) ?? 0;
+  }
+
+  /**
+   * Where the reader is, for a snapshot of what it has handled: undefined until it knows every
+   * stream's version (a cold replay done, or started from a snapshot), and after a start from a
+   * checkpoint. Take it in the same synchronous step as the state it goes with: the state may then
+   * hold events after it (handled, their message not yet counted), which the next start skips.
+   */
+  snapshotPoint(): SnapshotPoint | undefined {
+    if (!this.complete || this.sequence < 0) return undefined;
+    return { sequence: this.sequence, versions: new Map(this.versions) };
   }
 
   /** The saved checkpoint (a stream sequence), 0 when there is none; what has been read is saved first. */
@@ -344,8 +370,16 @@ export class EventTailer {
     await this.probeConsumer();
     const saved = await this.loadCheckpoint();
     let replayUpTo: number | undefined;
+    const startAt = this.startAt;
+    this.startAt = undefined;
     if (this.sequence >= 0 && this.sequence + 1 >= firstSeq && this.sequence <= lastSeq) {
       // Started again in the same process: go on from memory.
+    } else if (startAt && startAt.sequence + 1 >= firstSeq && startAt.sequence <= lastSeq) {
+      this.versions.clear();
+      for (const [streamId, version] of startAt.versions) this.versions.set(streamId, version);
+      this.complete = true;
+      this.sequence = startAt.sequence;
+      this.logger.info?.({ name: this.name, sequence: startAt.sequence, streams: startAt.versions.size }, 'starting from a snapshot; following the stream after it');
     } else if (saved && saved.sequence + 1 >= firstSeq && saved.sequence <= lastSeq) {
       // What was handled before the checkpoint is not known here: a stream's first event seen is trusted.
       if (this.sequence >= 0) this.versions.clear();
@@ -357,6 +391,12 @@ export class EventTailer {
       this.complete = true;
       this.sequence = Math.max(firstSeq - 1, 0);
     } else {
+      if (startAt) {
+        this.logger.warn(
+          { name: this.name, snapshot: startAt.sequence, firstSeq, lastSeq },
+          'the snapshot is not in the stream any more (messages expired, or the stream was recreated): replaying the log',
+        );
+      }
       if (saved) {
         this.logger.warn(
           { name: this.name, checkpoint: saved.sequence, firstSeq, lastSeq },

@@ -7,7 +7,7 @@ export {
 } from './aggregate.repository';
 export { toStorableDocument } from './event-document.validator';
 export { ConcurrencyError, DuplicateEventIdError, InvalidEventDocumentError } from './event-store.errors';
-export { EventTailer, type CatchUpTarget, type CheckpointDocument, type EventTailerOptions, type TailerHooks, type TailerOptions } from './event.tailer';
+export { EventTailer, type CatchUpTarget, type CheckpointDocument, type EventTailerOptions, type SnapshotPoint, type TailerHooks, type TailerOptions } from './event.tailer';
 export type {
   AppendResult,
   EventMetadata,
@@ -22,3 +22,4 @@ export { EVENT_HEADERS, OutboxRelay, type OutboxRelayOptions, type RelayedEventP
 export { PROJECTION_CHECKPOINTS, ProjectionRunner, type Projection, type ProjectionRunnerOptions } from './projection.runner';
 export { BoundedCloseMongoClient, connectMongo, MONGO_CLOSE_TIMEOUT_MS, MongoCloseTimeoutError, type MongoTarget } from './mongo.connection';
 export { FoldedStreams, type FoldedStreamsOptions } from './folded.streams';
+export { SnapshotStore, splitText, type LoadedSnapshot, type Snapshot } from './snapshot.store';

@@ -92,6 +92,8 @@ export type AppendListener = (events: readonly RecordedEvent[]) => void;
 export class MongoEventStore {
   /** Prefix of every collection this store and its runners use. */
   readonly collectionPrefix: string;
+  /** The database of the log (snapshots and checkpoints live next to it). */
+  readonly database: Db;
   readonly outboxGraceMs: number;
   private readonly events: Collection<EventDocument>;
   private readonly outbox: Collection<OutboxEntry>;
@@ -111,6 +113,7 @@ export class MongoEventStore {
 
   constructor(db: Db, options: MongoEventStoreOptions = {}) {
     this.collectionPrefix = options.collectionPrefix ?? '';
+    this.database = db;
     this.outboxGraceMs = options.outboxGraceMs ?? 30_000;
     this.clock = options.clock ?? (() => new Date());
     this.newId = options.idGenerator ?? randomUUID;

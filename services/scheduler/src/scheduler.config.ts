@@ -15,8 +15,13 @@ export const schedulerEnvShape = {
   S1C_JOB_STALL_TIMEOUT: env.durationMs('5m'),
   /** How often every source is driven. */
   S1C_SCHEDULER_TICK: env.durationMs('1s'),
-  /** Sources driven at once in a tick (each appends to the log and publishes its jobs); more is sooner but loads the store. */
-  S1C_SCHEDULER_CONCURRENCY: env.positiveInt(4),
+  /** Sources driven at once in a tick (each appends to the log and publishes its jobs); their appends go to the store together (group commit). */
+  S1C_SCHEDULER_CONCURRENCY: env.positiveInt(8),
+  /**
+   * How often the scheduler saves a snapshot of what it holds in memory (also after a replay of the
+   * log and at shutdown): a start reads only the events after the last snapshot, not the whole log.
+   */
+  S1C_SCHEDULER_SNAPSHOT_INTERVAL: env.durationMs('5m'),
   /** How long the reader of S1C_EVENTS looks in the log for a missing version before going on without it. */
   S1C_EVENT_GAP_TIMEOUT: env.durationMs('2s'),
   /** How often the log is polled for new events. */

@@ -29,7 +29,7 @@ export interface SchedulerDriverDeps {
   readonly clock: () => Date;
   readonly settings: DriveSettings;
   readonly logger: Logger;
-  /** Sources driven at once in a tick; default 4. */
+  /** Sources driven at once in a tick; default 8. */
   readonly concurrency?: number;
 }
 
@@ -71,7 +71,7 @@ export class SchedulerDriver {
         }
       }
     };
-    const workers = Math.min(this.deps.concurrency ?? 4, sourceIds.length);
+    const workers = Math.min(this.deps.concurrency ?? 8, sourceIds.length);
     await Promise.all(Array.from({ length: workers }, worker));
   }
 

@@ -295,6 +295,42 @@ describe('given a scheduler on the log (manual clock)', () => {
     });
   });
 
+  describe('when it restarts', () => {
+    it('then it restores its state from the snapshot saved at shutdown and reads only the events after it, ending where a replay of the whole log ends', async () => {
+      const other = randomUUID();
+      await log.create(id);
+      await tick();
+      const agentsJob = (await inbox.take(id)).find((r) => r.job.api === 'agents')!.job;
+      await scheduler.close();
+      expect(scheduler.logText()).toContain('snapshot saved');
+      // While it is down: another source, and a fetcher's progress on the first.
+      await log.create(other);
+      clock.advance(MINUTE);
+      await log.collection(id, 'agents', (now) => ({ type: 'RecordTokenVerified', data: { jobId: agentsJob.jobId, rateLimited: false }, metadata: { now } }));
+
+      scheduler = await startSchedulerUnderTest(log.dbName, { clock: clock.now });
+      expect(scheduler.logText()).toContain('state restored from the snapshot');
+      expect(scheduler.logText()).not.toContain('cold start: replayed the log');
+      const restored = scheduler.runtime.state;
+      expect(restored.source(other)?.state.status).toBe('Pending');
+      expect(restored.collection(id, 'agents')?.state).toMatchObject({ status: 'Planned', verifiedGeneration: 1 });
+
+      // The same log replayed from scratch (no snapshot) folds to the same state.
+      await scheduler.close();
+      await log.db.collection('snapshots').deleteMany({});
+      scheduler = await startSchedulerUnderTest(log.dbName, { clock: clock.now });
+      expect(scheduler.logText()).toContain('cold start: replayed the log');
+      const replayed = scheduler.runtime.state;
+      for (const sourceId of [id, other]) {
+        expect(replayed.source(sourceId)).toEqual(restored.source(sourceId));
+        expect(replayed.collections(sourceId)).toEqual(restored.collections(sourceId));
+      }
+      // And it goes on driving both.
+      await tick();
+      expect(await status(other)).toBe('Initialized');
+    });
+  });
+
   describe('when a job was appended but never published', () => {
     it('then a scheduler starting up publishes it, and JetStream drops the ones already on the queue', async () => {
       await log.create(id);

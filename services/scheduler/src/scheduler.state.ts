@@ -56,6 +56,11 @@ export interface SchedulerStateView {
   inFlightJobs(): Array<{ job: FetchJob; progressed: boolean }>;
 }
 
+/** One aggregate of a {@link SchedulerState} snapshot (plain JSON). */
+export type SchedulerSnapshotItem =
+  | { readonly source: string; readonly folded: Folded<SourceState> }
+  | { readonly collection: string; readonly known: KnownCollection };
+
 const SOURCE_PREFIX = 'source-';
 const COLLECTION_PREFIX = 'collection-';
 
@@ -70,8 +75,9 @@ const COLLECTION_PREFIX = 'collection-';
  * stream's events over in version order, filling any gap from the store, and the driver only
  * appends at the version it knows.
  *
- * Scale: the whole log is replayed once at start-up and kept in memory (a few KiB per source);
- * fine for thousands of sources. Snapshots or a read model would be the next step.
+ * Scale: kept in memory (a few KiB per source); a start restores it from the last snapshot
+ * ({@link SchedulerState.snapshotItems}, saved by the scheduler) and reads the events after it,
+ * or replays the whole log when there is no usable snapshot.
  */
 export class SchedulerState implements SchedulerStateView {
   private readonly sources = new Map<string, Folded<SourceState>>();
@@ -86,6 +92,36 @@ export class SchedulerState implements SchedulerStateView {
     if (event.streamId.startsWith(SOURCE_PREFIX)) return this.applySource(event);
     if (event.streamId.startsWith(COLLECTION_PREFIX)) return this.applyCollection(event);
     return false;
+  }
+
+  /** Every aggregate folded, as plain JSON values, for a snapshot. */
+  snapshotItems(): SchedulerSnapshotItem[] {
+    const items: SchedulerSnapshotItem[] = [];
+    for (const [source, folded] of this.sources) items.push({ source, folded });
+    for (const [collection, known] of this.byStream) items.push({ collection, known });
+    return items;
+  }
+
+  /**
+   * The state a snapshot's items describe; undefined when one of them is not what
+   * {@link snapshotItems} writes (the caller then replays the log instead).
+   */
+  static fromSnapshot(items: readonly unknown[]): SchedulerState | undefined {
+    const state = new SchedulerState();
+    for (const item of items) {
+      if (typeof item !== 'object' || item === null) return undefined;
+      const { source, folded, collection, known } = item as Record<string, unknown>;
+      if (typeof source === 'string' && isFolded(folded)) state.sources.set(source, folded as Folded<SourceState>);
+      else if (typeof collection === 'string' && isFolded(known) && typeof (known as { dispatched?: unknown }).dispatched === 'object') {
+        const parsed = parseCollectionStream(collection);
+        if (!parsed) return undefined;
+        state.byStream.set(collection, known as KnownCollection);
+        let streams = state.collectionStreams.get(parsed.sourceId);
+        if (!streams) state.collectionStreams.set(parsed.sourceId, (streams = new Map()));
+        streams.set(parsed.api, collection);
+      } else return undefined;
+    }
+    return state;
   }
 
   applyAll(events: Iterable<LoggedEvent>): void {
@@ -155,6 +191,12 @@ export class SchedulerState implements SchedulerStateView {
     streams.set(parsed.api, event.streamId);
     return true;
   }
+}
+
+function isFolded(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const { state, version, position } = value as Record<string, unknown>;
+  return typeof state === 'object' && state !== null && Number.isInteger(version) && typeof position === 'number';
 }
 
 /** `collection-<sourceId>-<api>`: source ids contain '-' (UUIDs), API names do not. */
