@@ -60,8 +60,8 @@ export const MEANINGS = {
   S1C_JOB_STALL_TIMEOUT: 'A job with no progress for this long is abandoned and dispatched again.',
   S1C_SCHEDULER_TICK: 'How often the scheduler drives every source.',
   S1C_SCHEDULER_CONCURRENCY: 'Sources the scheduler drives at once in a tick (each action is an append to the log, and a dispatch also a publish).',
-  S1C_SCHEDULER_SNAPSHOT_INTERVAL:
-    'How often the scheduler saves a snapshot of the state it holds in memory (also after a replay of the log and at shutdown); a start reads only the events relayed after the last snapshot instead of the whole log.',
+  S1C_SNAPSHOT_INTERVAL:
+    'How often the scheduler and health save a snapshot of the state they hold in memory (also once caught up after a start, and at shutdown); a start reads only the events relayed after the last snapshot instead of the whole log.',
   S1C_MAX_PAGES_PER_JOB: 'Pages one job walks before it hands the rest to a continuation job.',
   S1C_S1_REQUESTS_PER_SECOND: 'Requests per second to one SentinelOne console, shared by every source and API of one fetcher process.',
   S1C_S1_TIMEOUT: 'One HTTP request to SentinelOne, from connect to the last byte.',

@@ -89,13 +89,6 @@ export interface EventTailerOptions extends TailerOptions {
    * as a gap. `stream` suits a reader of a few streams (a subject filter) that keeps no checkpoint.
    */
   coldStart?: 'log' | 'stream';
-  /**
-   * Where the reader's owner restored its state from (a {@link SnapshotStore} snapshot taken at
-   * {@link EventTailer.snapshotPoint}): the first start follows the stream after `sequence`, with
-   * these stream versions, instead of replaying the log; when the stream no longer holds the
-   * message after `sequence`, it starts as without it.
-   */
-  startAt?: SnapshotPoint;
 }
 
 /** How far a reader has read: the stream sequence and the last version handled of every event stream. */
@@ -191,6 +184,8 @@ export class EventTailer {
   private progress = 0;
   private failure: { event: RecordedEvent; error: unknown } | undefined;
   private readonly waiters = new Set<Waiter>();
+  /** True while a handler runs. */
+  private handling = false;
 
   private starting: Promise<void> | undefined;
   private running: Running | undefined;
@@ -215,7 +210,6 @@ export class EventTailer {
       : undefined;
     this.filterSubject = options.filterSubject;
     this.coldStart = options.coldStart ?? 'log';
-    this.startAt = options.startAt;
     this.js = nc.jetstream();
   }
 
@@ -235,13 +229,26 @@ export class EventTailer {
   }
 
   /**
+   * Makes the next start follow the stream after `point` (where the owner's restored state was
+   * taken: {@link snapshotPoint}, kept by a SnapshotStore), with its stream versions, instead of
+   * replaying the log; when the stream no longer holds the message after it, that start is as
+   * without it. Only while stopped.
+   */
+  startFrom(point: SnapshotPoint): void {
+    if (this.running || this.starting) throw new Error(`${this.name}: stop the reader before moving its start`);
+    this.startAt = point;
+  }
+
+  /**
    * Where the reader is, for a snapshot of what it has handled: undefined until it knows every
    * stream's version (a cold replay done, or started from a snapshot), and after a start from a
    * checkpoint. Take it in the same synchronous step as the state it goes with: the state may then
    * hold events after it (handled, their message not yet counted), which the next start skips.
    */
   snapshotPoint(): SnapshotPoint | undefined {
-    if (!this.complete || this.sequence < 0) return undefined;
+    // While a handler runs, its event may be partly applied: an owner whose handler awaits must not
+    // take its state then (a restored half-applied event would not be applied again).
+    if (!this.complete || this.sequence < 0 || this.handling) return undefined;
     return { sequence: this.sequence, versions: new Map(this.versions) };
   }
 
@@ -548,6 +555,16 @@ export class EventTailer {
   }
 
   private async handle(event: RecordedEvent, running: Running): Promise<void> {
+    // Until the event is handled (retries included), the owner's state may hold part of it.
+    this.handling = true;
+    try {
+      await this.handleOnce(event, running);
+    } finally {
+      this.handling = false;
+    }
+  }
+
+  private async handleOnce(event: RecordedEvent, running: Running): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       if (running.stopping) throw new Stopped();
       try {

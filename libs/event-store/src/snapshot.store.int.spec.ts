@@ -105,7 +105,8 @@ describe('EventTailer started from a snapshot point', () => {
     await relay.start();
     cleanup.push(() => relay.stop());
     const tailer = (handled: string[], startAt?: SnapshotPoint) => {
-      const reader = new EventTailer(store, nc, 'reader', { handle: (e) => void handled.push(`${e.streamId}@${e.version}`) }, { streamName, catchUpTimeoutMs: 20_000, ...(startAt ? { startAt } : {}) });
+      const reader = new EventTailer(store, nc, 'reader', { handle: (e) => void handled.push(`${e.streamId}@${e.version}`) }, { streamName, catchUpTimeoutMs: 20_000 });
+      if (startAt) reader.startFrom(startAt);
       cleanup.push(() => reader.stop());
       return reader;
     };

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection } from 'mongodb';
+import type { EventTailer } from './event.tailer';
 import type { MongoEventStore } from './mongo.event-store';
 
 /**
@@ -116,4 +117,92 @@ export function splitText(text: string, size: number): string[] {
     start = end;
   }
   return pieces.length > 0 ? pieces : [''];
+}
+
+/** A pino-like logger. */
+interface SnapshotLogger {
+  info?(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * The snapshots of one in-memory reader: restores its state and where its {@link EventTailer}
+ * goes on before the first start, and saves both, every `intervalMs` and when asked (after a
+ * replay, at stop). A snapshot is taken only where the tailer says the state is whole
+ * ({@link EventTailer.snapshotPoint}); a failure to read or write one costs a longer start, never
+ * the reader's work, so it is logged and otherwise ignored.
+ */
+export class ReaderSnapshots<Item> {
+  private savedSequence = -1;
+  private timer: NodeJS.Timeout | undefined;
+  private saving: Promise<boolean> = Promise.resolve(false);
+
+  constructor(
+    private readonly snapshots: SnapshotStore,
+    private readonly name: string,
+    private readonly streamName: string,
+    private readonly reader: EventTailer,
+    /** The owner's state as snapshot items, taken in the same synchronous step as the tailer's point. */
+    private readonly items: () => Item[],
+    private readonly logger: SnapshotLogger,
+  ) {}
+
+  /**
+   * Loads the last snapshot and hands its items to `restore` (which returns false when it cannot
+   * use them); when it could, the reader's next start follows the stream after the snapshot.
+   * Returns the sequence restored from, or undefined (the reader then replays the log).
+   */
+  async restore(restore: (items: readonly unknown[]) => boolean): Promise<number | undefined> {
+    try {
+      const started = Date.now();
+      const snapshot = await this.snapshots.load<unknown>(this.name, this.streamName);
+      if (!snapshot) return undefined;
+      if (!restore(snapshot.items)) {
+        this.logger.warn({ name: this.name, sequence: snapshot.sequence }, 'the snapshot holds something this version does not know; replaying the log');
+        return undefined;
+      }
+      this.reader.startFrom(snapshot);
+      this.savedSequence = snapshot.sequence;
+      this.logger.info?.({ name: this.name, sequence: snapshot.sequence, takenAt: snapshot.at, items: snapshot.items.length, ms: Date.now() - started }, 'state restored from the snapshot');
+      return snapshot.sequence;
+    } catch (error) {
+      this.logger.warn({ name: this.name, err: error }, 'reading the snapshot failed; replaying the log');
+      return undefined;
+    }
+  }
+
+  /** Saves a snapshot unless nothing was read since the last one or the state is not whole now; true when saved. */
+  save(): Promise<boolean> {
+    const save = async () => {
+      const point = this.reader.snapshotPoint();
+      if (!point || point.sequence === this.savedSequence) return false;
+      const items = this.items();
+      const started = Date.now();
+      try {
+        await this.snapshots.save<Item>(this.name, { stream: this.streamName, ...point, items });
+      } catch (error) {
+        this.logger.warn({ name: this.name, err: error }, 'saving a snapshot failed; the next start may replay more of the log');
+        return false;
+      }
+      this.savedSequence = point.sequence;
+      this.logger.info?.({ name: this.name, sequence: point.sequence, items: items.length, ms: Date.now() - started }, 'snapshot saved');
+      return true;
+    };
+    this.saving = this.saving.then(save, save);
+    return this.saving;
+  }
+
+  /** Saves every `intervalMs` until {@link stop}. */
+  every(intervalMs: number): void {
+    clearInterval(this.timer);
+    this.timer = setInterval(() => void this.save(), intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the periodic saves and waits for one under way. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.saving;
+  }
 }

@@ -58,11 +58,17 @@ export async function startHealth(config: HealthConfig, options: HealthOptions =
 
     // The read models follow S1C_EVENTS (the registry owns the stream: this waits for it). Once
     // started, a broken NATS connection only holds the read models back: the API still answers.
-    // No checkpoint: the source and API status are only in memory, so each start replays the log.
+    // No checkpoint: the source and API status are only in memory, so a start reads the log after
+    // the last snapshot of them (or all of it, without one).
     const nc = await connectNats({ ...natsConnectionOf(config), name: 's1c-health', logger });
     cleanup.push(() => drainNats(nc));
     await ensureStream(await nc.jetstreamManager({ checkAPI: false }), STREAMS.events, { logger });
-    const readModel = new HealthReadModel(store, db, nc, { streamName: STREAMS.events.name, gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, logger });
+    const readModel = new HealthReadModel(store, db, nc, {
+      streamName: STREAMS.events.name,
+      gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT,
+      logger,
+      snapshots: { intervalMs: config.S1C_SNAPSHOT_INTERVAL },
+    });
     await readModel.start();
     cleanup.push(() => readModel.stop());
 

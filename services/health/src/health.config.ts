@@ -20,6 +20,11 @@ export const healthEnvShape = {
   S1C_ALLOW_ANONYMOUS: env.boolean(false),
   /** How long a tailing reader waits for a missing log position before filling it. */
   S1C_EVENT_GAP_TIMEOUT: env.durationMs('2s'),
+  /**
+   * How often the source and API status held in memory are saved as a snapshot (also once caught
+   * up after a start, and at shutdown): a start reads only the events after the last one.
+   */
+  S1C_SNAPSHOT_INTERVAL: env.durationMs('5m'),
   /** How often the read models poll the log for new events. */
   S1C_EVENT_POLL_INTERVAL: env.durationMs('200ms'),
 };

@@ -1,10 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isSourceEvent, NO_PROGRESS, sourceDecider, sourceStreamId, type CollectionCommand, type LiveSourceState, type SourceCommand } from '@s1c/domain';
 import { AggregateRepository, MongoEventStore, type RecordedEvent } from '@s1c/event-store';
 import { serverUrls, uniqueDbName } from '@s1c/test-harness';
 import { MongoClient } from 'mongodb';
+import { connect } from 'nats';
 import type { HealthRuntime } from './health.app';
 import { HealthModel } from './health.model';
+import { HealthReadModel } from './health.read-model';
 import { HEALTH_COLLECTIONS, HealthProjection } from './health.projection';
 import { startHealthUnderTest, type HealthReplica, type HealthUnderTest } from './testing/health.harness';
 import { at, iso, micros, NOW, writeScriptedHistory } from './testing/scripted.history';
@@ -404,6 +406,44 @@ describe('the health read models', () => {
       const { body } = await h.get('/api/v1/health-events?source=bravo-src');
       expect(body.items[0]).toMatchObject({ status: 'Healthy', resolvedAt: iso(14) });
       expect((await h.get('/api/v1/health-events?source=charlie-src')).body.total).toBe(2);
+    });
+  });
+
+  describe('when a read model with snapshots stops, and another starts after more events', () => {
+    it('then the second restores the first one\'s snapshot, reads only the events after it, and holds what the live model holds', async () => {
+      const nc = await connect({ servers: serverUrls().natsUrl });
+      const messages: string[] = [];
+      const logger = { info: (_: object, msg: string) => void messages.push(msg), warn: (_: object, msg: string) => void messages.push(msg), error: (_: object, msg: string) => void messages.push(msg) };
+      const options = { gapTimeoutMs: 500, logger, snapshots: { intervalMs: 60_000 } };
+      try {
+        const first = new HealthReadModel(h.store, h.db, nc, options);
+        await first.start();
+        await first.catchUp();
+        await first.stop();
+        expect(messages).toContain('snapshot saved');
+
+        // A source created after the snapshot.
+        const config = { name: 'Hotel', description: null, category: null, fields: [], baseUrl: 'https://hotel.sentinelone.net', supportedApis: ['agents' as const] };
+        const secret = { alg: 'A256GCM' as const, kid: 'k', iv: 'i', ct: 'c', tag: 't' };
+        await h.sources.execute(sourceStreamId('hotel-src'), () => ({ type: 'CreateSource', data: { sourceId: 'hotel-src', collectorId: 'default', config, secret }, metadata: { now: at(15) } }));
+        await h.caughtUp();
+        const readLog = vi.spyOn(h.store, 'readLog');
+        messages.length = 0;
+        const second = new HealthReadModel(h.store, h.db, nc, options);
+        try {
+          await second.start();
+          await second.catchUp();
+          expect(messages).toContain('state restored from the snapshot');
+          expect(readLog).not.toHaveBeenCalled();
+          expect(second.model.source('hotel-src')).toMatchObject({ name: 'Hotel' });
+          expect(second.model.snapshot()).toEqual(h.runtime.readModel.model.snapshot());
+        } finally {
+          readLog.mockRestore();
+          await second.stop();
+        }
+      } finally {
+        await nc.close();
+      }
     });
   });
 

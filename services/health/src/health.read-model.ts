@@ -1,4 +1,4 @@
-import { EventTailer, type MongoEventStore, type TailerLogger } from '@s1c/event-store';
+import { EventTailer, ReaderSnapshots, SnapshotStore, type MongoEventStore, type TailerLogger } from '@s1c/event-store';
 import type { Db } from 'mongodb';
 import type { NatsConnection } from 'nats';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,15 +11,21 @@ export interface HealthReadModelOptions {
   /** How long a stream's missing versions are looked for in the log (the tailer's `gapTimeoutMs`). */
   gapTimeoutMs?: number;
   logger?: TailerLogger & { info?(obj: object, msg: string): void };
+  /**
+   * Keep snapshots of the model (every `intervalMs`, once caught up after a start, and at stop),
+   * and start from the last one. Without it every start replays the whole log.
+   */
+  snapshots?: { intervalMs: number };
 }
 
 /**
  * The health read models kept up to date: an {@link EventTailer} without a checkpoint hands every
- * event to the {@link HealthProjection}. The source and API status live only in memory, so every
- * start is a cold start, as the scheduler's: the whole log is replayed from MongoDB (one query),
- * then S1C_EVENTS is followed from the sequence noted before the replay. {@link ready} turns true
- * once that replay is over and what was relayed meanwhile has been read; until then the model is
- * incomplete and the service says so (`/healthz` 503, the status endpoints 503).
+ * event to the {@link HealthProjection}. The source and API status live only in memory: a start
+ * restores them from the last snapshot and reads S1C_EVENTS after it, as the scheduler does, or,
+ * without a usable snapshot, replays the whole log from MongoDB (one query) and follows S1C_EVENTS
+ * from the sequence noted before the replay. {@link ready} turns true once that is over and what
+ * was relayed meanwhile has been read; until then the model is incomplete and the service says so
+ * (`/healthz` 503, the status endpoints 503).
  */
 export class HealthReadModel {
   readonly model = new HealthModel();
@@ -29,6 +35,9 @@ export class HealthReadModel {
   /** Aborts the pause between two attempts of {@link becomeReady} at stop. */
   private pause = new AbortController();
   private readying: Promise<void> | undefined;
+  private readonly snapshots: ReaderSnapshots<unknown> | undefined;
+  private readonly snapshotIntervalMs: number | undefined;
+  private restored = false;
 
   constructor(store: MongoEventStore, db: Db, nc: NatsConnection, options: HealthReadModelOptions = {}) {
     const projection = new HealthProjection(this.model, db, options.logger);
@@ -44,6 +53,12 @@ export class HealthReadModel {
         ...(options.logger ? { logger: options.logger } : {}),
       },
     );
+    if (options.snapshots) {
+      const logger = options.logger ?? { warn: () => undefined };
+      const streamName = options.streamName ?? 'S1C_EVENTS';
+      this.snapshots = new ReaderSnapshots(new SnapshotStore(store), 'health', streamName, this.tailer, () => this.model.snapshotItems(), logger);
+      this.snapshotIntervalMs = options.snapshots.intervalMs;
+    }
   }
 
   /** Whether the model holds the whole log as of the start (see the class). */
@@ -59,6 +74,10 @@ export class HealthReadModel {
   /** Starts the reader: the replay runs in the background; resolves once reading has begun. */
   async start(): Promise<void> {
     this.stopped = false;
+    if (this.snapshots && !this.restored && !this.tailer.isRunning) {
+      this.restored = true;
+      await this.snapshots.restore((items) => this.model.restore(items));
+    }
     await this.tailer.start();
     if (this.pause.signal.aborted) this.pause = new AbortController();
     this.readying ??= this.becomeReady().finally(() => (this.readying = undefined));
@@ -68,7 +87,9 @@ export class HealthReadModel {
   async stop(): Promise<void> {
     this.stopped = true;
     this.pause.abort();
+    await this.snapshots?.stop();
     await this.tailer.stop();
+    if (this.ready) await this.snapshots?.save();
   }
 
   /**
@@ -88,6 +109,10 @@ export class HealthReadModel {
       try {
         await this.catchUp();
         this.logger?.info?.({ sources: this.model.allSources().length, apis: this.model.allApis().length, sequence: this.position }, 'health read models ready');
+        if (this.snapshots && this.snapshotIntervalMs !== undefined) {
+          await this.snapshots.save();
+          this.snapshots.every(this.snapshotIntervalMs);
+        }
       } catch (error) {
         if (this.stopped) return;
         this.logger?.warn({ attempt, err: error }, 'the health read models are not caught up yet; trying again');

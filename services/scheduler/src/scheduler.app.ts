@@ -1,12 +1,12 @@
 import { mongoConnectionOf, natsConnectionOf } from '@s1c/config';
-import { connectMongo, EventTailer, MongoEventStore, SnapshotStore, type SnapshotPoint } from '@s1c/event-store';
+import { connectMongo, EventTailer, MongoEventStore, ReaderSnapshots, SnapshotStore } from '@s1c/event-store';
 import { createLogger, type Logger } from '@s1c/logger';
 import { connectNats, drainNats, ensureStream, publishJson, STREAMS, subjects } from '@s1c/messaging';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SchedulerConfig } from './scheduler.config';
 import { createRepositories } from './scheduler.repositories';
 import { SchedulerDriver, type JobPublisher } from './scheduler.driver';
-import { SchedulerState, type SchedulerSnapshotItem, type SchedulerStateView } from './scheduler.state';
+import { SchedulerState, type SchedulerStateView } from './scheduler.state';
 import type { DriveSettings } from './source-actions.decider';
 
 export interface SchedulerRuntime {
@@ -74,9 +74,7 @@ export async function startScheduler(config: SchedulerConfig, options: Scheduler
       await publishJson(js, subjects.job(job.api), job, { msgId: job.jobId });
     };
 
-    const snapshots = new SnapshotStore(store);
-    const restored = await restore(snapshots, logger);
-    const state = restored?.state ?? new SchedulerState();
+    const state = new SchedulerState();
     const driver = new SchedulerDriver({
       state,
       ...createRepositories(store),
@@ -101,13 +99,10 @@ export async function startScheduler(config: SchedulerConfig, options: Scheduler
           state.apply(event);
         },
       },
-      {
-        streamName: STREAMS.events.name,
-        gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT,
-        logger,
-        ...(restored ? { startAt: restored.point } : {}),
-      },
+      { streamName: STREAMS.events.name, gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, logger },
     );
+    const snapshots = new ReaderSnapshots(new SnapshotStore(store), 'scheduler', STREAMS.events.name, reader, () => state.snapshotItems(), logger);
+    const fromSnapshot = await snapshots.restore((items) => state.restore(items));
     await reader.start();
     cleanup.push(() => reader.stop());
     await reader.catchUp();
@@ -128,31 +123,21 @@ export async function startScheduler(config: SchedulerConfig, options: Scheduler
     };
 
     const republished = await exclusive(() => driver.republishInFlight());
-    logger.info({ sequence: reader.position, sources: state.sourceIds().length, republished, fromSnapshot: restored?.point.sequence ?? null }, 'log replayed');
+    logger.info({ sequence: reader.position, sources: state.sourceIds().length, republished, fromSnapshot: fromSnapshot ?? null }, 'log replayed');
 
-    // Taken in one synchronous step with the reader's point (see EventTailer.snapshotPoint).
-    let savedSequence = restored?.point.sequence ?? -1;
-    const saveSnapshot = async () => {
-      const point = reader.snapshotPoint();
-      if (!point || point.sequence === savedSequence) return;
-      const items = state.snapshotItems();
-      const started = Date.now();
-      await snapshots.save<SchedulerSnapshotItem>(SNAPSHOT_NAME, { stream: STREAMS.events.name, ...point, items });
-      savedSequence = point.sequence;
-      logger.info({ sequence: point.sequence, aggregates: items.length, ms: Date.now() - started }, 'snapshot saved');
-    };
-    await saveSnapshot().catch((error: unknown) => logger.warn({ err: error }, 'saving a snapshot failed; the next start may replay more of the log'));
-    cleanup.push(() => saveSnapshot());
+    // After a replay, and at shutdown (before the reader stops), so that the next start is short.
+    await snapshots.save();
+    cleanup.push(() => snapshots.save());
 
     // Cleanup runs in reverse: the loop stops first, then the step under way finishes, then the reader.
     cleanup.push(() => queue);
     if (options.background ?? true) {
       const stop = new AbortController();
       const loop = every(config.S1C_SCHEDULER_TICK, stop.signal, () => exclusive(() => driver.tick()), logger, 'tick failed');
-      const snapshotLoop = every(config.S1C_SCHEDULER_SNAPSHOT_INTERVAL, stop.signal, saveSnapshot, logger, 'saving a snapshot failed; the next start may replay more of the log', true);
+      snapshots.every(config.S1C_SNAPSHOT_INTERVAL);
       cleanup.push(async () => {
         stop.abort();
-        await Promise.all([loop, snapshotLoop]);
+        await Promise.all([loop, snapshots.stop()]);
       });
     }
     logger.info({ db: config.S1C_DB_NAME, ...settings, tickMs: config.S1C_SCHEDULER_TICK }, 'scheduler started');
@@ -163,33 +148,8 @@ export async function startScheduler(config: SchedulerConfig, options: Scheduler
   }
 }
 
-const SNAPSHOT_NAME = 'scheduler';
-
-/** The state of the last snapshot and where its reader goes on; undefined when there is none to use. */
-async function restore(snapshots: SnapshotStore, logger: Logger): Promise<{ state: SchedulerState; point: SnapshotPoint } | undefined> {
-  try {
-    const started = Date.now();
-    const snapshot = await snapshots.load<SchedulerSnapshotItem>(SNAPSHOT_NAME, STREAMS.events.name);
-    if (!snapshot) return undefined;
-    const state = SchedulerState.fromSnapshot(snapshot.items);
-    if (!state) {
-      logger.warn({ sequence: snapshot.sequence }, 'the snapshot holds something this scheduler does not know; replaying the log');
-      return undefined;
-    }
-    logger.info({ sequence: snapshot.sequence, takenAt: snapshot.at, aggregates: snapshot.items.length, ms: Date.now() - started }, 'state restored from the snapshot');
-    return { state, point: snapshot };
-  } catch (error) {
-    logger.warn({ err: error }, 'reading the snapshot failed; replaying the log');
-    return undefined;
-  }
-}
-
-/**
- * Runs `task` every `intervalMs` (measured from the end of the previous run) until aborted; with
- * `waitFirst`, the first run is one interval after the start.
- */
-async function every(intervalMs: number, signal: AbortSignal, task: () => Promise<unknown>, logger: Logger, failure: string, waitFirst = false): Promise<void> {
-  if (waitFirst) await sleep(intervalMs, undefined, { signal }).catch(() => undefined);
+/** Runs `task` every `intervalMs` (measured from the end of the previous run) until aborted. */
+async function every(intervalMs: number, signal: AbortSignal, task: () => Promise<unknown>, logger: Logger, failure: string): Promise<void> {
   while (!signal.aborted) {
     try {
       await task();

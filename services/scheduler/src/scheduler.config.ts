@@ -21,7 +21,7 @@ export const schedulerEnvShape = {
    * How often the scheduler saves a snapshot of what it holds in memory (also after a replay of the
    * log and at shutdown): a start reads only the events after the last snapshot, not the whole log.
    */
-  S1C_SCHEDULER_SNAPSHOT_INTERVAL: env.durationMs('5m'),
+  S1C_SNAPSHOT_INTERVAL: env.durationMs('5m'),
   /** How long the reader of S1C_EVENTS looks in the log for a missing version before going on without it. */
   S1C_EVENT_GAP_TIMEOUT: env.durationMs('2s'),
   /** How often the log is polled for new events. */

@@ -103,25 +103,32 @@ export class SchedulerState implements SchedulerStateView {
   }
 
   /**
-   * The state a snapshot's items describe; undefined when one of them is not what
-   * {@link snapshotItems} writes (the caller then replays the log instead).
+   * Replaces what is held with a snapshot's items. Returns false, holding nothing, when one of them
+   * is not what {@link snapshotItems} writes (the caller then replays the log instead).
    */
-  static fromSnapshot(items: readonly unknown[]): SchedulerState | undefined {
-    const state = new SchedulerState();
+  restore(items: readonly unknown[]): boolean {
+    this.clear();
     for (const item of items) {
-      if (typeof item !== 'object' || item === null) return undefined;
-      const { source, folded, collection, known } = item as Record<string, unknown>;
-      if (typeof source === 'string' && isFolded(folded)) state.sources.set(source, folded as Folded<SourceState>);
-      else if (typeof collection === 'string' && isFolded(known) && typeof (known as { dispatched?: unknown }).dispatched === 'object') {
-        const parsed = parseCollectionStream(collection);
-        if (!parsed) return undefined;
-        state.byStream.set(collection, known as KnownCollection);
-        let streams = state.collectionStreams.get(parsed.sourceId);
-        if (!streams) state.collectionStreams.set(parsed.sourceId, (streams = new Map()));
-        streams.set(parsed.api, collection);
-      } else return undefined;
+      const { source, folded, collection, known } = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
+      const parsed = typeof collection === 'string' ? parseCollectionStream(collection) : undefined;
+      if (typeof source === 'string' && isFolded(folded)) this.sources.set(source, folded as Folded<SourceState>);
+      else if (parsed && isFolded(known) && typeof (known as { dispatched?: unknown }).dispatched === 'object') {
+        this.byStream.set(collection as string, known as KnownCollection);
+        let streams = this.collectionStreams.get(parsed.sourceId);
+        if (!streams) this.collectionStreams.set(parsed.sourceId, (streams = new Map()));
+        streams.set(parsed.api, collection as string);
+      } else {
+        this.clear();
+        return false;
+      }
     }
-    return state;
+    return true;
+  }
+
+  private clear(): void {
+    this.sources.clear();
+    this.byStream.clear();
+    this.collectionStreams.clear();
   }
 
   applyAll(events: Iterable<LoggedEvent>): void {
