@@ -91,6 +91,8 @@ for (let round = 0; round < args.restarts; round++) {
     await scheduler.stop();
     if (kind === 'replay') await db.collection('snapshots').deleteMany({});
     const events = await db.collection('events').estimatedDocumentCount();
+    const chunks = await db.collection('snapshot_chunks').find({}).toArray();
+    const snapshotMiB = chunks.reduce((sum, c) => sum + Buffer.byteLength(c.text), 0) / 2 ** 20;
     const started = Date.now();
     const ferret0 = ferretPid ? cpu(ferretPid) : 0;
     scheduler = startProcess('scheduler', 'services/scheduler/dist/main.js', [], env);
@@ -103,7 +105,7 @@ for (let round = 0; round < args.restarts; round++) {
     const fromSnapshot = /"fromSnapshot":(\d+)/.test(line[0]);
     if ((kind === 'snapshot') !== fromSnapshot) throw new Error(`a ${kind} start did not ${kind === 'snapshot' ? 'use' : 'skip'} the snapshot: ${line[0]}`);
     results[kind].push({ seconds, schedulerCpu, ferretCpu, events });
-    console.log(`${kind} start ${round + 1}: ${seconds.toFixed(2)} s to ready; scheduler ${schedulerCpu.toFixed(2)} CPU-s, FerretDB ${ferretCpu.toFixed(2)} CPU-s; log ${events} events`);
+    console.log(`${kind} start ${round + 1}: ${seconds.toFixed(2)} s to ready; scheduler ${schedulerCpu.toFixed(2)} CPU-s, FerretDB ${ferretCpu.toFixed(2)} CPU-s; log ${events} events; snapshots held before the start (scheduler's and health's) ${snapshotMiB.toFixed(1)} MiB`);
     await sleep(10_000);
   }
 }
