@@ -43,6 +43,8 @@ describe('splitText', () => {
   });
 });
 
+const V1 = { stream: 'S1C_EVENTS', schema: 'v1' };
+
 describe('SnapshotStore', () => {
   it('saves and loads a snapshot of several chunks, and a newer one replaces it and deletes its chunks', async () => {
     const db = mongo.db();
@@ -54,38 +56,40 @@ describe('SnapshotStore', () => {
       ['source-a', 3],
       ['collection-a-agents', 17],
     ]);
-    await snapshots.save('scheduler', { stream: 'S1C_EVENTS', sequence: 41, versions, items });
+    await snapshots.save('scheduler', { stream: 'S1C_EVENTS', schema: 'v1', sequence: 41, versions, items });
     expect(await db.collection('snapshot_chunks').countDocuments()).toBe(3);
 
-    const loaded = await snapshots.load<(typeof items)[number]>('scheduler', 'S1C_EVENTS');
+    const loaded = await snapshots.load<(typeof items)[number]>('scheduler', V1);
     expect(loaded?.sequence).toBe(41);
     expect(loaded?.versions).toEqual(versions);
     expect(loaded?.items).toEqual(items);
 
-    await snapshots.save('scheduler', { stream: 'S1C_EVENTS', sequence: 42, versions, items: [{ i: 0, text: 'small' }] });
-    expect((await snapshots.load('scheduler', 'S1C_EVENTS'))?.items).toEqual([{ i: 0, text: 'small' }]);
+    await snapshots.save('scheduler', { stream: 'S1C_EVENTS', schema: 'v1', sequence: 42, versions, items: [{ i: 0, text: 'small' }] });
+    expect((await snapshots.load('scheduler', V1))?.items).toEqual([{ i: 0, text: 'small' }]);
     expect(await db.collection('snapshot_chunks').countDocuments()).toBe(1);
   });
 
-  it("ignores a snapshot that is missing, of another stream, of another log, or missing a chunk", async () => {
+  it('ignores a snapshot that is missing, of another stream, schema or log, or missing a chunk', async () => {
     const db = mongo.db();
     const store = new MongoEventStore(db);
     const snapshots = new SnapshotStore(store);
-    expect(await snapshots.load('scheduler', 'S1C_EVENTS')).toBeUndefined();
-    await snapshots.save('scheduler', { stream: 'S1C_EVENTS', sequence: 1, versions: new Map(), items: [1, 2, 3] });
-    expect((await snapshots.load('scheduler', 'S1C_EVENTS'))?.items).toEqual([1, 2, 3]);
-    expect(await snapshots.load('scheduler', 'OTHER')).toBeUndefined();
-    expect(await snapshots.load('health', 'S1C_EVENTS')).toBeUndefined();
+    expect(await snapshots.load('scheduler', V1)).toBeUndefined();
+    await snapshots.save('scheduler', { stream: 'S1C_EVENTS', schema: 'v1', sequence: 1, versions: new Map(), items: [1, 2, 3] });
+    expect((await snapshots.load('scheduler', V1))?.items).toEqual([1, 2, 3]);
+    expect(await snapshots.load('scheduler', { stream: 'OTHER', schema: 'v1' })).toBeUndefined();
+    // A state of another shape (its owner names a new schema when it changes).
+    expect(await snapshots.load('scheduler', { stream: 'S1C_EVENTS', schema: 'v2' })).toBeUndefined();
+    expect(await snapshots.load('health', V1)).toBeUndefined();
 
     // The same collections read as another log (its log id differs): not this log's snapshot.
     await db.collection('event_log_meta').deleteOne({ _id: 'log' as never });
-    expect(await new SnapshotStore(new MongoEventStore(db)).load('scheduler', 'S1C_EVENTS')).toBeUndefined();
+    expect(await new SnapshotStore(new MongoEventStore(db)).load('scheduler', V1)).toBeUndefined();
 
     const fresh = mongo.db();
     const freshSnapshots = new SnapshotStore(new MongoEventStore(fresh));
-    await freshSnapshots.save('scheduler', { stream: 'S1C_EVENTS', sequence: 1, versions: new Map(), items: [1] });
+    await freshSnapshots.save('scheduler', { stream: 'S1C_EVENTS', schema: 'v1', sequence: 1, versions: new Map(), items: [1] });
     await fresh.collection('snapshot_chunks').deleteMany({});
-    expect(await freshSnapshots.load('scheduler', 'S1C_EVENTS')).toBeUndefined();
+    expect(await freshSnapshots.load('scheduler', V1)).toBeUndefined();
   });
 });
 

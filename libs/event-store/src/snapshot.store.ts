@@ -10,6 +10,11 @@ import type { MongoEventStore } from './mongo.event-store';
 export interface Snapshot<Item> {
   /** The JetStream stream the sequence belongs to. */
   readonly stream: string;
+  /**
+   * The shape of the items, named by their owner: a snapshot of another schema is not used (the
+   * owner replays the log instead), so an owner whose state changes shape names a new one.
+   */
+  readonly schema: string;
   /** Every message of the stream up to this sequence is folded into `items`. */
   readonly sequence: number;
   /** The last version handled of every event stream (the reader's gap detection goes on from these). */
@@ -28,6 +33,7 @@ interface SnapshotHead {
   snapshotId: string;
   logId: string;
   stream: string;
+  schema: string;
   sequence: number;
   chunks: number;
   at: Date;
@@ -71,18 +77,18 @@ export class SnapshotStore {
       { ordered: true },
     );
     const previous = await this.heads.findOne({ _id: name });
-    const head: SnapshotHead = { _id: name, snapshotId, logId, stream: snapshot.stream, sequence: snapshot.sequence, chunks: pieces.length, at: new Date() };
+    const head: SnapshotHead = { _id: name, snapshotId, logId, stream: snapshot.stream, schema: snapshot.schema, sequence: snapshot.sequence, chunks: pieces.length, at: new Date() };
     await this.heads.replaceOne({ _id: name }, head, { upsert: true });
     if (previous && previous.snapshotId !== snapshotId) await this.chunks.deleteMany({ _id: { $in: chunkIds(previous) } });
   }
 
   /**
-   * The current snapshot of `name` for this log and stream; undefined when there is none, or when
-   * it cannot be used (another log's, another stream's, a chunk missing or unreadable).
+   * The current snapshot of `name` for this log, stream and schema; undefined when there is none,
+   * or when it cannot be used (another log's, stream's or schema's, a chunk missing or unreadable).
    */
-  async load<Item>(name: string, stream: string): Promise<LoadedSnapshot<Item> | undefined> {
+  async load<Item>(name: string, expected: { stream: string; schema: string }): Promise<LoadedSnapshot<Item> | undefined> {
     const head = await this.heads.findOne({ _id: name });
-    if (!head || head.logId !== (await this.store.logId()) || head.stream !== stream) return undefined;
+    if (!head || head.logId !== (await this.store.logId()) || head.stream !== expected.stream || head.schema !== expected.schema) return undefined;
     const ids = chunkIds(head);
     const found = new Map((await this.chunks.find({ _id: { $in: ids } }).toArray()).map((c) => [c._id, c.text]));
     if (ids.some((id) => typeof found.get(id) !== 'string')) return undefined;
@@ -98,7 +104,7 @@ export class SnapshotStore {
       if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !Number.isInteger(entry[1])) return undefined;
       versions.set(entry[0], entry[1] as number);
     }
-    return { stream: head.stream, sequence: head.sequence, versions, items: parsed.items as Item[], at: head.at };
+    return { stream: head.stream, schema: head.schema, sequence: head.sequence, versions, items: parsed.items as Item[], at: head.at };
   }
 }
 
@@ -141,6 +147,8 @@ export class ReaderSnapshots<Item> {
     private readonly snapshots: SnapshotStore,
     private readonly name: string,
     private readonly streamName: string,
+    /** See {@link Snapshot.schema}. */
+    private readonly schema: string,
     private readonly reader: EventTailer,
     /** The owner's state as snapshot items, taken in the same synchronous step as the tailer's point. */
     private readonly items: () => Item[],
@@ -155,7 +163,7 @@ export class ReaderSnapshots<Item> {
   async restore(restore: (items: readonly unknown[]) => boolean): Promise<number | undefined> {
     try {
       const started = Date.now();
-      const snapshot = await this.snapshots.load<unknown>(this.name, this.streamName);
+      const snapshot = await this.snapshots.load<unknown>(this.name, { stream: this.streamName, schema: this.schema });
       if (!snapshot) return undefined;
       if (!restore(snapshot.items)) {
         this.logger.warn({ name: this.name, sequence: snapshot.sequence }, 'the snapshot holds something this version does not know; replaying the log');
@@ -179,7 +187,7 @@ export class ReaderSnapshots<Item> {
       const items = this.items();
       const started = Date.now();
       try {
-        await this.snapshots.save<Item>(this.name, { stream: this.streamName, ...point, items });
+        await this.snapshots.save<Item>(this.name, { stream: this.streamName, schema: this.schema, ...point, items });
       } catch (error) {
         this.logger.warn({ name: this.name, err: error }, 'saving a snapshot failed; the next start may replay more of the log');
         return false;

@@ -3,6 +3,12 @@ import type { RecordedEvent } from '@s1c/event-store';
 import { evolveApiStatus, type ApiStatusDoc } from './api-status.model';
 import { evolveSourceStatus, type SourceStatusDoc } from './source-status.model';
 
+/**
+ * The shape of {@link HealthSnapshotItem}s: name a new one whenever SourceStatusDoc or ApiStatusDoc
+ * change shape, so that a snapshot of the old shape is not restored (the log is replayed once instead).
+ */
+export const HEALTH_SNAPSHOT_SCHEMA = 'health-1';
+
 /** One document of a {@link HealthModel} snapshot (plain JSON). */
 export type HealthSnapshotItem = { readonly source: SourceStatusDoc } | { readonly api: string; readonly doc: ApiStatusDoc };
 

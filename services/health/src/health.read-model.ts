@@ -2,7 +2,7 @@ import { EventTailer, ReaderSnapshots, SnapshotStore, type MongoEventStore, type
 import type { Db } from 'mongodb';
 import type { NatsConnection } from 'nats';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HealthModel } from './health.model';
+import { HEALTH_SNAPSHOT_SCHEMA, HealthModel } from './health.model';
 import { HealthProjection } from './health.projection';
 
 export interface HealthReadModelOptions {
@@ -56,7 +56,7 @@ export class HealthReadModel {
     if (options.snapshots) {
       const logger = options.logger ?? { warn: () => undefined };
       const streamName = options.streamName ?? 'S1C_EVENTS';
-      this.snapshots = new ReaderSnapshots(new SnapshotStore(store), 'health', streamName, this.tailer, () => this.model.snapshotItems(), logger);
+      this.snapshots = new ReaderSnapshots(new SnapshotStore(store), 'health', streamName, HEALTH_SNAPSHOT_SCHEMA, this.tailer, () => this.model.snapshotItems(), logger);
       this.snapshotIntervalMs = options.snapshots.intervalMs;
     }
   }

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { SchedulerConfig } from './scheduler.config';
 import { createRepositories } from './scheduler.repositories';
 import { SchedulerDriver, type JobPublisher } from './scheduler.driver';
-import { SchedulerState, type SchedulerStateView } from './scheduler.state';
+import { SCHEDULER_SNAPSHOT_SCHEMA, SchedulerState, type SchedulerStateView } from './scheduler.state';
 import type { DriveSettings } from './source-actions.decider';
 
 export interface SchedulerRuntime {
@@ -101,7 +101,7 @@ export async function startScheduler(config: SchedulerConfig, options: Scheduler
       },
       { streamName: STREAMS.events.name, gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, logger },
     );
-    const snapshots = new ReaderSnapshots(new SnapshotStore(store), 'scheduler', STREAMS.events.name, reader, () => state.snapshotItems(), logger);
+    const snapshots = new ReaderSnapshots(new SnapshotStore(store), 'scheduler', STREAMS.events.name, SCHEDULER_SNAPSHOT_SCHEMA, reader, () => state.snapshotItems(), logger);
     const fromSnapshot = await snapshots.restore((items) => state.restore(items));
     await reader.start();
     cleanup.push(() => reader.stop());

@@ -56,6 +56,13 @@ export interface SchedulerStateView {
   inFlightJobs(): Array<{ job: FetchJob; progressed: boolean }>;
 }
 
+/**
+ * The shape of {@link SchedulerSnapshotItem}s: name a new one whenever SourceState, CollectionState
+ * or KnownCollection change shape, so that a snapshot of the old shape is not restored (the log is
+ * replayed once instead).
+ */
+export const SCHEDULER_SNAPSHOT_SCHEMA = 'scheduler-1';
+
 /** One aggregate of a {@link SchedulerState} snapshot (plain JSON). */
 export type SchedulerSnapshotItem =
   | { readonly source: string; readonly folded: Folded<SourceState> }
