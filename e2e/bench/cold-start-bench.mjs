@@ -14,7 +14,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  baseEnv, command, connect, dbName, MongoClient, parseArgs, printHeader, procStats, sleep, sourceDocument,
+  baseEnv, command, connect, dbName, manySourcesSimulator, MongoClient, parseArgs, printHeader, procStats, sleep, sourceDocument,
   startPipeline, startProcess, startServers, startSimulatorProcess,
 } from './lib/kit.mjs';
 
@@ -32,17 +32,7 @@ const SETTINGS = {
   LOG_LEVEL: 'info',
   ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('S1C_') || k === 'LOG_LEVEL')),
 };
-const simConfig = {
-  seed: 1,
-  historyHours: 1,
-  accounts: Math.ceil(N / 2),
-  sitesPerAccount: 2,
-  activities: 5 * N,
-  agents: 2 * N,
-  threats: N,
-  live: { activitiesPerSecond: (3 * N) / args.poll, threatUpdatesPerSecond: (0.3 * N) / args.poll, agentUpdatesPerSecond: (0.5 * N) / args.poll },
-  tokens: Array.from({ length: N }, (_, i) => ({ label: `s${i}`, token: `cold-token-${i}`, sites: [i] })),
-};
+const simConfig = manySourcesSimulator(N, args.poll, 'cold-token-');
 printHeader('scheduler start on a long log: from a snapshot vs replaying the log (issue 13)', { ...args, services: SETTINGS });
 
 const servers = await startServers();

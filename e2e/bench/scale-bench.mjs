@@ -51,7 +51,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  baseEnv, command, connect, dbName, machineCpu, parseArgs, printHeader, printMachineLoad, printProcTable, procStats, Sampler,
+  baseEnv, command, connect, dbName, machineCpu, manySourcesSimulator, parseArgs, printHeader, printMachineLoad, printProcTable, procStats, Sampler,
   sleep, sourceDocument, startPipeline, startServers, startSimulatorProcess, StoreProbe, percentile,
 } from './lib/kit.mjs';
 
@@ -86,23 +86,8 @@ const CYCLES = Math.max(1, Math.floor((args['cycles-minutes'] * 60_000) / P));
 // A collection's live polls are due one interval after the previous dispatch, so its cadence is P
 // plus the scheduler's delay (up to a tick and its work): polls this close are "on time".
 const SLACK = Math.max(2_000, 2 * TICK);
-// A few records per source and poll: 3 new activities, 0.3 threat updates, 0.5 agent updates.
-const live = {
-  activitiesPerSecond: (3 * N * 1000) / P,
-  threatUpdatesPerSecond: (0.3 * N * 1000) / P,
-  agentUpdatesPerSecond: (0.5 * N * 1000) / P,
-};
-const simConfig = {
-  seed: 1,
-  historyHours: 1,
-  accounts: Math.ceil(N / 2),
-  sitesPerAccount: 2,
-  activities: 5 * N,
-  agents: 2 * N,
-  threats: N,
-  live,
-  tokens: Array.from({ length: N }, (_, i) => ({ label: `s${i}`, token: `scale-token-${i}`, sites: [i] })),
-};
+// A few records per source and poll (see manySourcesSimulator).
+const simConfig = manySourcesSimulator(N, P / 1000, 'scale-token-');
 printHeader('scale: many sources, one poll a minute (issue 13)', {
   ...args, liveCycles: `${CYCLES} of ${P / 1000} s`, simulator: { ...simConfig, tokens: `${N} tokens, each scoped to one site` }, services: SETTINGS,
 });

@@ -205,6 +205,25 @@ export function startProcess(name, script, args, env, nodeArgs = []) {
   };
 }
 
+/**
+ * The simulator's configuration for `n` sources (a token each, scoped to its own site) polled every
+ * `pollSeconds`, each poll finding a few new records: 3 activities, 0.3 threat updates and 0.5
+ * agent updates per source, over a history of one hour.
+ */
+export function manySourcesSimulator(n, pollSeconds, tokenPrefix) {
+  return {
+    seed: 1,
+    historyHours: 1,
+    accounts: Math.ceil(n / 2),
+    sitesPerAccount: 2,
+    activities: 5 * n,
+    agents: 2 * n,
+    threats: n,
+    live: { activitiesPerSecond: (3 * n) / pollSeconds, threatUpdatesPerSecond: (0.3 * n) / pollSeconds, agentUpdatesPerSecond: (0.5 * n) / pollSeconds },
+    tokens: Array.from({ length: n }, (_, i) => ({ label: `s${i}`, token: `${tokenPrefix}${i}`, sites: [i] })),
+  };
+}
+
 /** The simulator as its own process; resolves with its url once it listens. */
 export async function startSimulatorProcess(args) {
   const sim = startProcess('s1-simulator', 'services/s1-simulator/dist/main.js', ['--port', '0', '--request-log-limit', '0', ...args], {});
