@@ -361,13 +361,17 @@ export class MongoEventStore {
   private async drain(): Promise<void> {
     this.writing = true;
     try {
-      while (this.queued.length > 0) await this.writeGroup(this.queued.splice(0, GROUP_LIMIT));
+      while (this.queued.length > 0) {
+        const group = this.queued.splice(0, GROUP_LIMIT);
+        // A failure writeGroup did not expect fails the appends it had not settled (settling twice does nothing).
+        await this.writeGroup(group).catch((error: unknown) => group.forEach((write) => write.reject(error)));
+      }
     } finally {
       this.writing = false;
     }
   }
 
-  /** Writes a group of appends (see insertWithOutbox) and settles every one of them; never throws. */
+  /** Writes a group of appends (see insertWithOutbox) and settles every one of them. */
   private async writeGroup(group: QueuedWrite[]): Promise<void> {
     const started = Date.now();
     const at = this.clock();
@@ -390,28 +394,29 @@ export class MongoEventStore {
       return;
     }
     const stored = await this.insertEvents(live, started);
-    const committed: QueuedWrite[] = [];
+    const committed: Array<{ write: QueuedWrite; count: number }> = [];
     for (const [write, outcome] of stored) {
-      if (typeof outcome !== 'number') {
+      if ('error' in outcome) {
         // Not a lost race: the entry stays uncommitted, and the relay completes it after the grace period.
-        write.reject(outcome);
+        write.reject(outcome.error);
         continue;
       }
+      const count = outcome.stored;
       const first = write.docs[0]!;
       try {
-        if (outcome === 0) {
+        if (count === 0) {
           await this.outbox.deleteOne({ _id: first._id }).catch(() => undefined);
           write.resolve([]);
           continue;
         }
-        if (outcome < write.docs.length) await this.outbox.updateOne({ _id: first._id }, { $set: { events: write.docs.slice(0, outcome) } });
-        committed.push(write);
+        if (count < write.docs.length) await this.outbox.updateOne({ _id: first._id }, { $set: { events: write.docs.slice(0, count) } });
+        committed.push({ write, count });
       } catch (error) {
         write.reject(error);
       }
     }
-    await this.commit(committed.map((write) => write.docs[0]!._id));
-    for (const write of committed) write.resolve(write.docs.slice(0, stored.get(write) as number));
+    await this.commit(committed.map(({ write }) => write.docs[0]!._id));
+    for (const { write, count } of committed) write.resolve(write.docs.slice(0, count));
   }
 
   /**
@@ -420,8 +425,8 @@ export class MongoEventStore {
    * after it go in the next command. Each append's outcome: the number of its events stored, or
    * the error that stopped it.
    */
-  private async insertEvents(writes: QueuedWrite[], started: number): Promise<Map<QueuedWrite, number | unknown>> {
-    const outcomes = new Map<QueuedWrite, number | unknown>();
+  private async insertEvents(writes: QueuedWrite[], started: number): Promise<Map<QueuedWrite, { stored: number } | { error: unknown }>> {
+    const outcomes = new Map<QueuedWrite, { stored: number } | { error: unknown }>();
     let rest = writes;
     while (rest.length > 0) {
       let failure: { error: unknown; first: WriteError | undefined } | undefined;
@@ -434,21 +439,21 @@ export class MongoEventStore {
         failure = { error, first: writeErrorsOf(error)?.[0] };
       }
       if (!failure?.first) {
-        for (const write of rest) outcomes.set(write, failure ? failure.error : write.docs.length);
+        for (const write of rest) outcomes.set(write, failure ? { error: failure.error } : { stored: write.docs.length });
         return outcomes;
       }
       let i = 0;
       let offset = 0;
       for (; offset + rest[i]!.docs.length <= failure.first.index; i++) {
-        outcomes.set(rest[i]!, rest[i]!.docs.length);
+        outcomes.set(rest[i]!, { stored: rest[i]!.docs.length });
         offset += rest[i]!.docs.length;
       }
       const write = rest[i]!;
       const index = failure.first.index - offset;
-      if (failure.first.code !== DUPLICATE_KEY) outcomes.set(write, failure.error);
+      if (failure.first.code !== DUPLICATE_KEY) outcomes.set(write, { error: failure.error });
       // Only a writer slower than half the grace can find that the relay stored its events for it.
-      else if (Date.now() - started >= this.outboxGraceMs / 2) outcomes.set(write, index + (await this.storedForUs(write.docs.slice(index))));
-      else outcomes.set(write, index);
+      else if (Date.now() - started >= this.outboxGraceMs / 2) outcomes.set(write, { stored: index + (await this.storedForUs(write.docs.slice(index))) });
+      else outcomes.set(write, { stored: index });
       rest = rest.slice(i + 1);
     }
     return outcomes;
