@@ -26,7 +26,7 @@ describe('the health service on an interface beyond loopback', () => {
     }),
   });
   const dbName = uniqueDbName('healthexp');
-  const base = () => ({ NATS_URL: serverUrls().natsUrl, MONGO_URL: serverUrls().mongoUrl, S1C_DB_NAME: dbName, S1C_HEALTH_PORT: '0', S1C_EVENT_POLL_INTERVAL: '50ms' });
+  const base = () => ({ NATS_URL: serverUrls().natsUrl, MONGO_URL: serverUrls().mongoUrl, S1C_DB_NAME: dbName, S1C_HEALTH_PORT: '0' });
   afterAll(async () => {
     for (const runtime of running) await runtime.close();
   });

@@ -25,8 +25,6 @@ export const healthEnvShape = {
    * up after a start, and at shutdown): a start reads only the events after the last one.
    */
   S1C_SNAPSHOT_INTERVAL: env.durationMs('5m'),
-  /** How often the read models poll the log for new events. */
-  S1C_EVENT_POLL_INTERVAL: env.durationMs('200ms'),
 };
 
 export type HealthConfig = ReturnType<typeof loadHealthConfig>;

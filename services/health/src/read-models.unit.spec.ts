@@ -116,7 +116,7 @@ describe('renderMetrics', () => {
 describe('loadHealthConfig', () => {
   it('has defaults', () => {
     const config = loadHealthConfig({});
-    expect(config).toMatchObject({ S1C_HEALTH_PORT: 8080, S1C_EVENT_POLL_INTERVAL: 200, S1C_EVENT_GAP_TIMEOUT: 2000 });
+    expect(config).toMatchObject({ S1C_HEALTH_PORT: 8080, S1C_EVENT_GAP_TIMEOUT: 2000, S1C_SNAPSHOT_INTERVAL: 300_000 });
     expect(config.S1C_API_TOKEN).toBeUndefined();
     expect(config.S1C_HEALTH_HOST).toBe('127.0.0.1');
     expect(config.S1C_ALLOW_ANONYMOUS).toBe(false);
@@ -151,11 +151,11 @@ describe('loadHealthConfig', () => {
   it('names every bad variable without echoing values', () => {
     let error: ConfigError | undefined;
     try {
-      loadHealthConfig({ S1C_HEALTH_PORT: 'eighty', S1C_API_TOKEN: 'short-secret', S1C_EVENT_POLL_INTERVAL: 'often' });
+      loadHealthConfig({ S1C_HEALTH_PORT: 'eighty', S1C_API_TOKEN: 'short-secret', S1C_EVENT_GAP_TIMEOUT: 'often' });
     } catch (e) {
       error = e as ConfigError;
     }
-    expect(error?.problems.map((p) => p.split(':')[0]).sort()).toEqual(['S1C_API_TOKEN', 'S1C_EVENT_POLL_INTERVAL', 'S1C_HEALTH_PORT']);
+    expect(error?.problems.map((p) => p.split(':')[0]).sort()).toEqual(['S1C_API_TOKEN', 'S1C_EVENT_GAP_TIMEOUT', 'S1C_HEALTH_PORT']);
     expect(error?.message).not.toContain('short-secret');
   });
 });

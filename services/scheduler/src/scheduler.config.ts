@@ -24,8 +24,6 @@ export const schedulerEnvShape = {
   S1C_SNAPSHOT_INTERVAL: env.durationMs('5m'),
   /** How long the reader of S1C_EVENTS looks in the log for a missing version before going on without it. */
   S1C_EVENT_GAP_TIMEOUT: env.durationMs('2s'),
-  /** How often the log is polled for new events. */
-  S1C_EVENT_POLL_INTERVAL: env.durationMs('200ms'),
 };
 
 export type SchedulerConfig = ReturnType<typeof loadSchedulerConfig>;

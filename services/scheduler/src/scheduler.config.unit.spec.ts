@@ -13,8 +13,10 @@ describe('loadSchedulerConfig', () => {
       S1C_JOB_STALL_TIMEOUT: 300_000,
       S1C_SCHEDULER_TICK: 1_000,
       S1C_EVENT_GAP_TIMEOUT: 2_000,
-      S1C_EVENT_POLL_INTERVAL: 200,
+      S1C_SCHEDULER_CONCURRENCY: 8,
+      S1C_SNAPSHOT_INTERVAL: 300_000,
     });
+    expect(config).not.toHaveProperty('S1C_EVENT_POLL_INTERVAL');
     expect(Object.isFrozen(config)).toBe(true);
     expect(config).not.toHaveProperty('S1C_SECRET_KEY');
   });

@@ -78,7 +78,6 @@ export async function startHealthUnderTest(
     S1C_HEALTH_HOST: '127.0.0.1',
     S1C_API_TOKEN: options.token,
     S1C_EVENT_GAP_TIMEOUT: '500ms',
-    S1C_EVENT_POLL_INTERVAL: '50ms',
   });
   const runtime = await startHealth(config, { logger, clock: () => now });
   // startHealth resolves before the log is replayed: wait for it, as a test expects a ready service.

@@ -46,7 +46,6 @@ export const TEST_ENV = {
   S1C_JOB_STALL_TIMEOUT: '8m',
   S1C_SCHEDULER_TICK: '1s',
   S1C_EVENT_GAP_TIMEOUT: '500ms',
-  S1C_EVENT_POLL_INTERVAL: '50ms',
 } as const;
 
 /** A scheduler on the harness's real servers, with its log lines captured. */
