@@ -22,4 +22,4 @@ export { EVENT_HEADERS, OutboxRelay, type OutboxRelayOptions, type RelayedEventP
 export { PROJECTION_CHECKPOINTS, ProjectionRunner, type Projection, type ProjectionRunnerOptions } from './projection.runner';
 export { BoundedCloseMongoClient, connectMongo, MONGO_CLOSE_TIMEOUT_MS, MongoCloseTimeoutError, type MongoTarget } from './mongo.connection';
 export { FoldedStreams, type FoldedStreamsOptions } from './folded.streams';
-export { ReaderSnapshots, SnapshotStore, splitText, type LoadedSnapshot, type Snapshot } from './snapshot.store';
+export { ReaderSnapshots, SnapshotStore, type LoadedSnapshot, type Snapshot } from './snapshot.store';

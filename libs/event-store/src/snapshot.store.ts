@@ -39,22 +39,29 @@ interface SnapshotHead {
   at: Date;
 }
 
-/** A piece of a snapshot's JSON text: `_id` is `<snapshotId>#<index>`. */
+/**
+ * A piece of a snapshot: `_id` is `<snapshotId>#<index>`, `text` a JSON array of entries, each
+ * `{"v": [[streamId, version], ...]}` (stream versions) or `{"i": item}`. Every chunk stands on its
+ * own, so a snapshot is written and read a chunk at a time, never as one string.
+ */
 interface SnapshotChunk {
   _id: string;
   text: string;
 }
 
-/** Characters of JSON per chunk: at most ~6 MB of UTF-8, well within a document's 16 MB. */
-const CHUNK_CHARS = 2_000_000;
+/** Characters of JSON per chunk (an entry larger than this gets a chunk of its own): at most a few MB. */
+const CHUNK_CHARS = 1_000_000;
+/** Stream versions per `v` entry. */
+const VERSIONS_PER_ENTRY = 10_000;
 
 /**
- * Snapshots of in-memory readers (the scheduler), kept in two small collections: the chunks of a
- * snapshot's JSON text, inserted, and one head document per reader naming the current snapshot,
- * replaced once the chunks are stored. A snapshot is never updated in place: a new one is written
- * whole, the head moved to it, and the previous one's chunks deleted, so a reader that dies at any
- * step finds either the old snapshot or the new one, complete. The log stays the truth: a
- * snapshot only saves a replay, and one that is missing, of another log, or unreadable is ignored.
+ * Snapshots of in-memory readers (the scheduler, health), kept in two small collections: the
+ * chunks of a snapshot, inserted one after the other as they are serialised, and one head document
+ * per reader naming the current snapshot, replaced once the chunks are stored. A snapshot is never
+ * updated in place: a new one is written whole, the head moved to it, and the previous one's chunks
+ * deleted, so a reader that dies at any step finds either the old snapshot or the new one,
+ * complete. The log stays the truth: a snapshot only saves a replay, and one that is missing, of
+ * another log, or unreadable is ignored.
  */
 export class SnapshotStore {
   private readonly heads: Collection<SnapshotHead>;
@@ -70,14 +77,26 @@ export class SnapshotStore {
   async save<Item>(name: string, snapshot: Snapshot<Item>): Promise<void> {
     const logId = await this.store.logId();
     const snapshotId = `${name}@${randomUUID()}`;
-    const text = JSON.stringify({ versions: [...snapshot.versions], items: snapshot.items });
-    const pieces = splitText(text, CHUNK_CHARS);
-    await this.chunks.insertMany(
-      pieces.map((piece, i) => ({ _id: `${snapshotId}#${i}`, text: piece })),
-      { ordered: true },
-    );
+    let chunks = 0;
+    let entries: string[] = [];
+    let size = 0;
+    const flush = async () => {
+      await this.chunks.insertOne({ _id: `${snapshotId}#${chunks}`, text: `[${entries.join(',')}]` });
+      chunks += 1;
+      entries = [];
+      size = 0;
+    };
+    const add = async (entry: string) => {
+      if (size > 0 && size + entry.length > CHUNK_CHARS) await flush();
+      entries.push(entry);
+      size += entry.length + 1;
+    };
+    const versions = [...snapshot.versions];
+    for (let i = 0; i < versions.length; i += VERSIONS_PER_ENTRY) await add(JSON.stringify({ v: versions.slice(i, i + VERSIONS_PER_ENTRY) }));
+    for (const item of snapshot.items) await add(JSON.stringify({ i: item }));
+    if (size > 0 || chunks === 0) await flush();
     const previous = await this.heads.findOne({ _id: name });
-    const head: SnapshotHead = { _id: name, snapshotId, logId, stream: snapshot.stream, schema: snapshot.schema, sequence: snapshot.sequence, chunks: pieces.length, at: new Date() };
+    const head: SnapshotHead = { _id: name, snapshotId, logId, stream: snapshot.stream, schema: snapshot.schema, sequence: snapshot.sequence, chunks, at: new Date() };
     await this.heads.replaceOne({ _id: name }, head, { upsert: true });
     if (previous && previous.snapshotId !== snapshotId) await this.chunks.deleteMany({ _id: { $in: chunkIds(previous) } });
   }
@@ -85,44 +104,42 @@ export class SnapshotStore {
   /**
    * The current snapshot of `name` for this log, stream and schema; undefined when there is none,
    * or when it cannot be used (another log's, stream's or schema's, a chunk missing or unreadable).
+   * Reads a chunk at a time.
    */
   async load<Item>(name: string, expected: { stream: string; schema: string }): Promise<LoadedSnapshot<Item> | undefined> {
     const head = await this.heads.findOne({ _id: name });
     if (!head || head.logId !== (await this.store.logId()) || head.stream !== expected.stream || head.schema !== expected.schema) return undefined;
     const ids = chunkIds(head);
-    const found = new Map((await this.chunks.find({ _id: { $in: ids } }).toArray()).map((c) => [c._id, c.text]));
-    if (ids.some((id) => typeof found.get(id) !== 'string')) return undefined;
-    let parsed: { versions?: unknown; items?: unknown };
-    try {
-      parsed = JSON.parse(ids.map((id) => found.get(id)!).join('')) as typeof parsed;
-    } catch {
-      return undefined;
-    }
-    if (!Array.isArray(parsed.versions) || !Array.isArray(parsed.items)) return undefined;
+    const seen = new Set<string>();
     const versions = new Map<string, number>();
-    for (const entry of parsed.versions as unknown[]) {
-      if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !Number.isInteger(entry[1])) return undefined;
-      versions.set(entry[0], entry[1] as number);
+    const items: Item[] = [];
+    // Entries are independent of each other: chunks may come in any order.
+    for await (const chunk of this.chunks.find({ _id: { $in: ids } }).batchSize(1)) {
+      let entries: unknown;
+      try {
+        entries = JSON.parse(chunk.text);
+      } catch {
+        return undefined;
+      }
+      if (!Array.isArray(entries)) return undefined;
+      for (const entry of entries as Array<{ v?: unknown; i?: unknown } | null>) {
+        if (entry && 'i' in entry) items.push(entry.i as Item);
+        else if (entry && Array.isArray(entry.v)) {
+          for (const pair of entry.v as unknown[]) {
+            if (!Array.isArray(pair) || typeof pair[0] !== 'string' || !Number.isInteger(pair[1])) return undefined;
+            versions.set(pair[0], pair[1] as number);
+          }
+        } else return undefined;
+      }
+      seen.add(chunk._id);
     }
-    return { stream: head.stream, schema: head.schema, sequence: head.sequence, versions, items: parsed.items as Item[], at: head.at };
+    if (seen.size !== ids.length) return undefined;
+    return { stream: head.stream, schema: head.schema, sequence: head.sequence, versions, items, at: head.at };
   }
 }
 
 function chunkIds(head: Pick<SnapshotHead, 'snapshotId' | 'chunks'>): string[] {
   return Array.from({ length: head.chunks }, (_, i) => `${head.snapshotId}#${i}`);
-}
-
-/** `text` in pieces of at most `size` UTF-16 units, never cutting a surrogate pair in two. */
-export function splitText(text: string, size: number): string[] {
-  const pieces: string[] = [];
-  for (let start = 0; start < text.length; ) {
-    let end = Math.min(start + size, text.length);
-    const last = text.charCodeAt(end - 1);
-    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end = end - 1 > start ? end - 1 : end + 1;
-    pieces.push(text.slice(start, end));
-    start = end;
-  }
-  return pieces.length > 0 ? pieces : [''];
 }
 
 /** A pino-like logger. */
