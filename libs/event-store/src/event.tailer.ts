@@ -27,7 +27,7 @@ export interface CheckpointDocument {
   at: Date;
 }
 
-/** Settings of an {@link EventTailer} (and of a ProjectionRunner). */
+/** Settings of an {@link EventTailer}; {@link EventTailerOptions} adds where it keeps its checkpoint and what it reads. */
 export interface TailerOptions {
   /** The JetStream stream the OutboxRelay publishes to. Default `S1C_EVENTS`. */
   streamName?: string;

@@ -19,7 +19,6 @@ export type {
 } from './event.types';
 export { eventDocumentId, MongoEventStore, type AppendListener, type MongoEventStoreOptions } from './mongo.event-store';
 export { EVENT_HEADERS, OutboxRelay, type OutboxRelayOptions, type RelayedEventPayload } from './outbox.relay';
-export { PROJECTION_CHECKPOINTS, ProjectionRunner, type Projection, type ProjectionRunnerOptions } from './projection.runner';
 export { BoundedCloseMongoClient, connectMongo, MONGO_CLOSE_TIMEOUT_MS, MongoCloseTimeoutError, type MongoTarget } from './mongo.connection';
 export { FoldedStreams, type FoldedStreamsOptions } from './folded.streams';
 export { ReaderSnapshots, SnapshotStore, type LoadedSnapshot, type Snapshot } from './snapshot.store';
