@@ -7,7 +7,7 @@
 //    source in the log (_siemForward: true, custom fields), and takes realistic records from an
 //    in-process s1-simulator (pages of activities, threats and agents as collected: exact JSON).
 // 2. Publishes BENCH_RECORDS raw records (default 1,000,000; 80% activities, 15% threats, 5%
-//    agents) to S1C_RAW as the fetchers do, each with a unique record id and S1 id.
+//    agents) to S1C_RAW as the fetchers do (pages of 1000 in raw batches), each with a unique record id and S1 id.
 // 3. Starts the enricher in this process and lets it drain the raw stream into S1C_DATA, sampling
 //    records/s, the process's CPU time and RSS every second.
 // Reports: wall-clock records/s, records per CPU-second of the enricher process (the "one core"
@@ -24,9 +24,10 @@ const { startEnricher, loadEnricherConfig } = await load('services/enricher/dist
 const { MongoEventStore, AggregateRepository } = await load('libs/event-store/dist/index.js');
 const { sourceDecider, isSourceEvent, sourceStreamId } = await load('libs/domain/dist/index.js');
 const { createLogger } = await load('libs/logger/dist/index.js');
-const { RAW_RECORD_HEADERS } = await load('libs/contracts/dist/index.js');
+const { RAW_BATCH_HEADERS } = await load('libs/contracts/dist/index.js');
+const { jetStreamRawPublisher } = await load('libs/fetcher-kit/dist/index.js');
 const require = (await import('node:module')).createRequire(join(here, '../../services/enricher/package.json'));
-const { connect, headers: natsHeaders } = require('nats');
+const { connect } = require('nats');
 const { MongoClient } = require('mongodb');
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
@@ -100,26 +101,34 @@ function raw(i) {
 }
 const fetchedAt = '2024-06-01T12:00:00.000000Z';
 let t0 = Date.now();
-const WINDOW = 2000;
+// Pages of 1000 records per API, published as the fetchers do (raw batches, several in flight).
+const publisher = jetStreamRawPublisher(js);
+const pages = { activities: [], threats: [], agents: [] };
 let inflight = [];
+const flush = (api) => {
+  const headers = {
+    [RAW_BATCH_HEADERS.sourceId]: SOURCE_ID,
+    [RAW_BATCH_HEADERS.collectorId]: 'default',
+    [RAW_BATCH_HEADERS.api]: api,
+    [RAW_BATCH_HEADERS.lane]: 'backfill',
+    [RAW_BATCH_HEADERS.jobId]: `${SOURCE_ID}:${api}:backfill:1`,
+    [RAW_BATCH_HEADERS.generation]: '1',
+    [RAW_BATCH_HEADERS.sourceVersion]: String(version),
+    [RAW_BATCH_HEADERS.fetchedAt]: fetchedAt,
+  };
+  inflight.push(publisher.publish(`s1c.raw.${api}.${SOURCE_ID}`, pages[api], headers));
+  pages[api] = [];
+};
 for (let i = 0; i < TOTAL; i++) {
   const r = raw(i);
-  const h = natsHeaders();
-  h.set(RAW_RECORD_HEADERS.recordId, r.recordId);
-  h.set(RAW_RECORD_HEADERS.sourceId, SOURCE_ID);
-  h.set(RAW_RECORD_HEADERS.collectorId, 'default');
-  h.set(RAW_RECORD_HEADERS.api, r.api);
-  h.set(RAW_RECORD_HEADERS.lane, 'backfill');
-  h.set(RAW_RECORD_HEADERS.jobId, `${SOURCE_ID}:${r.api}:backfill:1`);
-  h.set(RAW_RECORD_HEADERS.generation, '1');
-  h.set(RAW_RECORD_HEADERS.sourceVersion, String(version));
-  h.set(RAW_RECORD_HEADERS.fetchedAt, fetchedAt);
-  inflight.push(js.publish(`s1c.raw.${r.api}.${SOURCE_ID}`, r.body, { msgID: r.recordId, headers: h }));
-  if (inflight.length >= WINDOW) { await Promise.all(inflight); inflight = []; }
+  pages[r.api].push({ id: r.recordId, bytes: r.body });
+  if (pages[r.api].length >= 1000) flush(r.api);
+  if (inflight.length >= 8) { await Promise.all(inflight); inflight = []; }
 }
+for (const api of Object.keys(pages)) if (pages[api].length > 0) flush(api);
 await Promise.all(inflight);
 const publishMs = Date.now() - t0;
-console.log(`published ${TOTAL} raw records (avg ${avgBytes} B) in ${(publishMs / 1000).toFixed(1)} s`);
+console.log(`published ${TOTAL} raw records (avg ${avgBytes} B, in raw batches) in ${(publishMs / 1000).toFixed(1)} s`);
 
 // The enricher, in this process, alone now.
 const logger = createLogger({ name: 'enricher', level: 'warn' });

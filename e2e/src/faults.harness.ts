@@ -120,7 +120,7 @@ export function jobLog(events: Json[]): string[] {
     .map((e) => `${e.version} ${e.type} ${String(e.data.jobId ?? e.data.healthEventId ?? '').split(':').slice(2).join(':')} ${e.data.progress?.pages ?? ''} ${e.data.errorType ?? e.data.reason ?? ''}`);
 }
 
-/** Prints how far a source's activities got (raw and data messages, pages): a failed run's timeline. */
+/** Prints how far a source's activities got (raw batches, output records, pages): a failed run's timeline. */
 export async function reportProgress(system: SystemUnderTest, sourceId: string, at: string): Promise<void> {
   try {
     const jsm = await system.nc.jetstreamManager();
@@ -132,7 +132,7 @@ export async function reportProgress(system: SystemUnderTest, sourceId: string, 
     const pages = events.filter((e) => e.type === 'PageCollected' && e.data.lane === 'backfill').length;
     const enricher = await jsm.consumers.info('S1C_RAW', 'enricher').catch(() => undefined);
     const consumer = enricher ? `, enricher consumer: pending ${enricher.num_pending}, ack pending ${enricher.num_ack_pending}, redelivered ${enricher.num_redelivered}` : '';
-    console.log(`progress ${at}: raw ${raw}, data ${data}, backfill pages recorded ${pages}, collection events ${events.length}${consumer}`);
+    console.log(`progress ${at}: raw batches ${raw}, data ${data}, backfill pages recorded ${pages}, collection events ${events.length}${consumer}`);
   } catch (error) {
     console.log(`progress ${at}: unavailable (${String(error).slice(0, 80)})`);
   }

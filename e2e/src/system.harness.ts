@@ -195,8 +195,8 @@ export class SystemUnderTest {
   }
 
   /**
-   * Every message id on one subject of a stream: the `S1c-Record-Id` header (the record id the
-   * fetchers and the enricher both set) → how many messages carry it.
+   * Every record id on one subject of a stream → how many messages carry it: the ids of a raw
+   * batch's `S1c-Record-Ids` header, or an output record's `S1c-Record-Id`.
    */
   async recordIds(stream: string, subject: string): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
@@ -211,8 +211,9 @@ export class SystemUnderTest {
       const batch = await consumer.fetch({ max_messages: Math.min(1000, total - seen), expires: 5000 });
       let got = 0;
       for await (const message of batch) {
-        const id = message.headers?.get('S1c-Record-Id') ?? '(no id)';
-        counts.set(id, (counts.get(id) ?? 0) + 1);
+        const batch = message.headers?.get('S1c-Record-Ids');
+        const ids = batch ? (JSON.parse(batch) as string[]) : [message.headers?.get('S1c-Record-Id') ?? '(no id)'];
+        for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
         got++;
       }
       if (got === 0) throw new Error(`read ${seen} of ${total} messages on ${subject} in ${stream}`);

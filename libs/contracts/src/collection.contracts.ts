@@ -78,23 +78,32 @@ export type FetchJob = Omit<z.infer<typeof fetchJobSchema>, 'collectionFold'> & 
 };
 
 /**
- * Headers of a raw record on `s1c.raw.<api>.<sourceId>`. The body is the SentinelOne object's
- * JSON exactly as received (64-bit ids keep every digit); everything about it travels here.
+ * Headers of a raw batch on `s1c.raw.<api>.<sourceId>`: the records of one page of one job, or of
+ * part of a page when the page is larger than {@link RAW_BATCH_MAX_BYTES}. The body is the list
+ * body `{"data":[r1,r2,...]}` of the SentinelOne objects' JSON exactly as received (64-bit ids keep
+ * every digit); everything about them travels here. `Nats-Msg-Id` is a digest of the record ids.
  */
-export const RAW_RECORD_HEADERS = {
-  recordId: 'S1c-Record-Id',
+export const RAW_BATCH_HEADERS = {
+  /** The records' ids, a JSON array of strings in the order of `data`. */
+  recordIds: 'S1c-Record-Ids',
   sourceId: 'S1c-Source-Id',
   collectorId: 'S1c-Collector-Id',
   api: 'S1c-Api',
   lane: 'S1c-Lane',
   jobId: 'S1c-Job-Id',
   generation: 'S1c-Generation',
-  /** The source stream's version when the record was fetched: its metadata is the config at that version. */
+  /** The source stream's version when the records were fetched: their metadata is the config at that version. */
   sourceVersion: 'S1c-Source-Version',
   fetchedAt: 'S1c-Fetched-At',
-  /** Agents' full snapshots: which snapshot a record belongs to. */
+  /** Agents' full snapshots: which snapshot the records belong to. */
   snapshotId: 'S1c-Snapshot-Id',
 } as const;
+
+/**
+ * Most bytes of records and ids in one raw batch: half of nats-server's default `max_payload`
+ * (1 MiB), so a batch with its headers always fits. A single larger record goes alone.
+ */
+export const RAW_BATCH_MAX_BYTES = 512 * 1024;
 
 /**
  * Headers of an output record on `s1c.data.<api>.<sourceId>` (stream `S1C_DATA`), beside

@@ -59,7 +59,8 @@ export {
   fetchJobSchema,
   MAX_CARRIED_FOLD_CHARS,
   progressSchema,
-  RAW_RECORD_HEADERS,
+  RAW_BATCH_HEADERS,
+  RAW_BATCH_MAX_BYTES,
   type CarriedFold,
   type FetchJob,
 } from './collection.contracts';

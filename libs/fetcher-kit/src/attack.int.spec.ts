@@ -104,7 +104,7 @@ describe('a console that echoes the token back', () => {
     const events = await f.db.collection('events').find({}).toArray();
     expect(JSON.stringify(events)).toContain('[redacted]');
     expect(JSON.stringify(events)).not.toContain(TOKEN);
-    expect(JSON.stringify(await f.rawMessages('activities', sourceId))).not.toContain(TOKEN);
+    expect(JSON.stringify(await f.rawRecords('activities', sourceId))).not.toContain(TOKEN);
     expect(f.logText().length).toBeGreaterThan(0);
     expect(f.logText()).not.toContain(TOKEN);
   });

@@ -44,8 +44,8 @@ describe('startFetcher: the fetch-jobs consumer on S1C_JOBS', () => {
       expect(completed.map((e) => e.data.finished)).toEqual([false, true]);
 
       const expected = await f.simulatorRecords('activities', { createdAt__gte: job.window.from, createdAt__lt: job.window.to });
-      const raw = await f.rawMessages('activities', sourceId);
-      expect(raw.map((m) => m.headers['Nats-Msg-Id']).sort()).toEqual(expected.map((r) => `${sourceId}:activities:${r.value.id as string}`).sort());
+      const raw = await f.rawRecords('activities', sourceId);
+      expect(raw.map((m) => m.recordId).sort()).toEqual(expected.map((r) => `${sourceId}:activities:${r.value.id as string}`).sort());
       await eventually(async () => {
         const info = await consumerInfo();
         return info.num_pending === 0 && info.num_ack_pending === 0;

@@ -144,7 +144,7 @@ describe('JobRunner, with the collection and source it holds from earlier jobs',
         .runner(activities, {
           wrapPublisher: (inner) => ({
             async publish(...args) {
-              published += 1;
+              published += args[1].length;
               if (published > 1000) await released;
               return inner.publish(...args);
             },

@@ -1,4 +1,5 @@
-import { RAW_RECORD_HEADERS, type FetchJob } from '@s1c/contracts';
+import { createHash } from 'node:crypto';
+import { RAW_BATCH_HEADERS, type FetchJob } from '@s1c/contracts';
 import { shiftMicroIso, type Progress } from '@s1c/domain';
 import { MongoEventStore } from '@s1c/event-store';
 import { RetryableError } from '@s1c/messaging';
@@ -30,12 +31,17 @@ describe('JobRunner, against the simulator and real NATS and FerretDB', () => {
   const expectedRecords = (job: FetchJob) =>
     f.simulatorRecords('activities', { createdAt__gte: job.window.from, createdAt__lt: job.window.to, sortBy: 'createdAt', sortOrder: 'asc' });
 
-  async function expectRawMatchesSimulator(job: FetchJob): Promise<void> {
+  /**
+   * The raw stream holds exactly the window's records, each once, or with `again` the records a
+   * restarted walk fetched a second time (the enricher drops those by record id).
+   */
+  async function expectRawMatchesSimulator(job: FetchJob, again: (id: string) => boolean = () => false): Promise<void> {
     const expected = await expectedRecords(job);
-    const raw = await f.rawMessages('activities', sourceId);
-    const ids = raw.map((m) => m.headers['Nats-Msg-Id']);
-    expect(new Set(ids).size).toBe(ids.length);
-    expect([...ids].sort()).toEqual(expected.map((r) => `${sourceId}:activities:${r.value.id as string}`).sort());
+    const raw = await f.rawRecords('activities', sourceId);
+    const ids = raw.map((m) => m.recordId);
+    const repeated = ids.filter((id, i) => ids.indexOf(id) !== i);
+    expect(repeated.filter((id) => !again(id))).toEqual([]);
+    expect([...new Set(ids)].sort()).toEqual(expected.map((r) => `${sourceId}:activities:${r.value.id as string}`).sort());
   }
 
   describe('when a backfill job walks its window', () => {
@@ -46,27 +52,32 @@ describe('JobRunner, against the simulator and real NATS and FerretDB', () => {
       const expected = await expectedRecords(job);
       expect(expected.length).toBeGreaterThan(2000);
       expect(outcome).toMatchObject({ kind: 'completed', finished: true, progress: { records: expected.length, pages: 3, cursor: null } });
-      const raw = await f.rawMessages('activities', sourceId);
+      const raw = await f.rawRecords('activities', sourceId);
       expect(raw).toHaveLength(expected.length);
       const byId = new Map(expected.map((r) => [`${sourceId}:activities:${r.value.id as string}`, r.json]));
       for (const message of raw) {
-        const recordId = message.headers[RAW_RECORD_HEADERS.recordId]!;
+        const recordId = message.recordId;
         expect(message.subject).toBe(`s1c.raw.activities.${sourceId}`);
-        expect(message.headers['Nats-Msg-Id']).toBe(recordId);
+        // A batch's message id is the digest of its record ids: a page published again is a duplicate.
+        expect(message.headers['Nats-Msg-Id']).toBe(createHash('sha256').update(message.headers[RAW_BATCH_HEADERS.recordIds]!).digest('base64url'));
         expect(message.body).toBe(byId.get(recordId));
         expect(message.headers).toMatchObject({
-          [RAW_RECORD_HEADERS.sourceId]: sourceId,
-          [RAW_RECORD_HEADERS.collectorId]: 'default',
-          [RAW_RECORD_HEADERS.api]: 'activities',
-          [RAW_RECORD_HEADERS.lane]: 'backfill',
-          [RAW_RECORD_HEADERS.jobId]: job.jobId,
-          [RAW_RECORD_HEADERS.generation]: '1',
+          [RAW_BATCH_HEADERS.sourceId]: sourceId,
+          [RAW_BATCH_HEADERS.collectorId]: 'default',
+          [RAW_BATCH_HEADERS.api]: 'activities',
+          [RAW_BATCH_HEADERS.lane]: 'backfill',
+          [RAW_BATCH_HEADERS.jobId]: job.jobId,
+          [RAW_BATCH_HEADERS.generation]: '1',
           // SourceCreated, CollectionStarted, CollectionInitialized.
-          [RAW_RECORD_HEADERS.sourceVersion]: '3',
+          [RAW_BATCH_HEADERS.sourceVersion]: '3',
         });
-        expect(message.headers[RAW_RECORD_HEADERS.fetchedAt]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
-        expect(message.headers[RAW_RECORD_HEADERS.snapshotId]).toBeUndefined();
+        expect(message.headers[RAW_BATCH_HEADERS.fetchedAt]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+        expect(message.headers[RAW_BATCH_HEADERS.snapshotId]).toBeUndefined();
       }
+      // Pages of 1000 records: a few raw batches per page, never a message per record.
+      const batches = new Set(raw.map((m) => m.seq));
+      expect(batches.size).toBeGreaterThanOrEqual(3);
+      expect(batches.size).toBeLessThanOrEqual(expected.length / 100);
       await expectRawMatchesSimulator(job);
 
       const events = await f.collectionEvents(sourceId, 'activities');
@@ -159,7 +170,7 @@ describe('JobRunner, against the simulator and real NATS and FerretDB', () => {
       // The first runner "hangs" while publishing its second page, like a process stopped mid-walk.
       const hanging = (inner: RawPublisher): RawPublisher => ({
         async publish(...args) {
-          published += 1;
+          published += args[1].length;
           if (published > 1000) await released;
           return inner.publish(...args);
         },
@@ -187,8 +198,8 @@ describe('JobRunner, against the simulator and real NATS and FerretDB', () => {
       let published = 0;
       const breaking = (inner: RawPublisher): RawPublisher => ({
         async publish(...args) {
-          published += 1;
-          if (published === 1500) throw new Error('nats: timeout');
+          published += args[1].length;
+          if (published > 1000) throw new Error('nats: timeout');
           return inner.publish(...args);
         },
       });
@@ -235,7 +246,12 @@ describe('JobRunner, against the simulator and real NATS and FerretDB', () => {
       expect(requests[2]!.query.createdAt__lt).toBe(job.window.to);
       const pages = eventsOf(await f.collectionEvents(sourceId, 'activities'), 'PageCollected');
       expect(pages.at(-1)!.data.progress.walkFrom).toBe(progress.lastTimestamp);
-      await expectRawMatchesSimulator(job);
+      // The new walk starts at the last timestamp collected: the records of that instant come again.
+      const atRestart = new Set(
+        (await expectedRecords(job)).filter((r) => r.value.createdAt === progress.lastTimestamp).map((r) => `${sourceId}:activities:${r.value.id as string}`),
+      );
+      expect(atRestart.size).toBeGreaterThan(0);
+      await expectRawMatchesSimulator(job, (id) => atRestart.has(id));
     });
   });
 
@@ -257,7 +273,7 @@ describe('JobRunner, against the simulator and real NATS and FerretDB', () => {
       });
       expect(eventsOf(events, 'TokenVerified')).toHaveLength(0);
       expect(await f.collectionState(sourceId, 'activities')).toMatchObject({ failure: { retryAt: null }, jobs: {} });
-      expect(await f.rawMessages('activities', sourceId)).toHaveLength(0);
+      expect(await f.rawRecords('activities', sourceId)).toHaveLength(0);
     });
   });
 
@@ -317,7 +333,7 @@ describe('JobRunner, against the simulator and real NATS and FerretDB', () => {
       f.sim.admin.addFault({ kind: 'truncate', count: 1, path: ACTIVITIES_PATH });
       const job = await f.dispatch(sourceId, 'activities', 'backfill');
       expect(await f.runner(activities).run(job, ctx)).toMatchObject({ kind: 'failed', errorType: 'ThirdPartyGeneric', retryAt: expect.any(String) });
-      expect(await f.rawMessages('activities', sourceId)).toHaveLength(0);
+      expect(await f.rawRecords('activities', sourceId)).toHaveLength(0);
       expect(eventsOf(await f.collectionEvents(sourceId, 'activities'), 'PageCollected')).toHaveLength(0);
     });
   });
@@ -428,7 +444,7 @@ describe('JobRunner, against the simulator and real NATS and FerretDB', () => {
       f.sim.admin.revokeToken('console');
       await f.runner(activities).run(await f.dispatch(sourceId, 'activities', 'backfill'), ctx);
 
-      const raw = await f.rawMessages('activities', sourceId);
+      const raw = await f.rawRecords('activities', sourceId);
       expect(raw.length).toBe(1000);
       expect(JSON.stringify(raw)).not.toContain(f.token);
       expect(f.logText().length).toBeGreaterThan(0);

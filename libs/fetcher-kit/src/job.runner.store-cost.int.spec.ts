@@ -47,9 +47,8 @@ describe('JobRunner, what a job costs the event store (command monitoring on its
   let mongo: MongoClient;
   let sourceId: string;
   const commands: Command[] = [];
-  /** commands.length when the first record of each page was published, by page number (1-based, per job). */
+  /** commands.length when each page was published, by page number (1-based, per job). */
   let pageMarks: number[] = [];
-  let published = 0;
 
   beforeEach(async () => {
     f = await startFetcherFixture({ simulator: { activities: 1_200 } });
@@ -67,12 +66,11 @@ describe('JobRunner, what a job costs the event store (command monitoring on its
   /** The runner a fetcher process has: its own client and store, one instance for every job. */
   function fetcherRunner(): JobRunner {
     const store = new MongoEventStore(mongo.db(f.dbName), { clock: f.clock });
-    // The records of a page are published together, in order, right after the page is fetched and
-    // before it is recorded: the first one marks where the page's store commands start.
+    // The records of a page are published in one call, right after the page is fetched and before
+    // it is recorded: each call marks where the page's store commands start.
     const marking = (inner: RawPublisher): RawPublisher => ({
       publish(...args) {
-        if (published % PAGE_LIMIT === 0) pageMarks.push(commands.length);
-        published += 1;
+        pageMarks.push(commands.length);
         return inner.publish(...args);
       },
     });
@@ -84,7 +82,6 @@ describe('JobRunner, what a job costs the event store (command monitoring on its
     const ctx: JobContext = { working: () => undefined };
     const from = commands.length;
     pageMarks = [];
-    published = 0;
     const outcome = await runner.run(job, ctx);
     const to = commands.length;
     const start = commands.slice(from, pageMarks[0] ?? to);
@@ -122,7 +119,7 @@ describe('JobRunner, what a job costs the event store (command monitoring on its
     const window = continuation.window;
     const expected = await f.simulatorRecords('activities', { createdAt__gte: window.from, createdAt__lt: window.to, sortBy: 'createdAt', sortOrder: 'asc' });
     expect(expected.length).toBeGreaterThan(PAGE_LIMIT * PAGES_IN_FIRST_JOB);
-    expect(await f.rawMessages('activities', sourceId)).toHaveLength(expected.length);
+    expect(await f.rawRecords('activities', sourceId)).toHaveLength(expected.length);
   });
 
   /** The job as a fetcher gets it: JSON through NATS, parsed at the boundary. */

@@ -1,4 +1,4 @@
-import { fetchJobSchema, RAW_RECORD_HEADERS, type FetchJob } from '@s1c/contracts';
+import { fetchJobSchema, RAW_BATCH_HEADERS, type FetchJob } from '@s1c/contracts';
 import {
   collectionStreamId,
   collectionDecider,
@@ -174,7 +174,7 @@ interface Tracker {
 /**
  * Runs fetch jobs (COLLECTION.md "Jobs", steps 1-6): checks the job is still in flight and its
  * source still collecting, verifies the token once per generation, walks SentinelOne's pages
- * from where the job's lane got to, publishes each page's records to `s1c.raw.<api>.<sourceId>`
+ * from where the job's lane got to, publishes each page's records to `s1c.raw.<api>.<sourceId>` (as raw batches)
  * and records the page only once every record is stored, and records how the job ended.
  * Fetchers only read the source stream; they write the collection stream.
  *
@@ -444,14 +444,14 @@ export class JobRunner {
     let pages = 0;
     const subject = subjects.raw(job.api, job.sourceId);
     const baseHeaders: Record<string, string> = {
-      [RAW_RECORD_HEADERS.sourceId]: job.sourceId,
-      [RAW_RECORD_HEADERS.collectorId]: about.collectorId,
-      [RAW_RECORD_HEADERS.api]: job.api,
-      [RAW_RECORD_HEADERS.lane]: job.lane,
-      [RAW_RECORD_HEADERS.jobId]: job.jobId,
-      [RAW_RECORD_HEADERS.generation]: String(job.generation),
-      [RAW_RECORD_HEADERS.sourceVersion]: String(about.sourceVersion),
-      ...(snapshot ? { [RAW_RECORD_HEADERS.snapshotId]: snapshotIdOf(window) } : {}),
+      [RAW_BATCH_HEADERS.sourceId]: job.sourceId,
+      [RAW_BATCH_HEADERS.collectorId]: about.collectorId,
+      [RAW_BATCH_HEADERS.api]: job.api,
+      [RAW_BATCH_HEADERS.lane]: job.lane,
+      [RAW_BATCH_HEADERS.jobId]: job.jobId,
+      [RAW_BATCH_HEADERS.generation]: String(job.generation),
+      [RAW_BATCH_HEADERS.sourceVersion]: String(about.sourceVersion),
+      ...(snapshot ? { [RAW_BATCH_HEADERS.snapshotId]: snapshotIdOf(window) } : {}),
     };
 
     for (;;) {
@@ -485,20 +485,14 @@ export class JobRunner {
       // Ids first: one malformed record and nothing of the page is published.
       const records = page.records.map((r) => {
         const { id, timestamp } = spec.recordOf(job.sourceId, r.value, job.lane, window);
-        return { id, timestamp, json: r.json, bytes: r.bytes };
+        // The record's bytes as they came (an ASCII body) or its text encoded: the same bytes.
+        return { id, timestamp, bytes: r.bytes ?? encoder.encode(r.json) };
       });
-      const published = await Promise.allSettled(
-        records.map((r) =>
-          // The record's bytes as they came (an ASCII body) or its text encoded: the same bytes.
-          this.deps.publisher.publish(subject, r.bytes ?? encoder.encode(r.json), r.id, {
-            ...baseHeaders,
-            [RAW_RECORD_HEADERS.recordId]: r.id,
-            [RAW_RECORD_HEADERS.fetchedAt]: fetchedAt,
-          }),
-        ),
-      );
-      const failed = published.find((p): p is PromiseRejectedResult => p.status === 'rejected');
-      if (failed) throw new RawPublishError(subject, failed.reason);
+      try {
+        await this.deps.publisher.publish(subject, records, { ...baseHeaders, [RAW_BATCH_HEADERS.fetchedAt]: fetchedAt });
+      } catch (error) {
+        throw new RawPublishError(subject, error);
+      }
 
       let lastTimestamp = progress.lastTimestamp;
       for (const r of records) if (lastTimestamp === null || r.timestamp > lastTimestamp) lastTimestamp = r.timestamp;

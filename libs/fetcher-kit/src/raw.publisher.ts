@@ -1,23 +1,77 @@
+import { RAW_BATCH_HEADERS, RAW_BATCH_MAX_BYTES } from '@s1c/contracts';
 import { publishBytes } from '@s1c/messaging';
+import { listBodyOf } from '@s1c/s1-client';
 import type { JetStreamClient } from 'nats';
+import { createHash } from 'node:crypto';
+
+/** A record as a fetcher publishes it: its id and its exact JSON bytes. */
+export interface RawRecord {
+  readonly id: string;
+  readonly bytes: Uint8Array;
+}
 
 /** Where a fetcher puts raw records: JetStream `S1C_RAW` in production; tests may wrap it. */
 export interface RawPublisher {
   /**
-   * Publishes one record and resolves once the stream has stored it (or already had it: the
-   * `Nats-Msg-Id` makes a repeat harmless).
+   * Publishes the records of one page with `headers`, as few raw batches as the size limit allows,
+   * and resolves once the stream has stored every batch (or already had it: the `Nats-Msg-Id`, a
+   * digest of the batch's record ids, makes a repeat harmless).
    */
-  publish(subject: string, body: Uint8Array, msgId: string, headers: Readonly<Record<string, string>>): Promise<void>;
+  publish(subject: string, records: readonly RawRecord[], headers: Readonly<Record<string, string>>): Promise<void>;
+}
+
+/**
+ * The records cut into raw batches of at most `maxBytes` (bodies and ids together), in order. A
+ * record larger than that alone goes in a batch of its own.
+ */
+export function rawBatchesOf(records: readonly RawRecord[], maxBytes: number): RawRecord[][] {
+  const batches: RawRecord[][] = [];
+  let current: RawRecord[] = [];
+  let size = 0;
+  for (const r of records) {
+    // The record's bytes, its id as a JSON string and two separators.
+    const cost = r.bytes.length + r.id.length + 4;
+    if (current.length > 0 && size + cost > maxBytes) {
+      batches.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(r);
+    size += cost;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
 }
 
 const noop = (): void => undefined;
 
-/** A {@link RawPublisher} on JetStream, awaiting each PubAck. */
-export function jetStreamRawPublisher(js: JetStreamClient, options: { timeoutMs?: number } = {}): RawPublisher {
+/**
+ * A {@link RawPublisher} on JetStream: each batch is one message, its body the list body
+ * `{"data":[...]}` of the records' bytes and its `S1c-Record-Ids` header their ids (a JSON array),
+ * published together and each PubAck awaited.
+ */
+export function jetStreamRawPublisher(js: JetStreamClient, options: { timeoutMs?: number; maxBytes?: number } = {}): RawPublisher {
+  const maxBytes = options.maxBytes ?? RAW_BATCH_MAX_BYTES;
   return {
-    publish(subject, body, msgId, headers) {
-      // The PubAck itself is of no use to the caller: resolved once the stream has the record.
-      return publishBytes(js, subject, body, { msgId, headers, timeoutMs: options.timeoutMs ?? 10_000 }).then(noop);
+    async publish(subject, records, headers) {
+      // Every publish settles before the page counts as failed: none is left in flight behind it.
+      const published = await Promise.allSettled(
+        rawBatchesOf(records, maxBytes).map((batch) => {
+          const ids = JSON.stringify(batch.map((r) => r.id));
+          return publishBytes(
+            js,
+            subject,
+            listBodyOf(batch.map((r) => r.bytes)),
+            {
+              msgId: createHash('sha256').update(ids).digest('base64url'),
+              headers: { ...headers, [RAW_BATCH_HEADERS.recordIds]: ids },
+              timeoutMs: options.timeoutMs ?? 10_000,
+            },
+          ).then(noop);
+        }),
+      );
+      const failed = published.find((p): p is PromiseRejectedResult => p.status === 'rejected');
+      if (failed) throw failed.reason;
     },
   };
 }

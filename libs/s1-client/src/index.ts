@@ -30,4 +30,4 @@ export {
   type LimiterClock,
 } from './console.rate-limiter';
 export { AddressNotAllowedError, guardedLookup, nonPublicAddressesOf, systemResolver, type AddressResolver } from './guarded.lookup';
-export { parseListBody, type ParsedList, type S1Record } from './page.parser';
+export { listBodyOf, MalformedBodyError, parseListBody, type ParsedList, type S1Record } from './page.parser';

@@ -254,6 +254,28 @@ export function parseListBody(body: Buffer): ParsedList {
   };
 }
 
+const LIST_OPEN = Buffer.from('{"data":[');
+const LIST_CLOSE = Buffer.from(']}');
+const COMMA = 0x2c;
+
+/**
+ * The list body `{"data":[r1,r2,...]}` of records given as their exact JSON bytes: what a fetcher
+ * publishes as a raw batch. {@link parseListBody} gives each record back with the same bytes.
+ */
+export function listBodyOf(records: readonly Uint8Array[]): Buffer {
+  let length = LIST_OPEN.length + LIST_CLOSE.length + Math.max(0, records.length - 1);
+  for (const r of records) length += r.length;
+  const out = Buffer.allocUnsafe(length);
+  let at = LIST_OPEN.copy(out, 0);
+  records.forEach((r, i) => {
+    if (i > 0) out[at++] = COMMA;
+    out.set(r, at);
+    at += r.length;
+  });
+  LIST_CLOSE.copy(out, at);
+  return out;
+}
+
 /** Parses `{"data": {...}}` (system/info, api-token-details). */
 export function parseObjectBody(body: Buffer): Record<string, unknown> {
   const envelope = objectEnvelopeSchema.safeParse(parseJson(decodeUtf8(body)));

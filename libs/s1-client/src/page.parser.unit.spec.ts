@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MalformedBodyError, ErrorsInBodyError, parseListBody, parseObjectBody } from './page.parser';
+import { MalformedBodyError, ErrorsInBodyError, listBodyOf, parseListBody, parseObjectBody } from './page.parser';
 
 const body = (text: string): Buffer => Buffer.from(text, 'utf8');
 
@@ -88,6 +88,24 @@ describe('parseListBody', () => {
   it('accepts non-ASCII text', () => {
     const page = parseListBody(body('{"data":[{"name":"Müller & Söhne 東京 lab🧪"}]}'));
     expect(page.records[0]!.value['name']).toBe('Müller & Söhne 東京 lab🧪');
+  });
+});
+
+describe('listBodyOf', () => {
+  it('gives records back through parseListBody with the same bytes, big integers and non-ASCII text included', () => {
+    const texts = ['{"id":"1","n":12345678901234567890}', '{"s":"é – 東京 😀","a":[1,{"b":null}]}', '{}', '{"x":"a,]}\\"y"}'];
+    const encoded = texts.map((t) => Buffer.from(t, 'utf8'));
+    const body = listBodyOf(encoded);
+    expect(body.toString('utf8')).toBe(`{"data":[${texts.join(',')}]}`);
+    const page = parseListBody(body);
+    expect(page.records.map((r) => Buffer.from(r.bytes!))).toEqual(encoded);
+    expect(page.records[0]!.value).toEqual({ id: '1', n: '12345678901234567890' });
+    expect(page.nextCursor).toBeNull();
+  });
+
+  it('writes an empty list for no records', () => {
+    expect(listBodyOf([]).toString()).toBe('{"data":[]}');
+    expect(parseListBody(listBodyOf([])).records).toEqual([]);
   });
 });
 

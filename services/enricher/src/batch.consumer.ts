@@ -53,7 +53,8 @@ export class BatchConsumer {
   async start(): Promise<void> {
     const consumer = await this.js.consumers.get(this.options.stream, this.options.durable);
     this.messages = await consumer.consume({
-      max_messages: Math.max(this.options.batchSize * this.options.concurrency, 100),
+      // Two rounds of batches: the next round is here when a slot frees up, and no more is held.
+      max_messages: this.options.batchSize * this.options.concurrency * 2,
       expires: 5_000,
       callback: (m) => {
         if (this.stopping) {

@@ -1,6 +1,6 @@
 import { mongoConnectionOf, natsConnectionOf } from '@s1c/config';
 import { isSourceEvent, sourceDecider, type SourceEvent, type SourceState } from '@s1c/domain';
-import { STREAMS, connectNats, declareStreams, drainNats, ensureConsumer, ensureStream, subjects } from '@s1c/messaging';
+import { STREAMS, connectNats, declareStreams, drainNats, ensureConsumer, ensureStream, PipelinedPublisher, subjects } from '@s1c/messaging';
 import { connectMongo, FoldedStreams, MongoEventStore } from '@s1c/event-store';
 import { createLogger, type Logger } from '@s1c/logger';
 import { type Db } from 'mongodb';
@@ -91,7 +91,10 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
       nowMs: () => clock().getTime(),
     });
 
-    const enricher = new RawEnricher({ js, sources, delivered, logger, clock, maxDeliver: config.S1C_ENRICHER_MAX_DELIVER });
+    // Closed after the raw consumer stopped (cleanup runs in reverse): batches in flight get their PubAcks.
+    const publisher = new PipelinedPublisher(nc);
+    cleanup.push(async () => publisher.close());
+    const enricher = new RawEnricher({ js, publisher, sources, delivered, logger, clock, maxDeliver: config.S1C_ENRICHER_MAX_DELIVER });
     await ensureConsumer(jsm, STREAMS.raw.name, {
       durable_name: ENRICHER_DURABLE,
       filter_subject: 's1c.raw.>',

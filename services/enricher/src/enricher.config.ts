@@ -21,12 +21,12 @@ const bytes = (defaultValue: number) => z.coerce.number().int().min(1024).defaul
 /** The enricher's environment, parsed once at start-up (documented in services/enricher/README.md). */
 export const enricherEnvShape = {
   ...commonEnvShape,
-  /** Raw messages handled together (one claim insert, one batch marker); also the pull size. */
-  S1C_ENRICHER_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
+  /** Raw batches (messages of up to a page of records each) handled together: one claim insert, one marker. */
+  S1C_ENRICHER_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(2),
   /** Batches processed at once by this process (overlaps MongoDB and NATS round trips). */
   S1C_ENRICHER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
-  /** Server-side cap on unacknowledged raw messages across all replicas. */
-  S1C_ENRICHER_MAX_ACK_PENDING: z.coerce.number().int().min(1).default(20_000),
+  /** Server-side cap on unacknowledged raw batches across all replicas. */
+  S1C_ENRICHER_MAX_ACK_PENDING: z.coerce.number().int().min(1).default(256),
   /** How long the server waits for an ack before redelivering a raw message. */
   S1C_ENRICHER_ACK_WAIT: env.durationMs('60s'),
   /** Deliveries of a raw message before it is dead-lettered. */

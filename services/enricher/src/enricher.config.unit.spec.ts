@@ -6,7 +6,8 @@ describe('loadEnricherConfig', () => {
   it('has documented defaults and is frozen', () => {
     const config = loadEnricherConfig({});
     expect(config).toMatchObject({
-      S1C_ENRICHER_BATCH_SIZE: 1000,
+      S1C_ENRICHER_BATCH_SIZE: 2,
+      S1C_ENRICHER_MAX_ACK_PENDING: 256,
       S1C_ENRICHER_CONCURRENCY: 4,
       S1C_DELIVERED_RETENTION: 30 * 86_400_000,
       S1C_SINK_BATCH_RECORDS: 5000,

@@ -70,6 +70,31 @@ describe('enricher: tagging', () => {
     for (const r of out) expect(Object.entries(r.metadata)).toEqual([['$x', 3], ['_source', 'SentinelOne'], ['_collector', 'default']]);
   });
 
+  it('outputs each record of a raw batch as its own message, a record twice in the batch once, each with its own _siemEventID', async () => {
+    const version = await createSource(world, 'many', sourceConfig({ fields: [{ key: '_siemForward', value: true }] }));
+    const bodies = [27, 28, 27].map((type, i) => ACTIVITY.replace('"activityType":2001', `"activityType":${type}`).replace('1398765432109876543', String(1398765432109876543n + BigInt(i))));
+    expect(new Set(bodies).size).toBe(3);
+    await publishRaw(world, {
+      sourceId: 'many',
+      api: 'activities',
+      recordId: 'many:activities:0',
+      sourceVersion: version,
+      body: bodies[0]!,
+      more: [
+        { recordId: 'many:activities:1', body: bodies[1]! },
+        { recordId: 'many:activities:0', body: bodies[0]! },
+        { recordId: 'many:activities:2', body: bodies[2]! },
+      ],
+    });
+    const out = await outputOf('many', 3);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await readOutput(world, 'many')).length).toBe(3);
+    out.sort((a, b) => a.id.localeCompare(b.id));
+    expect(out.map((r) => r.id)).toEqual(['many:activities:0', 'many:activities:1', 'many:activities:2']);
+    expect(out.map((r) => r.eventText)).toEqual(bodies);
+    expect(out.map((r) => r.metadata._siemEventID)).toEqual(['activities - 27', 'activities - 28', 'activities - 27']);
+  });
+
   it('keeps 64-bit ids and numbers beyond 2^53 byte for byte', async () => {
     const version = await createSource(world, 'bigint', sourceConfig());
     const body = '{"id":"1398765432109876543","activityType":27,"data":{"accountId":12345678901234567890123,"f":1.000000000000000000001e400,"neg":-9007199254740993},"s":"\\u00e9\\ud83d\\ude00 "}';
@@ -137,7 +162,7 @@ describe('enricher: deleted sources and invalid messages', () => {
     await publishRaw(world, { sourceId: 'gone', api: 'activities', recordId: 'gone:activities:2', sourceVersion: version, body: ACTIVITY });
     await eventually(() => runtime.enricher.stats.droppedTerminal === dropped + 1, 10_000, 'the record to be dropped');
     expect((await readOutput(world, 'gone')).map((r) => r.id)).toEqual(['gone:activities:1']);
-    expect(world.logText()).toContain('record of a stopping or deleted source dropped');
+    expect(world.logText()).toContain('records of a stopping or deleted source dropped');
   });
 
   it('dead-letters a message without headers or with a body that is not a JSON object', async () => {
@@ -146,17 +171,24 @@ describe('enricher: deleted sources and invalid messages', () => {
     await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:2', sourceVersion: version, body: '[1]', msgId: 'm2' });
     await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:3', sourceVersion: version, body: ACTIVITY, msgId: 'm3', headers: { 'S1c-Source-Version': undefined } });
     await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:4', sourceVersion: version, body: ACTIVITY, msgId: 'm4', headers: { 'S1c-Api': 'agents' } });
+    await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:5', sourceVersion: version, body: ACTIVITY, msgId: 'm5', headers: { 'S1c-Record-Ids': '["bad:activities:5","bad:activities:6"]' } });
+    await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:7', sourceVersion: version, body: ACTIVITY, msgId: 'm6', headers: { 'S1c-Record-Ids': '{"0":"bad:activities:7"}' } });
+    // One bad record poisons its whole raw batch: nothing of it is output.
+    await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:8', sourceVersion: version, body: ACTIVITY, more: [{ recordId: 'bad:activities:9', body: '"text"' }], msgId: 'm7' });
     let dead: Awaited<ReturnType<typeof readStream>> = [];
-    await eventually(async () => (dead = await readStream(world, STREAMS.deadLetters.name, 's1c.dlq.S1C_RAW.enricher')).length >= 4, 15_000, 'four dead letters');
+    await eventually(async () => (dead = await readStream(world, STREAMS.deadLetters.name, 's1c.dlq.S1C_RAW.enricher')).length >= 7, 15_000, 'seven dead letters');
     // The enricher handles messages concurrently: dead letters arrive in any order.
     dead.sort((a, b) => String(a.headers['S1c-Dlq-Original-Msg-Id']).localeCompare(String(b.headers['S1c-Dlq-Original-Msg-Id'])));
-    expect(dead.map((d) => d.headers['S1c-Dlq-Original-Msg-Id'])).toEqual(['m1', 'm2', 'm3', 'm4']);
-    expect(dead.map((d) => d.headers['S1c-Dlq-Reason'])).toEqual(['PoisonMessage', 'PoisonMessage', 'PoisonMessage', 'PoisonMessage']);
+    expect(dead.map((d) => d.headers['S1c-Dlq-Original-Msg-Id'])).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7']);
+    expect(new Set(dead.map((d) => d.headers['S1c-Dlq-Reason']))).toEqual(new Set(['PoisonMessage']));
     expect(dead.map((d) => d.headers['S1c-Dlq-Error'])).toEqual([
       expect.stringContaining('not valid JSON'),
-      'body is not a JSON object',
+      expect.stringContaining('must be an object'),
       'header S1c-Source-Version is missing',
       expect.stringContaining('does not match'),
+      'body holds 1 records for 2 ids in S1c-Record-Ids',
+      'header S1c-Record-Ids is not an array of record ids',
+      expect.stringContaining('must be an object'),
     ]);
     expect(await readOutput(world, 'bad')).toEqual([]);
   });

@@ -1,7 +1,8 @@
-import { RAW_RECORD_HEADERS } from '@s1c/contracts';
+import { RAW_BATCH_HEADERS } from '@s1c/contracts';
 import { SOURCE_APIS, type SourceApi } from '@s1c/domain';
 import type { Logger } from '@s1c/logger';
-import { nakDelayFor, publishBytes, subjects } from '@s1c/messaging';
+import { nakDelayFor, subjects, type PipelinedPublisher } from '@s1c/messaging';
+import { parseListBody, type ParsedList } from '@s1c/s1-client';
 import { headers as createHeaders, type JetStreamClient, type JsMsg } from 'nats';
 import { randomUUID } from 'node:crypto';
 import { buildDataRecord, DATA_RECORD_HEADERS } from './data-record';
@@ -13,28 +14,37 @@ import { SourceVersionError, type SourceDirectory } from './source.directory';
 export const ENRICHER_DURABLE = 'enricher';
 
 export interface RawEnricherDeps {
+  /** For dead letters. */
   readonly js: JetStreamClient;
+  /** For output records. */
+  readonly publisher: PipelinedPublisher;
   readonly sources: SourceDirectory;
   readonly delivered: DeliveredSet;
   readonly logger: Logger;
   readonly clock: () => Date;
   readonly maxDeliver: number;
-  readonly publishTimeoutMs?: number;
 }
 
-/** A raw message whose headers and body passed validation. */
-interface RawRecord {
+/** A raw batch (one message) whose headers and body passed validation. */
+interface RawBatch {
   readonly m: JsMsg;
-  readonly recordId: string;
   readonly sourceId: string;
   readonly collectorId: string;
   readonly api: SourceApi;
   readonly sourceVersion: number;
   readonly fetchedAt: string;
-  readonly value: Record<string, unknown>;
+  records: readonly RawRecord[];
 }
 
-/** Counters for logs, tests and the benchmark. */
+/** One record of a raw batch: its id, its parsed value (for the metadata) and its exact bytes. */
+interface RawRecord {
+  readonly batch: RawBatch;
+  readonly recordId: string;
+  readonly value: Readonly<Record<string, unknown>>;
+  readonly bytes: Uint8Array;
+}
+
+/** Counters for logs, tests and the benchmark: records, except `deadLettered` (raw batches). */
 export interface EnricherStats {
   published: number;
   skippedDelivered: number;
@@ -45,36 +55,36 @@ export interface EnricherStats {
 
 class Poison extends Error {}
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
+const encoder = new TextEncoder();
 const VERSION = /^[1-9]\d{0,14}$/;
 
 /**
- * Turns raw records into output records, one batch at a time:
- * 1. validate headers and body (invalid → dead letter);
- * 2. drop records whose source is Stopping or Deleted now (acked, logged at debug);
+ * Turns raw batches into output records, a few raw batches at a time:
+ * 1. validate headers and body (invalid → the raw batch goes to the dead letters);
+ * 2. drop the records of sources that are Stopping or Deleted now (acked, logged at debug);
  * 3. claim the record ids in the delivered set (skip the ones an earlier batch delivered);
  * 4. publish `{"id","sourceId","collectorId","api","metadata","fetchedAt","event"}` to
  *    `s1c.data.<api>.<sourceId>` with `Nats-Msg-Id` = record id, the metadata from the source's
- *    configuration at the record's `S1c-Source-Version`;
- * 5. mark the batch done (and the records it published again after an unfinished claim), then ack.
- * A failure of MongoDB or NATS naks the batch's messages with the usual delay curve.
+ *    configuration at the batch's `S1c-Source-Version`;
+ * 5. mark the claim done (and the records it published again after an unfinished claim), then ack.
+ * A failure of MongoDB or NATS naks the raw batches with the usual delay curve.
  */
 export class RawEnricher {
   readonly stats: EnricherStats = { published: 0, skippedDelivered: 0, droppedTerminal: 0, deadLettered: 0, retried: 0 };
 
   constructor(private readonly deps: RawEnricherDeps) {}
 
-  /** A {@link BatchHandler}: settles every message of the batch. */
+  /** A {@link BatchHandler}: settles every message it is given. */
   readonly handle = async (messages: readonly JsMsg[]): Promise<void> => {
     const { logger } = this.deps;
-    const valid: RawRecord[] = [];
+    const valid: RawBatch[] = [];
     for (const m of messages) {
       if (m.info.deliveryCount > this.deps.maxDeliver) {
         await this.toDeadLetter(m, 'MaxDeliveriesExceeded', 'the previous delivery ended without an outcome');
         continue;
       }
       try {
-        valid.push(parseRaw(m));
+        valid.push(parseRawBatch(m));
       } catch (error) {
         if (!(error instanceof Poison)) throw error;
         await this.toDeadLetter(m, 'PoisonMessage', error.message);
@@ -84,38 +94,38 @@ export class RawEnricher {
     try {
       await this.enrich(valid);
     } catch (error) {
-      this.stats.retried += valid.length;
       const retryable = !(error instanceof SourceVersionError) || error.retryable;
-      logger.warn({ err: error, records: valid.length }, `raw batch failed${retryable ? '; retrying' : ''}`);
-      for (const r of valid) {
-        if (r.m.info.deliveryCount >= this.deps.maxDeliver) await this.toDeadLetter(r.m, 'MaxDeliveriesExceeded', (error as Error).message);
-        else r.m.nak(nakDelayFor(r.m.info.deliveryCount));
+      logger.warn({ err: error, batches: valid.length }, `raw batches failed${retryable ? '; retrying' : ''}`);
+      for (const b of valid) {
+        this.stats.retried += b.records.length;
+        if (b.m.info.deliveryCount >= this.deps.maxDeliver) await this.toDeadLetter(b.m, 'MaxDeliveriesExceeded', (error as Error).message);
+        else b.m.nak(nakDelayFor(b.m.info.deliveryCount));
       }
     }
   };
 
-  private async enrich(records: readonly RawRecord[]): Promise<void> {
+  private async enrich(batches: readonly RawBatch[]): Promise<void> {
     const { sources, delivered, logger, clock } = this.deps;
-    // One source load per (source, version) and one liveness check per source in the batch.
-    const live: RawRecord[] = [];
+    // One source load per (source, version) and one liveness check per source.
     const terminal = new Map<string, Promise<boolean>>();
-    for (const r of records) {
-      if (!terminal.has(r.sourceId)) {
-        const newest = Math.max(...records.filter((x) => x.sourceId === r.sourceId).map((x) => x.sourceVersion));
-        terminal.set(r.sourceId, settledLater(sources.isTerminal(r.sourceId, newest)));
+    for (const b of batches) {
+      if (!terminal.has(b.sourceId)) {
+        const newest = Math.max(...batches.filter((x) => x.sourceId === b.sourceId).map((x) => x.sourceVersion));
+        terminal.set(b.sourceId, settledLater(sources.isTerminal(b.sourceId, newest)));
       }
     }
+    const live: RawBatch[] = [];
     const configs = new Map<string, Promise<Awaited<ReturnType<SourceDirectory['atVersion']>>>>();
-    for (const r of records) {
-      if (await terminal.get(r.sourceId)) {
-        this.stats.droppedTerminal += 1;
-        logger.debug({ sourceId: r.sourceId, recordId: r.recordId }, 'record of a stopping or deleted source dropped');
-        r.m.ack();
+    for (const b of batches) {
+      if (await terminal.get(b.sourceId)) {
+        this.stats.droppedTerminal += b.records.length;
+        logger.debug({ sourceId: b.sourceId, records: b.records.length }, 'records of a stopping or deleted source dropped');
+        b.m.ack();
         continue;
       }
-      const key = `${r.sourceId}\u0000${r.sourceVersion}`;
-      if (!configs.has(key)) configs.set(key, settledLater(sources.atVersion(r.sourceId, r.sourceVersion)));
-      live.push(r);
+      const key = configKey(b);
+      if (!configs.has(key)) configs.set(key, settledLater(sources.atVersion(b.sourceId, b.sourceVersion)));
+      live.push(b);
     }
     if (live.length === 0) return;
     for (const [key, loading] of configs) {
@@ -124,66 +134,60 @@ export class RawEnricher {
       } catch (error) {
         if (error instanceof SourceVersionError && !error.retryable) {
           // This version never had a configuration: its records can never be tagged.
-          for (const r of live.filter((x) => `${x.sourceId}\u0000${x.sourceVersion}` === key)) {
-            await this.toDeadLetter(r.m, 'PoisonMessage', error.message);
-          }
+          for (const b of live.filter((x) => configKey(x) === key)) await this.toDeadLetter(b.m, 'PoisonMessage', error.message);
           configs.delete(key);
           continue;
         }
         throw error;
       }
     }
-    const tagged = live.filter((r) => configs.has(`${r.sourceId}\u0000${r.sourceVersion}`));
+    const tagged = live.filter((b) => configs.has(configKey(b)));
+    if (tagged.length === 0) return;
 
-    // The same record twice in one batch: the first one speaks for both.
+    // The same record twice (in one raw batch or two): the first one speaks for both.
     const first = new Map<string, RawRecord>();
-    const repeats: RawRecord[] = [];
-    for (const r of tagged) {
-      if (first.has(r.recordId)) repeats.push(r);
-      else first.set(r.recordId, r);
+    let repeats = 0;
+    for (const b of tagged) {
+      for (const r of b.records) {
+        if (first.has(r.recordId)) repeats += 1;
+        else first.set(r.recordId, r);
+      }
     }
-    const batchId = randomUUID();
-    const claims = await delivered.claim([...first.keys()], batchId, clock());
+    const claimId = randomUUID();
+    const claims = await delivered.claim([...first.keys()], claimId, clock());
     const toPublish: RawRecord[] = [];
-    const skipped: RawRecord[] = [...repeats];
-    for (const r of first.values()) {
-      if (claims.get(r.recordId) === 'delivered') skipped.push(r);
-      else toPublish.push(r);
-    }
+    for (const r of first.values()) if (claims.get(r.recordId) !== 'delivered') toPublish.push(r);
 
     await Promise.all(
       toPublish.map(async (r) => {
-        const source = await configs.get(`${r.sourceId}\u0000${r.sourceVersion}`)!;
+        const b = r.batch;
+        const source = await configs.get(configKey(b))!;
         const { body, eventOffset } = buildDataRecord(
-          { id: r.recordId, sourceId: r.sourceId, collectorId: r.collectorId, api: r.api, fetchedAt: r.fetchedAt },
-          source.metadataJson(r.api, r.value),
-          r.m.data,
+          { id: r.recordId, sourceId: b.sourceId, collectorId: b.collectorId, api: b.api, fetchedAt: b.fetchedAt },
+          source.metadataJson(b.api, r.value),
+          r.bytes,
         );
         // Fresh headers and distinct names: append is set without its lookup for an earlier value.
         const h = createHeaders();
         h.append(DATA_RECORD_HEADERS.recordId, r.recordId);
-        h.append(DATA_RECORD_HEADERS.sourceId, r.sourceId);
-        h.append(DATA_RECORD_HEADERS.collectorId, r.collectorId);
-        h.append(DATA_RECORD_HEADERS.api, r.api);
-        h.append(DATA_RECORD_HEADERS.sourceVersion, String(r.sourceVersion));
+        h.append(DATA_RECORD_HEADERS.sourceId, b.sourceId);
+        h.append(DATA_RECORD_HEADERS.collectorId, b.collectorId);
+        h.append(DATA_RECORD_HEADERS.api, b.api);
+        h.append(DATA_RECORD_HEADERS.sourceVersion, String(b.sourceVersion));
         h.append(DATA_RECORD_HEADERS.eventOffset, String(eventOffset));
-        await publishBytes(this.deps.js, subjects.data(r.api, r.sourceId), body, {
-          msgId: r.recordId,
-          headers: h,
-          timeoutMs: this.deps.publishTimeoutMs ?? 10_000,
-        });
+        await this.deps.publisher.publish(subjects.data(b.api, b.sourceId), body, r.recordId, h);
       }),
     );
     await delivered.markDone(
-      batchId,
+      claimId,
       clock(),
       toPublish.filter((r) => claims.get(r.recordId) === 'unfinished').map((r) => r.recordId),
     );
-    for (const r of toPublish) r.m.ack();
-    for (const r of skipped) r.m.ack();
+    for (const b of tagged) b.m.ack();
+    const skipped = first.size - toPublish.length + repeats;
     this.stats.published += toPublish.length;
-    this.stats.skippedDelivered += skipped.length;
-    if (skipped.length > 0) logger.debug({ records: skipped.length }, 'records already delivered skipped');
+    this.stats.skippedDelivered += skipped;
+    if (skipped > 0) logger.debug({ records: skipped }, 'records already delivered skipped');
   }
 
   private async toDeadLetter(m: JsMsg, reason: 'PoisonMessage' | 'MaxDeliveriesExceeded', message: string): Promise<void> {
@@ -204,25 +208,47 @@ function header(m: JsMsg, name: string): string {
   return value;
 }
 
-/** Validates a raw message against RAW_RECORD_HEADERS and the body contract (a JSON object). */
-function parseRaw(m: JsMsg): RawRecord {
-  const recordId = header(m, RAW_RECORD_HEADERS.recordId);
-  const sourceId = header(m, RAW_RECORD_HEADERS.sourceId);
-  const collectorId = header(m, RAW_RECORD_HEADERS.collectorId);
-  const api = header(m, RAW_RECORD_HEADERS.api);
-  const version = header(m, RAW_RECORD_HEADERS.sourceVersion);
-  const fetchedAt = header(m, RAW_RECORD_HEADERS.fetchedAt);
-  if (!(SOURCE_APIS as readonly string[]).includes(api)) throw new Poison(`header ${RAW_RECORD_HEADERS.api} is not an API: ${api}`);
-  if (!VERSION.test(version)) throw new Poison(`header ${RAW_RECORD_HEADERS.sourceVersion} is not a positive integer`);
-  if (m.subject !== safeRawSubject(api, sourceId)) throw new Poison(`subject ${m.subject} does not match the record's API and source`);
-  let value: unknown;
+/** Validates a raw batch against RAW_BATCH_HEADERS and the body contract (a list body of JSON objects, one per id). */
+function parseRawBatch(m: JsMsg): RawBatch {
+  const idsHeader = header(m, RAW_BATCH_HEADERS.recordIds);
+  const sourceId = header(m, RAW_BATCH_HEADERS.sourceId);
+  const collectorId = header(m, RAW_BATCH_HEADERS.collectorId);
+  const api = header(m, RAW_BATCH_HEADERS.api);
+  const version = header(m, RAW_BATCH_HEADERS.sourceVersion);
+  const fetchedAt = header(m, RAW_BATCH_HEADERS.fetchedAt);
+  if (!(SOURCE_APIS as readonly string[]).includes(api)) throw new Poison(`header ${RAW_BATCH_HEADERS.api} is not an API: ${api}`);
+  if (!VERSION.test(version)) throw new Poison(`header ${RAW_BATCH_HEADERS.sourceVersion} is not a positive integer`);
+  if (m.subject !== safeRawSubject(api, sourceId)) throw new Poison(`subject ${m.subject} does not match the batch's API and source`);
+  let ids: unknown;
   try {
-    value = JSON.parse(decoder.decode(m.data));
-  } catch (error) {
-    throw new Poison(`body is not valid JSON: ${(error as Error).message}`);
+    ids = JSON.parse(idsHeader);
+  } catch {
+    throw new Poison(`header ${RAW_BATCH_HEADERS.recordIds} is not JSON`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Poison('body is not a JSON object');
-  return { m, recordId, sourceId, collectorId, api: api as SourceApi, sourceVersion: Number(version), fetchedAt, value: value as Record<string, unknown> };
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string' && id !== '')) {
+    throw new Poison(`header ${RAW_BATCH_HEADERS.recordIds} is not an array of record ids`);
+  }
+  let list: ParsedList;
+  try {
+    list = parseListBody(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
+  } catch (error) {
+    throw new Poison(`body is not a list of JSON objects: ${(error as Error).message}`);
+  }
+  if (list.records.length !== ids.length) {
+    throw new Poison(`body holds ${list.records.length} records for ${ids.length} ids in ${RAW_BATCH_HEADERS.recordIds}`);
+  }
+  const batch: RawBatch = { m, sourceId, collectorId, api: api as SourceApi, sourceVersion: Number(version), fetchedAt, records: [] };
+  batch.records = list.records.map((r, i) => ({
+    batch,
+    recordId: ids[i] as string,
+    value: r.value,
+    bytes: r.bytes ?? encoder.encode(r.json),
+  }));
+  return batch;
+}
+
+function configKey(b: RawBatch): string {
+  return `${b.sourceId}\u0000${b.sourceVersion}`;
 }
 
 function safeRawSubject(api: string, sourceId: string): string | undefined {

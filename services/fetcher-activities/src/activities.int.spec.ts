@@ -1,4 +1,4 @@
-import { RAW_RECORD_HEADERS } from '@s1c/contracts';
+import { RAW_BATCH_HEADERS } from '@s1c/contracts';
 import { startFetcher, type FetcherRuntime } from '@s1c/fetcher-kit';
 import { eventsOf, eventually, startFetcherFixture, type FetcherFixture } from '@s1c/fetcher-kit/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -39,11 +39,11 @@ describe('fetcher-activities', () => {
       await completedJobs(2);
 
       const expected = await f.simulatorRecords('activities', { createdAt__gte: backfill.window.from, createdAt__lt: live.window.to });
-      const raw = await f.rawMessages('activities', sourceId);
-      const ids = raw.map((m) => m.headers['Nats-Msg-Id']);
+      const raw = await f.rawRecords('activities', sourceId);
+      const ids = raw.map((m) => m.recordId);
       expect(new Set(ids).size).toBe(ids.length);
       expect([...ids].sort()).toEqual(expected.map((r) => `${sourceId}:activities:${r.value.id as string}`).sort());
-      expect(raw.filter((m) => m.headers[RAW_RECORD_HEADERS.lane] === 'live').length).toBeGreaterThanOrEqual(5);
+      expect(raw.filter((m) => m.headers[RAW_BATCH_HEADERS.lane] === 'live').length).toBeGreaterThanOrEqual(5);
       const state = await f.collectionState(sourceId, 'activities');
       expect(state).toMatchObject({ backfill: { done: true }, live: { checkpoint: live.window.to, pending: null } });
       expect(f.logText()).not.toContain(f.token);

@@ -1,4 +1,4 @@
-import { RAW_RECORD_HEADERS } from '@s1c/contracts';
+import { RAW_BATCH_HEADERS } from '@s1c/contracts';
 import { startFetcher, type FetcherRuntime } from '@s1c/fetcher-kit';
 import { eventsOf, eventually, startFetcherFixture, type FetcherFixture } from '@s1c/fetcher-kit/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -36,13 +36,13 @@ describe('fetcher-agents', () => {
 
       const expected = await f.simulatorRecords('agents', { sortBy: 'updatedAt', sortOrder: 'asc' });
       expect(expected).toHaveLength(150);
-      const raw = await f.rawMessages('agents', sourceId);
+      const raw = await f.rawRecords('agents', sourceId);
       const snapshotId = `snapshot-${job.window.to}`;
-      expect(raw.map((m) => m.headers['Nats-Msg-Id']).sort()).toEqual(expected.map((r) => `${sourceId}:agents:${snapshotId}:${r.value.id as string}`).sort());
+      expect(raw.map((m) => m.recordId).sort()).toEqual(expected.map((r) => `${sourceId}:agents:${snapshotId}:${r.value.id as string}`).sort());
       const byId = new Map(expected.map((r) => [r.value.id as string, r.json]));
       for (const m of raw) {
-        expect(m.headers[RAW_RECORD_HEADERS.snapshotId]).toBe(snapshotId);
-        expect(m.headers[RAW_RECORD_HEADERS.lane]).toBe('snapshot');
+        expect(m.headers[RAW_BATCH_HEADERS.snapshotId]).toBe(snapshotId);
+        expect(m.headers[RAW_BATCH_HEADERS.lane]).toBe('snapshot');
         expect(m.body).toBe(byId.get((JSON.parse(m.body) as { id: string }).id));
       }
       const [request] = f.listRequests('agents');
@@ -62,9 +62,9 @@ describe('fetcher-agents', () => {
       await completedJobs(1);
 
       const expected = await f.simulatorRecords('agents', { updatedAt__gte: live.window.from, updatedAt__lt: live.window.to });
-      const raw = await f.rawMessages('agents', sourceId);
+      const raw = await f.rawRecords('agents', sourceId);
       const idOf = (value: Record<string, unknown>) => `${sourceId}:agents:${value.id as string}:${value.updatedAt as string}`;
-      expect(raw.map((m) => m.headers['Nats-Msg-Id']).sort()).toEqual(expected.map((r) => idOf(r.value)).sort());
+      expect(raw.map((m) => m.recordId).sort()).toEqual(expected.map((r) => idOf(r.value)).sort());
       const ids = raw.map((m) => (JSON.parse(m.body) as { id: string }).id);
       for (const id of updated) expect(ids).toContain(id);
       expect(f.logText()).not.toContain(f.token);

@@ -1,4 +1,4 @@
-import { RAW_RECORD_HEADERS } from '@s1c/contracts';
+import { RAW_BATCH_HEADERS } from '@s1c/contracts';
 import { startFetcher, type FetcherRuntime } from '@s1c/fetcher-kit';
 import { eventsOf, eventually, startFetcherFixture, type FetcherFixture } from '@s1c/fetcher-kit/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -39,10 +39,10 @@ describe('fetcher-threats', () => {
 
       const expected = await f.simulatorRecords('threats', { updatedAt__gte: job.window.from, updatedAt__lt: job.window.to });
       expect(expected.length).toBeGreaterThan(250);
-      const raw = await f.rawMessages('threats', sourceId);
-      expect(raw.map((m) => m.headers['Nats-Msg-Id']).sort()).toEqual(expected.map((r) => idOf(r.value)).sort());
+      const raw = await f.rawRecords('threats', sourceId);
+      expect(raw.map((m) => m.recordId).sort()).toEqual(expected.map((r) => idOf(r.value)).sort());
       const byId = new Map(expected.map((r) => [idOf(r.value), r.json]));
-      for (const m of raw) expect(m.body).toBe(byId.get(m.headers[RAW_RECORD_HEADERS.recordId]!));
+      for (const m of raw) expect(m.body).toBe(byId.get(m.recordId));
       expect(f.listRequests('threats')[0]!.query).toMatchObject({
         updatedAt__gte: job.window.from,
         updatedAt__lt: job.window.to,
@@ -63,20 +63,20 @@ describe('fetcher-threats', () => {
       const live = await f.dispatch(sourceId, 'threats', 'live');
       await f.publishJob(live);
       await completedJobs(2);
-      const liveRecords = (await f.rawMessages('threats', sourceId)).filter((m) => m.headers[RAW_RECORD_HEADERS.lane] === 'live');
+      const liveRecords = (await f.rawRecords('threats', sourceId)).filter((m) => m.headers[RAW_BATCH_HEADERS.lane] === 'live');
       // The live window reaches back over the checkpoint by the overlap: it holds the three new
       // versions and whatever else changed in those minutes, exactly as the simulator lists it.
       const expected = await f.simulatorRecords('threats', { updatedAt__gte: live.window.from, updatedAt__lt: live.window.to });
-      expect(liveRecords.map((m) => m.headers['Nats-Msg-Id']).sort()).toEqual(expected.map((r) => idOf(r.value)).sort());
+      expect(liveRecords.map((m) => m.recordId).sort()).toEqual(expected.map((r) => idOf(r.value)).sort());
       const liveIds = liveRecords.map((m) => (JSON.parse(m.body) as { id: string }).id);
       for (const id of updated) expect(liveIds).toContain(id);
       for (const m of liveRecords) {
         const value = JSON.parse(m.body) as Record<string, unknown>;
-        expect(m.headers['Nats-Msg-Id']).toBe(idOf(value));
+        expect(m.recordId).toBe(idOf(value));
         expect((value.threatInfo as { updatedAt: string }).updatedAt >= live.window.from).toBe(true);
       }
       // Both versions of each updated threat are in the raw stream, under different ids.
-      const all = await f.rawMessages('threats', sourceId);
+      const all = await f.rawRecords('threats', sourceId);
       for (const id of updated) {
         expect(all.filter((m) => (JSON.parse(m.body) as { id: string }).id === id)).toHaveLength(2);
       }

@@ -1,4 +1,4 @@
-import type { FetchJob } from '@s1c/contracts';
+import { RAW_BATCH_HEADERS, type FetchJob } from '@s1c/contracts';
 import {
   collectionDecider,
   collectionStreamId,
@@ -36,9 +36,12 @@ import { JobRunner, type JobRunnerDeps, type JobRunnerSettings } from '../job.ru
 import { jetStreamRawPublisher, type RawPublisher } from '../raw.publisher';
 
 /** One raw record as stored in S1C_RAW. */
-export interface RawMessage {
+/** A record as it sits in S1C_RAW: in a raw batch, whose subject, sequence and headers it shares. */
+export interface RawRecordSeen {
   readonly subject: string;
   readonly seq: number;
+  readonly recordId: string;
+  /** The record's JSON, as the batch's body holds it. */
   readonly body: string;
   readonly headers: Record<string, string>;
 }
@@ -104,7 +107,7 @@ export interface FetcherFixture {
   collectionEvents(sourceId: string, api: SourceApi): Promise<CollectionEvent[]>;
   collectionState(sourceId: string, api: SourceApi): Promise<CollectionState>;
   /** Every raw record published for a source and API, in stream order. */
-  rawMessages(api: SourceApi, sourceId: string): Promise<RawMessage[]>;
+  rawRecords(api: SourceApi, sourceId: string): Promise<RawRecordSeen[]>;
   /** Walks the simulator directly (not through the client under test) with the given query. */
   simulatorRecords(api: SourceApi, query: Record<string, string>): Promise<SimRecord[]>;
   /** API list requests the simulator received (`system/info` left out), oldest first. */
@@ -279,20 +282,24 @@ export async function startFetcherFixture(options: FetcherFixtureOptions = {}): 
     async collectionState(sourceId, api) {
       return foldCollection(await fixture.collectionEvents(sourceId, api));
     },
-    async rawMessages(api, sourceId) {
+    async rawRecords(api, sourceId) {
       const subject = subjects.raw(api, sourceId);
       const jsm = await nc.jetstreamManager();
       const info = await jsm.streams.info(STREAMS.raw.name, { subjects_filter: subject });
       const count = info.state.subjects?.[subject] ?? 0;
       if (count === 0) return [];
       const consumer = await nc.jetstream().consumers.get(STREAMS.raw.name, { filterSubjects: subject });
-      const out: RawMessage[] = [];
+      const out: RawRecordSeen[] = [];
       const messages = await consumer.consume();
+      let seen = 0;
       for await (const m of messages as AsyncIterable<JsMsg>) {
         const headers: Record<string, string> = {};
         for (const [key, values] of m.headers ?? []) headers[key] = values[0] ?? '';
-        out.push({ subject: m.subject, seq: m.seq, body: new TextDecoder().decode(m.data), headers });
-        if (out.length >= count) break;
+        const ids = JSON.parse(headers[RAW_BATCH_HEADERS.recordIds] ?? '[]') as string[];
+        const { records } = parseListBody(Buffer.from(m.data));
+        if (records.length !== ids.length) throw new Error(`raw batch ${m.seq} holds ${records.length} records for ${ids.length} ids`);
+        records.forEach((r, i) => out.push({ subject: m.subject, seq: m.seq, recordId: ids[i]!, body: r.json, headers }));
+        if (++seen >= count) break;
       }
       await messages.close();
       return out;

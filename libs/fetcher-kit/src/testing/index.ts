@@ -1,1 +1,1 @@
-export { eventsOf, eventually, SIM_START, startFetcherFixture, type FetcherFixture, type FetcherFixtureOptions, type RawMessage, type SimRecord } from './fetcher.fixture';
+export { eventsOf, eventually, SIM_START, startFetcherFixture, type FetcherFixture, type FetcherFixtureOptions, type RawRecordSeen, type SimRecord } from './fetcher.fixture';

@@ -1,4 +1,5 @@
-import { RAW_RECORD_HEADERS } from '@s1c/contracts';
+import { RAW_BATCH_HEADERS } from '@s1c/contracts';
+import { listBodyOf } from '@s1c/s1-client';
 import { isSourceEvent, sourceDecider, sourceStreamId, type CustomField, type SourceApi, type SourceCommand, type SourceConfig, type SourceState } from '@s1c/domain';
 import { AggregateRepository, MongoEventStore, OutboxRelay, type RecordedEvent } from '@s1c/event-store';
 import { createLogger, type Logger } from '@s1c/logger';
@@ -156,30 +157,33 @@ export interface RawRecordSpec {
   readonly sourceVersion: number;
   /** The SentinelOne object's exact JSON. */
   readonly body: string | Uint8Array;
+  /** Further records of the same raw batch, after this one. */
+  readonly more?: ReadonlyArray<{ readonly recordId: string; readonly body: string | Uint8Array }>;
   readonly collectorId?: string;
   readonly fetchedAt?: string;
-  /** Defaults to the record id, as the fetchers do. */
+  /** Defaults to the record id. */
   readonly msgId?: string;
   /** Replaces or removes (undefined) headers. */
   readonly headers?: Record<string, string | undefined>;
 }
 
-/** Publishes a raw record as a fetcher does (COLLECTION.md, RAW_RECORD_HEADERS). */
+/** Publishes a raw batch of one record (and `more`) as a fetcher does (COLLECTION.md, RAW_BATCH_HEADERS). */
 export async function publishRaw(world: EnricherWorld, spec: RawRecordSpec): Promise<void> {
+  const records = [{ recordId: spec.recordId, body: spec.body }, ...(spec.more ?? [])];
   const headers: Record<string, string | undefined> = {
-    [RAW_RECORD_HEADERS.recordId]: spec.recordId,
-    [RAW_RECORD_HEADERS.sourceId]: spec.sourceId,
-    [RAW_RECORD_HEADERS.collectorId]: spec.collectorId ?? 'default',
-    [RAW_RECORD_HEADERS.api]: spec.api,
-    [RAW_RECORD_HEADERS.lane]: 'live',
-    [RAW_RECORD_HEADERS.jobId]: `${spec.sourceId}:${spec.api}:live:1`,
-    [RAW_RECORD_HEADERS.generation]: '1',
-    [RAW_RECORD_HEADERS.sourceVersion]: String(spec.sourceVersion),
-    [RAW_RECORD_HEADERS.fetchedAt]: spec.fetchedAt ?? '2026-01-02T03:04:05.123456Z',
+    [RAW_BATCH_HEADERS.recordIds]: JSON.stringify(records.map((r) => r.recordId)),
+    [RAW_BATCH_HEADERS.sourceId]: spec.sourceId,
+    [RAW_BATCH_HEADERS.collectorId]: spec.collectorId ?? 'default',
+    [RAW_BATCH_HEADERS.api]: spec.api,
+    [RAW_BATCH_HEADERS.lane]: 'live',
+    [RAW_BATCH_HEADERS.jobId]: `${spec.sourceId}:${spec.api}:live:1`,
+    [RAW_BATCH_HEADERS.generation]: '1',
+    [RAW_BATCH_HEADERS.sourceVersion]: String(spec.sourceVersion),
+    [RAW_BATCH_HEADERS.fetchedAt]: spec.fetchedAt ?? '2026-01-02T03:04:05.123456Z',
     ...spec.headers,
   };
   const defined = Object.fromEntries(Object.entries(headers).filter((e): e is [string, string] => e[1] !== undefined));
-  const body = typeof spec.body === 'string' ? new TextEncoder().encode(spec.body) : spec.body;
+  const body = listBodyOf(records.map((r) => (typeof r.body === 'string' ? new TextEncoder().encode(r.body) : r.body)));
   await publishBytes(world.js, subjects.raw(spec.api, spec.sourceId), body, { msgId: spec.msgId ?? spec.recordId, headers: defined });
 }
 
