@@ -290,7 +290,8 @@ export async function startFetcherFixture(options: FetcherFixtureOptions = {}): 
       if (count === 0) return [];
       const consumer = await nc.jetstream().consumers.get(STREAMS.raw.name, { filterSubjects: subject });
       const out: RawRecordSeen[] = [];
-      const messages = await consumer.consume();
+      // Raw batches are up to 512 KiB each: a small pull keeps the server from cutting the client off as slow.
+      const messages = await consumer.consume({ max_messages: 16 });
       let seen = 0;
       for await (const m of messages as AsyncIterable<JsMsg>) {
         const headers: Record<string, string> = {};
