@@ -121,7 +121,7 @@ const flush = (api) => {
 };
 for (let i = 0; i < TOTAL; i++) {
   const r = raw(i);
-  pages[r.api].push({ id: r.recordId, bytes: r.body });
+  pages[r.api].push({ id: r.recordId, day: '2024-06-01', bytes: r.body });
   if (pages[r.api].length >= 1000) flush(r.api);
   if (inflight.length >= 8) { await Promise.all(inflight); inflight = []; }
 }

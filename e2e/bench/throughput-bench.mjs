@@ -2,8 +2,11 @@
 // End-to-end throughput of one source's backfill (issues 8 and 13). Not part of the test run.
 //
 //   npm run build && node e2e/bench/throughput-bench.mjs [--records 1000000] [--agents 1000] [--threats 5000]
-//       [--timeout 900] [--no-floor] [--profile] [--phases] [--store-probe]
+//       [--timeout 900] [--no-floor] [--profile] [--phases] [--store-probe] [--start-time <iso>] [--dump <file>]
 //
+// --dump writes the source's output records (sorted by record id; source id and fetch time
+// replaced) to <file>; with the same --start-time (the simulator's history ends then; default 10
+// minutes ago), two trees' dumps of the same console can be compared with diff, byte for byte.
 // Starts nats-server and FerretDB (libs/test-harness; or uses NATS_URL / MONGO_URL), the simulator
 // with --records activities (plus agents and threats) as a process, and every service as a process
 // (registry, scheduler, three fetchers, enricher, health). Creates one source for all three APIs and
@@ -33,7 +36,7 @@ import {
   PIPELINE, sourceDocument, startPipeline, startProcess, startServers, startSimulatorProcess, StoreProbe, machineCpu, printMachineLoad,
 } from './lib/kit.mjs';
 
-const args = parseArgs({ records: 1_000_000, agents: 1000, threats: 5000, timeout: 900, 'no-floor': false, profile: false, phases: false, 'store-probe': false });
+const args = parseArgs({ records: 1_000_000, agents: 1000, threats: 5000, timeout: 900, 'no-floor': false, profile: false, phases: false, 'store-probe': false, 'start-time': '', dump: '' });
 const TOKEN = 'bench-throughput-token';
 const SETTINGS = {
   // One job walks the whole backfill instead of handing over every 20 pages.
@@ -54,7 +57,7 @@ const servers = await startServers();
 for (const [name, pid] of Object.entries(servers.pids)) sampler.watch(name, pid);
 // History ends 10 minutes ago, so the live lanes' first windows (now - 2 min overlap) find nothing:
 // every record comes from the backfill (activities, threats) or the agent snapshot, exactly once.
-const startTime = new Date(Date.now() - 10 * 60_000).toISOString();
+const startTime = args['start-time'] || new Date(Date.now() - 10 * 60_000).toISOString();
 const sim = await startSimulatorProcess([
   '--seed', '1', '--start-time', startTime, '--history-hours', '23',
   '--activities', String(args.records), '--agents', String(args.agents), '--threats', String(args.threats),
@@ -123,6 +126,7 @@ try {
     }
   }
   wall = (performance.now() - t0) / 1000;
+  if (args.dump) await dumpOutput(args.dump);
 } catch (error) {
   failed = String(error?.stack ?? error);
 }
@@ -226,3 +230,29 @@ await nc.close();
 await sim.stop();
 await servers.stop();
 process.exit(failed ? 1 : 0);
+
+/**
+ * Writes every output record of the source, sorted by record id, one per line: subject, headers
+ * and body, with the source id and the fetch time (the two things that differ between runs of the
+ * same console) replaced, so that two trees' outputs can be compared byte for byte with diff.
+ */
+async function dumpOutput(file) {
+  const { writeFileSync } = await import('node:fs');
+  const js = nc.jetstream();
+  const consumer = await js.consumers.get('S1C_DATA', { filterSubjects: `s1c.data.*.${sourceId}` });
+  const lines = [];
+  const normalise = (text) => text.replaceAll(sourceId, '<source>').replace(/"fetchedAt":"[^"]*"/, '"fetchedAt":"<time>"');
+  while (lines.length < expected) {
+    const batch = await consumer.fetch({ max_messages: Math.min(1000, expected - lines.length), expires: 5000 });
+    let got = 0;
+    for await (const m of batch) {
+      const headers = [...(m.headers ?? [])].map(([k, v]) => `${k}=${v.join('|')}`).sort().join(' ');
+      lines.push({ id: m.headers?.get('S1c-Record-Id') ?? '', line: normalise(`${m.subject}\t${headers}\t${new TextDecoder().decode(m.data)}`) });
+      got += 1;
+    }
+    if (got === 0) throw new Error(`dump: read ${lines.length} of ${expected} output records`);
+  }
+  lines.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  writeFileSync(file, lines.map((l) => l.line).join('\n') + '\n');
+  console.log(`dump: ${lines.length} output records written to ${file}`);
+}

@@ -79,7 +79,7 @@ export const MEANINGS = {
   S1C_ENRICHER_MAX_DELIVER: 'Deliveries of a raw message before it is dead-lettered.',
   S1C_SOURCE_CACHE_SIZE: 'Source configurations kept in memory, one per (source, version).',
   S1C_SOURCE_REFRESH_INTERVAL: 'How often the Stopping/Deleted state of a source that the relayed events do not cover is re-read from the log, at most.',
-  S1C_DELIVERED_RETENTION: 'How long record ids stay in the delivered set (`enricher_delivered`).',
+  S1C_DELIVERED_RETENTION: 'How long the delivered set remembers a record, counted from the record\'s own day (a collection per day, dropped whole); keep it longer than S1C_BACKFILL.',
   S1C_DELIVERED_CLEANUP_INTERVAL: 'How often expired delivered-set entries are removed.',
   S1C_SINK_HTTP_URL: 'HTTP collector to deliver to (`http://` or `https://`); the HTTP sink runs only when this is set.',
   S1C_SINK_BATCH_RECORDS: 'Records per HTTP batch, at most.',

@@ -79,13 +79,19 @@ export type FetchJob = Omit<z.infer<typeof fetchJobSchema>, 'collectionFold'> & 
 
 /**
  * Headers of a raw batch on `s1c.raw.<api>.<sourceId>`: the records of one page of one job, or of
- * part of a page when the page is larger than {@link RAW_BATCH_MAX_BYTES}. The body is the list
+ * part of a page when the page is larger than {@link RAW_BATCH_MAX_BYTES} or spans two days. The body is the list
  * body `{"data":[r1,r2,...]}` of the SentinelOne objects' JSON exactly as received (64-bit ids keep
  * every digit); everything about them travels here. `Nats-Msg-Id` is a digest of the record ids.
  */
 export const RAW_BATCH_HEADERS = {
   /** The records' ids, a JSON array of strings in the order of `data`. */
   recordIds: 'S1c-Record-Ids',
+  /**
+   * The UTC day (`YYYY-MM-DD`) of the time the records' ids stand for (a record's creation or
+   * version time, a snapshot's time): every record of a batch has the same. The enricher keeps
+   * what it delivered per day of the records.
+   */
+  recordDay: 'S1c-Record-Day',
   sourceId: 'S1c-Source-Id',
   collectorId: 'S1c-Collector-Id',
   api: 'S1c-Api',

@@ -61,6 +61,8 @@ describe('JobRunner, against the simulator and real NATS and FerretDB', () => {
         // A batch's message id is the digest of its record ids: a page published again is a duplicate.
         expect(message.headers['Nats-Msg-Id']).toBe(createHash('sha256').update(message.headers[RAW_BATCH_HEADERS.recordIds]!).digest('base64url'));
         expect(message.body).toBe(byId.get(recordId));
+        // The batch's day is its records' creation day.
+        expect(message.headers[RAW_BATCH_HEADERS.recordDay]).toBe((JSON.parse(message.body) as { createdAt: string }).createdAt.slice(0, 10));
         expect(message.headers).toMatchObject({
           [RAW_BATCH_HEADERS.sourceId]: sourceId,
           [RAW_BATCH_HEADERS.collectorId]: 'default',

@@ -498,7 +498,8 @@ export class JobRunner {
       const records = page.records.map((r) => {
         const { id, timestamp } = spec.recordOf(job.sourceId, r.value, job.lane, window);
         // The record's bytes as they came (an ASCII body) or its text encoded: the same bytes.
-        return { id, timestamp, bytes: r.bytes ?? encoder.encode(r.json) };
+        // Its day is that of the time its id stands for: a snapshot's, or its own.
+        return { id, timestamp, day: (snapshot ? window.to : timestamp).slice(0, 10), bytes: r.bytes ?? encoder.encode(r.json) };
       });
       if (page.nextCursor !== null && pages + 1 < settings.maxPagesPerJob) {
         prefetched = { walkFrom, cursor: page.nextCursor, page: request(walkFrom, page.nextCursor) };

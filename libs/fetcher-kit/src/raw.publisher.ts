@@ -4,9 +4,11 @@ import { listBodyOf } from '@s1c/s1-client';
 import type { JetStreamClient } from 'nats';
 import { createHash } from 'node:crypto';
 
-/** A record as a fetcher publishes it: its id and its exact JSON bytes. */
+/** A record as a fetcher publishes it: its id, the UTC day its id stands for, and its exact JSON bytes. */
 export interface RawRecord {
   readonly id: string;
+  /** `YYYY-MM-DD`. */
+  readonly day: string;
   readonly bytes: Uint8Array;
 }
 
@@ -21,8 +23,8 @@ export interface RawPublisher {
 }
 
 /**
- * The records cut into raw batches of at most `maxBytes` (bodies and ids together), in order. A
- * record larger than that alone goes in a batch of its own.
+ * The records cut into raw batches of one day each and at most `maxBytes` (bodies and ids
+ * together), in order. A record larger than that alone goes in a batch of its own.
  */
 export function rawBatchesOf(records: readonly RawRecord[], maxBytes: number): RawRecord[][] {
   const batches: RawRecord[][] = [];
@@ -31,7 +33,7 @@ export function rawBatchesOf(records: readonly RawRecord[], maxBytes: number): R
   for (const r of records) {
     // The record's bytes, its id as a JSON string and two separators.
     const cost = r.bytes.length + r.id.length + 4;
-    if (current.length > 0 && size + cost > maxBytes) {
+    if (current.length > 0 && (size + cost > maxBytes || r.day !== current[0]!.day)) {
       batches.push(current);
       current = [];
       size = 0;
@@ -47,8 +49,8 @@ const noop = (): void => undefined;
 
 /**
  * A {@link RawPublisher} on JetStream: each batch is one message, its body the list body
- * `{"data":[...]}` of the records' bytes and its `S1c-Record-Ids` header their ids (a JSON array),
- * published together and each PubAck awaited.
+ * `{"data":[...]}` of the records' bytes, its `S1c-Record-Ids` header their ids (a JSON array) and
+ * `S1c-Record-Day` their day, published together and each PubAck awaited.
  */
 export function jetStreamRawPublisher(js: JetStreamClient, options: { timeoutMs?: number; maxBytes?: number } = {}): RawPublisher {
   const maxBytes = options.maxBytes ?? RAW_BATCH_MAX_BYTES;
@@ -64,7 +66,7 @@ export function jetStreamRawPublisher(js: JetStreamClient, options: { timeoutMs?
             listBodyOf(batch.map((r) => r.bytes)),
             {
               msgId: createHash('sha256').update(ids).digest('base64url'),
-              headers: { ...headers, [RAW_BATCH_HEADERS.recordIds]: ids },
+              headers: { ...headers, [RAW_BATCH_HEADERS.recordIds]: ids, [RAW_BATCH_HEADERS.recordDay]: batch[0]!.day },
               timeoutMs: options.timeoutMs ?? 10_000,
             },
           ).then(noop);

@@ -1,4 +1,5 @@
 import { MongoBulkWriteError, type Collection, type Db, type Filter, type OptionalUnlessRequiredId } from 'mongodb';
+import { randomUUID } from 'node:crypto';
 
 const DUPLICATE_KEY = 11000;
 
@@ -13,13 +14,11 @@ interface ClaimDocument {
   _id: string;
   /** The batch that claimed it; the record counts as delivered once that batch is marked done. */
   batch: string;
-  at: Date;
 }
 
 interface MarkerDocument {
   /** A batch id (`_batches`: the batch is done) or a record id (`_republished`: the record is delivered). */
   _id: string;
-  at: Date;
 }
 
 /** What a claim attempt found for one record id. */
@@ -30,58 +29,73 @@ export interface DeliveredSetLogger {
   warn(obj: object, msg: string): void;
 }
 
+const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
+const BATCH = /^(\d{8})-/;
+
+/** `YYYYMMDD` of an ISO day (`YYYY-MM-DD`); throws for anything else. */
+function dayKey(day: string): string {
+  const m = DAY.exec(day);
+  if (!m) throw new RangeError(`not a day (YYYY-MM-DD): ${JSON.stringify(day)}`);
+  return `${m[1]}${m[2]}${m[3]}`;
+}
+
 /**
- * The enricher's durable memory of what it has output, in MongoDB (`enricher_delivered`,
- * `enricher_batches`, `enricher_republished`), written with inserts only: on FerretDB (SQLite) an
- * insert is checked by the unique `_id` index, but an `_id` query, update or delete scans the
- * collection (updates and deletes inside a write transaction that blocks every other writer), and
- * `$in` reads the whole collection; MongoDB uses the `_id` index for all of them.
+ * The enricher's durable memory of what it has output, in MongoDB, written with inserts only and
+ * kept in one collection per day, so that expiry drops whole collections: on FerretDB (SQLite) an
+ * insert is checked by the unique `_id` index, but a query, update or delete by anything scans the
+ * collection (updates and deletes inside a write transaction that blocks every other writer), and a
+ * clean-up by age would read and sort every claim ever made.
  *
- * Protocol, per batch of records: {@link claim} inserts `{_id: recordId, batch}` for every record
- * (unordered, one round trip); a duplicate key means an earlier attempt claimed it. The records
- * are then published (`Nats-Msg-Id` = record id) and {@link markDone} inserts the batch's marker.
- * A record whose claim belongs to a done batch was published: it is skipped, however old. A claim
- * without a done marker was interrupted between claim and marker (crash, NATS or MongoDB failure):
- * the record is published again (JetStream's duplicate window drops it if the first attempt got
- * through), and the batch that did so inserts a `_republished` marker for it, so that later copies
- * are skipped too.
+ * - Claims `{_id: recordId, batch}` live in `<prefix>_delivered_<YYYYMMDD>` of the **record's day**
+ *   (the day of the time its id stands for: a record's creation or version time, a snapshot's
+ *   time), which the fetcher sends with each raw batch. The same record always lands in the same
+ *   collection, however much later it is fetched again, so a repeat is a duplicate key there.
+ * - Done markers of batches live in `<prefix>_batches_<YYYYMMDD>` of the day the batch started
+ *   (its id begins with it: {@link DeliveredSet.batchId}); markers of records published again after
+ *   an unfinished claim in `<prefix>_republished_<YYYYMMDD>` of the record's day.
+ *
+ * Protocol, per batch of records: {@link claim} inserts a claim for every record (unordered, one
+ * round trip per day); a duplicate key means an earlier attempt claimed it. The records are then
+ * published (`Nats-Msg-Id` = record id) and {@link markDone} inserts the batch's marker. A record
+ * whose claim belongs to a done batch was published: it is skipped, however old. A claim without a
+ * done marker was interrupted between claim and marker (crash, NATS or MongoDB failure): the record
+ * is published again (JetStream's duplicate window drops it if the first attempt got through), and
+ * the batch that did so inserts a `_republished` marker for it, so that later copies are skipped too.
+ *
+ * {@link removeOlderThan} drops the collections of days before the retention: a record is
+ * remembered for the retention counted from its own day.
  */
 export class DeliveredSet {
-  private readonly claims: Collection<ClaimDocument>;
-  private readonly batches: Collection<MarkerDocument>;
-  private readonly republished: Collection<MarkerDocument>;
   /** Batch ids known to be done: saves a lookup when many duplicates share a batch. */
   private readonly doneBatches = new Set<string>();
 
-  constructor(db: Db, collectionPrefix = 'enricher') {
-    this.claims = db.collection<ClaimDocument>(`${collectionPrefix}_delivered`);
-    this.batches = db.collection<MarkerDocument>(`${collectionPrefix}_batches`);
-    this.republished = db.collection<MarkerDocument>(`${collectionPrefix}_republished`);
-  }
+  constructor(
+    private readonly db: Db,
+    private readonly collectionPrefix = 'enricher',
+  ) {}
 
-  /** Secondary indexes for the cleanup (MongoDB uses them; FerretDB scans either way). */
-  async ensureIndexes(): Promise<void> {
-    for (const collection of [this.claims, this.batches, this.republished] as Array<Collection<MarkerDocument>>) {
-      await collection.createIndex({ at: 1 }, { name: 'at' });
-    }
+  /** A new batch id: the day it starts (UTC, `YYYYMMDD`), a dash, a random part. */
+  static batchId(now: Date): string {
+    return `${now.toISOString().slice(0, 10).replaceAll('-', '')}-${randomUUID()}`;
   }
 
   /**
-   * Claims `recordIds` (distinct) for `batch`. Returns, per id, `claimed` (new: publish it),
-   * `delivered` (published before: skip) or `unfinished` (an earlier attempt did not finish:
-   * publish again under the same message id, and pass it to {@link markDone}).
+   * Claims `recordIds` (distinct, all of records of `day`) for `batch`. Returns, per id, `claimed`
+   * (new: publish it), `delivered` (published before: skip) or `unfinished` (an earlier attempt
+   * did not finish: publish again under the same message id, and pass it to {@link markDone}).
    *
    * Duplicates cost a few round trips however many there are: after an outage or a crash a batch
    * can hold hundreds, and one lookup each (a scan each on FerretDB) made such a batch outlast its
    * time limit, be redelivered and start over, for ever.
    */
-  async claim(recordIds: readonly string[], batch: string, at: Date): Promise<Map<string, ClaimResult>> {
+  async claim(day: string, recordIds: readonly string[], batch: string): Promise<Map<string, ClaimResult>> {
     const results = new Map<string, ClaimResult>();
     if (recordIds.length === 0) return results;
+    const claims = this.claimsOf(day);
     const duplicates: string[] = [];
     try {
-      await this.claims.insertMany(
-        recordIds.map((_id) => ({ _id, batch, at })),
+      await claims.insertMany(
+        recordIds.map((_id) => ({ _id, batch })),
         { ordered: false },
       );
     } catch (error) {
@@ -95,7 +109,7 @@ export class DeliveredSet {
     for (const id of recordIds) results.set(id, 'claimed');
     if (duplicates.length === 0) return results;
 
-    const owners = new Map((await findByIds(this.claims, duplicates)).map((c) => [c._id, c.batch]));
+    const owners = new Map((await findByIds(claims, duplicates)).map((c) => [c._id, c.batch]));
     const done = new Map<string, boolean>();
     const notDone: string[] = [];
     for (const id of duplicates) {
@@ -104,7 +118,7 @@ export class DeliveredSet {
       if (owner !== undefined && done.get(owner)) results.set(id, 'delivered');
       else notDone.push(id);
     }
-    const republished = new Set((await findByIds(this.republished, notDone)).map((m) => m._id));
+    const republished = new Set((await findByIds(this.republishedOf(day), notDone)).map((m) => m._id));
     for (const id of notDone) results.set(id, republished.has(id) ? 'delivered' : 'unfinished');
     return results;
   }
@@ -113,30 +127,61 @@ export class DeliveredSet {
    * Marks a batch done: every record it claimed has been published, and so have `republished`,
    * the records it published again after an unfinished earlier claim. Idempotent.
    */
-  async markDone(batch: string, at: Date, republished: readonly string[] = []): Promise<void> {
-    await insertIgnoringDuplicates(this.republished, republished.map((_id) => ({ _id, at })));
-    await insertIgnoringDuplicates(this.batches, [{ _id: batch, at }]);
+  async markDone(batch: string, republished: ReadonlyArray<{ readonly id: string; readonly day: string }> = []): Promise<void> {
+    const byDay = new Map<string, MarkerDocument[]>();
+    for (const r of republished) {
+      const docs = byDay.get(r.day);
+      if (docs) docs.push({ _id: r.id });
+      else byDay.set(r.day, [{ _id: r.id }]);
+    }
+    for (const [day, docs] of byDay) await insertIgnoringDuplicates(this.republishedOf(day), docs);
+    await insertIgnoringDuplicates(this.batchesOf(batch), [{ _id: batch }]);
     this.doneBatches.add(batch);
     if (this.doneBatches.size > 10_000) this.doneBatches.clear();
   }
 
   /**
-   * Removes claims and markers older than `before`. Claims go first, so a claim never outlives
-   * its marker by more than one run. FerretDB (SQLite) refuses a delete of more than ~32k
-   * documents at once ("too many SQL variables"), so time slices are halved until it fits.
+   * Drops the collections of days before `before`'s day: claims first, so a claim never outlives
+   * its batch's marker by more than one run. Returns how many collections were dropped.
    */
   async removeOlderThan(before: Date, log?: DeliveredSetLogger): Promise<number> {
-    let removed = 0;
-    for (const collection of [this.claims, this.batches, this.republished] as Array<Collection<{ _id: string; at: Date }>>) {
-      removed += await deleteInSlices(collection, before);
+    const cutoff = before.toISOString().slice(0, 10).replaceAll('-', '');
+    const names = (await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+    let dropped = 0;
+    for (const kind of ['delivered', 'republished', 'batches']) {
+      const pattern = new RegExp(`^${this.collectionPrefix}_${kind}_(\\d{8})$`);
+      for (const name of names.sort()) {
+        const day = pattern.exec(name)?.[1];
+        if (day === undefined || day >= cutoff) continue;
+        await this.db.dropCollection(name).catch((error: unknown) => {
+          // Dropped meanwhile by another replica.
+          if ((error as { codeName?: string }).codeName !== 'NamespaceNotFound') throw error;
+        });
+        dropped += 1;
+      }
     }
-    if (removed > 0) log?.info({ removed, before: before.toISOString() }, 'expired delivered-set entries removed');
-    return removed;
+    if (dropped > 0) log?.info({ collections: dropped, before: cutoff }, 'expired days of the delivered set dropped');
+    return dropped;
+  }
+
+  private claimsOf(day: string): Collection<ClaimDocument> {
+    return this.db.collection<ClaimDocument>(`${this.collectionPrefix}_delivered_${dayKey(day)}`);
+  }
+
+  private republishedOf(day: string): Collection<MarkerDocument> {
+    return this.db.collection<MarkerDocument>(`${this.collectionPrefix}_republished_${dayKey(day)}`);
+  }
+
+  private batchesOf(batch: string): Collection<MarkerDocument> {
+    const m = BATCH.exec(batch);
+    if (!m) throw new RangeError(`not a batch id (YYYYMMDD-...): ${JSON.stringify(batch)}`);
+    return this.db.collection<MarkerDocument>(`${this.collectionPrefix}_batches_${m[1]}`);
   }
 
   private async isDone(batch: string): Promise<boolean> {
     if (this.doneBatches.has(batch)) return true;
-    if (!(await this.batches.findOne({ _id: batch }))) return false;
+    if (!BATCH.test(batch)) return false;
+    if (!(await this.batchesOf(batch).findOne({ _id: batch }))) return false;
     this.doneBatches.add(batch);
     return true;
   }

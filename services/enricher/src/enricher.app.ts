@@ -60,7 +60,6 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
     const store = new MongoEventStore(db, { clock });
     await store.ensureIndexes();
     const delivered = new DeliveredSet(db);
-    await delivered.ensureIndexes();
     const nc = await connectNats({ ...natsConnectionOf(config), name: 's1c-enricher', logger });
     cleanup.push(() => drainNats(nc));
     const jsm = await nc.jetstreamManager();

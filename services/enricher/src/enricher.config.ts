@@ -40,7 +40,7 @@ export const enricherEnvShape = {
    * a record waits for it to reach the record's source version before the log is read.
    */
   S1C_EVENT_GAP_TIMEOUT: env.durationMs('2s'),
-  /** How long record ids stay in the delivered set (`enricher_delivered`). */
+  /** How long the delivered set remembers a record, counted from the record's own day (`enricher_delivered_<YYYYMMDD>`). */
   S1C_DELIVERED_RETENTION: env.durationMs('30d'),
   /** How often expired delivered-set entries are removed. */
   S1C_DELIVERED_CLEANUP_INTERVAL: env.durationMs('1h'),

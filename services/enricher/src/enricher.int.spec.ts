@@ -10,6 +10,7 @@ import {
   readOutput,
   readStream,
   sourceConfig,
+  today,
   UNRELAYED_SOURCE,
   updateSource,
   type EnricherWorld,
@@ -210,7 +211,7 @@ describe('enricher: exactly once', () => {
   it('a record claimed by an attempt that never finished is published (once)', async () => {
     const version = await createSource(world, 'claimed', sourceConfig());
     // A crash between claim and publish leaves a claim without its batch marker.
-    await world.db.collection('enricher_delivered').insertOne({ _id: 'claimed:agents:1' as never, batch: 'crashed-batch', at: new Date() });
+    await world.db.collection(`enricher_delivered_${today().replaceAll('-', '')}`).insertOne({ _id: 'claimed:agents:1' as never, batch: '20260101-crashed' });
     await publishRaw(world, { sourceId: 'claimed', api: 'agents', recordId: 'claimed:agents:1', sourceVersion: version, body: AGENT });
     await publishRaw(world, { sourceId: 'claimed', api: 'agents', recordId: 'claimed:agents:1', sourceVersion: version, body: AGENT, msgId: 'again' });
     await outputOf('claimed', 1);
@@ -242,10 +243,13 @@ describe('enricher: exactly once', () => {
   });
 
   it('removes delivered-set entries older than the retention', async () => {
-    await world.db.collection('enricher_delivered').insertOne({ _id: 'old:agents:1' as never, batch: 'b', at: new Date(Date.now() - 40 * 86_400_000) });
+    const old = `enricher_delivered_${new Date(Date.now() - 40 * 86_400_000).toISOString().slice(0, 10).replaceAll('-', '')}`;
+    const current = `enricher_delivered_${today().replaceAll('-', '')}`;
+    await world.db.collection(old).insertOne({ _id: 'old:agents:1' as never, batch: '20260101-b' });
     const removed = await runtime.cleanupDelivered();
     expect(removed).toBeGreaterThanOrEqual(1);
-    expect(await world.db.collection('enricher_delivered').findOne({ _id: 'old:agents:1' as never })).toBeNull();
-    expect(await world.db.collection('enricher_delivered').findOne({ _id: 'fwd:agents:1' as never })).not.toBeNull();
+    const names = (await world.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+    expect(names).not.toContain(old);
+    expect(await world.db.collection(current).findOne({ _id: 'fwd:agents:1' as never })).not.toBeNull();
   });
 });

@@ -4,10 +4,9 @@ import type { Logger } from '@s1c/logger';
 import { nakDelayFor, subjects, type PipelinedPublisher } from '@s1c/messaging';
 import { parseListBody, type ParsedList } from '@s1c/s1-client';
 import { headers as createHeaders, type JetStreamClient, type JsMsg } from 'nats';
-import { randomUUID } from 'node:crypto';
 import { buildDataRecord, DATA_RECORD_HEADERS } from './data-record';
 import { deadLetter } from './dead-letter';
-import type { DeliveredSet } from './delivered.set';
+import { DeliveredSet, type ClaimResult } from './delivered.set';
 import { SourceVersionError, type SourceDirectory } from './source.directory';
 
 /** The durable consumer of raw records on `S1C_RAW`. */
@@ -33,6 +32,8 @@ interface RawBatch {
   readonly api: SourceApi;
   readonly sourceVersion: number;
   readonly fetchedAt: string;
+  /** The UTC day (`YYYY-MM-DD`) of every record of the batch: where the delivered set keeps them. */
+  readonly day: string;
   records: readonly RawRecord[];
 }
 
@@ -57,6 +58,7 @@ class Poison extends Error {}
 
 const encoder = new TextEncoder();
 const VERSION = /^[1-9]\d{0,14}$/;
+const DAY = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
 
 /**
  * Turns raw batches into output records, a few raw batches at a time:
@@ -153,8 +155,17 @@ export class RawEnricher {
         else first.set(r.recordId, r);
       }
     }
-    const claimId = randomUUID();
-    const claims = await delivered.claim([...first.keys()], claimId, clock());
+    const claimId = DeliveredSet.batchId(clock());
+    const byDay = new Map<string, string[]>();
+    for (const r of first.values()) {
+      const ids = byDay.get(r.batch.day);
+      if (ids) ids.push(r.recordId);
+      else byDay.set(r.batch.day, [r.recordId]);
+    }
+    const claims = new Map<string, ClaimResult>();
+    for (const found of await Promise.all([...byDay].map(([day, ids]) => delivered.claim(day, ids, claimId)))) {
+      for (const [id, result] of found) claims.set(id, result);
+    }
     const toPublish: RawRecord[] = [];
     for (const r of first.values()) if (claims.get(r.recordId) !== 'delivered') toPublish.push(r);
 
@@ -180,8 +191,7 @@ export class RawEnricher {
     );
     await delivered.markDone(
       claimId,
-      clock(),
-      toPublish.filter((r) => claims.get(r.recordId) === 'unfinished').map((r) => r.recordId),
+      toPublish.filter((r) => claims.get(r.recordId) === 'unfinished').map((r) => ({ id: r.recordId, day: r.batch.day })),
     );
     for (const b of tagged) b.m.ack();
     const skipped = first.size - toPublish.length + repeats;
@@ -216,6 +226,8 @@ function parseRawBatch(m: JsMsg): RawBatch {
   const api = header(m, RAW_BATCH_HEADERS.api);
   const version = header(m, RAW_BATCH_HEADERS.sourceVersion);
   const fetchedAt = header(m, RAW_BATCH_HEADERS.fetchedAt);
+  const day = header(m, RAW_BATCH_HEADERS.recordDay);
+  if (!DAY.test(day)) throw new Poison(`header ${RAW_BATCH_HEADERS.recordDay} is not a day (YYYY-MM-DD)`);
   if (!(SOURCE_APIS as readonly string[]).includes(api)) throw new Poison(`header ${RAW_BATCH_HEADERS.api} is not an API: ${api}`);
   if (!VERSION.test(version)) throw new Poison(`header ${RAW_BATCH_HEADERS.sourceVersion} is not a positive integer`);
   if (m.subject !== safeRawSubject(api, sourceId)) throw new Poison(`subject ${m.subject} does not match the batch's API and source`);
@@ -237,7 +249,7 @@ function parseRawBatch(m: JsMsg): RawBatch {
   if (list.records.length !== ids.length) {
     throw new Poison(`body holds ${list.records.length} records for ${ids.length} ids in ${RAW_BATCH_HEADERS.recordIds}`);
   }
-  const batch: RawBatch = { m, sourceId, collectorId, api: api as SourceApi, sourceVersion: Number(version), fetchedAt, records: [] };
+  const batch: RawBatch = { m, sourceId, collectorId, api: api as SourceApi, sourceVersion: Number(version), fetchedAt, day, records: [] };
   batch.records = list.records.map((r, i) => ({
     batch,
     recordId: ids[i] as string,

@@ -161,10 +161,17 @@ export interface RawRecordSpec {
   readonly more?: ReadonlyArray<{ readonly recordId: string; readonly body: string | Uint8Array }>;
   readonly collectorId?: string;
   readonly fetchedAt?: string;
+  /** The records' day; defaults to today (UTC). */
+  readonly day?: string;
   /** Defaults to the record id. */
   readonly msgId?: string;
   /** Replaces or removes (undefined) headers. */
   readonly headers?: Record<string, string | undefined>;
+}
+
+/** Today (UTC), `YYYY-MM-DD`: the day the delivered set keeps a test's records under by default. */
+export function today(): string {
+  return new Date().toISOString().slice(0, 10);
 }
 
 /** Publishes a raw batch of one record (and `more`) as a fetcher does (COLLECTION.md, RAW_BATCH_HEADERS). */
@@ -172,6 +179,7 @@ export async function publishRaw(world: EnricherWorld, spec: RawRecordSpec): Pro
   const records = [{ recordId: spec.recordId, body: spec.body }, ...(spec.more ?? [])];
   const headers: Record<string, string | undefined> = {
     [RAW_BATCH_HEADERS.recordIds]: JSON.stringify(records.map((r) => r.recordId)),
+    [RAW_BATCH_HEADERS.recordDay]: spec.day ?? today(),
     [RAW_BATCH_HEADERS.sourceId]: spec.sourceId,
     [RAW_BATCH_HEADERS.collectorId]: spec.collectorId ?? 'default',
     [RAW_BATCH_HEADERS.api]: spec.api,
