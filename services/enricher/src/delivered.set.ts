@@ -40,6 +40,61 @@ function dayKey(day: string): string {
 }
 
 /**
+ * Collections named `<base>_<YYYYMMDD>`, one per UTC day, written with inserts only and expired by
+ * dropping whole days: no query ever reads or sorts their documents to find old ones.
+ */
+export class DayCollections<T extends { _id: string }> {
+  private readonly pattern: RegExp;
+
+  constructor(
+    private readonly db: Db,
+    readonly base: string,
+  ) {
+    this.pattern = new RegExp(`^${base}_(\\d{8})$`);
+  }
+
+  /** The collection of `day` (`YYYY-MM-DD`, or a Date's UTC day). */
+  of(day: string | Date): Collection<T> {
+    return this.db.collection<T>(`${this.base}_${dayKey(typeof day === 'string' ? day : day.toISOString().slice(0, 10))}`);
+  }
+
+  /** The days that have a collection, `YYYYMMDD`, newest first. */
+  async days(): Promise<string[]> {
+    const names = (await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+    return names.flatMap((n) => this.pattern.exec(n)?.[1] ?? []).sort().reverse();
+  }
+
+  /** The documents with these ids in any day's collection, newest day first. */
+  async findAnywhere(ids: readonly string[]): Promise<T[]> {
+    const found: T[] = [];
+    let missing = [...ids];
+    for (const day of missing.length > 0 ? await this.days() : []) {
+      const docs = await findByIds(this.db.collection<T>(`${this.base}_${day}`), missing);
+      found.push(...docs);
+      const seen = new Set(docs.map((d) => d._id));
+      missing = missing.filter((id) => !seen.has(id));
+      if (missing.length === 0) break;
+    }
+    return found;
+  }
+
+  /** Drops the collections of days before `before`'s UTC day; returns how many. */
+  async dropBefore(before: Date): Promise<number> {
+    const cutoff = before.toISOString().slice(0, 10).replaceAll('-', '');
+    let dropped = 0;
+    for (const day of await this.days()) {
+      if (day >= cutoff) continue;
+      await this.db.dropCollection(`${this.base}_${day}`).catch((error: unknown) => {
+        // Dropped meanwhile by another replica.
+        if ((error as { codeName?: string }).codeName !== 'NamespaceNotFound') throw error;
+      });
+      dropped += 1;
+    }
+    return dropped;
+  }
+}
+
+/**
  * The enricher's durable memory of what it has output, in MongoDB, written with inserts only and
  * kept in one collection per day, so that expiry drops whole collections: on FerretDB (SQLite) an
  * insert is checked by the unique `_id` index, but a query, update or delete by anything scans the
@@ -68,11 +123,15 @@ function dayKey(day: string): string {
 export class DeliveredSet {
   /** Batch ids known to be done: saves a lookup when many duplicates share a batch. */
   private readonly doneBatches = new Set<string>();
+  private readonly claims: DayCollections<ClaimDocument>;
+  private readonly republished: DayCollections<MarkerDocument>;
+  private readonly batches: DayCollections<MarkerDocument>;
 
-  constructor(
-    private readonly db: Db,
-    private readonly collectionPrefix = 'enricher',
-  ) {}
+  constructor(db: Db, collectionPrefix = 'enricher') {
+    this.claims = new DayCollections(db, `${collectionPrefix}_delivered`);
+    this.republished = new DayCollections(db, `${collectionPrefix}_republished`);
+    this.batches = new DayCollections(db, `${collectionPrefix}_batches`);
+  }
 
   /** A new batch id: the day it starts (UTC, `YYYYMMDD`), a dash, a random part. */
   static batchId(now: Date): string {
@@ -91,7 +150,7 @@ export class DeliveredSet {
   async claim(day: string, recordIds: readonly string[], batch: string): Promise<Map<string, ClaimResult>> {
     const results = new Map<string, ClaimResult>();
     if (recordIds.length === 0) return results;
-    const claims = this.claimsOf(day);
+    const claims = this.claims.of(day);
     const duplicates: string[] = [];
     try {
       await claims.insertMany(
@@ -118,7 +177,7 @@ export class DeliveredSet {
       if (owner !== undefined && done.get(owner)) results.set(id, 'delivered');
       else notDone.push(id);
     }
-    const republished = new Set((await findByIds(this.republishedOf(day), notDone)).map((m) => m._id));
+    const republished = new Set((await findByIds(this.republished.of(day), notDone)).map((m) => m._id));
     for (const id of notDone) results.set(id, republished.has(id) ? 'delivered' : 'unfinished');
     return results;
   }
@@ -134,7 +193,7 @@ export class DeliveredSet {
       if (docs) docs.push({ _id: r.id });
       else byDay.set(r.day, [{ _id: r.id }]);
     }
-    for (const [day, docs] of byDay) await insertIgnoringDuplicates(this.republishedOf(day), docs);
+    for (const [day, docs] of byDay) await insertIgnoringDuplicates(this.republished.of(day), docs);
     await insertIgnoringDuplicates(this.batchesOf(batch), [{ _id: batch }]);
     this.doneBatches.add(batch);
     if (this.doneBatches.size > 10_000) this.doneBatches.clear();
@@ -145,37 +204,16 @@ export class DeliveredSet {
    * its batch's marker by more than one run. Returns how many collections were dropped.
    */
   async removeOlderThan(before: Date, log?: DeliveredSetLogger): Promise<number> {
-    const cutoff = before.toISOString().slice(0, 10).replaceAll('-', '');
-    const names = (await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
     let dropped = 0;
-    for (const kind of ['delivered', 'republished', 'batches']) {
-      const pattern = new RegExp(`^${this.collectionPrefix}_${kind}_(\\d{8})$`);
-      for (const name of names.sort()) {
-        const day = pattern.exec(name)?.[1];
-        if (day === undefined || day >= cutoff) continue;
-        await this.db.dropCollection(name).catch((error: unknown) => {
-          // Dropped meanwhile by another replica.
-          if ((error as { codeName?: string }).codeName !== 'NamespaceNotFound') throw error;
-        });
-        dropped += 1;
-      }
-    }
-    if (dropped > 0) log?.info({ collections: dropped, before: cutoff }, 'expired days of the delivered set dropped');
+    for (const days of [this.claims, this.republished, this.batches] as Array<DayCollections<{ _id: string }>>) dropped += await days.dropBefore(before);
+    if (dropped > 0) log?.info({ collections: dropped, before: before.toISOString().slice(0, 10) }, 'expired days of the delivered set dropped');
     return dropped;
-  }
-
-  private claimsOf(day: string): Collection<ClaimDocument> {
-    return this.db.collection<ClaimDocument>(`${this.collectionPrefix}_delivered_${dayKey(day)}`);
-  }
-
-  private republishedOf(day: string): Collection<MarkerDocument> {
-    return this.db.collection<MarkerDocument>(`${this.collectionPrefix}_republished_${dayKey(day)}`);
   }
 
   private batchesOf(batch: string): Collection<MarkerDocument> {
     const m = BATCH.exec(batch);
     if (!m) throw new RangeError(`not a batch id (YYYYMMDD-...): ${JSON.stringify(batch)}`);
-    return this.db.collection<MarkerDocument>(`${this.collectionPrefix}_batches_${m[1]}`);
+    return this.batches.of(`${m[1]!.slice(0, 4)}-${m[1]!.slice(4, 6)}-${m[1]!.slice(6)}`);
   }
 
   private async isDone(batch: string): Promise<boolean> {
@@ -203,26 +241,4 @@ async function insertIgnoringDuplicates<T extends { _id: string }>(collection: C
     const writeErrors = error instanceof MongoBulkWriteError ? [error.writeErrors].flat() : [];
     if (writeErrors.length === 0 || writeErrors.some((w) => w.code !== DUPLICATE_KEY)) throw error;
   }
-}
-
-/** Deletes documents with `at < before`, in time slices small enough for FerretDB's SQLite backend. */
-export async function deleteInSlices(collection: Collection<{ _id: string; at: Date }>, before: Date): Promise<number> {
-  const oldest = await collection.find({ at: { $lt: before } }, { projection: { at: 1 } }).sort({ at: 1 }).limit(1).next();
-  if (!oldest) return 0;
-  let from = oldest.at.getTime();
-  const end = before.getTime();
-  let slice = end - from + 1;
-  let removed = 0;
-  while (from < end) {
-    const to = Math.min(end, from + slice);
-    try {
-      const result = await collection.deleteMany({ at: { $gte: new Date(from), $lt: new Date(to) } });
-      removed += result.deletedCount;
-      from = to;
-    } catch (error) {
-      if (slice <= 1) throw error;
-      slice = Math.ceil(slice / 2);
-    }
-  }
-  return removed;
 }

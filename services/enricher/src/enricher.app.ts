@@ -6,7 +6,7 @@ import { createLogger, type Logger } from '@s1c/logger';
 import { type Db } from 'mongodb';
 import { nanos, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { BatchConsumer } from './batch.consumer';
-import { DeliveredSet, deleteInSlices } from './delivered.set';
+import { DeliveredSet } from './delivered.set';
 import { DeliveryHealth } from './delivery.health';
 import type { EnricherConfig } from './enricher.config';
 import { FILE_SINK_DURABLE, FileSink } from './file.sink';
@@ -161,7 +161,7 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
     const cleanupDelivered = async () => {
       const before = new Date(clock().getTime() - config.S1C_DELIVERED_RETENTION);
       let removed = await delivered.removeOlderThan(before, logger);
-      removed += await deleteInSlices(db.collection<{ _id: string; at: Date }>(HttpSink.deliveredCollection), before);
+      removed += (await httpSink?.delivered.dropBefore(before)) ?? 0;
       return removed;
     };
     let cleaning: Promise<unknown> = Promise.resolve();

@@ -1,13 +1,13 @@
 import { decideRetry, type SourceApi } from '@s1c/domain';
 import type { Logger } from '@s1c/logger';
-import { MongoBulkWriteError, type Collection, type Db } from 'mongodb';
+import { MongoBulkWriteError, type Db } from 'mongodb';
 import type { JetStreamClient, JsMsg } from 'nats';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import { DATA_RECORD_HEADERS, parseDataRecord } from './data-record';
 import { deadLetter } from './dead-letter';
-import { findByIds } from './delivered.set';
+import { DayCollections } from './delivered.set';
 import type { DeliveryHealth } from './delivery.health';
 import { sumoHeaders, type SumoHeaders } from './sumo.headers';
 
@@ -79,14 +79,16 @@ const NEWLINE = new Uint8Array([0x0a]);
  * `working()`. Any other 4xx raises a FirstPartyGenericError health event for the source and is
  * retried with backoff up to the retry window (docs/DESIGN.md), then the batch is dead-lettered.
  *
- * Exactly once: after a 2xx the batch's record ids go to `sink_http_delivered` before the acks; a
- * redelivered message (a crash or lost ack after the 2xx) whose id is there is acked unsent.
+ * Exactly once: after a 2xx the batch's record ids go to `sink_http_delivered_<YYYYMMDD>` (the day
+ * of the delivery) before the acks; a redelivered message (a crash or lost ack after the 2xx) whose
+ * id is in any day's collection is acked unsent.
  */
 export class HttpSink {
-  /** Where the ids of records the collector accepted are kept (`_id` = record id, `at`). */
+  /** Where the ids of records the collector accepted are kept (`_id` = record id), a collection per day. */
   static readonly deliveredCollection = 'sink_http_delivered';
+  /** The ids the collector accepted, per day of delivery (expired by dropping whole days). */
+  readonly delivered: DayCollections<{ _id: string }>;
   readonly stats: HttpSinkStats = { batchesSent: 0, recordsSent: 0, attemptsFailed: 0, skippedDelivered: 0, deadLettered: 0 };
-  private readonly delivered: Collection<{ _id: string; at: Date }>;
   private readonly open = new Map<string, Batch>();
   private readonly queue: Batch[] = [];
   private readonly held = new Set<JsMsg>();
@@ -97,7 +99,7 @@ export class HttpSink {
   private readonly stopping = new AbortController();
 
   constructor(private readonly deps: HttpSinkDeps) {
-    this.delivered = deps.db.collection(HttpSink.deliveredCollection);
+    this.delivered = new DayCollections(deps.db, HttpSink.deliveredCollection);
     this.heartbeat = setInterval(() => {
       for (const m of this.held) m.working();
     }, Math.max(250, deps.settings.ackWaitMs / 3));
@@ -109,7 +111,7 @@ export class HttpSink {
     // Only a redelivery can have been sent already (a first delivery needs no lookup); the batch's
     // are looked up together: after an outage there can be thousands, a scan each on FerretDB.
     const redelivered = messages.filter((m) => m.info.deliveryCount > 1).map((m) => m.headers?.get(DATA_RECORD_HEADERS.recordId) ?? '');
-    const sent = new Set((await findByIds(this.delivered, [...new Set(redelivered.filter((id) => id !== ''))])).map((d) => d._id));
+    const sent = new Set((await this.delivered.findAnywhere([...new Set(redelivered.filter((id) => id !== ''))])).map((d) => d._id));
     for (const m of messages) {
       const recordId = m.headers?.get(DATA_RECORD_HEADERS.recordId) ?? '';
       const parsed = parseDataRecord(m.data, Number(m.headers?.get(DATA_RECORD_HEADERS.eventOffset)));
@@ -258,10 +260,9 @@ export class HttpSink {
 
   /** After a 2xx: remember the ids, then ack. A failed bookkeeping write still acks (the ack is what matters most). */
   private async settleDelivered(batch: Batch): Promise<void> {
-    const at = this.deps.clock();
     try {
-      await this.delivered.insertMany(
-        batch.items.map((i) => ({ _id: i.recordId, at })),
+      await this.delivered.of(this.deps.clock()).insertMany(
+        batch.items.map((i) => ({ _id: i.recordId })),
         { ordered: false },
       );
     } catch (error) {

@@ -186,7 +186,7 @@ describe('HTTP sink', () => {
     // before that record is written is the (documented) window in which a batch is sent twice.
     const acceptedLines = receiver.accepted.flatMap((b) => b.lines).length;
     await eventually(
-      async () => (await world.db.collection(HttpSink.deliveredCollection).countDocuments({})) >= acceptedLines,
+      async () => (await world.db.collection(`${HttpSink.deliveredCollection}_${new Date().toISOString().slice(0, 10).replaceAll('-', '')}`).countDocuments({})) >= acceptedLines,
       15_000,
       'the accepted batch recorded',
     );
