@@ -4,8 +4,8 @@
 //   npm run build && node e2e/bench/throughput-bench.mjs [--records 1000000] [--agents 1000] [--threats 5000]
 //       [--timeout 900] [--no-floor] [--profile] [--phases] [--store-probe] [--start-time <iso>] [--dump <file>]
 //
-// --dump writes the source's output records (sorted by record id; source id and fetch time
-// replaced) to <file>; with the same --start-time (the simulator's history ends then; default 10
+// --dump writes the source's output records (sorted by record id; source id, fetch and snapshot
+// times replaced) to <file>; with the same --start-time (the simulator's history ends then; default 10
 // minutes ago), two trees' dumps of the same console can be compared with diff, byte for byte.
 // Starts nats-server and FerretDB (libs/test-harness; or uses NATS_URL / MONGO_URL), the simulator
 // with --records activities (plus agents and threats) as a process, and every service as a process
@@ -233,15 +233,20 @@ process.exit(failed ? 1 : 0);
 
 /**
  * Writes every output record of the source, sorted by record id, one per line: subject, headers
- * and body, with the source id and the fetch time (the two things that differ between runs of the
- * same console) replaced, so that two trees' outputs can be compared byte for byte with diff.
+ * and body, with the source id, the fetch time and an agent snapshot's time (what differs between
+ * runs of the same console) replaced, so that two trees' outputs can be compared byte for byte.
  */
 async function dumpOutput(file) {
   const { writeFileSync } = await import('node:fs');
   const js = nc.jetstream();
   const consumer = await js.consumers.get('S1C_DATA', { filterSubjects: `s1c.data.*.${sourceId}` });
   const lines = [];
-  const normalise = (text) => text.replaceAll(sourceId, '<source>').replace(/"fetchedAt":"[^"]*"/, '"fetchedAt":"<time>"');
+  const normalise = (text) =>
+    text
+      .replaceAll(sourceId, '<source>')
+      .replace(/"fetchedAt":"[^"]*"/, '"fetchedAt":"<time>"')
+      // An agent snapshot's record ids carry the time the snapshot was taken.
+      .replace(/snapshot-\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z/g, 'snapshot-<time>');
   while (lines.length < expected) {
     const batch = await consumer.fetch({ max_messages: Math.min(1000, expected - lines.length), expires: 5000 });
     let got = 0;
