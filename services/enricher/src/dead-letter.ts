@@ -1,6 +1,11 @@
 import { DEAD_LETTER_HEADERS, publishBytes, subjects, type DeadLetterReason } from '@s1c/messaging';
 import { headers as createHeaders, type JetStreamClient, type JsMsg } from 'nats';
 
+/** What dead-lettering needs of a message: a JetStream message, or a sink's HeldMessage. */
+export type DeadLetterSource = Pick<JsMsg, 'subject' | 'seq' | 'data' | 'headers' | 'term'> & {
+  readonly info: { readonly stream: string; readonly deliveryCount: number };
+};
+
 // Header values travel in the protocol line: keep them on one line and bounded.
 const headerValue = (text: string): string => text.replace(/[\r\n]+/g, ' ').slice(0, 1024);
 
@@ -12,7 +17,7 @@ const headerValue = (text: string): string => text.replace(/[\r\n]+/g, ' ').slic
  */
 export async function deadLetter(
   js: JetStreamClient,
-  m: JsMsg,
+  m: DeadLetterSource,
   durable: string,
   reason: DeadLetterReason,
   errorMessage: string,

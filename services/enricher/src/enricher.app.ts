@@ -123,6 +123,7 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
       const health = new DeliveryHealth(store, clock, logger);
       httpSink = new HttpSink({
         js,
+        nc,
         db,
         health,
         logger,

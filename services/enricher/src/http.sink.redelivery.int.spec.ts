@@ -74,6 +74,7 @@ describe('HttpSink', () => {
     const logger = createLogger({ name: 'http-sink-test', level: 'silent' });
     const sink = new HttpSink({
       js,
+      nc,
       db,
       health: new DeliveryHealth(new MongoEventStore(db), () => new Date(), logger),
       logger,

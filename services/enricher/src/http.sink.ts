@@ -1,7 +1,8 @@
 import { decideRetry, type SourceApi } from '@s1c/domain';
 import type { Logger } from '@s1c/logger';
 import { MongoBulkWriteError, type Db } from 'mongodb';
-import type { JetStreamClient, JsMsg } from 'nats';
+import type { JetStreamClient, JsMsg, NatsConnection } from 'nats';
+import { holdMessage, type HeldMessage } from './held.message';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
@@ -32,6 +33,8 @@ export interface HttpSinkSettings {
 
 export interface HttpSinkDeps {
   readonly js: JetStreamClient;
+  /** Where held messages are acked (see HeldMessage). */
+  readonly nc: NatsConnection;
   readonly db: Db;
   readonly health: DeliveryHealth;
   readonly settings: HttpSinkSettings;
@@ -41,7 +44,7 @@ export interface HttpSinkDeps {
 }
 
 interface Held {
-  readonly m: JsMsg;
+  readonly m: HeldMessage;
   readonly recordId: string;
   readonly event: Uint8Array;
 }
@@ -91,7 +94,7 @@ export class HttpSink {
   readonly stats: HttpSinkStats = { batchesSent: 0, recordsSent: 0, attemptsFailed: 0, skippedDelivered: 0, deadLettered: 0 };
   private readonly open = new Map<string, Batch>();
   private readonly queue: Batch[] = [];
-  private readonly held = new Set<JsMsg>();
+  private readonly held = new Set<HeldMessage>();
   /** Record ids in open or queued batches: a redelivery of one of them is not added twice. */
   private readonly heldIds = new Set<string>();
   private readonly senders = new Set<Promise<void>>();
@@ -107,7 +110,10 @@ export class HttpSink {
   }
 
   /** A {@link BatchHandler}: takes messages in and returns at once; they are settled when their batch is. */
-  readonly handle = async (messages: readonly JsMsg[]): Promise<void> => {
+  readonly handle = async (delivered: readonly JsMsg[]): Promise<void> => {
+    // Held until the batch is delivered, which with a slow collector is a long time: detached from
+    // the client's read buffers, or each one keeps a whole socket chunk alive.
+    const messages = delivered.map((m) => holdMessage(m, this.deps.nc));
     // Only a redelivery can have been sent already (a first delivery needs no lookup); the batch's
     // are looked up together: after an outage there can be thousands, a scan each on FerretDB.
     const redelivered = messages.filter((m) => m.info.deliveryCount > 1).map((m) => m.headers?.get(DATA_RECORD_HEADERS.recordId) ?? '');
@@ -279,7 +285,7 @@ export class HttpSink {
     this.stats.recordsSent += batch.items.length;
   }
 
-  private async toDeadLetter(messages: readonly JsMsg[], reason: 'PoisonMessage', message: string): Promise<void> {
+  private async toDeadLetter(messages: readonly HeldMessage[], reason: 'PoisonMessage', message: string): Promise<void> {
     for (const m of messages) {
       this.held.delete(m);
       try {
