@@ -35,7 +35,8 @@ export function holdMessage(m: JsMsg, nc: NatsConnection): HeldMessage {
   return {
     subject: m.subject,
     seq: m.seq,
-    data: m.data.slice(),
+    // A copy: on Node the data is a Buffer, whose slice() is a view like subarray().
+    data: new Uint8Array(m.data),
     headers: m.headers,
     info: { stream: m.info.stream, deliveryCount: m.info.deliveryCount },
     ack: () => respond('+ACK', true),
