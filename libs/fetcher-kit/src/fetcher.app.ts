@@ -12,7 +12,7 @@ import type { JetStreamContext } from '@s1c/messaging';
 import type { ApiSpec } from './api-spec';
 import { retryPolicyOf, type FetcherConfig } from './fetcher.config';
 import { JobRunner, parseFetchJob } from './job.runner';
-import { jetStreamRawPublisher, type RawPublisher } from './raw.publisher';
+import { jetStreamRawPublisher, rawBatchMaxBytes, type RawPublisher } from './raw.publisher';
 
 export interface FetcherOptions {
   readonly logger?: Logger;
@@ -100,7 +100,9 @@ export async function startFetcher(spec: ApiSpec, config: FetcherConfig, options
     });
     await sourceFolds.start();
     cleanup.push(() => sourceFolds.stop());
-    const publisher = jetStreamRawPublisher(nc.jetstream());
+    // Half the server's max_payload at most, so a batch with its headers always fits (a server set
+    // below the default 1 MiB gets smaller batches instead of refusing them).
+    const publisher = jetStreamRawPublisher(nc.jetstream(), { maxBytes: rawBatchMaxBytes(nc.info?.max_payload) });
     const runner = new JobRunner({
       spec,
       store,

@@ -27,4 +27,4 @@ export {
   type JobRunnerDeps,
   type JobRunnerSettings,
 } from './job.runner';
-export { jetStreamRawPublisher, rawBatchesOf, type RawPublisher, type RawRecord } from './raw.publisher';
+export { jetStreamRawPublisher, rawBatchesOf, rawBatchMaxBytes, type RawPublisher, type RawRecord } from './raw.publisher';

@@ -47,6 +47,12 @@ export function rawBatchesOf(records: readonly RawRecord[], maxBytes: number): R
 
 const noop = (): void => undefined;
 
+/** The bytes of records and ids a raw batch may hold on a server with this `max_payload`. */
+export function rawBatchMaxBytes(maxPayload: number | undefined): number {
+  if (maxPayload === undefined || !Number.isFinite(maxPayload) || maxPayload <= 0) return RAW_BATCH_MAX_BYTES;
+  return Math.min(RAW_BATCH_MAX_BYTES, Math.floor(maxPayload / 2));
+}
+
 /**
  * A {@link RawPublisher} on JetStream: each batch is one message, its body the list body
  * `{"data":[...]}` of the records' bytes, its `S1c-Record-Ids` header their ids (a JSON array) and

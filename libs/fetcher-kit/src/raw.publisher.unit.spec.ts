@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { rawBatchesOf, type RawRecord } from './raw.publisher';
+import { RAW_BATCH_MAX_BYTES } from '@s1c/contracts';
+import { rawBatchesOf, rawBatchMaxBytes, type RawRecord } from './raw.publisher';
 
 const record = (id: string, day: string, size: number): RawRecord => ({ id, day, bytes: new Uint8Array(size) });
 const shape = (batches: RawRecord[][]) => batches.map((b) => b.map((r) => r.id).join(','));
@@ -25,5 +26,15 @@ describe('rawBatchesOf', () => {
 
   it('gives nothing for no records', () => {
     expect(rawBatchesOf([], 1000)).toEqual([]);
+  });
+});
+
+describe('rawBatchMaxBytes', () => {
+  it("is half the server's max_payload, at most RAW_BATCH_MAX_BYTES, and that when the server does not say", () => {
+    expect(rawBatchMaxBytes(1024 * 1024)).toBe(RAW_BATCH_MAX_BYTES);
+    expect(rawBatchMaxBytes(8 * 1024 * 1024)).toBe(RAW_BATCH_MAX_BYTES);
+    expect(rawBatchMaxBytes(256 * 1024)).toBe(128 * 1024);
+    expect(rawBatchMaxBytes(undefined)).toBe(RAW_BATCH_MAX_BYTES);
+    expect(rawBatchMaxBytes(0)).toBe(RAW_BATCH_MAX_BYTES);
   });
 });
