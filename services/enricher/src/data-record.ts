@@ -63,7 +63,8 @@ export function parseDataRecord(body: Uint8Array, eventOffset: number): ParsedDa
   } catch {
     return undefined;
   }
-  if (typeof envelope !== 'object' || envelope === null || typeof envelope.id !== 'string' || typeof envelope.metadata !== 'object') {
+  const { metadata } = (envelope ?? {}) as { metadata?: unknown };
+  if (typeof envelope !== 'object' || envelope === null || typeof envelope.id !== 'string' || typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
     return undefined;
   }
   return { envelope, event: body.subarray(eventOffset, body.length - 1) };

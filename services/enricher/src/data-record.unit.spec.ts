@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { buildDataRecord, parseDataRecord, type DataEnvelope } from './data-record';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const ENVELOPE = { id: 's1:activities:42', sourceId: 's1', collectorId: 'default', api: 'activities', fetchedAt: '2026-12-05T01:02:03.456789Z' } as const;
+const METADATA = '{"_source":"Console","_siemEventID":"activities - 27"}';
+
+describe('buildDataRecord', () => {
+  it('writes the envelope keys in order and splices the event in unchanged', () => {
+    const event = '{"id":"1","n":1}';
+    const { body, eventOffset } = buildDataRecord(ENVELOPE, METADATA, encoder.encode(event));
+    expect(decoder.decode(body)).toBe(
+      '{"id":"s1:activities:42","sourceId":"s1","collectorId":"default","api":"activities",' +
+        `"metadata":${METADATA},"fetchedAt":"2026-12-05T01:02:03.456789Z","event":${event}}`,
+    );
+    // The event starts at the offset and ends one byte before the body's end.
+    expect(decoder.decode(body.subarray(eventOffset, body.length - 1))).toBe(event);
+  });
+
+  it('keeps the event byte for byte: integers beyond 2^53, non-ASCII text, escapes', () => {
+    const event = encoder.encode('{"id":1398765432109876543210,"s":"é – 東京 😀","q":"a\\"b\\\\c","f":1.000000000000000000001e400}');
+    const { body, eventOffset } = buildDataRecord(ENVELOPE, METADATA, event);
+    expect(Buffer.from(body.subarray(eventOffset, body.length - 1)).equals(Buffer.from(event))).toBe(true);
+    expect(body[body.length - 1]).toBe(0x7d);
+  });
+
+  it('counts the offset in bytes, not characters, when the envelope is not ASCII', () => {
+    const envelope = { ...ENVELOPE, collectorId: 'collecteur-é' };
+    const event = encoder.encode('{"x":1}');
+    const { body, eventOffset } = buildDataRecord(envelope, '{"_source":"Console — 東京"}', event);
+    expect(Buffer.from(body.subarray(eventOffset, body.length - 1)).toString()).toBe('{"x":1}');
+    expect(eventOffset).toBeGreaterThan(decoder.decode(body).indexOf('"event":') + '"event":'.length - 1);
+  });
+});
+
+describe('parseDataRecord', () => {
+  it('gives back the envelope and the exact event bytes of what buildDataRecord wrote', () => {
+    const event = encoder.encode('{"id":"7","big":12345678901234567890}');
+    const { body, eventOffset } = buildDataRecord(ENVELOPE, METADATA, event);
+    const parsed = parseDataRecord(body, eventOffset);
+    const expected: DataEnvelope = { ...ENVELOPE, metadata: JSON.parse(METADATA) as DataEnvelope['metadata'] };
+    expect(parsed?.envelope).toEqual(expected);
+    expect(Buffer.from(parsed!.event).equals(Buffer.from(event))).toBe(true);
+  });
+
+  describe('returns undefined for a body it did not write', () => {
+    const { body, eventOffset } = buildDataRecord(ENVELOPE, METADATA, encoder.encode('{"id":"7"}'));
+    const cases: Array<[string, Uint8Array, number]> = [
+      ['an offset that is not an integer', body, eventOffset + 0.5],
+      ['an offset that is NaN', body, Number.NaN],
+      ['an offset too small to follow the key', body, 5],
+      ['an offset at or past the end', body, body.length],
+      ['an offset that is not right after ,"event":', body, eventOffset + 1],
+      ['a body whose last byte is not }', Uint8Array.from([...body.subarray(0, body.length - 1), 0x20]), eventOffset],
+      ['a head that is not JSON', encoder.encode(`{"id":x${decoder.decode(body).slice(7)}`), eventOffset],
+      ['a head that is not UTF-8', Uint8Array.from([...body.subarray(0, 10), 0xff, ...body.subarray(11)]), eventOffset],
+      ['an envelope without id', ...((): [Uint8Array, number] => {
+        const b = buildDataRecord({ ...ENVELOPE, id: 1 as unknown as string }, METADATA, encoder.encode('{}'));
+        return [b.body, b.eventOffset];
+      })()],
+      ['an envelope whose metadata is null', ...((): [Uint8Array, number] => {
+        const b = buildDataRecord(ENVELOPE, 'null', encoder.encode('{}'));
+        return [b.body, b.eventOffset];
+      })()],
+      ['an envelope whose metadata is an array', ...((): [Uint8Array, number] => {
+        const b = buildDataRecord(ENVELOPE, '[1]', encoder.encode('{}'));
+        return [b.body, b.eventOffset];
+      })()],
+    ];
+    for (const [name, input, offset] of cases) {
+      it(name, () => {
+        expect(parseDataRecord(input, offset)).toBeUndefined();
+      });
+    }
+  });
+});
