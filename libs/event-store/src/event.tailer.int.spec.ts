@@ -1,34 +1,15 @@
-import { serverUrls, uniqueDbName } from '@s1c/test-harness';
+import { uniqueDbName } from '@s1c/test-harness';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Db } from 'mongodb';
-import { connect, headers as natsHeaders, nanos, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { headers as natsHeaders, nanos } from 'nats';
+import { describe, expect, it, vi } from 'vitest';
 import { EventTailer, type CheckpointDocument, type EventTailerOptions, type TailerHooks } from './event.tailer';
 import { type RecordedEvent } from './event.types';
 import { MongoEventStore } from './mongo.event-store';
 import { EVENT_HEADERS, OutboxRelay } from './outbox.relay';
-import { connectMongo, type MongoFixture } from './testing/mongo.fixture';
+import { useServers } from './testing/servers.fixture';
 
-let mongo: MongoFixture;
-let nc: NatsConnection;
-let js: JetStreamClient;
-let jsm: JetStreamManager;
-beforeAll(async () => {
-  mongo = await connectMongo();
-  nc = await connect({ servers: serverUrls().natsUrl });
-  js = nc.jetstream();
-  jsm = await nc.jetstreamManager();
-});
-afterAll(async () => {
-  await nc.close();
-  await mongo.close();
-});
-
-const cleanup: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step().catch(() => undefined);
-  cleanup.length = 0;
-});
+const servers = useServers();
 
 /** The name of the tailers under test: their checkpoint's `_id`. */
 const NAME = 'stream-summary';
@@ -122,21 +103,21 @@ interface Fixture {
 }
 
 async function setUp(options: { streamName?: string } = {}): Promise<Fixture> {
-  const db = mongo.db();
+  const db = servers.mongo.db();
   const store = new MongoEventStore(db);
   const streamName = options.streamName ?? uniqueDbName('evt');
   if (!options.streamName) {
-    await jsm.streams.add({ name: streamName, subjects: [`${streamName}.>`], duplicate_window: nanos(120_000) });
-    cleanup.push(() => jsm.streams.delete(streamName));
+    await servers.jsm.streams.add({ name: streamName, subjects: [`${streamName}.>`], duplicate_window: nanos(120_000) });
+    servers.cleanup.push(() => servers.jsm.streams.delete(streamName));
   }
-  const relay = new OutboxRelay(store, db, js, jsm, {
+  const relay = new OutboxRelay(store, db, servers.js, servers.jsm, {
     name: 'test',
     streamName,
     subjectFor: (event: RecordedEvent) => `${streamName}.${event.streamId}.${event.type}`,
     pollIntervalMs: 50,
   });
   await relay.start();
-  cleanup.push(() => relay.stop());
+  servers.cleanup.push(() => relay.stop());
   const summaries = new StreamSummaries();
   const recorder = new Recorder(summaries);
   return {
@@ -147,13 +128,13 @@ async function setUp(options: { streamName?: string } = {}): Promise<Fixture> {
     summaries,
     recorder,
     tailer: ({ hooks, ...tailerOptions } = {}) => {
-      const tailer = new EventTailer(store, nc, NAME, hooks ?? recorder, {
+      const tailer = new EventTailer(store, servers.nc, NAME, hooks ?? recorder, {
         streamName,
         catchUpTimeoutMs: 20_000,
         checkpoints: { db, collection: CHECKPOINTS },
         ...tailerOptions,
       });
-      cleanup.push(() => tailer.stop());
+      servers.cleanup.push(() => tailer.stop());
       return tailer;
     },
     savedCheckpoint: async () => (await db.collection<CheckpointDocument>(CHECKPOINTS).findOne({ _id: NAME }))?.sequence,
@@ -213,7 +194,7 @@ describe('EventTailer', () => {
       const live = f.summaries.snapshot();
       expect(live).toHaveLength(50);
       for (const summary of live) expect(summary.lastVersion).toBe(20);
-      expect(await tailer.checkpoint()).toBe((await jsm.streams.info(f.streamName)).state.last_seq);
+      expect(await tailer.checkpoint()).toBe((await servers.jsm.streams.info(f.streamName)).state.last_seq);
     });
 
     it('when it is stopped, forgotten and caught up again, then it replays the log into a read model equal to the live one, and goes on following', async () => {
@@ -241,7 +222,7 @@ describe('EventTailer', () => {
       await tailer.catchUp();
       expect(f.recorder.handled.length - handledBefore).toBe(30);
       expect(f.summaries.snapshot()).toEqual(live);
-      expect(await tailer.checkpoint()).toBe((await jsm.streams.info(f.streamName)).state.last_seq);
+      expect(await tailer.checkpoint()).toBe((await servers.jsm.streams.info(f.streamName)).state.last_seq);
       // Still running: a later event is handled.
       expect(tailer.isRunning).toBe(true);
       await f.store.appendToStream('src-0', [{ type: 'Even', data: {} }], { expectedVersion: 6 });
@@ -303,10 +284,10 @@ describe('EventTailer', () => {
       // What a relay that crashed before deleting its outbox entries republishes, once JetStream no
       // longer remembers the message id: the same message under another id.
       for (const seq of [1, 2, 3]) {
-        const message = await jsm.streams.getMessage(f.streamName, { seq });
+        const message = await servers.jsm.streams.getMessage(f.streamName, { seq });
         const h = natsHeaders();
         for (const key of Object.values(EVENT_HEADERS)) h.set(key, message.header.get(key));
-        await js.publish(message.subject, message.data, { msgID: `${message.header.get('Nats-Msg-Id')}-again`, headers: h });
+        await servers.js.publish(message.subject, message.data, { msgID: `${message.header.get('Nats-Msg-Id')}-again`, headers: h });
       }
       await f.store.appendToStream('src-0', [{ type: 'Odd', data: {} }], { expectedVersion: 3 });
       await tailer.catchUp({ streamId: 'src-0', version: 4 });
@@ -385,7 +366,7 @@ describe('EventTailer', () => {
       await tailer.stop();
       await moveCheckpoint(f, 1);
       // The stream lost its first messages (max_age, or a purge).
-      await jsm.streams.purge(f.streamName, { keep: 1 });
+      await servers.jsm.streams.purge(f.streamName, { keep: 1 });
 
       const logger = { warn: vi.fn(), error: vi.fn() };
       const again = new Recorder(new StreamSummaries());

@@ -1,50 +1,31 @@
-import { serverUrls, uniqueDbName } from '@s1c/test-harness';
-import { connect, nanos, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { uniqueDbName } from '@s1c/test-harness';
+import { nanos } from 'nats';
+import { describe, expect, it, vi } from 'vitest';
 import { type RecordedEvent } from './event.types';
 import { FoldedStreams } from './folded.streams';
 import { eventDocumentId, MongoEventStore } from './mongo.event-store';
 import { OutboxRelay } from './outbox.relay';
-import { connectMongo, type MongoFixture } from './testing/mongo.fixture';
+import { useServers } from './testing/servers.fixture';
 
-let mongo: MongoFixture;
-let nc: NatsConnection;
-let js: JetStreamClient;
-let jsm: JetStreamManager;
-beforeAll(async () => {
-  mongo = await connectMongo();
-  nc = await connect({ servers: serverUrls().natsUrl });
-  js = nc.jetstream();
-  jsm = await nc.jetstreamManager();
-});
-afterAll(async () => {
-  await nc.close();
-  await mongo.close();
-});
-
-const cleanup: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step().catch(() => undefined);
-  cleanup.length = 0;
-});
+const servers = useServers();
 
 /** A log relayed to a stream of its own as `<stream>.<kind>.<streamId>.<Type>`, where a stream id is `<kind>-<name>`. */
 async function setUp() {
-  const db = mongo.db();
+  const db = servers.mongo.db();
   const store = new MongoEventStore(db);
   const streamName = uniqueDbName('fold');
-  await jsm.streams.add({ name: streamName, subjects: [`${streamName}.>`], duplicate_window: nanos(120_000) });
-  cleanup.push(() => jsm.streams.delete(streamName));
-  const relay = new OutboxRelay(store, db, js, jsm, {
+  await servers.jsm.streams.add({ name: streamName, subjects: [`${streamName}.>`], duplicate_window: nanos(120_000) });
+  servers.cleanup.push(() => servers.jsm.streams.delete(streamName));
+  const relay = new OutboxRelay(store, db, servers.js, servers.jsm, {
     name: 'test',
     streamName,
     subjectFor: (event: RecordedEvent) => `${streamName}.${event.streamId.split('-')[0]}.${event.streamId}.${event.type}`,
     pollIntervalMs: 50,
   });
   await relay.start();
-  cleanup.push(() => relay.stop());
+  servers.cleanup.push(() => relay.stop());
   const folds = (keepVersions = 0) => {
-    const f = new FoldedStreams<string[]>(store, nc, {
+    const f = new FoldedStreams<string[]>(store, servers.nc, {
       name: 'test-folds',
       filterSubject: `${streamName}.keep.>`,
       initial: () => [],
@@ -53,7 +34,7 @@ async function setUp() {
       streamName,
       gapTimeoutMs: 300,
     });
-    cleanup.push(() => f.stop());
+    servers.cleanup.push(() => f.stop());
     return f;
   };
   const append = async (streamId: string, ...types: string[]) => {
@@ -121,8 +102,8 @@ describe('FoldedStreams', () => {
     await f.append('keep-old', 'Created', 'Started');
     await f.relay.flush();
     // The stream lost its first messages, as when they reach the stream's max age.
-    const info = await jsm.streams.info(f.streamName);
-    await jsm.streams.purge(f.streamName, { seq: info.state.last_seq + 1 });
+    const info = await servers.jsm.streams.info(f.streamName);
+    await servers.jsm.streams.purge(f.streamName, { seq: info.state.last_seq + 1 });
     await f.append('keep-old', 'Updated');
     await f.relay.flush();
     const reads = vi.spyOn(f.store, 'readStream');
@@ -153,8 +134,8 @@ describe('FoldedStreams', () => {
     await f.append('keep-g', 'After');
     await f.relay.flush();
     // Version 2 is gone from JetStream and from the log: a fold without it would be wrong.
-    const lost = await jsm.streams.getMessage(f.streamName, { last_by_subj: `${f.streamName}.keep.keep-g.Lost` });
-    await jsm.streams.deleteMessage(f.streamName, lost.seq);
+    const lost = await servers.jsm.streams.getMessage(f.streamName, { last_by_subj: `${f.streamName}.keep.keep-g.Lost` });
+    await servers.jsm.streams.deleteMessage(f.streamName, lost.seq);
     await f.db.collection('events').deleteOne({ _id: eventDocumentId('keep-g', 2) } as never);
     const folds = f.folds();
     await folds.start();

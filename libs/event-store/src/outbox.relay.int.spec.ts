@@ -1,27 +1,14 @@
-import { serverUrls, uniqueDbName } from '@s1c/test-harness';
+import { uniqueDbName } from '@s1c/test-harness';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Db } from 'mongodb';
-import { connect, nanos, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { nanos } from 'nats';
+import { describe, expect, it, vi } from 'vitest';
 import { type RecordedEvent } from './event.types';
 import { MongoEventStore } from './mongo.event-store';
 import { EVENT_HEADERS, OutboxRelay, type RelayedEventPayload } from './outbox.relay';
-import { connectMongo, type MongoFixture } from './testing/mongo.fixture';
+import { useServers } from './testing/servers.fixture';
 
-let mongo: MongoFixture;
-let nc: NatsConnection;
-let js: JetStreamClient;
-let jsm: JetStreamManager;
-beforeAll(async () => {
-  mongo = await connectMongo();
-  nc = await connect({ servers: serverUrls().natsUrl });
-  js = nc.jetstream();
-  jsm = await nc.jetstreamManager();
-});
-afterAll(async () => {
-  await nc.close();
-  await mongo.close();
-});
+const servers = useServers();
 
 interface Fixture {
   db: Db;
@@ -31,12 +18,12 @@ interface Fixture {
 }
 
 async function setUp(duplicateWindowMs = 120_000): Promise<Fixture> {
-  const db = mongo.db();
+  const db = servers.mongo.db();
   const store = new MongoEventStore(db, { outboxGraceMs: 300 });
   const streamName = uniqueDbName('evt');
-  await jsm.streams.add({ name: streamName, subjects: [`${streamName}.>`], duplicate_window: nanos(duplicateWindowMs) });
+  await servers.jsm.streams.add({ name: streamName, subjects: [`${streamName}.>`], duplicate_window: nanos(duplicateWindowMs) });
   const subjectFor = (event: RecordedEvent) => `${streamName}.${event.streamId}.${event.type}`;
-  return { db, store, streamName, relay: (options = {}) => new OutboxRelay(store, db, js, jsm, { name: 'domain', streamName, subjectFor, ...options }) };
+  return { db, store, streamName, relay: (options = {}) => new OutboxRelay(store, db, servers.js, servers.jsm, { name: 'domain', streamName, subjectFor, ...options }) };
 }
 
 async function appendEvents(store: MongoEventStore, count: number): Promise<void> {
@@ -53,10 +40,10 @@ interface Published {
 }
 
 async function publishedMessages(streamName: string): Promise<Published[]> {
-  const info = await jsm.streams.info(streamName);
+  const info = await servers.jsm.streams.info(streamName);
   const out: Published[] = [];
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const msg = await jsm.streams.getMessage(streamName, { seq });
+    const msg = await servers.jsm.streams.getMessage(streamName, { seq });
     out.push({
       seq,
       msgId: msg.header.get('Nats-Msg-Id'),
@@ -94,7 +81,7 @@ describe('OutboxRelay', () => {
       const events = await logOf(f.store);
       const published = await publishedMessages(f.streamName);
       expectExactlyOnce(published, events);
-      const first = await jsm.streams.getMessage(f.streamName, { seq: 1 });
+      const first = await servers.jsm.streams.getMessage(f.streamName, { seq: 1 });
       expect(first.subject).toBe(`${f.streamName}.s0.Happened`);
       expect(first.header.get(EVENT_HEADERS.streamId)).toBe('s0');
       expect(first.header.get(EVENT_HEADERS.version)).toBe('1');
@@ -165,7 +152,7 @@ describe('OutboxRelay', () => {
         await commits.insertOne({ _id: entry._id, at: new Date() } as never);
       }
       await f.relay().flush();
-      expect((await jsm.streams.info(f.streamName)).state.messages).toBe(5);
+      expect((await servers.jsm.streams.info(f.streamName)).state.messages).toBe(5);
       expect(await f.store.outboxEntries(100)).toEqual([]);
     });
   });
@@ -227,7 +214,7 @@ describe('OutboxRelay given an event it cannot publish', () => {
     await appendEvents(f.store, 3); // s0, s1, s2
     await f.store.appendToStream('unmapped', [{ type: 'Happened', data: {} }], { expectedVersion: 'no_stream' });
     const logger = { warn: vi.fn(), error: vi.fn() };
-    const relay = new OutboxRelay(f.store, f.db, js, jsm, {
+    const relay = new OutboxRelay(f.store, f.db, servers.js, servers.jsm, {
       name: 'domain',
       streamName: f.streamName,
       subjectFor: (event) => {
@@ -247,10 +234,10 @@ describe('OutboxRelay with two logs on one stream', () => {
   it('then each relay publishes its own log once, each message naming its log', async () => {
     const a = await setUp();
     // A second log (another database) relaying into the same JetStream stream.
-    const otherDb = mongo.db();
+    const otherDb = servers.mongo.db();
     const other = new MongoEventStore(otherDb);
     const subjectFor = (event: RecordedEvent) => `${a.streamName}.${event.streamId}.${event.type}`;
-    const otherRelay = new OutboxRelay(other, otherDb, js, jsm, { name: 'domain', streamName: a.streamName, subjectFor });
+    const otherRelay = new OutboxRelay(other, otherDb, servers.js, servers.jsm, { name: 'domain', streamName: a.streamName, subjectFor });
 
     await appendEvents(a.store, 3);
     await a.relay().flush();
@@ -264,7 +251,7 @@ describe('OutboxRelay with two logs on one stream', () => {
     const mine = (await publishedMessages(a.streamName)).filter((p) => events.includes(p.msgId ?? ''));
     expect(mine.map((p) => p.msgId).sort()).toEqual([...events].sort());
     expect(new Set(mine.map((p) => p.msgId)).size).toBe(7);
-    for (const p of mine) expect((await jsm.streams.getMessage(a.streamName, { seq: p.seq })).header.get(EVENT_HEADERS.logId)).toBe(logA);
+    for (const p of mine) expect((await servers.jsm.streams.getMessage(a.streamName, { seq: p.seq })).header.get(EVENT_HEADERS.logId)).toBe(logA);
     expect(logA).not.toBe(await other.logId());
   });
 });

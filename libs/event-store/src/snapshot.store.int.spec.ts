@@ -1,37 +1,20 @@
-import { serverUrls, uniqueDbName } from '@s1c/test-harness';
-import { connect, nanos, type JetStreamManager, type NatsConnection } from 'nats';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { uniqueDbName } from '@s1c/test-harness';
+import { nanos } from 'nats';
+import { describe, expect, it, vi } from 'vitest';
 import { EventTailer, type SnapshotPoint } from './event.tailer';
 import { type RecordedEvent } from './event.types';
 import { MongoEventStore } from './mongo.event-store';
 import { OutboxRelay } from './outbox.relay';
 import { SnapshotStore } from './snapshot.store';
-import { connectMongo, type MongoFixture } from './testing/mongo.fixture';
+import { useServers } from './testing/servers.fixture';
 
-let mongo: MongoFixture;
-let nc: NatsConnection;
-let jsm: JetStreamManager;
-beforeAll(async () => {
-  mongo = await connectMongo();
-  nc = await connect({ servers: serverUrls().natsUrl });
-  jsm = await nc.jetstreamManager();
-});
-afterAll(async () => {
-  await nc.close();
-  await mongo.close();
-});
-
-const cleanup: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step().catch(() => undefined);
-  cleanup.length = 0;
-});
+const servers = useServers();
 
 const V1 = { stream: 'S1C_EVENTS', schema: 'v1' };
 
 describe('SnapshotStore', () => {
   it('saves and loads a snapshot of several chunks, and a newer one replaces it and deletes its chunks', async () => {
-    const db = mongo.db();
+    const db = servers.mongo.db();
     const store = new MongoEventStore(db);
     const snapshots = new SnapshotStore(store);
     // ~5 million characters of JSON, with characters of every UTF-8 length: written and read a chunk
@@ -57,7 +40,7 @@ describe('SnapshotStore', () => {
   });
 
   it('ignores a snapshot that is missing, of another stream, schema or log, or missing a chunk', async () => {
-    const db = mongo.db();
+    const db = servers.mongo.db();
     const store = new MongoEventStore(db);
     const snapshots = new SnapshotStore(store);
     expect(await snapshots.load('scheduler', V1)).toBeUndefined();
@@ -72,7 +55,7 @@ describe('SnapshotStore', () => {
     await db.collection('event_log_meta').deleteOne({ _id: 'log' as never });
     expect(await new SnapshotStore(new MongoEventStore(db)).load('scheduler', V1)).toBeUndefined();
 
-    const fresh = mongo.db();
+    const fresh = servers.mongo.db();
     const freshSnapshots = new SnapshotStore(new MongoEventStore(fresh));
     await freshSnapshots.save('scheduler', { stream: 'S1C_EVENTS', schema: 'v1', sequence: 1, versions: new Map(), items: [1] });
     await fresh.collection('snapshot_chunks').deleteMany({});
@@ -82,23 +65,23 @@ describe('SnapshotStore', () => {
 
 describe('EventTailer started from a snapshot point', () => {
   async function setUp() {
-    const db = mongo.db();
+    const db = servers.mongo.db();
     const store = new MongoEventStore(db);
     const streamName = uniqueDbName('evt');
-    await jsm.streams.add({ name: streamName, subjects: [`${streamName}.>`], duplicate_window: nanos(120_000) });
-    cleanup.push(() => jsm.streams.delete(streamName));
-    const relay = new OutboxRelay(store, db, nc.jetstream(), jsm, {
+    await servers.jsm.streams.add({ name: streamName, subjects: [`${streamName}.>`], duplicate_window: nanos(120_000) });
+    servers.cleanup.push(() => servers.jsm.streams.delete(streamName));
+    const relay = new OutboxRelay(store, db, servers.nc.jetstream(), servers.jsm, {
       name: 'test',
       streamName,
       subjectFor: (event: RecordedEvent) => `${streamName}.${event.streamId}`,
       pollIntervalMs: 50,
     });
     await relay.start();
-    cleanup.push(() => relay.stop());
+    servers.cleanup.push(() => relay.stop());
     const tailer = (handled: string[], startAt?: SnapshotPoint) => {
-      const reader = new EventTailer(store, nc, 'reader', { handle: (e) => void handled.push(`${e.streamId}@${e.version}`) }, { streamName, catchUpTimeoutMs: 20_000 });
+      const reader = new EventTailer(store, servers.nc, 'reader', { handle: (e) => void handled.push(`${e.streamId}@${e.version}`) }, { streamName, catchUpTimeoutMs: 20_000 });
       if (startAt) reader.startFrom(startAt);
-      cleanup.push(() => reader.stop());
+      servers.cleanup.push(() => reader.stop());
       return reader;
     };
     return { store, relay, streamName, tailer };
