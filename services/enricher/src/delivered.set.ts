@@ -29,8 +29,13 @@ export interface DeliveredSetLogger {
   warn(obj: object, msg: string): void;
 }
 
-const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DAY = /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
 const BATCH = /^(\d{8})-/;
+
+/** Whether `day` is a UTC day as the delivered set keeps records under: `YYYY-MM-DD`. */
+export function isDay(day: string): boolean {
+  return DAY.test(day);
+}
 
 /** `YYYYMMDD` of an ISO day (`YYYY-MM-DD`); throws for anything else. */
 function dayKey(day: string): string {

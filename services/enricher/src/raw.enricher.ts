@@ -6,7 +6,7 @@ import { parseListBody, type ParsedList } from '@s1c/s1-client';
 import { headers as createHeaders, type JetStreamClient, type JsMsg } from 'nats';
 import { buildDataRecord, DATA_RECORD_HEADERS } from './data-record';
 import { deadLetter } from './dead-letter';
-import { DeliveredSet, type ClaimResult } from './delivered.set';
+import { DeliveredSet, isDay, type ClaimResult } from './delivered.set';
 import { SourceVersionError, type SourceDirectory } from './source.directory';
 
 /** The durable consumer of raw records on `S1C_RAW`. */
@@ -58,7 +58,6 @@ class Poison extends Error {}
 
 const encoder = new TextEncoder();
 const VERSION = /^[1-9]\d{0,14}$/;
-const DAY = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
 
 /**
  * Turns raw batches into output records, a few raw batches at a time:
@@ -227,7 +226,7 @@ function parseRawBatch(m: JsMsg): RawBatch {
   const version = header(m, RAW_BATCH_HEADERS.sourceVersion);
   const fetchedAt = header(m, RAW_BATCH_HEADERS.fetchedAt);
   const day = header(m, RAW_BATCH_HEADERS.recordDay);
-  if (!DAY.test(day)) throw new Poison(`header ${RAW_BATCH_HEADERS.recordDay} is not a day (YYYY-MM-DD)`);
+  if (!isDay(day)) throw new Poison(`header ${RAW_BATCH_HEADERS.recordDay} is not a day (YYYY-MM-DD)`);
   if (!(SOURCE_APIS as readonly string[]).includes(api)) throw new Poison(`header ${RAW_BATCH_HEADERS.api} is not an API: ${api}`);
   if (!VERSION.test(version)) throw new Poison(`header ${RAW_BATCH_HEADERS.sourceVersion} is not a positive integer`);
   if (m.subject !== safeRawSubject(api, sourceId)) throw new Poison(`subject ${m.subject} does not match the batch's API and source`);
