@@ -5,7 +5,6 @@ export {
   DEFAULT_MAX_429_WAIT_MS,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_TIMEOUT_MS,
-  parseRetryAfter,
   S1Client,
   type CallOptions,
   type ListQuery,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ConsoleRateLimiter } from './console.rate-limiter';
-import { parseRetryAfter, S1Client, type S1ClientOptions } from './s1.client';
+import { S1Client, type S1ClientOptions } from './s1.client';
 import { S1Error } from './s1.errors';
 
 const TOKEN = 'edge-secret-token-9a8b7c6d5e4f';
@@ -260,16 +260,5 @@ describe('S1Client against hand-made servers', () => {
     for (const error of errors) {
       for (const text of [String(error), inspect(error, { showHidden: true, depth: 10 }), JSON.stringify(error)]) expect(text).not.toContain(TOKEN);
     }
-  });
-});
-
-describe('parseRetryAfter', () => {
-  it('reads seconds and HTTP dates', () => {
-    const now = Date.parse('2024-06-01T12:00:00Z');
-    expect(parseRetryAfter('3', now)).toBe(3_000);
-    expect(parseRetryAfter('Sat, 01 Jun 2024 12:00:05 GMT', now)).toBe(5_000);
-    expect(parseRetryAfter('Sat, 01 Jun 2024 11:00:00 GMT', now)).toBe(0);
-    expect(parseRetryAfter(undefined, now)).toBeUndefined();
-    expect(parseRetryAfter('soon', now)).toBeUndefined();
   });
 });

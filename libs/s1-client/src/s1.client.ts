@@ -4,6 +4,7 @@ import type { LookupFunction } from 'node:net';
 import { inspect } from 'node:util';
 import { isNonPublicHost } from '@s1c/contracts';
 import { parseMicros, type ErrorType, type SourceApi } from '@s1c/domain';
+import { parseRetryAfter } from '@s1c/http-kit';
 import { ConsoleRateLimiter } from './console.rate-limiter';
 import { ADDRESS_NOT_ALLOWED, guardedLookup, type AddressResolver } from './guarded.lookup';
 import {
@@ -552,13 +553,4 @@ function timestampOrUndefined(value: unknown): string | undefined {
 
 function positive(value: number | undefined, fallback: number): number {
   return value !== undefined && Number.isFinite(value) && value > 0 ? value : fallback;
-}
-
-/** `Retry-After` in ms: delta-seconds or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(header: string | string[] | undefined, now: number = Date.now()): number | undefined {
-  const value = (Array.isArray(header) ? header[0] : header)?.trim();
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

@@ -26,11 +26,14 @@ describe('buildDataRecord', () => {
   });
 
   it('counts the offset in bytes, not characters, when the envelope is not ASCII', () => {
-    const envelope = { ...ENVELOPE, collectorId: 'collecteur-é' };
-    const event = encoder.encode('{"x":1}');
-    const { body, eventOffset } = buildDataRecord(envelope, '{"_source":"Console — 東京"}', event);
-    expect(Buffer.from(body.subarray(eventOffset, body.length - 1)).toString()).toBe('{"x":1}');
-    expect(eventOffset).toBeGreaterThan(decoder.decode(body).indexOf('"event":') + '"event":'.length - 1);
+    const metadata = '{"_source":"Console — 東京 😀"}';
+    const head =
+      '{"id":"s1:activities:42","sourceId":"s1","collectorId":"collecteur-é","api":"activities",' +
+      `"metadata":${metadata},"fetchedAt":"2026-12-05T01:02:03.456789Z","event":`;
+    const { body, eventOffset } = buildDataRecord({ ...ENVELOPE, collectorId: 'collecteur-é' }, metadata, encoder.encode('{"x":1}'));
+    expect(Buffer.from(body).equals(Buffer.from(`${head}{"x":1}}`))).toBe(true);
+    expect(eventOffset).toBe(Buffer.byteLength(head));
+    expect(eventOffset).toBeGreaterThan(head.length);
   });
 });
 
@@ -44,18 +47,39 @@ describe('parseDataRecord', () => {
     expect(Buffer.from(parsed!.event).equals(Buffer.from(event))).toBe(true);
   });
 
+  // A record written by hand, `event` being `{}`: the envelope's JSON with `,"event":{}` spliced in.
+  const handMade = (envelope: object): [Uint8Array, number] => {
+    const head = `${JSON.stringify(envelope).slice(0, -1)},"event":`;
+    return [encoder.encode(`${head}{}}`), Buffer.byteLength(head)];
+  };
+  const FULL: DataEnvelope = { ...ENVELOPE, metadata: { _source: 'Console' } };
+
+  it('reads a record written by hand the same way (the control of the cases below)', () => {
+    const parsed = parseDataRecord(...handMade(FULL));
+    expect(parsed?.envelope).toEqual(FULL);
+    expect(decoder.decode(parsed?.event)).toBe('{}');
+  });
+
   describe('returns undefined for a body it did not write', () => {
     const { body, eventOffset } = buildDataRecord(ENVELOPE, METADATA, encoder.encode('{"id":"7"}'));
+    // Another key than "event" before the offset, the head still valid JSON.
+    const renamed = Uint8Array.from(body);
+    renamed[eventOffset - 3] = 0x54; // ,"event": -> ,"evenT":
+    const { id: _id, ...withoutId } = FULL;
+    const { metadata: _metadata, ...withoutMetadata } = FULL;
     const cases: Array<[string, Uint8Array, number]> = [
       ['an offset that is not an integer', body, eventOffset + 0.5],
       ['an offset that is NaN', body, Number.NaN],
       ['an offset too small to follow the key', body, 5],
       ['an offset at or past the end', body, body.length],
       ['an offset that is not right after ,"event":', body, eventOffset + 1],
+      ['a key other than "event" right before the offset', renamed, eventOffset],
       ['a body whose last byte is not }', Uint8Array.from([...body.subarray(0, body.length - 1), 0x20]), eventOffset],
       ['a head that is not JSON', encoder.encode(`{"id":x${decoder.decode(body).slice(7)}`), eventOffset],
       ['a head that is not UTF-8', Uint8Array.from([...body.subarray(0, 10), 0xff, ...body.subarray(11)]), eventOffset],
-      ['an envelope without id', ...((): [Uint8Array, number] => {
+      ['an envelope without id', ...handMade(withoutId)],
+      ['an envelope without metadata', ...handMade(withoutMetadata)],
+      ['an envelope whose id is not a string', ...((): [Uint8Array, number] => {
         const b = buildDataRecord({ ...ENVELOPE, id: 1 as unknown as string }, METADATA, encoder.encode('{}'));
         return [b.body, b.eventOffset];
       })()],

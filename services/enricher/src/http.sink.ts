@@ -1,4 +1,5 @@
 import { decideRetry, type SourceApi } from '@s1c/domain';
+import { parseRetryAfter } from '@s1c/http-kit';
 import type { Logger } from '@s1c/logger';
 import { MongoBulkWriteError, type Db } from 'mongodb';
 import type { JetStreamClient, JsMsg, NatsConnection } from 'nats';
@@ -298,14 +299,6 @@ export class HttpSink {
     }
     this.deps.logger.error({ records: messages.length, reason: message }, 'output records dead-lettered by the HTTP sink');
   }
-}
-
-/** Retry-After as delta-seconds or an HTTP date, in ms from now. */
-export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
 function describe(error: unknown): string {

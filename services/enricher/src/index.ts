@@ -5,7 +5,7 @@ export { DeliveryHealth, deliveryStreamId } from './delivery.health';
 export { enricherEnvShape, loadEnricherConfig, type EnricherConfig } from './enricher.config';
 export { startEnricher, type EnricherOptions, type EnricherRuntime } from './enricher.app';
 export { FILE_SINK_DURABLE, FileSink, type FileSinkSettings } from './file.sink';
-export { HTTP_SINK_DURABLE, HttpSink, parseRetryAfter, type HttpSinkSettings, type HttpSinkStats } from './http.sink';
+export { HTTP_SINK_DURABLE, HttpSink, type HttpSinkSettings, type HttpSinkStats } from './http.sink';
 export { ENRICHER_DURABLE, RawEnricher, type EnricherStats } from './raw.enricher';
 export { SourceDirectory, SourceVersionError, type SourceAtVersion } from './source.directory';
 export { escapeSumoValue, parseSumoFields, sumoHeaders, type SumoHeaders } from './sumo.headers';
