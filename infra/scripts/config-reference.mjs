@@ -88,7 +88,7 @@ export const MEANINGS = {
   S1C_SINK_HTTP_TIMEOUT: 'Timeout of one POST to the collector.',
   S1C_SINK_HTTP_CONCURRENCY: 'POSTs in flight at once.',
   S1C_SINK_RETRY_INITIAL: 'First delay after a failed POST; doubles per attempt, with jitter.',
-  S1C_SINK_RETRY_MAX: 'Longest delay between two attempts of a batch (`Retry-After` may ask for more).',
+  S1C_SINK_RETRY_MAX: 'Longest delay between two attempts of a batch (a `Retry-After` may ask for more, up to `S1C_RETRY_WINDOW`).',
   S1C_SINK_ACK_WAIT: "How long the server waits for the sinks' acks; held messages are kept alive.",
   S1C_SINK_MAX_ACK_PENDING: 'Unacknowledged output messages a sink may hold; at least `S1C_SINK_BATCH_RECORDS`.',
   S1C_SINK_FILE_DIR: 'Directory of the file sink (NDJSON per source and API); the file sink runs only when this is set. In compose: a path under `/data/output` (the `enricher-output` volume).',

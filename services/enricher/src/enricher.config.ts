@@ -59,7 +59,7 @@ export const enricherEnvShape = {
   S1C_SINK_HTTP_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   /** First delay after a failed POST; doubles per attempt, with jitter. */
   S1C_SINK_RETRY_INITIAL: env.durationMs('1s'),
-  /** Longest delay between two attempts of a batch (Retry-After may ask for more). */
+  /** Longest delay between two attempts of a batch (a Retry-After may ask for more, up to S1C_RETRY_WINDOW). */
   S1C_SINK_RETRY_MAX: env.durationMs('60s'),
   /** How long the sink keeps retrying a batch the collector refuses (4xx), then dead-letters it. */
   S1C_RETRY_WINDOW: env.durationMs('90m'),

@@ -227,7 +227,9 @@ export class HttpSink {
         }
         delayMs = Math.max(0, decision.atMs - nowMs);
       } else {
-        delayMs = outcome.retryAfterMs !== undefined ? Math.max(outcome.retryAfterMs, 0) : backoff;
+        // A Retry-After is honoured up to the retry window: a collector asking for weeks would otherwise
+        // overflow Node's timer (over 2^31 ms it fires after 1 ms) or stall delivery for good.
+        delayMs = outcome.retryAfterMs !== undefined ? Math.min(Math.max(outcome.retryAfterMs, 0), settings.retryWindowMs) : backoff;
       }
       logger.warn({ ...log, attempt, delayMs, reason: outcome.reason }, 'HTTP batch not accepted; retrying');
       try {

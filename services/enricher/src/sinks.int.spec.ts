@@ -23,6 +23,8 @@ class Receiver {
   faults = 0;
   /** Decides the fate of a request: 'ok', a status, or 'reset'. */
   fate: (req: IncomingMessage, n: number) => 'ok' | 'reset' | number = () => 'ok';
+  retryAfter = '1';
+  readonly requestTimes: number[] = [];
   private server: Server | undefined;
   port = 0;
 
@@ -48,6 +50,7 @@ class Receiver {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const n = ++this.requests;
+    this.requestTimes.push(Date.now());
     const fate = this.fate(req, n);
     if (fate === 'reset') {
       this.faults += 1;
@@ -56,7 +59,7 @@ class Receiver {
     }
     if (fate !== 'ok') {
       this.faults += 1;
-      res.writeHead(fate, fate === 429 ? { 'Retry-After': '1' } : {});
+      res.writeHead(fate, fate === 429 ? { 'Retry-After': this.retryAfter } : {});
       res.end('{"error":"fault"}');
       return;
     }
@@ -202,6 +205,22 @@ describe('HTTP sink', () => {
     await receiver.stop();
     await second.close();
   }, 60_000);
+
+  it('waits at most the retry window when a 429 asks for weeks (a longer timer would overflow and fire at once)', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    receiver.retryAfter = String(60 * 86_400); // 60 days: more than Node's 2^31 ms timer limit
+    receiver.fate = (_req, n) => (n === 1 ? 429 : 'ok');
+    const runtime = await world.start({ S1C_SINK_HTTP_URL: receiver.url, S1C_RETRY_WINDOW: '2s' });
+    const version = await createSource(world, 'patient', sourceConfig({ name: 'Patient' }));
+    await publishRaw(world, { sourceId: 'patient', api: 'activities', recordId: 'patient:activities:0', sourceVersion: version, body: activity('patient', 0) });
+    await eventually(() => receiver.accepted.length > 0, 20_000, 'the record after the wait');
+    const [refusedAt, acceptedAt] = receiver.requestTimes;
+    expect(acceptedAt! - refusedAt!).toBeGreaterThanOrEqual(1_900);
+    expect(receiver.accepted[0]!.lines).toEqual([activity('patient', 0)]);
+    await receiver.stop();
+    await runtime.close();
+  }, 40_000);
 
   it('raises a FirstPartyGenericError health event on a 400, and dead-letters the batch after the retry window', async () => {
     const receiver = new Receiver();
