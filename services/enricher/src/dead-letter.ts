@@ -1,8 +1,10 @@
 import { DEAD_LETTER_HEADERS, publishBytes, subjects, type DeadLetterReason } from '@s1c/messaging';
 import { headers as createHeaders, type JetStreamClient, type JsMsg } from 'nats';
+import type { HeaderView } from './held.message';
 
 /** What dead-lettering needs of a message: a JetStream message, or a sink's HeldMessage. */
-export type DeadLetterSource = Pick<JsMsg, 'subject' | 'seq' | 'data' | 'headers' | 'term'> & {
+export type DeadLetterSource = Pick<JsMsg, 'subject' | 'seq' | 'data' | 'term'> & {
+  readonly headers: HeaderView | undefined;
   readonly info: { readonly stream: string; readonly deliveryCount: number };
 };
 

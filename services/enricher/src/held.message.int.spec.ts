@@ -19,11 +19,12 @@ afterAll(async () => {
 });
 
 /** A durable with a 1 s ack wait over `n` fresh messages on `subject`; `take` fetches what is deliverable now. */
-async function consumerOf(name: string, n: number) {
+async function consumerOf(name: string, n: number, extra: ReadonlyArray<[string, string]> = []) {
   const js = nc.jetstream();
   for (let i = 0; i < n; i++) {
     const h = natsHeaders();
     h.append('S1c-Record-Id', `${name}-${i}`);
+    for (const [key, value] of extra) h.append(key, value);
     await js.publish(`held-message-test.${name}`, new TextEncoder().encode(`{"i":${i}}`), { headers: h });
   }
   const jsm = await nc.jetstreamManager();
@@ -40,13 +41,23 @@ async function consumerOf(name: string, n: number) {
 
 describe('holdMessage, against a real nats-server', () => {
   it('keeps a copy of the body and the headers, not a view into the read buffer', async () => {
-    const { take } = await consumerOf('copy', 1);
+    const { take } = await consumerOf('copy', 1, [['S1c-Api', 'activities'], ['S1c-Tag', 'a'], ['S1c-Tag', 'b: c']]);
     const [m] = await take();
     const held = holdMessage(m!, nc);
     expect(new TextDecoder().decode(held.data)).toBe('{"i":0}');
     expect(held.data.buffer).not.toBe(m!.data.buffer);
-    expect(held.data.byteLength).toBe(held.data.buffer.byteLength);
+    m!.data.fill(0x20);
+    expect(new TextDecoder().decode(held.data)).toBe('{"i":0}');
     expect(held.headers?.get('S1c-Record-Id')).toBe('copy-0');
+    // Read as nats.js's own headers read: first value of a key, '' when absent, every value in order.
+    expect(held.headers?.get('S1c-Tag')).toBe('a');
+    expect(held.headers?.get('S1c-Missing')).toBe('');
+    expect([...held.headers!]).toEqual([...m!.headers!]);
+    expect([...held.headers!]).toEqual([
+      ['S1c-Record-Id', ['copy-0']],
+      ['S1c-Api', ['activities']],
+      ['S1c-Tag', ['a', 'b: c']],
+    ]);
     expect(held.info).toEqual({ stream: STREAM, deliveryCount: 1 });
     held.ack();
   });

@@ -1,4 +1,4 @@
-import { nanos, type JsMsg, type MsgHdrs, type NatsConnection } from 'nats';
+import { nanos, type JsMsg, type NatsConnection } from 'nats';
 
 /**
  * A JetStream message a sink holds until its batch is delivered, detached from the client's read
@@ -11,7 +11,7 @@ export interface HeldMessage {
   readonly subject: string;
   readonly seq: number;
   readonly data: Uint8Array;
-  readonly headers: MsgHdrs | undefined;
+  readonly headers: HeaderView | undefined;
   readonly info: { readonly stream: string; readonly deliveryCount: number };
   ack(): void;
   /** Redelivery after `delayMs`, or at once. */
@@ -19,6 +19,38 @@ export interface HeldMessage {
   /** More time: resets the ack wait. */
   working(): void;
   term(): void;
+}
+
+/** The part of nats.js's `MsgHdrs` that the sinks and dead-lettering read. */
+export interface HeaderView extends Iterable<[string, string[]]> {
+  get(key: string): string;
+}
+
+/**
+ * A message's headers as one flat `[key, value, key, value, ...]` array. nats.js's decoded
+ * `MsgHdrs` (a Map of arrays) weighed ~1.7 KB a message: half of a slow sink's live heap.
+ */
+class FlatHeaders implements HeaderView {
+  private readonly pairs: string[] = [];
+
+  constructor(headers: Iterable<[string, string[]]>) {
+    for (const [key, values] of headers) for (const value of values) this.pairs.push(key, value);
+  }
+
+  get(key: string): string {
+    for (let i = 0; i < this.pairs.length; i += 2) if (this.pairs[i] === key) return this.pairs[i + 1]!;
+    return '';
+  }
+
+  *[Symbol.iterator](): Iterator<[string, string[]]> {
+    const grouped = new Map<string, string[]>();
+    for (let i = 0; i < this.pairs.length; i += 2) {
+      const values = grouped.get(this.pairs[i]!);
+      if (values) values.push(this.pairs[i + 1]!);
+      else grouped.set(this.pairs[i]!, [this.pairs[i + 1]!]);
+    }
+    yield* grouped;
+  }
 }
 
 /** Detaches `m` (see {@link HeldMessage}); acks go out on `nc`. */
@@ -35,9 +67,10 @@ export function holdMessage(m: JsMsg, nc: NatsConnection): HeldMessage {
   return {
     subject: m.subject,
     seq: m.seq,
-    // A copy: on Node the data is a Buffer, whose slice() is a view like subarray().
-    data: new Uint8Array(m.data),
-    headers: m.headers,
+    // A copy (on Node the data is a Buffer, whose slice() is a view like subarray()); Buffer.from
+    // packs small copies into shared 8 KiB slabs instead of one allocation each.
+    data: Buffer.from(m.data),
+    headers: m.headers && new FlatHeaders(m.headers),
     info: { stream: m.info.stream, deliveryCount: m.info.deliveryCount },
     ack: () => respond('+ACK', true),
     nak: (delayMs) => respond(delayMs ? `-NAK ${JSON.stringify({ delay: nanos(delayMs) })}` : '-NAK', true),
