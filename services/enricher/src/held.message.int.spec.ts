@@ -1,7 +1,7 @@
 import { serverUrls } from '@s1c/test-harness';
 import { AckPolicy, connect, headers as natsHeaders, nanos, type JsMsg, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { holdMessage } from './held.message';
+import { flatHeaders, holdMessage } from './held.message';
 
 const STREAM = 'HELD_MESSAGE_TEST';
 let nc: NatsConnection;
@@ -60,6 +60,41 @@ describe('holdMessage, against a real nats-server', () => {
     ]);
     expect(held.info).toEqual({ stream: STREAM, deliveryCount: 1 });
     held.ack();
+  });
+
+  it('reads headers from the raw block exactly as nats.js decodes them', async () => {
+    const { take } = await consumerOf('wire', 1, [
+      ['S1c-Event-Offset', '123'],
+      ['X-Value', '  padded: with a colon  '],
+      ['lower-case-key', 'kept as sent'],
+      ['S1c-Tag', 'é and ü'],
+      ['S1c-Tag', ''],
+      ['Nats-Msg-Id', 'abc'],
+    ]);
+    const [m] = await take();
+    // The fast path is there: nats.js still keeps the message's raw header block.
+    const wire = (m as unknown as { msg: { _rdata: Uint8Array; _msg: { hdr: number } } }).msg;
+    expect(wire._rdata).toBeInstanceOf(Uint8Array);
+    expect(wire._msg.hdr).toBeGreaterThan(0);
+    const flat = flatHeaders(m!)!;
+    expect([...flat]).toEqual([...m!.headers!]);
+    for (const key of ['S1c-Record-Id', 'S1c-Event-Offset', 'X-Value', 'lower-case-key', 'S1c-Tag', 'Nats-Msg-Id', 'Absent']) {
+      expect(flat.get(key)).toBe(m!.headers!.get(key));
+    }
+    m!.ack();
+  });
+
+  it('has no headers for a message sent without any', async () => {
+    const js = nc.jetstream();
+    await js.publish('held-message-test.bare', new TextEncoder().encode('{}'));
+    const jsm = await nc.jetstreamManager();
+    await jsm.consumers.add(STREAM, { durable_name: 'bare', filter_subject: 'held-message-test.bare', ack_policy: AckPolicy.Explicit });
+    const consumer = await js.consumers.get(STREAM, 'bare');
+    const m = await consumer.next({ expires: 2000 });
+    expect(m).not.toBeNull();
+    expect(m!.headers).toBeUndefined();
+    expect(flatHeaders(m!)).toBeUndefined();
+    m!.ack();
   });
 
   it('acks, naks, terms and keeps alive with the JetStream ack protocol', async () => {
