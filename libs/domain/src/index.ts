@@ -113,3 +113,11 @@ export { formatMicros, millisBetween, parseMicros, shiftMicroIso, toMicroIso } f
 export { COLLECTOR_METADATA_KEYS, isSiemForwarded, recordMetadata, SIEM_FORWARD_KEY, SIEM_METADATA_KEYS, siemEventId, sourceMetadata, type MetadataSource, type RecordMetadata } from './siem-metadata';
 export { describeActor, systemActor, UNKNOWN_NATS_IDENTITY, type Actor, type NatsIdentity } from './actor';
 export { HISTORY_SECRET_MASK, sourceHistory, type HistoryChange, type HistoryEntry, type HistoryInput, type HistoryValue } from './source.history';
+export {
+  deliveryHealthDecider,
+  deliveryStreamId,
+  isDeliveryHealthEvent,
+  type DeliveryHealthCommand,
+  type DeliveryHealthEvent,
+  type DeliveryHealthState,
+} from './delivery-health.decider';

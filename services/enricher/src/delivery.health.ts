@@ -1,96 +1,59 @@
-import { HEALTH_EVENT_NAMES, toMicroIso, type HealthEventRaised, type HealthEventResolved, type SourceApi } from '@s1c/domain';
-import type { MongoEventStore } from '@s1c/event-store';
+import { deliveryHealthDecider, deliveryStreamId, isDeliveryHealthEvent, parseMicros, type DeliveryHealthCommand, type DeliveryHealthEvent, type DeliveryHealthState, type RetryInfo, type SourceApi } from '@s1c/domain';
+import { AggregateRepository, type LoadedAggregate, type MongoEventStore } from '@s1c/event-store';
 import type { Logger } from '@s1c/logger';
 
-/** The log stream of a source's delivery health: `delivery-<sourceId>`. */
-export const deliveryStreamId = (sourceId: string): string => `delivery-${sourceId}`;
-
-interface OpenEvent {
-  readonly healthEventId: string;
-  /** When the streak of refusals began (ms). */
-  readonly firstAtMs: number;
-}
+export { deliveryStreamId };
 
 /**
- * Health events of the HTTP delivery, per source, in `delivery-<sourceId>` (docs/DESIGN.md shape, as
- * in the collection streams): a collector refusing a batch (4xx other than 429) raises a
- * `FirstPartyGenericError` (one per streak; a repeat is another occurrence of the same id), the
- * first accepted batch resolves it. The open event is read back from the log the first time a
- * source is seen, so a restart neither loses the streak's start nor leaves an event open.
+ * The HTTP delivery's health per source, in `delivery-<sourceId>` ({@link deliveryHealthDecider}).
+ * A source's stream is folded the first time it is seen and kept, so a restart neither loses the
+ * streak's start nor leaves an event open; another writer's events (a second enricher) are read
+ * only when an append finds them.
  */
 export class DeliveryHealth {
-  private readonly open = new Map<string, OpenEvent | null>();
+  private readonly repository: AggregateRepository<DeliveryHealthState, DeliveryHealthCommand, DeliveryHealthEvent>;
+  private readonly folded = new Map<string, LoadedAggregate<DeliveryHealthState>>();
 
   constructor(
-    private readonly store: MongoEventStore,
+    store: MongoEventStore,
     private readonly clock: () => Date,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.repository = new AggregateRepository(store, deliveryHealthDecider, isDeliveryHealthEvent);
+  }
 
   /** When the current streak of refusals began (ms), or undefined. */
   async streakStart(sourceId: string): Promise<number | undefined> {
-    return (await this.current(sourceId))?.firstAtMs;
+    const since = (await this.current(sourceId)).state.open?.since;
+    return since === undefined ? undefined : Math.floor((parseMicros(since) ?? 0) / 1000);
   }
 
   /** Records a refusal: raises (or repeats) the source's delivery error. */
-  async refused(sourceId: string, api: SourceApi, reason: string, retry: { retrying: boolean; nextAttemptAt?: string; until?: string }): Promise<void> {
-    const now = this.clock();
-    const at = toMicroIso(now);
-    const current = await this.current(sourceId);
-    const healthEventId = current?.healthEventId ?? `health-${sourceId}-delivery-FirstPartyGeneric-${now.getTime()}`;
-    const description = retry.retrying
-      ? `${reason}. The HTTP collector refuses the records; retrying with backoff (next attempt ${retry.nextAttemptAt}, until ${retry.until}). Check S1C_SINK_HTTP_URL and the collector's source.`
-      : `${reason}. The HTTP collector kept refusing the records until ${retry.until}: they were moved to the dead-letter stream. Fix the collector's source, then replay them from S1C_DLQ.`;
-    const event: HealthEventRaised = {
-      type: 'HealthEventRaised',
-      data: {
-        sourceId,
-        api,
-        at,
-        healthEventId,
-        severity: 'Error',
-        errorType: 'FirstPartyGeneric',
-        eventName: HEALTH_EVENT_NAMES.FirstPartyGeneric,
-        description,
-        retry,
-      },
-    };
-    await this.store.appendToStream(deliveryStreamId(sourceId), [event], { expectedVersion: 'any' });
-    this.open.set(sourceId, { healthEventId, firstAtMs: current?.firstAtMs ?? now.getTime() });
-    this.logger.warn({ sourceId, api, healthEventId, reason }, 'HTTP delivery refused; health event raised');
+  async refused(sourceId: string, api: SourceApi, reason: string, retry: RetryInfo): Promise<void> {
+    const { state } = await this.execute(sourceId, { type: 'RecordRefusal', data: { sourceId, api, reason, retry, at: this.clock() } });
+    this.logger.warn({ sourceId, api, healthEventId: state.open?.healthEventId, reason }, 'HTTP delivery refused; health event raised');
   }
 
   /** Records an accepted batch: resolves the open delivery error, if any. */
   async accepted(sourceId: string, api: SourceApi): Promise<void> {
-    const current = await this.current(sourceId);
-    if (!current) return;
-    const event: HealthEventResolved = {
-      type: 'HealthEventResolved',
-      data: { sourceId, api, at: toMicroIso(this.clock()), healthEventId: current.healthEventId },
-    };
-    await this.store.appendToStream(deliveryStreamId(sourceId), [event], { expectedVersion: 'any' });
-    this.open.set(sourceId, null);
-    this.logger.info({ sourceId, healthEventId: current.healthEventId }, 'HTTP delivery accepted again; health event resolved');
+    const { events } = await this.execute(sourceId, { type: 'RecordAcceptance', data: { sourceId, api, at: this.clock() } });
+    if (events.length > 0) this.logger.info({ sourceId }, 'HTTP delivery accepted again; health event resolved');
   }
 
-  private async current(sourceId: string): Promise<OpenEvent | null> {
-    const known = this.open.get(sourceId);
-    if (known !== undefined) return known;
-    let open = null as OpenEvent | null;
-    for (const event of await this.store.readStream(deliveryStreamId(sourceId))) {
-      if (event.type === 'HealthEventRaised') {
-        const data = event.data as HealthEventRaised['data'];
-        if (open?.healthEventId !== data.healthEventId) open = { healthEventId: data.healthEventId, firstAtMs: microsToMs(data.at) };
-      } else if (event.type === 'HealthEventResolved') {
-        open = null;
-      }
+  private async execute(sourceId: string, command: DeliveryHealthCommand) {
+    const from = await this.current(sourceId);
+    const result = await this.repository.execute(deliveryStreamId(sourceId), () => command, { from });
+    // A command that changed nothing reports no position: the fold from before still holds.
+    if (result.events.length > 0) this.folded.set(sourceId, result);
+    return result;
+  }
+
+  private async current(sourceId: string): Promise<LoadedAggregate<DeliveryHealthState>> {
+    let known = this.folded.get(sourceId);
+    if (!known) {
+      known = await this.repository.load(deliveryStreamId(sourceId));
+      this.folded.set(sourceId, known);
     }
-    this.open.set(sourceId, open);
-    return open;
+    return known;
   }
-}
-
-function microsToMs(at: string): number {
-  const ms = Date.parse(at);
-  return Number.isNaN(ms) ? Date.now() : ms;
 }
