@@ -1,29 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import {
-  CollectionNotPlannedError,
-  decideCollection,
-  evolveCollection,
-  foldCollection,
-  initialCollectionState,
-  LaneBusyError,
-  lanesOf,
-  planSteps,
-  ReplayPendingError,
-  StaleJobError,
-  type AbandonJob,
-  type CollectionCommand,
-  type CollectionState,
-  type CompleteJob,
-  type DispatchJob,
-  type FailJob,
-  type PlanCollection,
-  type PlannedCollection,
-  type PlannedStep,
-  type PlanSettings,
-  type RecordPage,
-  type RecordTokenVerified,
-  type RequestReplay,
-} from './collection.decider';
+import type { AbandonJob, CollectionCommand, CompleteJob, DispatchJob, FailJob, PlanCollection, RecordPage, RecordTokenVerified, RequestReplay } from './collection.commands';
+import { decideCollection, evolveCollection, foldCollection } from './collection.decider';
+import { CollectionNotPlannedError, LaneBusyError, ReplayPendingError, StaleJobError } from './collection.errors';
+import { planSteps, type PlannedStep, type PlanSettings } from './collection.planner';
+import { initialCollectionState, type CollectionState, type PlannedCollection } from './collection.state';
+import { lanesOf } from './collection.types';
 import type { CollectionEvent, CollectionEventType, HealthEventRaised } from './collection.events';
 import { NO_PROGRESS, type Lane, type Progress, type TimeWindow } from './collection.types';
 import { decideRetry, type RetryPolicy } from './retry-policy';

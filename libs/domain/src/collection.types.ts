@@ -55,3 +55,11 @@ export interface HealthFacts {
   readonly api: SourceApi;
   readonly retry: RetryInfo;
 }
+
+/** Which lanes an API has: the agent inventory is snapshotted instead of backfilled. */
+export function lanesOf(api: SourceApi): readonly Lane[] {
+  return api === 'agents' ? ['live', 'snapshot', 'replay'] : ['backfill', 'live', 'replay'];
+}
+
+/** The stream of one API's collection for one source. */
+export const collectionStreamId = (sourceId: string, api: SourceApi): string => `collection-${sourceId}-${api}`;

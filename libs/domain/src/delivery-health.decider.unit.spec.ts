@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { RetryInfo } from './collection.types';
 import { deliveryHealthDecider, deliveryStreamId, isDeliveryHealthEvent, type DeliveryHealthCommand, type DeliveryHealthEvent, type DeliveryHealthState } from './delivery-health.decider';
 
 const { decide, evolve, initialState } = deliveryHealthDecider;
@@ -7,7 +8,7 @@ const T1 = new Date('2026-12-05T10:05:00.000Z');
 const RETRYING = { retrying: true, nextAttemptAt: '2026-12-05T10:00:02.000000Z', until: '2026-12-05T11:30:00.000000Z' };
 const GAVE_UP = { retrying: false, until: '2026-12-05T11:30:00.000000Z' };
 
-const refusal = (at: Date, retry = RETRYING): DeliveryHealthCommand => ({
+const refusal = (at: Date, retry: RetryInfo = RETRYING): DeliveryHealthCommand => ({
   type: 'RecordRefusal',
   data: { sourceId: 's1', api: 'threats', reason: 'HTTP collector answered 400', retry, at },
 });

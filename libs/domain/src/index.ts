@@ -61,36 +61,11 @@ export {
   type SourceConfig,
   type SourceFailure,
 } from './source.types';
-export {
-  collectionDecider,
-  collectionStreamId,
-  CollectionNotPlannedError,
-  decideCollection,
-  evolveCollection,
-  foldCollection,
-  initialCollectionState,
-  LaneBusyError,
-  lanesOf,
-  planSteps,
-  ReplayPendingError,
-  StaleJobError,
-  type AbandonJob,
-  type CollectionCommand,
-  type CollectionState,
-  type CompleteJob,
-  type DispatchJob,
-  type FailJob,
-  type FailureStreak,
-  type JobInFlight,
-  type PendingWindow,
-  type PlanCollection,
-  type PlannedCollection,
-  type PlannedStep,
-  type PlanSettings,
-  type RecordPage,
-  type RecordTokenVerified,
-  type RequestReplay,
-} from './collection.decider';
+export { type AbandonJob, type CollectionCommand, type CompleteJob, type DispatchJob, type FailJob, type PlanCollection, type RecordPage, type RecordTokenVerified, type RequestReplay } from './collection.commands';
+export { collectionDecider, decideCollection, evolveCollection, foldCollection } from './collection.decider';
+export { CollectionNotPlannedError, LaneBusyError, ReplayPendingError, StaleJobError } from './collection.errors';
+export { planSteps, type PlannedStep, type PlanSettings } from './collection.planner';
+export { initialCollectionState, type CollectionState, type FailureStreak, type JobInFlight, type PendingWindow, type PlannedCollection } from './collection.state';
 export {
   COLLECTION_EVENT_TYPES,
   isCollectionEvent,
@@ -107,7 +82,7 @@ export {
   type ReplayRequested,
   type TokenVerified,
 } from './collection.events';
-export { LANES, NO_PROGRESS, type HealthFacts, type Lane, type Progress, type RetryInfo, type Severity, type TimeWindow } from './collection.types';
+export { collectionStreamId, LANES, lanesOf, NO_PROGRESS, type HealthFacts, type Lane, type Progress, type RetryInfo, type Severity, type TimeWindow } from './collection.types';
 export { decideRetry, DEFAULT_RETRY_POLICY, type FailureFacts, type RetryDecision, type RetryPolicy } from './retry-policy';
 export { formatMicros, millisBetween, parseMicros, shiftMicroIso, toMicroIso } from './timestamps';
 export { COLLECTOR_METADATA_KEYS, isSiemForwarded, recordMetadata, SIEM_FORWARD_KEY, SIEM_METADATA_KEYS, siemEventId, sourceMetadata, type MetadataSource, type RecordMetadata } from './siem-metadata';

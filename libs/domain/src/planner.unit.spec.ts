@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  decideCollection,
-  evolveCollection,
-  initialCollectionState,
-  planSteps,
-  type CollectionCommand,
-  type CollectionState,
-  type PlannedCollection,
-  type PlannedStep,
-  type PlanSettings,
-} from './collection.decider';
+import type { CollectionCommand } from './collection.commands';
+import { decideCollection, evolveCollection } from './collection.decider';
+import { planSteps, type PlannedStep, type PlanSettings } from './collection.planner';
+import { initialCollectionState, type CollectionState, type PlannedCollection } from './collection.state';
 import { NO_PROGRESS, type Lane, type Progress, type TimeWindow } from './collection.types';
 import type { ErrorType, SourceApi } from './source.types';
 import { formatMicros, shiftMicroIso, toMicroIso } from './timestamps';
