@@ -1,3 +1,4 @@
+import type { Decider } from './decider';
 import type { CollectionCommand, FailJob, PlanCollection } from './collection.commands';
 import { CollectionNotPlannedError, LaneBusyError, ReplayPendingError, StaleJobError } from './collection.errors';
 import type { CollectionEvent } from './collection.events';
@@ -310,12 +311,12 @@ function withProgress(state: PlannedCollection, job: JobInFlight, progress: Prog
 }
 
 /** The Collection aggregate as a decider, with the retry policy its failures are judged by. */
-export function collectionDecider(policy: RetryPolicy = DEFAULT_RETRY_POLICY) {
+export function collectionDecider(policy: RetryPolicy = DEFAULT_RETRY_POLICY): Decider<CollectionState, CollectionCommand, CollectionEvent> {
   return {
-    decide: (command: CollectionCommand, state: CollectionState) => decideCollection(command, state, policy),
+    decide: (command, state) => decideCollection(command, state, policy),
     evolve: evolveCollection,
     initialState: initialCollectionState,
-  } as const;
+  };
 }
 
 export function foldCollection(events: Iterable<CollectionEvent>): CollectionState {

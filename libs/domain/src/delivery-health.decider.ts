@@ -1,3 +1,4 @@
+import type { Decider } from './decider';
 import type { HealthEventRaised, HealthEventResolved } from './collection.events';
 import type { RetryInfo } from './collection.types';
 import { HEALTH_EVENT_NAMES, type SourceApi } from './source.types';
@@ -29,7 +30,7 @@ export type DeliveryHealthCommand =
  * the latest retry facts), the first accepted batch resolves it, and an acceptance with nothing
  * open records nothing.
  */
-export const deliveryHealthDecider = {
+export const deliveryHealthDecider: Decider<DeliveryHealthState, DeliveryHealthCommand, DeliveryHealthEvent> = {
   initialState(): DeliveryHealthState {
     return { open: null };
   },

@@ -1,9 +1,9 @@
 export {
   configChanges,
-  decide,
-  evolve,
+  decideSource,
+  evolveSource,
   foldSource,
-  initialState,
+  initialSourceState,
   LIFECYCLE,
   sourceDecider,
   sourceStreamId,
@@ -96,3 +96,4 @@ export {
   type DeliveryHealthEvent,
   type DeliveryHealthState,
 } from './delivery-health.decider';
+export type { Decider } from './decider';

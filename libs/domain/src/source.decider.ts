@@ -1,3 +1,4 @@
+import type { Decider } from './decider';
 import {
   IllegalTransitionError,
   SourceAlreadyExistsError,
@@ -33,7 +34,7 @@ export type SourceState =
 
 export type LiveSourceState = Extract<SourceState, SourceFacts>;
 
-export const initialState = (): SourceState => ({ status: 'Nonexistent' });
+export const initialSourceState = (): SourceState => ({ status: 'Nonexistent' });
 
 interface Command<Type extends string, Data> {
   readonly type: Type;
@@ -93,7 +94,7 @@ const STATUS_AFTER: Record<LifecycleEventType, LifecycleStatus> = {
  * the command's metadata. Commands that would change nothing (a repeated delete, a step already
  * reached, an update with no change) produce no events, so retries are harmless.
  */
-export function decide(command: SourceCommand, state: SourceState): SourceEvent[] {
+export function decideSource(command: SourceCommand, state: SourceState): SourceEvent[] {
   const at = command.metadata.now.toISOString();
   const { sourceId } = command.data;
 
@@ -158,7 +159,7 @@ export function decide(command: SourceCommand, state: SourceState): SourceEvent[
 }
 
 /** Applies one event to the state. Total: an event that cannot apply leaves the state as it is. */
-export function evolve(state: SourceState, event: SourceEvent): SourceState {
+export function evolveSource(state: SourceState, event: SourceEvent): SourceState {
   const at = event.data.at;
   if (event.type === 'SourceCreated') {
     if (state.status !== 'Nonexistent') return state;
@@ -200,16 +201,16 @@ export function evolve(state: SourceState, event: SourceEvent): SourceState {
 
 /** Folds a stream's events into the current state. */
 export function foldSource(events: Iterable<SourceEvent>): SourceState {
-  let state = initialState();
-  for (const event of events) state = evolve(state, event);
+  let state = initialSourceState();
+  for (const event of events) state = evolveSource(state, event);
   return state;
 }
 
 /** The log stream of one source. */
 export const sourceStreamId = (sourceId: string): string => `source-${sourceId}`;
 
-/** The Source aggregate as a decider: `{decide, evolve, initialState}`. */
-export const sourceDecider = { decide, evolve, initialState } as const;
+/** The Source aggregate as a decider. */
+export const sourceDecider: Decider<SourceState, SourceCommand, SourceEvent> = { decide: decideSource, evolve: evolveSource, initialState: initialSourceState };
 
 function liveFacts(state: LiveSourceState): SourceFacts {
   const { sourceId, collectorId, config, secret, generation, createdAt, since } = state;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decide, evolve, foldSource, initialState, type SourceCommand, type SourceState, type SourceStatus } from './source.decider';
+import { decideSource, evolveSource, foldSource, initialSourceState, type SourceCommand, type SourceState, type SourceStatus } from './source.decider';
 import {
   IllegalTransitionError,
   SourceAlreadyExistsError,
@@ -154,22 +154,22 @@ describe('Source decider: the whole state machine', () => {
         const command = COMMANDS[commandType];
         if (typeof outcome === 'function') {
           it(`when ${commandType}, then it is refused with ${outcome.name}`, () => {
-            expect(() => decide(command, given(status))).toThrow(outcome);
+            expect(() => decideSource(command, given(status))).toThrow(outcome);
           });
         } else if (outcome === 'nothing') {
           it(`when ${commandType}, then nothing happens (idempotent)`, () => {
-            expect(decide(command, given(status))).toEqual([]);
+            expect(decideSource(command, given(status))).toEqual([]);
           });
         } else {
           it(`when ${commandType}, then ${outcome} moves it to ${NEXT_STATUS[outcome] ?? status}`, () => {
-            const events = decide(command, given(status));
+            const events = decideSource(command, given(status));
             const before = given(status);
             if (outcome === 'SourceUpdated' || outcome === 'SourceRestarted') {
               expect(events[0]!.data).toMatchObject({ generation: 'generation' in before ? before.generation + 1 : NaN });
             }
             expect(events.map((e) => e.type)).toEqual([outcome]);
             expect(events[0]!.data.at).toBe(now.toISOString());
-            expect(evolve(given(status), events[0]!).status).toBe(NEXT_STATUS[outcome] ?? status);
+            expect(evolveSource(given(status), events[0]!).status).toBe(NEXT_STATUS[outcome] ?? status);
           });
         }
       }
@@ -179,12 +179,12 @@ describe('Source decider: the whole state machine', () => {
 
 describe('Source decider: details', () => {
   it('starts at Nonexistent', () => {
-    expect(initialState()).toEqual({ status: 'Nonexistent' });
+    expect(initialSourceState()).toEqual({ status: 'Nonexistent' });
   });
 
   it('when an update changes nothing, then no event is recorded and the state stays', () => {
     const update: SourceCommand = { type: 'UpdateSource', data: { sourceId, config }, metadata: meta };
-    expect(decide(update, given('Collecting'))).toEqual([]);
+    expect(decideSource(update, given('Collecting'))).toEqual([]);
   });
 
   it('when an update changes several fields, then the event lists exactly those changes', () => {
@@ -197,7 +197,7 @@ describe('Source decider: details', () => {
       },
       metadata: meta,
     };
-    const [event] = decide(update, given('Collecting'));
+    const [event] = decideSource(update, given('Collecting'));
     expect(event?.type === 'SourceUpdated' && event.data.changes).toEqual(['name', 'fields', 'supportedApis', 'secret']);
   });
 
@@ -215,11 +215,11 @@ describe('Source decider: details', () => {
 
   it('when the secret is re-encrypted, then only the secret changes, and a repeat under the same key does nothing', () => {
     const before = given('Collecting');
-    const events = decide(COMMANDS.ReencryptSourceSecret, before);
+    const events = decideSource(COMMANDS.ReencryptSourceSecret, before);
     expect(events).toEqual([{ type: 'SourceSecretReencrypted', data: { sourceId, secret: { ...secret, kid: 'k2', ct: 'bmV3' }, at: now.toISOString() } }]);
-    const after = evolve(before, events[0]!);
+    const after = evolveSource(before, events[0]!);
     expect(after).toEqual({ ...before, secret: { ...secret, kid: 'k2', ct: 'bmV3' } });
-    expect(decide(COMMANDS.ReencryptSourceSecret, after)).toEqual([]);
+    expect(decideSource(COMMANDS.ReencryptSourceSecret, after)).toEqual([]);
   });
 
   it('when a source is updated or restarted, then its generation grows and the failure is cleared', () => {
@@ -233,9 +233,9 @@ describe('Source decider: details', () => {
   it('when a collection step reports an older generation, then it is refused as stale', () => {
     const restarted = foldSource([...HISTORY.Collecting, { type: 'SourceRestarted', data: { sourceId, generation: 2, at: at(9) } }]);
     for (const type of ['StartCollection', 'InitializeCollection', 'MarkSourceAuthenticated', 'BeginCollection', 'FailSource'] as const) {
-      expect(() => decide({ ...COMMANDS[type] } as SourceCommand, restarted)).toThrow(StaleGenerationError);
+      expect(() => decideSource({ ...COMMANDS[type] } as SourceCommand, restarted)).toThrow(StaleGenerationError);
     }
-    expect(decide({ type: 'StartCollection', data: { sourceId, generation: 2 }, metadata: meta }, restarted).map((e) => e.type)).toEqual([
+    expect(decideSource({ type: 'StartCollection', data: { sourceId, generation: 2 }, metadata: meta }, restarted).map((e) => e.type)).toEqual([
       'CollectionStarted',
     ]);
   });
@@ -254,17 +254,17 @@ describe('Source decider: details', () => {
     let state = foldSource([created]);
     seen.push(state.status);
     for (const type of ['StartCollection', 'InitializeCollection', 'MarkSourceAuthenticated', 'BeginCollection'] as const) {
-      for (const event of decide(COMMANDS[type], state)) state = evolve(state, event);
+      for (const event of decideSource(COMMANDS[type], state)) state = evolveSource(state, event);
       seen.push(state.status);
     }
     expect(seen).toEqual(['Pending', 'Started', 'Initialized', 'Authenticated', 'Collecting']);
   });
 
-  it('ignores an event that cannot apply (evolve is total)', () => {
-    expect(evolve(initialState(), lifecycle[0]!)).toEqual({ status: 'Nonexistent' });
+  it('ignores an event that cannot apply (evolveSource is total)', () => {
+    expect(evolveSource(initialSourceState(), lifecycle[0]!)).toEqual({ status: 'Nonexistent' });
     const deletedState = given('Deleted');
-    expect(evolve(deletedState, failed)).toBe(deletedState);
+    expect(evolveSource(deletedState, failed)).toBe(deletedState);
     const pending = given('Pending');
-    expect(evolve(pending, created)).toBe(pending);
+    expect(evolveSource(pending, created)).toBe(pending);
   });
 });

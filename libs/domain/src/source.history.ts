@@ -1,5 +1,5 @@
 import type { Actor } from './actor';
-import { evolve, initialState, type SourceState } from './source.decider';
+import { evolveSource, initialSourceState, type SourceState } from './source.decider';
 import type { SourceEvent } from './source.events';
 import type { CustomField, EncryptedSecret, FieldValue, SourceConfig } from './source.types';
 
@@ -42,9 +42,9 @@ export type HistoryInput = SourceEvent & { readonly version: number; readonly ac
  */
 export function sourceHistory(events: Iterable<HistoryInput>): HistoryEntry[] {
   const entries: HistoryEntry[] = [];
-  let state: SourceState = initialState();
+  let state: SourceState = initialSourceState();
   for (const event of events) {
-    const next = evolve(state, event);
+    const next = evolveSource(state, event);
     entries.push({
       version: event.version,
       at: event.data.at,

@@ -1,7 +1,8 @@
 import { serverUrls, uniqueDbName } from '@s1c/test-harness';
 import { MongoClient, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AggregateRepository, type Decider } from './aggregate.repository';
+import type { Decider } from '@s1c/domain';
+import { AggregateRepository } from './aggregate.repository';
 import { ConcurrencyError } from './event-store.errors';
 import { MongoEventStore } from './mongo.event-store';
 

@@ -1,14 +1,8 @@
+import type { Decider } from '@s1c/domain';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConcurrencyError } from './event-store.errors';
 import type { EventMetadata, RecordedEvent } from './event.types';
 import type { MongoEventStore } from './mongo.event-store';
-
-/** An aggregate as a decider: pure decisions and state folding (emmett's shape). */
-export interface Decider<State, Command, Event extends { type: string; data: unknown }> {
-  decide(command: Command, state: State): Event[];
-  evolve(state: State, event: Event): State;
-  initialState(): State;
-}
 
 /** An aggregate folded from its stream, with the stream version it was folded at. */
 export interface LoadedAggregate<State> {

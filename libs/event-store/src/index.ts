@@ -1,6 +1,5 @@
 export {
   AggregateRepository,
-  type Decider,
   type ExecuteOptions,
   type ExecuteResult,
   type LoadedAggregate,

@@ -1,4 +1,4 @@
-import { evolve, initialState, isSourceEvent, type LiveSourceState, type SourceEvent, type SourceState } from '@s1c/domain';
+import { evolveSource, initialSourceState, isSourceEvent, type LiveSourceState, type SourceEvent, type SourceState } from '@s1c/domain';
 import { FoldedStreams, type ExecuteResult, type LoadedAggregate, type MongoEventStore, type RecordedEvent, type TailerLogger } from '@s1c/event-store';
 import type { NatsConnection } from 'nats';
 import { sourceStreamId } from './source.streams';
@@ -15,12 +15,12 @@ export interface SourceFold {
 
 export type LoadedFold = LoadedAggregate<SourceFold>;
 
-export const emptyFold = (): SourceFold => ({ source: initialState(), updatedAt: null, lastLive: null });
+export const emptyFold = (): SourceFold => ({ source: initialSourceState(), updatedAt: null, lastLive: null });
 
 export function evolveFold(fold: SourceFold, event: RecordedEvent): SourceFold {
   if (!isSourceEvent(event)) return fold;
   const recorded = event as unknown as SourceEvent;
-  const source = evolve(fold.source, recorded);
+  const source = evolveSource(fold.source, recorded);
   return { source, updatedAt: recorded.data.at, lastLive: isLive(source) ? source : fold.lastLive };
 }
 

@@ -3,7 +3,7 @@ import {
   collectionStreamId,
   DomainError,
   initialCollectionState,
-  initialState,
+  initialSourceState,
   millisBetween,
   sourceStreamId,
   systemActor,
@@ -135,7 +135,7 @@ export class SchedulerDriver {
     const { state } = this.deps;
     const options = { expectedVersion: action.expectedVersion, metadata: metadataFor(action) };
     if (action.stream === 'source') {
-      const from = state.source(action.sourceId) ?? { state: initialState(), version: 0, position: 0 };
+      const from = state.source(action.sourceId) ?? { state: initialSourceState(), version: 0, position: 0 };
       return (await this.deps.sources.execute(sourceStreamId(action.sourceId), () => action.command, { ...options, from })).events;
     }
     const from = state.collection(action.sourceId, action.api) ?? { state: initialCollectionState(), version: 0, position: 0 };

@@ -1,9 +1,9 @@
 import type { FetchJob } from '@s1c/contracts';
 import {
-  evolve,
+  evolveSource,
   evolveCollection,
   initialCollectionState,
-  initialState,
+  initialSourceState,
   isCollectionEvent,
   isSourceEvent,
   SOURCE_APIS,
@@ -175,10 +175,10 @@ export class SchedulerState implements SchedulerStateView {
 
   private applySource(event: LoggedEvent): boolean {
     const sourceId = event.streamId.slice(SOURCE_PREFIX.length);
-    const known = this.sources.get(sourceId) ?? { state: initialState(), version: 0, position: 0 };
+    const known = this.sources.get(sourceId) ?? { state: initialSourceState(), version: 0, position: 0 };
     if (event.version <= known.version) return false;
     // The version moves with every event of the stream, as AggregateRepository counts it.
-    const state = isSourceEvent(event) ? evolve(known.state, event as unknown as SourceEvent) : known.state;
+    const state = isSourceEvent(event) ? evolveSource(known.state, event as unknown as SourceEvent) : known.state;
     this.sources.set(sourceId, { state, version: event.version, position: event.position ?? 0 });
     return true;
   }

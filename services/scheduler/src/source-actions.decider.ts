@@ -1,7 +1,7 @@
 import {
-  decide,
+  decideSource,
   decideCollection,
-  evolve,
+  evolveSource,
   evolveCollection,
   initialCollectionState,
   planSteps,
@@ -61,9 +61,9 @@ export function decideSourceActions(
     actions.push(action);
     try {
       if (action.stream === 'source') {
-        const events = decide(action.command, current.state);
+        const events = decideSource(action.command, current.state);
         if (events.length === 0) break;
-        current = { state: events.reduce<SourceState>((s, e: SourceEvent) => evolve(s, e), current.state), version: current.version + events.length };
+        current = { state: events.reduce<SourceState>((s, e: SourceEvent) => evolveSource(s, e), current.state), version: current.version + events.length };
       } else {
         const collection = known.get(action.api) ?? { state: initialCollectionState(), version: 0 };
         const events = decideCollection(action.command, collection.state);

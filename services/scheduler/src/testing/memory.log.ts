@@ -1,6 +1,6 @@
 import {
   collectionStreamId,
-  decide,
+  decideSource,
   decideCollection,
   sourceStreamId,
   type CollectionCommand,
@@ -41,7 +41,7 @@ export class MemoryLog {
   source(sourceId: string, command: (now: Date) => SourceCommand, expectedVersion?: number): SourceEvent[] {
     const known = this.state.source(sourceId) ?? { state: { status: 'Nonexistent' as const }, version: 0 };
     if (expectedVersion !== undefined && expectedVersion !== known.version) throw new Error(`version ${known.version}, expected ${expectedVersion}`);
-    const events = decide(command(this.clock()), known.state);
+    const events = decideSource(command(this.clock()), known.state);
     this.append(sourceStreamId(sourceId), known.version, events);
     return events;
   }

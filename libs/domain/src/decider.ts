@@ -1,0 +1,9 @@
+/**
+ * An aggregate as a decider (emmett's shape): pure decisions and state folding. `decide` turns a
+ * command and the current state into events (or throws a DomainError); `evolve` applies one event.
+ */
+export interface Decider<State, Command, Event extends { type: string; data: unknown }> {
+  decide(command: Command, state: State): Event[];
+  evolve(state: State, event: Event): State;
+  initialState(): State;
+}
