@@ -58,7 +58,8 @@ export { PipelinedPublisher, PublishFailedError, type PipelinedPublisherOptions 
 export { CommandContext } from './command.context';
 export { JetStreamContext } from './jetstream.context';
 export { JETSTREAM_EXTRAS_KEY, JetStreamConsumer, type JetStreamConsumerOptions } from './jetstream-consumer.decorator';
-export { DEAD_LETTER_HEADERS, type DeadLetterReason } from './jetstream.worker';
+export { BatchConsumer, type BatchConsumerOptions, type BatchHandler } from './batch.consumer';
+export { DEAD_LETTER_HEADERS, deadLetter, type DeadLetterReason, type DeadLetterSource, type HeaderView } from './dead-letter';
 export { DEFAULT_NAK_DELAYS_MS, nakDelayFor } from './nak-delay.policy';
 export {
   DEFAULT_MAX_COMMAND_BYTES,

@@ -1,28 +1,13 @@
 import { type MessageHandler } from '@nestjs/microservices';
-import { headers as createHeaders, type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg } from 'nats';
+import { type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg } from 'nats';
 import { isObservable, lastValueFrom, type Observable } from 'rxjs';
 import { JetStreamContext } from './jetstream.context';
 import { type JetStreamConsumerOptions } from './jetstream-consumer.decorator';
-import { publishBytes } from './jetstream.publisher';
 import { type LoggerLike } from './logger.interface';
+import { deadLetter, type DeadLetterReason } from './dead-letter';
 import { HandlerFailure, PoisonMessageError, RetryableError } from './messaging.errors';
 import { nakDelayFor } from './nak-delay.policy';
-import { subjects } from './subjects';
 
-/** Headers set on a dead letter, besides the original message's own headers. */
-export const DEAD_LETTER_HEADERS = {
-  subject: 'S1c-Dlq-Original-Subject',
-  stream: 'S1c-Dlq-Original-Stream',
-  streamSequence: 'S1c-Dlq-Original-Sequence',
-  consumer: 'S1c-Dlq-Consumer',
-  deliveries: 'S1c-Dlq-Deliveries',
-  reason: 'S1c-Dlq-Reason',
-  error: 'S1c-Dlq-Error',
-  originalMsgId: 'S1c-Dlq-Original-Msg-Id',
-} as const;
-
-/** Why a message was dead-lettered. */
-export type DeadLetterReason = 'PoisonMessage' | 'MaxDeliveriesExceeded';
 
 type Outcome = { kind: 'retry'; message: string; delayMs?: number; error: unknown } | { kind: 'poison'; message: string; error: unknown };
 
@@ -44,11 +29,6 @@ function classify(error: unknown): Outcome {
   }
   // Anything unexpected is treated as transient: poison must be declared, never guessed.
   return { kind: 'retry', message: describe(cause), error: cause };
-}
-
-// Header values travel in the protocol line: keep them on one line and bounded.
-function headerValue(text: string): string {
-  return text.replace(/[\r\n]+/g, ' ').slice(0, 1024);
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
@@ -185,35 +165,14 @@ export class JetStreamWorker {
 
   private async deadLetter(m: JsMsg, reason: DeadLetterReason, errorMessage: string): Promise<void> {
     const { stream, durable } = this.options;
-    const h = createHeaders();
-    for (const [key, values] of m.headers ?? []) {
-      // The original id would make the dead-letter stream drop this as a duplicate; expectations do not apply.
-      if (key === 'Nats-Msg-Id' || key.startsWith('Nats-Expected-')) continue;
-      for (const value of values) h.append(key, value);
-    }
-    const originalMsgId = m.headers?.get('Nats-Msg-Id');
-    if (originalMsgId) h.set(DEAD_LETTER_HEADERS.originalMsgId, originalMsgId);
-    h.set(DEAD_LETTER_HEADERS.subject, m.subject);
-    h.set(DEAD_LETTER_HEADERS.stream, m.info.stream);
-    h.set(DEAD_LETTER_HEADERS.streamSequence, String(m.seq));
-    h.set(DEAD_LETTER_HEADERS.consumer, durable);
-    h.set(DEAD_LETTER_HEADERS.deliveries, String(m.info.deliveryCount));
-    h.set(DEAD_LETTER_HEADERS.reason, reason);
-    h.set(DEAD_LETTER_HEADERS.error, headerValue(errorMessage));
     const log = { stream, durable, subject: m.subject, seq: m.seq, deliveryCount: m.info.deliveryCount, reason };
     try {
-      // The id makes a repeated dead-lettering (crash between publish and term) a no-op.
-      await publishBytes(this.js, subjects.deadLetter(stream, durable), m.data, {
-        msgId: `${stream}:${durable}:${m.seq}`,
-        headers: h,
-      });
+      await deadLetter(this.js, m, durable, reason, errorMessage);
     } catch (error) {
       this.logger.error({ ...log, err: error }, 'dead-letter publish failed; the message will be redelivered');
       m.nak(nakDelayFor(m.info.deliveryCount, this.options.nakDelaysMs));
       return;
     }
-    // No reason text: nats-server 2.9 only recognises a bare +TERM and ignores "+TERM <reason>".
-    m.term();
     this.logger.error({ ...log, error: errorMessage }, 'jetstream message dead-lettered');
   }
 }

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JetStreamConsumer } from './jetstream-consumer.decorator';
 import { JetStreamContext } from './jetstream.context';
 import { publishBytes, publishJson } from './jetstream.publisher';
-import { DEAD_LETTER_HEADERS } from './jetstream.worker';
+import { DEAD_LETTER_HEADERS } from './dead-letter';
 import { PoisonMessageError, RetryableError } from './messaging.errors';
 import { connectNats, drainNats } from './nats.connection';
 import { NatsTransport } from './nats.transport';

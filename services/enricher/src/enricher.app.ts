@@ -1,11 +1,10 @@
 import { mongoConnectionOf, natsConnectionOf } from '@s1c/config';
 import { isSourceEvent, sourceDecider, type SourceEvent, type SourceState } from '@s1c/domain';
-import { STREAMS, connectNats, declareStreams, drainNats, ensureConsumer, ensureStream, PipelinedPublisher, subjects } from '@s1c/messaging';
+import { BatchConsumer, STREAMS, connectNats, declareStreams, drainNats, ensureConsumer, ensureStream, PipelinedPublisher, subjects } from '@s1c/messaging';
 import { connectMongo, FoldedStreams, MongoEventStore } from '@s1c/event-store';
 import { createLogger, type Logger } from '@s1c/logger';
 import { type Db } from 'mongodb';
 import { nanos, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
-import { BatchConsumer } from './batch.consumer';
 import { DeliveredSet } from './delivered.set';
 import { DeliveryHealth } from './delivery.health';
 import type { EnricherConfig } from './enricher.config';

@@ -1,11 +1,10 @@
 import { SOURCE_APIS } from '@s1c/domain';
 import type { Logger } from '@s1c/logger';
-import { nakDelayFor } from '@s1c/messaging';
+import { deadLetter, nakDelayFor } from '@s1c/messaging';
 import type { JetStreamClient, JsMsg } from 'nats';
 import { mkdir, open, readdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DATA_RECORD_HEADERS, parseDataRecord } from './data-record';
-import { deadLetter } from './dead-letter';
 
 /** The durable consumer of the file sink on `S1C_DATA`. */
 export const FILE_SINK_DURABLE = 'sink-file';

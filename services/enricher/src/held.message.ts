@@ -1,3 +1,4 @@
+import type { HeaderView } from '@s1c/messaging';
 import { nanos, type JsMsg, type NatsConnection } from 'nats';
 
 /**
@@ -19,11 +20,6 @@ export interface HeldMessage {
   /** More time: resets the ack wait. */
   working(): void;
   term(): void;
-}
-
-/** The part of nats.js's `MsgHdrs` that the sinks and dead-lettering read. */
-export interface HeaderView extends Iterable<[string, string[]]> {
-  get(key: string): string;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { deadLetter } from '@s1c/messaging';
 import { decideRetry, type RecordMetadata, type SourceApi } from '@s1c/domain';
 import { parseRetryAfter } from '@s1c/http-kit';
 import type { Logger } from '@s1c/logger';
@@ -8,7 +9,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import { DATA_RECORD_HEADERS, parseDataRecord } from './data-record';
-import { deadLetter } from './dead-letter';
 import { DayCollections } from './delivered.set';
 import type { DeliveryHealth } from './delivery.health';
 import { sumoHeaders, type SumoHeaders } from './sumo.headers';

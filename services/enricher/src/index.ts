@@ -1,4 +1,3 @@
-export { BatchConsumer, type BatchConsumerOptions, type BatchHandler } from './batch.consumer';
 export { buildDataRecord, DATA_RECORD_HEADERS, parseDataRecord, type DataEnvelope, type ParsedDataRecord } from './data-record';
 export { DeliveredSet, type ClaimResult } from './delivered.set';
 export { DeliveryHealth, deliveryStreamId } from './delivery.health';

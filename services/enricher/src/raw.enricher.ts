@@ -1,11 +1,10 @@
 import { RAW_BATCH_HEADERS } from '@s1c/contracts';
 import { SOURCE_APIS, type SourceApi } from '@s1c/domain';
 import type { Logger } from '@s1c/logger';
-import { nakDelayFor, subjects, type PipelinedPublisher } from '@s1c/messaging';
+import { deadLetter, nakDelayFor, subjects, type PipelinedPublisher } from '@s1c/messaging';
 import { parseListBody, type ParsedList } from '@s1c/s1-client';
 import { headers as createHeaders, type JetStreamClient, type JsMsg } from 'nats';
 import { buildDataRecord, DATA_RECORD_HEADERS } from './data-record';
-import { deadLetter } from './dead-letter';
 import { DeliveredSet, isDay, type ClaimResult } from './delivered.set';
 import { SourceVersionError, type SourceDirectory } from './source.directory';
 

@@ -1,8 +1,9 @@
-import { createLogger } from '@s1c/logger';
+
 import { serverUrls } from '@s1c/test-harness';
 import { AckPolicy, connect, nanos, type JsMsg, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchConsumer } from './batch.consumer';
+import { silentLogger } from './logger.interface';
 
 const STREAM = 'BATCH_CONSUMER_TEST';
 let nc: NatsConnection;
@@ -38,7 +39,7 @@ describe('BatchConsumer', () => {
           m.ack();
         }
       },
-      createLogger({ name: 'batch-consumer-test', level: 'silent' }),
+      silentLogger,
     );
     // When all 60 are pulled at once and handled one batch after another,
     await consumer.start();
@@ -76,7 +77,7 @@ describe('BatchConsumer', () => {
           m.ack();
         }
       },
-      createLogger({ name: 'batch-consumer-test', level: 'silent' }),
+      silentLogger,
     );
     // When it runs,
     await consumer.start();

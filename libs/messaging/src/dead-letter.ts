@@ -1,8 +1,28 @@
-import { DEAD_LETTER_HEADERS, publishBytes, subjects, type DeadLetterReason } from '@s1c/messaging';
 import { headers as createHeaders, type JetStreamClient, type JsMsg } from 'nats';
-import type { HeaderView } from './held.message';
+import { publishBytes } from './jetstream.publisher';
+import { subjects } from './subjects';
 
-/** What dead-lettering needs of a message: a JetStream message, or a sink's HeldMessage. */
+/** Headers set on a dead letter, besides the original message's own headers. */
+export const DEAD_LETTER_HEADERS = {
+  subject: 'S1c-Dlq-Original-Subject',
+  stream: 'S1c-Dlq-Original-Stream',
+  streamSequence: 'S1c-Dlq-Original-Sequence',
+  consumer: 'S1c-Dlq-Consumer',
+  deliveries: 'S1c-Dlq-Deliveries',
+  reason: 'S1c-Dlq-Reason',
+  error: 'S1c-Dlq-Error',
+  originalMsgId: 'S1c-Dlq-Original-Msg-Id',
+} as const;
+
+/** Why a message was dead-lettered. */
+export type DeadLetterReason = 'PoisonMessage' | 'MaxDeliveriesExceeded';
+
+/** The part of nats.js's `MsgHdrs` dead-lettering reads (a sink's held message has its own). */
+export interface HeaderView extends Iterable<[string, string[]]> {
+  get(key: string): string;
+}
+
+/** What dead-lettering needs of a message: a JetStream message, or one a sink holds. */
 export type DeadLetterSource = Pick<JsMsg, 'subject' | 'seq' | 'data' | 'term'> & {
   readonly headers: HeaderView | undefined;
   readonly info: { readonly stream: string; readonly deliveryCount: number };
@@ -12,8 +32,8 @@ export type DeadLetterSource = Pick<JsMsg, 'subject' | 'seq' | 'data' | 'term'> 
 const headerValue = (text: string): string => text.replace(/[\r\n]+/g, ' ').slice(0, 1024);
 
 /**
- * Dead-letters a message the way `@s1c/messaging`'s JetStream worker does: a copy with its
- * headers and the `S1c-Dlq-*` headers to `s1c.dlq.<stream>.<durable>`, then `term()`. The copy's
+ * Dead-letters a message (the one policy of every consumer here): a copy with its headers and the
+ * `S1c-Dlq-*` headers to `s1c.dlq.<stream>.<durable>`, then `term()`. The copy's
  * message id (`<stream>:<durable>:<seq>`) makes a repeat harmless. Throws if the publish fails
  * (the caller leaves the message for redelivery).
  */

@@ -1,5 +1,5 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from 'nats';
-import type { Logger } from '@s1c/logger';
+import type { LoggerLike } from './logger.interface';
 
 export interface BatchConsumerOptions {
   readonly stream: string;
@@ -31,9 +31,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * `batchSize`, with up to `concurrency` batches in flight. Under load batches fill up; when
  * traffic is light a message is handled at once, alone or with the few that came with it.
  *
- * The `@s1c/messaging` transport handles one message per handler call with a confirmed ack each;
- * at tens of thousands of records per second the enricher needs one MongoDB round trip per batch
- * instead, and plain acks (its delivered set makes a lost ack harmless).
+ * The NestJS transport (`NatsTransport`) handles one message per handler call with a confirmed ack
+ * each; at tens of thousands of records per second the enricher needs one MongoDB round trip per
+ * batch instead, and plain acks (its delivered set makes a lost ack harmless).
  */
 export class BatchConsumer {
   private readonly buffer: JsMsg[] = [];
@@ -47,7 +47,7 @@ export class BatchConsumer {
     private readonly js: JetStreamClient,
     private readonly options: BatchConsumerOptions,
     private readonly handler: BatchHandler,
-    private readonly logger: Logger,
+    private readonly logger: LoggerLike,
   ) {}
 
   async start(): Promise<void> {
