@@ -97,3 +97,4 @@ export {
   type DeliveryHealthState,
 } from './delivery-health.decider';
 export type { Decider } from './decider';
+export { decideSourceActions, type DriveSettings, type SchedulerAction, type Versioned } from './source-actions.decider';

@@ -1,4 +1,3 @@
 export { loadSchedulerConfig, schedulerEnvShape, type SchedulerConfig } from './scheduler.config';
 export { startScheduler, type SchedulerOptions, type SchedulerRuntime } from './scheduler.app';
-export { SchedulerState, type KnownCollection, type LoggedEvent, type Folded, type SchedulerStateView, type Versioned } from './scheduler.state';
-export { decideSourceActions, type DriveSettings, type SchedulerAction } from './source-actions.decider';
+export { SchedulerState, type KnownCollection, type LoggedEvent, type Folded, type SchedulerStateView } from './scheduler.state';

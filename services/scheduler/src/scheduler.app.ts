@@ -7,7 +7,7 @@ import type { SchedulerConfig } from './scheduler.config';
 import { createRepositories } from './scheduler.repositories';
 import { SchedulerDriver, type JobPublisher } from './scheduler.driver';
 import { SCHEDULER_SNAPSHOT_SCHEMA, SchedulerState, type SchedulerStateView } from './scheduler.state';
-import type { DriveSettings } from './source-actions.decider';
+import type { DriveSettings } from '@s1c/domain';
 
 export interface SchedulerRuntime {
   /** Reads what S1C_EVENTS holds so far, then drives every source once (what each background tick does, after the read). */

@@ -1,5 +1,6 @@
 import { fetchJobSchema, type CarriedFold, type FetchJob } from '@s1c/contracts';
 import {
+  decideSourceActions,
   collectionStreamId,
   DomainError,
   initialCollectionState,
@@ -11,12 +12,13 @@ import {
   type CollectionState,
   type JobDispatched,
   type SourceState,
+  type DriveSettings,
+  type SchedulerAction,
 } from '@s1c/domain';
 import { ConcurrencyError, type EventMetadata, type RecordedEvent } from '@s1c/event-store';
 import type { Logger } from '@s1c/logger';
 import type { CollectionRepository, SourceRepository } from './scheduler.repositories';
 import type { Folded, SchedulerState } from './scheduler.state';
-import { decideSourceActions, type DriveSettings, type SchedulerAction } from './source-actions.decider';
 
 /** Puts a fetch job on the work queue; must be idempotent by jobId (Nats-Msg-Id). */
 export type JobPublisher = (job: FetchJob) => Promise<void>;

@@ -13,13 +13,9 @@ import {
   type SourceApi,
   type SourceEvent,
   type SourceState,
+  type Versioned,
 } from '@s1c/domain';
 
-/** An aggregate's state with the stream version it was folded at (0: empty stream). */
-export interface Versioned<State> {
-  readonly state: State;
-  readonly version: number;
-}
 
 /**
  * An aggregate as the scheduler folded it: with the log position of its last event (0 when

@@ -1,21 +1,17 @@
-import {
-  decideSource,
-  decideCollection,
-  evolveSource,
-  evolveCollection,
-  initialCollectionState,
-  planSteps,
-  type CollectionCommand,
-  type CollectionEvent,
-  type CollectionState,
-  type LiveSourceState,
-  type PlanSettings,
-  type SourceApi,
-  type SourceCommand,
-  type SourceEvent,
-  type SourceState,
-} from '@s1c/domain';
-import type { Versioned } from './scheduler.state';
+import type { CollectionCommand } from './collection.commands';
+import { decideCollection, evolveCollection } from './collection.decider';
+import type { CollectionEvent } from './collection.events';
+import { planSteps, type PlanSettings } from './collection.planner';
+import { initialCollectionState, type CollectionState } from './collection.state';
+import { decideSource, evolveSource, type LiveSourceState, type SourceCommand, type SourceState } from './source.decider';
+import type { SourceEvent } from './source.events';
+import type { SourceApi } from './source.types';
+
+/** An aggregate's state with the stream version it was folded at (0: empty stream). */
+export interface Versioned<State> {
+  readonly state: State;
+  readonly version: number;
+}
 
 /** The lane timings of {@link planSteps}, plus how far back a new collection reaches. */
 export interface DriveSettings extends PlanSettings {

@@ -1,4 +1,7 @@
-import { collectionStreamId, sourceStreamId, type PlannedCollection, type SourceApi } from '@s1c/domain';
+import type { PlannedCollection } from './collection.state';
+import { collectionStreamId } from './collection.types';
+import { sourceStreamId } from './source.decider';
+import type { SourceApi } from './source.types';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { decideSourceActions, type DriveSettings, type SchedulerAction } from './source-actions.decider';
 import { MemoryLog, sourceConfig } from './testing/memory.log';

@@ -1,0 +1,1 @@
+export { MemoryLog, SECRET, sourceConfig, VersionedStates, type LoggedEvent, type StatesView } from './memory.log';
