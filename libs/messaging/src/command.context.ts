@@ -1,7 +1,8 @@
 import { BaseRpcContext } from '@nestjs/microservices';
 import { type Msg, type MsgHdrs } from 'nats';
 import { decodeText } from './json.codec';
-import { CommandError } from './messaging.errors';
+import { CommandError } from '@s1c/contracts';
+import { CommandRefusal } from './messaging.errors';
 
 /**
  * What a command handler gets with `@Ctx()`: the request's subject, headers and body. The
@@ -40,14 +41,14 @@ export class CommandContext extends BaseRpcContext<[Msg]> {
 
   /**
    * The body parsed as JSON, for validation with zod; `undefined` for an empty body. Invalid
-   * JSON raises a {@link CommandError} with code `InvalidJson`, which the caller receives.
+   * JSON raises a {@link CommandRefusal} with code `InvalidJson`, which the caller receives.
    */
   json(): unknown {
     if (this.msg.data.length === 0) return undefined;
     try {
       return JSON.parse(this.text()) as unknown;
     } catch (error) {
-      throw new CommandError('InvalidJson', `request body is not valid JSON: ${(error as Error).message}`);
+      throw new CommandRefusal(new CommandError('InvalidJson', `request body is not valid JSON: ${(error as Error).message}`));
     }
   }
 }

@@ -16,7 +16,7 @@
  *   @MessagePattern(subjects.command('get'))
  *   get(@Payload() _body: string, @Ctx() ctx: CommandContext) {
  *     const cmd = GetSource.safeParse(ctx.json());
- *     if (!cmd.success) throw new CommandError('InvalidRequest', 'bad request', cmd.error.issues);
+ *     if (!cmd.success) throw new CommandRefusal(commandErrorFromZod(cmd.error));
  *     return { ok: true, source: ... };
  *   }
  *
@@ -40,7 +40,7 @@ export {
   type StreamDeclaration,
 } from './stream.declarations';
 export {
-  CommandError,
+  CommandRefusal,
   CommandTimeoutError,
   DeclarationConflictError,
   InvalidReplyError,

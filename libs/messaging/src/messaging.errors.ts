@@ -1,4 +1,5 @@
 import { RpcException } from '@nestjs/microservices';
+import type { CommandError } from '@s1c/contracts';
 import { ErrorCode, NatsError } from 'nats';
 
 /** Nobody answered the request in time; names the subject so the caller knows which service to look at. */
@@ -78,33 +79,20 @@ export interface CommandErrorBody {
   details?: unknown;
 }
 
-// Nest's exception filter turns every error that is not an RpcException into a generic
-// "Internal server error"; extending RpcException and returning `this` from getError() lets
-// the transport see the original error and its fields.
-
 /**
- * Thrown by a command handler to reply `{"ok":false,"error":{code,message,details}}` with a
- * code of its choice (e.g. `DuplicateResourceName`). Any other error becomes `InternalError`.
+ * A command handler's refusal (a {@link CommandError} of `@s1c/contracts`), carried through Nest's
+ * exception filter: the filter turns every error that is not an RpcException into a generic
+ * "Internal server error", so the handler throws `new CommandRefusal(error)` and the transport
+ * replies `error.toReply()`, `{"ok":false,"error":{code,message,details}}`.
  */
-export class CommandError extends RpcException {
-  override readonly name = 'CommandError';
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
+export class CommandRefusal extends RpcException {
+  override readonly name = 'CommandRefusal';
+  constructor(readonly refusal: CommandError) {
+    super(refusal.message);
   }
 
   override getError(): object {
     return this;
-  }
-
-  /** The reply body, without stack or cause. */
-  toBody(): CommandErrorBody {
-    return this.details === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, details: this.details };
   }
 }
 

@@ -7,7 +7,8 @@ import { headers, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestJson } from './command.client';
 import { CommandContext } from './command.context';
-import { CommandError } from './messaging.errors';
+import { CommandError } from '@s1c/contracts';
+import { CommandRefusal } from './messaging.errors';
 import { connectNats, drainNats } from './nats.connection';
 import { NatsTransport } from './nats.transport';
 import { captureLogger, uniqueName } from './testing/messaging.test-kit';
@@ -32,7 +33,7 @@ class SourcesController {
   @MessagePattern(`${P}.create`)
   async create(): Promise<never> {
     await Promise.resolve();
-    throw new CommandError('DuplicateResourceName', 'a source named "soc" already exists', { field: 'name' });
+    throw new CommandRefusal(new CommandError('DuplicateResourceName', 'a source named "soc" already exists', [{ path: 'name', message: 'is taken' }]));
   }
 
   @MessagePattern(`${P}.parse`)
@@ -113,7 +114,7 @@ describe('NatsTransport commands (request/reply)', () => {
 
     expect(reply).toEqual({
       ok: false,
-      error: { code: 'DuplicateResourceName', message: 'a source named "soc" already exists', details: { field: 'name' } },
+      error: { code: 'DuplicateResourceName', message: 'a source named "soc" already exists', details: [{ path: 'name', message: 'is taken' }] },
     });
   });
 

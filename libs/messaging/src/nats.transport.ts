@@ -6,7 +6,8 @@ import { JETSTREAM_EXTRAS_KEY, type JetStreamConsumerOptions } from './jetstream
 import { JetStreamWorker } from './jetstream.worker';
 import { encodeJson } from './json.codec';
 import { type LoggerLike, silentLogger } from './logger.interface';
-import { CommandError, HandlerFailure, isPermissionViolation, NatsPermissionError, type CommandErrorBody } from './messaging.errors';
+import { CommandError } from '@s1c/contracts';
+import { CommandRefusal, HandlerFailure, isPermissionViolation, NatsPermissionError, type CommandErrorBody } from './messaging.errors';
 import { connectNats, DRAIN_TIMEOUT_MS, drainNats, isNatsConnected, type ConnectNatsOptions } from './nats.connection';
 import { STREAMS, declareStreams, ensureConsumer, type ConsumerDeclaration, type StreamDeclaration } from './stream.declarations';
 import { subjectToken } from './subjects';
@@ -104,7 +105,7 @@ function validateConsumerOptions(pattern: string, options: JetStreamConsumerOpti
  *
  * - `@MessagePattern('<subject>')`: core request/reply commands, subscribed in a queue group.
  *   The handler gets the body as a string (`@Payload()`) and a {@link CommandContext}
- *   (`@Ctx()`); what it returns is replied as plain JSON. A thrown {@link CommandError} is
+ *   (`@Ctx()`); what it returns is replied as plain JSON. A thrown {@link CommandRefusal} is
  *   replied as `{"ok":false,"error":{code,message,details}}`, any other error as
  *   `InternalError` without details or stack. Bodies above `maxPayloadBytes` are refused
  *   with `PayloadTooLarge` before the handler runs.
@@ -289,7 +290,8 @@ export class NatsTransport extends Server<NatsTransportEvents, NatsTransportStat
   }
 
   private commandFailure(subject: string, error: unknown): CommandFailureReply {
-    if (error instanceof CommandError) return { ok: false, error: error.toBody() };
+    if (error instanceof CommandRefusal) return error.refusal.toReply();
+    if (error instanceof CommandError) return error.toReply();
     if (error instanceof HandlerFailure) {
       this.log.error({ subject, err: error.original }, 'command handler failed');
       return failure('InternalError', 'Internal server error');
