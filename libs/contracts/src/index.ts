@@ -51,7 +51,7 @@ export {
   type SourceRefCommand,
   type UpdateSourceCommand,
 } from './source-document.schema';
-export { commandSubject, SOURCE_COMMANDS, type SourceCommandName } from './subjects';
+export { SOURCE_COMMANDS, type SourceCommandName } from './source-commands';
 export { isSafeText, safeText } from './text';
 export {
   carriedFoldSchema,

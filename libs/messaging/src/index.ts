@@ -28,7 +28,7 @@
  */
 export { connectNats, drainNats, DRAIN_TIMEOUT_MS, isNatsConnected, NatsConnectError, type ConnectNatsOptions } from './nats.connection';
 export { silentLogger, type LoggerLike } from './logger.interface';
-export { COMMAND_OPS, InvalidSubjectTokenError, subjectToken, subjects, type CommandOp } from './subjects';
+export { InvalidSubjectTokenError, subjectToken, subjects } from './subjects';
 export {
   STREAMS,
   declareStreams,

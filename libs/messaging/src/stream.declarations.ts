@@ -13,6 +13,7 @@ import {
 } from 'nats';
 import { type LoggerLike, silentLogger } from './logger.interface';
 import { DeclarationConflictError, isPermissionViolation, NatsPermissionError, refusedSubject } from './messaging.errors';
+import { subjects } from './subjects';
 
 /** A stream as the project declares it: any stream fields, with name and subjects required. */
 export type StreamDeclaration = Partial<StreamConfig> & { name: string; subjects: string[] };
@@ -47,7 +48,7 @@ export const STREAMS = {
   /** Domain events relayed from the MongoDB log; the log stays the truth, this is a copy. */
   events: {
     name: 'S1C_EVENTS',
-    subjects: ['s1c.evt.>'],
+    subjects: [subjects.every.event],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
@@ -57,7 +58,7 @@ export const STREAMS = {
   /** Fetch jobs; each is removed once a fetcher acks it. */
   jobs: {
     name: 'S1C_JOBS',
-    subjects: ['s1c.job.>'],
+    subjects: [subjects.every.job],
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
@@ -67,7 +68,7 @@ export const STREAMS = {
   /** Raw SentinelOne records, per API and source. */
   raw: {
     name: 'S1C_RAW',
-    subjects: ['s1c.raw.>'],
+    subjects: [subjects.every.raw],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
@@ -77,7 +78,7 @@ export const STREAMS = {
   /** Enriched output records, per API and source. */
   data: {
     name: 'S1C_DATA',
-    subjects: ['s1c.data.>'],
+    subjects: [subjects.every.data],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
@@ -87,7 +88,7 @@ export const STREAMS = {
   /** Dead letters: `s1c.dlq.<stream>.<durable>`, kept long enough for an operator to look. */
   deadLetters: {
     name: 'S1C_DLQ',
-    subjects: ['s1c.dlq.>'],
+    subjects: [subjects.every.deadLetter],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     discard: DiscardPolicy.Old,

@@ -1,9 +1,4 @@
-import { SOURCE_COMMANDS, type SourceCommandName } from '@s1c/contracts';
-
-/** The command operations served on `s1c.cmd.source.<op>`; defined once, in the command contract. */
-export const COMMAND_OPS = SOURCE_COMMANDS;
-/** One of {@link COMMAND_OPS}. */
-export type CommandOp = SourceCommandName;
+import type { SourceCommandName } from '@s1c/contracts';
 
 /** Thrown when a value cannot be used as one token of a subject. */
 export class InvalidSubjectTokenError extends Error {
@@ -36,8 +31,16 @@ export const subjects = {
   sourceEvents: (sourceId: string): string => `s1c.evt.source.${subjectToken('sourceId', sourceId)}.*`,
   /** Filter for the events of every source: `s1c.evt.source.>`. */
   everySourceEvent: 's1c.evt.source.>',
+  /**
+   * Where the outbox relay publishes an event of the log: `s1c.evt.<kind>.<key>.<Type>`, `key` being
+   * the stream id without its kind's prefix. Not validated here: the ids were when they were made,
+   * and a relay that threw on one event would stop relaying altogether.
+   */
+  relayedEvent: (kind: 'source' | 'collection' | 'delivery' | 'sourcename', key: string, type: string): string => `s1c.evt.${kind}.${key}.${type}`,
+  /** Every subject of one stream's kind, for stream declarations and catch-all consumers. */
+  every: { event: 's1c.evt.>', job: 's1c.job.>', raw: 's1c.raw.>', data: 's1c.data.>', deadLetter: 's1c.dlq.>' },
   /** A request/reply command: `s1c.cmd.source.<op>`. */
-  command: (op: CommandOp): string => `s1c.cmd.source.${subjectToken('command op', op)}`,
+  command: (op: SourceCommandName): string => `s1c.cmd.source.${subjectToken('command op', op)}`,
   /** A fetch job for one API, on the work queue: `s1c.job.<api>`. */
   job: (api: string): string => `s1c.job.${subjectToken('api', api)}`,
   /** Raw records fetched for one source and API: `s1c.raw.<api>.<sourceId>`. */

@@ -10,6 +10,13 @@ describe('subjects', () => {
     expect(subjects.raw('agents', 'src-1')).toBe('s1c.raw.agents.src-1');
     expect(subjects.data('threats', 'src-1')).toBe('s1c.data.threats.src-1');
     expect(subjects.deadLetter('S1C_JOBS', 'fetcher-activities')).toBe('s1c.dlq.S1C_JOBS.fetcher-activities');
+    expect(subjects.relayedEvent('collection', 'src-1-agents', 'JobCompleted')).toBe('s1c.evt.collection.src-1-agents.JobCompleted');
+    expect(subjects.everySourceEvent).toBe('s1c.evt.source.>');
+    expect(subjects.every).toEqual({ event: 's1c.evt.>', job: 's1c.job.>', raw: 's1c.raw.>', data: 's1c.data.>', deadLetter: 's1c.dlq.>' });
+  });
+
+  it('relays an event of the log whatever its stream key holds (a throw would stop the relay)', () => {
+    expect(subjects.relayedEvent('sourcename', 'default-ab.cd', 'SourceNameReserved')).toBe('s1c.evt.sourcename.default-ab.cd.SourceNameReserved');
   });
 
   describe('when a token would change the subject structure', () => {

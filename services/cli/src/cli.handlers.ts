@@ -9,7 +9,7 @@ import {
   type SourceDocument,
   type SourceReply,
 } from '@s1c/contracts';
-import { STREAMS } from '@s1c/messaging';
+import { STREAMS, subjects } from '@s1c/messaging';
 import { settingsFrom, type CliSettings } from './cli.env';
 import { CliError, EXIT, RefusedError } from './cli.errors';
 import type {
@@ -221,7 +221,7 @@ export class CliHandlers implements Handlers {
       void this.io.interrupted().then(() => stop.abort());
       this.io.stderr.write(`Watching ${o.id ? `source ${o.id}` : 'every source'} for state and health changes (Ctrl-C to stop)...\n`);
       // From now on: what is already in the stream is history, not a change.
-      const messages = reader.follow('s1c.evt.>', reader.lastSequence + 1, stop.signal);
+      const messages = reader.follow(subjects.every.event, reader.lastSequence + 1, stop.signal);
       for await (const message of messages) {
         const event = relayedEventOf(message);
         if (!event) continue;

@@ -1,5 +1,5 @@
-import { commandSubject, errorReplySchema, formatPath, type SourceCommandName } from '@s1c/contracts';
-import { CommandTimeoutError, InvalidReplyError, NoRespondersError, requestJson } from '@s1c/messaging';
+import { errorReplySchema, formatPath, type SourceCommandName } from '@s1c/contracts';
+import { CommandTimeoutError, InvalidReplyError, NoRespondersError, requestJson, subjects } from '@s1c/messaging';
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
 import type { z } from 'zod';
@@ -58,7 +58,7 @@ export class NatsSession {
    * that breaks the contract are {@link CliError}s with their exit codes.
    */
   async command<T>(op: SourceCommandName, payload: unknown, schema: z.ZodType<T>): Promise<T> {
-    const subject = commandSubject(op);
+    const subject = subjects.command(op);
     let reply: unknown;
     try {
       reply = await requestJson(this.nc, subject, payload, { timeoutMs: this.settings.timeoutMs });

@@ -95,7 +95,7 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
     const enricher = new RawEnricher({ js, publisher, sources, delivered, logger, clock, maxDeliver: config.S1C_ENRICHER_MAX_DELIVER });
     await ensureConsumer(jsm, STREAMS.raw.name, {
       durable_name: ENRICHER_DURABLE,
-      filter_subject: 's1c.raw.>',
+      filter_subject: subjects.every.raw,
       ack_wait: nanos(config.S1C_ENRICHER_ACK_WAIT),
       // One spare delivery, as the messaging transport does: a message whose last delivery had no outcome is dead-lettered then.
       max_deliver: config.S1C_ENRICHER_MAX_DELIVER + 1,
@@ -201,7 +201,7 @@ async function sinkConsumer(
 ): Promise<BatchConsumer> {
   await ensureConsumer(jsm, STREAMS.data.name, {
     durable_name: durable,
-    filter_subject: 's1c.data.>',
+    filter_subject: subjects.every.data,
     ack_wait: nanos(config.S1C_SINK_ACK_WAIT),
     max_ack_pending: config.S1C_SINK_MAX_ACK_PENDING,
     description,

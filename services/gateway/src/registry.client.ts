@@ -1,5 +1,4 @@
 import {
-  commandSubject,
   errorReplySchema,
   listSourcesReplySchema,
   ON_BEHALF_OF_HEADER,
@@ -18,7 +17,7 @@ import {
   type TestReply,
 } from '@s1c/contracts';
 import type { Logger } from '@s1c/logger';
-import { CommandTimeoutError, InvalidReplyError, NoRespondersError, requestJson } from '@s1c/messaging';
+import { CommandTimeoutError, InvalidReplyError, NoRespondersError, requestJson, subjects } from '@s1c/messaging';
 import type { NatsConnection } from 'nats';
 import type { z } from 'zod';
 import { ApiError } from './api.errors';
@@ -75,7 +74,7 @@ export class RegistryClient {
    * the `S1c-On-Behalf-Of` header, believed because this connection is a trusted gateway user.
    */
   async send<Op extends SourceCommandName>(op: Op, payload: unknown, origin: CommandOrigin): Promise<ReplyOf<Op>> {
-    const subject = commandSubject(op);
+    const subject = subjects.command(op);
     const { requestId } = origin;
     const onBehalfOf: OnBehalfOf = { caller: origin.caller, ip: origin.ip };
     let reply: unknown;

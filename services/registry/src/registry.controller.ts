@@ -1,7 +1,6 @@
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, MessagePattern } from '@nestjs/microservices';
 import {
-  commandSubject,
   createSourceCommandSchema,
   listSourcesCommandSchema,
   parseCommand,
@@ -22,7 +21,7 @@ import {
 } from '@s1c/contracts';
 import { describeActor } from '@s1c/domain';
 import type { Logger } from '@s1c/logger';
-import { CommandContext } from '@s1c/messaging';
+import { CommandContext, subjects } from '@s1c/messaging';
 import { randomUUID } from 'node:crypto';
 import { resolveActor, type TrustedGateways } from './actor.resolver';
 import { errorReply } from './command-replies';
@@ -55,7 +54,7 @@ export class RegistryController {
     this.updateSchema = updateSourceCommandSchema(policy);
   }
 
-  @MessagePattern(commandSubject('create'))
+  @MessagePattern(subjects.command('create'))
   create(@Ctx() ctx: CommandContext): Promise<Reply> {
     return this.run(ctx, 'create', async (request) => {
       const command = parseCommand(this.createSchema, ctx.data);
@@ -64,7 +63,7 @@ export class RegistryController {
     });
   }
 
-  @MessagePattern(commandSubject('update'))
+  @MessagePattern(subjects.command('update'))
   update(@Ctx() ctx: CommandContext): Promise<Reply> {
     return this.run(ctx, 'update', async (request) => {
       const command = parseCommand(this.updateSchema, ctx.data);
@@ -73,30 +72,30 @@ export class RegistryController {
     });
   }
 
-  @MessagePattern(commandSubject('get'))
+  @MessagePattern(subjects.command('get'))
   get(@Ctx() ctx: CommandContext): Promise<Reply> {
     return this.run(ctx, 'get', async () => ({ ok: true, ...(await this.sources.get(parseCommand(sourceRefCommandSchema, ctx.data))) }));
   }
 
-  @MessagePattern(commandSubject('list'))
+  @MessagePattern(subjects.command('list'))
   list(@Ctx() ctx: CommandContext): Promise<Reply> {
     // `nats req s1c.cmd.source.list ''` is the obvious way to list everything.
     const body = ctx.data.length === 0 ? new TextEncoder().encode('{}') : ctx.data;
     return this.run(ctx, 'list', () => this.sources.list(parseCommand(listSourcesCommandSchema, body)));
   }
 
-  @MessagePattern(commandSubject('restart'))
+  @MessagePattern(subjects.command('restart'))
   restart(@Ctx() ctx: CommandContext): Promise<Reply> {
     return this.run(ctx, 'restart', async (request) => ({ ok: true, ...(await this.sources.restart(parseCommand(sourceRefCommandSchema, ctx.data), request)) }));
   }
 
-  @MessagePattern(commandSubject('delete'))
+  @MessagePattern(subjects.command('delete'))
   delete(@Ctx() ctx: CommandContext): Promise<Reply> {
     return this.run(ctx, 'delete', async (request) => ({ ok: true, ...(await this.sources.delete(parseCommand(sourceRefCommandSchema, ctx.data), request)) }));
   }
 
   /** `{"id"}` tests a stored source; a create document tests a configuration before creating it. */
-  @MessagePattern(commandSubject('test'))
+  @MessagePattern(subjects.command('test'))
   test(@Ctx() ctx: CommandContext): Promise<Reply> {
     return this.run(ctx, 'test', async () => {
       const value = parseJsonPayload(ctx.data);
@@ -111,19 +110,19 @@ export class RegistryController {
     });
   }
 
-  @MessagePattern(commandSubject('replay'))
+  @MessagePattern(subjects.command('replay'))
   replay(@Ctx() ctx: CommandContext): Promise<Reply> {
     return this.run(ctx, 'replay', (request) => this.sources.replay(parseCommand(replaySourceCommandSchema, ctx.data), request));
   }
 
   /** Who changed the source, when, and what: derived from its log, secrets masked. */
-  @MessagePattern(commandSubject('history'))
+  @MessagePattern(subjects.command('history'))
   history(@Ctx() ctx: CommandContext): Promise<Reply> {
     return this.run(ctx, 'history', () => this.sources.history(parseCommand(sourceHistoryCommandSchema, ctx.data)));
   }
 
   /** Encrypts every stored token that is not under the newest key again (key rotation). */
-  @MessagePattern(commandSubject('reencrypt'))
+  @MessagePattern(subjects.command('reencrypt'))
   reencrypt(@Ctx() ctx: CommandContext): Promise<Reply> {
     const body = ctx.data.length === 0 ? new TextEncoder().encode('{}') : ctx.data;
     return this.run(ctx, 'reencrypt', (request) => {

@@ -1,4 +1,5 @@
-import { sourceStreamId } from '@s1c/domain';
+import { deliveryStreamId, sourceStreamId } from '@s1c/domain';
+import { subjects } from '@s1c/messaging';
 import type { RecordedEvent } from '@s1c/event-store';
 
 export { sourceStreamId };
@@ -6,8 +7,8 @@ export { sourceStreamId };
 const SOURCE_PREFIX = sourceStreamId('');
 const COLLECTION_PREFIX = 'collection-';
 const NAME_PREFIX = 'sourcename-';
-/** The enricher's delivery health of one source (services/enricher DeliveryHealth). */
-const DELIVERY_PREFIX = 'delivery-';
+/** The delivery health of one source (the enricher's HTTP sink). */
+const DELIVERY_PREFIX = deliveryStreamId('');
 
 /** The log stream that guards one name in one collector (see {@link SourceNameRegistry}). */
 export const nameStreamId = (collectorId: string, nameHash: string): string => `${NAME_PREFIX}${collectorId}-${nameHash}`;
@@ -24,7 +25,7 @@ export function relaySubjectFor(event: RecordedEvent): string {
     [COLLECTION_PREFIX, 'collection'],
     [SOURCE_PREFIX, 'source'],
   ] as const) {
-    if (event.streamId.startsWith(prefix)) return `s1c.evt.${kind}.${event.streamId.slice(prefix.length)}.${event.type}`;
+    if (event.streamId.startsWith(prefix)) return subjects.relayedEvent(kind, event.streamId.slice(prefix.length), event.type);
   }
   throw new Error(`no relay subject for stream ${event.streamId}`);
 }

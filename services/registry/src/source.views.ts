@@ -1,3 +1,4 @@
+import { subjects } from '@s1c/messaging';
 import { evolveSource, initialSourceState, isSourceEvent, type LiveSourceState, type SourceEvent, type SourceState } from '@s1c/domain';
 import { FoldedStreams, type ExecuteResult, type LoadedAggregate, type MongoEventStore, type RecordedEvent, type TailerLogger } from '@s1c/event-store';
 import type { NatsConnection } from 'nats';
@@ -67,7 +68,7 @@ export class SourceViews {
   ) {
     this.folds = new FoldedStreams(store, nc, {
       name: 'registry.sources',
-      filterSubject: 's1c.evt.source.>',
+      filterSubject: subjects.everySourceEvent,
       initial: emptyFold,
       evolve: evolveFold,
       gapTimeoutMs: options.gapTimeoutMs,
