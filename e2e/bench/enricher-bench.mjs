@@ -19,7 +19,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const load = (p) => import(pathToFileURL(join(here, '../..', p)).href);
 const { startNatsServer, startFerretDb } = await load('libs/test-harness/dist/index.js');
-const { startSimulator } = await load('services/s1-simulator/dist/index.js');
+const { startSimulator } = await load('libs/s1-simulator/dist/index.js');
 const { startEnricher, loadEnricherConfig } = await load('services/enricher/dist/index.js');
 const { MongoEventStore, AggregateRepository } = await load('libs/event-store/dist/index.js');
 const { sourceDecider, isSourceEvent, sourceStreamId } = await load('libs/domain/dist/index.js');

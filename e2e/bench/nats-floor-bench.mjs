@@ -22,7 +22,7 @@ printHeader('NATS floor: output records published to a stream with S1C_DATA sett
 const { startNatsServer } = await load('libs/test-harness/dist/index.js');
 const { STREAMS, PipelinedPublisher } = await load('libs/messaging/dist/index.js');
 const { buildDataRecord } = await load('services/enricher/dist/index.js');
-const { startSimulator } = await load('services/s1-simulator/dist/index.js');
+const { startSimulator } = await load('libs/s1-simulator/dist/index.js');
 const { DATA_RECORD_HEADERS } = await load('libs/contracts/dist/index.js');
 
 const started = process.env.NATS_URL ? null : await startNatsServer();

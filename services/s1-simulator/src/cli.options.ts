@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { API_NAMES, simulatorOptionsSchema, type ResolvedOptions, type TokenConfig } from './simulator.options.js';
+import { API_NAMES, simulatorOptionsSchema, type ResolvedOptions, type TokenConfig } from '@s1c/s1-simulator';
 
 export const HELP = `s1-simulator: a SentinelOne Management API v2.1 simulator
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { HELP, parseCli } from './cli.options.js';
-import { startSimulator } from './simulator.server.js';
+import { startSimulator } from '@s1c/s1-simulator';
 
 async function main(): Promise<void> {
   const cli = parseCli(process.argv.slice(2));

@@ -8,6 +8,7 @@ export {
   simulatorOptionsSchema,
   type ApiName,
   type LiveRates,
+  type ResolvedOptions,
   type SimulatorOptions,
   type TokenConfig,
 } from './simulator.options.js';
