@@ -1,8 +1,10 @@
 import { createLogger, type Logger } from '@s1c/logger';
-import { loadRegistryConfig, startRegistry, type RegistryRuntime } from '@s1c/registry';
 import { serverUrls, uniqueDbName } from '@s1c/test-harness';
 import { MongoClient, type Db } from 'mongodb';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { startGateway, type GatewayRuntime } from '../gateway.app';
 import { loadGatewayConfig } from '../gateway.config';
@@ -94,24 +96,27 @@ export async function startGatewayUnderTest(
 
 /** A registry on the harness's servers, as the gateway's tests need it. */
 export interface RegistryForTest {
-  readonly runtime: RegistryRuntime;
   readonly db: Db;
   logText(): string;
   close(): Promise<void>;
 }
 
+/** The built registry (`npm run build`; turbo builds it before these tests). */
+const REGISTRY_MAIN = join(__dirname, '..', '..', '..', 'registry', 'dist', 'main.js');
+
 /**
- * Starts a real registry in-process. Deletions are left to a scheduler that does not run here, so
- * a deleted source stays in Stopping (as it would while collection stops).
+ * Starts a real registry as its own process, as it runs in production (its built entry point).
+ * Deletions are left to a scheduler that does not run here, so a deleted source stays in Stopping
+ * (as it would while collection stops).
  */
 export async function startRegistryForTest(options: { natsUrl?: string; natsAuth?: { user: string; pass: string } } = {}): Promise<RegistryForTest> {
+  if (!existsSync(REGISTRY_MAIN)) throw new Error(`${REGISTRY_MAIN} is missing: run npm run build first`);
   const { mongoUrl } = serverUrls();
-  const natsUrl = options.natsUrl ?? serverUrls().natsUrl;
   const dbName = uniqueDbName('gateway');
-  const lines: string[] = [];
-  const logger = createLogger({ name: 'registry', level: 'debug', destination: capture(lines) });
-  const config = loadRegistryConfig({
-    NATS_URL: natsUrl,
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    LOG_LEVEL: 'debug',
+    NATS_URL: options.natsUrl ?? serverUrls().natsUrl,
     MONGO_URL: mongoUrl,
     S1C_DB_NAME: dbName,
     S1C_SECRET_KEY: randomBytes(32).toString('base64'),
@@ -119,17 +124,29 @@ export async function startRegistryForTest(options: { natsUrl?: string; natsAuth
     S1C_EVENT_POLL_INTERVAL: '50ms',
     S1C_DELETION_COMPLETION: 'scheduler',
     S1C_ALLOW_INSECURE_BASE_URL: 'true',
-    NATS_USER: options.natsAuth?.user,
-    NATS_PASSWORD: options.natsAuth?.pass,
-  });
-  const runtime = await startRegistry(config, { logger });
+    ...(options.natsAuth ? { NATS_USER: options.natsAuth.user, NATS_PASSWORD: options.natsAuth.pass } : {}),
+  };
+  const child = spawn(process.execPath, [REGISTRY_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + 30_000;
+  while (!output.includes('"msg":"registry started"')) {
+    if (child.exitCode !== null) throw new Error(`the registry exited with ${child.exitCode}:\n${output}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the registry did not start within 30 s:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
   const mongo = await MongoClient.connect(mongoUrl);
   return {
-    runtime,
     db: mongo.db(dbName),
-    logText: () => lines.join(''),
+    logText: () => output,
     async close() {
-      await runtime.close();
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
       await mongo.close();
     },
   };
