@@ -1,11 +1,6 @@
+import type { Command } from './decider';
 import type { Lane, Progress, TimeWindow } from './collection.types';
 import type { ErrorType, SourceApi } from './source.types';
-
-interface Command<Type extends string, Data> {
-  readonly type: Type;
-  readonly data: Data;
-  readonly metadata: { readonly now: Date };
-}
 
 export type PlanCollection = Command<
   'PlanCollection',

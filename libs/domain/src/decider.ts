@@ -7,3 +7,10 @@ export interface Decider<State, Command, Event extends { type: string; data: unk
   evolve(state: State, event: Event): State;
   initialState(): State;
 }
+
+/** A command to an aggregate: its data, and when it was given (deciders read no clock). */
+export interface Command<Type extends string, Data> {
+  readonly type: Type;
+  readonly data: Data;
+  readonly metadata: { readonly now: Date };
+}

@@ -1,4 +1,4 @@
-import type { Decider } from './decider';
+import type { Command, Decider } from './decider';
 import {
   IllegalTransitionError,
   SourceAlreadyExistsError,
@@ -35,12 +35,6 @@ export type SourceState =
 export type LiveSourceState = Extract<SourceState, SourceFacts>;
 
 export const initialSourceState = (): SourceState => ({ status: 'Nonexistent' });
-
-interface Command<Type extends string, Data> {
-  readonly type: Type;
-  readonly data: Data;
-  readonly metadata: { readonly now: Date };
-}
 
 export type CreateSource = Command<
   'CreateSource',
