@@ -45,7 +45,7 @@ describe('audit: who changed a source, from where', () => {
     const msg = await operators[user]!.request(`s1c.cmd.source.${op}`, new TextEncoder().encode(JSON.stringify(payload)), { timeout: 10_000, headers: h });
     return JSON.parse(new TextDecoder().decode(msg.data)) as Reply;
   }
-  const commandsHandled = () => registry.logText().match(/"msg":"command (handled|refused)"/g)?.length ?? 0;
+  const commandsHandled = (text = registry.logText()) => text.match(/"msg":"command (handled|refused)"/g)?.length ?? 0;
 
   beforeAll(async () => {
     const configFile = join(mkdtempSync(join(tmpdir(), 's1c-audit-')), 'nats.conf');
@@ -123,7 +123,7 @@ describe('audit: who changed a source, from where', () => {
       expect(entry.correlationId).toEqual(expect.any(String));
     }
     expect(entries[1]!.correlationId).toBe(put.headers.get('x-request-id'));
-    expect(registry.logText()).toContain('a NATS user that is not a trusted gateway sent S1c-On-Behalf-Of');
+    expect(await registry.waitForLog((text) => text.includes('a NATS user that is not a trusted gateway sent S1c-On-Behalf-Of'))).toContain('S1c-On-Behalf-Of');
 
     // And no token, nor any of its ciphertext, is in the reply
     const text = JSON.stringify(history);
@@ -144,6 +144,8 @@ describe('audit: who changed a source, from where', () => {
     expect(wrong.body.message).toBe('the bearer token is not valid');
     // A request that got through reaches it, so the count above is not blind.
     expect((await gw.request('GET', list, { token: OPS_TOKEN })).status).toBe(200);
+    await registry.waitForLog((text) => commandsHandled(text) >= before + 1);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // a stray line from the refused three would come as soon
     expect(commandsHandled()).toBe(before + 1);
     expect(gw.logText() + gw.responseText()).not.toContain(OPS_TOKEN);
     expect(gw.logText() + gw.responseText()).not.toContain(EXPIRED_TOKEN);

@@ -310,7 +310,7 @@ describe('the HTTP source API', () => {
     it('gives each request an id (the caller\'s or a new one) and passes it to the registry as the correlation id', async () => {
       const given = await gw.request('GET', sources('emea'), { headers: { 'X-Request-Id': 'trace-4711' } });
       expect(given.headers.get('x-request-id')).toBe('trace-4711');
-      expect(registry.logText()).toContain('"correlationId":"trace-4711"');
+      expect(await registry.waitForLog((text) => text.includes('"correlationId":"trace-4711"'))).toContain('trace-4711');
       const generated = await gw.request('GET', sources('emea'), { headers: { 'X-Request-Id': 'bad id with spaces' } });
       expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
       const refused = await gw.request('GET', `${sources('emea')}/missing-one`, { headers: { 'X-Request-Id': 'trace-4712' } });

@@ -98,6 +98,8 @@ export async function startGatewayUnderTest(
 export interface RegistryForTest {
   readonly db: Db;
   logText(): string;
+  /** The log once `seen` holds of it (its lines come through a pipe, a little after the replies); fails after 5 s. */
+  waitForLog(seen: (text: string) => boolean): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -144,6 +146,14 @@ export async function startRegistryForTest(options: { natsUrl?: string; natsAuth
   return {
     db: mongo.db(dbName),
     logText: () => output,
+    async waitForLog(seen) {
+      const until = Date.now() + 5_000;
+      while (!seen(output)) {
+        if (Date.now() > until) throw new Error(`the registry's log did not show what the test waits for within 5 s:\n${output.slice(-4000)}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return output;
+    },
     async close() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
