@@ -46,6 +46,7 @@ describe('holdMessage, against a real nats-server', () => {
     const held = holdMessage(m!, nc);
     expect(new TextDecoder().decode(held.data)).toBe('{"i":0}');
     expect(held.data.buffer).not.toBe(m!.data.buffer);
+    expect(held.data.byteLength).toBe(held.data.buffer.byteLength);
     m!.data.fill(0x20);
     expect(new TextDecoder().decode(held.data)).toBe('{"i":0}');
     expect(held.headers?.get('S1c-Record-Id')).toBe('copy-0');

@@ -93,9 +93,9 @@ export function holdMessage(m: JsMsg, nc: NatsConnection): HeldMessage {
   return {
     subject: m.subject,
     seq: m.seq,
-    // A copy (on Node the data is a Buffer, whose slice() is a view like subarray()); Buffer.from
-    // packs small copies into shared 8 KiB slabs instead of one allocation each.
-    data: Buffer.from(m.data),
+    // A copy of its own: on Node the data is a Buffer, whose slice() is a view like subarray(); a
+    // pooled Buffer.from would tie each held record to a shared 8 KiB slab (measured: no better).
+    data: new Uint8Array(m.data),
     headers: flatHeaders(m),
     info: { stream: m.info.stream, deliveryCount: m.info.deliveryCount },
     ack: () => respond('+ACK', true),
