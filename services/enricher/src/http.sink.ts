@@ -72,6 +72,8 @@ export interface HttpSinkStats {
 const NEWLINE = new Uint8Array([0x0a]);
 /** Distinct metadata values whose headers are kept (then forgotten all at once). */
 const HEADERS_REMEMBERED = 4096;
+/** How long a stop waits for POSTs in flight: well inside the service's shutdown deadline. */
+const IN_FLIGHT_GRACE_MS = 3_000;
 
 /**
  * Delivers output records to an HTTP collector (a hosted log platform's HTTP source): batches of
@@ -102,7 +104,10 @@ export class HttpSink {
   private readonly heldIds = new Set<string>();
   private readonly senders = new Set<Promise<void>>();
   private readonly heartbeat: NodeJS.Timeout;
+  /** No new attempt, no more waiting between attempts. */
   private readonly stopping = new AbortController();
+  /** Cuts off POSTs in flight: a grace after {@link stopping}, so a batch the collector is accepting is not sent again. */
+  private readonly cutOff = new AbortController();
   private readonly headersByMetadata = new Map<string, SumoHeaders>();
 
   constructor(private readonly deps: HttpSinkDeps) {
@@ -158,12 +163,17 @@ export class HttpSink {
     return headers;
   }
 
-  /** Stops sending: open and queued batches are handed back (nak) for redelivery. */
-  async stop(): Promise<void> {
+  /**
+   * Stops sending: a POST in flight has `graceMs` to be answered (an accepted batch is then recorded
+   * and acked, not sent again after a restart); open and queued batches are handed back (nak) for redelivery.
+   */
+  async stop(graceMs = IN_FLIGHT_GRACE_MS): Promise<void> {
     this.stopping.abort();
     clearInterval(this.heartbeat);
     for (const batch of this.open.values()) if (batch.timer) clearTimeout(batch.timer);
+    const cutOff = setTimeout(() => this.cutOff.abort(), graceMs);
     await Promise.allSettled([...this.senders]);
+    clearTimeout(cutOff);
     for (const m of this.held) m.nak();
     this.held.clear();
     this.heldIds.clear();
@@ -268,7 +278,7 @@ export class HttpSink {
         method: 'POST',
         body,
         headers: { 'Content-Type': 'application/x-ndjson', 'Content-Encoding': 'gzip', ...headers },
-        signal: AbortSignal.any([AbortSignal.timeout(settings.timeoutMs), this.stopping.signal]),
+        signal: AbortSignal.any([AbortSignal.timeout(settings.timeoutMs), this.cutOff.signal]),
       });
       // The body is not needed, but must be consumed for the connection to be reused.
       await response.arrayBuffer().catch(() => undefined);

@@ -24,6 +24,8 @@ class Receiver {
   /** Decides the fate of a request: 'ok', a status, or 'reset'. */
   fate: (req: IncomingMessage, n: number) => 'ok' | 'reset' | number = () => 'ok';
   retryAfter = '1';
+  /** How long an accepted batch waits for its answer. */
+  answerDelayMs = 0;
   readonly requestTimes: number[] = [];
   private server: Server | undefined;
   port = 0;
@@ -65,6 +67,7 @@ class Receiver {
     }
     const text = gunzipSync(Buffer.concat(chunks)).toString('utf8');
     this.accepted.push({ headers: req.headers, lines: text.split('\n') });
+    if (this.answerDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.answerDelayMs));
     res.writeHead(200);
     res.end();
   }
@@ -205,6 +208,24 @@ describe('HTTP sink', () => {
     await receiver.stop();
     await second.close();
   }, 60_000);
+
+  it('lets a POST in flight be answered when it stops, so a batch the collector accepted is acked, not sent again', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    receiver.answerDelayMs = 1_000;
+    const runtime = await world.start({ S1C_SINK_HTTP_URL: receiver.url });
+    const version = await createSource(world, 'stopping', sourceConfig({ name: 'Stopping' }));
+    await publishRaw(world, { sourceId: 'stopping', api: 'activities', recordId: 'stopping:activities:0', sourceVersion: version, body: activity('stopping', 0) });
+    await eventually(() => receiver.accepted.length > 0, 15_000, 'the POST');
+    await runtime.close();
+    expect(runtime.httpSink!.stats.recordsSent).toBe(1);
+    const after = await world.start({ S1C_SINK_HTTP_URL: receiver.url });
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(receiver.requests).toBe(1);
+    expect(after.httpSink!.stats.skippedDelivered).toBe(0);
+    await receiver.stop();
+    await after.close();
+  }, 40_000);
 
   it('waits at most the retry window when a 429 asks for weeks (a longer timer would overflow and fire at once)', async () => {
     const receiver = new Receiver();
