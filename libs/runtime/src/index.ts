@@ -19,3 +19,5 @@ export {
   type ServiceContext,
   type ServiceRuntime,
 } from './run-service';
+export { openConnections, type ConnectionConfig, type OpenConnectionsOptions, type ServiceConnections } from './service.connections';
+export { RUNTIME, RuntimeModule, startServiceApplication, type RuntimeModuleOptions, type ServiceApplication } from './service.module';

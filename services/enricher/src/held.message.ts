@@ -88,7 +88,12 @@ export function holdMessage(m: JsMsg, nc: NatsConnection): HeldMessage {
   const respond = (payload: string, final: boolean) => {
     if (settled) return;
     if (final) settled = true;
-    nc.publish(reply, payload);
+    try {
+      nc.publish(reply, payload);
+    } catch {
+      // The connection is closed or draining: the answer cannot go out, and the server delivers the
+      // message again after its ack wait, as after a crash. Throwing would only stop the caller's clean-up.
+    }
   };
   return {
     subject: m.subject,

@@ -1,0 +1,65 @@
+import { mongoConnectionOf, natsConnectionOf } from '@s1c/config';
+import { connectMongo, MongoEventStore } from '@s1c/event-store';
+import type { Logger } from '@s1c/logger';
+import { connectNats, drainNats } from '@s1c/messaging';
+import type { Db, MongoClient } from 'mongodb';
+import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+
+/** The connection settings of every service's configuration (libs/config `commonEnvShape`). */
+export type ConnectionConfig = Parameters<typeof natsConnectionOf>[0] & Parameters<typeof mongoConnectionOf>[0] & { readonly S1C_DB_NAME: string };
+
+/** A service's two connections and what it reads and writes through them. */
+export interface ServiceConnections {
+  readonly mongo: MongoClient;
+  readonly db: Db;
+  /** The event log, its indexes ensured. */
+  readonly store: MongoEventStore;
+  readonly nc: NatsConnection;
+  readonly jsm: JetStreamManager;
+  readonly js: JetStreamClient;
+  /** Drains NATS (bounded), then closes MongoDB; the last step of a stop. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export interface OpenConnectionsOptions {
+  /** The service's name; NATS sees the client as `s1c-<name>`. */
+  readonly name: string;
+  readonly logger: Logger;
+  /** The time the event store stamps events with (tests). */
+  readonly clock?: () => Date;
+}
+
+/**
+ * Connects to MongoDB (the event log's indexes ensured) and NATS, the same way for every service.
+ * A failure closes what was opened and rejects with the connection's own clear error.
+ */
+export async function openConnections(config: ConnectionConfig, options: OpenConnectionsOptions): Promise<ServiceConnections> {
+  const mongo = await connectMongo(mongoConnectionOf(config));
+  let nc: NatsConnection | undefined;
+  try {
+    const db = mongo.db(config.S1C_DB_NAME);
+    const store = new MongoEventStore(db, options.clock ? { clock: options.clock } : {});
+    await store.ensureIndexes();
+    nc = await connectNats({ ...natsConnectionOf(config), name: `s1c-${options.name}`, logger: options.logger });
+    const jsm = await nc.jetstreamManager();
+    const opened = nc;
+    let closing: Promise<void> | undefined;
+    return {
+      mongo,
+      db,
+      store,
+      nc: opened,
+      jsm,
+      js: opened.jetstream(),
+      close: () =>
+        (closing ??= (async () => {
+          await drainNats(opened).catch((error: unknown) => options.logger.warn({ err: error }, 'NATS did not drain'));
+          await mongo.close().catch((error: unknown) => options.logger.warn({ err: error }, 'MongoDB did not close cleanly'));
+        })()),
+    };
+  } catch (error) {
+    if (nc) await drainNats(nc).catch(() => undefined);
+    await mongo.close().catch(() => undefined);
+    throw error;
+  }
+}

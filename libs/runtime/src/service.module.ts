@@ -1,0 +1,103 @@
+import 'reflect-metadata';
+import { Global, Inject, Injectable, Module, type DynamicModule, type INestApplicationContext, type OnApplicationShutdown, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestLogger, type Logger } from '@s1c/logger';
+import type { ServiceConnections } from './service.connections';
+
+/** Injection tokens of what {@link RuntimeModule} provides to every provider of a service. */
+export const RUNTIME = {
+  /** The service's parsed configuration. */
+  config: Symbol('s1c.config'),
+  /** The service's pino logger ({@link Logger}). */
+  logger: Symbol('s1c.logger'),
+  /** Its {@link ServiceConnections}. */
+  connections: Symbol('s1c.connections'),
+  /** `() => Date`: the time the service decides with (tests set it). */
+  clock: Symbol('s1c.clock'),
+} as const;
+
+export interface RuntimeModuleOptions {
+  readonly config: unknown;
+  readonly logger: Logger;
+  readonly connections: ServiceConnections;
+  readonly clock?: () => Date;
+}
+
+/** Closes the connections in the last phase of a stop, once every provider has handed its work back. */
+@Injectable()
+class ConnectionsCloser implements OnApplicationShutdown {
+  constructor(@Inject(RUNTIME.connections) private readonly connections: ServiceConnections) {}
+
+  onApplicationShutdown(): Promise<void> {
+    return this.connections.close();
+  }
+}
+
+/**
+ * The runtime every service's Nest module imports: configuration, logger, clock and connections as
+ * providers (tokens in {@link RUNTIME}), and the connections closed last when the application stops.
+ */
+@Global()
+@Module({})
+export class RuntimeModule {
+  static forRoot(options: RuntimeModuleOptions): DynamicModule {
+    const provided = [
+      { provide: RUNTIME.config, useValue: options.config },
+      { provide: RUNTIME.logger, useValue: options.logger },
+      { provide: RUNTIME.connections, useValue: options.connections },
+      { provide: RUNTIME.clock, useValue: options.clock ?? (() => new Date()) },
+    ];
+    return { module: RuntimeModule, global: true, providers: [...provided, ConnectionsCloser], exports: provided.map((p) => p.provide) };
+  }
+}
+
+/** A started service application: its Nest context, and how to stop it. */
+export interface ServiceApplication {
+  readonly app: INestApplicationContext;
+  /**
+   * `app.close()`, then the connections closed in any case: a lifecycle hook that throws would
+   * otherwise end Nest's shutdown before its last phase.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates and starts a service's Nest application (no transport of its own: its work comes from
+ * JetStream consumers and loops inside its providers). Start and stop go through Nest's lifecycle,
+ * the same phases in every service:
+ * 1. `onModuleInit`: get ready (streams, consumers declared, state read);
+ * 2. `onApplicationBootstrap`: take work (consumers start, loops start);
+ * then, on stop:
+ * 3. `onModuleDestroy`: stop taking work (consumers stop pulling, loops stop);
+ * 4. `beforeApplicationShutdown`: finish or hand back what is under way, save what the next start needs;
+ * 5. `onApplicationShutdown`: the connections close ({@link RuntimeModule}).
+ * Providers of one module run each phase side by side. A start that fails closes the connections
+ * (what a provider had started ends with them) and rejects.
+ */
+export async function startServiceApplication(
+  module: Type<unknown> | DynamicModule,
+  options: { logger: Logger; connections: ServiceConnections },
+): Promise<ServiceApplication> {
+  const { logger, connections } = options;
+  let app: INestApplicationContext;
+  try {
+    app = await NestFactory.createApplicationContext(module, { logger: new NestLogger(logger), abortOnError: false });
+  } catch (error) {
+    await connections.close();
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    close: () =>
+      (closing ??= (async () => {
+        try {
+          await app.close();
+        } catch (error) {
+          logger.warn({ err: error }, 'a shutdown step failed; closing the connections');
+        } finally {
+          await connections.close();
+        }
+      })()),
+  };
+}
