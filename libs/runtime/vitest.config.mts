@@ -1,3 +1,3 @@
 import { vitestConfig } from '../../vitest.base.mjs';
 
-export default vitestConfig();
+export default vitestConfig({ withServers: true });

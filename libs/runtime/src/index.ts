@@ -1,8 +1,12 @@
 /**
  * @packageDocumentation
- * The process entry point every service runs ({@link runService}): configuration (exit 2 when
- * unusable), start (exit 1 when it fails), and a stop on SIGTERM/SIGINT bounded by
- * `S1C_SHUTDOWN_DEADLINE`.
+ * The runtime every service shares:
+ * - {@link runService}, the process entry point: configuration (exit 2 when unusable), start
+ *   (exit 1 when it fails), and a stop on SIGTERM/SIGINT bounded by `S1C_SHUTDOWN_DEADLINE`;
+ * - {@link openConnections}: MongoDB (the event log's indexes ensured) and NATS, the same way everywhere;
+ * - {@link RuntimeModule} and {@link startServiceApplication}: the service as a Nest application
+ *   whose providers get configuration, logger, clock and connections by the {@link RUNTIME} tokens,
+ *   start and stop in the same lifecycle phases, and whose connections close last.
  *
  * @example
  * ```ts
