@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { Global, Inject, Injectable, Module, type DynamicModule, type INestApplicationContext, type OnApplicationShutdown, type Type } from '@nestjs/common';
+import type { CustomTransportStrategy } from '@nestjs/microservices';
 import { NestFactory } from '@nestjs/core';
 import { NestLogger, type Logger } from '@s1c/logger';
 import type { ServiceConnections } from './service.connections';
@@ -62,12 +63,13 @@ export interface ServiceApplication {
 }
 
 /**
- * Creates and starts a service's Nest application (no transport of its own: its work comes from
- * JetStream consumers and loops inside its providers). Start and stop go through Nest's lifecycle,
- * the same phases in every service:
+ * Creates and starts a service's Nest application: a microservice listening with `transport` when
+ * given (its handlers are controllers), else an application context (its work comes from consumers
+ * and loops inside its providers). Start and stop go through Nest's lifecycle, the same phases in
+ * every service:
  * 1. `onModuleInit`: get ready (streams, consumers declared, state read);
  * 2. `onApplicationBootstrap`: take work (consumers start, loops start);
- * then, on stop:
+ * then, on stop (a transport is closed before these, and waits for its handlers under way):
  * 3. `onModuleDestroy`: stop taking work (consumers stop pulling, loops stop);
  * 4. `beforeApplicationShutdown`: finish or hand back what is under way, save what the next start needs;
  * 5. `onApplicationShutdown`: the connections close ({@link RuntimeModule}).
@@ -76,12 +78,22 @@ export interface ServiceApplication {
  */
 export async function startServiceApplication(
   module: Type<unknown> | DynamicModule,
-  options: { logger: Logger; connections: ServiceConnections },
+  options: { logger: Logger; connections: ServiceConnections; transport?: CustomTransportStrategy },
 ): Promise<ServiceApplication> {
-  const { logger, connections } = options;
+  const { logger, connections, transport } = options;
   let app: INestApplicationContext;
   try {
-    app = await NestFactory.createApplicationContext(module, { logger: new NestLogger(logger), abortOnError: false });
+    const nestOptions = { logger: new NestLogger(logger), abortOnError: false };
+    if (transport) {
+      const microservice = await NestFactory.createMicroservice(module, { ...nestOptions, strategy: transport });
+      app = microservice;
+      await microservice.listen().catch(async (error: unknown) => {
+        await microservice.close().catch(() => undefined);
+        throw error;
+      });
+    } else {
+      app = await NestFactory.createApplicationContext(module, nestOptions);
+    }
   } catch (error) {
     await connections.close();
     throw error;

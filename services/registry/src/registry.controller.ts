@@ -22,15 +22,14 @@ import {
 import { describeActor } from '@s1c/domain';
 import type { Logger } from '@s1c/logger';
 import { CommandContext, subjects } from '@s1c/messaging';
+import { RUNTIME } from '@s1c/runtime';
 import { randomUUID } from 'node:crypto';
 import { resolveActor, type TrustedGateways } from './actor.resolver';
 import { errorReply } from './command-replies';
 import { refuseNonPublicResolution, testConnection, type ConnectionPolicy } from './connection.tester';
-import type { RequestContext, SourcesService } from './sources.service';
+import { SourcesService, type RequestContext } from './sources.service';
 
-export const SOURCES_SERVICE = Symbol('SourcesService');
 export const BASE_URL_POLICY = Symbol('BaseUrlPolicy');
-export const LOGGER = Symbol('Logger');
 export const TRUSTED_GATEWAYS = Symbol('TrustedGateways');
 
 const CORRELATION_HEADER = 'S1c-Correlation-Id';
@@ -45,9 +44,9 @@ export class RegistryController {
   private readonly updateSchema;
 
   constructor(
-    @Inject(SOURCES_SERVICE) private readonly sources: SourcesService,
+    private readonly sources: SourcesService,
     @Inject(BASE_URL_POLICY) private readonly policy: ConnectionPolicy,
-    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(RUNTIME.logger) private readonly logger: Logger,
     @Inject(TRUSTED_GATEWAYS) private readonly trustedGateways: TrustedGateways,
   ) {
     this.createSchema = createSourceCommandSchema(policy);
