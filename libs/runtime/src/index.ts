@@ -24,4 +24,4 @@ export {
   type ServiceRuntime,
 } from './run-service';
 export { openConnections, type ConnectionConfig, type OpenConnectionsOptions, type ServiceConnections } from './service.connections';
-export { RUNTIME, RuntimeModule, startServiceApplication, type RuntimeModuleOptions, type ServiceApplication } from './service.module';
+export { RUNTIME, RuntimeModule, startHttpServiceApplication, startServiceApplication, type RuntimeModuleOptions, type ServiceApplication } from './service.module';

@@ -1,5 +1,15 @@
 import 'reflect-metadata';
-import { Global, Inject, Injectable, Module, type DynamicModule, type INestApplicationContext, type OnApplicationShutdown, type Type } from '@nestjs/common';
+import {
+  Global,
+  Inject,
+  Injectable,
+  Module,
+  type DynamicModule,
+  type INestApplication,
+  type INestApplicationContext,
+  type OnApplicationShutdown,
+  type Type,
+} from '@nestjs/common';
 import type { CustomTransportStrategy } from '@nestjs/microservices';
 import { NestFactory } from '@nestjs/core';
 import { NestLogger, type Logger } from '@s1c/logger';
@@ -53,8 +63,8 @@ export class RuntimeModule {
 }
 
 /** A started service application: its Nest context, and how to stop it. */
-export interface ServiceApplication {
-  readonly app: INestApplicationContext;
+export interface ServiceApplication<A extends INestApplicationContext = INestApplicationContext> {
+  readonly app: A;
   /**
    * `app.close()`, then the connections closed in any case: a lifecycle hook that throws would
    * otherwise end Nest's shutdown before its last phase.
@@ -98,6 +108,36 @@ export async function startServiceApplication(
     await connections.close();
     throw error;
   }
+  return stoppable(app, options);
+}
+
+/**
+ * Creates a service's Nest HTTP application (its API is controllers), lets `configure` set it up,
+ * and listens on `port` and `host`; start and stop as {@link startServiceApplication} (Nest closes
+ * the HTTP server after phase 4). Request bodies are left to the handlers (no body parser).
+ */
+export async function startHttpServiceApplication<A extends INestApplication>(
+  module: Type<unknown> | DynamicModule,
+  options: { logger: Logger; connections: ServiceConnections; port: number; host: string; configure?: (app: A) => void },
+): Promise<ServiceApplication<A>> {
+  const { logger, connections } = options;
+  let app: A;
+  try {
+    app = await NestFactory.create<A>(module, { logger: new NestLogger(logger), bodyParser: false, abortOnError: false });
+    options.configure?.(app);
+    const created = app;
+    await app.listen(options.port, options.host).catch(async (error: unknown) => {
+      await created.close().catch(() => undefined);
+      throw error;
+    });
+  } catch (error) {
+    await connections.close();
+    throw error;
+  }
+  return stoppable(app, options);
+}
+
+function stoppable<A extends INestApplicationContext>(app: A, { logger, connections }: { logger: Logger; connections: ServiceConnections }): ServiceApplication<A> {
   let closing: Promise<void> | undefined;
   return {
     app,

@@ -7,8 +7,8 @@ import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.renderer';
 import { OPENAPI_DOCUMENT } from './openapi.document';
 import { DependencyProbes } from './probes';
 import { healthEventsQuerySchema, noQuerySchema, sourceHealthEventsQuerySchema, sourcesQuerySchema } from './query.schemas';
+import { RUNTIME } from '@s1c/runtime';
 
-export const CLOCK = Symbol('clock');
 
 /** The read API: source status and health events. */
 @Controller('api/v1')
@@ -58,7 +58,7 @@ export class OpsController {
   constructor(
     private readonly queries: HealthQueries,
     private readonly probes: DependencyProbes,
-    @Inject(CLOCK) private readonly clock: () => Date,
+    @Inject(RUNTIME.clock) private readonly clock: () => Date,
   ) {}
 
   @Public()
