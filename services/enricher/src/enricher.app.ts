@@ -3,13 +3,9 @@ import { createLogger, type Logger } from '@s1c/logger';
 import { openConnections, startServiceApplication } from '@s1c/runtime';
 import type { Db } from 'mongodb';
 import type { NatsConnection } from 'nats';
-import { DeliveredSet } from './delivered.set';
+import { DeliveredSet, type FileSink, type HttpSink, type RawEnricher, type SourceDirectory } from '@s1c/delivery';
 import type { EnricherConfig } from './enricher.config';
 import { DeliveredCleanup, EnricherModule, EnricherSources, FileSinkService, HttpSinkService, RawEnricherService } from './enricher.module';
-import type { FileSink } from './file.sink';
-import type { HttpSink } from './http.sink';
-import type { RawEnricher } from './raw.enricher';
-import type { SourceDirectory } from './source.directory';
 
 export interface EnricherOptions {
   readonly logger?: Logger;

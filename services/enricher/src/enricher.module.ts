@@ -16,13 +16,8 @@ import type { Logger } from '@s1c/logger';
 import { BatchConsumer, declareStreams, ensureConsumer, ensureStream, PipelinedPublisher, STREAMS, subjects, type BatchHandler } from '@s1c/messaging';
 import { RUNTIME, RuntimeModule, type RuntimeModuleOptions, type ServiceConnections } from '@s1c/runtime';
 import { nanos } from 'nats';
-import { DeliveredSet } from './delivered.set';
-import { DeliveryHealth } from './delivery.health';
+import { DeliveredSet, DeliveryHealth, ENRICHER_DURABLE, FILE_SINK_DURABLE, FileSink, HTTP_SINK_DURABLE, HttpSink, RawEnricher, SourceDirectory } from '@s1c/delivery';
 import type { EnricherConfig } from './enricher.config';
-import { FILE_SINK_DURABLE, FileSink } from './file.sink';
-import { HTTP_SINK_DURABLE, HttpSink } from './http.sink';
-import { ENRICHER_DURABLE, RawEnricher } from './raw.enricher';
-import { SourceDirectory } from './source.directory';
 
 /**
  * How long a stop waits for the batches a consumer is handling: inside the service's shutdown

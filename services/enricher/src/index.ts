@@ -1,10 +1,2 @@
-export { buildDataRecord, DATA_RECORD_HEADERS, parseDataRecord, type DataEnvelope, type ParsedDataRecord } from './data-record';
-export { DeliveredSet, type ClaimResult } from './delivered.set';
-export { DeliveryHealth, deliveryStreamId } from './delivery.health';
 export { enricherEnvShape, loadEnricherConfig, type EnricherConfig } from './enricher.config';
 export { startEnricher, type EnricherOptions, type EnricherRuntime } from './enricher.app';
-export { FILE_SINK_DURABLE, FileSink, type FileSinkSettings } from './file.sink';
-export { HTTP_SINK_DURABLE, HttpSink, type HttpSinkSettings, type HttpSinkStats } from './http.sink';
-export { ENRICHER_DURABLE, RawEnricher, type EnricherStats } from './raw.enricher';
-export { SourceDirectory, SourceVersionError, type SourceAtVersion } from './source.directory';
-export { escapeSumoValue, parseSumoFields, sumoHeaders, type SumoHeaders } from './sumo.headers';

@@ -6,9 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deliveryStreamId } from './delivery.health';
-import { HttpSink } from './http.sink';
-import { parseSumoFields } from './sumo.headers';
+import { deliveryStreamId, HttpSink, parseSumoFields } from '@s1c/delivery';
 import { createEnricherWorld, createSource, eventually, publishRaw, readStream, sourceConfig, type EnricherWorld } from './testing/enricher.harness';
 
 interface Received {

@@ -10,7 +10,7 @@ import { AckPolicy, connect, nanos, type JetStreamClient, type JetStreamManager,
 import { Writable } from 'node:stream';
 import { loadEnricherConfig } from '../enricher.config';
 import { startEnricher, type EnricherRuntime } from '../enricher.app';
-import { DATA_RECORD_HEADERS } from '../data-record';
+import { DATA_RECORD_HEADERS } from '@s1c/delivery';
 
 /** The test's own handles on the servers and the log, beside the enricher under test. */
 export interface EnricherWorld {
