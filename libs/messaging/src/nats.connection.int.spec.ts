@@ -65,6 +65,16 @@ describe('a service across a nats-server restart', () => {
     expect(await requestJson(client, 's1c.cmd.source.get', { id: 'x' }, { timeoutMs: 2000 })).toEqual({ ok: true, pong: true });
     await publishJson(client.jetstream(), 's1c.job.activities', { id: 'before' }, { msgId: 'before' });
     await waitFor(() => handled.includes('before'), 5_000, 'job before restart');
+    // The ack is on its way, not yet on the server: a restart now would redeliver the job (rightly).
+    const jsm = await client.jetstreamManager();
+    await waitFor(
+      async () => {
+        const consumers = await jsm.consumers.list('S1C_JOBS').next();
+        return consumers.length > 0 && consumers.every((c) => c.num_ack_pending === 0 && c.num_pending === 0) ? true : undefined;
+      },
+      5_000,
+      'the ack on the server',
+    );
 
     await server.restart();
 
