@@ -27,7 +27,8 @@ export const SERVICES = [
 
 /** What each variable means. Kept next to the generator so the reference and .env.example agree. */
 export const MEANINGS = {
-  NATS_URL: 'NATS server with JetStream (`nats://`, `tls://`, `ws://`, `wss://`).',
+  NATS_URL: 'NATS server with JetStream (`nats://`, `tls://`, `ws://`, `wss://`), or the servers of a cluster as a comma-separated list (the client picks one and fails over).',
+  S1C_STREAM_REPLICAS: 'Replicas of every stream the services declare: 1 on one server, 3 on a three-node JetStream cluster. Set the same value in every service. A change on a running deployment is applied to the existing streams (the server adds or removes copies, keeping the messages) or refused at start with the server\'s reason (e.g. more replicas than servers; a single server takes only 1).',
   NATS_USER:
     "This service's NATS user. `infra/nats/nats.conf` has one per service, each allowed only the subjects that service uses; unset means no authentication.",
   NATS_PASSWORD: 'Password of `NATS_USER`.',
@@ -42,6 +43,8 @@ export const MEANINGS = {
   MONGO_PASSWORD_FILE: 'A file holding the password of `MONGO_USER`, instead of `MONGO_PASSWORD`.',
   MONGO_TLS_CA_FILE: "CA certificate(s) (PEM) to verify MongoDB's certificate with; turns TLS on.",
   MONGO_TLS_CERT_KEY_FILE: 'Client certificate and its private key in one PEM file, for a MongoDB that verifies clients; turns TLS on.',
+  S1C_MONGO_WRITE_CONCERN: 'Write concern of every write: `majority` (on a replica set an append counts once most members hold it; on one server it is the same as 1) or a number of members. Writes are retryable (the driver retries once after a failover).',
+  S1C_MONGO_READ_CONCERN: 'Read concern of every read: `majority` (only what a majority holds, never rolled back by a failover) or `local`.',
   S1C_DB_NAME: "Database name; latin letters only (FerretDB's rule).",
   LOG_LEVEL: 'Log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.',
   S1C_SHUTDOWN_DEADLINE:

@@ -8,7 +8,8 @@ const NATS_USER = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** How to reach NATS: the URL, the service's own credentials and TLS files. */
 export const natsEnvShape = {
-  NATS_URL: env.url(['nats:', 'tls:', 'ws:', 'wss:'], 'nats://127.0.0.1:4222'),
+  /** One server, or the servers of a cluster as a comma-separated list (the client picks one and fails over). */
+  NATS_URL: env.urlList(['nats:', 'tls:', 'ws:', 'wss:'], 'nats://127.0.0.1:4222'),
   /** This service's NATS user (infra/nats/nats.conf has one per service). */
   NATS_USER: z.string().regex(NATS_USER, 'must be 1-64 letters, digits, "_" or "-"').optional(),
   NATS_PASSWORD: z.string().optional(),
@@ -33,6 +34,13 @@ export const mongoEnvShape = {
   MONGO_TLS_CA_FILE: env.file().optional(),
   /** Client certificate and its key in one PEM file, as the MongoDB driver wants them. */
   MONGO_TLS_CERT_KEY_FILE: env.file().optional(),
+  /**
+   * Write concern of every write: `majority` (default: on a replica set an append is on most
+   * members before it counts; on one server, the same as 1) or a number of members.
+   */
+  S1C_MONGO_WRITE_CONCERN: z.union([z.literal('majority'), z.coerce.number().int().min(0).max(50)]).default('majority'),
+  /** Read concern of every read: `majority` (default: only what a majority holds, never rolled back) or `local`. */
+  S1C_MONGO_READ_CONCERN: z.enum(['majority', 'local']).default('majority'),
 };
 
 type NatsEnv = { [K in keyof typeof natsEnvShape]?: z.infer<(typeof natsEnvShape)[K]> } & { NATS_URL: string };
@@ -68,7 +76,7 @@ export interface NatsConnectionSettings {
  */
 export function natsConnectionOf(config: NatsEnv): NatsConnectionSettings {
   const settings: NatsConnectionSettings = { url: config.NATS_URL };
-  registerUrlPassword(config.NATS_URL);
+  for (const server of config.NATS_URL.split(',')) registerUrlPassword(server.trim());
   if (config.NATS_USER) settings.user = config.NATS_USER;
   const pass = config.NATS_PASSWORD ?? (config.NATS_PASSWORD_FILE ? readSecretFile('NATS_PASSWORD_FILE', config.NATS_PASSWORD_FILE) : undefined);
   if (pass !== undefined) {
@@ -79,13 +87,15 @@ export function natsConnectionOf(config: NatsEnv): NatsConnectionSettings {
   if (config.NATS_TLS_CA_FILE) tls.caFile = config.NATS_TLS_CA_FILE;
   if (config.NATS_TLS_CERT_FILE) tls.certFile = config.NATS_TLS_CERT_FILE;
   if (config.NATS_TLS_KEY_FILE) tls.keyFile = config.NATS_TLS_KEY_FILE;
-  if (Object.keys(tls).length > 0 || config.NATS_URL.startsWith('tls:')) settings.tls = tls;
+  if (Object.keys(tls).length > 0 || config.NATS_URL.split(',').some((server) => server.trim().startsWith('tls:'))) settings.tls = tls;
   return settings;
 }
 
 /** What `connectMongo` needs, from the environment; a password in the URL is registered for redaction. */
 export interface MongoConnectionSettings {
   url: string;
+  /** Write and read concerns of every operation (S1C_MONGO_WRITE_CONCERN, S1C_MONGO_READ_CONCERN). */
+  concerns: { write: 'majority' | number; read: 'majority' | 'local' };
   auth?: { username: string; password: string };
   tls?: { caFile?: string; certKeyFile?: string };
 }
@@ -93,7 +103,10 @@ export interface MongoConnectionSettings {
 /** The MongoDB connection settings of a parsed configuration; reads MONGO_PASSWORD_FILE, registers every secret for redaction. */
 export function mongoConnectionOf(config: MongoEnv): MongoConnectionSettings {
   registerUrlPassword(config.MONGO_URL);
-  const settings: MongoConnectionSettings = { url: config.MONGO_URL };
+  const settings: MongoConnectionSettings = {
+    url: config.MONGO_URL,
+    concerns: { write: config.S1C_MONGO_WRITE_CONCERN ?? 'majority', read: config.S1C_MONGO_READ_CONCERN ?? 'majority' },
+  };
   const password = config.MONGO_PASSWORD ?? (config.MONGO_PASSWORD_FILE ? readSecretFile('MONGO_PASSWORD_FILE', config.MONGO_PASSWORD_FILE) : undefined);
   if (config.MONGO_USER && password !== undefined) {
     registerSecret(password);

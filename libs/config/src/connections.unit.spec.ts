@@ -33,6 +33,27 @@ describe('NATS and MongoDB connection settings', () => {
     expect(scrubString('connecting with pw-direct-123456 and pw-from-file-654321')).toBe('connecting with [REDACTED] and [REDACTED]');
   });
 
+  it('takes the servers of a cluster as a comma-separated NATS_URL, and refuses a list with a bad member', () => {
+    const list = 'nats://n1:4222, nats://u:list-secret-77@n2:4222,nats://n3:4222';
+    expect(natsConnectionOf(loadConfig(commonEnvShape, { NATS_URL: list })).url).toBe(list);
+    expect(scrubString('list-secret-77')).toBe('[REDACTED]');
+    expect(natsConnectionOf(loadConfig(commonEnvShape, { NATS_URL: 'nats://n1:4222,tls://n2:4222' })).tls).toEqual({});
+    expect(problemsOf({ NATS_URL: 'nats://n1:4222,http://n2:4222' })).toEqual([
+      'NATS_URL: must be a URL starting with nats:// or tls:// or ws:// or wss://, or a comma-separated list of them',
+    ]);
+    expect(problemsOf({ NATS_URL: 'nats://n1:4222,' })).toHaveLength(1);
+  });
+
+  it('takes the stream replicas (1 by default, at most 5) and the MongoDB write and read concerns', () => {
+    expect(loadConfig(commonEnvShape, {}).S1C_STREAM_REPLICAS).toBe(1);
+    expect(loadConfig(commonEnvShape, { S1C_STREAM_REPLICAS: '3' }).S1C_STREAM_REPLICAS).toBe(3);
+    for (const bad of ['0', '6', '2.5', 'three']) expect(problemsOf({ S1C_STREAM_REPLICAS: bad })).toHaveLength(1);
+    expect(mongoConnectionOf(loadConfig(commonEnvShape, { S1C_MONGO_WRITE_CONCERN: '2', S1C_MONGO_READ_CONCERN: 'local' })).concerns).toEqual({ write: 2, read: 'local' });
+    expect(mongoConnectionOf(loadConfig(commonEnvShape, { S1C_MONGO_WRITE_CONCERN: 'majority' })).concerns).toEqual({ write: 'majority', read: 'majority' });
+    expect(problemsOf({ S1C_MONGO_WRITE_CONCERN: 'all' })).toHaveLength(1);
+    expect(problemsOf({ S1C_MONGO_READ_CONCERN: 'linearizable' })).toHaveLength(1);
+  });
+
   it('turns TLS on for a CA file or a tls:// URL', () => {
     const ca = fileWith('ca.pem', 'x');
     expect(natsConnectionOf(loadConfig(commonEnvShape, { NATS_TLS_CA_FILE: ca })).tls).toEqual({ caFile: ca });
@@ -45,7 +66,12 @@ describe('NATS and MongoDB connection settings', () => {
     const settings = mongoConnectionOf(
       loadConfig(commonEnvShape, { MONGO_URL: 'mongodb://u:url-secret-99@db:27017/', MONGO_USER: 's1c', MONGO_PASSWORD: 'mongo-pw-4242', MONGO_TLS_CERT_KEY_FILE: bundle }),
     );
-    expect(settings).toEqual({ url: 'mongodb://u:url-secret-99@db:27017/', auth: { username: 's1c', password: 'mongo-pw-4242' }, tls: { certKeyFile: bundle } });
+    expect(settings).toEqual({
+      url: 'mongodb://u:url-secret-99@db:27017/',
+      concerns: { write: 'majority', read: 'majority' },
+      auth: { username: 's1c', password: 'mongo-pw-4242' },
+      tls: { certKeyFile: bundle },
+    });
     expect(scrubString('url-secret-99 mongo-pw-4242')).toBe('[REDACTED] [REDACTED]');
   });
 

@@ -42,6 +42,25 @@ export const env = {
     );
     return defaultValue === undefined ? base : base.default(defaultValue);
   },
+  /**
+   * One URL or a comma-separated list of them (the servers of a cluster), each with a scheme of
+   * `protocols`; kept as written.
+   */
+  urlList: (protocols: readonly string[], defaultValue: string) =>
+    z
+      .string()
+      .refine(
+        (value) =>
+          value.split(',').every((part) => {
+            try {
+              return protocols.includes(new URL(part.trim()).protocol);
+            } catch {
+              return false;
+            }
+          }),
+        { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}, or a comma-separated list of them` },
+      )
+      .default(defaultValue),
   /** A path to a file this process can read (checked at start-up, so a typo is named at once). */
   file: () =>
     z.string().refine(

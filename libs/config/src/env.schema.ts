@@ -12,6 +12,12 @@ export const commonEnvShape = {
     .string()
     .regex(/^[A-Za-z]{1,63}$/, 'must be 1-63 latin letters (FerretDB accepts nothing else)')
     .default('sonecollector'),
+  /**
+   * Replicas of every stream the services declare: 1 on one server, 3 on a three-node cluster. A
+   * change on a running deployment is applied to the existing streams (the server moves the data),
+   * or refused with the server's reason (e.g. more replicas than servers in the cluster).
+   */
+  S1C_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   LOG_LEVEL: env.logLevel(),
   /**
    * How long a service may take to stop after SIGTERM/SIGINT (libs/runtime); then it exits 1 and

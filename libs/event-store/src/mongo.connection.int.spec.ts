@@ -45,3 +45,26 @@ describe('connectMongo', () => {
     expect(Date.now() - failed).toBeLessThan(2_000);
   });
 });
+
+describe('connectMongo: write and read concerns', () => {
+  async function concernsOf(concerns?: { write: 'majority' | number; read: 'majority' | 'local' }) {
+    const client = await connectMongo({ url: serverUrls().mongoUrl, ...(concerns ? { concerns } : {}) });
+    try {
+      // Every collection inherits the client's concerns, and the server takes them.
+      const collection = client.db(uniqueDbName('concerns')).collection<{ _id: string }>('probe');
+      await collection.insertOne({ _id: 'a' });
+      expect(await collection.findOne({ _id: 'a' })).toEqual({ _id: 'a' });
+      return { write: collection.writeConcern?.w, read: collection.readConcern?.level, retryWrites: client.options.retryWrites };
+    } finally {
+      await client.close();
+    }
+  }
+
+  it('writes with majority and reads with majority by default (on one server: what it does anyway), with retryable writes', async () => {
+    expect(await concernsOf()).toEqual({ write: 'majority', read: 'majority', retryWrites: true });
+  });
+
+  it('uses the configured concerns', async () => {
+    expect(await concernsOf({ write: 1, read: 'local' })).toEqual({ write: 1, read: 'local', retryWrites: true });
+  });
+});

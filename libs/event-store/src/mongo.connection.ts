@@ -10,8 +10,13 @@ export const MONGO_CLOSE_TIMEOUT_MS = 3_000;
  * Its `close()` is bounded as well (see {@link BoundedCloseMongoClient}).
  */
 export async function connectMongo(target: string | MongoTarget): Promise<MongoClient> {
-  const { url, tls, auth } = typeof target === 'string' ? { url: target, tls: undefined, auth: undefined } : target;
-  const options: MongoClientOptions = { serverSelectionTimeoutMS: 10_000, socketTimeoutMS: 60_000 };
+  const { url, tls, auth, concerns } = typeof target === 'string' ? { url: target, tls: undefined, auth: undefined, concerns: undefined } : target;
+  const options: MongoClientOptions = { serverSelectionTimeoutMS: 10_000, socketTimeoutMS: 60_000, retryWrites: true, retryReads: true };
+  // On a replica set: an append counts once most members hold it, and a read never sees what a
+  // failover could roll back. On one server both are what it does anyway.
+  const { write, read } = concerns ?? DEFAULT_CONCERNS;
+  options.writeConcern = { w: write };
+  options.readConcern = { level: read };
   if (auth) options.auth = { username: auth.username, password: auth.password };
   if (tls) {
     options.tls = true;
@@ -65,8 +70,13 @@ export class MongoCloseTimeoutError extends Error {
 }
 
 /** A server and, optionally, a user and TLS files: a CA to verify it with, a client certificate and key in one PEM. */
+/** The concerns of a client made without any (tests): those of a deployment left at its defaults. */
+export const DEFAULT_CONCERNS = { write: 'majority', read: 'majority' } as const;
+
 export interface MongoTarget {
   url: string;
+  /** Write concern (`majority` or a number of members) and read concern of every operation; default {@link DEFAULT_CONCERNS}. */
+  concerns?: { write: 'majority' | number; read: 'majority' | 'local' };
   auth?: { username: string; password: string };
   tls?: { caFile?: string; certKeyFile?: string };
 }

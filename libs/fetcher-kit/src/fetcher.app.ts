@@ -85,7 +85,7 @@ class FetcherSources implements OnModuleInit, BeforeApplicationShutdown {
 
   /** The registry owns S1C_EVENTS: this waits for it. */
   async onModuleInit(): Promise<void> {
-    await ensureStream(this.connections.jsm, STREAMS.events, { logger: this.logger });
+    await ensureStream(this.connections.jsm, STREAMS.events, { logger: this.logger, replicas: this.connections.streamReplicas });
     await this.folds.start();
   }
 
@@ -151,7 +151,10 @@ export async function startFetcher(spec: ApiSpec, config: FetcherConfig, options
     logger,
     connections,
     // The jobs stream is the scheduler's; raw records and dead letters are published here.
-    transport: new NatsTransport({ connection: connections.nc, logger, queueGroup: `s1c-${name}`, streams: [STREAMS.jobs, STREAMS.raw, STREAMS.deadLetters] }),
+    transport: new NatsTransport({ connection: connections.nc, logger, queueGroup: `s1c-${name}`,
+      streams: [STREAMS.jobs, STREAMS.raw, STREAMS.deadLetters],
+      streamReplicas: connections.streamReplicas,
+    }),
   });
   const runner = app.get(JobRunner);
   logger.info({ db: config.S1C_DB_NAME, durable: fetcherDurable(spec), maxPagesPerJob: config.S1C_MAX_PAGES_PER_JOB }, `${name} started`);

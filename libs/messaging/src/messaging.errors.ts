@@ -40,7 +40,9 @@ export class DeclarationConflictError extends Error {
     readonly fields: readonly string[],
     cause?: unknown,
   ) {
-    super(`${resource} exists with a different ${fields.join(', ')} that cannot be updated in place`, { cause });
+    const reason = cause instanceof Error && cause.message ? `: the server said "${cause.message}"` : '';
+    const hint = fields.includes('num_replicas') ? ' (S1C_STREAM_REPLICAS: a cluster needs at least that many servers with JetStream; one server takes only 1)' : '';
+    super(`${resource} exists with a different ${fields.join(', ')} that cannot be updated in place${reason}${hint}`, { cause });
   }
 }
 

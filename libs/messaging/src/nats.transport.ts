@@ -29,6 +29,8 @@ export interface NatsTransportOptions {
   maxPayloadBytes?: number;
   /** Streams declared before consumers are created; default all of {@link STREAMS}; `[]` for none. */
   streams?: readonly StreamDeclaration[];
+  /** Replicas of those streams (S1C_STREAM_REPLICAS); default the declarations' (one). */
+  streamReplicas?: number;
   /** How long close waits for handlers in flight; default 30 s. */
   closeTimeoutMs?: number;
   /** Lifetime of one pull request; shorter means a faster close; default 5 s (minimum 1 s). */
@@ -210,7 +212,7 @@ export class NatsTransport extends Server<NatsTransportEvents, NatsTransportStat
     const streams = this.options.streams ?? Object.values(STREAMS);
     if (streams.length > 0 || consumers.length > 0) {
       const jsm = await nc.jetstreamManager();
-      await declareStreams(jsm, streams, { logger: this.log });
+      await declareStreams(jsm, streams, { logger: this.log, ...(this.options.streamReplicas !== undefined ? { replicas: this.options.streamReplicas } : {}) });
       const js: JetStreamClient = nc.jetstream();
       for (const [spec, handler] of consumers) {
         const declared = await ensureConsumer(jsm, spec.stream, consumerDeclaration(spec));

@@ -1,4 +1,4 @@
-import { serverUrls } from '@s1c/test-harness';
+import { serverUrls, startNatsCluster, type RunningNatsCluster } from '@s1c/test-harness';
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, nanos, type JetStreamManager, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeclarationConflictError } from './messaging.errors';
@@ -86,3 +86,54 @@ describe('stream and consumer declarations', () => {
     });
   });
 });
+
+describe('stream replicas (S1C_STREAM_REPLICAS)', () => {
+  it('on one server: refuses a stream of 3 replicas with the reason and what to set, and leaves an existing stream as it is', async () => {
+    const nc = await connectNats({ url: serverUrls().natsUrl, name: 'replicas-test' });
+    try {
+      const jsm = await nc.jetstreamManager();
+      const name = uniqueName('REPL');
+      await expect(ensureStream(jsm, { name, subjects: [`${name}.>`] }, { replicas: 3 })).rejects.toThrow(
+        new RegExp(`cannot create stream ${name} with 3 replicas: the server said ".+" \\(S1C_STREAM_REPLICAS: a cluster needs at least that many servers`),
+      );
+      await ensureStream(jsm, { name, subjects: [`${name}.>`] }, { replicas: 1 });
+      const refused = await ensureStream(jsm, { name, subjects: [`${name}.>`] }, { replicas: 3 }).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(DeclarationConflictError);
+      expect((refused as Error).message).toMatch(/num_replicas .*the server said ".+".*S1C_STREAM_REPLICAS/);
+      expect((await jsm.streams.info(name)).config.num_replicas).toBe(1);
+      await jsm.streams.delete(name);
+    } finally {
+      await drainNats(nc);
+    }
+  });
+
+  describe('on a three-node cluster', () => {
+    let cluster: RunningNatsCluster;
+    let nc: NatsConnection;
+    beforeAll(async () => {
+      cluster = await startNatsCluster();
+      nc = await connectNats({ url: cluster.url, name: 'replicas-test' });
+    }, 60_000);
+    afterAll(async () => {
+      await drainNats(nc);
+      await cluster?.stop();
+    });
+
+    it('creates every stream with the replicas asked for, and moves an existing stream from 1 to 3 replicas keeping its data', async () => {
+      const jsm = await nc.jetstreamManager();
+      const created = await ensureStream(jsm, STREAMS.events, { replicas: 3 });
+      expect(created.info.config.num_replicas).toBe(3);
+      expect(created.info.cluster?.replicas).toHaveLength(2);
+
+      const name = uniqueName('REPL');
+      await ensureStream(jsm, { name, subjects: [`${name}.>`] }, { replicas: 1 });
+      for (let i = 0; i < 10; i++) await nc.jetstream().publish(`${name}.${i}`, new Uint8Array([i]));
+      const moved = await ensureStream(jsm, { name, subjects: [`${name}.>`] }, { replicas: 3 });
+      expect(moved.action).toBe('updated');
+      expect(moved.info.config.num_replicas).toBe(3);
+      expect((await jsm.streams.info(name)).state.messages).toBe(10);
+      expect((await ensureStream(jsm, { name, subjects: [`${name}.>`] }, { replicas: 3 })).action).toBe('unchanged');
+    });
+  });
+});
+

@@ -33,6 +33,12 @@ export interface DeclarationResult<I> {
 /** Options of {@link ensureStream}. */
 export interface EnsureStreamOptions {
   logger?: LoggerLike;
+  /**
+   * Replicas of the stream (S1C_STREAM_REPLICAS); an existing stream with another count is
+   * updated to it (the server adds or removes replicas), or the server's refusal is raised as a
+   * {@link DeclarationConflictError} that says why. Default: the declaration's (one).
+   */
+  replicas?: number;
   /** How often to look again for a stream this user may not create; default 1 s. */
   retryIntervalMs?: number;
 }
@@ -97,6 +103,13 @@ export const STREAMS = {
   },
 } satisfies Record<string, StreamDeclaration>;
 
+/** How many times a create the cluster cannot place yet is tried (about a second apart). */
+const PLACEMENT_ATTEMPTS = 30;
+
+function isNoPlacement(error: unknown): boolean {
+  return error instanceof Error && /no suitable peers/i.test(error.message);
+}
+
 function isNotFound(error: unknown): boolean {
   return error instanceof NatsError && error.api_error?.code === 404;
 }
@@ -140,10 +153,11 @@ function differingFields(desired: object, actual: object): string[] {
  */
 export async function ensureStream(
   jsm: JetStreamManager,
-  config: StreamDeclaration,
+  declaration: StreamDeclaration,
   options: EnsureStreamOptions = {},
 ): Promise<DeclarationResult<StreamInfo>> {
   const logger = options.logger ?? silentLogger;
+  const config: StreamDeclaration = options.replicas === undefined ? declaration : { ...declaration, num_replicas: options.replicas };
   // Once refused, only look for the stream: asking again would be refused (and logged) every time.
   let mayCreate = true;
   let warnedAt: number | undefined;
@@ -173,11 +187,28 @@ export async function ensureStream(
         }
         // Another replica may have created it between our info and add: look again, once.
         if (attempt === 0) continue;
+        // A cluster that has just formed knows its peers a moment after it answers.
+        if (isNoPlacement(error) && attempt < PLACEMENT_ATTEMPTS) {
+          logger.warn({ stream: config.name, replicas: config.num_replicas }, 'the cluster cannot place the stream yet (its servers are still joining): trying again');
+          await new Promise((resolve) => setTimeout(resolve, options.retryIntervalMs ?? 1000));
+          continue;
+        }
+        if ((config.num_replicas ?? 1) > 1) {
+          throw new Error(
+            `cannot create stream ${config.name} with ${config.num_replicas} replicas: the server said "${error instanceof Error ? error.message : String(error)}" (S1C_STREAM_REPLICAS: a cluster needs at least that many servers with JetStream; one server takes only 1)`,
+            { cause: error },
+          );
+        }
         throw error;
       }
     }
     const fields = differingFields(config, existing.config);
     if (fields.length === 0) return { action: 'unchanged', info: existing };
+    // nats-server 2.9 on its own takes such an update and reports the replicas asked for, while it
+    // keeps one copy: refuse it as it refuses the create.
+    if (fields.includes('num_replicas') && (config.num_replicas ?? 1) > 1 && !existing.cluster?.name) {
+      throw new DeclarationConflictError(`stream ${config.name}`, ['num_replicas'], new Error('replicas > 1 not supported in non-clustered mode'));
+    }
     try {
       return { action: 'updated', info: await jsm.streams.update(config.name, config) };
     } catch (error) {

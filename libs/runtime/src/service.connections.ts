@@ -6,7 +6,8 @@ import type { Db, MongoClient } from 'mongodb';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 
 /** The connection settings of every service's configuration (libs/config `commonEnvShape`). */
-export type ConnectionConfig = Parameters<typeof natsConnectionOf>[0] & Parameters<typeof mongoConnectionOf>[0] & { readonly S1C_DB_NAME: string };
+export type ConnectionConfig = Parameters<typeof natsConnectionOf>[0] &
+  Parameters<typeof mongoConnectionOf>[0] & { readonly S1C_DB_NAME: string; readonly S1C_STREAM_REPLICAS?: number };
 
 /** A service's two connections and what it reads and writes through them. */
 export interface ServiceConnections {
@@ -17,6 +18,8 @@ export interface ServiceConnections {
   readonly nc: NatsConnection;
   readonly jsm: JetStreamManager;
   readonly js: JetStreamClient;
+  /** Replicas of every stream this service declares (S1C_STREAM_REPLICAS). */
+  readonly streamReplicas: number;
   /** Drains NATS (bounded), then closes MongoDB; the last step of a stop. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -51,6 +54,7 @@ export async function openConnections(config: ConnectionConfig, options: OpenCon
       nc: opened,
       jsm,
       js: opened.jetstream(),
+      streamReplicas: config.S1C_STREAM_REPLICAS ?? 1,
       close: () =>
         (closing ??= (async () => {
           await drainNats(opened).catch((error: unknown) => options.logger.warn({ err: error }, 'NATS did not drain'));

@@ -3,7 +3,10 @@ export { uniqueDbName } from './databases';
 export {
   freePort,
   startFerretDb,
+  startNatsCluster,
   startNatsServer,
+  waitForJetStream,
+  type RunningNatsCluster,
   type FerretDbOptions,
   type NatsServerOptions,
   type RunningServer,

@@ -4,6 +4,7 @@ import { createServer, Socket } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findBinary } from './binaries';
+import { connect } from 'nats';
 
 /** A server process the harness started; `stop` ends it and removes its data directory. */
 export interface RunningServer {
@@ -221,4 +222,86 @@ export async function startFerretDb(options: FerretDbOptions = {}): Promise<Runn
     ],
     urlFor: (port) => `mongodb://127.0.0.1:${port}/`,
   }, options);
+}
+
+/** A JetStream cluster of `nats-server` processes on loopback (see {@link startNatsCluster}). */
+export interface RunningNatsCluster {
+  /** Every node's client URL, comma-separated (what NATS_URL takes). */
+  readonly url: string;
+  /** The nodes, in order; their server names are `n1`, `n2`, ... */
+  readonly nodes: readonly RunningServer[];
+  readonly names: readonly string[];
+  /** Stops every node that still runs and removes their stores. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `size` `nats-server -js` processes (default 3) on loopback with cluster routes between
+ * them (cluster `s1c`), and resolves once JetStream answers on the cluster (a meta leader is elected).
+ */
+export async function startNatsCluster(options: { size?: number } = {}): Promise<RunningNatsCluster> {
+  const size = options.size ?? 3;
+  const binary = findBinary('nats-server', process.env.NATS_SERVER_BIN, ['/usr/sbin', '/usr/local/bin']);
+  const routePorts: number[] = [];
+  for (let i = 0; i < size; i++) routePorts.push(await freePort());
+  const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
+  const nodes: RunningServer[] = [];
+  const names = routePorts.map((_, i) => `n${i + 1}`);
+  try {
+    for (let i = 0; i < size; i++) {
+      nodes.push(
+        await startManaged(
+          {
+            name: `nats-server ${names[i]}`,
+            binary,
+            prefix: `s1c-nats-${names[i]}-`,
+            readyTimeoutMs: 15_000,
+            argsFor: (port, dir) => ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir, '-n', names[i]!, '--cluster_name', 's1c', '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes],
+            urlFor: (port) => `nats://127.0.0.1:${port}`,
+          },
+          {},
+        ),
+      );
+    }
+    const url = nodes.map((n) => n.url).join(',');
+    await waitForJetStream(url, 30_000, size);
+    return {
+      url,
+      nodes,
+      names,
+      async stop() {
+        for (const node of nodes) await node.stop().catch(() => undefined);
+      },
+    };
+  } catch (error) {
+    for (const node of nodes) await node.stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Resolves once JetStream answers on `url` (one server or a cluster) and can place a stream of
+ * `replicas` (a cluster knows its peers a moment after its meta leader is elected).
+ */
+export async function waitForJetStream(url: string, timeoutMs: number, replicas = 1): Promise<void> {
+  const nc = await connect({ servers: url.split(','), maxReconnectAttempts: -1 });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const jsm = await nc.jetstreamManager({ timeout: 2_000 });
+        await jsm.getAccountInfo();
+        if (replicas > 1) {
+          await jsm.streams.add({ name: 'S1C_HARNESS_PROBE', subjects: ['s1c-harness-probe'], num_replicas: replicas });
+          await jsm.streams.delete('S1C_HARNESS_PROBE');
+        }
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw new Error(`JetStream did not answer on ${url} within ${timeoutMs} ms: ${error instanceof Error ? error.message : String(error)}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  } finally {
+    await nc.close();
+  }
 }

@@ -45,7 +45,7 @@ export class EnricherStreams implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    await declareStreams(this.connections.jsm, [STREAMS.raw, STREAMS.data, STREAMS.deadLetters], { logger: this.logger });
+    await declareStreams(this.connections.jsm, [STREAMS.raw, STREAMS.data, STREAMS.deadLetters], { logger: this.logger, replicas: this.connections.streamReplicas });
   }
 }
 
@@ -84,7 +84,7 @@ export class EnricherSources implements OnModuleInit, BeforeApplicationShutdown 
   }
 
   async onModuleInit(): Promise<void> {
-    await ensureStream(this.connections.jsm, STREAMS.events, { logger: this.logger });
+    await ensureStream(this.connections.jsm, STREAMS.events, { logger: this.logger, replicas: this.connections.streamReplicas });
     await this.folds.start();
   }
 

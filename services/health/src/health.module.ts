@@ -25,7 +25,7 @@ class ReadModelLifecycle implements OnModuleInit, BeforeApplicationShutdown {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    await ensureStream(this.connections.jsm, STREAMS.events, { logger: this.logger });
+    await ensureStream(this.connections.jsm, STREAMS.events, { logger: this.logger, replicas: this.connections.streamReplicas });
     await this.readModel.start();
   }
 

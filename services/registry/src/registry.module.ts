@@ -43,7 +43,7 @@ class RegistryLifecycle implements OnModuleInit, OnApplicationBootstrap, BeforeA
   ) {}
 
   async onModuleInit(): Promise<void> {
-    await ensureStream(this.connections.jsm, STREAMS.events, { logger: this.logger });
+    await ensureStream(this.connections.jsm, STREAMS.events, { logger: this.logger, replicas: this.connections.streamReplicas });
     await this.views.start();
     await this.relay.start();
   }

@@ -86,9 +86,9 @@ export class SchedulerService implements OnModuleInit, OnApplicationBootstrap, O
         'S1C_JOB_STALL_TIMEOUT is not shorter than the jobs stream duplicate window: a job republished at start-up may be delivered twice',
       );
     }
-    await ensureStream(this.connections.jsm, STREAMS.jobs, { logger });
+    await ensureStream(this.connections.jsm, STREAMS.jobs, { logger, replicas: this.connections.streamReplicas });
     // The registry owns S1C_EVENTS: this waits for it when the scheduler starts first.
-    await ensureStream(this.connections.jsm, STREAMS.events, { logger });
+    await ensureStream(this.connections.jsm, STREAMS.events, { logger, replicas: this.connections.streamReplicas });
     this.fromSnapshot = await this.snapshots.restore((items) => this.state.restore(items));
     await this.reader.start();
     await this.reader.catchUp();
