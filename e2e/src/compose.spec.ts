@@ -54,6 +54,8 @@ interface ComposeService {
   depends_on?: Record<string, { condition: string }>;
   restart?: string;
   profiles?: string[];
+  entrypoint?: string[];
+  deploy?: { replicas?: number };
 }
 interface ComposeFile {
   services: Record<string, ComposeService>;
@@ -132,7 +134,7 @@ describe('infra/docker-compose.yml', () => {
   it('documents every variable a schema or the compose files read in infra/.env.example', () => {
     const variables = new Set<string>();
     for (const name of APP_SERVICES) for (const variable of Object.keys(SCHEMAS[name]!())) variables.add(variable);
-    for (const file of ['infra/docker-compose.yml', 'infra/docker-compose.demo.yml']) {
+    for (const file of ['infra/docker-compose.yml', 'infra/docker-compose.demo.yml', 'infra/docker-compose.cluster.yml']) {
       for (const match of read(file).matchAll(/\$\{(\w+)/g)) variables.add(match[1]!);
     }
     const documented = new Set([...envExample.matchAll(/^#?(\w+)=/gm)].map((m) => m[1]));
@@ -143,7 +145,7 @@ describe('infra/docker-compose.yml', () => {
     // The lines to fill in: the key, every password and the API token (infra/scripts/generate-passwords.sh fills those).
     expect(envExample).toMatch(/^S1C_SECRET_KEY=$/m);
     expect(envExample.match(/^\w+=/gm)!.sort()).toEqual(
-      ['S1C_SECRET_KEY=', 'MONGO_PASSWORD=', 'S1C_MONGO_ROOT_PASSWORD=', 'S1C_API_TOKEN=', ...NATS_USERS.map((u) => `${natsPasswordVariable(u)}=`)].sort(),
+      ['S1C_SECRET_KEY=', 'MONGO_PASSWORD=', 'S1C_MONGO_ROOT_PASSWORD=', 'S1C_MONGO_MEMBER_PASSWORD=', 'S1C_API_TOKEN=', ...NATS_USERS.map((u) => `${natsPasswordVariable(u)}=`)].sort(),
     );
   });
 
@@ -270,6 +272,63 @@ describe('infra/docker-compose.yml', () => {
       .map(([n]) => n);
     expect(insecure.sort()).toEqual(['registry', ...FETCHERS].sort());
     for (const name of APP_SERVICES) expect(service(name).environment?.S1C_ALLOW_INSECURE_BASE_URL ?? '${S1C_ALLOW_INSECURE_BASE_URL:-}').toBe('${S1C_ALLOW_INSECURE_BASE_URL:-}');
+  });
+});
+
+describe('infra/docker-compose.cluster.yml', () => {
+  const cluster = parse(read('infra/docker-compose.cluster.yml'), { merge: true }) as ComposeFile;
+  const NATS_NODES = ['nats', 'nats-2', 'nats-3'];
+  const MONGO_MEMBERS = ['mongo', 'mongo-2', 'mongo-3'];
+  const of = (name: string): ComposeService => {
+    const found = cluster.services[name];
+    if (!found) throw new Error(`service ${name} is missing from infra/docker-compose.cluster.yml`);
+    return found;
+  };
+
+  it('runs three NATS nodes routed to each other, each with its own name and data volume', () => {
+    const routes = 'nats://nats:6222,nats://nats-2:6222,nats://nats-3:6222';
+    for (const [i, name] of NATS_NODES.entries()) {
+      const command = of(name).command!;
+      expect(command.slice(0, 5)).toEqual(['-c', '/etc/nats/nats.conf', '-js', '-sd', '/data/jetstream']);
+      expect(command).toEqual(expect.arrayContaining(['-n', `nats-${i + 1}`, '--cluster_name', 's1c', '--routes', routes]));
+      // nats.conf reads every user's password from the environment, on each node.
+      expect(Object.keys(of(name).environment!).sort()).toEqual(Object.keys(service('nats').environment!).sort());
+    }
+    expect(of('nats-2').volumes).toContain('nats-data-2:/data');
+    expect(of('nats-3').volumes).toContain('nats-data-3:/data');
+  });
+
+  it('runs a three-member MongoDB replica set with a key file, initiated once by mongo-init', () => {
+    for (const name of MONGO_MEMBERS) {
+      const script = of(name).entrypoint!.join(' ');
+      expect(script, name).toContain('mongod --replSet s1c --keyFile /tmp/member.key');
+      expect(script, name).toContain('$$S1C_MONGO_MEMBER_PASSWORD');
+      expect(of(name).environment!.S1C_MONGO_MEMBER_PASSWORD, name).toBe('${S1C_MONGO_MEMBER_PASSWORD:?set S1C_MONGO_MEMBER_PASSWORD in infra/.env}');
+    }
+    // Only the first member creates the administrator and the services' user (the base file's init script).
+    expect(of('mongo').environment!.MONGO_INITDB_ROOT_USERNAME).toBe('s1c-admin');
+    expect(of('mongo-2').environment!.MONGO_INITDB_ROOT_USERNAME).toBeUndefined();
+    const init = of('mongo-init');
+    expect(init.restart).toBe('no');
+    const initScript = init.entrypoint!.join(' ');
+    for (const member of MONGO_MEMBERS) expect(initScript).toContain(`host: "${member}:27017"`);
+    expect(Object.keys(init.depends_on!).sort()).toEqual(MONGO_MEMBERS.sort());
+  });
+
+  it('points every service at the three NATS nodes and the replica set, with three replicas of every stream and two of every worker', () => {
+    for (const name of APP_SERVICES) {
+      const env = of(name).environment!;
+      expect(env.NATS_URL, name).toBe('nats://nats:4222,nats://nats-2:4222,nats://nats-3:4222');
+      if (name === 'gateway') continue;
+      expect(env.MONGO_URL, name).toBe('mongodb://mongo:27017,mongo-2:27017,mongo-3:27017/?replicaSet=s1c');
+      expect(env.S1C_STREAM_REPLICAS, name).toBe('3');
+      expect(Object.keys(of(name).depends_on!).sort(), name).toEqual(['mongo-init', 'nats', 'nats-2', 'nats-3']);
+      // Each variable the override sets is one the service's schema reads.
+      for (const variable of Object.keys(env)) expect(Object.keys(SCHEMAS[name]!()), `${name}.${variable}`).toContain(variable);
+    }
+    const replicated = APP_SERVICES.filter((name) => of(name).deploy?.replicas === 2);
+    expect(replicated.sort()).toEqual(['enricher', 'registry', 'scheduler', ...FETCHERS].sort());
+    expect(Object.keys(cluster.volumes ?? {}).sort()).toEqual(['mongo-data-2', 'mongo-data-3', 'nats-data-2', 'nats-data-3']);
   });
 });
 

@@ -83,7 +83,7 @@ export class SystemUnderTest {
       ...overrides,
     };
     // The test's own connections ride out server restarts too.
-    const nc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+    const nc = await connect({ servers: natsUrl.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 500 });
     const mongo = await MongoClient.connect(mongoUrl);
     const system = new SystemUnderTest(env, nc, mongo, mongo.db(env.S1C_DB_NAME), options);
     system.ownNats = ownNats;

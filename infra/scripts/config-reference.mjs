@@ -160,6 +160,7 @@ export const COMPOSE_ONLY = [
   { name: 'S1C_GATEWAY_PUBLISHED_PORT', default: '8081', meaning: 'Host port of the HTTP source API (gateway) (on `S1C_PUBLISH_ADDRESS`).' },
   { name: 'S1C_DEMO_TOKEN', default: 'demo-token', meaning: 'Demo profile only: the API token the simulator accepts and the demo source uses.' },
   { name: 'S1C_MONGO_ROOT_PASSWORD', required: true, meaning: "Password of MongoDB's administrator `s1c-admin` (the `mongo` container's root user; the services never get it)." },
+  { name: 'S1C_MONGO_MEMBER_PASSWORD', required: true, meaning: 'infra/docker-compose.cluster.yml only: the secret the MongoDB replica-set members authenticate each other with (written into their key file); the services never get it.' },
   ...NATS_USERS.map(([user, who]) => ({
     name: `S1C_NATS_${user.toUpperCase().replace(/-/g, '_')}_PASSWORD`,
     required: true,

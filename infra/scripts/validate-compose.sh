@@ -23,6 +23,7 @@ fi
 
 compose=(docker-compose -f infra/docker-compose.yml)
 demo=(docker-compose -f infra/docker-compose.yml -f infra/docker-compose.demo.yml)
+cluster=(docker-compose -f infra/docker-compose.yml -f infra/docker-compose.cluster.yml)
 # infra/.env.example leaves S1C_SECRET_KEY and the passwords empty on purpose: the environment
 # supplies the key, and a copy of the example gets the passwords, as an operator's .env would.
 export S1C_SECRET_KEY=validate-compose-placeholder
@@ -37,6 +38,9 @@ echo "docker-compose $(docker-compose version --short): config"
 "${demo[@]}" --env-file "$env_file" --profile demo config -q
 services=$("${compose[@]}" --env-file "$env_file" --profile demo config --services | sort | tr '\n' ' ')
 echo "  services (demo profile): $services"
+"${cluster[@]}" --env-file "$env_file" config -q
+"${cluster[@]}" --env-file "$env_file" --profile demo config -q
+echo "  cluster: $("${cluster[@]}" --env-file "$env_file" config --services | sort | tr '\n' ' ')"
 
 # Without S1C_SECRET_KEY compose must refuse, naming the variable.
 if out=$(env -u S1C_SECRET_KEY "${compose[@]}" --env-file "$env_file" config -q 2>&1); then

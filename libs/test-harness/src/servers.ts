@@ -231,6 +231,10 @@ export interface RunningNatsCluster {
   /** The nodes, in order; their server names are `n1`, `n2`, ... */
   readonly nodes: readonly RunningServer[];
   readonly names: readonly string[];
+  /** Each node's monitoring URL (`/jsz`, `/varz`, ...), in the order of {@link nodes}. */
+  readonly monitorUrls: readonly string[];
+  /** The index in {@link nodes} of the JetStream meta leader, asked of the first node that answers. */
+  metaLeader(): Promise<number>;
   /** Stops every node that still runs and removes their stores. */
   stop(): Promise<void>;
 }
@@ -245,6 +249,9 @@ export async function startNatsCluster(options: { size?: number } = {}): Promise
   const routePorts: number[] = [];
   for (let i = 0; i < size; i++) routePorts.push(await freePort());
   const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
+  const monitorPorts: number[] = [];
+  for (let i = 0; i < size; i++) monitorPorts.push(await freePort());
+  const monitorUrls = monitorPorts.map((p) => `http://127.0.0.1:${p}`);
   const nodes: RunningServer[] = [];
   const names = routePorts.map((_, i) => `n${i + 1}`);
   try {
@@ -256,7 +263,10 @@ export async function startNatsCluster(options: { size?: number } = {}): Promise
             binary,
             prefix: `s1c-nats-${names[i]}-`,
             readyTimeoutMs: 15_000,
-            argsFor: (port, dir) => ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir, '-n', names[i]!, '--cluster_name', 's1c', '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes],
+            argsFor: (port, dir) => [
+              ...['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir, '-n', names[i]!, '-m', String(monitorPorts[i])],
+              ...['--cluster_name', 's1c', '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes],
+            ],
             urlFor: (port) => `nats://127.0.0.1:${port}`,
           },
           {},
@@ -269,6 +279,19 @@ export async function startNatsCluster(options: { size?: number } = {}): Promise
       url,
       nodes,
       names,
+      monitorUrls,
+      async metaLeader() {
+        for (const monitor of monitorUrls) {
+          try {
+            const jsz = (await (await fetch(`${monitor}/jsz`, { signal: AbortSignal.timeout(2_000) })).json()) as { meta_cluster?: { leader?: string } };
+            const index = names.indexOf(jsz.meta_cluster?.leader ?? '');
+            if (index >= 0) return index;
+          } catch {
+            // That node is down: ask the next.
+          }
+        }
+        throw new Error('no node of the cluster names a JetStream meta leader');
+      },
       async stop() {
         for (const node of nodes) await node.stop().catch(() => undefined);
       },
