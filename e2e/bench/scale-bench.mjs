@@ -2,7 +2,9 @@
 // Scale: issue 13's targets for many sources polled every minute. Not part of the test run.
 //
 //   npm run build && node e2e/bench/scale-bench.mjs [--sources 2000] [--poll 60] [--cycles-minutes 10]
-//       [--max-minutes 20] [--create-rate 25] [--create-concurrency 32] [--store-probe]
+//       [--max-minutes 20] [--create-rate 25] [--create-concurrency 32] [--store-probe] [--cluster]
+//
+// --cluster: a three-node JetStream cluster and S1C_STREAM_REPLICAS=3 (issue 16).
 //
 // The targets (issue 13), at 2,000 sources (3 APIs each, a few records per poll) and a 60 s poll:
 //   1. all sources created at >= 20 sources/s, create reply p95 <= 500 ms;
@@ -55,7 +57,7 @@ import {
   sleep, sourceDocument, startPipeline, startServers, startSimulatorProcess, StoreProbe, percentile,
 } from './lib/kit.mjs';
 
-const args = parseArgs({ sources: 2000, poll: 60, 'cycles-minutes': 10, 'max-minutes': 20, 'create-rate': 25, 'create-concurrency': 32, 'store-probe': false });
+const args = parseArgs({ sources: 2000, poll: 60, 'cycles-minutes': 10, 'max-minutes': 20, 'create-rate': 25, 'create-concurrency': 32, 'store-probe': false, cluster: false });
 const N = args.sources;
 const startedAt = Date.now();
 const deadline = startedAt + args['max-minutes'] * 60_000;
@@ -93,7 +95,7 @@ printHeader('scale: many sources, one poll a minute (issue 13)', {
 });
 
 const sampler = new Sampler(1000);
-const servers = await startServers();
+const servers = await startServers({ cluster: args.cluster });
 const cleanup = [];
 process.on('uncaughtException', async (error) => {
   console.error(error);
@@ -108,12 +110,12 @@ writeFileSync(configFile, JSON.stringify(simConfig));
 const sim = await startSimulatorProcess(['--config', configFile]);
 sampler.watch('s1-simulator', sim.pid);
 cleanup.push(() => sim.stop());
-const env = { ...(await baseEnv(servers.natsUrl, servers.mongoUrl, dbName('scale'))), ...SETTINGS };
+const env = { ...(await baseEnv(servers.natsUrl, servers.mongoUrl, dbName('scale'))), S1C_STREAM_REPLICAS: String(servers.streamReplicas), ...SETTINGS };
 const services = await startPipeline(env);
 for (const s of services) sampler.watch(s.name, s.pid);
 for (const s of services) cleanup.push(() => s.stop());
 const probe = args['store-probe'] ? new StoreProbe(servers.mongoUrl, env.S1C_DB_NAME, 2000) : null;
-const nc = await connect({ servers: servers.natsUrl, noAsyncTraces: true });
+const nc = await connect({ servers: servers.natsServers, noAsyncTraces: true });
 
 // Every event the registry's relay publishes on S1C_EVENTS: source states and collection jobs.
 const STATE_AFTER = {
@@ -549,7 +551,7 @@ const lines = [];
   lines.push(`store (FerretDB) <= 10% of a core between polls: ${verdict(ok)} (${figure})`);
 }
 {
-  const svc = rows.filter((r) => !SERVERS.includes(r.name));
+  const svc = rows.filter((r) => !SERVERS.includes(r.name.replace(/#\d+$/, '')));
   const top = svc.reduce((a, r) => (r.peakRssMiB > (a?.peakRssMiB ?? -1) ? r : a), null);
   const mb = (mib) => (mib * 2 ** 20) / 1e6;
   const ok = top ? mb(top.peakRssMiB) <= GOAL.rssBytes / 1e6 : null;

@@ -2,7 +2,10 @@
 // End-to-end throughput of one source's backfill (issues 8 and 13). Not part of the test run.
 //
 //   npm run build && node e2e/bench/throughput-bench.mjs [--records 1000000] [--agents 1000] [--threats 5000]
-//       [--timeout 900] [--no-floor] [--profile] [--phases] [--store-probe] [--start-time <iso>] [--dump <file>]
+//       [--timeout 900] [--no-floor] [--profile] [--phases] [--store-probe] [--start-time <iso>] [--dump <file>] [--cluster]
+//
+// --cluster runs a three-node JetStream cluster (three nats-server processes on loopback) and the
+// services with S1C_STREAM_REPLICAS=3 (issue 16): the cost of R3 against R1.
 //
 // --dump writes the source's output records (sorted by record id; source id, fetch and snapshot
 // times replaced) to <file>; with the same --start-time (the simulator's history ends then; default 10
@@ -36,7 +39,7 @@ import {
   PIPELINE, sourceDocument, startPipeline, startProcess, startServers, startSimulatorProcess, StoreProbe, machineCpu, printMachineLoad,
 } from './lib/kit.mjs';
 
-const args = parseArgs({ records: 1_000_000, agents: 1000, threats: 5000, timeout: 900, 'no-floor': false, profile: false, phases: false, 'store-probe': false, 'start-time': '', dump: '' });
+const args = parseArgs({ records: 1_000_000, agents: 1000, threats: 5000, timeout: 900, 'no-floor': false, profile: false, phases: false, 'store-probe': false, 'start-time': '', dump: '', cluster: false });
 const TOKEN = 'bench-throughput-token';
 const SETTINGS = {
   // One job walks the whole backfill instead of handing over every 20 pages.
@@ -53,7 +56,7 @@ const expected = args.records + args.agents + args.threats;
 printHeader('throughput: one source, backfill into S1C_DATA', { ...args, services: SETTINGS });
 
 const sampler = new Sampler(500);
-const servers = await startServers();
+const servers = await startServers({ cluster: args.cluster });
 for (const [name, pid] of Object.entries(servers.pids)) sampler.watch(name, pid);
 // History ends 10 minutes ago, so the live lanes' first windows (now - 2 min overlap) find nothing:
 // every record comes from the backfill (activities, threats) or the agent snapshot, exactly once.
@@ -65,14 +68,14 @@ const sim = await startSimulatorProcess([
 ]);
 sampler.watch('s1-simulator', sim.pid);
 
-const env = { ...(await baseEnv(servers.natsUrl, servers.mongoUrl, dbName('throughput'))), ...SETTINGS };
+const env = { ...(await baseEnv(servers.natsUrl, servers.mongoUrl, dbName('throughput'))), S1C_STREAM_REPLICAS: String(servers.streamReplicas), ...SETTINGS };
 const profileDir = args.profile ? mkdtempSync(join(tmpdir(), 's1c-prof-')) : null;
 const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
 const services = await startPipeline(env, args.phases ? PIPELINE.filter((n) => n !== 'enricher') : PIPELINE, nodeArgs);
 for (const s of services) sampler.watch(s.name, s.pid);
 
 const probe = args['store-probe'] ? new StoreProbe(servers.mongoUrl, env.S1C_DB_NAME, 500) : null;
-const nc = await connect({ servers: servers.natsUrl, noAsyncTraces: true });
+const nc = await connect({ servers: servers.natsServers, noAsyncTraces: true });
 const jsm = await nc.jetstreamManager();
 let failed = null;
 let sourceId;
@@ -194,7 +197,7 @@ console.log('');
 const tableWall = rawPhase ? wall - enricherStart : wall;
 console.log(`CPU seconds and peak RSS of each process over the ${tableWall?.toFixed(1)} s of the ${rawPhase ? 'second phase' : 'run'}:`);
 printProcTable(rows, tableWall);
-const ours = rows.filter((r) => !['nats-server', 'ferretdb', 's1-simulator'].includes(r.name)).reduce((a, r) => a + r.cpuSeconds, 0);
+const ours = rows.filter((r) => !['nats-server', 'ferretdb', 's1-simulator'].includes(r.name.replace(/#\d+$/, ''))).reduce((a, r) => a + r.cpuSeconds, 0);
 if (!rawPhase) console.log(`our services' CPU per 1,000 records: ${((1000 * ours) / done).toFixed(3)} s`);
 if (probe) {
   console.log('');

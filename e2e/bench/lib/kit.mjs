@@ -78,7 +78,11 @@ export function childPidsNamed(names) {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid && names.includes(comm)) found[comm] = Number(entry);
+      if (ppid !== process.pid || !names.includes(comm)) continue;
+      // A cluster's nodes: nats-server, nats-server#2, nats-server#3.
+      let name = comm;
+      for (let n = 2; found[name] !== undefined; n++) name = `${comm}#${n}`;
+      found[name] = Number(entry);
     } catch {
       /* gone */
     }
@@ -139,15 +143,22 @@ export function printProcTable(rows, wallSeconds) {
   console.log(`| all | ${total.toFixed(1)} | ${Math.round((100 * total) / wallSeconds)} (of ${os.cpus().length * 100}) | | |`);
 }
 
-/** nats-server and FerretDB: the harness's (our children, sampled) or the ones NATS_URL / MONGO_URL name. */
-export async function startServers() {
-  const { startNatsServer, startFerretDb } = await load('libs/test-harness/dist/index.js');
+/**
+ * nats-server and FerretDB: the harness's (our children, sampled) or the ones NATS_URL / MONGO_URL
+ * name. With `cluster`, three nats-server processes routed to each other (a JetStream cluster), and
+ * `streamReplicas` 3 for the services' S1C_STREAM_REPLICAS.
+ */
+export async function startServers({ cluster = false } = {}) {
+  const { startNatsServer, startNatsCluster, startFerretDb } = await load('libs/test-harness/dist/index.js');
   const started = [];
-  const natsUrl = process.env.NATS_URL ?? (started.push(await startNatsServer()), started.at(-1).url);
+  const natsUrl = process.env.NATS_URL ?? (started.push(cluster ? await startNatsCluster() : await startNatsServer()), started.at(-1).url);
   const mongoUrl = process.env.MONGO_URL ?? (started.push(await startFerretDb()), started.at(-1).url);
   const pids = childPidsNamed(['nats-server', 'ferretdb']);
   return {
     natsUrl,
+    /** For a client: the servers of `natsUrl`. */
+    natsServers: natsUrl.split(','),
+    streamReplicas: cluster ? 3 : 1,
     mongoUrl,
     pids,
     async stop() {

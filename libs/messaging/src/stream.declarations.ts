@@ -124,6 +124,28 @@ async function answered<T>(logger: LoggerLike, what: string, request: () => Prom
   }
 }
 
+/** How long {@link led} waits for a replicated stream to elect its leader. */
+const LEADER_WAIT_MS = 30_000;
+
+/**
+ * The stream's info once it has a leader. A replicated stream just created (or moved) elects one
+ * a moment later, and until then every request about it (a consumer to create, a message to
+ * store) goes unanswered: returning only then spares each caller its own timeouts.
+ */
+async function led(jsm: JetStreamManager, info: StreamInfo, logger: LoggerLike): Promise<StreamInfo> {
+  const deadline = Date.now() + LEADER_WAIT_MS;
+  let current = info;
+  while (current.cluster && !current.cluster.leader) {
+    if (Date.now() > deadline) {
+      logger.warn({ stream: info.config.name }, 'the stream has no leader yet: going on, its requests will be retried');
+      return current;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    current = await answered(logger, `stream ${info.config.name}`, () => jsm.streams.info(info.config.name));
+  }
+  return current;
+}
+
 /** How many times a create the cluster cannot place yet is tried (about a second apart). */
 const PLACEMENT_ATTEMPTS = 30;
 
@@ -200,7 +222,7 @@ export async function ensureStream(
     }
     if (!existing) {
       try {
-        return { action: 'created', info: await answered(logger, `stream ${config.name}`, () => jsm.streams.add(config)) };
+        return { action: 'created', info: await led(jsm, await answered(logger, `stream ${config.name}`, () => jsm.streams.add(config)), logger) };
       } catch (error) {
         if (isPermissionViolation(error)) {
           mayCreate = false;
@@ -224,14 +246,14 @@ export async function ensureStream(
       }
     }
     const fields = differingFields(config, existing.config);
-    if (fields.length === 0) return { action: 'unchanged', info: existing };
+    if (fields.length === 0) return { action: 'unchanged', info: await led(jsm, existing, logger) };
     // nats-server 2.9 on its own takes such an update and reports the replicas asked for, while it
     // keeps one copy: refuse it as it refuses the create.
     if (fields.includes('num_replicas') && (config.num_replicas ?? 1) > 1 && !existing.cluster?.name) {
       throw new DeclarationConflictError(`stream ${config.name}`, ['num_replicas'], new Error('replicas > 1 not supported in non-clustered mode'));
     }
     try {
-      return { action: 'updated', info: await answered(logger, `stream ${config.name}`, () => jsm.streams.update(config.name, config)) };
+      return { action: 'updated', info: await led(jsm, await answered(logger, `stream ${config.name}`, () => jsm.streams.update(config.name, config)), logger) };
     } catch (error) {
       if (isPermissionViolation(error)) {
         logger.warn({ stream: config.name, fields }, 'stream differs from this service\'s declaration, which its NATS user may not update: using it as it is');
