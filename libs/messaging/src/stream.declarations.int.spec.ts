@@ -123,7 +123,10 @@ describe('stream replicas (S1C_STREAM_REPLICAS)', () => {
       const jsm = await nc.jetstreamManager();
       const created = await ensureStream(jsm, STREAMS.events, { replicas: 3 });
       expect(created.info.config.num_replicas).toBe(3);
+      // Returned once it has elected a leader: a consumer created right away gets an answer.
+      expect(created.info.cluster?.leader).toBeTruthy();
       expect(created.info.cluster?.replicas).toHaveLength(2);
+      await jsm.consumers.add(STREAMS.events.name, { durable_name: 'right-away', ack_policy: AckPolicy.Explicit });
 
       const name = uniqueName('REPL');
       await ensureStream(jsm, { name, subjects: [`${name}.>`] }, { replicas: 1 });
