@@ -14,10 +14,14 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals): Promise<number | NodeJS.Signals>;
 }
 
-/** Starts `services/<name>/dist/main.js` with exactly the given environment (plus PATH). */
+/**
+ * Starts `services/<name>/dist/main.js` with exactly the given environment (plus PATH, and no
+ * metrics endpoint unless it names `S1C_METRICS_PORT`: processes of test files side by side would
+ * all want the default port).
+ */
 export function startService(name: string, env: Record<string, string>, args: string[] = []): ServiceProcess {
   const child = spawn(process.execPath, [join(ROOT, 'services', name, 'dist', 'main.js'), ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', S1C_METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,4 +1,4 @@
-import { serverUrls, startNatsServer, uniqueDbName, type RunningServer } from '@s1c/test-harness';
+import { freePort, serverUrls, startNatsServer, uniqueDbName, type RunningServer } from '@s1c/test-harness';
 import { MongoClient, type Db } from 'mongodb';
 import { connect, type NatsConnection } from 'nats';
 import { randomBytes } from 'node:crypto';
@@ -30,6 +30,8 @@ export interface SystemOptions {
    */
   readonly supervise?: boolean;
   readonly restartDelayMs?: number;
+  /** Serve each instance's Prometheus metrics on a free port of its own (default: none). */
+  readonly metrics?: boolean;
 }
 
 /** A process that ended without the test asking it to. */
@@ -56,6 +58,8 @@ export class SystemUnderTest {
   private closed = false;
   /** A nats-server of this system's own, when the test did not pass one. */
   private ownNats: RunningServer | undefined;
+  /** Each instance's metrics port, with `metrics`. */
+  private readonly metricsPorts = new Map<string, number>();
 
   private constructor(
     readonly env: Record<string, string>,
@@ -87,6 +91,7 @@ export class SystemUnderTest {
     const mongo = await MongoClient.connect(mongoUrl);
     const system = new SystemUnderTest(env, nc, mongo, mongo.db(env.S1C_DB_NAME), options);
     system.ownNats = ownNats;
+    if (options.metrics) for (const instance of system.instances()) system.metricsPorts.set(instance, await freePort());
     for (const instance of system.instances()) system.launch(instance);
     await Promise.all(system.instances().map((instance) => system.waitUntilStarted(instance)));
     return system;
@@ -148,6 +153,15 @@ export class SystemUnderTest {
     }
     this.launch(instance);
     await this.waitUntilStarted(instance);
+  }
+
+  /** An instance's `GET /metrics` text (the system was started with `metrics`). */
+  async metrics(instance: string): Promise<string> {
+    const port = this.metricsPorts.get(instance);
+    if (port === undefined) throw new Error(`${instance} serves no metrics: start the system with { metrics: true }`);
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+    if (!response.ok) throw new Error(`${instance} /metrics answered ${response.status}`);
+    return response.text();
   }
 
   /** Instances whose process is running now. */
@@ -276,7 +290,8 @@ export class SystemUnderTest {
     const previous = this.processes.get(instance);
     if (previous) this.earlier.set(instance, `${this.earlier.get(instance) ?? ''}${previous.output()}\n--- restarted ---\n`);
     const service = instance.split('#')[0]!;
-    const child = startService(service, this.env);
+    const metricsPort = this.metricsPorts.get(instance);
+    const child = startService(service, metricsPort === undefined ? this.env : { ...this.env, S1C_METRICS_PORT: String(metricsPort) });
     this.processes.set(instance, child);
     void child.exited().then((exit) => {
       if (this.stopping.has(child) || this.closed) return;

@@ -25,3 +25,25 @@ export const commonEnvShape = {
    */
   S1C_SHUTDOWN_DEADLINE: env.durationMs('8s'),
 };
+
+/**
+ * Where a service serves Prometheus metrics (`GET /metrics`): `S1C_METRICS_PORT` (each service its
+ * own default; 0 turns it off) on `S1C_METRICS_HOST` (loopback by default; compose sets 0.0.0.0 on
+ * its private network and publishes nothing). Metrics carry no secret.
+ */
+export function metricsEnvShape(defaultPort: number) {
+  return {
+    S1C_METRICS_PORT: env.port(defaultPort),
+    S1C_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  };
+}
+
+/** The default metrics port of each service (`S1C_METRICS_PORT`); health serves its own on its API port. */
+export const METRICS_PORTS = {
+  registry: 9101,
+  scheduler: 9102,
+  'fetcher-activities': 9103,
+  'fetcher-agents': 9104,
+  'fetcher-threats': 9105,
+  enricher: 9106,
+} as const;

@@ -1,4 +1,4 @@
-export { commonEnvShape, env, parseDurationMs } from './env.schema';
+export { commonEnvShape, env, METRICS_PORTS, metricsEnvShape, parseDurationMs } from './env.schema';
 export {
   connectionProblems,
   mongoConnectionOf,

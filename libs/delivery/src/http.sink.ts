@@ -12,6 +12,7 @@ import { DATA_RECORD_HEADERS, parseDataRecord } from './data-record';
 import { DayCollections } from './delivered.set';
 import type { DeliveryHealth } from './delivery.health';
 import { sumoHeaders, type SumoHeaders } from './sumo.headers';
+import { deliveryMetrics } from './delivery.metrics';
 
 const gzip = promisify(gzipCallback);
 
@@ -230,7 +231,9 @@ export class HttpSink {
     for (let attempt = 1; ; attempt++) {
       if (this.stopping.signal.aborted) return;
       let delayMs: number;
+      const started = performance.now();
       const outcome = await this.post(batch.headers, body);
+      deliveryMetrics.sinkRequest(outcome.kind === 'ok' ? 'ok' : outcome.kind, performance.now() - started);
       if (outcome.kind === 'ok') {
         await this.settleDelivered(batch);
         await health.accepted(batch.sourceId, batch.api).catch((error: unknown) => logger.warn({ ...log, err: error }, 'could not resolve the delivery health event'));
@@ -314,6 +317,7 @@ export class HttpSink {
     }
     this.stats.batchesSent += 1;
     this.stats.recordsSent += batch.items.length;
+    deliveryMetrics.sinkDelivered(batch.api, batch.items.length);
   }
 
   private async toDeadLetter(messages: readonly HeldMessage[], reason: 'PoisonMessage', message: string): Promise<void> {

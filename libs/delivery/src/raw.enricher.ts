@@ -7,6 +7,7 @@ import { headers as createHeaders, type JetStreamClient, type JsMsg } from 'nats
 import { buildDataRecord, DATA_RECORD_HEADERS } from './data-record';
 import { DeliveredSet, isDay, type ClaimResult } from './delivered.set';
 import { SourceVersionError, type SourceDirectory } from './source.directory';
+import { deliveryMetrics } from './delivery.metrics';
 
 /** The durable consumer of raw records on `S1C_RAW`. */
 export const ENRICHER_DURABLE = 'enricher';
@@ -195,6 +196,8 @@ export class RawEnricher {
     const skipped = first.size - toPublish.length + repeats;
     this.stats.published += toPublish.length;
     this.stats.skippedDelivered += skipped;
+    for (const [api, count] of countBy(toPublish, (r) => r.batch.api)) deliveryMetrics.output(api, count);
+    deliveryMetrics.alreadyOutput(skipped);
     if (skipped > 0) logger.debug({ records: skipped }, 'records already delivered skipped');
   }
 
@@ -277,4 +280,10 @@ function safeRawSubject(api: string, sourceId: string): string | undefined {
 function settledLater<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => undefined);
   return promise;
+}
+
+function countBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
+  return counts;
 }

@@ -3,6 +3,7 @@ import { Controller, Inject, Injectable, Module, type BeforeApplicationShutdown,
 import { Ctx, Payload } from '@nestjs/microservices';
 import { isSourceEvent, sourceDecider, type SourceEvent, type SourceState } from '@s1c/domain';
 import { FoldedStreams } from '@s1c/event-store';
+import { METRICS_PORTS } from '@s1c/config';
 import { createLogger, type Logger } from '@s1c/logger';
 import { ensureStream, JetStreamConsumer, NatsTransport, STREAMS, subjects, type JetStreamContext } from '@s1c/messaging';
 import { openConnections, RUNTIME, RuntimeModule, startServiceApplication, type RuntimeModuleOptions, type ServiceConnections } from '@s1c/runtime';
@@ -147,7 +148,21 @@ export async function startFetcher(spec: ApiSpec, config: FetcherConfig, options
   // Before connecting: a malformed key is a configuration error, not a connection's.
   const secrets = SecretBox.fromKeyList(config.S1C_SECRET_KEY);
   const connections = await openConnections(config, { name, logger, ...(options.clock ? { clock: options.clock } : {}) });
-  const { app, close } = await startServiceApplication(FetcherModule.register({ config, logger, connections }, spec, secrets, options), {
+  const { app, close } = await startServiceApplication(FetcherModule.register(
+      {
+        config,
+        logger,
+        connections,
+        metrics: {
+          port: config.S1C_METRICS_PORT ?? (METRICS_PORTS as Record<string, number>)[name] ?? 0,
+          host: config.S1C_METRICS_HOST,
+          consumers: [{ stream: STREAMS.jobs.name, durable: fetcherDurable(spec) }],
+        },
+      },
+      spec,
+      secrets,
+      options,
+    ), {
     logger,
     connections,
     // The jobs stream is the scheduler's; raw records and dead letters are published here.

@@ -1,10 +1,13 @@
-import { commonEnvShape, env, loadConfig } from '@s1c/config';
+import { commonEnvShape, env, loadConfig, metricsEnvShape } from '@s1c/config';
 import type { RetryPolicy } from '@s1c/domain';
 import { z } from 'zod';
 
 /** A fetcher's environment (the same for the three of them), parsed once at start-up. */
 export const fetcherEnvShape = {
   ...commonEnvShape,
+  /** The metrics port; default the fetcher's own (`METRICS_PORTS` of @s1c/config: 9103 activities, 9104 agents, 9105 threats); 0: none. */
+  S1C_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+  S1C_METRICS_HOST: metricsEnvShape(0).S1C_METRICS_HOST,
   /** AES-256 key(s) that decrypt the sources' API tokens; the registry's `S1C_SECRET_KEY`. */
   S1C_SECRET_KEY: z.string().min(1),
   /** Allows http and private/loopback console URLs: for tests and the simulator only. */

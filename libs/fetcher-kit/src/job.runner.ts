@@ -34,6 +34,7 @@ import { AggregateCache } from './aggregate.cache';
 import { carriedCollection } from './carried-folds';
 import { MalformedRecordError, snapshotIdOf, type ApiSpec } from './api-spec';
 import type { RawPublisher } from './raw.publisher';
+import { fetcherMetrics } from './fetcher.metrics';
 
 /** SentinelOne's largest page. */
 export const PAGE_LIMIT = 1000;
@@ -256,12 +257,16 @@ export class JobRunner {
     const tracker: Tracker = { expected: null };
     const fields = { jobId: job.jobId, sourceId: job.sourceId, api: job.api, lane: job.lane, correlationId: job.jobId };
     const log = this.deps.logger.child(fields);
+    let outcome: JobOutcome | undefined;
     try {
-      const outcome = await this.execute(job, ctx, signal, tracker, log);
+      outcome = await this.execute(job, ctx, signal, tracker, log);
       log.info({ outcome }, `job ${outcome.kind}`);
       return outcome;
     } catch (error) {
-      return this.onError(job, error, signal, tracker, log);
+      outcome = await this.onError(job, error, signal, tracker, log);
+      return outcome;
+    } finally {
+      fetcherMetrics.job(job.api, job.lane, outcome?.kind ?? 'error');
     }
   }
 
@@ -304,6 +309,7 @@ export class JobRunner {
       timeoutMs: settings.s1TimeoutMs,
       rateLimiter: ConsoleRateLimiter.shared(host, settings.requestsPerSecond),
       ...(settings.resolver ? { resolver: settings.resolver } : {}),
+      onRequest: fetcherMetrics.s1Request,
     });
     try {
       // 4. Verify the token once per configuration generation.
@@ -506,6 +512,7 @@ export class JobRunner {
       }
       try {
         await this.deps.publisher.publish(subject, records, { ...baseHeaders, [RAW_BATCH_HEADERS.fetchedAt]: fetchedAt });
+        fetcherMetrics.recordsFetched(job.api, records.length);
       } catch (error) {
         throw new RawPublishError(subject, error);
       }

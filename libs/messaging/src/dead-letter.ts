@@ -1,3 +1,4 @@
+import { Counter } from 'prom-client';
 import { headers as createHeaders, type JetStreamClient, type JsMsg } from 'nats';
 import { publishBytes } from './jetstream.publisher';
 import { subjects } from './subjects';
@@ -31,6 +32,12 @@ export type DeadLetterSource = Pick<JsMsg, 'subject' | 'seq' | 'data' | 'term'> 
 // Header values travel in the protocol line: keep them on one line and bounded.
 const headerValue = (text: string): string => text.replace(/[\r\n]+/g, ' ').slice(0, 1024);
 
+const deadLettersTotal = new Counter({
+  name: 's1c_dead_letters_total',
+  help: 'Messages this process moved to S1C_DLQ, by the stream and durable they came from and the reason.',
+  labelNames: ['stream', 'durable', 'reason'] as const,
+});
+
 /**
  * Dead-letters a message (the one policy of every consumer here): a copy with its headers and the
  * `S1c-Dlq-*` headers to `s1c.dlq.<stream>.<durable>`, then `term()`. The copy's
@@ -61,6 +68,7 @@ export async function deadLetter(
   h.set(DEAD_LETTER_HEADERS.reason, reason);
   h.set(DEAD_LETTER_HEADERS.error, headerValue(errorMessage));
   await publishBytes(js, subjects.deadLetter(stream, durable), m.data, { msgId: `${stream}:${durable}:${m.seq}`, headers: h });
+  deadLettersTotal.inc({ stream, durable, reason });
   // A bare term: nats-server 2.9 ignores "+TERM <reason>".
   m.term();
 }

@@ -1,9 +1,11 @@
 import { Inject, Injectable, Module, type DynamicModule } from '@nestjs/common';
 import { createLogger } from '@s1c/logger';
-import { serverUrls } from '@s1c/test-harness';
+import { freePort, serverUrls } from '@s1c/test-harness';
 import { Writable } from 'node:stream';
+import { AckPolicy } from 'nats';
 import { describe, expect, it } from 'vitest';
 import { openConnections, type ServiceConnections } from './service.connections';
+import { MetricsEndpoint, type MetricsSettings } from './metrics';
 import { RUNTIME, RuntimeModule, startServiceApplication } from './service.module';
 
 const FAILS_IN = Symbol('fails in');
@@ -40,11 +42,11 @@ class Witness {
 
 @Module({})
 class WitnessModule {
-  static register(connections: ServiceConnections, failsIn?: Phase): DynamicModule {
+  static register(connections: ServiceConnections, failsIn?: Phase, metrics?: MetricsSettings): DynamicModule {
     const logger = createLogger({ name: 'test', level: 'silent' });
     return {
       module: WitnessModule,
-      imports: [RuntimeModule.forRoot({ config: {}, logger, connections })],
+      imports: [RuntimeModule.forRoot({ config: {}, logger, connections, ...(metrics ? { metrics } : {}) })],
       providers: [Witness, { provide: FAILS_IN, useValue: failsIn }],
     };
   }
@@ -103,5 +105,43 @@ describe('openConnections', () => {
   it('rejects with an error that names NATS when it cannot be reached', async () => {
     const { mongoUrl } = serverUrls();
     await expect(openConnections({ NATS_URL: 'nats://127.0.0.1:1', MONGO_URL: mongoUrl, S1C_DB_NAME: 'runtimetest' }, { name: 'runtime-test', logger })).rejects.toThrow(/NATS/);
+  });
+});
+
+describe('the metrics endpoint', () => {
+  it('serves the process metrics and the backlog of the durable consumers it is given, from start to stop', async () => {
+    const { connections: opened } = await connections();
+    const stream = `METRICS_${Date.now()}`;
+    await opened.jsm.streams.add({ name: stream, subjects: [`${stream}.>`] });
+    await opened.jsm.consumers.add(stream, { durable_name: 'reader', ack_policy: AckPolicy.Explicit });
+    for (let i = 0; i < 3; i++) await opened.js.publish(`${stream}.${i}`, new Uint8Array([i]));
+    const port = await freePort();
+    const { close } = await startServiceApplication(WitnessModule.register(opened, undefined, { port, host: '127.0.0.1', consumers: [{ stream, durable: 'reader' }] }), {
+      logger,
+      connections: opened,
+    });
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toContain('text/plain');
+      const text = await response.text();
+      expect(text).toMatch(/^process_cpu_seconds_total \d/m);
+      expect(text).toMatch(/^nodejs_heap_size_used_bytes \d/m);
+      expect(text).toContain(`s1c_consumer_pending_messages{stream="${stream}",durable="reader"} 3`);
+      expect(text).toContain(`s1c_consumer_ack_pending_messages{stream="${stream}",durable="reader"} 0`);
+      expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
+      expect((await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'POST' })).status).toBe(404);
+    } finally {
+      await opened.jsm.streams.delete(stream).catch(() => undefined);
+      await close();
+    }
+    await expect(fetch(`http://127.0.0.1:${port}/metrics`)).rejects.toThrow();
+  });
+
+  it('serves nothing with port 0', async () => {
+    const { connections: opened } = await connections();
+    const { app, close } = await startServiceApplication(WitnessModule.register(opened, undefined, { port: 0, host: '127.0.0.1', consumers: [] }), { logger, connections: opened });
+    expect(app.get(MetricsEndpoint).port).toBe(0);
+    await close();
   });
 });

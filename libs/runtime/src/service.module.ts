@@ -13,25 +13,19 @@ import {
 import type { CustomTransportStrategy } from '@nestjs/microservices';
 import { NestFactory } from '@nestjs/core';
 import { NestLogger, type Logger } from '@s1c/logger';
+import { METRICS_SETTINGS, MetricsEndpoint, type MetricsSettings } from './metrics';
+import { RUNTIME } from './runtime.tokens';
 import type { ServiceConnections } from './service.connections';
 
-/** Injection tokens of what {@link RuntimeModule} provides to every provider of a service. */
-export const RUNTIME = {
-  /** The service's parsed configuration. */
-  config: Symbol('s1c.config'),
-  /** The service's pino logger ({@link Logger}). */
-  logger: Symbol('s1c.logger'),
-  /** Its {@link ServiceConnections}. */
-  connections: Symbol('s1c.connections'),
-  /** `() => Date`: the time the service decides with (tests set it). */
-  clock: Symbol('s1c.clock'),
-} as const;
+export { RUNTIME } from './runtime.tokens';
 
 export interface RuntimeModuleOptions {
   readonly config: unknown;
   readonly logger: Logger;
   readonly connections: ServiceConnections;
   readonly clock?: () => Date;
+  /** Where to serve `GET /metrics`, and the durable consumers whose backlog it reports; none: no endpoint. */
+  readonly metrics?: MetricsSettings;
 }
 
 /** Closes the connections in the last phase of a stop, once every provider has handed its work back. */
@@ -58,7 +52,8 @@ export class RuntimeModule {
       { provide: RUNTIME.connections, useValue: options.connections },
       { provide: RUNTIME.clock, useValue: options.clock ?? (() => new Date()) },
     ];
-    return { module: RuntimeModule, global: true, providers: [...provided, ConnectionsCloser], exports: provided.map((p) => p.provide) };
+    const metrics = options.metrics ? [{ provide: METRICS_SETTINGS, useValue: options.metrics }, MetricsEndpoint] : [];
+    return { module: RuntimeModule, global: true, providers: [...provided, ConnectionsCloser, ...metrics], exports: provided.map((p) => p.provide) };
   }
 }
 

@@ -10,6 +10,7 @@ export {
   type ListQuery,
   type S1Api,
   type S1ClientOptions,
+  type S1RequestOutcome,
   type S1Page,
   type TokenDetails,
 } from './s1.client';

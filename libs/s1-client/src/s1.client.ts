@@ -41,6 +41,17 @@ export interface S1ClientOptions {
   max429WaitMs?: number;
   /** Resolves host names (tests inject one); default: the system resolver. */
   resolver?: AddressResolver;
+  /** Told of every HTTP request once it ended: what it read, its status (or `error`), how long it took (metrics). */
+  onRequest?: (request: S1RequestOutcome) => void;
+}
+
+/** One HTTP request to the console, as {@link S1ClientOptions.onRequest} hears of it. */
+export interface S1RequestOutcome {
+  /** What it read: `activities`, `system/info`, ... (never the query or the token). */
+  readonly what: string;
+  /** The HTTP status, or `error` when no response came (timeout, reset, refused, TLS). */
+  readonly status: number | 'error';
+  readonly durationMs: number;
 }
 
 /** What to list: the same `filters` must be re-sent with every `cursor` of one walk. */
@@ -151,6 +162,7 @@ export class S1Client {
   readonly #maxBodyBytes: number;
   readonly #max429Retries: number;
   readonly #max429WaitMs: number;
+  readonly #onRequest: ((request: S1RequestOutcome) => void) | undefined;
   readonly #limiter: ConsoleRateLimiter;
   readonly #agent: http.Agent;
   readonly #lookup: LookupFunction;
@@ -175,6 +187,7 @@ export class S1Client {
     this.#max429Retries = Math.max(0, Math.floor(options.max429Retries ?? DEFAULT_MAX_429_RETRIES));
     this.#max429WaitMs = Math.max(0, options.max429WaitMs ?? DEFAULT_MAX_429_WAIT_MS);
     this.#limiter = options.rateLimiter ?? ConsoleRateLimiter.shared(this.#url.host);
+    this.#onRequest = options.onRequest;
     const agentOptions = { keepAlive: true, maxSockets: 8, maxFreeSockets: 4 };
     this.#agent = this.#url.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     this.#lookup = guardedLookup({
@@ -276,7 +289,15 @@ export class S1Client {
         throw this.#error('Aborted', `the call to ${spec.what} was cancelled`);
       }
       requests += 1;
-      const attempt = await this.#send(spec, signal, !staleRetried);
+      const started = performance.now();
+      let attempt: Attempt;
+      try {
+        attempt = await this.#send(spec, signal, !staleRetried);
+      } catch (error) {
+        this.#onRequest?.({ what: spec.what, status: 'error', durationMs: performance.now() - started });
+        throw error;
+      }
+      if (attempt.kind === 'response') this.#onRequest?.({ what: spec.what, status: attempt.response.status, durationMs: performance.now() - started });
       if (attempt.kind === 'retry-stale-socket') {
         staleRetried = true;
         continue;

@@ -3,7 +3,9 @@ import { createLogger, type Logger } from '@s1c/logger';
 import { openConnections, startServiceApplication } from '@s1c/runtime';
 import type { Db } from 'mongodb';
 import type { NatsConnection } from 'nats';
-import { DeliveredSet, type FileSink, type HttpSink, type RawEnricher, type SourceDirectory } from '@s1c/delivery';
+import { DeliveredSet, ENRICHER_DURABLE, FILE_SINK_DURABLE, HTTP_SINK_DURABLE, type FileSink, type HttpSink, type RawEnricher, type SourceDirectory } from '@s1c/delivery';
+import { STREAMS } from '@s1c/messaging';
+import type { ConsumedDurable } from '@s1c/runtime';
 import type { EnricherConfig } from './enricher.config';
 import { DeliveredCleanup, EnricherModule, EnricherSources, FileSinkService, HttpSinkService, RawEnricherService } from './enricher.module';
 
@@ -37,7 +39,10 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
   const logger = options.logger ?? createLogger({ name: 'enricher', level: config.LOG_LEVEL });
   const connections = await openConnections(config, { name: 'enricher', logger, ...(options.clock ? { clock: options.clock } : {}) });
   const { app, close } = await startServiceApplication(
-    EnricherModule.register({ config, logger, connections, ...(options.clock ? { clock: options.clock } : {}) }, { random: options.random ?? Math.random }),
+    EnricherModule.register(
+      { config, logger, connections, ...(options.clock ? { clock: options.clock } : {}), metrics: { port: config.S1C_METRICS_PORT, host: config.S1C_METRICS_HOST, consumers: consumedDurables(config) } },
+      { random: options.random ?? Math.random },
+    ),
     { logger, connections },
   );
   const cleanup = app.get(DeliveredCleanup);
@@ -60,4 +65,13 @@ export async function startEnricher(config: EnricherConfig, options: EnricherOpt
     cleanupDelivered: () => cleanup.run(),
     close,
   };
+}
+
+/** The durable consumers this enricher reads: their backlog is in its metrics. */
+function consumedDurables(config: EnricherConfig): ConsumedDurable[] {
+  return [
+    { stream: STREAMS.raw.name, durable: ENRICHER_DURABLE },
+    ...(config.S1C_SINK_HTTP_URL ? [{ stream: STREAMS.data.name, durable: HTTP_SINK_DURABLE }] : []),
+    ...(config.S1C_SINK_FILE_DIR ? [{ stream: STREAMS.data.name, durable: FILE_SINK_DURABLE }] : []),
+  ];
 }

@@ -1,4 +1,4 @@
-import { commonEnvShape, ConfigError, env, loadConfig } from '@s1c/config';
+import { commonEnvShape, ConfigError, env, loadConfig, METRICS_PORTS, metricsEnvShape } from '@s1c/config';
 import { z } from 'zod';
 
 const optionalUrl = z
@@ -21,6 +21,7 @@ const bytes = (defaultValue: number) => z.coerce.number().int().min(1024).defaul
 /** The enricher's environment, parsed once at start-up (documented in services/enricher/README.md). */
 export const enricherEnvShape = {
   ...commonEnvShape,
+  ...metricsEnvShape(METRICS_PORTS.enricher),
   /** Raw batches (messages of up to a page of records each) handled together: one claim insert, one marker. */
   S1C_ENRICHER_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(2),
   /** Batches processed at once by this process (overlaps MongoDB and NATS round trips). */

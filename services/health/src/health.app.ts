@@ -3,7 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { isLoopbackHost } from '@s1c/config';
 import { createLogger, type Logger } from '@s1c/logger';
-import { openConnections, startHttpServiceApplication } from '@s1c/runtime';
+import { collectProcessMetrics, openConnections, startHttpServiceApplication } from '@s1c/runtime';
 import type { AddressInfo } from 'node:net';
 import { HealthExceptionFilter } from './api-exception.filter';
 import { loadDashboardAssets, type DashboardAssets } from './dashboard.controller';
@@ -42,6 +42,7 @@ export async function startHealth(config: HealthConfig, options: HealthOptions =
   const logger = options.logger ?? createLogger({ name: 'health', level: config.LOG_LEVEL });
   const clock = options.clock ?? (() => new Date());
   const assets = options.assets ?? loadDashboardAssets();
+  collectProcessMetrics();
   const connections = await openConnections(config, { name: 'health', logger, clock });
   const { app, close } = await startHttpServiceApplication<NestExpressApplication>(HealthModule.register({ runtime: { config, logger, connections, clock }, assets }), {
     logger,

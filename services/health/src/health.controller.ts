@@ -8,6 +8,7 @@ import { OPENAPI_DOCUMENT } from './openapi.document';
 import { DependencyProbes } from './probes';
 import { healthEventsQuerySchema, noQuerySchema, sourceHealthEventsQuerySchema, sourcesQuerySchema } from './query.schemas';
 import { RUNTIME } from '@s1c/runtime';
+import { register } from 'prom-client';
 
 
 /** The read API: source status and health events. */
@@ -72,7 +73,8 @@ export class OpsController {
   @Get('metrics')
   @Header('Content-Type', METRICS_CONTENT_TYPE)
   async metrics() {
-    return renderMetrics(await this.queries.metricsSnapshot(), this.clock());
+    // The read models' figures (every replica the same), then this process's own (prom-client's registry).
+    return `${renderMetrics(await this.queries.metricsSnapshot(), this.clock())}${await register.metrics()}`;
   }
 
   @Get('api/docs')

@@ -40,7 +40,7 @@ export async function startRegistry(config: RegistryConfig, options: RegistryOpt
   const connections = await openConnections(config, { name: 'registry', logger, clock });
   const { app, close } = await startServiceApplication(
     RegistryModule.register({
-      runtime: { config, logger, connections, clock },
+      runtime: { config, logger, connections, clock, metrics: { port: config.S1C_METRICS_PORT, host: config.S1C_METRICS_HOST, consumers: [] } },
       secrets,
       policy: { allowInsecure: config.S1C_ALLOW_INSECURE_BASE_URL, ...(options.resolver ? { resolver: options.resolver } : {}) },
     }),

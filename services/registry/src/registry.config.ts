@@ -1,9 +1,10 @@
-import { commonEnvShape, env, loadConfig } from '@s1c/config';
+import { commonEnvShape, env, loadConfig, METRICS_PORTS, metricsEnvShape } from '@s1c/config';
 import { z } from 'zod';
 
 /** The registry's environment, parsed once at start-up. */
 export const registryEnvShape = {
   ...commonEnvShape,
+  ...metricsEnvShape(METRICS_PORTS.registry),
   /** AES-256 key(s) for API tokens: `base64` or `kid:base64[,kid:base64...]`; the first encrypts. */
   S1C_SECRET_KEY: z.string().min(1),
   /** Allows http and private/loopback console URLs: for tests and the simulator only. */

@@ -30,7 +30,10 @@ export async function startScheduler(config: SchedulerConfig, options: Scheduler
   const logger = options.logger ?? createLogger({ name: 'scheduler', level: config.LOG_LEVEL });
   const connections = await openConnections(config, { name: 'scheduler', logger });
   const { app, close } = await startServiceApplication(
-    SchedulerModule.register({ config, logger, connections, ...(options.clock ? { clock: options.clock } : {}) }, { background: options.background ?? true }),
+    SchedulerModule.register(
+      { config, logger, connections, ...(options.clock ? { clock: options.clock } : {}), metrics: { port: config.S1C_METRICS_PORT, host: config.S1C_METRICS_HOST, consumers: [] } },
+      { background: options.background ?? true },
+    ),
     { logger, connections },
   );
   const service = app.get(SchedulerService);

@@ -1,8 +1,9 @@
-import { commonEnvShape, ConfigError, env, loadConfig } from '@s1c/config';
+import { commonEnvShape, ConfigError, env, loadConfig, METRICS_PORTS, metricsEnvShape } from '@s1c/config';
 
 /** The scheduler's environment, parsed once at start-up. It never sees API tokens. */
 export const schedulerEnvShape = {
   ...commonEnvShape,
+  ...metricsEnvShape(METRICS_PORTS.scheduler),
   /** How far back the first collection of activities and threats reaches. */
   S1C_BACKFILL: env.durationMs('24h'),
   /** How often the live lane collects what is new. */

@@ -17,6 +17,7 @@ import {
 } from '@s1c/domain';
 import { ConcurrencyError, type EventMetadata, type RecordedEvent } from '@s1c/event-store';
 import type { Logger } from '@s1c/logger';
+import { Counter } from 'prom-client';
 import type { CollectionRepository, SourceRepository } from './scheduler.repositories';
 import type { Folded, SchedulerState } from './scheduler.state';
 
@@ -36,6 +37,12 @@ export interface SchedulerDriverDeps {
 }
 
 const ACTOR = 'scheduler';
+
+const jobsPublished = new Counter({
+  name: 's1c_jobs_dispatched_total',
+  help: 'Fetch jobs the scheduler published to S1C_JOBS, by API and lane.',
+  labelNames: ['api', 'lane'] as const,
+});
 
 /**
  * Executes what {@link decideSourceActions} says for every source, folds its own appends into
@@ -161,6 +168,7 @@ export class SchedulerDriver {
   private async tryPublish(job: FetchJob): Promise<boolean> {
     try {
       await this.deps.publish(fetchJobSchema.parse(job));
+      jobsPublished.inc({ api: job.api, lane: job.lane });
       this.unpublished.delete(job.jobId);
       return true;
     } catch (error) {

@@ -158,6 +158,8 @@ export async function startFetcherFixture(options: FetcherFixtureOptions = {}): 
 
   const config = (overrides: Record<string, string> = {}) =>
     loadFetcherConfig({
+      // No metrics endpoint: test files run side by side, and would all want the default port.
+      S1C_METRICS_PORT: '0',
       NATS_URL: natsUrl,
       MONGO_URL: mongoUrl,
       S1C_DB_NAME: dbName,

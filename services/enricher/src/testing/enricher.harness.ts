@@ -73,6 +73,8 @@ export async function createEnricherWorld(): Promise<EnricherWorld> {
     logText: () => lines.join(''),
     async start(env = {}) {
       const config = loadEnricherConfig({
+        // No metrics endpoint: test files run side by side, and would all want the default port.
+        S1C_METRICS_PORT: '0',
         NATS_URL: natsUrl,
         MONGO_URL: mongoUrl,
         S1C_DB_NAME: dbName,

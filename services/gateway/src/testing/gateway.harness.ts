@@ -117,6 +117,7 @@ export async function startRegistryForTest(options: { natsUrl?: string; natsAuth
   const dbName = uniqueDbName('gateway');
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
+    S1C_METRICS_PORT: '0',
     LOG_LEVEL: 'debug',
     NATS_URL: options.natsUrl ?? serverUrls().natsUrl,
     MONGO_URL: mongoUrl,

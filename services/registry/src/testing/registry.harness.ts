@@ -44,6 +44,8 @@ export async function startRegistryUnderTest(
   });
   const logger: Logger = createLogger({ name: 'registry', level: 'debug', destination });
   const config = loadRegistryConfig({
+    // No metrics endpoint: test files run side by side, and would all want the default port.
+    S1C_METRICS_PORT: '0',
     NATS_URL: natsUrl,
     MONGO_URL: mongoUrl,
     S1C_DB_NAME: dbName,

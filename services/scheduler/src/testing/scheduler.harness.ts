@@ -39,6 +39,8 @@ export class ManualClock {
 }
 
 export const TEST_ENV = {
+  // No metrics endpoint: test files run side by side, and would all want the default port.
+  S1C_METRICS_PORT: '0',
   S1C_BACKFILL: '24h',
   S1C_POLL_INTERVAL: '5m',
   S1C_LIVE_OVERLAP: '2m',
