@@ -145,7 +145,7 @@ describe('infra/docker-compose.yml', () => {
     // The lines to fill in: the key, every password and the API token (infra/scripts/generate-passwords.sh fills those).
     expect(envExample).toMatch(/^S1C_SECRET_KEY=$/m);
     expect(envExample.match(/^\w+=/gm)!.sort()).toEqual(
-      ['S1C_SECRET_KEY=', 'MONGO_PASSWORD=', 'S1C_MONGO_ROOT_PASSWORD=', 'S1C_MONGO_MEMBER_PASSWORD=', 'S1C_API_TOKEN=', ...NATS_USERS.map((u) => `${natsPasswordVariable(u)}=`)].sort(),
+      ['S1C_SECRET_KEY=', 'MONGO_PASSWORD=', 'S1C_MONGO_ROOT_PASSWORD=', 'S1C_MONGO_MEMBER_PASSWORD=', 'S1C_GRAFANA_ADMIN_PASSWORD=', 'S1C_API_TOKEN=', ...NATS_USERS.map((u) => `${natsPasswordVariable(u)}=`)].sort(),
     );
   });
 
@@ -168,7 +168,7 @@ describe('infra/docker-compose.yml', () => {
     expect(service('nats').volumes).toEqual(expect.arrayContaining(['nats-data:/data', './nats/nats.conf:/etc/nats/nats.conf:ro']));
     expect(service('nats').command).toEqual(['-c', '/etc/nats/nats.conf', '-js', '-sd', '/data/jetstream']);
     expect(service('enricher').volumes).toContain('enricher-output:/data/output');
-    expect(Object.keys(compose.volumes ?? {}).sort()).toEqual(['enricher-output', 'mongo-data', 'nats-data']);
+    expect(Object.keys(compose.volumes ?? {}).sort()).toEqual(['enricher-output', 'grafana-data', 'mongo-data', 'nats-data', 'prometheus-data']);
   });
 
   it('starts the health API and the gateway with the token generate-passwords.sh writes, and refuses them without it', () => {
@@ -262,9 +262,9 @@ describe('infra/docker-compose.yml', () => {
     expect(job.restart).toBe('no');
     expect(job.environment?.S1C_DEMO_BASE_URL).toBe('http://s1-simulator:8088/');
     expect(job.depends_on).toEqual({ registry: { condition: 'service_healthy' }, 's1-simulator': { condition: 'service_healthy' } });
-    // Only those two are in the profile; the system itself starts without it.
+    // Only those two are in the demo profile (and Prometheus and Grafana in observability); the system itself starts without them.
     const profiled = Object.entries(compose.services).filter(([, s]) => s.profiles).map(([n]) => n);
-    expect(profiled.sort()).toEqual(['demo-source', 's1-simulator']);
+    expect(profiled.sort()).toEqual(['demo-source', 'grafana', 'prometheus', 's1-simulator']);
 
     // The demo override (and only it) lets the registry and the fetchers accept the simulator's http URL.
     const insecure = Object.entries(demoOverride.services)
@@ -272,6 +272,28 @@ describe('infra/docker-compose.yml', () => {
       .map(([n]) => n);
     expect(insecure.sort()).toEqual(['registry', ...FETCHERS].sort());
     for (const name of APP_SERVICES) expect(service(name).environment?.S1C_ALLOW_INSECURE_BASE_URL ?? '${S1C_ALLOW_INSECURE_BASE_URL:-}').toBe('${S1C_ALLOW_INSECURE_BASE_URL:-}');
+  });
+});
+
+describe('the observability profile (infra/prometheus, infra/grafana)', () => {
+  it('scrapes every service on the metrics port compose gives it, and the health service with its token', () => {
+    const config = parse(read('infra/prometheus/prometheus.yml')) as { scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }>; authorization?: { credentials_file?: string } }> };
+    const targets = Object.fromEntries(config.scrape_configs.map((c) => [c.job_name, c.static_configs.flatMap((t) => t.targets)]));
+    for (const name of APP_SERVICES.filter((n) => n !== 'health')) {
+      expect(targets[`s1c-${name}`], name).toEqual([`${name}:${service(name).environment!.S1C_METRICS_PORT}`]);
+      expect(service(name).environment!.S1C_METRICS_HOST, name).toBe('0.0.0.0');
+      expect(service(name).ports ?? [], `${name} publishes no metrics port`).not.toContainEqual(expect.stringContaining(service(name).environment!.S1C_METRICS_PORT!));
+    }
+    expect(targets['s1c-health']).toEqual(['health:8080']);
+    const health = config.scrape_configs.find((c) => c.job_name === 's1c-health')!;
+    expect(health.authorization?.credentials_file).toBe('/tmp/s1c-api-token');
+    expect(service('prometheus').entrypoint!.join(' ')).toContain('> /tmp/s1c-api-token');
+    expect(service('prometheus').volumes).toEqual(expect.arrayContaining(['./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro', './prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro']));
+    expect(service('grafana').volumes).toEqual(expect.arrayContaining(['./grafana/provisioning:/etc/grafana/provisioning:ro', './grafana/dashboards:/var/lib/grafana/dashboards:ro']));
+    // Published on loopback unless told otherwise, as the API is.
+    expect(service('prometheus').ports).toEqual(['${S1C_PUBLISH_ADDRESS:-127.0.0.1}:${S1C_PROMETHEUS_PUBLISHED_PORT:-9090}:9090']);
+    expect(service('grafana').ports).toEqual(['${S1C_PUBLISH_ADDRESS:-127.0.0.1}:${S1C_GRAFANA_PUBLISHED_PORT:-3000}:3000']);
+    expect(service('grafana').environment!.GF_AUTH_ANONYMOUS_ENABLED).toBe('false');
   });
 });
 

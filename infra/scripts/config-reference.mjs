@@ -96,7 +96,7 @@ export const MEANINGS = {
   S1C_SINK_MAX_ACK_PENDING: 'Unacknowledged output messages a sink may hold; at least `S1C_SINK_BATCH_RECORDS`.',
   S1C_SINK_FILE_DIR: 'Directory of the file sink (NDJSON per source and API); the file sink runs only when this is set. In compose: a path under `/data/output` (the `enricher-output` volume).',
   S1C_SINK_FILE_MAX_BYTES: 'A file-sink file is rotated once it would grow beyond this many bytes.',
-  S1C_METRICS_PORT: 'Port of the service\'s Prometheus metrics, `GET /metrics` (process and Node.js metrics, and the service\'s own: S1 request durations, jobs, records, consumer backlogs, sink requests, dead letters); each service has its own default (registry 9101, scheduler 9102, fetcher-activities 9103, fetcher-agents 9104, fetcher-threats 9105, enricher 9106); `0`: none. The health service serves its metrics on its API port.',
+  S1C_METRICS_PORT: 'Port of the service\'s Prometheus metrics, `GET /metrics` (process and Node.js metrics, and the service\'s own: S1 request durations, jobs, records, consumer backlogs, sink requests, dead letters); each service has its own default (registry 9101, scheduler 9102, fetcher-activities 9103, fetcher-agents 9104, fetcher-threats 9105, enricher 9106, gateway 9107); `0`: none. The health service serves its metrics on its API port.',
   S1C_METRICS_HOST: 'Address the metrics endpoint listens on (loopback by default). The metrics carry no secret.',
   S1C_HEALTH_PORT: 'Port of the health API and dashboard (`0` picks a free one).',
   S1C_HEALTH_HOST:
@@ -127,7 +127,7 @@ export const COMPOSE = {
   MONGO_PASSWORD: { required: true, note: "required; the `mongo` container's init script gives it to the user it creates (readWrite on `S1C_DB_NAME` only)" },
   MONGO_PASSWORD_FILE: { fixed: '', note: 'empty: compose passes the password by variable' },
   S1C_SECRET_KEY: { required: true, note: 'required; compose refuses to start without it' },
-  S1C_METRICS_PORT: { perService: true, note: 'fixed per service inside the container (9101 registry ... 9106 enricher), on the compose network only, not published' },
+  S1C_METRICS_PORT: { perService: true, note: 'fixed per service inside the container (9101 registry ... 9107 gateway), on the compose network only, not published' },
   S1C_METRICS_HOST: { fixed: '0.0.0.0', note: 'fixed at 0.0.0.0 inside the container, so that a Prometheus on the compose network can scrape it' },
   S1C_HEALTH_PORT: { fixed: '8080', note: 'fixed at 8080 inside the container; the host port is `S1C_HEALTH_PUBLISHED_PORT`' },
   S1C_HEALTH_HOST: { fixed: '0.0.0.0', note: 'fixed at 0.0.0.0 inside the container (so a token is needed); published on `S1C_PUBLISH_ADDRESS`' },
@@ -163,6 +163,9 @@ export const COMPOSE_ONLY = [
   { name: 'S1C_HEALTH_PUBLISHED_PORT', default: '8080', meaning: 'Host port of the health API and dashboard (on `S1C_PUBLISH_ADDRESS`).' },
   { name: 'S1C_GATEWAY_PUBLISHED_PORT', default: '8081', meaning: 'Host port of the HTTP source API (gateway) (on `S1C_PUBLISH_ADDRESS`).' },
   { name: 'S1C_DEMO_TOKEN', default: 'demo-token', meaning: 'Demo profile only: the API token the simulator accepts and the demo source uses.' },
+  { name: 'S1C_PROMETHEUS_PUBLISHED_PORT', default: '9090', meaning: 'Observability profile only: host port of Prometheus (on `S1C_PUBLISH_ADDRESS`).' },
+  { name: 'S1C_GRAFANA_PUBLISHED_PORT', default: '3000', meaning: 'Observability profile only: host port of Grafana (on `S1C_PUBLISH_ADDRESS`).' },
+  { name: 'S1C_GRAFANA_ADMIN_PASSWORD', required: true, meaning: 'Password of Grafana\'s `admin` (observability profile); `generate-passwords.sh` fills it.' },
   { name: 'S1C_MONGO_ROOT_PASSWORD', required: true, meaning: "Password of MongoDB's administrator `s1c-admin` (the `mongo` container's root user; the services never get it)." },
   { name: 'S1C_MONGO_MEMBER_PASSWORD', required: true, meaning: 'infra/docker-compose.cluster.yml only: the secret the MongoDB replica-set members authenticate each other with (written into their key file); the services never get it.' },
   ...NATS_USERS.map(([user, who]) => ({

@@ -35,6 +35,7 @@ bash infra/scripts/generate-passwords.sh "$env_file" >/dev/null
 echo "docker-compose $(docker-compose version --short): config"
 "${compose[@]}" --env-file "$env_file" config -q
 "${compose[@]}" --env-file "$env_file" --profile demo config -q
+"${compose[@]}" --env-file "$env_file" --profile observability config -q
 "${demo[@]}" --env-file "$env_file" --profile demo config -q
 services=$("${compose[@]}" --env-file "$env_file" --profile demo config --services | sort | tr '\n' ' ')
 echo "  services (demo profile): $services"

@@ -46,4 +46,5 @@ export const METRICS_PORTS = {
   'fetcher-agents': 9104,
   'fetcher-threats': 9105,
   enricher: 9106,
+  gateway: 9107,
 } as const;

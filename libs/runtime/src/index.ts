@@ -25,4 +25,4 @@ export {
 } from './run-service';
 export { openConnections, type ConnectionConfig, type OpenConnectionsOptions, type ServiceConnections } from './service.connections';
 export { RUNTIME, RuntimeModule, startHttpServiceApplication, startServiceApplication, type RuntimeModuleOptions, type ServiceApplication } from './service.module';
-export { collectProcessMetrics, MetricsEndpoint, type ConsumedDurable, type MetricsSettings } from './metrics';
+export { collectProcessMetrics, MetricsEndpoint, startMetricsServer, type ConsumedDurable, type MetricsServer, type MetricsSettings } from './metrics';

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Logger } from '@s1c/logger';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Gauge, register } from 'prom-client';
 import { RUNTIME } from './runtime.tokens';
@@ -50,10 +50,53 @@ export interface MetricsSettings {
 
 export const METRICS_SETTINGS = Symbol('s1c.metrics.settings');
 
-/** Serves `GET /metrics` (Prometheus text format) on the service's metrics port, from start to stop. */
+/** A running metrics server ({@link startMetricsServer}). */
+export interface MetricsServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `GET /metrics` (Prometheus text format, prom-client's default registry with the process
+ * metrics) on `port` and `host`; `refresh` runs before each scrape (e.g. gauges read from a server).
+ */
+export async function startMetricsServer(options: { port: number; host: string; logger: Logger; refresh?: () => Promise<void> }): Promise<MetricsServer> {
+  collectProcessMetrics();
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('only GET /metrics here\n');
+      return;
+    }
+    (options.refresh ?? (async () => undefined))()
+      .then(() => register.metrics())
+      .then(
+        (text) => res.writeHead(200, { 'Content-Type': register.contentType }).end(text),
+        (error: unknown) => {
+          options.logger.warn({ err: error }, 'could not render the metrics');
+          res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics unavailable\n');
+        },
+      );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  options.logger.info({ metrics: `http://${options.host}:${port}/metrics` }, 'metrics served');
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Serves the service's metrics ({@link startMetricsServer}) from start to stop, with its consumers' backlog. */
 @Injectable()
 export class MetricsEndpoint implements OnApplicationBootstrap, OnApplicationShutdown {
-  private server: Server | undefined;
+  private server: MetricsServer | undefined;
 
   constructor(
     @Inject(METRICS_SETTINGS) private readonly settings: MetricsSettings,
@@ -63,43 +106,22 @@ export class MetricsEndpoint implements OnApplicationBootstrap, OnApplicationShu
 
   /** The port it listens on (0 when it does not). */
   get port(): number {
-    return (this.server?.address() as AddressInfo | null)?.port ?? 0;
+    return this.server?.port ?? 0;
   }
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.settings.port === 0) return;
-    collectProcessMetrics();
-    const server = createServer((req, res) => {
-      if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
-        res.writeHead(404, { 'Content-Type': 'text/plain' }).end('only GET /metrics here\n');
-        return;
-      }
-      this.render().then(
-        (text) => res.writeHead(200, { 'Content-Type': register.contentType }).end(text),
-        (error: unknown) => {
-          this.logger.warn({ err: error }, 'could not render the metrics');
-          res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics unavailable\n');
-        },
-      );
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.settings.port, this.settings.host, () => resolve());
-    });
-    this.server = server;
-    this.logger.info({ metrics: `http://${this.settings.host}:${this.port}/metrics` }, 'metrics served');
+    this.server = await startMetricsServer({ port: this.settings.port, host: this.settings.host, logger: this.logger, refresh: () => this.readConsumers() });
   }
 
   async onApplicationShutdown(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server?.close();
   }
 
-  /** The consumers' gauges read now (a consumer that cannot be read keeps its last values), then everything. */
-  async render(): Promise<string> {
+  /** The consumers' gauges read now; a consumer that cannot be read keeps its last values. */
+  private async readConsumers(): Promise<void> {
     await Promise.all(
       this.settings.consumers.map(async ({ stream, durable }) => {
         const info = await this.connections.jsm.consumers.info(stream, durable).catch(() => undefined);
@@ -109,6 +131,5 @@ export class MetricsEndpoint implements OnApplicationBootstrap, OnApplicationShu
         consumerRedelivered.set({ stream, durable }, info.num_redelivered);
       }),
     );
-    return register.metrics();
   }
 }

@@ -35,7 +35,7 @@ describe('the gateway on an interface beyond loopback', () => {
   });
 
   const start = async (env: Record<string, string>) => {
-    const config = loadGatewayConfig({ NATS_URL: serverUrls().natsUrl, S1C_GATEWAY_PORT: '0', S1C_COMMAND_TIMEOUT: '2s', ...env });
+    const config = loadGatewayConfig({ NATS_URL: serverUrls().natsUrl, S1C_METRICS_PORT: '0', S1C_GATEWAY_PORT: '0', S1C_COMMAND_TIMEOUT: '2s', ...env });
     const runtime = await startGateway(config, { logger });
     running.push(runtime);
     return runtime;
@@ -60,7 +60,7 @@ describe('the gateway on an interface beyond loopback', () => {
   it('refuses to start on 0.0.0.0 when the token file holds no token', async () => {
     const file = join(dir, 'tokens');
     writeFileSync(file, '# nobody yet\n');
-    const config = loadGatewayConfig({ NATS_URL: serverUrls().natsUrl, S1C_GATEWAY_PORT: '0', S1C_GATEWAY_HOST: '0.0.0.0', S1C_API_TOKENS_FILE: file });
+    const config = loadGatewayConfig({ NATS_URL: serverUrls().natsUrl, S1C_METRICS_PORT: '0', S1C_GATEWAY_PORT: '0', S1C_GATEWAY_HOST: '0.0.0.0', S1C_API_TOKENS_FILE: file });
     await expect(startGateway(config, { logger })).rejects.toThrow(ConfigError);
     await expect(startGateway(config, { logger })).rejects.toThrow(/S1C_GATEWAY_HOST: listens on 0\.0\.0\.0, beyond loopback, without an API token/);
   });

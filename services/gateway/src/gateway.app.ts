@@ -5,6 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { createLogger, NestLogger, registerSecret, type Logger } from '@s1c/logger';
 import { connectNats, drainNats } from '@s1c/messaging';
+import { startMetricsServer } from '@s1c/runtime';
 import type { NatsConnection } from 'nats';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -65,6 +66,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     app.useGlobalFilters(new ApiExceptionFilter(logger));
     await app.listen(config.S1C_GATEWAY_PORT, config.S1C_GATEWAY_HOST);
     cleanup.push(() => app.close());
+    if (config.S1C_METRICS_PORT !== 0) {
+      const metrics = await startMetricsServer({ port: config.S1C_METRICS_PORT, host: config.S1C_METRICS_HOST, logger });
+      cleanup.push(() => metrics.close());
+    }
     const port = (app.getHttpServer().address() as AddressInfo).port;
     const host = config.S1C_GATEWAY_HOST === '0.0.0.0' || config.S1C_GATEWAY_HOST === '::' ? '127.0.0.1' : config.S1C_GATEWAY_HOST;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;

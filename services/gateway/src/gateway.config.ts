@@ -1,4 +1,4 @@
-import { anonymousExposureProblem, commonEnvShape, ConfigError, env, loadConfig, natsEnvShape } from '@s1c/config';
+import { anonymousExposureProblem, commonEnvShape, ConfigError, env, loadConfig, METRICS_PORTS, metricsEnvShape, natsEnvShape } from '@s1c/config';
 import { z } from 'zod';
 import { ApiTokensError, parseApiTokens } from './api-tokens';
 
@@ -7,6 +7,7 @@ export const gatewayEnvShape = {
   ...natsEnvShape,
   LOG_LEVEL: commonEnvShape.LOG_LEVEL,
   S1C_SHUTDOWN_DEADLINE: commonEnvShape.S1C_SHUTDOWN_DEADLINE,
+  ...metricsEnvShape(METRICS_PORTS.gateway),
   /** Port of the HTTP source API. */
   S1C_GATEWAY_PORT: env.port(8081),
   /** Interface to listen on: loopback unless named (compose names 0.0.0.0 inside the container). */

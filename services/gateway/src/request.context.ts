@@ -1,6 +1,7 @@
 import type { Logger } from '@s1c/logger';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Histogram } from 'prom-client';
 
 export const REQUEST_ID_HEADER = 'X-Request-Id';
 /** What the gateway accepts as a caller's request id; anything else is replaced by a new one. */
@@ -43,6 +44,14 @@ export function requestIdOf(req: IncomingMessage): string {
   return tagged[REQUEST_ID];
 }
 
+/** The HTTP source API's requests (no path label: paths carry source ids). */
+const requestDuration = new Histogram({
+  name: 's1c_gateway_request_duration_seconds',
+  help: 'Duration of requests to the HTTP source API, by method and status.',
+  labelNames: ['method', 'status'] as const,
+  buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
+});
+
 /**
  * Express middleware: gives every request its id, echoes it in `X-Request-Id`, and logs one line
  * per request when the response is done (never headers or bodies, which can carry tokens).
@@ -53,6 +62,7 @@ export function requestContext(logger: Logger) {
     res.setHeader(REQUEST_ID_HEADER, requestId);
     const started = performance.now();
     res.once('finish', () => {
+      requestDuration.observe({ method: req.method ?? '', status: String(res.statusCode) }, (performance.now() - started) / 1000);
       const path = (req.url ?? '').split('?')[0]!.slice(0, 300);
       const fields = { requestId, method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started) };
       if (res.statusCode >= 500) logger.warn(fields, 'request failed');

@@ -54,6 +54,7 @@ export async function startGatewayUnderTest(
   const responses: string[] = [];
   const logger: Logger = createLogger({ name: 'gateway', level: 'debug', destination: capture(lines) });
   const config = loadGatewayConfig({
+    S1C_METRICS_PORT: '0',
     NATS_URL: options.natsUrl ?? serverUrls().natsUrl,
     S1C_GATEWAY_PORT: '0',
     S1C_GATEWAY_HOST: '127.0.0.1',
