@@ -96,6 +96,7 @@ export const MEANINGS = {
   S1C_SINK_MAX_ACK_PENDING: 'Unacknowledged output messages a sink may hold; at least `S1C_SINK_BATCH_RECORDS`.',
   S1C_SINK_FILE_DIR: 'Directory of the file sink (NDJSON per source and API); the file sink runs only when this is set. In compose: a path under `/data/output` (the `enricher-output` volume).',
   S1C_SINK_FILE_MAX_BYTES: 'A file-sink file is rotated once it would grow beyond this many bytes.',
+  S1C_SINK_FILE_FORMAT: 'What a file-sink line holds: `record`, the output record (`id`, `sourceId`, `collectorId`, `api`, `metadata` with the SIEM fields, `fetchedAt`, and the S1 object under `event`), for a log shipper to route and map; `event`, the bare S1 object.',
   S1C_METRICS_PORT: 'Port of the service\'s Prometheus metrics, `GET /metrics` (process and Node.js metrics, and the service\'s own: S1 request durations, jobs, records, consumer backlogs, sink requests, dead letters); each service has its own default (registry 9101, scheduler 9102, fetcher-activities 9103, fetcher-agents 9104, fetcher-threats 9105, enricher 9106, gateway 9107); `0`: none. The health service serves its metrics on its API port.',
   S1C_METRICS_HOST: 'Address the metrics endpoint listens on (loopback by default). The metrics carry no secret.',
   S1C_HEALTH_PORT: 'Port of the health API and dashboard (`0` picks a free one).',

@@ -9,17 +9,25 @@ import { DATA_RECORD_HEADERS, parseDataRecord } from './data-record';
 /** The durable consumer of the file sink on `S1C_DATA`. */
 export const FILE_SINK_DURABLE = 'sink-file';
 
+/**
+ * What a line holds: `record`, the output record (the SIEM metadata, the source, the API and the
+ * fetch time next to the S1 object under `event`); `event`, the bare S1 object.
+ */
+export type FileSinkFormat = 'record' | 'event';
+
 export interface FileSinkSettings {
   readonly dir: string;
   readonly maxBytes: number;
+  readonly format: FileSinkFormat;
 }
 
 const SAFE_SOURCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const NEWLINE = Buffer.from('\n');
 
 /**
- * Writes output records for local use: one NDJSON line per S1 object (exactly the bytes collected)
- * in `<dir>/<sourceId>/<api>.ndjson`. A file that would grow beyond `maxBytes` is first renamed to
+ * Writes output records for a log shipper or local use: one NDJSON line per record in
+ * `<dir>/<sourceId>/<api>.ndjson`, the output record or its bare event ({@link FileSinkFormat}),
+ * byte for byte. A file that would grow beyond `maxBytes` is first renamed to
  * `<api>.<n>.ndjson` (n = 1, 2, ... in order of rotation) and a new one started. Lines are written
  * and flushed to disk (fsync) before the messages are acked, so nothing acked is lost; a crash
  * between write and ack can repeat lines (at least once: files are for local use).
@@ -55,7 +63,9 @@ export class FileSink {
         group = { sourceId, api, lines: [], messages: [] };
         groups.set(key, group);
       }
-      group.lines.push(Buffer.from(parsed.event.buffer, parsed.event.byteOffset, parsed.event.byteLength), NEWLINE);
+      // Either way the bytes as they are: the output record as the enricher built it, or its event.
+      const line = this.settings.format === 'event' ? parsed.event : m.data;
+      group.lines.push(Buffer.from(line.buffer, line.byteOffset, line.byteLength), NEWLINE);
       group.messages.push(m);
     }
     // One writer at a time: rotation reads and renames files.

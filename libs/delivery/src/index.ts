@@ -11,7 +11,7 @@
 export { buildDataRecord, DATA_RECORD_HEADERS, parseDataRecord, type DataEnvelope, type ParsedDataRecord } from './data-record';
 export { DeliveredSet, type ClaimResult } from './delivered.set';
 export { DeliveryHealth, deliveryStreamId } from './delivery.health';
-export { FILE_SINK_DURABLE, FileSink, type FileSinkSettings } from './file.sink';
+export { FILE_SINK_DURABLE, FileSink, type FileSinkFormat, type FileSinkSettings } from './file.sink';
 export { HTTP_SINK_DURABLE, HttpSink, type HttpSinkSettings, type HttpSinkStats } from './http.sink';
 export { LruCache } from './lru.cache';
 export { ENRICHER_DURABLE, RawEnricher, type EnricherStats } from './raw.enricher';

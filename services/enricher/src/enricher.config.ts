@@ -73,6 +73,11 @@ export const enricherEnvShape = {
   S1C_SINK_FILE_DIR: z.string().min(1).optional(),
   /** A file is rotated once it would grow beyond this many bytes. */
   S1C_SINK_FILE_MAX_BYTES: bytes(100 * 1024 * 1024),
+  /**
+   * What a file-sink line holds: `record` (default), the output record, with the SIEM metadata next
+   * to the S1 object under `event`; `event`, the bare S1 object.
+   */
+  S1C_SINK_FILE_FORMAT: z.enum(['record', 'event']).default('record'),
 };
 
 export type EnricherConfig = ReturnType<typeof loadEnricherConfig>;

@@ -247,7 +247,7 @@ export class FileSinkService implements OnApplicationBootstrap, OnModuleDestroy 
     @Inject(RUNTIME.connections) connections: ServiceConnections,
     @Inject(RUNTIME.logger) logger: Logger,
   ) {
-    this.sink = new FileSink(connections.js, { dir: config.S1C_SINK_FILE_DIR!, maxBytes: config.S1C_SINK_FILE_MAX_BYTES }, logger);
+    this.sink = new FileSink(connections.js, { dir: config.S1C_SINK_FILE_DIR!, maxBytes: config.S1C_SINK_FILE_MAX_BYTES, format: config.S1C_SINK_FILE_FORMAT }, logger);
     this.consumer = new SinkConsumer(connections, config, FILE_SINK_DURABLE, 'file sink: output records to NDJSON files', this.sink.handle, logger);
   }
 

@@ -278,36 +278,59 @@ describe('HTTP sink', () => {
 });
 
 describe('file sink', () => {
-  it('writes NDJSON per source and API, rotating by size, every record once and unchanged', async () => {
+  /** The lines of a source's files for an API, rotated ones included, and the files' names. */
+  const linesOf = async (dir: string, sourceId: string, api: string) => {
+    const names = (await readdir(join(dir, sourceId)).catch(() => [] as string[])).filter((n) => n.startsWith(api));
+    const lines: string[] = [];
+    for (const name of names) lines.push(...(await readFile(join(dir, sourceId, name), 'utf8')).split('\n').filter(Boolean));
+    return { names, lines };
+  };
+
+  it('writes NDJSON per source and API, rotating by size, every record once: each line the output record, its SIEM metadata next to the event, the event byte for byte', async () => {
     const dir = await mkdtemp(join(tmpdir(), 's1c-file-sink-'));
     try {
-      const runtime = await world.start({ S1C_SINK_FILE_DIR: dir, S1C_SINK_FILE_MAX_BYTES: '4096' });
-      const version = await createSource(world, 'files', sourceConfig());
+      const runtime = await world.start({ S1C_SINK_FILE_DIR: dir, S1C_SINK_FILE_MAX_BYTES: '8192' });
+      const version = await createSource(world, 'files', sourceConfig({ name: 'Files', fields: [{ key: 'team', value: 'soc' }] }));
       const N = 60;
       for (let i = 0; i < N; i++) {
         await publishRaw(world, { sourceId: 'files', api: 'activities', recordId: `files:activities:${i}`, sourceVersion: version, body: activity('files', i) });
       }
-      await publishRaw(world, { sourceId: 'files', api: 'agents', recordId: 'files:agents:1', sourceVersion: version, body: '{"id":"1224294323241529157"}' });
-      const linesOf = async () => {
-        const names = (await readdir(join(dir, 'files')).catch(() => [] as string[])).filter((n) => n.startsWith('activities'));
-        const lines: string[] = [];
-        for (const name of names) lines.push(...(await readFile(join(dir, 'files', name), 'utf8')).split('\n').filter(Boolean));
-        return { names, lines };
-      };
-      await eventually(async () => (await linesOf()).lines.length >= N, 20_000, 'every line on disk');
-      const { names, lines } = await linesOf();
+      await eventually(async () => (await linesOf(dir, 'files', 'activities')).lines.length >= N, 20_000, 'every line on disk');
+      const { names, lines } = await linesOf(dir, 'files', 'activities');
       expect(names).toContain('activities.ndjson');
       expect(names).toContain('activities.1.ndjson');
-      expect(names.length).toBeGreaterThan(2);
-      for (const name of names) {
-        const text = await readFile(join(dir, 'files', name), 'utf8');
-        expect(Buffer.byteLength(text)).toBeLessThanOrEqual(4096);
+      for (const name of names) expect(Buffer.byteLength(await readFile(join(dir, 'files', name), 'utf8'))).toBeLessThanOrEqual(8192);
+      expect(lines).toHaveLength(N);
+      const records = lines.map((line) => JSON.parse(line) as { id: string; sourceId: string; api: string; metadata: Record<string, unknown>; fetchedAt: string });
+      expect(records.map((r) => r.id).sort()).toEqual(Array.from({ length: N }, (_, i) => `files:activities:${i}`).sort());
+      for (const [i, record] of records.entries()) {
+        expect(record).toMatchObject({ sourceId: 'files', api: 'activities', metadata: { _source: 'Files', _sourceCategory: 'sec/s1', team: 'soc' } });
+        // The event is the collected object, byte for byte (its 64-bit ids unrounded).
+        const n = Number(record.id.split(':').at(-1));
+        expect(lines[i]).toContain(`"event":${activity('files', n)}`);
+        expect(lines[i]!.endsWith(`"event":${activity('files', n)}}`)).toBe(true);
       }
-      expect(lines.sort()).toEqual(Array.from({ length: N }, (_, i) => activity('files', i)).sort());
-      await eventually(async () => (await readFile(join(dir, 'files', 'agents.ndjson'), 'utf8').catch(() => '')) === '{"id":"1224294323241529157"}\n', 10_000, 'the agents file');
       await runtime.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
+
+  it('with S1C_SINK_FILE_FORMAT=event, writes the bare S1 object, unchanged', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 's1c-file-sink-'));
+    try {
+      const runtime = await world.start({ S1C_SINK_FILE_DIR: dir, S1C_SINK_FILE_FORMAT: 'event' });
+      const version = await createSource(world, 'bare', sourceConfig());
+      for (let i = 0; i < 5; i++) {
+        await publishRaw(world, { sourceId: 'bare', api: 'activities', recordId: `bare:activities:${i}`, sourceVersion: version, body: activity('bare', i) });
+      }
+      await publishRaw(world, { sourceId: 'bare', api: 'agents', recordId: 'bare:agents:1', sourceVersion: version, body: '{"id":"1224294323241529157"}' });
+      await eventually(async () => (await linesOf(dir, 'bare', 'activities')).lines.length >= 5, 20_000, 'every line on disk');
+      expect((await linesOf(dir, 'bare', 'activities')).lines.sort()).toEqual(Array.from({ length: 5 }, (_, i) => activity('bare', i)).sort());
+      await eventually(async () => (await readFile(join(dir, 'bare', 'agents.ndjson'), 'utf8').catch(() => '')) === '{"id":"1224294323241529157"}\n', 10_000, 'the agents file');
+      await runtime.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
