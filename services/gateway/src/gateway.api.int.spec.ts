@@ -144,15 +144,15 @@ describe('the HTTP source API', () => {
       const all = await gw.request('GET', sources('list-a'));
       expect(all.status).toBe(200);
       expect(all.body.sources.map((s: { source: { config: { name: string } } }) => s.source.config.name)).toEqual(['One', 'Three', 'Two']);
-      expect(all.body.next).toBeNull();
+      expect(all.body.nextCursor).toBeNull();
       expect(all.body.sources.every((s: { collectorId: string; source: { config: { api_secret: string } } }) => s.collectorId === 'list-a' && s.source.config.api_secret === '********')).toBe(true);
 
       const first = await gw.request('GET', `${sources('list-a')}?limit=2`);
       expect(first.body.sources).toHaveLength(2);
-      expect(first.body.next).toEqual(expect.any(String));
-      const second = await gw.request('GET', `${sources('list-a')}?limit=2&cursor=${encodeURIComponent(first.body.next)}`);
+      expect(first.body.nextCursor).toEqual(expect.any(String));
+      const second = await gw.request('GET', `${sources('list-a')}?limit=2&cursor=${encodeURIComponent(first.body.nextCursor)}`);
       expect(second.body.sources.map((s: { source: { config: { name: string } } }) => s.source.config.name)).toEqual(['Two']);
-      expect(second.body.next).toBeNull();
+      expect(second.body.nextCursor).toBeNull();
 
       expect((await gw.request('GET', `${sources('list-a')}?name=Three`)).body.sources).toHaveLength(1);
       expect((await gw.request('GET', `${sources('list-a')}?state=Pending,Error`)).body.sources).toHaveLength(3);

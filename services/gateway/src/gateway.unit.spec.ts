@@ -68,6 +68,8 @@ describe('the configuration', () => {
       S1C_GATEWAY_HOST: '127.0.0.1',
       S1C_ALLOW_ANONYMOUS: false,
       S1C_COMMAND_TIMEOUT: 15_000,
+      S1C_METRICS_PORT: 9107,
+      S1C_METRICS_HOST: '127.0.0.1',
     });
   });
 

@@ -114,7 +114,7 @@ export const OPENAPI_DOCUMENT = {
       },
       SourceList: {
         type: 'object',
-        properties: { sources: { type: 'array', items: ref('SourceDocument') }, next: { type: 'string', nullable: true, description: 'Pass as `cursor` for the next page.' } },
+        properties: { sources: { type: 'array', items: ref('SourceDocument') }, nextCursor: { type: 'string', nullable: true, description: 'Pass as `cursor` for the next page.' } },
       },
     },
   },

@@ -20,7 +20,7 @@ export const listQuerySchema = z.strictObject({
     .transform(Number)
     .pipe(z.number().min(1, 'must be at least 1').max(1000, 'must be at most 1000'))
     .default(100),
-  /** `next` of the previous page. */
+  /** `nextCursor` of the previous page. */
   cursor: z.string().min(1).max(512).optional(),
 });
 export type ListQuery = z.infer<typeof listQuerySchema>;

@@ -29,7 +29,7 @@ export class SourcesController {
     parsePathIds(collectorId);
     const { state, name, limit, cursor } = parseQuery(listQuerySchema, query);
     const reply = await this.registry.send('list', { collectorId, limit, ...(state ? { state } : {}), ...(name ? { name } : {}), ...(cursor ? { cursor } : {}) }, originOf(req));
-    sendJson(res, 200, { sources: reply.sources, next: reply.nextCursor });
+    sendJson(res, 200, { sources: reply.sources, nextCursor: reply.nextCursor });
   }
 
   @Post(SOURCES)
