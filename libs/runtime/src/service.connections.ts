@@ -44,7 +44,9 @@ export async function openConnections(config: ConnectionConfig, options: OpenCon
     const store = new MongoEventStore(db, options.clock ? { clock: options.clock } : {});
     await store.ensureIndexes();
     nc = await connectNats({ ...natsConnectionOf(config), name: `s1c-${options.name}`, logger: options.logger });
-    const jsm = await nc.jetstreamManager();
+    // No API check ($JS.API.INFO): not every service's NATS user may ask it (infra/nats/nats.conf), and
+    // the first stream declaration says clearly enough whether JetStream answers.
+    const jsm = await nc.jetstreamManager({ checkAPI: false });
     const opened = nc;
     let closing: Promise<void> | undefined;
     return {
