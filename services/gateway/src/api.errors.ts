@@ -1,24 +1,12 @@
 import type { ErrorDetail } from '@s1c/contracts';
+import type { z } from 'zod';
+import type { apiErrorBodySchema, apiErrorItemSchema } from './api.schemas';
 
 /** One entry of {@link ApiErrorBody.errors}. */
-export interface ApiErrorItem {
-  code: string;
-  message: string;
-  meta: Record<string, unknown>;
-}
+export type ApiErrorItem = z.infer<typeof apiErrorItemSchema>;
 
-/**
- * The hosted product's error body: the HTTP status, the request id (`X-Request-Id`, also the
- * correlation id in the registry's logs), a code, a message, and one entry per problem (each bad
- * field of a validation error, with its `path` in `meta`).
- */
-export interface ApiErrorBody {
-  status: number;
-  id: string;
-  code: string;
-  message: string;
-  errors: ApiErrorItem[];
-}
+/** The hosted product's error body ({@link apiErrorBodySchema}). */
+export type ApiErrorBody = z.infer<typeof apiErrorBodySchema>;
 
 /**
  * Status of each registry error code. A code the gateway does not know (a newer registry) is a 500

@@ -1,4 +1,16 @@
-import { SOURCE_STATES } from '@s1c/contracts';
+import { collectorIdSchema, sourceIdSchema } from '@s1c/contracts';
+import { z } from 'zod';
+import { apiErrorBodySchema, replayInputSchema, replayResultSchema, sourceDocumentBodySchema, sourceInputSchema, sourceListSchema, testResultSchema } from './api.schemas';
+import { listQuerySchema } from './query.schemas';
+
+/** A zod schema as OpenAPI 3.1 takes it (JSON Schema 2020-12): requests as they are sent (`input`), replies as they are built (`output`). */
+function openApiSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest;
+}
+
+/** The list's query parameters, one per property of its schema. */
+const listQuery = openApiSchema(listQuerySchema, 'input') as { properties: Record<string, object> };
 
 const json = (schema: object) => ({ 'application/json': { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -6,9 +18,9 @@ const error = (description: string) => ({ description, content: json(ref('Error'
 const etag = { ETag: { description: 'The source\'s version, quoted: `"7"`.', schema: { type: 'string' } } };
 const document = (description: string, headers: object = etag) => ({ description, headers, content: json(ref('SourceDocument')) });
 const pathParams = [
-  { name: 'collectorId', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }, description: 'Scopes every operation.' },
+  { name: 'collectorId', in: 'path', required: true, schema: openApiSchema(collectorIdSchema, 'input'), description: 'Scopes every operation.' },
 ];
-const sourceParams = [...pathParams, { name: 'sourceId', in: 'path', required: true, schema: { type: 'string' } }];
+const sourceParams = [...pathParams, { name: 'sourceId', in: 'path', required: true, schema: openApiSchema(sourceIdSchema, 'input') }];
 const ifMatch = (required: boolean) => ({
   name: 'If-Match',
   in: 'header',
@@ -31,9 +43,9 @@ const withBody = {
 };
 const body = (schema: object, required = true) => ({ required, content: json(schema) });
 
-/** The OpenAPI 3.0 document served at `/api/docs`. */
+/** The OpenAPI 3.1 document served at `/api/docs`. */
 export const OPENAPI_DOCUMENT = {
-  openapi: '3.0.3',
+  openapi: '3.1.0',
   info: {
     title: 's1-collector source API',
     version: '1.0.0',
@@ -42,80 +54,21 @@ export const OPENAPI_DOCUMENT = {
   },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+    // Generated from the zod schemas the gateway and the registry validate with (api.schemas.ts).
     schemas: {
-      Error: {
-        type: 'object',
-        required: ['status', 'id', 'code', 'message', 'errors'],
-        properties: {
-          status: { type: 'integer', example: 404 },
-          id: { type: 'string', description: 'The request id (X-Request-Id).' },
-          code: { type: 'string', example: 'SourceNotFound' },
-          message: { type: 'string' },
-          errors: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['code', 'message', 'meta'],
-              properties: { code: { type: 'string' }, message: { type: 'string' }, meta: { type: 'object', description: '`path` of a bad field; `currentETag` of a 412 found before the update.' } },
-            },
-          },
-        },
-      },
+      Error: openApiSchema(apiErrorBodySchema, 'output'),
       SourceInput: {
-        type: 'object',
-        required: ['source'],
-        description: 'The hosted product\'s document. On update, `api_secret` may be omitted or "********" to keep the stored token.',
-        properties: {
-          'api.version': { type: 'string', enum: ['v1'] },
-          collectorId: { type: 'string', description: 'Optional; must be the collector in the path.' },
-          source: {
-            type: 'object',
-            required: ['config', 'schemaRef', 'sourceType'],
-            properties: {
-              config: {
-                type: 'object',
-                required: ['name', 'base_url', 'supported_apis'],
-                properties: {
-                  name: { type: 'string' },
-                  description: { type: 'string', nullable: true },
-                  category: { type: 'string', nullable: true },
-                  fields: { type: 'object', additionalProperties: true },
-                  base_url: { type: 'string', format: 'uri' },
-                  api_secret: { type: 'string', writeOnly: true },
-                  supported_apis: { type: 'array', items: { type: 'string', enum: ['activities', 'agents', 'threats'] } },
-                },
-              },
-              schemaRef: { type: 'object', properties: { type: { type: 'string', enum: ['SentinelOne Mgmt API'] } } },
-              sourceType: { type: 'string', enum: ['Universal'] },
-            },
-          },
-        },
+        ...openApiSchema(sourceInputSchema, 'input'),
+        description: "The hosted product's document. On update, `api_secret` may be omitted or \"********\" to keep the stored token; `version` (or If-Match) guards against a lost update.",
       },
       SourceDocument: {
-        type: 'object',
+        ...openApiSchema(sourceDocumentBodySchema, 'output'),
         description: 'The document as stored: id, state, timestamps, `api_secret` always "********"; `version` is the ETag.',
-        properties: {
-          'api.version': { type: 'string' },
-          collectorId: { type: 'string' },
-          version: { type: 'integer' },
-          source: {
-            type: 'object',
-            properties: {
-              id: { type: 'string' },
-              config: { type: 'object' },
-              schemaRef: { type: 'object' },
-              sourceType: { type: 'string' },
-              state: { type: 'object', properties: { state: { type: 'string', enum: SOURCE_STATES }, since: { type: 'string', format: 'date-time' }, error: { type: 'object' } } },
-              createdAt: { type: 'string', format: 'date-time' },
-              updatedAt: { type: 'string', format: 'date-time' },
-            },
-          },
-        },
       },
-      SourceList: {
-        type: 'object',
-        properties: { sources: { type: 'array', items: ref('SourceDocument') }, nextCursor: { type: 'string', nullable: true, description: 'Pass as `cursor` for the next page.' } },
-      },
+      SourceList: openApiSchema(sourceListSchema, 'output'),
+      TestResult: openApiSchema(testResultSchema, 'output'),
+      ReplayInput: openApiSchema(replayInputSchema, 'input'),
+      ReplayResult: openApiSchema(replayResultSchema, 'output'),
     },
   },
   security: [{ bearer: [] }],
@@ -125,10 +78,7 @@ export const OPENAPI_DOCUMENT = {
         summary: "The collector's sources, sorted by name (deleted ones only when asked for by state).",
         parameters: [
           ...pathParams,
-          { name: 'state', in: 'query', required: false, schema: { type: 'array', items: { type: 'string', enum: SOURCE_STATES } }, style: 'form', explode: false },
-          { name: 'name', in: 'query', required: false, schema: { type: 'string' }, description: 'The exact name.' },
-          { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
-          { name: 'cursor', in: 'query', required: false, schema: { type: 'string' } },
+          ...Object.entries(listQuery.properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema })),
         ],
         responses: { '200': { description: 'A page of sources.', content: json(ref('SourceList')) }, ...common },
       },
@@ -188,10 +138,7 @@ export const OPENAPI_DOCUMENT = {
         summary: 'Check the stored URL and token against SentinelOne, changing nothing. No body, or {}.',
         parameters: sourceParams,
         responses: {
-          '200': {
-            description: 'What the console said: reachable, authenticated, per API readable, tokenExpiresAt, problems.',
-            content: json({ type: 'object', properties: { base_url: { type: 'string' }, reachable: { type: 'boolean' }, authenticated: { type: 'boolean' }, apis: { type: 'object' }, tokenExpiresAt: { type: 'string', nullable: true }, problems: { type: 'array', items: { type: 'object' } } } }),
-          },
+          '200': { description: 'What the console said: reachable, authenticated, per API readable, tokenExpiresAt, problems.', content: json(ref('TestResult')) },
           ...notFound,
           ...common,
         },
@@ -201,9 +148,9 @@ export const OPENAPI_DOCUMENT = {
       post: {
         summary: 'Collect a window of one API again (output stays deduplicated).',
         parameters: sourceParams,
-        requestBody: body({ type: 'object', required: ['api', 'from', 'to'], properties: { api: { type: 'string', enum: ['activities', 'agents', 'threats'] }, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } } }),
+        requestBody: body(ref('ReplayInput')),
         responses: {
-          '202': { description: 'Recorded; the scheduler collects it on the replay lane.', content: json({ type: 'object', properties: { sourceId: { type: 'string' }, api: { type: 'string' }, window: { type: 'object' } } }) },
+          '202': { description: 'Recorded; the scheduler collects it on the replay lane.', content: json(ref('ReplayResult')) },
           ...notFound,
           '409': error('CollectionNotPlanned (the source does not collect that API, or not yet) or ReplayPending (one is waiting).'),
           ...withBody,
@@ -214,6 +161,6 @@ export const OPENAPI_DOCUMENT = {
     '/healthz': {
       get: { summary: 'Whether the gateway reaches NATS (no token needed).', security: [], responses: { '200': { description: 'It does.' }, '503': { description: 'It does not.' } } },
     },
-    '/api/docs': { get: { summary: 'This document.', responses: { '200': { description: 'OpenAPI 3.0 JSON.' }, '401': common['401'] } } },
+    '/api/docs': { get: { summary: 'This document.', responses: { '200': { description: 'OpenAPI 3.1 JSON.' }, '401': common['401'] } } },
   },
-} as const;
+};
