@@ -154,6 +154,16 @@ export async function startServers({ cluster = false } = {}) {
   const natsUrl = process.env.NATS_URL ?? (started.push(cluster ? await startNatsCluster() : await startNatsServer()), started.at(-1).url);
   const mongoUrl = process.env.MONGO_URL ?? (started.push(await startFerretDb()), started.at(-1).url);
   const pids = childPidsNamed(['nats-server', 'ferretdb']);
+  // A bench that fails half-way must not leave its servers running.
+  process.once('exit', () => {
+    for (const pid of Object.values(pids)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  });
   return {
     natsUrl,
     /** For a client: the servers of `natsUrl`. */
@@ -184,6 +194,10 @@ export function startProcess(name, script, args, env, nodeArgs = []) {
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+  // A bench that fails half-way must not leave its services running.
+  process.once('exit', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   return {
     name,
     child,
