@@ -143,6 +143,18 @@ export function printProcTable(rows, wallSeconds) {
   console.log(`| all | ${total.toFixed(1)} | ${Math.round((100 * total) / wallSeconds)} (of ${os.cpus().length * 100}) | | |`);
 }
 
+/** Processes a bench started and that still run: a bench that fails half-way must not leave them behind. */
+const leftBehind = new Set();
+process.once('exit', () => {
+  for (const pid of leftBehind) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
+
 /**
  * nats-server and FerretDB: the harness's (our children, sampled) or the ones NATS_URL / MONGO_URL
  * name. With `cluster`, three nats-server processes routed to each other (a JetStream cluster), and
@@ -154,16 +166,7 @@ export async function startServers({ cluster = false } = {}) {
   const natsUrl = process.env.NATS_URL ?? (started.push(cluster ? await startNatsCluster() : await startNatsServer()), started.at(-1).url);
   const mongoUrl = process.env.MONGO_URL ?? (started.push(await startFerretDb()), started.at(-1).url);
   const pids = childPidsNamed(['nats-server', 'ferretdb']);
-  // A bench that fails half-way must not leave its servers running.
-  process.once('exit', () => {
-    for (const pid of Object.values(pids)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-  });
+  for (const pid of Object.values(pids)) leftBehind.add(pid);
   return {
     natsUrl,
     /** For a client: the servers of `natsUrl`. */
@@ -194,10 +197,8 @@ export function startProcess(name, script, args, env, nodeArgs = []) {
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
-  // A bench that fails half-way must not leave its services running.
-  process.once('exit', () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
+  leftBehind.add(child.pid);
+  child.once('exit', () => leftBehind.delete(child.pid));
   return {
     name,
     child,
