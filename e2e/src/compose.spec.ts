@@ -264,7 +264,7 @@ describe('infra/docker-compose.yml', () => {
     expect(job.depends_on).toEqual({ registry: { condition: 'service_healthy' }, 's1-simulator': { condition: 'service_healthy' } });
     // Only those two are in the demo profile (and Prometheus and Grafana in observability); the system itself starts without them.
     const profiled = Object.entries(compose.services).filter(([, s]) => s.profiles).map(([n]) => n);
-    expect(profiled.sort()).toEqual(['demo-source', 'grafana', 'prometheus', 's1-simulator']);
+    expect(profiled.sort()).toEqual(['demo-source', 'grafana', 'prometheus', 's1-simulator', 's1c']);
 
     // The demo override (and only it) lets the registry and the fetchers accept the simulator's http URL.
     const insecure = Object.entries(demoOverride.services)
@@ -272,6 +272,20 @@ describe('infra/docker-compose.yml', () => {
       .map(([n]) => n);
     expect(insecure.sort()).toEqual(['registry', ...FETCHERS].sort());
     for (const name of APP_SERVICES) expect(service(name).environment?.S1C_ALLOW_INSECURE_BASE_URL ?? '${S1C_ALLOW_INSECURE_BASE_URL:-}').toBe('${S1C_ALLOW_INSECURE_BASE_URL:-}');
+  });
+});
+
+describe('the cli profile', () => {
+  it('runs s1c on the compose network as the operator, the arguments of `compose run` going to the CLI', () => {
+    const cli = service('s1c');
+    expect(cli.profiles).toEqual(['cli']);
+    expect(cli.entrypoint).toEqual(['/bin/sh', '/app/infra/docker/entrypoint.sh', 's1c']);
+    expect(cli.environment).toEqual({
+      NATS_URL: '${NATS_URL:-nats://nats:4222}',
+      NATS_USER: 'operator',
+      NATS_PASSWORD: '${S1C_NATS_OPERATOR_PASSWORD:?set S1C_NATS_OPERATOR_PASSWORD in infra/.env}',
+    });
+    expect(read('infra/docker/entrypoint.sh')).toContain('main="/app/services/cli/dist/main.js"');
   });
 });
 

@@ -2,7 +2,7 @@
 # The image's entrypoint: runs one service, named by the first argument or by $S1C_SERVICE.
 #   docker run IMAGE registry            docker run -e S1C_SERVICE=health IMAGE
 #   docker run IMAGE s1-simulator --port 8088 --live
-#   docker run IMAGE s1c source list     (the CLI, once services/cli is built into the image)
+#   docker run IMAGE s1c source list     (the CLI; in compose: docker compose run --rm s1c source list)
 # Extra arguments go to the service. `exec` makes node the process that receives SIGTERM.
 set -eu
 
