@@ -17,3 +17,4 @@ export { serverUrls } from './urls';
 export { rawHttpRequest, type RawHttpResponse } from './raw-http';
 export { startConnectionTrap, type ConnectionTrap } from './connection-trap';
 export { startFreezableProxy, type FreezableProxy } from './freezable-proxy';
+export { documentedRoutes, openApiReplyChecker, servedRoutes } from './openapi-check';

@@ -1,20 +1,14 @@
 import { sampleSourceDocument } from '@s1c/contracts/testing';
 import { collectionDecider, collectionStreamId, isCollectionEvent } from '@s1c/domain';
 import { AggregateRepository, MongoEventStore } from '@s1c/event-store';
-import { freePort } from '@s1c/test-harness';
+import { documentedRoutes, freePort, openApiReplyChecker, servedRoutes } from '@s1c/test-harness';
 import { request as httpRequest } from 'node:http';
-import Ajv2020 from 'ajv/dist/2020';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatewayUnderTest, startRegistryForTest, type ApiResponse, type GatewayUnderTest, type RegistryForTest } from './testing/gateway.harness';
 
 const API_TOKEN = 'gateway-test-token-0123456789';
 const SECRETS = ['tok-gw-alpha-0123456789', 'tok-gw-bravo-0123456789', 'tok-gw-charlie-0123456789'];
 const sources = (collector: string) => `/api/v1/collectors/${collector}/sources`;
-
-/** A layer of Express's router, as far as the route table goes. */
-interface RouteLayer {
-  route?: { path: string; methods: Record<string, boolean> };
-}
 
 describe('the HTTP source API', () => {
   let registry: RegistryForTest;
@@ -309,27 +303,16 @@ describe('the HTTP source API', () => {
     it('serves its OpenAPI document at /api/docs: every route documented, and real replies valid against it', async () => {
       const docs = await gw.request('GET', '/api/docs');
       expect(docs.status).toBe(200);
-      const document = docs.body as { openapi: string; paths: Record<string, Record<string, { responses: Record<string, { content?: { 'application/json': { schema: { $ref?: string } } } }> }>>; components: { schemas: Record<string, object> } };
+      const document = docs.body as Parameters<typeof openApiReplyChecker>[0] & { openapi: string };
       expect(document.openapi).toBe('3.1.0');
 
       // Every route the gateway serves (from Express's router) is a documented path and method, and the reverse.
-      const express = gw.runtime.app.getHttpAdapter().getInstance() as { router?: { stack: RouteLayer[] }; _router?: { stack: RouteLayer[] } };
-      const served = (express.router ?? express._router)!.stack
-        .filter((layer) => layer.route)
-        .flatMap((layer) => Object.keys(layer.route!.methods).map((method) => `${method.toUpperCase()} ${layer.route!.path.replace(/:(\w+)/g, '{$1}')}`));
-      const documented = Object.entries(document.paths).flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`));
-      expect(served.sort()).toEqual(documented.sort());
+      expect(servedRoutes(gw.runtime.app)).toEqual(documentedRoutes(document));
 
       // Replies of each kind, as the gateway sent them, validate against the schema documented for their status.
-      const ajv = new Ajv2020({ strict: false, allErrors: true });
-      const schemaFor = (path: string, method: string, status: number) => {
-        const ref = document.paths[path]![method]!.responses[String(status)]!.content!['application/json'].schema.$ref!;
-        return document.components.schemas[ref.split('/').at(-1)!]!;
-      };
-      const expectValid = (response: ApiResponse, path: string, method: string) => {
-        const validate = ajv.compile(schemaFor(path, method, response.status));
-        expect(validate(response.body), `${method} ${path} ${response.status}: ${JSON.stringify(validate.errors)}`).toBe(true);
-      };
+      const replies = openApiReplyChecker(document);
+      const expectValid = (response: ApiResponse, path: string, method: string) =>
+        expect(replies.check(path, method, response.status, response.body)).toBeUndefined();
       const list = '/api/v1/collectors/{collectorId}/sources';
       const one = `${list}/{sourceId}`;
       const created = await create('docs', { name: 'Documented' });
@@ -339,7 +322,7 @@ describe('the HTTP source API', () => {
       expectValid(await gw.request('GET', `${sources('docs')}/missing-one`), one, 'get');
       expectValid(await gw.request('POST', sources('docs'), { body: { 'api.version': 'v1', source: {} } }), list, 'post');
       // A schema that allowed anything would pass the above: this one must refuse a wrong body.
-      expect(ajv.compile(schemaFor(list, 'get', 200))({ sources: [{ source: 'not a document' }], nextCursor: null })).toBe(false);
+      expect(replies.valid(replies.schemaFor(list, 'get', 200)!, { sources: [{ source: 'not a document' }], nextCursor: null })).toBe(false);
     });
 
     it('gives each request an id (the caller\'s or a new one) and passes it to the registry as the correlation id', async () => {

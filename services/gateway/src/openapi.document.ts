@@ -1,16 +1,7 @@
 import { collectorIdSchema, sourceIdSchema } from '@s1c/contracts';
-import { z } from 'zod';
+import { openApiQueryParameters, openApiSchema } from '@s1c/http-kit';
 import { apiErrorBodySchema, replayInputSchema, replayResultSchema, sourceDocumentBodySchema, sourceInputSchema, sourceListSchema, testResultSchema } from './api.schemas';
 import { listQuerySchema } from './query.schemas';
-
-/** A zod schema as OpenAPI 3.1 takes it (JSON Schema 2020-12): requests as they are sent (`input`), replies as they are built (`output`). */
-function openApiSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<string, unknown>;
-  return rest;
-}
-
-/** The list's query parameters, one per property of its schema. */
-const listQuery = openApiSchema(listQuerySchema, 'input') as { properties: Record<string, object> };
 
 const json = (schema: object) => ({ 'application/json': { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -78,7 +69,7 @@ export const OPENAPI_DOCUMENT = {
         summary: "The collector's sources, sorted by name (deleted ones only when asked for by state).",
         parameters: [
           ...pathParams,
-          ...Object.entries(listQuery.properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema })),
+          ...openApiQueryParameters(listQuerySchema),
         ],
         responses: { '200': { description: 'A page of sources.', content: json(ref('SourceList')) }, ...common },
       },

@@ -1,7 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
 import type { Logger } from '@s1c/logger';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ApiErrorBody } from './http.errors';
+import type { ApiErrorBody } from './api.schemas';
 
 const CODE_BY_STATUS: Readonly<Record<number, string>> = { 400: 'BadRequest', 401: 'Unauthorized', 404: 'NotFound', 405: 'NotFound' };
 

@@ -2,7 +2,7 @@ import { type CanActivate, type ExecutionContext, HttpException, HttpStatus, Inj
 import { Reflector } from '@nestjs/core';
 import { bearerRefusal, bearerTokenChecker, PUBLIC_ROUTE } from '@s1c/http-kit';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ApiErrorBody } from './http.errors';
+import type { ApiErrorBody } from './api.schemas';
 
 export { Public } from '@s1c/http-kit';
 

@@ -1,4 +1,4 @@
-import { startNatsServer, type RunningServer } from '@s1c/test-harness';
+import { documentedRoutes, openApiReplyChecker, servedRoutes, startNatsServer, type RunningServer } from '@s1c/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHealthUnderTest, type HealthUnderTest } from './testing/health.harness';
 import { iso, micros, NOW, SECRET_PARTS, writeScriptedHistory } from './testing/scripted.history';
@@ -234,22 +234,44 @@ describe('the health API', () => {
   });
 
   describe('GET /api/docs', () => {
-    it('is an OpenAPI 3 document describing every endpoint', async () => {
+    it('is an OpenAPI 3.1 document: every route documented, and real replies valid against it', async () => {
       const response = await get('/api/docs');
       expect(response.status).toBe(200);
-      expect(response.body.openapi).toMatch(/^3\./);
-      expect(Object.keys(response.body.paths).sort()).toEqual(
-        [
-          '/api/docs',
-          '/api/v1/health-events',
-          '/api/v1/sources',
-          '/api/v1/sources/{id}',
-          '/api/v1/sources/{id}/health-events',
-          '/api/v1/sources/{id}/history',
-          '/healthz',
-          '/metrics',
-        ].sort(),
-      );
+      const document = response.body as Parameters<typeof openApiReplyChecker>[0] & { openapi: string };
+      expect(document.openapi).toBe('3.1.0');
+
+      // Every route the service serves (from Express's router) is a documented path and method, and the reverse.
+      expect(servedRoutes(h.runtime.app)).toEqual(documentedRoutes(document));
+
+      // Replies of each kind, as the service sent them, validate against the schema documented for their status.
+      const replies = openApiReplyChecker(document);
+      const expectValid = async (url: string, path: string, status: number, token: string | null = TOKEN) => {
+        const reply = await get(url, token);
+        expect(reply.status, url).toBe(status);
+        expect(replies.check(path, 'get', reply.status, reply.body)).toBeUndefined();
+      };
+      await expectValid('/api/v1/sources', '/api/v1/sources', 200);
+      await expectValid('/api/v1/sources?state=Bogus', '/api/v1/sources', 400);
+      await expectValid('/api/v1/sources', '/api/v1/sources', 401, null);
+      for (const id of ['alpha-src', 'bravo-src', 'charlie-src']) {
+        await expectValid(`/api/v1/sources/${id}`, '/api/v1/sources/{id}', 200);
+        await expectValid(`/api/v1/sources/${id}/health-events`, '/api/v1/sources/{id}/health-events', 200);
+        await expectValid(`/api/v1/sources/${id}/history`, '/api/v1/sources/{id}/history', 200);
+      }
+      await expectValid('/api/v1/sources/no-such-source', '/api/v1/sources/{id}', 404);
+      await expectValid('/api/v1/sources/no-such-source/health-events', '/api/v1/sources/{id}/health-events', 404);
+      await expectValid('/api/v1/sources/alpha-src/history?x=1', '/api/v1/sources/{id}/history', 400);
+      await expectValid('/api/v1/health-events', '/api/v1/health-events', 200);
+      await expectValid('/api/v1/health-events?limit=0', '/api/v1/health-events', 400);
+      await expectValid('/healthz', '/healthz', 200, null);
+
+      // A schema that allowed anything would pass the above: these must refuse a wrong body.
+      const source = (await get('/api/v1/sources/bravo-src')).body as Record<string, unknown>;
+      const sourceSchema = replies.schemaFor('/api/v1/sources/{id}', 'get', 200)!;
+      expect(replies.valid(sourceSchema, source)).toBe(true);
+      expect(replies.valid(sourceSchema, { ...source, state: 'Sleeping' })).toBe(false);
+      expect(replies.valid(sourceSchema, { ...source, apiToken: 'leaked' })).toBe(false);
+      expect(replies.valid(replies.schemaFor('/api/v1/health-events', 'get', 200)!, { items: [{}], total: 1, limit: 50, offset: 0 })).toBe(false);
     });
   });
 

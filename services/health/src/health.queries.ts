@@ -1,76 +1,15 @@
-import { historyFromLog, type SourceHistoryReply } from '@s1c/contracts';
-import { foldSource, isSourceEvent, parseMicros, sourceStreamId, toMicroIso, type SourceApi, type SourceEvent } from '@s1c/domain';
+import { historyFromLog } from '@s1c/contracts';
+import { foldSource, isSourceEvent, parseMicros, sourceStreamId, toMicroIso, type Lane, type SourceApi, type SourceEvent } from '@s1c/domain';
 import type { MongoEventStore } from '@s1c/event-store';
 import type { Collection, Db, Filter } from 'mongodb';
 import { PER_MINUTE_WINDOW, type ApiStatusDoc } from './api-status.model';
+import type { ApiStatusView, HealthEventView, Page, SourceHistory, SourceStatusView } from './api.schemas';
 import type { HealthEventDoc } from './health-event.model';
 import type { HealthModel } from './health.model';
 import { healthEvents } from './health.projection';
 import { unavailable } from './http.errors';
 import type { HealthEventsQuery, SourcesQuery } from './query.schemas';
 import type { SourceStatusDoc } from './source-status.model';
-
-/** The status icon: red when an error is open or the source is in Error, orange for warnings. */
-export type HealthLevel = 'healthy' | 'warning' | 'error';
-
-export interface ApiStatusView {
-  api: SourceApi;
-  /** Live checkpoint: everything before it has been collected. */
-  checkpoint: string | null;
-  /** Now minus the checkpoint, in seconds. */
-  lagSeconds: number | null;
-  lastSuccessfulPollAt: string | null;
-  records: { total: number; byLane: ApiStatusDoc['recordsByLane']; lastPoll: number | null };
-  lastPoll: ApiStatusDoc['lastPoll'];
-  backfill: { from: string; to: string; lastTimestamp: string | null; records: number; done: boolean; percent: number } | null;
-  /** Records per minute over the last hour, oldest first (one number per minute, ending now). */
-  recordsPerMinute: number[];
-  failuresTotal: number;
-  jobsInFlight: string[];
-}
-
-export interface OpenHealthEventView {
-  eventId: string;
-  eventName: string;
-  severityLevel: 'Error' | 'Warning';
-  errorType: string;
-  eventTime: string;
-  description: string;
-  action: string;
-  occurrences: number;
-  api: SourceApi | null;
-}
-
-export interface SourceStatusView {
-  id: string;
-  name: string;
-  collectorId: string;
-  category: string | null;
-  description: string | null;
-  baseUrl: string;
-  supportedApis: SourceApi[];
-  state: SourceStatusDoc['state'];
-  since: string;
-  reason: string;
-  failure: SourceStatusDoc['failure'];
-  generation: number;
-  createdAt: string;
-  updatedAt: string;
-  health: HealthLevel;
-  openErrors: number;
-  openWarnings: number;
-  openHealthEvents: OpenHealthEventView[];
-  apis: ApiStatusView[];
-}
-
-export type HealthEventView = Omit<HealthEventDoc, '_id' | 'streamId' | 'position'>;
-
-export interface Page<T> {
-  items: T[];
-  total: number;
-  limit: number;
-  offset: number;
-}
 
 /**
  * Reads the health read models and shapes them for the API: source and API status from the
@@ -130,7 +69,7 @@ export class HealthQueries {
    * A source's change history, derived from its stream in the log (not from a read model), so it
    * is complete as soon as the events are stored. Undefined for an unknown or deleted source.
    */
-  async sourceHistory(id: string): Promise<Omit<SourceHistoryReply, 'ok'> | undefined> {
+  async sourceHistory(id: string): Promise<SourceHistory | undefined> {
     const events = await this.store.readStream(sourceStreamId(id));
     const state = foldSource(events.filter(isSourceEvent) as unknown as SourceEvent[]);
     if (state.status === 'Nonexistent' || state.status === 'Deleted') return undefined;
@@ -262,7 +201,7 @@ export function apiView(api: SourceApi, doc: ApiStatusDoc | undefined, now: Date
     backfill: doc.backfill,
     recordsPerMinute: perMinuteSeries(doc.perMinute, now),
     failuresTotal: doc.failuresTotal,
-    jobsInFlight: Object.keys(doc.jobs),
+    jobsInFlight: Object.keys(doc.jobs) as Lane[],
   };
 }
 

@@ -1,11 +1,7 @@
 import { BadRequestException, HttpException, HttpStatus } from '@nestjs/common';
 import { sourceIdSchema } from '@s1c/contracts';
 import type { z } from 'zod';
-
-/** The API's error body: `{"error": {code, message, details?}}`. */
-export interface ApiErrorBody {
-  error: { code: string; message: string; details?: Array<{ parameter: string; message: string }> };
-}
+import type { ApiErrorBody } from './api.schemas';
 
 /**
  * Parses a request's query with `schema`; a bad or unknown parameter is a 400 that names each one

@@ -3,7 +3,8 @@ export { healthEnvShape, loadHealthConfig, type HealthConfig } from './health.co
 export { HEALTH_COLLECTIONS, healthEvents, HealthProjection } from './health.projection';
 export { HealthModel } from './health.model';
 export { HealthReadModel, type HealthReadModelOptions } from './health.read-model';
-export { HealthQueries, type ApiStatusView, type HealthEventView, type HealthLevel, type Page, type SourceStatusView } from './health.queries';
+export { HealthQueries } from './health.queries';
+export type { ApiStatusView, HealthEventView, HealthLevel, Page, SourceStatusView } from './api.schemas';
 export type { HealthEventDoc } from './health-event.model';
 export type { SourceStatusDoc } from './source-status.model';
 export type { ApiStatusDoc } from './api-status.model';

@@ -1,23 +1,9 @@
 import type { Db } from 'mongodb';
 import type { NatsConnection } from 'nats';
-
-export interface DependencyCheck {
-  ok: boolean;
-  latencyMs?: number;
-  error?: string;
-}
+import type { DependencyCheck, Readiness } from './api.schemas';
 
 /** Where the read models are: `ready` once the log replayed at start is in memory; `checkpoint`, the S1C_EVENTS sequence read up to (not saved). */
-export interface ReadModelState {
-  ready: boolean;
-  checkpoint: number;
-}
-
-export interface Readiness {
-  status: 'ok' | 'unavailable';
-  checks: { nats: DependencyCheck; mongodb: DependencyCheck };
-  readModel: ReadModelState;
-}
+export type ReadModelState = Readiness['readModel'];
 
 /**
  * Readiness: NATS and MongoDB answer a round trip each (bounded by `timeoutMs`), and the read
