@@ -11,7 +11,7 @@ describe('openApiSchema', () => {
     });
     expect(openApiSchema(z.object({ at: z.string().nullable() }), 'output')).toEqual({
       type: 'object',
-      properties: { at: { anyOf: [{ type: 'string' }, { type: 'null' }] } },
+      properties: { at: { type: ['string', 'null'] } },
       required: ['at'],
       additionalProperties: false,
     });
