@@ -183,6 +183,27 @@ describe('collection, end to end', () => {
     await waitForState(sourceId, 'Collecting');
   }, 120_000);
 
+  it('a token that expires soon raises a TokenExpiring warning, resolved once the source is updated with a new token', async () => {
+    const token = `tok-expiring-${Math.random().toString(36).slice(2, 12)}`;
+    simulator.admin.addToken({ token, label: 'expiring', accounts: [nextAccount++], apis: ['activities', 'api-token-details'], expiresAt: new Date(Date.now() + 3 * 86_400_000).toISOString() });
+    const sourceId = await createSource('Expiring', token, ['activities']);
+    const raised = await eventually('a TokenExpiring warning', async () =>
+      (await system.stream(`token-${sourceId}`)).find((e) => e.type === 'HealthEventRaised'),
+    );
+    expect(raised.data).toMatchObject({ sourceId, severity: 'Warning', errorType: 'TokenExpiring', eventName: 'TokenExpiringWarning' });
+    expect(raised.data.description).toMatch(/will expire at .* \(in (2|3) days\)/);
+    // A warning: collection goes on.
+    await waitForState(sourceId, 'Collecting');
+
+    const { token: fresh } = newConsole('expiring-replaced', ['activities', 'api-token-details']);
+    const { ok: _ok, ...document } = await system.command('get', { id: sourceId });
+    document.source.config.api_secret = fresh;
+    expect((await system.command('update', document)).ok).toBe(true);
+    await eventually('the warning resolved', async () =>
+      (await system.stream(`token-${sourceId}`)).some((e) => e.type === 'HealthEventResolved' && e.data.healthEventId === raised.data.healthEventId) ? true : undefined,
+    );
+  }, 120_000);
+
   it('a 5xx outage shorter than the retry window recovers and resolves its health event; a longer one makes the source quit to Error', async () => {
     const { token, label } = newConsole('flaky', ['threats']);
     const sourceId = await createSource('Flaky', token, ['threats']);

@@ -75,6 +75,7 @@ export const MEANINGS = {
   S1C_JOB_ACK_WAIT: 'How long JetStream waits for a fetch job\'s ack before redelivering it (kept alive while the job runs).',
   S1C_JOB_MAX_DELIVER: 'Deliveries of a fetch job before it is dead-lettered.',
   S1C_FETCHER_CONCURRENCY: 'Jobs one fetcher process runs at once.',
+  S1C_TOKEN_EXPIRY_WARNING_DAYS: "Days before a source's API token expires that its TokenExpiring health warning is raised (the expiry is asked of SentinelOne once a day per source, with `users/api-token-details`); 0: no check.",
   S1C_ENRICHER_BATCH_SIZE: 'Raw batches (messages of up to a page of records each) handled together: one claim insert, one marker.',
   S1C_ENRICHER_CONCURRENCY: 'Batches one enricher process handles at once.',
   S1C_ENRICHER_MAX_ACK_PENDING: 'Server-side cap on unacknowledged raw batches, across all enricher replicas.',

@@ -98,3 +98,12 @@ export {
 } from './delivery-health.decider';
 export type { Decider } from './decider';
 export { decideSourceActions, type DriveSettings, type SchedulerAction, type Versioned } from './source-actions.decider';
+export {
+  isTokenHealthEvent,
+  TOKEN_EXPIRING,
+  tokenHealthDecider,
+  tokenStreamId,
+  type RecordTokenExpiry,
+  type TokenHealthEvent,
+  type TokenHealthState,
+} from './token-health.decider';

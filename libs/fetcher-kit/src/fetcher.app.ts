@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Controller, Inject, Injectable, Module, type BeforeApplicationShutdown, type DynamicModule, type INestApplicationContext, type OnModuleInit, type Type } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
-import { isSourceEvent, sourceDecider, type SourceEvent, type SourceState } from '@s1c/domain';
+import { isSourceEvent, isTokenHealthEvent, sourceDecider, tokenHealthDecider, type SourceEvent, type SourceState, type TokenHealthEvent, type TokenHealthState } from '@s1c/domain';
 import { FoldedStreams } from '@s1c/event-store';
 import { METRICS_PORTS } from '@s1c/config';
 import { createLogger, type Logger } from '@s1c/logger';
@@ -66,6 +66,8 @@ function fetcherController(spec: ApiSpec, config: FetcherConfig): Type<unknown> 
 @Injectable()
 class FetcherSources implements OnModuleInit, BeforeApplicationShutdown {
   readonly folds: FoldedStreams<SourceState>;
+  /** Each source's token health (`token-<id>`), for the daily expiry check. */
+  readonly tokens: FoldedStreams<TokenHealthState>;
 
   constructor(
     @Inject(RUNTIME.config) config: FetcherConfig,
@@ -82,16 +84,26 @@ class FetcherSources implements OnModuleInit, BeforeApplicationShutdown {
       gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT,
       logger,
     });
+    this.tokens = new FoldedStreams<TokenHealthState>(connections.store, connections.nc, {
+      name: `fetcher-${spec.api}-tokens`,
+      filterSubject: subjects.everyTokenEvent,
+      initial: tokenHealthDecider.initialState,
+      evolve: (state, event) => (isTokenHealthEvent(event) ? tokenHealthDecider.evolve(state, event as unknown as TokenHealthEvent) : state),
+      streamName: STREAMS.events.name,
+      gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT,
+      logger,
+    });
   }
 
   /** The registry owns S1C_EVENTS: this waits for it. */
   async onModuleInit(): Promise<void> {
     await ensureStream(this.connections.jsm, STREAMS.events, { logger: this.logger, replicas: this.connections.streamReplicas });
     await this.folds.start();
+    await this.tokens.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    await this.folds.stop();
+    await Promise.all([this.folds.stop(), this.tokens.stop()]);
   }
 }
 
@@ -117,6 +129,7 @@ class FetcherModule {
               spec,
               store: connections.store,
               sourceFolds: sources.folds,
+              tokenFolds: sources.tokens,
               relayWaitMs: config.S1C_EVENT_GAP_TIMEOUT,
               publisher: options.wrapPublisher ? options.wrapPublisher(publisher) : publisher,
               secrets,
@@ -126,6 +139,7 @@ class FetcherModule {
                 s1TimeoutMs: config.S1C_S1_TIMEOUT,
                 allowInsecure: config.S1C_ALLOW_INSECURE_BASE_URL,
                 retryPolicy: retryPolicyOf(config),
+                tokenExpiryWarningDays: config.S1C_TOKEN_EXPIRY_WARNING_DAYS,
               },
               logger,
               ...(options.clock ? { clock: options.clock } : {}),

@@ -30,6 +30,11 @@ export const fetcherEnvShape = {
   S1C_JOB_ACK_WAIT: env.durationMs('60s'),
   /** Deliveries of a job before it is dead-lettered. */
   S1C_JOB_MAX_DELIVER: env.positiveInt(10),
+  /**
+   * Days before a source's API token expires that its health warning (TokenExpiring) is raised;
+   * the expiry is asked of SentinelOne once a day per source. 0 turns the check off.
+   */
+  S1C_TOKEN_EXPIRY_WARNING_DAYS: z.coerce.number().int().min(0).max(365).default(14),
   /** Jobs this process runs at once. */
   S1C_FETCHER_CONCURRENCY: env.positiveInt(4),
 };

@@ -24,6 +24,7 @@ import {
   type SourceCommand,
   type SourceEvent,
   type SourceState,
+  type TokenHealthState,
 } from '@s1c/domain';
 import { AggregateRepository, ConcurrencyError, type FoldedStreams, type LoadedAggregate, type MongoEventStore } from '@s1c/event-store';
 import { registerSecret, scrubString, type Logger } from '@s1c/logger';
@@ -35,6 +36,7 @@ import { carriedCollection } from './carried-folds';
 import { MalformedRecordError, snapshotIdOf, type ApiSpec } from './api-spec';
 import type { RawPublisher } from './raw.publisher';
 import { fetcherMetrics } from './fetcher.metrics';
+import { TokenExpiryWatch } from './token.expiry';
 
 /** SentinelOne's largest page. */
 export const PAGE_LIMIT = 1000;
@@ -64,6 +66,8 @@ export interface JobRunnerSettings {
   readonly pageLimit?: number;
   /** Collections, and sources, kept folded in memory between jobs; default {@link DEFAULT_CACHED_STREAMS} of each. */
   readonly cachedStreams?: number;
+  /** S1C_TOKEN_EXPIRY_WARNING_DAYS: warn this many days before a source's token expires (checked daily); 0: never. Default 0. */
+  readonly tokenExpiryWarningDays?: number;
 }
 
 export interface JobRunnerDeps {
@@ -84,6 +88,8 @@ export interface JobRunnerDeps {
   readonly sourceFolds?: Pick<FoldedStreams<SourceState>, 'atLeast' | 'offer'>;
   /** How long a job waits for the relayed source events to reach its source version. Default 2000 ms. */
   readonly relayWaitMs?: number;
+  /** Every source's token health folded from the relayed events (`s1c.evt.token.>`); without it, read from the log at a source's first check. */
+  readonly tokenFolds?: Pick<FoldedStreams<TokenHealthState>, 'head'>;
 }
 
 /** What the JetStream handler needs from its message while a job runs. */
@@ -225,6 +231,7 @@ export class JobRunner {
   private readonly clock: () => Date;
   private readonly random: () => number;
   private readonly shutdown = new AbortController();
+  private readonly tokenExpiry: TokenExpiryWatch;
   /**
    * Failures that could not be recorded (MongoDB down), by job id: recorded when the job comes
    * back, so an outage of the log still shows as a failure streak and its health event.
@@ -241,6 +248,13 @@ export class JobRunner {
     this.sourceCache = new AggregateCache(cached);
     this.clock = deps.clock ?? (() => new Date());
     this.random = deps.random ?? Math.random;
+    this.tokenExpiry = new TokenExpiryWatch({
+      store: deps.store,
+      warningDays: deps.settings.tokenExpiryWarningDays ?? 0,
+      clock: this.clock,
+      logger: deps.logger,
+      ...(deps.tokenFolds ? { folds: deps.tokenFolds } : {}),
+    });
   }
 
   /** Stops every job at its next page boundary; each completes unfinished, to be continued. */
@@ -317,7 +331,9 @@ export class JobRunner {
         const { rateLimited } = await client.verifyToken({ signal });
         await this.record(job, tracker, { type: 'RecordTokenVerified', data: { jobId: job.jobId, rateLimited }, metadata: { now: this.clock() } });
       }
-      // 5. Walk.
+      // 5. Once a day, the token's expiry: a health warning before it lapses.
+      await this.tokenExpiry.checkIfDue(job.sourceId, job.generation, client, signal, log);
+      // 6. Walk.
       return await this.walk(job, inflight, client, { sourceVersion: source.version, collectorId: src.collectorId }, ctx, signal, tracker, log);
     } finally {
       client.close();

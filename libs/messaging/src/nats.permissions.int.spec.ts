@@ -186,6 +186,10 @@ describe('infra/nats/nats.conf', () => {
       expect(await requestOutcome(nc, '$JS.API.CONSUMER.CREATE.S1C_EVENTS.reader'), user).toBe('PERMISSIONS_VIOLATION');
       expect(await requestOutcome(nc, '$JS.API.CONSUMER.CREATE.S1C_EVENTS.reader.s1c.evt.collection.>'), user).toBe('PERMISSIONS_VIOLATION');
       expect(await requestOutcome(nc, '$JS.API.CONSUMER.DURABLE.CREATE.S1C_EVENTS.reader'), user).toBe('PERMISSIONS_VIOLATION');
+      // The fetchers also fold each source's token health (the daily expiry check); the others may not.
+      const tokenFilter = await requestOutcome(nc, '$JS.API.CONSUMER.CREATE.S1C_EVENTS.reader.s1c.evt.token.>');
+      if (user.startsWith('fetcher-')) expect(tokenFilter, user).not.toBe('PERMISSIONS_VIOLATION');
+      else expect(tokenFilter, user).toBe('PERMISSIONS_VIOLATION');
       // Only the registry relays the log, and looks up the last message of a subject (to resume, to catch up).
       if (user !== 'registry') {
         expect(await requestOutcome(nc, 's1c.evt.source.src1.SourceDeleted'), user).toBe('PERMISSIONS_VIOLATION');

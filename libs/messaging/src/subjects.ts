@@ -31,12 +31,14 @@ export const subjects = {
   sourceEvents: (sourceId: string): string => `s1c.evt.source.${subjectToken('sourceId', sourceId)}.*`,
   /** Filter for the events of every source: `s1c.evt.source.>`. */
   everySourceEvent: 's1c.evt.source.>',
+  /** Filter for the token health events of every source: `s1c.evt.token.>`. */
+  everyTokenEvent: 's1c.evt.token.>',
   /**
    * Where the outbox relay publishes an event of the log: `s1c.evt.<kind>.<key>.<Type>`, `key` being
    * the stream id without its kind's prefix. Not validated here: the ids were when they were made,
    * and a relay that threw on one event would stop relaying altogether.
    */
-  relayedEvent: (kind: 'source' | 'collection' | 'delivery' | 'sourcename', key: string, type: string): string => `s1c.evt.${kind}.${key}.${type}`,
+  relayedEvent: (kind: 'source' | 'collection' | 'delivery' | 'token' | 'sourcename', key: string, type: string): string => `s1c.evt.${kind}.${key}.${type}`,
   /** Every subject of one stream's kind, for stream declarations and catch-all consumers. */
   every: { event: 's1c.evt.>', job: 's1c.job.>', raw: 's1c.raw.>', data: 's1c.data.>', deadLetter: 's1c.dlq.>' },
   /** A request/reply command: `s1c.cmd.source.<op>`. */

@@ -61,6 +61,7 @@ const TITLES: Record<string, string> = {
   ThirdPartyGeneric: 'Third-party error',
   FirstPartyGeneric: 'Internal error',
   RateLimited: 'Rate limited by SentinelOne',
+  TokenExpiring: 'API token expires soon',
 };
 
 /** What an operator should do about an event of this type. */
@@ -78,6 +79,8 @@ export function actionFor(errorType: string, retrying: boolean): string {
         : 'Fix the collector\'s services (NATS, MongoDB), then restart the source.';
     case 'RateLimited':
       return 'Nothing: collection continues more slowly. If it persists, use fewer sources per API token.';
+    case 'TokenExpiring':
+      return "Create a new API token in the SentinelOne console and update the source's api_secret before the old one expires.";
     default:
       return 'See the description.';
   }

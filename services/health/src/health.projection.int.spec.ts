@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { isSourceEvent, NO_PROGRESS, sourceDecider, sourceStreamId, type CollectionCommand, type LiveSourceState, type SourceCommand } from '@s1c/domain';
+import { isSourceEvent, isTokenHealthEvent, NO_PROGRESS, sourceDecider, sourceStreamId, tokenHealthDecider, tokenStreamId, type CollectionCommand, type LiveSourceState, type SourceCommand } from '@s1c/domain';
 import { AggregateRepository, MongoEventStore, type RecordedEvent } from '@s1c/event-store';
 import { serverUrls, uniqueDbName } from '@s1c/test-harness';
 import { MongoClient } from 'mongodb';
@@ -9,7 +9,7 @@ import { HealthModel } from './health.model';
 import { HealthReadModel } from './health.read-model';
 import { HEALTH_COLLECTIONS, HealthProjection } from './health.projection';
 import { startHealthUnderTest, type HealthReplica, type HealthUnderTest } from './testing/health.harness';
-import { at, iso, micros, NOW, writeScriptedHistory } from './testing/scripted.history';
+import { at, iso, micros, NOW, SECRET, writeScriptedHistory } from './testing/scripted.history';
 
 /** Sixty per-minute counts ending at NOW's minute (index 59 = 10:15), from `{minuteOfHour: records}`. */
 function perMinute(counts: Record<number, number>): number[] {
@@ -462,6 +462,41 @@ describe('the health read models', () => {
       expect(body.items.map((e: { resourceIdentity: { name: string } }) => e.resourceIdentity.name)).toEqual(['Bravo Renamed']);
       const source = await h.get('/api/v1/sources/bravo-src');
       expect(source.body).toMatchObject({ name: 'Bravo Renamed', state: 'Pending', reason: 'Configuration updated (name); collection restarts.', failure: null });
+    });
+  });
+
+  describe("when a source's API token expires soon", () => {
+    it('then the fetchers\' warning shows on the source and in the index, and its resolution clears it', async () => {
+      const id = 'foxtrot-src';
+      const later = (minutes: number) => new Date(NOW.getTime() + minutes * 60_000);
+      await h.sources.execute(sourceStreamId(id), () => ({
+        type: 'CreateSource',
+        data: { sourceId: id, collectorId: 'default', config: { name: 'Foxtrot', description: null, category: null, fields: [], baseUrl: 'https://foxtrot.sentinelone.net', supportedApis: ['threats'] }, secret: SECRET },
+        metadata: { now: later(2) },
+      }));
+      const tokens = new AggregateRepository(h.store, tokenHealthDecider, isTokenHealthEvent);
+      const check = (expiresAt: string, minutes: number) =>
+        tokens.execute(tokenStreamId(id), () => ({ type: 'RecordTokenExpiry' as const, data: { sourceId: id, expiresAt, warningDays: 14, at: later(minutes) } }));
+      await check('2026-12-01T00:00:00Z', 3);
+      await h.caughtUp();
+
+      const source = (await h.get(`/api/v1/sources/${id}`)).body;
+      expect(source).toMatchObject({ health: 'warning', openErrors: 0, openWarnings: 1 });
+      expect(source.openHealthEvents).toEqual([
+        expect.objectContaining({ severityLevel: 'Warning', errorType: 'TokenExpiring', eventName: 'TokenExpiringWarning', api: null, occurrences: 1 }),
+      ]);
+      expect(source.openHealthEvents[0].description).toContain('will expire at 2026-12-01T00:00:00.000000Z');
+      const [event] = (await h.get(`/api/v1/health-events?source=${id}&errorType=TokenExpiring`)).body.items;
+      expect(event).toMatchObject({
+        subsystem: 'token',
+        details: { trackerId: 'token.TokenExpiring', name: 'API token expires soon' },
+        action: "Create a new API token in the SentinelOne console and update the source's api_secret before the old one expires.",
+      });
+
+      await check('2027-06-01T00:00:00Z', 4);
+      await h.caughtUp();
+      expect((await h.get(`/api/v1/sources/${id}`)).body).toMatchObject({ health: 'healthy', openWarnings: 0, openHealthEvents: [] });
+      expect((await h.get(`/api/v1/health-events?source=${id}`)).body.items).toEqual([expect.objectContaining({ status: 'Healthy', errorType: 'TokenExpiring' })]);
     });
   });
 });

@@ -1,5 +1,5 @@
 import { collectorIdSchema, safeText, SOURCE_STATES, sourceIdSchema } from '@s1c/contracts';
-import { ERROR_TYPES, parseMicros } from '@s1c/domain';
+import { ERROR_TYPES, parseMicros, TOKEN_EXPIRING } from '@s1c/domain';
 import { z } from 'zod';
 
 /** `a,b` or a repeated parameter, as a list of enum values. */
@@ -45,7 +45,7 @@ export const sourcesQuerySchema = z.strictObject({
 });
 export type SourcesQuery = z.infer<typeof sourcesQuerySchema>;
 
-export const HEALTH_EVENT_ERROR_TYPES = [...ERROR_TYPES, 'RateLimited'] as const;
+export const HEALTH_EVENT_ERROR_TYPES = [...ERROR_TYPES, 'RateLimited', TOKEN_EXPIRING] as const;
 
 const healthEventFilters = {
   errorType: listOf(HEALTH_EVENT_ERROR_TYPES).optional(),

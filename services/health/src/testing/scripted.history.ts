@@ -25,7 +25,7 @@ export const NOW = at(15);
 
 /** Ciphertext pieces that must never show up in any response. */
 export const SECRET_PARTS = { kid: 'kid-never-shown', iv: 'IV-never-shown-0001', ct: 'CIPHERTEXT-never-shown-0001', tag: 'TAG-never-shown-0001' };
-const SECRET: EncryptedSecret = { alg: 'A256GCM', ...SECRET_PARTS };
+export const SECRET: EncryptedSecret = { alg: 'A256GCM', ...SECRET_PARTS };
 
 export const IDS = { alpha: 'alpha-src', bravo: 'bravo-src', charlie: 'charlie-src', delta: 'delta-src' } as const;
 const BACKFILL_MS = 24 * 3_600_000;
