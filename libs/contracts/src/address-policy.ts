@@ -34,6 +34,22 @@ for (const [network, prefix] of [
   blocked.addSubnet(network, prefix, 'ipv6');
 }
 
+/**
+ * Private networks an on-premises console may live on, when its address is allow-listed
+ * (`S1C_S1_PRIVATE_CONSOLES`): RFC 1918, carrier-grade NAT and IPv6 unique local addresses.
+ * Loopback, link-local (cloud metadata), multicast and the rest stay refused even then.
+ */
+const privateNetworks = new BlockList();
+for (const [network, prefix] of [
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+] as const) {
+  privateNetworks.addSubnet(network, prefix, 'ipv4');
+}
+privateNetworks.addSubnet('fc00::', 7, 'ipv6');
+
 const LOCAL_NAMES = /^(localhost|ip6-localhost|ip6-loopback|metadata|.*\.(localhost|local|localdomain|internal|home\.arpa))$/i;
 
 /**
@@ -50,6 +66,27 @@ export function isNonPublicAddress(address: string): boolean {
     return blocked.check(bare, 'ipv6') || (embedded !== undefined && blocked.check(embedded, 'ipv4'));
   }
   return false;
+}
+
+/**
+ * Whether an address is on a private network (RFC 1918, carrier-grade NAT, IPv6 unique local),
+ * where an allow-listed on-premises console may be; IPv4-mapped forms count as their IPv4 address.
+ */
+export function isPrivateNetworkAddress(address: string): boolean {
+  const bare = address.replace(/^\[|\]$/g, '');
+  const family = isIP(bare);
+  if (family === 4) return privateNetworks.check(bare, 'ipv4');
+  if (family !== 6) return false;
+  const embedded = embeddedIpv4(bare);
+  return embedded !== undefined ? privateNetworks.check(embedded, 'ipv4') : privateNetworks.check(bare, 'ipv6');
+}
+
+/**
+ * Whether a console may be reached at `address`: a public address always; a private network
+ * address ({@link isPrivateNetworkAddress}) only for an allow-listed console (`privateConsole`).
+ */
+export function isAllowedConsoleAddress(address: string, privateConsole: boolean): boolean {
+  return !isNonPublicAddress(address) || (privateConsole && isPrivateNetworkAddress(address));
 }
 
 /**

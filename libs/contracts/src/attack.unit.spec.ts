@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isNonPublicAddress, isNonPublicHost } from './address-policy';
-import { normalizeBaseUrl } from './base-url';
+import { isAllowedConsoleAddress, isNonPublicAddress, isNonPublicHost, isPrivateNetworkAddress } from './address-policy';
+import { isPrivateConsole, normalizeBaseUrl, privateConsoleKey } from './base-url';
 import { CommandError } from './command-error';
 import { parseCommand } from './payload';
 import { listSourcesCommandSchema } from './replies';
@@ -228,5 +228,48 @@ describe('text that renders differently from what it contains', () => {
 
   it.each(['Ünïcödé SOC', '東京 SOC', 'SOC 🛡️', 'فريق الأمن', 'Zürich, \u05D0'])('accepts ordinary text such as %j', (name) => {
     expect(parseCommand(create, bytes(JSON.stringify(sampleSourceDocument({ name })))).source.config.name).toBe(name);
+  });
+
+  describe('an on-premises console allow-listed in S1C_S1_PRIVATE_CONSOLES', () => {
+    const onPrem = { allowInsecure: false, privateConsoles: ['s1.corp.example:8443', '10.20.30.40:443', 's1.corp.internal:443', '[fd00::5]:443', 'localhost:443', '169.254.169.254:443', '127.0.0.1:443'] };
+
+    it('is taken on its private address or other port, https only', () => {
+      expect(normalizeBaseUrl('https://s1.corp.example:8443/', onPrem)).toEqual({ ok: true, value: 'https://s1.corp.example:8443/' });
+      expect(normalizeBaseUrl('https://10.20.30.40/', onPrem)).toEqual({ ok: true, value: 'https://10.20.30.40/' });
+      expect(normalizeBaseUrl('https://S1.Corp.Internal/', onPrem)).toEqual({ ok: true, value: 'https://s1.corp.internal/' });
+      expect(normalizeBaseUrl('https://[fd00::5]/', onPrem)).toEqual({ ok: true, value: 'https://[fd00::5]/' });
+      expect(normalizeBaseUrl('http://s1.corp.example:8443/', onPrem)).toMatchObject({ ok: false, message: expect.stringContaining('must use https') });
+    });
+
+    it('is only what the list names: another port or address of it is refused as before, naming the variable', () => {
+      expect(normalizeBaseUrl('https://s1.corp.example:9443/', onPrem)).toMatchObject({ ok: false, message: expect.stringContaining('S1C_S1_PRIVATE_CONSOLES') });
+      expect(normalizeBaseUrl('https://10.20.30.41/', onPrem)).toMatchObject({ ok: false, message: expect.stringContaining('S1C_S1_PRIVATE_CONSOLES') });
+      expect(normalizeBaseUrl('https://10.20.30.40:8443/', onPrem).ok).toBe(false);
+    });
+
+    it.each(['https://localhost/', 'https://169.254.169.254/', 'https://127.0.0.1/'])('never makes a loopback or link-local console of %s, even listed', (url) => {
+      expect(normalizeBaseUrl(url, onPrem)).toMatchObject({ ok: false, message: expect.stringContaining('even for a console in S1C_S1_PRIVATE_CONSOLES') });
+    });
+
+    it('names consoles host:port in lower case, 443 by default', () => {
+      expect(privateConsoleKey(new URL('https://S1.Corp.Example/'))).toBe('s1.corp.example:443');
+      expect(privateConsoleKey(new URL('https://[FD00::5]:8443/'))).toBe('[fd00::5]:8443');
+      expect(isPrivateConsole(new URL('https://s1.corp.example:8443/'), onPrem)).toBe(true);
+      expect(isPrivateConsole(new URL('http://s1.corp.example:8443/'), onPrem)).toBe(false);
+      expect(isPrivateConsole(new URL('https://s1.corp.example:8443/'), {})).toBe(false);
+    });
+
+    it('may be reached on private network addresses only: never loopback, link-local or metadata addresses', () => {
+      for (const address of ['10.1.2.3', '172.16.0.1', '192.168.1.1', '100.64.0.1', 'fd12::1', '::ffff:10.1.2.3']) {
+        expect(isPrivateNetworkAddress(address), address).toBe(true);
+        expect(isAllowedConsoleAddress(address, true), address).toBe(true);
+        expect(isAllowedConsoleAddress(address, false), address).toBe(false);
+      }
+      for (const address of ['127.0.0.1', '::1', '169.254.169.254', 'fe80::1', '0.0.0.0', '224.0.0.1', '::ffff:127.0.0.1', '2002:a9fe:a9fe::1']) {
+        expect(isPrivateNetworkAddress(address), address).toBe(false);
+        expect(isAllowedConsoleAddress(address, true), address).toBe(false);
+      }
+      expect(isAllowedConsoleAddress('8.8.8.8', false)).toBe(true);
+    });
   });
 });

@@ -1,5 +1,5 @@
-export { isNonPublicAddress, isNonPublicHost } from './address-policy';
-export { normalizeBaseUrl, type BaseUrlPolicy } from './base-url';
+export { isAllowedConsoleAddress, isNonPublicAddress, isNonPublicHost, isPrivateNetworkAddress } from './address-policy';
+export { isPrivateConsole, normalizeBaseUrl, privateConsoleKey, type BaseUrlPolicy } from './base-url';
 export {
   CommandError,
   commandErrorFromZod,

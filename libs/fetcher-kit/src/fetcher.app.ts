@@ -138,6 +138,7 @@ class FetcherModule {
                 requestsPerSecond: config.S1C_S1_REQUESTS_PER_SECOND,
                 s1TimeoutMs: config.S1C_S1_TIMEOUT,
                 allowInsecure: config.S1C_ALLOW_INSECURE_BASE_URL,
+                network: config.s1Network,
                 retryPolicy: retryPolicyOf(config),
                 tokenExpiryWarningDays: config.S1C_TOKEN_EXPIRY_WARNING_DAYS,
               },

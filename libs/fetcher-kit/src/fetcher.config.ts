@@ -1,4 +1,5 @@
 import { commonEnvShape, env, loadConfig, metricsEnvShape } from '@s1c/config';
+import { loadS1Network, s1NetworkEnvShape } from '@s1c/s1-client';
 import type { RetryPolicy } from '@s1c/domain';
 import { z } from 'zod';
 
@@ -12,6 +13,8 @@ export const fetcherEnvShape = {
   S1C_SECRET_KEY: z.string().min(1),
   /** Allows http and private/loopback console URLs: for tests and the simulator only. */
   S1C_ALLOW_INSECURE_BASE_URL: env.boolean(false),
+  /** How consoles are reached: S1C_S1_CA_FILE, S1C_S1_PRIVATE_CONSOLES, HTTPS_PROXY, NO_PROXY (the registry's, the same values). */
+  ...s1NetworkEnvShape,
   /** Pages one job walks before it hands over to a continuation job. */
   S1C_MAX_PAGES_PER_JOB: env.positiveInt(20),
   /** Requests per second to one SentinelOne console, shared by every source and API of this process. */
@@ -43,7 +46,8 @@ export type FetcherConfig = ReturnType<typeof loadFetcherConfig>;
 
 /** Parses and freezes a fetcher's configuration; throws a ConfigError listing every problem. */
 export function loadFetcherConfig(source: Record<string, string | undefined> = process.env) {
-  return loadConfig(fetcherEnvShape, source);
+  const config = loadConfig(fetcherEnvShape, source);
+  return Object.freeze({ ...config, s1Network: loadS1Network(config) });
 }
 
 /** The retry policy the collection decider applies to a failed job. */

@@ -29,7 +29,7 @@ import {
 import { AggregateRepository, ConcurrencyError, type FoldedStreams, type LoadedAggregate, type MongoEventStore } from '@s1c/event-store';
 import { registerSecret, scrubString, type Logger } from '@s1c/logger';
 import { PoisonMessageError, RetryableError, subjects } from '@s1c/messaging';
-import { ConsoleRateLimiter, S1Client, S1Error, type AddressResolver, type ListQuery, type S1Page } from '@s1c/s1-client';
+import { ConsoleRateLimiter, S1Client, S1Error, type AddressResolver, type ListQuery, type S1Network, type S1Page } from '@s1c/s1-client';
 import type { SecretBox } from '@s1c/secrets';
 import { AggregateCache } from './aggregate.cache';
 import { carriedCollection } from './carried-folds';
@@ -58,6 +58,8 @@ export interface JobRunnerSettings {
   readonly s1TimeoutMs: number;
   /** S1C_ALLOW_INSECURE_BASE_URL. */
   readonly allowInsecure: boolean;
+  /** CA file, proxy and allow-listed on-premises consoles (S1C_S1_*, HTTPS_PROXY, NO_PROXY); default none. */
+  readonly network?: S1Network;
   /** Resolves console host names for the connect-time address check (tests inject one); default: the system resolver. */
   readonly resolver?: AddressResolver;
   /** The retry policy the collection decider applies to FailJob. */
@@ -320,6 +322,7 @@ export class JobRunner {
       baseUrl: src.config.baseUrl,
       token,
       allowInsecure: settings.allowInsecure,
+      ...(settings.network ? { network: settings.network } : {}),
       timeoutMs: settings.s1TimeoutMs,
       rateLimiter: ConsoleRateLimiter.shared(host, settings.requestsPerSecond),
       ...(settings.resolver ? { resolver: settings.resolver } : {}),

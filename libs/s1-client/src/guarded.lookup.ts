@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
-import { isNonPublicAddress } from '@s1c/contracts';
+import { isAllowedConsoleAddress, isNonPublicAddress } from '@s1c/contracts';
 
 /** Resolves a host name to all its addresses (the shape of `dns.promises.lookup(host, {all: true})`). */
 export type AddressResolver = (hostname: string) => Promise<readonly LookupAddress[]>;
@@ -33,13 +33,19 @@ export class AddressNotAllowedError extends Error {
  * a console's DNS never mixes public and private addresses, a rebinding attacker's does.
  * `onResolved` is told each time a name resolved (to tell a typo from a DNS outage later).
  */
-export function guardedLookup(options: { allowInsecure: boolean; resolver?: AddressResolver; onResolved?: (hostname: string) => void }): LookupFunction {
+export function guardedLookup(options: {
+  allowInsecure: boolean;
+  /** An allow-listed on-premises console (S1C_S1_PRIVATE_CONSOLES): private network addresses are allowed too. */
+  privateConsole?: boolean;
+  resolver?: AddressResolver;
+  onResolved?: (hostname: string) => void;
+}): LookupFunction {
   const resolver = options.resolver ?? systemResolver;
   return (hostname: string, lookupOptions: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
     resolver(hostname).then(
       (all) => {
         options.onResolved?.(hostname);
-        const refused = options.allowInsecure ? [] : all.filter((a) => isNonPublicAddress(a.address));
+        const refused = options.allowInsecure ? [] : all.filter((a) => !isAllowedConsoleAddress(a.address, options.privateConsole === true));
         if (refused.length > 0) {
           callback(new AddressNotAllowedError(hostname, refused.map((a) => a.address)), '');
           return;

@@ -1,12 +1,14 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
+import * as tls from 'node:tls';
 import type { LookupFunction } from 'node:net';
 import { inspect } from 'node:util';
-import { isNonPublicHost } from '@s1c/contracts';
+import { isNonPublicHost, isPrivateConsole, normalizeBaseUrl } from '@s1c/contracts';
 import { parseMicros, type ErrorType, type SourceApi } from '@s1c/domain';
 import { parseRetryAfter } from '@s1c/http-kit';
 import { ConsoleRateLimiter } from './console.rate-limiter';
 import { ADDRESS_NOT_ALLOWED, guardedLookup, type AddressResolver } from './guarded.lookup';
+import { PROXY_REFUSED, TunnelAgent, usesProxy, type S1Network } from './network';
 import {
   errorEntriesOf,
   ErrorsInBodyError,
@@ -41,6 +43,8 @@ export interface S1ClientOptions {
   max429WaitMs?: number;
   /** Resolves host names (tests inject one); default: the system resolver. */
   resolver?: AddressResolver;
+  /** Extra CAs, the HTTPS proxy and the allow-listed on-premises consoles (see {@link S1Network}); default none. */
+  network?: S1Network;
   /** Told of every HTTP request once it ended: what it read, its status (or `error`), how long it took (metrics). */
   onRequest?: (request: S1RequestOutcome) => void;
 }
@@ -166,6 +170,8 @@ export class S1Client {
   readonly #limiter: ConsoleRateLimiter;
   readonly #agent: http.Agent;
   readonly #lookup: LookupFunction;
+  /** Why the base URL may never be called, if so (checked before every call). */
+  readonly #refusal: string | undefined;
 
   constructor(options: S1ClientOptions) {
     this.#token = options.token;
@@ -188,13 +194,30 @@ export class S1Client {
     this.#max429WaitMs = Math.max(0, options.max429WaitMs ?? DEFAULT_MAX_429_WAIT_MS);
     this.#limiter = options.rateLimiter ?? ConsoleRateLimiter.shared(this.#url.host);
     this.#onRequest = options.onRequest;
-    const agentOptions = { keepAlive: true, maxSockets: 8, maxFreeSockets: 4 };
-    this.#agent = this.#url.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    const network = options.network;
+    // The registry checked the whole URL when the source was stored; here only what must never be
+    // called, whatever the log says: a non-public host, unless it is an allow-listed console.
+    const policy = { allowInsecure: options.allowInsecure, privateConsoles: network?.privateConsoles ?? [] };
+    const host = this.#url.hostname;
+    this.#refusal =
+      options.allowInsecure || !isNonPublicHost(host) || (isPrivateConsole(this.#url, policy) && normalizeBaseUrl(this.baseUrl, policy).ok)
+        ? undefined
+        : `${host} is a loopback, private or link-local address: SentinelOne consoles are public, so set base_url to the console address (https://<tenant>.sentinelone.net/), or list an on-premises console in S1C_S1_PRIVATE_CONSOLES`;
     this.#lookup = guardedLookup({
       allowInsecure: options.allowInsecure,
+      privateConsole: isPrivateConsole(this.#url, policy),
       ...(options.resolver ? { resolver: options.resolver } : {}),
       onResolved: (hostname) => resolvedHosts.add(hostname.toLowerCase()),
     });
+    const agentOptions = {
+      keepAlive: true,
+      maxSockets: 8,
+      maxFreeSockets: 4,
+      ...(network?.extraCa ? { ca: [...tls.rootCertificates, ...network.extraCa] } : {}),
+    };
+    if (this.#url.protocol !== 'https:') this.#agent = new http.Agent(agentOptions);
+    else if (network?.proxy && usesProxy(this.#url.hostname, this.#url.port || '443', network.proxy.noProxy)) this.#agent = new TunnelAgent(network.proxy.url, this.#lookup, agentOptions);
+    else this.#agent = new https.Agent(agentOptions);
   }
 
   /** Checks the token with `GET system/info` (the cheap call every collector uses). */
@@ -270,13 +293,7 @@ export class S1Client {
   }
 
   async #call<T>(spec: RequestSpec, parse: (body: Buffer) => T, signal: AbortSignal | undefined): Promise<CallResult<T>> {
-    const host = this.#url.hostname;
-    if (!this.#allowInsecure && isNonPublicHost(host)) {
-      throw this.#error(
-        'AddressNotAllowed',
-        `${host} is a loopback, private or link-local address: SentinelOne consoles are public, so set base_url to the console address (https://<tenant>.sentinelone.net/)`,
-      );
-    }
+    if (this.#refusal !== undefined) throw this.#error('AddressNotAllowed', this.#refusal);
     let requests = 0;
     let retries429 = 0;
     let waited429Ms = 0;
@@ -537,6 +554,7 @@ export class S1Client {
     if (aborted) return this.#error('Aborted', `the call to ${spec.what} was cancelled`);
     const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
     const text = error instanceof Error ? error.message : String(error);
+    if (code === PROXY_REFUSED) return this.#error('ProxyFailed', `${text} during ${spec.what}: check HTTPS_PROXY and the proxy's rules for ${host}; will retry`);
     if (code === ADDRESS_NOT_ALLOWED) {
       return this.#error(
         'AddressNotAllowed',

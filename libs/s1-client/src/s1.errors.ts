@@ -21,6 +21,7 @@ export const S1_ERROR_REASONS = [
   'ResponseErrors',
   'UnexpectedStatus',
   'InvalidBaseUrl',
+  'ProxyFailed',
   'Aborted',
 ] as const;
 export type S1ErrorReason = (typeof S1_ERROR_REASONS)[number];
@@ -45,6 +46,8 @@ export const S1_ERROR_TYPES: Readonly<Record<S1ErrorReason, ErrorType>> = {
   ResponseErrors: 'ThirdPartyGeneric',
   UnexpectedStatus: 'ThirdPartyGeneric',
   InvalidBaseUrl: 'ThirdPartyConfig',
+  // HTTPS_PROXY unreachable or refusing the tunnel: our side's network, retried.
+  ProxyFailed: 'FirstPartyGeneric',
   // The caller cancelled (shutdown): our side, and retrying later is right.
   Aborted: 'FirstPartyGeneric',
 };

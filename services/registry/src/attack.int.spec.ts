@@ -24,6 +24,7 @@ const dns = new Map<string, string[]>([
   ['metadata.attack.test', ['169.254.169.254']],
   ['mixed.attack.test', ['93.184.216.34', '127.0.0.1']],
   ['mapped.attack.test', ['::ffff:7f00:1']],
+  ['onprem.attack.test', ['10.0.0.9']],
 ]);
 const resolver: AddressResolver = (hostname) => {
   const answer = dns.get(hostname);
@@ -153,6 +154,40 @@ describe('base_url pointing inside our network (S1C_ALLOW_INSECURE_BASE_URL=fals
 
   // Registries share the command subjects' queue group: only one may run at a time.
   afterAll(() => registry?.close());
+});
+
+describe('on-premises consoles allow-listed in S1C_S1_PRIVATE_CONSOLES', () => {
+  let onPrem: RegistryUnderTest;
+  beforeAll(async () => {
+    onPrem = await startRegistryUnderTest({
+      allowInsecureBaseUrl: false,
+      resolver,
+      env: { S1C_S1_PRIVATE_CONSOLES: 'onprem.attack.test:8443,private.attack.test,rebound.attack.test,metadata.attack.test' },
+    });
+  });
+  afterAll(() => onPrem?.close());
+
+  it('are accepted on their private address and port, and nothing else is', async () => {
+    for (const url of ['https://onprem.attack.test:8443/', 'https://private.attack.test/']) {
+      const created = await onPrem.send('create', sourceDocument({ name: `On-prem ${url}`, base_url: url, api_secret: SECRET }));
+      expect(created.ok, `${url}: ${JSON.stringify(created)}`).toBe(true);
+    }
+    const refused = {
+      'another port of a listed console': 'https://onprem.attack.test:9443/',
+      'plain http to a listed console': 'http://onprem.attack.test:8443/',
+      'a listed name resolving to loopback': 'https://rebound.attack.test/',
+      'a listed name resolving to the metadata address': 'https://metadata.attack.test/',
+      'an unlisted private address': 'https://10.0.0.9/',
+    };
+    for (const [label, url] of Object.entries(refused)) {
+      const reply = await onPrem.send('create', sourceDocument({ name: `Refused ${label}`, base_url: url, api_secret: SECRET }));
+      expect(reply.ok, `${label}: ${JSON.stringify(reply)}`).toBe(false);
+      expect(reply.error.details.map((d: { path: string }) => d.path), label).toContain('source.config.base_url');
+    }
+    const loopback = await onPrem.send('create', sourceDocument({ name: 'Loopback listed', base_url: 'https://rebound.attack.test/', api_secret: SECRET }));
+    expect(loopback.error.details[0].message).toContain('never on a loopback or link-local address');
+    expect(trap.connections()).toBe(0);
+  });
 });
 
 describe('a hostile console that echoes the token back', () => {

@@ -1,11 +1,13 @@
-import { CommandError, type BaseUrlPolicy, type TestReply } from '@s1c/contracts';
+import { CommandError, isAllowedConsoleAddress, isPrivateConsole, type BaseUrlPolicy, type TestReply } from '@s1c/contracts';
 import { SOURCE_APIS, type SourceApi } from '@s1c/domain';
 import { registerSecret } from '@s1c/logger';
-import { isS1Error, nonPublicAddressesOf, S1Client, type AddressResolver, type S1Error } from '@s1c/s1-client';
+import { isS1Error, nonPublicAddressesOf, S1Client, type AddressResolver, type S1Error, type S1Network } from '@s1c/s1-client';
 
 /** The base URL policy, with the resolver the connect-time check uses (tests inject one). */
 export interface ConnectionPolicy extends BaseUrlPolicy {
   readonly resolver?: AddressResolver;
+  /** CA file, proxy and allow-listed consoles, as the fetchers use them. */
+  readonly network?: S1Network;
 }
 
 /**
@@ -16,10 +18,13 @@ export interface ConnectionPolicy extends BaseUrlPolicy {
  */
 export async function refuseNonPublicResolution(baseUrl: string, policy: ConnectionPolicy): Promise<void> {
   if (policy.allowInsecure) return;
-  const { hostname } = new URL(baseUrl);
-  const addresses = await nonPublicAddressesOf(hostname, policy.resolver ? { resolver: policy.resolver } : {});
+  const url = new URL(baseUrl);
+  const privateConsole = isPrivateConsole(url, policy);
+  const addresses = (await nonPublicAddressesOf(url.hostname, policy.resolver ? { resolver: policy.resolver } : {})).filter((a) => !isAllowedConsoleAddress(a, privateConsole));
   if (addresses.length === 0) return;
-  const message = `${hostname} resolves to ${addresses.join(', ')}: must be a public SentinelOne console, not a loopback, private or link-local address`;
+  const message = privateConsole
+    ? `${url.hostname} resolves to ${addresses.join(', ')}: a console in S1C_S1_PRIVATE_CONSOLES may be on a private network, never on a loopback or link-local address`
+    : `${url.hostname} resolves to ${addresses.join(', ')}: must be a public SentinelOne console, not a loopback, private or link-local address (an on-premises console on a private network must be listed in S1C_S1_PRIVATE_CONSOLES)`;
   throw new CommandError('ValidationError', `invalid request: source.config.base_url ${message}`, [{ path: 'source.config.base_url', message }]);
 }
 
@@ -42,6 +47,7 @@ export async function testConnection(target: ConnectionTarget, options: Connecti
     allowInsecure: options.allowInsecure,
     timeoutMs: options.timeoutMs ?? 15_000,
     ...(options.resolver ? { resolver: options.resolver } : {}),
+    ...(options.network ? { network: options.network } : {}),
   });
   const problems: TestReply['problems'] = [];
   const apis = {} as TestReply['apis'];

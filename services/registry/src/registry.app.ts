@@ -42,7 +42,12 @@ export async function startRegistry(config: RegistryConfig, options: RegistryOpt
     RegistryModule.register({
       runtime: { config, logger, connections, clock, metrics: { port: config.S1C_METRICS_PORT, host: config.S1C_METRICS_HOST, consumers: [] } },
       secrets,
-      policy: { allowInsecure: config.S1C_ALLOW_INSECURE_BASE_URL, ...(options.resolver ? { resolver: options.resolver } : {}) },
+      policy: {
+        allowInsecure: config.S1C_ALLOW_INSECURE_BASE_URL,
+        privateConsoles: config.s1Network.privateConsoles,
+        network: config.s1Network,
+        ...(options.resolver ? { resolver: options.resolver } : {}),
+      },
     }),
     { logger, connections, transport: new NatsTransport({ connection: connections.nc, logger, queueGroup: 's1c-registry', streams: [] }) },
   );

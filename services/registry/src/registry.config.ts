@@ -1,4 +1,5 @@
 import { commonEnvShape, env, loadConfig, METRICS_PORTS, metricsEnvShape } from '@s1c/config';
+import { loadS1Network, s1NetworkEnvShape } from '@s1c/s1-client';
 import { z } from 'zod';
 
 /** The registry's environment, parsed once at start-up. */
@@ -9,6 +10,8 @@ export const registryEnvShape = {
   S1C_SECRET_KEY: z.string().min(1),
   /** Allows http and private/loopback console URLs: for tests and the simulator only. */
   S1C_ALLOW_INSECURE_BASE_URL: env.boolean(false),
+  /** How `test` reaches consoles: S1C_S1_CA_FILE, S1C_S1_PRIVATE_CONSOLES (also what create and update accept), HTTPS_PROXY, NO_PROXY. */
+  ...s1NetworkEnvShape,
   /**
    * Who completes deletions (Stopping → Deleted): the scheduler, once collection has stopped, or
    * the registry at once (for a registry running without the rest of the system).
@@ -33,5 +36,6 @@ export const registryEnvShape = {
 export type RegistryConfig = ReturnType<typeof loadRegistryConfig>;
 
 export function loadRegistryConfig(source: Record<string, string | undefined> = process.env) {
-  return loadConfig(registryEnvShape, source);
+  const config = loadConfig(registryEnvShape, source);
+  return Object.freeze({ ...config, s1Network: loadS1Network(config) });
 }

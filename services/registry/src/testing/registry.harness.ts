@@ -29,7 +29,7 @@ export interface RegistryUnderTest {
 }
 
 export async function startRegistryUnderTest(
-  options: { allowInsecureBaseUrl?: boolean; resolver?: AddressResolver; secretKey?: string; dbName?: string } = {},
+  options: { allowInsecureBaseUrl?: boolean; resolver?: AddressResolver; secretKey?: string; dbName?: string; env?: Record<string, string> } = {},
 ): Promise<RegistryUnderTest> {
   const { natsUrl, mongoUrl } = serverUrls();
   const dbName = options.dbName ?? uniqueDbName('registry');
@@ -54,6 +54,7 @@ export async function startRegistryUnderTest(
     S1C_EVENT_POLL_INTERVAL: '50ms',
     S1C_DELETION_COMPLETION: 'immediate',
     S1C_ALLOW_INSECURE_BASE_URL: String(options.allowInsecureBaseUrl ?? false),
+    ...options.env,
   });
   const runtime = await startRegistry(config, { logger, ...(options.resolver ? { resolver: options.resolver } : {}) });
   const nc = await connect({ servers: natsUrl });
