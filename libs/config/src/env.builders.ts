@@ -1,15 +1,8 @@
 import { accessSync, constants, statSync } from 'node:fs';
+import { parseDurationMs } from '@s1c/domain';
 import { z } from 'zod';
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** Parses a duration such as `1500ms`, `90s`, `5m`, `24h` or `7d` into milliseconds. */
-export function parseDurationMs(text: string): number | undefined {
-  const match = DURATION.exec(text.trim());
-  if (!match) return undefined;
-  return Math.round(Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]);
-}
+export { parseDurationMs };
 
 /** Schema builders for environment variables: every value arrives as a string. */
 export const env = {

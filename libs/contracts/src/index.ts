@@ -86,3 +86,4 @@ export {
   type SourceHistoryCommand,
   type SourceHistoryReply,
 } from './audit.contracts';
+export { sourceOptionsDocumentSchema, sourceOptionsSchema } from './source-options.schema';

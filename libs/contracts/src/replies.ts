@@ -1,6 +1,7 @@
 import { ERROR_TYPES, SOURCE_APIS } from '@s1c/domain';
 import { z } from 'zod';
 import { collectorIdSchema, SCHEMA_REF_TYPE, SECRET_MASK, SOURCE_TYPE } from './source-document.schema';
+import { sourceOptionsDocumentSchema } from './source-options.schema';
 
 export const SOURCE_STATES = ['Pending', 'Started', 'Initialized', 'Authenticated', 'Collecting', 'Error', 'Stopping', 'Deleted'] as const;
 export type SourceStateName = (typeof SOURCE_STATES)[number];
@@ -28,6 +29,7 @@ export const sourceDocumentSchema = z.object({
       base_url: z.string(),
       api_secret: z.literal(SECRET_MASK),
       supported_apis: z.array(z.enum(SOURCE_APIS)),
+      options: sourceOptionsDocumentSchema.optional(),
     }),
     schemaRef: z.object({ type: z.literal(SCHEMA_REF_TYPE) }),
     sourceType: z.literal(SOURCE_TYPE),

@@ -1,6 +1,7 @@
 import { formatMicros, parseMicros, SOURCE_APIS, type CustomField, type FieldValue, type SourceConfig } from '@s1c/domain';
 import { z } from 'zod';
 import { normalizeBaseUrl, type BaseUrlPolicy } from './base-url';
+import { sourceOptionsSchema } from './source-options.schema';
 import { isSafeText, safeText } from './text';
 
 /** What every reply shows instead of the API token. */
@@ -91,6 +92,8 @@ function configShape(policy: BaseUrlPolicy) {
           if (apis.indexOf(api) !== index) ctx.addIssue({ code: 'custom', message: `"${api}" is listed twice`, path: [index] });
         });
       }),
+    /** Our extension (docs/COLLECTION.md "Per-source options"): the source's own timing, scope and request budget. */
+    options: sourceOptionsSchema.optional(),
   };
 }
 
@@ -267,6 +270,7 @@ export function toSourceConfig(config: ParsedConfig): SourceConfig {
     fields: config.fields ?? [],
     baseUrl: config.base_url,
     supportedApis: config.supported_apis,
+    ...(config.options ? { options: config.options } : {}),
   };
 }
 

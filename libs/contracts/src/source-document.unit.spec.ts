@@ -7,6 +7,7 @@ import { normalizeBaseUrl } from './base-url';
 import { CommandError } from './command-error';
 import { MAX_COMMAND_BYTES, parseCommand } from './payload';
 import { sourceDocumentSchema } from './replies';
+import { sourceOptionsDocument } from '@s1c/domain';
 import {
   createSourceCommandSchema,
   newSecretOf,
@@ -297,5 +298,60 @@ describe('base URL policy', () => {
   it('sees through numeric shorthand for loopback', () => {
     expect(normalizeBaseUrl('https://0x7f.1/', { allowInsecure: false }).ok).toBe(false);
     expect(normalizeBaseUrl('https://2130706433/', { allowInsecure: false }).ok).toBe(false);
+  });
+});
+
+describe('config.options (our extension)', () => {
+  const FULL = {
+    poll_interval: '1m',
+    backfill: '7d',
+    scope: { account_ids: ['1'], site_ids: ['22', '23'], group_ids: ['333'] },
+    requests_per_second: 2.5,
+    apis: { agents: { poll_interval: '15m' }, threats: { backfill: '30d' } },
+  };
+  const configOf = (options: unknown) => toSourceConfig(parseCommand(create, bytes(doc({ options }))).source.config);
+
+  it('is parsed into the domain options (durations in ms), and shown back as it was sent', () => {
+    const config = configOf(FULL);
+    expect(config.options).toEqual({
+      pollIntervalMs: 60_000,
+      backfillMs: 7 * 86_400_000,
+      scope: { accountIds: ['1'], siteIds: ['22', '23'], groupIds: ['333'] },
+      requestsPerSecond: 2.5,
+      apis: { agents: { pollIntervalMs: 900_000 }, threats: { backfillMs: 30 * 86_400_000 } },
+    });
+    expect(sourceOptionsDocument(config.options!)).toEqual(FULL);
+    // A read-back sent again parses to the same options.
+    expect(configOf(sourceOptionsDocument(config.options!)).options).toEqual(config.options);
+  });
+
+  it('is no options when left out or empty', () => {
+    expect(configOf(undefined)).not.toHaveProperty('options');
+    expect(configOf({})).not.toHaveProperty('options');
+    expect(configOf({ scope: {}, apis: { activities: {} } })).not.toHaveProperty('options');
+  });
+
+  it.each([
+    ['an unknown key', { polling: '5m' }, 'options.polling'],
+    ['an unknown API', { apis: { alerts: { poll_interval: '5m' } } }, 'options.apis.alerts'],
+    ['a backfill for the agent inventory', { apis: { agents: { backfill: '7d' } } }, 'options.apis.agents.backfill'],
+    ['a duration without a unit', { poll_interval: '300' }, 'options.poll_interval'],
+    ['a poll interval under 30 s', { poll_interval: '10s' }, 'options.poll_interval'],
+    ['a backfill over a year', { backfill: '400d' }, 'options.backfill'],
+    ['an id that is not digits', { scope: { site_ids: ['abc'] } }, 'options.scope.site_ids[0]'],
+    ['an id listed twice', { scope: { group_ids: ['1', '1'] } }, 'options.scope.group_ids[1]'],
+    ['an empty id list', { scope: { account_ids: [] } }, 'options.scope.account_ids'],
+    ['a request budget over 100', { requests_per_second: 500 }, 'options.requests_per_second'],
+    ['a request budget as text', { requests_per_second: '5' }, 'options.requests_per_second'],
+  ])('refuses %s, naming the field', (_what, options, path) => {
+    const error = refusal(() => parseCommand(create, bytes(doc({ options }))));
+    expect(error.details?.map((d) => d.path)).toContain(`source.config.${path}`);
+  });
+
+  it('is shown in replies by the reply schema', () => {
+    const reply = sourceDocumentSchema.shape.source.shape.config.parse({
+      name: 'n', description: null, category: null, fields: {}, base_url: 'https://a.sentinelone.net/', api_secret: '********', supported_apis: ['threats'], options: FULL,
+    });
+    expect(reply.options).toEqual(FULL);
   });
 });

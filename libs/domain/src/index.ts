@@ -107,3 +107,15 @@ export {
   type TokenHealthEvent,
   type TokenHealthState,
 } from './token-health.decider';
+export {
+  collectionTimings,
+  formatDurationMs,
+  optionLeaves,
+  parseDurationMs,
+  scopeFilters,
+  sourceOptionsDocument,
+  type ApiOptions,
+  type SourceOptions,
+  type SourceOptionsDocument,
+  type SourceScope,
+} from './source.options';

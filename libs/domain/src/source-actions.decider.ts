@@ -5,6 +5,7 @@ import { planSteps, type PlanSettings } from './collection.planner';
 import { initialCollectionState, type CollectionState } from './collection.state';
 import { decideSource, evolveSource, type LiveSourceState, type SourceCommand, type SourceState } from './source.decider';
 import type { SourceEvent } from './source.events';
+import { collectionTimings } from './source.options';
 import type { SourceApi } from './source.types';
 
 /** An aggregate's state with the stream version it was folded at (0: empty stream). */
@@ -123,9 +124,10 @@ function nextCollectingAction(
   for (const api of apis) {
     const collection = collections.get(api) ?? { state: initialCollectionState(), version: 0 };
     if (collection.state.status === 'Planned' && collection.state.generation >= generation) continue;
+    const { backfillMs } = collectionTimings(state.config.options, api, settings);
     return collectionAction(sourceId, api, collection, {
       type: 'PlanCollection',
-      data: { sourceId, api, generation, baseUrl: state.config.baseUrl, backfillMs: settings.backfillMs },
+      data: { sourceId, api, generation, baseUrl: state.config.baseUrl, backfillMs },
       metadata,
     });
   }
@@ -150,7 +152,8 @@ function nextCollectingAction(
   if (abandon) return abandon;
   for (const api of apis) {
     const collection = collections.get(api)!;
-    const step = planSteps(collection.state, now, settings).find((s) => s.type === 'dispatch');
+    const { pollIntervalMs } = collectionTimings(state.config.options, api, settings);
+    const step = planSteps(collection.state, now, { ...settings, pollIntervalMs }).find((s) => s.type === 'dispatch');
     if (step?.type !== 'dispatch') continue;
     const jobId = `${sourceId}:${api}:${step.lane}:${collection.version + 1}`;
     return collectionAction(sourceId, api, collection, {

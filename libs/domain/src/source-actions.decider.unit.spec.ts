@@ -307,4 +307,35 @@ describe('decideSourceActions', () => {
     log.create(ID, sourceConfig({ supportedApis: ['agents'] }));
     expect(tick()).toEqual(['StartCollection', 'PlanCollection[agents]', 'InitializeCollection', 'DispatchJob[agents]:snapshot']);
   });
+
+  describe('given a source with its own options (config.options)', () => {
+    beforeEach(() =>
+      log.create(
+        ID,
+        sourceConfig({ options: { pollIntervalMs: MINUTE, backfillMs: 60 * MINUTE, apis: { threats: { pollIntervalMs: 30 * MINUTE, backfillMs: 7 * 24 * 60 * MINUTE } } } }),
+      ),
+    );
+
+    it('backfills each API as far as its own or the source\'s backfill says', () => {
+      tick();
+      expect(collection('activities').backfill?.window).toEqual({ from: '2026-03-01T11:00:00.000000Z', to: '2026-03-01T12:00:00.000000Z' });
+      expect(collection('threats').backfill?.window).toEqual({ from: '2026-02-22T12:00:00.000000Z', to: '2026-03-01T12:00:00.000000Z' });
+    });
+
+    it("polls each API at its own or the source's interval, not the process's", () => {
+      tick();
+      advance(MINUTE);
+      expect(tick()).toEqual(['DispatchJob[activities]:live', 'DispatchJob[agents]:live']);
+      advance(29 * MINUTE);
+      expect(tick()).toContain('DispatchJob[threats]:live');
+    });
+
+    it('has no backfill with backfill 0s', () => {
+      log = new MemoryLog(() => now);
+      log.create(ID, sourceConfig({ options: { backfillMs: 0 } }));
+      tick();
+      expect(collection('activities').backfill).toBeNull();
+      expect(collection('threats').backfill).toBeNull();
+    });
+  });
 });

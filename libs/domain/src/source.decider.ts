@@ -224,6 +224,7 @@ export function configChanges(before: SourceConfig, after: SourceConfig): Source
   if (JSON.stringify(before.fields) !== JSON.stringify(after.fields)) changes.push('fields');
   if (before.baseUrl !== after.baseUrl) changes.push('baseUrl');
   if (JSON.stringify(before.supportedApis) !== JSON.stringify(after.supportedApis)) changes.push('supportedApis');
+  if (JSON.stringify(before.options ?? {}) !== JSON.stringify(after.options ?? {})) changes.push('options');
   return changes;
 }
 

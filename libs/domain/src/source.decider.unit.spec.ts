@@ -201,6 +201,15 @@ describe('Source decider: details', () => {
     expect(event?.type === 'SourceUpdated' && event.data.changes).toEqual(['name', 'fields', 'supportedApis', 'secret']);
   });
 
+  it('when an update changes only the options, then the event says so; the same options (or none and {}) change nothing', () => {
+    const options = { pollIntervalMs: 60_000, scope: { siteIds: ['22'] } };
+    const [event] = decideSource({ type: 'UpdateSource', data: { sourceId, config: { ...config, options } }, metadata: meta }, given('Collecting'));
+    expect(event?.type === 'SourceUpdated' && event.data.changes).toEqual(['options']);
+    const withOptions = foldSource([...HISTORY.Collecting, event!]);
+    expect(decideSource({ type: 'UpdateSource', data: { sourceId, config: { ...config, options: { ...options } } }, metadata: meta }, withOptions)).toEqual([]);
+    expect(decideSource({ type: 'UpdateSource', data: { sourceId, config: { ...config, options: {} } }, metadata: meta }, given('Collecting'))).toEqual([]);
+  });
+
   it('when an update carries no secret, then the stored secret is kept', () => {
     const events = [...HISTORY.Collecting, { type: 'SourceUpdated', data: { sourceId, config, changes: ['category'], generation: 2, at: at(9) } } as SourceEvent];
     const state = foldSource(events);

@@ -6,7 +6,7 @@ interface Event<Type extends string, Data> {
 }
 
 /** The fields of a source's configuration that an update can change. */
-export type SourceChange = 'name' | 'description' | 'category' | 'fields' | 'baseUrl' | 'supportedApis' | 'secret';
+export type SourceChange = 'name' | 'description' | 'category' | 'fields' | 'baseUrl' | 'supportedApis' | 'options' | 'secret';
 
 /** A source was validated and stored (Pending). */
 export type SourceCreated = Event<

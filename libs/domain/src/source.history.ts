@@ -1,6 +1,7 @@
 import type { Actor } from './actor';
 import { evolveSource, initialSourceState, type SourceState } from './source.decider';
 import type { SourceEvent } from './source.events';
+import { optionLeaves, type SourceOptions } from './source.options';
 import type { CustomField, EncryptedSecret, FieldValue, SourceConfig } from './source.types';
 
 /** What a history shows instead of a token: never the token, never its ciphertext. */
@@ -90,6 +91,20 @@ function configChanges(before: SourceConfig | undefined, after: SourceConfig): H
   scalar('base_url', before?.baseUrl, after.baseUrl);
   if (before === undefined || before.supportedApis.join(',') !== after.supportedApis.join(',')) {
     changes.push({ path: 'supported_apis', from: before ? [...before.supportedApis] : null, to: [...after.supportedApis] });
+  }
+  changes.push(...optionChanges(before?.options, after.options));
+  return changes;
+}
+
+/** One change per leaf of `config.options` that differs (`options.scope.site_ids`), in document form. */
+function optionChanges(before: SourceOptions | undefined, after: SourceOptions | undefined): HistoryChange[] {
+  const old = optionLeaves(before);
+  const now = optionLeaves(after);
+  const changes: HistoryChange[] = [];
+  for (const path of new Set([...old.keys(), ...now.keys()])) {
+    const from = old.get(path) ?? null;
+    const to = now.get(path) ?? null;
+    if (JSON.stringify(from) !== JSON.stringify(to)) changes.push({ path, from, to });
   }
   return changes;
 }

@@ -99,6 +99,31 @@ describe('sourceHistory', () => {
     ]);
   });
 
+  it('when an update sets, changes and drops options, then each option is listed by its path in the document', () => {
+    const withOptions = (options: SourceConfig['options'], minute: number) =>
+      logged({ type: 'SourceUpdated', data: { sourceId, config: { ...config, ...(options ? { options } : {}) }, changes: ['options'], generation: 2, at: at(minute) } }, alice);
+    const entries = sourceHistory([
+      created(),
+      withOptions({ pollIntervalMs: 60_000, scope: { siteIds: ['22'] } }, 5),
+      withOptions({ pollIntervalMs: 120_000, scope: { siteIds: ['22', '23'] }, apis: { agents: { pollIntervalMs: 900_000 } } }, 6),
+      withOptions(undefined, 7),
+    ]);
+    expect(entries[1]!.changes).toEqual([
+      { path: 'options.poll_interval', from: null, to: '1m' },
+      { path: 'options.scope.site_ids', from: null, to: ['22'] },
+    ]);
+    expect(entries[2]!.changes).toEqual([
+      { path: 'options.poll_interval', from: '1m', to: '2m' },
+      { path: 'options.scope.site_ids', from: ['22'], to: ['22', '23'] },
+      { path: 'options.apis.agents.poll_interval', from: null, to: '15m' },
+    ]);
+    expect(entries[3]!.changes).toEqual([
+      { path: 'options.poll_interval', from: '2m', to: null },
+      { path: 'options.scope.site_ids', from: ['22', '23'], to: null },
+      { path: 'options.apis.agents.poll_interval', from: '15m', to: null },
+    ]);
+  });
+
   it('when an update moves a Collecting source back to Pending, then the state change is listed too', () => {
     const events = [
       created(),

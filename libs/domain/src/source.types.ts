@@ -1,3 +1,4 @@
+import type { SourceOptions } from './source.options';
 /** The SentinelOne APIs a source can collect. */
 export const SOURCE_APIS = ['activities', 'agents', 'threats'] as const;
 export type SourceApi = (typeof SOURCE_APIS)[number];
@@ -31,6 +32,8 @@ export interface SourceConfig {
   readonly fields: readonly CustomField[];
   readonly baseUrl: string;
   readonly supportedApis: readonly SourceApi[];
+  /** Our extension: the source's own collection settings (absent: the process's). */
+  readonly options?: SourceOptions;
 }
 
 /** The kinds of failure of docs/DESIGN.md; each decides how a source retries. */

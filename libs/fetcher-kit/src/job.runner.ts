@@ -25,6 +25,7 @@ import {
   type SourceEvent,
   type SourceState,
   type TokenHealthState,
+  scopeFilters,
 } from '@s1c/domain';
 import { AggregateRepository, ConcurrencyError, type FoldedStreams, type LoadedAggregate, type MongoEventStore } from '@s1c/event-store';
 import { registerSecret, scrubString, type Logger } from '@s1c/logger';
@@ -324,7 +325,7 @@ export class JobRunner {
       allowInsecure: settings.allowInsecure,
       ...(settings.network ? { network: settings.network } : {}),
       timeoutMs: settings.s1TimeoutMs,
-      rateLimiter: ConsoleRateLimiter.shared(host, settings.requestsPerSecond),
+      rateLimiter: ConsoleRateLimiter.shared(host, src.config.options?.requestsPerSecond ?? settings.requestsPerSecond),
       ...(settings.resolver ? { resolver: settings.resolver } : {}),
       onRequest: fetcherMetrics.s1Request,
     });
@@ -337,7 +338,7 @@ export class JobRunner {
       // 5. Once a day, the token's expiry: a health warning before it lapses.
       await this.tokenExpiry.checkIfDue(job.sourceId, job.generation, client, signal, log);
       // 6. Walk.
-      return await this.walk(job, inflight, client, { sourceVersion: source.version, collectorId: src.collectorId }, ctx, signal, tracker, log);
+      return await this.walk(job, inflight, client, { sourceVersion: source.version, collectorId: src.collectorId, scope: scopeFilters(src.config.options) }, ctx, signal, tracker, log);
     } finally {
       client.close();
     }
@@ -446,7 +447,7 @@ export class JobRunner {
     job: FetchJob,
     inflight: JobInFlight,
     client: S1Client,
-    about: { sourceVersion: number; collectorId: string },
+    about: { sourceVersion: number; collectorId: string; scope: Record<string, string> },
     ctx: JobContext,
     signal: AbortSignal,
     tracker: Tracker,
@@ -480,7 +481,8 @@ export class JobRunner {
     };
 
     const request = (from: string | null, at: string | undefined): Promise<S1Page> => {
-      const filters: Record<string, string> = {};
+      // The source's scope (accountIds, siteIds, groupIds) with every request of every walk.
+      const filters: Record<string, string> = { ...about.scope };
       if (from !== null) filters[`${spec.timeField}__gte`] = from;
       if (!snapshot) filters[`${spec.timeField}__lt`] = window.to;
       const query: ListQuery = { filters, sortBy: spec.timeField, sortOrder: 'asc', limit: pageLimit, ...(at !== undefined ? { cursor: at } : {}) };

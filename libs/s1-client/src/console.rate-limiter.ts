@@ -47,11 +47,11 @@ const shared = new Map<string, ConsoleRateLimiter>();
  * order without a queue or timers of our own.
  */
 export class ConsoleRateLimiter {
-  readonly requestsPerSecond: number;
-  readonly burst: number;
+  #requestsPerSecond: number;
+  #burst: number;
   private readonly clock: LimiterClock;
-  private readonly intervalMs: number;
-  private readonly toleranceMs: number;
+  private intervalMs: number;
+  private toleranceMs: number;
   private tat = Number.NEGATIVE_INFINITY;
 
   constructor(options: ConsoleRateLimiterOptions) {
@@ -60,16 +60,34 @@ export class ConsoleRateLimiter {
     }
     const burst = options.burst ?? Math.max(1, Math.floor(options.requestsPerSecond));
     if (!Number.isInteger(burst) || burst < 1) throw new RangeError(`burst must be a positive integer (got ${burst})`);
-    this.requestsPerSecond = options.requestsPerSecond;
-    this.burst = burst;
+    this.#requestsPerSecond = options.requestsPerSecond;
+    this.#burst = burst;
     this.clock = options.clock ?? systemClock;
     this.intervalMs = 1000 / options.requestsPerSecond;
     this.toleranceMs = (burst - 1) * this.intervalMs;
   }
 
+  get requestsPerSecond(): number {
+    return this.#requestsPerSecond;
+  }
+
+  get burst(): number {
+    return this.#burst;
+  }
+
+  /** Slows the limiter down to `requestsPerSecond` (and a burst of one second's worth) if it is faster; never speeds it up. */
+  lowerTo(requestsPerSecond: number): void {
+    if (!(requestsPerSecond > 0) || requestsPerSecond >= this.#requestsPerSecond) return;
+    this.#requestsPerSecond = requestsPerSecond;
+    this.#burst = Math.min(this.#burst, Math.max(1, Math.floor(requestsPerSecond)));
+    this.intervalMs = 1000 / requestsPerSecond;
+    this.toleranceMs = (this.#burst - 1) * this.intervalMs;
+  }
+
   /**
    * The limiter of a console for the whole process (one per host, shared by every source and
-   * API). The first call's rate wins; later calls get the same instance.
+   * API). The lowest rate asked for wins (a source's own budget below the process's slows the
+   * console down for every source of it); later calls get the same instance.
    */
   static shared(consoleKey: string, requestsPerSecond: number = DEFAULT_REQUESTS_PER_SECOND): ConsoleRateLimiter {
     const key = consoleKey.toLowerCase();
@@ -78,6 +96,7 @@ export class ConsoleRateLimiter {
       limiter = new ConsoleRateLimiter({ requestsPerSecond });
       shared.set(key, limiter);
     }
+    limiter.lowerTo(requestsPerSecond);
     return limiter;
   }
 

@@ -60,6 +60,22 @@ describe('ConsoleRateLimiter', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(190);
   });
 
+  it('slows down to a lower budget, never speeds up, and the lowest shared budget wins', async () => {
+    const clock = fakeClock();
+    const limiter = new ConsoleRateLimiter({ requestsPerSecond: 10, burst: 1, clock });
+    limiter.lowerTo(2);
+    limiter.lowerTo(50);
+    expect(limiter.requestsPerSecond).toBe(2);
+    for (let i = 0; i < 3; i += 1) await limiter.acquire();
+    expect(clock.sleeps).toEqual([500, 1000]);
+
+    const shared = ConsoleRateLimiter.shared('budget.example.com:443', 10);
+    expect(ConsoleRateLimiter.shared('budget.example.com:443', 4)).toBe(shared);
+    expect(shared.requestsPerSecond).toBe(4);
+    ConsoleRateLimiter.shared('budget.example.com:443', 10);
+    expect(shared).toMatchObject({ requestsPerSecond: 4, burst: 4 });
+  });
+
   it('is shared per console, case-insensitively', () => {
     const a = ConsoleRateLimiter.shared('Console.Example.com:443');
     expect(ConsoleRateLimiter.shared('console.example.com:443')).toBe(a);

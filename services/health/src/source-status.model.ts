@@ -35,6 +35,7 @@ const CHANGE_WORDS: Record<SourceChange, string> = {
   fields: 'custom fields',
   baseUrl: 'base_url',
   supportedApis: 'supported_apis',
+  options: 'options',
   secret: 'API token',
 };
 

@@ -134,6 +134,25 @@ describe('given a running registry', () => {
       expect(updated).toMatchObject({ ok: true, version: 2, source: { config: { category: 'edited' } } });
     });
 
+    it('then per-source options are stored, shown as sent, survive a read-back update, and their change is in the history', async () => {
+      const options = { poll_interval: '1m', scope: { site_ids: ['1234567890123456789'] }, requests_per_second: 2, apis: { threats: { backfill: '30d' } } };
+      const created = await create({ name: 'With options', options });
+      expect(created).toMatchObject({ ok: true, source: { config: { options } } });
+      const id = created.source.id as string;
+      const [event] = await registry.db.collection('events').find({ streamId: `source-${id}` }).toArray();
+      expect(event!.data.config.options).toEqual({ pollIntervalMs: 60_000, scope: { siteIds: ['1234567890123456789'] }, requestsPerSecond: 2, apis: { threats: { backfillMs: 30 * 86_400_000 } } });
+
+      const { ok: _ok, ...document } = await registry.send('get', { id });
+      expect(await registry.send('update', document)).toMatchObject({ ok: true, version: 1 });
+      document.source.config.options = { ...options, poll_interval: '10m' };
+      const updated = await registry.send('update', document);
+      expect(updated).toMatchObject({ ok: true, version: 2, source: { config: { options: { poll_interval: '10m' } } } });
+      const stored = await registry.db.collection('events').findOne({ streamId: `source-${id}`, version: 2 });
+      expect(stored!.data.changes).toEqual(['options']);
+      const history = await registry.send('history', { id });
+      expect(history.entries.at(-1).changes).toEqual([{ path: 'options.poll_interval', from: '1m', to: '10m' }]);
+    });
+
     it('then a stale version is refused as VersionConflict and nothing is stored', async () => {
       const created = await create({ name: 'Versioned' });
       const id = created.source.id as string;

@@ -1,5 +1,5 @@
 import { SCHEMA_REF_TYPE, SECRET_MASK, SOURCE_TYPE, type SourceDocument } from '@s1c/contracts';
-import { HEALTH_EVENT_NAMES } from '@s1c/domain';
+import { HEALTH_EVENT_NAMES, sourceOptionsDocument } from '@s1c/domain';
 import { shownSource, type LoadedFold } from './source.views';
 
 /** The hosted product's document for a source, as replies show it: id, state, secret masked; undefined for none. */
@@ -22,6 +22,7 @@ export function toSourceDocument(fold: LoadedFold): SourceDocument | undefined {
         base_url: config.baseUrl,
         api_secret: SECRET_MASK,
         supported_apis: [...config.supportedApis],
+        ...(config.options ? { options: sourceOptionsDocument(config.options) } : {}),
       },
       schemaRef: { type: SCHEMA_REF_TYPE },
       sourceType: SOURCE_TYPE,

@@ -17,6 +17,7 @@ import {
   type SourceApi,
   type SourceCommand,
   type SourceEvent,
+  type SourceOptions,
   type SourceState,
 } from '@s1c/domain';
 import { AggregateRepository, MongoEventStore, type RecordedEvent } from '@s1c/event-store';
@@ -93,7 +94,7 @@ export interface FetcherFixture {
     },
   ): JobRunner;
   /** Creates a source (Initialized, generation 1) collecting `apis` from the simulator (or `baseUrl`); returns its id. */
-  createSource(apis: readonly SourceApi[], options?: { token?: string; baseUrl?: string }): Promise<string>;
+  createSource(apis: readonly SourceApi[], options?: { token?: string; baseUrl?: string; options?: SourceOptions }): Promise<string>;
   /** Runs a command on a source, as the registry or scheduler would. */
   sourceCommand(sourceId: string, command: (state: SourceState) => SourceCommand): Promise<void>;
   /** PlanCollection at the simulator's now; `backfillMs` defaults to 24 h. */
@@ -214,7 +215,15 @@ export async function startFetcherFixture(options: FetcherFixtureOptions = {}): 
         data: {
           sourceId,
           collectorId: 'default',
-          config: { name: `S1 ${sourceId.slice(0, 8)}`, description: null, category: 'sec/s1', fields: [], baseUrl: sourceOptions.baseUrl ?? `${sim.url}/`, supportedApis: apis },
+          config: {
+            name: `S1 ${sourceId.slice(0, 8)}`,
+            description: null,
+            category: 'sec/s1',
+            fields: [],
+            baseUrl: sourceOptions.baseUrl ?? `${sim.url}/`,
+            supportedApis: apis,
+            ...(sourceOptions.options ? { options: sourceOptions.options } : {}),
+          },
           secret,
         },
         metadata: { now: now() },
