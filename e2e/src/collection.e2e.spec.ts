@@ -40,8 +40,8 @@ function newConsole(label: string, apis?: string[]): { token: string; label: str
   return { token, label };
 }
 
-async function createSource(name: string, token: string, apis: readonly Api[] = APIS): Promise<string> {
-  const id = await system.createSource({ name, category: 'e2e', base_url: simulator.url, api_secret: token, supported_apis: apis });
+async function createSource(name: string, token: string, apis: readonly Api[] = APIS, options?: Json): Promise<string> {
+  const id = await system.createSource({ name, category: 'e2e', base_url: simulator.url, api_secret: token, supported_apis: apis, ...(options ? { options } : {}) });
   created.push(id);
   return id;
 }
@@ -65,12 +65,12 @@ const laneFinished = (sourceId: string, api: Api, lane: string, atLeast = 1, aft
   system.laneFinished(sourceId, api, lane, atLeast, after);
 
 /** Every record the console holds for a token, walked directly: the oracle. */
-async function consoleRecords(token: string, api: Api): Promise<Json[]> {
+async function consoleRecords(token: string, api: Api, filters: Record<string, string> = {}): Promise<Json[]> {
   const client = new S1Client({ baseUrl: simulator.url, token, allowInsecure: true });
   const records: Json[] = [];
   let cursor: string | undefined;
   do {
-    const page = await client.listPage(api, { filters: {}, sortBy: api === 'activities' ? 'createdAt' : 'updatedAt', sortOrder: 'asc', ...(cursor ? { cursor } : {}) });
+    const page = await client.listPage(api, { filters, sortBy: api === 'activities' ? 'createdAt' : 'updatedAt', sortOrder: 'asc', ...(cursor ? { cursor } : {}) });
     records.push(...page.records.map((r) => r.value));
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
@@ -203,6 +203,28 @@ describe('collection, end to end', () => {
       (await system.stream(`token-${sourceId}`)).some((e) => e.type === 'HealthEventResolved' && e.data.healthEventId === raised.data.healthEventId) ? true : undefined,
     );
   }, 120_000);
+
+  it("a source's own options: its scope is all it collects, and its backfill and poll interval are its own", async () => {
+    const token = `tok-scoped-${Math.random().toString(36).slice(2, 12)}`;
+    simulator.admin.addToken({ token, label: 'scoped', accounts: [nextAccount++, nextAccount++] });
+    const [site, otherSite] = simulator.admin.tokens().find((t) => t.label === 'scoped')!.siteIds;
+    const sourceId = await createSource('Scoped', token, ['activities'], { backfill: '2h', scope: { site_ids: [site] }, apis: { activities: { poll_interval: '30s' } } });
+    const planned = await eventually('the collection planned', async () => (await collectionEvents(sourceId, 'activities')).find((e) => e.type === 'CollectionPlanned'));
+    const { from, to } = planned.data.backfill;
+    expect(Date.parse(to) - Date.parse(from)).toBe(2 * 3_600_000);
+    await eventually('the backfill to finish', async () => ((await laneFinished(sourceId, 'activities', 'backfill')) ? true : undefined), 90_000);
+
+    const inScope = (await consoleRecords(token, 'activities', { siteIds: site!, createdAt__gte: from, createdAt__lt: to })).map((a) => `${sourceId}:activities:${a.id}`);
+    const otherSiteRecords = await consoleRecords(token, 'activities', { siteIds: otherSite!, createdAt__gte: from, createdAt__lt: to });
+    expect(inScope.length).toBeGreaterThan(0);
+    expect(otherSiteRecords.length).toBeGreaterThan(0);
+    expect([...(await system.rawRecords(sourceId, 'activities')).keys()].sort()).toEqual(inScope.sort());
+    // The source's 30 s interval, not the process's 3 s: no second live poll within 10 s of the first.
+    const firstLive = await eventually('a live poll', async () => (await collectionEvents(sourceId, 'activities')).find((e) => e.type === 'JobDispatched' && e.data.lane === 'live'));
+    await new Promise((r) => setTimeout(r, 10_000));
+    const lives = (await collectionEvents(sourceId, 'activities')).filter((e) => e.type === 'JobDispatched' && e.data.lane === 'live');
+    expect(lives.map((e) => e.data.jobId)).toEqual([firstLive.data.jobId]);
+  }, 150_000);
 
   it('a 5xx outage shorter than the retry window recovers and resolves its health event; a longer one makes the source quit to Error', async () => {
     const { token, label } = newConsole('flaky', ['threats']);

@@ -183,7 +183,7 @@ export class SystemUnderTest {
    * Registers a source in the hosted product's document shape; throws with the reply when it is
    * refused. Returns its id.
    */
-  async createSource(config: { name: string; category: string; base_url: string; api_secret: string; supported_apis: readonly string[] }): Promise<string> {
+  async createSource(config: { name: string; category: string; base_url: string; api_secret: string; supported_apis: readonly string[]; options?: Json }): Promise<string> {
     const reply = await this.command('create', {
       'api.version': 'v1',
       source: { config: { ...config, fields: { _siemForward: true } }, schemaRef: { type: 'SentinelOne Mgmt API' }, sourceType: 'Universal' },

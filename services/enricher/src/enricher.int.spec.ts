@@ -142,10 +142,13 @@ describe('enricher: where sources come from', () => {
 
     const deleted = await deleteSource(world, UNRELAYED_SOURCE);
     const dropped = runtime.enricher.stats.droppedTerminal;
-    // A record fetched before the deletion, seen after it (its source version is the deletion's).
-    await publishRaw(world, { sourceId: UNRELAYED_SOURCE, api: 'agents', recordId: `${UNRELAYED_SOURCE}:agents:2`, sourceVersion: version, body: AGENT });
+    // A record of the deletion's version, then one fetched before the deletion and seen after it:
+    // once the first is dropped the enricher knows of the deletion (so the order is certain even
+    // when the relay lags), and the second must be dropped too.
     await publishRaw(world, { sourceId: UNRELAYED_SOURCE, api: 'agents', recordId: `${UNRELAYED_SOURCE}:agents:3`, sourceVersion: deleted, body: AGENT });
-    await eventually(() => runtime.enricher.stats.droppedTerminal >= dropped + 1, 10_000, 'the records to be dropped');
+    await eventually(() => runtime.enricher.stats.droppedTerminal >= dropped + 1, 10_000, 'the record of the deleted version to be dropped');
+    await publishRaw(world, { sourceId: UNRELAYED_SOURCE, api: 'agents', recordId: `${UNRELAYED_SOURCE}:agents:2`, sourceVersion: version, body: AGENT });
+    await eventually(() => runtime.enricher.stats.droppedTerminal >= dropped + 2, 10_000, 'the earlier record to be dropped');
     expect((await readOutput(world, UNRELAYED_SOURCE)).map((r) => r.id)).toEqual([`${UNRELAYED_SOURCE}:agents:1`]);
     // Both reads were the first record's (its configuration, and whether its source is deleted).
     expect(runtime.sources.stats).toEqual({ versionReads: 1, refreshReads: 1 });

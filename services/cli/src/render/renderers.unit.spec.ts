@@ -90,6 +90,13 @@ describe('source output', () => {
     expect(text).toContain('error        ThirdPartyConfigError: HTTP 401: token refused\n');
     expect(text).toContain('api_secret   ********\n');
     expect(text).toContain('fields       _siemForward=true team="soc"\n');
+    expect(text).toContain('options      -\n');
+  });
+
+  it('shows per-source options as path=value pairs', () => {
+    const options = { poll_interval: '1m', scope: { site_ids: ['11', '12'] }, requests_per_second: 2, apis: { agents: { poll_interval: '15m' } } };
+    const text = renderSourceDetail(doc('s3', 'Charlie', { state: 'Collecting', since: '2026-11-27T11:00:00.000000Z' }, { options }), plainStyle, NOW);
+    expect(text).toContain('options      poll_interval=1m scope.site_ids=11,12 requests_per_second=2 apis.agents.poll_interval=15m\n');
   });
 
   it('a test reply shows the verdict, each API and each problem with what to do', () => {

@@ -37,12 +37,27 @@ export function renderSourceDetail(doc: SourceDocument, style: Style, now: Date)
     ['category', config.category ?? '-'],
     ['description', config.description ?? '-'],
     ['fields', fields.length === 0 ? '-' : fields.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')],
+    ['options', optionsLine(config.options)],
     ['api_secret', config.api_secret],
     ['created', shortTime(source.createdAt)],
     ['updated', shortTime(source.updatedAt)],
   );
   const width = Math.max(...lines.map(([k]) => k.length));
   return lines.map(([k, v]) => `${style.bold(k.padEnd(width))}  ${v.replace(/[\r\n]+/g, ' ')}`).join('\n') + '\n';
+}
+
+/** The per-source options as `path=value` pairs (`poll_interval=1m scope.site_ids=1,2`), or `-` for none. */
+function optionsLine(options: SourceDocument['source']['config']['options']): string {
+  const pairs: string[] = [];
+  const walk = (value: unknown, path: string): void => {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      for (const [key, inner] of Object.entries(value)) walk(inner, path ? `${path}.${key}` : key);
+    } else {
+      pairs.push(`${path}=${Array.isArray(value) ? value.join(',') : String(value)}`);
+    }
+  };
+  walk(options ?? {}, '');
+  return pairs.length === 0 ? '-' : pairs.join(' ');
 }
 
 /** Whether a test found nothing wrong: reachable, authenticated, every API readable. */
