@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { decideAll } from './testing/decide-all';
 import type { RetryInfo } from './collection.types';
 import { deliveryHealthDecider, deliveryStreamId, isDeliveryHealthEvent, type DeliveryHealthCommand, type DeliveryHealthEvent, type DeliveryHealthState } from './delivery-health.decider';
 
@@ -13,16 +14,7 @@ const refusal = (at: Date, retry: RetryInfo = RETRYING): DeliveryHealthCommand =
   data: { sourceId: 's1', api: 'threats', reason: 'HTTP collector answered 400', retry, at },
 });
 const acceptance = (at: Date): DeliveryHealthCommand => ({ type: 'RecordAcceptance', data: { sourceId: 's1', api: 'activities', at } });
-const run = (commands: DeliveryHealthCommand[], from: DeliveryHealthState = initialState()) => {
-  const events: DeliveryHealthEvent[] = [];
-  let state = from;
-  for (const command of commands) {
-    const decided = decide(command, state);
-    events.push(...decided);
-    state = decided.reduce(evolve, state);
-  }
-  return { events, state };
-};
+const run = (commands: DeliveryHealthCommand[], from: DeliveryHealthState = initialState()) => decideAll(deliveryHealthDecider, commands, from);
 
 describe('deliveryHealthDecider', () => {
   it('starts with nothing open', () => {

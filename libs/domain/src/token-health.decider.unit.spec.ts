@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { isTokenHealthEvent, TOKEN_EXPIRING, tokenHealthDecider, tokenStreamId, type RecordTokenExpiry, type TokenHealthEvent, type TokenHealthState } from './token-health.decider';
+import { decideAll } from './testing/decide-all';
+import { isTokenHealthEvent, TOKEN_EXPIRING, tokenHealthDecider, tokenStreamId, type RecordTokenExpiry, type TokenHealthState } from './token-health.decider';
 
-const { decide, evolve, initialState } = tokenHealthDecider;
+const { initialState } = tokenHealthDecider;
 const NOW = new Date('2026-12-05T10:00:00.000Z');
 const at = (days: number) => new Date(NOW.getTime() + days * 86_400_000);
 const iso = (days: number) => `${at(days).toISOString().slice(0, -1)}000Z`;
@@ -10,16 +11,7 @@ const check = (expiresAt: string | null, when: Date = NOW, warningDays = 14): Re
   type: 'RecordTokenExpiry',
   data: { sourceId: 's1', expiresAt, warningDays, at: when },
 });
-const run = (commands: RecordTokenExpiry[], from: TokenHealthState = initialState()) => {
-  const events: TokenHealthEvent[] = [];
-  let state = from;
-  for (const command of commands) {
-    const decided = decide(command, state);
-    events.push(...decided);
-    state = decided.reduce(evolve, state);
-  }
-  return { events, state };
-};
+const run = (commands: RecordTokenExpiry[], from: TokenHealthState = initialState()) => decideAll(tokenHealthDecider, commands, from);
 
 describe('tokenHealthDecider', () => {
   it('names its stream after the source, and folds only health events', () => {

@@ -75,24 +75,19 @@ class FetcherSources implements OnModuleInit, BeforeApplicationShutdown {
     @Inject(RUNTIME.logger) private readonly logger: Logger,
     @Inject(FETCHER_SPEC) spec: ApiSpec,
   ) {
-    this.folds = new FoldedStreams<SourceState>(connections.store, connections.nc, {
-      name: `fetcher-${spec.api}-sources`,
-      filterSubject: subjects.everySourceEvent,
-      initial: sourceDecider.initialState,
-      evolve: (state, event) => (isSourceEvent(event) ? sourceDecider.evolve(state, event as unknown as SourceEvent) : state),
-      streamName: STREAMS.events.name,
-      gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT,
-      logger,
-    });
-    this.tokens = new FoldedStreams<TokenHealthState>(connections.store, connections.nc, {
-      name: `fetcher-${spec.api}-tokens`,
-      filterSubject: subjects.everyTokenEvent,
-      initial: tokenHealthDecider.initialState,
-      evolve: (state, event) => (isTokenHealthEvent(event) ? tokenHealthDecider.evolve(state, event as unknown as TokenHealthEvent) : state),
-      streamName: STREAMS.events.name,
-      gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT,
-      logger,
-    });
+    // Folded from S1C_EVENTS from its first message: the decider's own events, a version each.
+    const folded = <State, Event>(what: string, filterSubject: string, decider: { initialState(): State; evolve(state: State, event: Event): State }, isEvent: (e: { type: string }) => boolean) =>
+      new FoldedStreams<State>(connections.store, connections.nc, {
+        name: `fetcher-${spec.api}-${what}`,
+        filterSubject,
+        initial: () => decider.initialState(),
+        evolve: (state, event) => (isEvent(event) ? decider.evolve(state, event as unknown as Event) : state),
+        streamName: STREAMS.events.name,
+        gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT,
+        logger,
+      });
+    this.folds = folded<SourceState, SourceEvent>('sources', subjects.everySourceEvent, sourceDecider, isSourceEvent);
+    this.tokens = folded<TokenHealthState, TokenHealthEvent>('tokens', subjects.everyTokenEvent, tokenHealthDecider, isTokenHealthEvent);
   }
 
   /** The registry owns S1C_EVENTS: this waits for it. */
