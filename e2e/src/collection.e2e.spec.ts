@@ -25,7 +25,7 @@ const SETTINGS = {
 };
 
 const APIS = ['activities', 'agents', 'threats'] as const;
-type Api = (typeof APIS)[number];
+type Api = (typeof APIS)[number] | 'alerts' | 'groups';
 
 let simulator: RunningSimulator;
 let system: SystemUnderTest;
@@ -70,7 +70,8 @@ async function consoleRecords(token: string, api: Api, filters: Record<string, s
   const records: Json[] = [];
   let cursor: string | undefined;
   do {
-    const page = await client.listPage(api, { filters, sortBy: api === 'activities' ? 'createdAt' : 'updatedAt', sortOrder: 'asc', ...(cursor ? { cursor } : {}) });
+    const sortBy = { activities: 'createdAt', alerts: 'alertInfoCreatedAt' }[api as string] ?? 'updatedAt';
+    const page = await client.listPage(api, { filters, sortBy, sortOrder: 'asc', ...(cursor ? { cursor } : {}) });
     records.push(...page.records.map((r) => r.value));
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
@@ -83,7 +84,7 @@ function requestsBy(label: string, path?: string): number {
 
 beforeAll(async () => {
   // 8,000 activities per account: eight pages of backfill for each source.
-  simulator = await startSimulator({ accounts: 12, sitesPerAccount: 1, historyHours: 23, activities: 96_000, agents: 240, threats: 1_200 });
+  simulator = await startSimulator({ accounts: 12, sitesPerAccount: 1, historyHours: 23, activities: 96_000, agents: 240, threats: 1_200, alerts: 6_000 });
   system = await SystemUnderTest.start(SETTINGS);
 }, 120_000);
 
@@ -224,6 +225,28 @@ describe('collection, end to end', () => {
     await new Promise((r) => setTimeout(r, 10_000));
     const lives = (await collectionEvents(sourceId, 'activities')).filter((e) => e.type === 'JobDispatched' && e.data.lane === 'live');
     expect(lives.map((e) => e.data.jobId)).toEqual([firstLive.data.jobId]);
+  }, 150_000);
+
+  it('the opt-in alerts and groups are collected exactly once, each as its own API, and only what the source asked for', async () => {
+    const { token } = newConsole('alerts-groups', ['alerts', 'groups']);
+    const sourceId = await createSource('Alerts and groups', token, ['alerts', 'groups']);
+    await waitForState(sourceId, 'Collecting');
+    await eventually('the alerts backfill and the groups snapshot to finish', async () =>
+      (await laneFinished(sourceId, 'alerts', 'backfill')) && (await laneFinished(sourceId, 'groups', 'snapshot')) ? true : undefined,
+    90_000);
+    const planned = (await collectionEvents(sourceId, 'alerts')).find((e) => e.type === 'CollectionPlanned')!;
+    const { from, to } = planned.data.backfill;
+    const alerts = (await consoleRecords(token, 'alerts', { createdAt__gte: from, createdAt__lt: to })).map((a) => `${sourceId}:alerts:${a.alertInfo.alertId}`);
+    expect(alerts.length).toBeGreaterThan(100);
+    const rawAlerts = await system.rawRecords(sourceId, 'alerts');
+    expect([...rawAlerts.keys()].sort()).toEqual(alerts.sort());
+    expect([...rawAlerts.values()].every((n) => n === 1)).toBe(true);
+    const groups = await consoleRecords(token, 'groups');
+    expect(groups).toHaveLength(2);
+    const snapshotGroups = [...(await system.rawRecords(sourceId, 'groups')).keys()].filter((id) => id.includes(':snapshot-'));
+    expect(snapshotGroups.map((id) => id.split(':').at(-1)).sort()).toEqual(groups.map((g) => g.id).sort());
+    // Only the APIs it asked for: nothing on the hosted three.
+    expect((await collectionEvents(sourceId, 'activities' as Api)).length).toBe(0);
   }, 150_000);
 
   it('a 5xx outage shorter than the retry window recovers and resolves its health event; a longer one makes the source quit to Error', async () => {

@@ -35,12 +35,14 @@ const SCHEMAS: Record<string, () => EnvShape> = {
   'fetcher-activities': () => requireFromRoot('@s1c/fetcher-kit').fetcherEnvShape,
   'fetcher-agents': () => requireFromRoot('@s1c/fetcher-kit').fetcherEnvShape,
   'fetcher-threats': () => requireFromRoot('@s1c/fetcher-kit').fetcherEnvShape,
+  'fetcher-alerts': () => requireFromRoot('@s1c/fetcher-kit').fetcherEnvShape,
+  'fetcher-groups': () => requireFromRoot('@s1c/fetcher-kit').fetcherEnvShape,
   enricher: () => requireFromRoot('@s1c/enricher').enricherEnvShape,
   health: () => requireFromRoot('@s1c/health').healthEnvShape,
   gateway: () => requireFromRoot('@s1c/gateway').gatewayEnvShape,
 };
 const APP_SERVICES = Object.keys(SCHEMAS);
-const FETCHERS = ['fetcher-activities', 'fetcher-agents', 'fetcher-threats'];
+const FETCHERS = ['fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'fetcher-alerts', 'fetcher-groups'];
 const required = (schema: EnvSchema) => !schema.safeParse(undefined).success;
 
 interface ComposeService {

@@ -16,7 +16,7 @@ import { startService, type ServiceProcess } from './service.process';
 
 const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'services', 'cli', 'dist', 'main.js');
-const SERVICES = ['registry', 'scheduler', 'fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'enricher', 'health', 'gateway'] as const;
+const SERVICES = ['registry', 'scheduler', 'fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'fetcher-alerts', 'fetcher-groups', 'enricher', 'health', 'gateway'] as const;
 const USERS = [...SERVICES, 'operator'] as const;
 type User = (typeof USERS)[number];
 // nats-server parses a variable's value as configuration: a password must start with a letter.

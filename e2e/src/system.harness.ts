@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startService, type ServiceProcess } from './service.process';
 
-export const FETCHERS = ['fetcher-activities', 'fetcher-agents', 'fetcher-threats'] as const;
+export const FETCHERS = ['fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'fetcher-alerts', 'fetcher-groups'] as const;
 /** The collection services, started by default. */
 export const SERVICES = ['registry', 'scheduler', ...FETCHERS] as const;
 /** Every service of the system: the collection services plus the enricher and the health service. */

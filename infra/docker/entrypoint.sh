@@ -10,17 +10,17 @@ service="${1:-${S1C_SERVICE:-}}"
 if [ "$#" -gt 0 ]; then shift; fi
 
 case "$service" in
-  registry | scheduler | fetcher-activities | fetcher-agents | fetcher-threats | enricher | health | gateway | s1-simulator)
+  registry | scheduler | fetcher-activities | fetcher-agents | fetcher-threats | fetcher-alerts | fetcher-groups | enricher | health | gateway | s1-simulator)
     main="/app/services/$service/dist/main.js" ;;
   s1c | cli)
     main="/app/services/cli/dist/main.js" ;;
   demo-source)
     main="/app/infra/docker/demo-source.mjs" ;;
   "")
-    echo "usage: IMAGE <service> [args...] (or set S1C_SERVICE); services: registry scheduler fetcher-activities fetcher-agents fetcher-threats enricher health gateway s1-simulator demo-source s1c" >&2
+    echo "usage: IMAGE <service> [args...] (or set S1C_SERVICE); services: registry scheduler fetcher-activities fetcher-agents fetcher-threats fetcher-alerts fetcher-groups enricher health gateway s1-simulator demo-source s1c" >&2
     exit 64 ;;
   *)
-    echo "unknown service: $service (registry scheduler fetcher-activities fetcher-agents fetcher-threats enricher health gateway s1-simulator demo-source s1c)" >&2
+    echo "unknown service: $service (registry scheduler fetcher-activities fetcher-agents fetcher-threats fetcher-alerts fetcher-groups enricher health gateway s1-simulator demo-source s1c)" >&2
     exit 64 ;;
 esac
 

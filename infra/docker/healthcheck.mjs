@@ -160,6 +160,8 @@ async function check({ name, args, env }) {
     case 'fetcher-activities':
     case 'fetcher-agents':
     case 'fetcher-threats':
+    case 'fetcher-alerts':
+    case 'fetcher-groups':
       await withNats(env, (nc) => consumerExists(nc, 'S1C_JOBS', name));
       return mongoPing(env);
     case 'enricher':

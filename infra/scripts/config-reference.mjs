@@ -20,6 +20,8 @@ export const SERVICES = [
   { name: 'fetcher-activities', load: () => require('@s1c/fetcher-kit').fetcherEnvShape },
   { name: 'fetcher-agents', load: () => require('@s1c/fetcher-kit').fetcherEnvShape },
   { name: 'fetcher-threats', load: () => require('@s1c/fetcher-kit').fetcherEnvShape },
+  { name: 'fetcher-alerts', load: () => require('@s1c/fetcher-kit').fetcherEnvShape },
+  { name: 'fetcher-groups', load: () => require('@s1c/fetcher-kit').fetcherEnvShape },
   { name: 'enricher', load: () => require('@s1c/enricher').enricherEnvShape },
   { name: 'health', load: () => require('@s1c/health').healthEnvShape },
   { name: 'gateway', load: () => require('@s1c/gateway').gatewayEnvShape },
@@ -102,7 +104,7 @@ export const MEANINGS = {
   S1C_SINK_FILE_DIR: 'Directory of the file sink (NDJSON per source and API); the file sink runs only when this is set. In compose: a path under `/data/output` (the `enricher-output` volume).',
   S1C_SINK_FILE_MAX_BYTES: 'A file-sink file is rotated once it would grow beyond this many bytes.',
   S1C_SINK_FILE_FORMAT: 'What a file-sink line holds: `record`, the output record (`id`, `sourceId`, `collectorId`, `api`, `metadata` with the SIEM fields, `fetchedAt`, and the S1 object under `event`), for a log shipper to route and map; `event`, the bare S1 object.',
-  S1C_METRICS_PORT: 'Port of the service\'s Prometheus metrics, `GET /metrics` (process and Node.js metrics, and the service\'s own: S1 request durations, jobs, records, consumer backlogs, sink requests, dead letters); each service has its own default (registry 9101, scheduler 9102, fetcher-activities 9103, fetcher-agents 9104, fetcher-threats 9105, enricher 9106, gateway 9107); `0`: none. The health service serves its metrics on its API port.',
+  S1C_METRICS_PORT: 'Port of the service\'s Prometheus metrics, `GET /metrics` (process and Node.js metrics, and the service\'s own: S1 request durations, jobs, records, consumer backlogs, sink requests, dead letters); each service has its own default (registry 9101, scheduler 9102, fetcher-activities 9103, fetcher-agents 9104, fetcher-threats 9105, enricher 9106, gateway 9107, fetcher-alerts 9108, fetcher-groups 9109); `0`: none. The health service serves its metrics on its API port.',
   S1C_METRICS_HOST: 'Address the metrics endpoint listens on (loopback by default). The metrics carry no secret.',
   S1C_HEALTH_PORT: 'Port of the health API and dashboard (`0` picks a free one).',
   S1C_HEALTH_HOST:
@@ -152,6 +154,8 @@ const NATS_USERS = [
   ['fetcher-activities', 'the activities fetcher'],
   ['fetcher-agents', 'the agents fetcher'],
   ['fetcher-threats', 'the threats fetcher'],
+  ['fetcher-alerts', 'the alerts fetcher'],
+  ['fetcher-groups', 'the groups fetcher'],
   ['enricher', 'the enricher'],
   ['health', 'the health service'],
   ['gateway', 'the gateway'],
@@ -208,9 +212,9 @@ export function collectVariables() {
   return [...byName.values()];
 }
 
-/** The services as one readable list (the three fetchers as `fetchers`). */
+/** The services as one readable list (the fetchers as `fetchers`). */
 function readers(services) {
-  const fetchers = ['fetcher-activities', 'fetcher-agents', 'fetcher-threats'];
+  const fetchers = ['fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'fetcher-alerts', 'fetcher-groups'];
   const names = fetchers.every((f) => services.includes(f)) ? [...services.filter((s) => !fetchers.includes(s)), 'fetchers'] : services;
   const order = ['registry', 'scheduler', 'fetchers', ...fetchers, 'enricher', 'health', 'gateway'];
   return names.sort((a, b) => order.indexOf(a) - order.indexOf(b));
@@ -234,8 +238,8 @@ export function renderMarkdown(variables) {
     "service's default applies (docker compose relies on that: it passes `${VAR:-}`).",
     '',
     'Booleans are `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`); durations carry a unit',
-    '(`1500ms`, `90s`, `5m`, `24h`, `7d`). "fetchers" means all three: `fetcher-activities`,',
-    '`fetcher-agents`, `fetcher-threats`.',
+    '(`1500ms`, `90s`, `5m`, `24h`, `7d`). "fetchers" means all five: `fetcher-activities`,',
+    '`fetcher-agents`, `fetcher-threats`, `fetcher-alerts`, `fetcher-groups`.',
     '',
     '## Service variables',
     '',

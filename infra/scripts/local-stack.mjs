@@ -23,10 +23,10 @@ const { connect } = require('nats');
 const SIMULATOR_PORT = Number(process.env.S1C_SIMULATOR_PORT ?? 8088);
 const HEALTH_PORT = Number(process.env.S1C_HEALTH_PORT ?? 8080);
 /** The users of infra/nats/nats.conf: every service, and the operator (people, `s1c`). */
-const NATS_USERS = ['registry', 'scheduler', 'fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'enricher', 'health', 'gateway', 'operator'];
+const NATS_USERS = ['registry', 'scheduler', 'fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'fetcher-alerts', 'fetcher-groups', 'enricher', 'health', 'gateway', 'operator'];
 const passwordVariable = (user) => `S1C_NATS_${user.toUpperCase().replace(/-/g, '_')}_PASSWORD`;
 /** Every service of the system, each its own process. */
-const SERVICES = ['registry', 'scheduler', 'fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'enricher', 'health', 'gateway'];
+const SERVICES = ['registry', 'scheduler', 'fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'fetcher-alerts', 'fetcher-groups', 'enricher', 'health', 'gateway'];
 const DEMO_TOKEN = process.env.S1C_DEMO_TOKEN ?? 'demo-token';
 const children = [];
 const servers = [];

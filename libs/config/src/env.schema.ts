@@ -47,4 +47,6 @@ export const METRICS_PORTS = {
   'fetcher-threats': 9105,
   enricher: 9106,
   gateway: 9107,
+  'fetcher-alerts': 9108,
+  'fetcher-groups': 9109,
 } as const;

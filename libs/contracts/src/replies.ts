@@ -76,8 +76,8 @@ export const testReplySchema = z.object({
   reachable: z.boolean(),
   /** SentinelOne accepted the token. */
   authenticated: z.boolean(),
-  /** Whether the token can read each API. */
-  apis: z.record(z.enum(SOURCE_APIS), z.object({ readable: z.boolean(), reason: z.string().optional() })),
+  /** Whether the token can read each API the source collects (or, for a document, names). */
+  apis: z.partialRecord(z.enum(SOURCE_APIS), z.object({ readable: z.boolean(), reason: z.string().optional() })),
   tokenExpiresAt: z.string().nullable(),
   /** Every failure met, with its error type and what to do. */
   problems: z.array(z.object({ api: z.enum(SOURCE_APIS).optional(), errorType: z.enum(ERROR_TYPES), reason: z.string(), message: z.string() })),

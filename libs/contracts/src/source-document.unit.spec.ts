@@ -80,7 +80,7 @@ describe('create command', () => {
     ['wrong schemaRef', doc({}, {}, { schemaRef: { type: 'Okta' } }), 'InvalidSourceType', 'source.schemaRef.type'],
     ['sourceType not Universal', doc({}, {}, { sourceType: 'HTTP' }), 'InvalidSourceType', 'source.sourceType'],
     ['empty supported_apis', doc({ supported_apis: [] }), 'ValidationError', 'source.config.supported_apis'],
-    ['unknown api', doc({ supported_apis: ['alerts'] }), 'ValidationError', 'source.config.supported_apis[0]'],
+    ['unknown api', doc({ supported_apis: ['applications'] }), 'ValidationError', 'source.config.supported_apis[0]'],
     ['repeated api', doc({ supported_apis: ['agents', 'agents'] }), 'ValidationError', 'source.config.supported_apis[1]'],
     ['http URL', doc({ base_url: 'http://usea1-partners.sentinelone.net/' }), 'ValidationError', 'source.config.base_url'],
     ['URL with credentials', doc({ base_url: 'https://u:p@usea1.sentinelone.net/' }), 'ValidationError', 'source.config.base_url'],
@@ -333,7 +333,7 @@ describe('config.options (our extension)', () => {
 
   it.each([
     ['an unknown key', { polling: '5m' }, 'options.polling'],
-    ['an unknown API', { apis: { alerts: { poll_interval: '5m' } } }, 'options.apis.alerts'],
+    ['an unknown API', { apis: { applications: { poll_interval: '5m' } } }, 'options.apis.applications'],
     ['a backfill for the agent inventory', { apis: { agents: { backfill: '7d' } } }, 'options.apis.agents.backfill'],
     ['a duration without a unit', { poll_interval: '300' }, 'options.poll_interval'],
     ['a poll interval under 30 s', { poll_interval: '10s' }, 'options.poll_interval'],

@@ -50,9 +50,11 @@ export const sourceOptionsSchema = z
     apis: z
       .strictObject({
         activities: apiTiming.optional(),
-        // The agent inventory has no backfill: it is collected whole by its snapshots.
+        // Inventories have no backfill: they are collected whole by their snapshots.
         agents: z.strictObject({ poll_interval: pollInterval.optional() }).optional(),
         threats: apiTiming.optional(),
+        alerts: apiTiming.optional(),
+        groups: z.strictObject({ poll_interval: pollInterval.optional() }).optional(),
       })
       .optional(),
   })
@@ -92,6 +94,8 @@ export const sourceOptionsDocumentSchema = z.object({
       activities: z.object({ poll_interval: z.string().optional(), backfill: z.string().optional() }).optional(),
       agents: z.object({ poll_interval: z.string().optional() }).optional(),
       threats: z.object({ poll_interval: z.string().optional(), backfill: z.string().optional() }).optional(),
+      alerts: z.object({ poll_interval: z.string().optional(), backfill: z.string().optional() }).optional(),
+      groups: z.object({ poll_interval: z.string().optional() }).optional(),
     })
     .optional(),
 });

@@ -1,4 +1,4 @@
-import type { ErrorType, SourceApi } from './source.types';
+import { INVENTORY_APIS, type ErrorType, type SourceApi } from './source.types';
 
 /**
  * The independent ways an API is collected: the historical `backfill`, the `live` tail every poll
@@ -56,9 +56,9 @@ export interface HealthFacts {
   readonly retry: RetryInfo;
 }
 
-/** Which lanes an API has: the agent inventory is snapshotted instead of backfilled. */
+/** Which lanes an API has: inventories (agents, groups) are snapshotted instead of backfilled. */
 export function lanesOf(api: SourceApi): readonly Lane[] {
-  return api === 'agents' ? ['live', 'snapshot', 'replay'] : ['backfill', 'live', 'replay'];
+  return INVENTORY_APIS.has(api) ? ['live', 'snapshot', 'replay'] : ['backfill', 'live', 'replay'];
 }
 
 /** The stream of one API's collection for one source. */

@@ -53,6 +53,8 @@ export {
   ERROR_TYPES,
   HEALTH_EVENT_NAMES,
   SOURCE_APIS,
+  HOSTED_APIS,
+  INVENTORY_APIS,
   type CustomField,
   type EncryptedSecret,
   type ErrorType,

@@ -1,4 +1,4 @@
-import type { SourceApi, SourceConfig } from './source.types';
+import { INVENTORY_APIS, type SourceApi, type SourceConfig } from './source.types';
 
 /** The custom field that turns SIEM tagging on (only the boolean `true` does). */
 export const SIEM_FORWARD_KEY = '_siemForward';
@@ -29,7 +29,7 @@ export interface MetadataSource {
  *   never receives an empty or `null` category), `_collector` (the collector id).
  * - Only when `fields._siemForward === true`: `_siemVendor: "SentinelOne"`,
  *   `_siemProduct: "MGMT API"`, `_siemFormat: "JSON"`, `_siemEventID` (see {@link siemEventId}),
- *   and for agents `_siemDataType: "Inventory"`.
+ *   and for the inventories (agents, groups) `_siemDataType: "Inventory"`.
  * - Without `_siemForward: true` there is no `_siem*` key at all: custom fields whose name starts
  *   with `_siem` are dropped too (the registry refuses the reserved ones already).
  *
@@ -37,8 +37,8 @@ export interface MetadataSource {
  */
 export function recordMetadata(source: MetadataSource, api: SourceApi, record: Readonly<Record<string, unknown>>): RecordMetadata {
   const base = sourceMetadata(source, api);
-  // Agents' _siemEventID is constant and already in the source's part.
-  if (!isSiemForwarded(source) || api === 'agents') return base;
+  // An inventory's _siemEventID is constant and already in the source's part.
+  if (!isSiemForwarded(source) || INVENTORY_APIS.has(api)) return base;
   const out = copy(base);
   out._siemEventID = siemEventId(api, record);
   return out;
@@ -67,8 +67,8 @@ export function sourceMetadata(source: MetadataSource, api: SourceApi): RecordMe
     out._siemVendor = 'SentinelOne';
     out._siemProduct = 'MGMT API';
     out._siemFormat = 'JSON';
-    if (api === 'agents') {
-      out._siemEventID = 'agents';
+    if (INVENTORY_APIS.has(api)) {
+      out._siemEventID = api;
       out._siemDataType = 'Inventory';
     }
   }
@@ -82,8 +82,10 @@ export function isSiemForwarded(source: MetadataSource): boolean {
 
 /**
  * `_siemEventID` per docs/S1-API.md: `activities - {activityType}`, `threats - {id}` (the top-level
- * threat id), `agents`. A record without the value (absent, null, or not a string or number)
- * gets the bare API name (`activities`, `threats`), so the SIEM still routes it by API.
+ * threat id), `agents`; ours (docs/COLLECTION.md "Alerts and groups"): `alerts - {ruleInfo.id}`
+ * (the custom detection rule that fired: what a SIEM maps an alert by, as it maps an activity by
+ * its type; stable where the rule's name is not), `groups`. A record without the value (absent,
+ * null, or not a string or number) gets the bare API name, so the SIEM still routes it by API.
  */
 export function siemEventId(api: SourceApi, record: Readonly<Record<string, unknown>>): string {
   switch (api) {
@@ -91,8 +93,13 @@ export function siemEventId(api: SourceApi, record: Readonly<Record<string, unkn
       return withSuffix(api, record.activityType);
     case 'threats':
       return withSuffix(api, record.id);
+    case 'alerts': {
+      const rule = record.ruleInfo;
+      return withSuffix(api, rule !== null && typeof rule === 'object' && !Array.isArray(rule) ? (rule as Record<string, unknown>).id : undefined);
+    }
     case 'agents':
-      return 'agents';
+    case 'groups':
+      return api;
   }
 }
 

@@ -13,6 +13,8 @@ const FORWARD: CustomField = { key: '_siemForward', value: true };
 const ACTIVITY = { id: '1398765432109876543', activityType: 2001, createdAt: '2022-04-06T08:45:55.309279Z' };
 const THREAT = { id: '1398765432101234567', threatInfo: { threatId: '1398765432101234567', updatedAt: '2022-04-06T08:54:17.194122Z' } };
 const AGENT = { id: '1224294323241529157', computerName: 'user-test' };
+const ALERT = { alertInfo: { alertId: '1985998272619999973', createdAt: '2024-07-03T03:44:03.003000Z' }, ruleInfo: { id: '1412136126226508571', name: 'test5' } };
+const GROUP = { id: '1002003004005006007', name: 'Default Group', updatedAt: '2024-07-03T03:44:03.003000Z' };
 
 /** Keys and values in order: the metadata's JSON is what reaches the SIEM. */
 const entries = (m: object) => Object.entries(m);
@@ -62,6 +64,21 @@ describe('recordMetadata', () => {
       ]);
     });
 
+    it('tags an alert with the id of the rule that fired, and a group as inventory', () => {
+      expect(recordMetadata(s, 'alerts', ALERT)._siemEventID).toBe('alerts - 1412136126226508571');
+      expect(recordMetadata(s, 'alerts', ALERT)).not.toHaveProperty('_siemDataType');
+      expect(entries(recordMetadata(s, 'groups', GROUP)).slice(-2)).toEqual([
+        ['_siemEventID', 'groups'],
+        ['_siemDataType', 'Inventory'],
+      ]);
+    });
+
+    it('names an alert without its rule id by its API alone', () => {
+      for (const alert of [{ alertInfo: {} }, { ruleInfo: null }, { ruleInfo: [] }, { ruleInfo: { id: '' } }, { ruleInfo: { id: { x: 1 } } }]) {
+        expect(recordMetadata(s, 'alerts', alert)._siemEventID, JSON.stringify(alert)).toBe('alerts');
+      }
+    });
+
     it('names an activity without activityType by its API alone', () => {
       const { activityType: _omitted, ...withoutType } = ACTIVITY;
       expect(recordMetadata(s, 'activities', withoutType)._siemEventID).toBe('activities');
@@ -85,8 +102,8 @@ describe('recordMetadata', () => {
   });
 
   describe('given a source without _siemForward: true', () => {
-    const apis: SourceApi[] = ['activities', 'agents', 'threats'];
-    const records = { activities: ACTIVITY, agents: AGENT, threats: THREAT };
+    const apis: SourceApi[] = ['activities', 'agents', 'threats', 'alerts', 'groups'];
+    const records = { activities: ACTIVITY, agents: AGENT, threats: THREAT, alerts: ALERT, groups: GROUP };
     for (const fields of [
       [] as CustomField[],
       [{ key: '_siemForward', value: false }],

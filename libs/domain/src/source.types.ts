@@ -1,7 +1,11 @@
 import type { SourceOptions } from './source.options';
 /** The SentinelOne APIs a source can collect. */
-export const SOURCE_APIS = ['activities', 'agents', 'threats'] as const;
+export const SOURCE_APIS = ['activities', 'agents', 'threats', 'alerts', 'groups'] as const;
 export type SourceApi = (typeof SOURCE_APIS)[number];
+/** The hosted product's three; `alerts` and `groups` are ours, opt-in through `supported_apis`. */
+export const HOSTED_APIS: readonly SourceApi[] = ['activities', 'agents', 'threats'];
+/** Inventories: collected whole by periodic snapshots plus `updatedAt` deltas, with no backfill. */
+export const INVENTORY_APIS: ReadonlySet<SourceApi> = new Set(['agents', 'groups']);
 
 /** A custom metadata value copied onto every record of a source. */
 export type FieldValue = string | number | boolean | null;

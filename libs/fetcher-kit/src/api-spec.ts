@@ -6,8 +6,10 @@ import { formatMicros, parseMicros, type Lane, type SourceApi, type TimeWindow }
  */
 export interface ApiSpec {
   readonly api: SourceApi;
-  /** The incremental field of the list filters and sort: `createdAt__gte`, `sortBy=createdAt`. */
+  /** The incremental field of the list filters: `createdAt__gte`. */
   readonly timeField: 'createdAt' | 'updatedAt';
+  /** What the list is sorted by on that field: `createdAt`, or for alerts `alertInfoCreatedAt`. */
+  readonly sortBy: string;
   /**
    * The record's value of the incremental field, normalised to microsecond ISO form.
    * @throws MalformedRecordError when it is missing or not a timestamp.
@@ -48,6 +50,10 @@ const RECORD_ID = /^[A-Za-z0-9_-]{1,128}$/;
 export interface ApiSpecDefinition {
   readonly api: SourceApi;
   readonly timeField: 'createdAt' | 'updatedAt';
+  /** The sort on `timeField` when its name differs (`alertInfoCreatedAt`); default `timeField`. */
+  readonly sortBy?: string;
+  /** Where the record's id lives when it is not the top-level `id`, e.g. `['alertInfo', 'alertId']`. */
+  readonly idPath?: readonly string[];
   /** Where the incremental timestamp lives, e.g. `['threatInfo', 'updatedAt']`. */
   readonly timestampPath: readonly string[];
   /**
@@ -64,12 +70,11 @@ export interface ApiSpecDefinition {
  */
 export function defineApiSpec(definition: ApiSpecDefinition): ApiSpec {
   const { api, timeField, timestampPath, versioned } = definition;
+  const idPath = definition.idPath ?? ['id'];
   const fieldName = timestampPath.join('.');
+  const idName = idPath.join('.');
   const timestampOf = (value: Readonly<Record<string, unknown>>): string => {
-    let current: unknown = value;
-    for (const key of timestampPath) {
-      current = current !== null && typeof current === 'object' && !Array.isArray(current) ? (current as Record<string, unknown>)[key] : undefined;
-    }
+    const current = valueAt(value, timestampPath);
     if (typeof current !== 'string') throw new MalformedRecordError(api, fieldName, 'has no timestamp');
     // toMicroIso(current) without parsing the text a second time.
     const micros = parseMicros(current);
@@ -77,10 +82,10 @@ export function defineApiSpec(definition: ApiSpecDefinition): ApiSpec {
     return formatMicros(micros);
   };
   const idOf = (value: Readonly<Record<string, unknown>>): string => {
-    const raw = value.id;
+    const raw = idPath.length === 1 ? value[idPath[0]!] : valueAt(value, idPath);
     // The page parser turns integers beyond 2^53 into decimal strings; smaller ones stay numbers.
     const id = typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0 ? String(raw) : raw;
-    if (typeof id !== 'string' || !RECORD_ID.test(id)) throw new MalformedRecordError(api, 'id', 'has no usable id');
+    if (typeof id !== 'string' || !RECORD_ID.test(id)) throw new MalformedRecordError(api, idName, 'has no usable id');
     return id;
   };
   const recordOf = (sourceId: string, value: Readonly<Record<string, unknown>>, lane: Lane, window: TimeWindow): { id: string; timestamp: string } => {
@@ -93,12 +98,22 @@ export function defineApiSpec(definition: ApiSpecDefinition): ApiSpec {
   return Object.freeze({
     api,
     timeField,
+    sortBy: definition.sortBy ?? timeField,
     timestampOf,
     recordIdOf(sourceId: string, value: Readonly<Record<string, unknown>>, lane: Lane, window: TimeWindow): string {
       return recordOf(sourceId, value, lane, window).id;
     },
     recordOf,
   });
+}
+
+/** The value at `path` inside nested objects, or undefined. */
+function valueAt(value: Readonly<Record<string, unknown>>, path: readonly string[]): unknown {
+  let current: unknown = value;
+  for (const key of path) {
+    current = current !== null && typeof current === 'object' && !Array.isArray(current) ? (current as Record<string, unknown>)[key] : undefined;
+  }
+  return current;
 }
 
 /** The snapshot a record of a `snapshot` job belongs to (header `S1c-Snapshot-Id`). */

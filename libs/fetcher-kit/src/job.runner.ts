@@ -485,7 +485,7 @@ export class JobRunner {
       const filters: Record<string, string> = { ...about.scope };
       if (from !== null) filters[`${spec.timeField}__gte`] = from;
       if (!snapshot) filters[`${spec.timeField}__lt`] = window.to;
-      const query: ListQuery = { filters, sortBy: spec.timeField, sortOrder: 'asc', limit: pageLimit, ...(at !== undefined ? { cursor: at } : {}) };
+      const query: ListQuery = { filters, sortBy: spec.sortBy, sortOrder: 'asc', limit: pageLimit, ...(at !== undefined ? { cursor: at } : {}) };
       const pending = client.listPage(spec.api, query, { signal });
       // Awaited later, or never when the job stops first: its failure must not go unhandled.
       pending.catch(() => undefined);

@@ -13,7 +13,7 @@ import { connectNats, drainNats } from './nats.connection';
 import { STREAMS, declareStreams, ensureConsumer, ensureStream } from './stream.declarations';
 
 const CONFIG = join(__dirname, '..', '..', '..', 'infra', 'nats', 'nats.conf');
-const USERS = ['registry', 'scheduler', 'fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'enricher', 'health', 'operator', 'gateway'] as const;
+const USERS = ['registry', 'scheduler', 'fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'fetcher-alerts', 'fetcher-groups', 'enricher', 'health', 'operator', 'gateway'] as const;
 type User = (typeof USERS)[number];
 const passwordVariable = (user: User) => `S1C_NATS_${user.toUpperCase().replace(/-/g, '_')}_PASSWORD`;
 // nats-server parses a variable's value as configuration: a password must start with a letter (see nats.conf).
@@ -172,7 +172,7 @@ describe('infra/nats/nats.conf', () => {
   });
 
   it('lets the registry, the fetchers and the enricher follow the source events of S1C_EVENTS with a filtered ordered consumer, and nothing more of it', async () => {
-    for (const user of ['registry', 'fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'enricher'] as const) {
+    for (const user of ['registry', 'fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'fetcher-alerts', 'fetcher-groups', 'enricher'] as const) {
       const nc = as(user);
       // What libs/event-store's FoldedStreams does: an ordered consumer on s1c.evt.source.> from the start.
       const consumer = await nc.jetstream().consumers.get(STREAMS.events.name, { opt_start_seq: 1, filterSubjects: 's1c.evt.source.>' });

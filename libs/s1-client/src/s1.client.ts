@@ -93,6 +93,14 @@ export interface TokenDetails {
 }
 
 export const API_PREFIX = '/web/api/v2.1/';
+/** Where each list API answers, under {@link API_PREFIX}. */
+export const API_PATHS: Readonly<Record<S1Api, string>> = {
+  activities: 'activities',
+  agents: 'agents',
+  threats: 'threats',
+  alerts: 'cloud-detection/alerts',
+  groups: 'groups',
+};
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_429_RETRIES = 3;
@@ -262,7 +270,7 @@ export class S1Client {
     params.set('limit', String(limit));
     if (query.cursor !== undefined) params.set('cursor', query.cursor);
     const result = await this.#call(
-      { method: 'GET', path: api, query: params, what: api, cursorSent: query.cursor !== undefined },
+      { method: 'GET', path: API_PATHS[api], query: params, what: api, cursorSent: query.cursor !== undefined },
       parseListBody,
       options.signal,
     );

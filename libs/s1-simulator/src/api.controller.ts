@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { CursorCodec } from './cursor.codec.js';
-import { DATA_APIS, type DataApi } from './dataset.store.js';
+import { API_ROUTES, DATA_APIS, type DataApi } from './dataset.store.js';
 import { forbidden, notFound, ok, methodNotAllowed, tooManyRequests, unauthorized, validationError, type Reply } from './http.reply.js';
 import { parseListQuery } from './list.query.js';
 import { listPage } from './list.service.js';
@@ -21,7 +21,7 @@ export async function handleApi(sim: Simulator, req: IncomingMessage, url: URL, 
     // The SDK calls this before attaching credentials, so it needs none.
     return method === 'GET' ? ok({ data: { health: 'ok' } }) : methodNotAllowed();
   }
-  const api = DATA_APIS.find((a) => route === `/${a}`);
+  const api = DATA_APIS.find((a) => route === API_ROUTES[a]);
   const known = api !== undefined || route === '/system/info' || route === '/users/api-token-details';
   if (!known) return notFound();
   if (authKind !== 'ok' || token === undefined) return unauthorized();

@@ -10,6 +10,7 @@ export const IdKind = {
   group: 5,
   user: 6,
   misc: 7,
+  alert: 8,
 } as const;
 export type IdKind = (typeof IdKind)[keyof typeof IdKind];
 

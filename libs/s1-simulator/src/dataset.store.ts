@@ -7,6 +7,8 @@ import {
   agentSummary,
   buildActivity,
   buildAgent,
+  buildAlert,
+  buildGroup,
   buildThreat,
   type AgentSummary,
   type GeneratorContext,
@@ -15,10 +17,24 @@ import {
 import type { ResolvedOptions } from './simulator.options.js';
 import { MICROS_PER_SECOND, type Micros } from './timestamp.util.js';
 
-export const DATA_APIS = ['activities', 'agents', 'threats'] as const;
+export const DATA_APIS = ['activities', 'agents', 'threats', 'alerts', 'groups'] as const;
 export type DataApi = (typeof DATA_APIS)[number];
 
-const API_KIND: Record<DataApi, IdKind> = { activities: IdKind.activity, agents: IdKind.agent, threats: IdKind.threat };
+/** Where each API answers, under `/web/api/v2.1`. */
+export const API_ROUTES: Readonly<Record<DataApi, string>> = {
+  activities: '/activities',
+  agents: '/agents',
+  threats: '/threats',
+  alerts: '/cloud-detection/alerts',
+  groups: '/groups',
+};
+
+/** APIs whose rows never change: filtered and sorted by `createdAt` (or `id`) only. */
+export const IMMUTABLE_APIS: ReadonlySet<DataApi> = new Set(['activities', 'alerts']);
+
+const API_KIND: Record<DataApi, IdKind> = { activities: IdKind.activity, agents: IdKind.agent, threats: IdKind.threat, alerts: IdKind.alert, groups: IdKind.group };
+/** Salt offsets that give each API its own agent for the same entity index. */
+const AGENT_LINK_OFFSET: Partial<Record<DataApi, number>> = { activities: 0, threats: 0x4000_0000, alerts: 0x2000_0000 };
 const AGENT_LINK_SALT = 40;
 
 /**
@@ -76,6 +92,30 @@ export class Dataset {
         createsPerSecond: live.threatsPerSecond,
         updatesPerSecond: live.threatUpdatesPerSecond,
       }),
+      // Immutable, like activities.
+      alerts: new RecordLog({
+        ...common,
+        salt: 4_000,
+        historical: options.alerts,
+        createdFrom: start - window,
+        createdTo: start,
+        versionShift: 0,
+        shuffle: false,
+        createsPerSecond: live.alertsPerSecond,
+        updatesPerSecond: 0,
+      }),
+      // The layout's groups (two per site; none created later), changed now and then.
+      groups: new RecordLog({
+        ...common,
+        salt: 5_000,
+        historical: this.ctx.sites.length * 2,
+        createdFrom: start - window,
+        createdTo: start - half,
+        versionShift: half,
+        shuffle: true,
+        createsPerSecond: 0,
+        updatesPerSecond: live.groupUpdatesPerSecond,
+      }),
     };
   }
 
@@ -93,9 +133,10 @@ export class Dataset {
     return entity !== undefined && entity < this.logs[api].entityCount ? entity : undefined;
   }
 
-  /** Global site index of a record: activities and threats live where their agent lives. */
+  /** Global site index of a record: activities, threats and alerts live where their agent lives. */
   siteIndexOf(api: DataApi, entity: number): number {
     if (api === 'agents') return agentSiteIndex(this.ctx, entity);
+    if (api === 'groups') return entity >> 1;
     const agent = this.agentIndexOf(api, entity);
     if (agent !== undefined) return agentSiteIndex(this.ctx, agent);
     return hash32(this.ctx.seed, AGENT_LINK_SALT + 1, entity) % this.ctx.sites.length;
@@ -116,6 +157,10 @@ export class Dataset {
         return buildAgent(this.ctx, agentSummary(this.ctx, entity), log.createdAt(entity), log.timeAt(pos), this.versionAt(api, entity, pos));
       case 'threats':
         return buildThreat(this.ctx, entity, log.createdAt(entity), log.timeAt(pos), this.versionAt(api, entity, pos), this.agentOf(api, entity), site);
+      case 'alerts':
+        return buildAlert(this.ctx, entity, log.createdAt(entity), this.agentOf(api, entity), site);
+      case 'groups':
+        return buildGroup(this.ctx, entity, site, log.createdAt(entity), log.timeAt(pos), this.versionAt(api, entity, pos));
       default: {
         const unknownApi: never = api;
         throw new Error(`unknown api ${String(unknownApi)}`);
@@ -130,8 +175,9 @@ export class Dataset {
   }
 
   private agentIndexOf(api: DataApi, entity: number): number | undefined {
-    if (this.historicalAgents === 0) return undefined;
-    return hash32(this.ctx.seed, AGENT_LINK_SALT, entity + (api === 'threats' ? 0x4000_0000 : 0)) % this.historicalAgents;
+    const offset = AGENT_LINK_OFFSET[api];
+    if (this.historicalAgents === 0 || offset === undefined) return undefined;
+    return hash32(this.ctx.seed, AGENT_LINK_SALT, entity + offset) % this.historicalAgents;
   }
 
   private agentOf(api: DataApi, entity: number): AgentSummary | undefined {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DataApi } from './dataset.store.js';
+import { IMMUTABLE_APIS, type DataApi } from './dataset.store.js';
 import { DEFAULT_LIMIT, MAX_LIMIT } from './simulator.options.js';
 import { parseTimestampMicros, type Micros } from './timestamp.util.js';
 
@@ -55,7 +55,8 @@ const querySchema = z.object({
     .pipe(z.number().int().min(1, `must be an integer between 1 and ${MAX_LIMIT}`).max(MAX_LIMIT, `must be an integer between 1 and ${MAX_LIMIT}`))
     .optional(),
   cursor: z.string().min(1).max(4_096).optional(),
-  sortBy: z.enum(['createdAt', 'updatedAt', 'id']).optional(),
+  // Alerts sort by `alertInfoCreatedAt` (their createdAt is inside alertInfo); elsewhere it is createdAt.
+  sortBy: z.enum(['createdAt', 'updatedAt', 'id', 'alertInfoCreatedAt']).optional(),
   sortOrder: z.enum(['asc', 'desc']).optional(),
   countOnly: flag.optional(),
   skipCount: flag.optional(),
@@ -90,9 +91,11 @@ export function parseListQuery(api: DataApi, params: URLSearchParams): QueryResu
   }
   const q = parsed.data;
   const updatedAtUsed = [q.updatedAt__gt, q.updatedAt__gte, q.updatedAt__lt, q.updatedAt__lte].some((v) => v !== undefined);
-  if (api === 'activities' && (updatedAtUsed || q.sortBy === 'updatedAt')) {
-    return { ok: false, detail: 'activities can only be filtered and sorted by createdAt or id' };
+  if (IMMUTABLE_APIS.has(api) && (updatedAtUsed || q.sortBy === 'updatedAt')) {
+    return { ok: false, detail: `${api} can only be filtered and sorted by createdAt or id` };
   }
+  if (api === 'alerts' && q.sortBy === 'createdAt') return { ok: false, detail: 'alerts are sorted by alertInfoCreatedAt or id' };
+  if (api !== 'alerts' && q.sortBy === 'alertInfoCreatedAt') return { ok: false, detail: `alertInfoCreatedAt is not a sort of ${api}` };
   if (api !== 'activities' && q.activityTypes !== undefined) {
     return { ok: false, detail: `activityTypes is not a filter of ${api}` };
   }
@@ -100,7 +103,7 @@ export function parseListQuery(api: DataApi, params: URLSearchParams): QueryResu
     ok: true,
     query: {
       filters: {
-        sortBy: q.sortBy ?? 'createdAt',
+        sortBy: q.sortBy === 'alertInfoCreatedAt' ? 'createdAt' : (q.sortBy ?? 'createdAt'),
         sortOrder: q.sortOrder ?? 'desc',
         createdAt: range(q.createdAt__gt, q.createdAt__gte, q.createdAt__lt, q.createdAt__lte),
         updatedAt: range(q.updatedAt__gt, q.updatedAt__gte, q.updatedAt__lt, q.updatedAt__lte),

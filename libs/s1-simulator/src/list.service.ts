@@ -1,4 +1,4 @@
-import type { Dataset, DataApi } from './dataset.store.js';
+import { IMMUTABLE_APIS, type Dataset, type DataApi } from './dataset.store.js';
 import type { ListFilters, TimeRange } from './list.query.js';
 import { lowerBound, type RecordLog } from './record.log.js';
 import type { JsonRecord } from './records.generator.js';
@@ -66,10 +66,11 @@ export interface Page {
 export function listPage(dataset: Dataset, req: PageRequest): Page {
   const { api, filters } = req;
   const log = dataset.logs[api];
-  const byVersion = api === 'activities' || filters.sortBy === 'updatedAt';
+  const immutable = IMMUTABLE_APIS.has(api);
+  const byVersion = immutable || filters.sortBy === 'updatedAt';
   const order = byVersion ? versionOrder(log) : entityOrder(log);
-  const keyRange = api === 'activities' || !byVersion ? filters.createdAt : filters.updatedAt;
-  const otherRange = api === 'activities' ? {} : byVersion ? filters.createdAt : filters.updatedAt;
+  const keyRange = immutable || !byVersion ? filters.createdAt : filters.updatedAt;
+  const otherRange = immutable ? {} : byVersion ? filters.createdAt : filters.updatedAt;
   const lo = bound(order, keyRange.from, 0);
   const hi = bound(order, keyRange.to, order.length);
   const allowedSites = siteFilter(dataset, filters, req.scope);

@@ -299,6 +299,105 @@ export function buildThreat(
   };
 }
 
+const ALERT_RULES = [
+  { name: 'PowerShell encoded command', severity: 'High', eventType: 'PROCESSCREATION', s1ql: 'TgtProcCmdLine contains "-enc"', treatAsThreat: 'Suspicious' },
+  { name: 'Réseau: connexion sortante rare', severity: 'Medium', eventType: 'IP', s1ql: 'DstPort in (4444, 1337)', treatAsThreat: 'UNDEFINED' },
+  { name: 'Registry Run key (永続化)', severity: 'Critical', eventType: 'REGVALUEMODIFIED', s1ql: 'RegistryKeyPath contains "CurrentVersion\\Run"', treatAsThreat: 'Malicious' },
+  { name: 'Login outside office hours', severity: 'Low', eventType: 'LOGIN', s1ql: 'EventType = "Login"', treatAsThreat: 'UNDEFINED' },
+] as const;
+const ALERT_STATUSES = ['Unresolved', 'In progress', 'Resolved'] as const;
+
+/**
+ * A cloud-detection alert (`/cloud-detection/alerts`): the shape Elastic's and Sentinel's
+ * collectors read, with the id and the dates inside `alertInfo` and the custom rule that fired in
+ * `ruleInfo`.
+ */
+export function buildAlert(ctx: GeneratorContext, index: number, createdAt: Micros, agent: AgentSummary | undefined, site: SiteInfo): JsonRecord {
+  const h = hash32(ctx.seed, Salt.misc + 70, index);
+  const rule = pick(ALERT_RULES, h);
+  const ruleIndex = h % ALERT_RULES.length;
+  const ruleId = ctx.ids.encode(IdKind.misc, 2_000_000_000 + ruleIndex);
+  const reportedAt = createdAt + (h % 400_000);
+  return {
+    agentDetectionInfo: {
+      accountId: site.accountId,
+      machineType: agent ? (agent.osType === 'linux' ? 'server' : 'laptop') : null,
+      name: agent?.computerName ?? null,
+      osFamily: agent?.osType ?? null,
+      osName: agent?.osName ?? null,
+      siteId: site.id,
+      uuid: agent?.uuid ?? null,
+      version: agent?.agentVersion ?? null,
+    },
+    agentRealtimeInfo: { id: agent?.id ?? null, infected: h % 3 === 0, isActive: true, isDecommissioned: false, name: agent?.computerName ?? null, os: agent?.osType ?? null, uuid: agent?.uuid ?? null },
+    alertInfo: {
+      alertId: ctx.ids.encode(IdKind.alert, index),
+      analystVerdict: 'Undefined',
+      createdAt: formatMicros(createdAt),
+      dnsRequest: rule.eventType === 'IP' ? 'c2.example.net' : null,
+      dstIp: rule.eventType === 'IP' ? `198.51.100.${(h % 250) + 1}` : null,
+      dstPort: rule.eventType === 'IP' ? String(4444 + (h % 2) * -3107) : null,
+      dvEventId: `01J${hexDigits(ctx.seed, Salt.misc + 71, index, 23).toUpperCase()}_${h % 200}`,
+      eventType: rule.eventType,
+      hitType: 'Events',
+      incidentStatus: pick(ALERT_STATUSES, h >>> 5),
+      isEdr: true,
+      registryKeyPath: rule.eventType === 'REGVALUEMODIFIED' ? 'HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Run' : null,
+      reportedAt: formatMicros(reportedAt),
+      source: 'STAR',
+      srcIp: agent?.ipv4 ?? null,
+      updatedAt: formatMicros(reportedAt),
+    },
+    containerInfo: { id: null, image: null, labels: null, name: null },
+    kubernetesInfo: { cluster: null, namespace: null, node: null, pod: null },
+    ruleInfo: {
+      description: null,
+      id: ruleId,
+      name: rule.name,
+      queryLang: '2.0',
+      queryType: 'events',
+      s1ql: rule.s1ql,
+      scopeLevel: 'site',
+      severity: rule.severity,
+      treatAsThreat: rule.treatAsThreat,
+    },
+    sourceProcessInfo: {
+      commandline: rule.eventType === 'PROCESSCREATION' ? 'powershell.exe -enc SQBFAFgA' : null,
+      fileHashSha1: hexDigits(ctx.seed, Salt.hashes + 70, index, 40),
+      filePath: 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe',
+      name: 'powershell.exe',
+      pid: String(1000 + (h % 60_000)),
+      storyline: hexDigits(ctx.seed, Salt.misc + 72, index, 16).toUpperCase(),
+      user: agent ? `${agent.computerName}\\usuário` : null,
+    },
+  };
+}
+
+const GROUP_TYPES = ['static', 'dynamic', 'pinned'] as const;
+
+/** A group (`/groups`): one of the layout's, two per site; each update changes its agent count and rank. */
+export function buildGroup(ctx: GeneratorContext, index: number, site: SiteInfo, createdAt: Micros, updatedAt: Micros, version: number): JsonRecord {
+  const group = site.groups[index & 1]!;
+  const h = hash32(ctx.seed, Salt.group + 70, index);
+  return {
+    createdAt: formatMicros(createdAt),
+    creator: pick(USERS, h),
+    creatorId: ctx.ids.encode(IdKind.user, h % USERS.length),
+    filterId: null,
+    filterName: null,
+    id: group.id,
+    inherits: index % 2 === 0,
+    isDefault: index % 2 === 0,
+    name: group.name,
+    rank: index % 2 === 0 ? null : 1 + ((h + version) % 10),
+    registrationToken: null,
+    siteId: site.id,
+    totalAgents: (h % 500) + version * 3,
+    type: index % 2 === 0 ? 'static' : pick(GROUP_TYPES, h + version),
+    updatedAt: formatMicros(updatedAt),
+  };
+}
+
 function uuidOf(ctx: GeneratorContext, salt: number, index: number): string {
   const hex = hexDigits(ctx.seed, salt, index, 32);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;

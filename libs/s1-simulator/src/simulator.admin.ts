@@ -8,7 +8,7 @@ import type { TokenConfig } from './simulator.options.js';
 import { formatMicros } from './timestamp.util.js';
 import type { TokenInfo } from './tokens.registry.js';
 
-export type MutableApi = Exclude<DataApi, 'activities'>;
+export type MutableApi = Exclude<DataApi, 'activities' | 'alerts'>;
 
 export interface DatasetCounts {
   /** Records that exist (entities). */
@@ -99,6 +99,7 @@ export class SimulatorAdmin {
 
   /** Creates records now (simulator clock); returns their ids. */
   createRecords(api: DataApi, count: number): string[] {
+    if (api === 'groups') throw new Error("groups are the console's layout (two per site): they can be updated, not created");
     return this.sim.dataset.logs[api].createNow(this.sim.clock.now(), count).map((e) => this.sim.dataset.idOf(api, e));
   }
 
@@ -145,7 +146,7 @@ export class SimulatorAdmin {
     return {
       now: formatMicros(now),
       start: formatMicros(this.sim.clock.start),
-      counts: { activities: counts('activities'), agents: counts('agents'), threats: counts('threats') },
+      counts: { activities: counts('activities'), agents: counts('agents'), threats: counts('threats'), alerts: counts('alerts'), groups: counts('groups') },
       accounts: this.sim.dataset.accounts,
       tokens: this.sim.tokens.list(),
       faults: this.faults(),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseTimestampMicros } from './timestamp.util.js';
 
 /** APIs a token can be granted. `system/info` and `system/status` need no grant. */
-export const API_NAMES = ['activities', 'agents', 'threats', 'api-token-details'] as const;
+export const API_NAMES = ['activities', 'agents', 'threats', 'alerts', 'groups', 'api-token-details'] as const;
 export type ApiName = (typeof API_NAMES)[number];
 
 const timestampString = z.string().refine((v) => parseTimestampMicros(v) !== undefined, 'must be an ISO-8601 timestamp');
@@ -33,6 +33,8 @@ export const liveRatesSchema = z.object({
   agentsPerSecond: rate.default(0),
   threatUpdatesPerSecond: rate.default(0),
   agentUpdatesPerSecond: rate.default(0),
+  alertsPerSecond: rate.default(0),
+  groupUpdatesPerSecond: rate.default(0),
 });
 export type LiveRates = z.input<typeof liveRatesSchema>;
 
@@ -54,12 +56,16 @@ export const simulatorOptionsSchema = z.object({
   activities: z.number().int().min(0).max(1_000_000_000).default(10_000),
   agents: z.number().int().min(0).max(1_000_000_000).default(200),
   threats: z.number().int().min(0).max(1_000_000_000).default(1_000),
+  /** Cloud-detection alerts (immutable, like activities). Groups are the layout's: two per site. */
+  alerts: z.number().int().min(0).max(1_000_000_000).default(500),
   live: liveRatesSchema.default({
     activitiesPerSecond: 0,
     threatsPerSecond: 0,
     agentsPerSecond: 0,
     threatUpdatesPerSecond: 0,
     agentUpdatesPerSecond: 0,
+    alertsPerSecond: 0,
+    groupUpdatesPerSecond: 0,
   }),
   /** Tokens; when empty, one full-access token `demo-token` is created. */
   tokens: z.array(tokenConfigSchema).default([]),

@@ -1,4 +1,5 @@
 import { SOURCE_STATES, type SourceStateName } from '@s1c/contracts';
+import { SOURCE_APIS, type SourceApi } from '@s1c/domain';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseDurationMs, type GlobalFlags } from './cli.env';
 import { EXIT } from './cli.errors';
@@ -16,7 +17,7 @@ export interface RestartOptions extends CommonOptions { id: string; wait: boolea
 export interface DeleteOptions extends CommonOptions { id: string; wait: boolean; waitTimeout: number }
 export interface ListOptions extends CommonOptions { collector?: string; state: SourceStateName[]; name?: string; limit?: number; cursor?: string; all: boolean }
 export interface TestOptions extends CommonOptions { id?: string; file?: string; collector?: string }
-export interface ReplayOptions extends CommonOptions { id: string; api: 'activities' | 'agents' | 'threats'; from: string; to: string }
+export interface ReplayOptions extends CommonOptions { id: string; api: SourceApi; from: string; to: string }
 export interface HealthOptions extends CommonOptions { id?: string }
 export interface WatchOptions extends CommonOptions { id?: string }
 export interface HistoryOptions extends CommonOptions { id: string; collector?: string }
@@ -205,7 +206,7 @@ export function buildProgram(handlers: Handlers, io: ProgramIo, version: string)
 
   source.command('replay').argument('<id>', 'the source id')
     .description('collect one API of a source again over a time window; the output stays deduplicated')
-    .addOption(new Option('--api <api>', 'the API to replay').choices(['activities', 'agents', 'threats']).makeOptionMandatory())
+    .addOption(new Option('--api <api>', 'the API to replay').choices([...SOURCE_APIS]).makeOptionMandatory())
     .requiredOption('--from <time>', 'window start (ISO-8601), inclusive', isoTime)
     .requiredOption('--to <time>', 'window end (ISO-8601), exclusive', isoTime)
     .addHelpText('after', examples('s1c source replay 5b0c2f --api activities --from 2026-11-27T00:00:00Z --to 2026-11-27T06:00:00Z'))

@@ -87,7 +87,7 @@ describe('s1c argument parsing', () => {
     const { handlers, calls } = recorder();
     await parse(['source', 'replay', 'abc', '--api', 'threats', '--from', '2026-11-27T00:00:00Z', '--to', '2026-11-27T06:00:00Z'], handlers);
     expect(calls[0]!.options).toMatchObject({ id: 'abc', api: 'threats', from: '2026-11-27T00:00:00Z', to: '2026-11-27T06:00:00Z' });
-    expect((await parse(['source', 'replay', 'abc', '--api', 'alerts', '--from', '2026-11-27T00:00:00Z', '--to', '2026-11-27T06:00:00Z'])).code).toBe(EXIT.usage);
+    expect((await parse(['source', 'replay', 'abc', '--api', 'applications', '--from', '2026-11-27T00:00:00Z', '--to', '2026-11-27T06:00:00Z'])).code).toBe(EXIT.usage);
     const badTime = await parse(['source', 'replay', 'abc', '--api', 'threats', '--from', 'yesterday', '--to', '2026-11-27T06:00:00Z']);
     expect(badTime.code).toBe(EXIT.usage);
     expect(badTime.err).toContain('ISO-8601');

@@ -1,5 +1,5 @@
 import { CommandError, isAllowedConsoleAddress, isPrivateConsole, type BaseUrlPolicy, type TestReply } from '@s1c/contracts';
-import { SOURCE_APIS, type SourceApi } from '@s1c/domain';
+import type { SourceApi } from '@s1c/domain';
 import { registerSecret } from '@s1c/logger';
 import { isS1Error, nonPublicAddressesOf, S1Client, type AddressResolver, type S1Error, type S1Network } from '@s1c/s1-client';
 
@@ -32,6 +32,7 @@ export async function refuseNonPublicResolution(baseUrl: string, policy: Connect
 export interface ConnectionTarget {
   readonly baseUrl: string;
   readonly token: string;
+  readonly apis: readonly SourceApi[];
 }
 
 /**
@@ -67,10 +68,10 @@ export async function testConnection(target: ConnectionTarget, options: Connecti
     reachable = failure.reason === 'Unauthorized' || failure.reason === 'Forbidden';
   }
   if (!authenticated) {
-    for (const api of SOURCE_APIS) apis[api] = { readable: false, reason: reachable ? 'the token was rejected' : 'the console is unreachable' };
+    for (const api of target.apis) apis[api] = { readable: false, reason: reachable ? 'the token was rejected' : 'the console is unreachable' };
     return { ok: true, base_url: target.baseUrl, reachable, authenticated, apis, tokenExpiresAt: null, problems };
   }
-  for (const api of SOURCE_APIS) {
+  for (const api of target.apis) {
     try {
       await client.listPage(api, { filters: {}, limit: 1 });
       apis[api] = { readable: true };

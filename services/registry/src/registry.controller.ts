@@ -19,14 +19,14 @@ import {
   type SourceReply,
   type TestReply,
 } from '@s1c/contracts';
-import { describeActor } from '@s1c/domain';
+import { describeActor, type SourceApi } from '@s1c/domain';
 import type { Logger } from '@s1c/logger';
 import { CommandContext, subjects } from '@s1c/messaging';
 import { RUNTIME } from '@s1c/runtime';
 import { randomUUID } from 'node:crypto';
 import { resolveActor, type TrustedGateways } from './actor.resolver';
 import { errorReply } from './command-replies';
-import { refuseNonPublicResolution, testConnection, type ConnectionPolicy } from './connection.tester';
+import { refuseNonPublicResolution, testConnection, type ConnectionPolicy, type ConnectionTarget } from './connection.tester';
 import { SourcesService, type RequestContext } from './sources.service';
 
 export const BASE_URL_POLICY = Symbol('BaseUrlPolicy');
@@ -149,6 +149,6 @@ export class RegistryController {
   }
 }
 
-function targetOf(command: { source: { config: { base_url: string; api_secret: string } } }): { baseUrl: string; token: string } {
-  return { baseUrl: command.source.config.base_url, token: command.source.config.api_secret };
+function targetOf(command: { source: { config: { base_url: string; api_secret: string; supported_apis: SourceApi[] } } }): ConnectionTarget {
+  return { baseUrl: command.source.config.base_url, token: command.source.config.api_secret, apis: command.source.config.supported_apis };
 }

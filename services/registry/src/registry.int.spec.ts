@@ -315,7 +315,7 @@ describe('given a running registry', () => {
       ['wrong schemaRef', 'create', 'InvalidSourceType', { ...sourceDocument(), source: { ...(sourceDocument().source as object), schemaRef: { type: 'Okta' } } }],
       ['sourceType not Universal', 'create', 'InvalidSourceType', { ...sourceDocument(), source: { ...(sourceDocument().source as object), sourceType: 'HTTP' } }],
       ['empty supported_apis', 'create', 'ValidationError', sourceDocument({ supported_apis: [] })],
-      ['unknown api', 'create', 'ValidationError', sourceDocument({ supported_apis: ['alerts'] })],
+      ['unknown api', 'create', 'ValidationError', sourceDocument({ supported_apis: ['applications'] })],
       ['repeated api', 'create', 'ValidationError', sourceDocument({ supported_apis: ['threats', 'threats'] })],
       ['http URL', 'create', 'ValidationError', sourceDocument({ base_url: 'http://usea1-partners.sentinelone.net/' })],
       ['URL with credentials', 'create', 'ValidationError', sourceDocument({ base_url: 'https://admin:pw@usea1-partners.sentinelone.net/' })],

@@ -1,3 +1,4 @@
+import type { ConnectionTarget } from './connection.tester';
 import {
   CommandError,
   DEFAULT_COLLECTOR_ID,
@@ -184,10 +185,10 @@ export class SourcesService {
   }
 
   /** The token of a stored source, decrypted for a connection test only. */
-  async storedTarget(ref: SourceRefCommand): Promise<{ baseUrl: string; token: string }> {
+  async storedTarget(ref: SourceRefCommand): Promise<ConnectionTarget> {
     const source = requireLive(ref.id, (await this.deps.views.load(ref.id)).state.source);
     if (ref.collectorId !== undefined && ref.collectorId !== source.collectorId) throw notFound(ref.id);
-    return { baseUrl: source.config.baseUrl, token: this.deps.secrets.decrypt(source.secret, ref.id) };
+    return { baseUrl: source.config.baseUrl, token: this.deps.secrets.decrypt(source.secret, ref.id), apis: source.config.supportedApis };
   }
 
   /** The source's change history, derived from its log; like `get`, unknown for another collector or once deleted. */

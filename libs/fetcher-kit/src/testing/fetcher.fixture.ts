@@ -23,7 +23,7 @@ import {
 import { AggregateRepository, MongoEventStore, type RecordedEvent } from '@s1c/event-store';
 import { createLogger, type Logger } from '@s1c/logger';
 import { declareStreams, publishJson, STREAMS, subjects } from '@s1c/messaging';
-import { parseListBody } from '@s1c/s1-client';
+import { API_PATHS, parseListBody } from '@s1c/s1-client';
 import { SecretBox } from '@s1c/secrets';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '@s1c/s1-simulator';
 import { serverUrls, uniqueDbName } from '@s1c/test-harness';
@@ -321,7 +321,7 @@ export async function startFetcherFixture(options: FetcherFixtureOptions = {}): 
       let cursor: string | null = null;
       do {
         const params = new URLSearchParams({ ...query, limit: '1000', ...(cursor ? { cursor } : {}) });
-        const res = await fetch(`${sim.apiUrl}/${api}?${params}`, { headers: { Authorization: `ApiToken ${token}` } });
+        const res = await fetch(`${sim.apiUrl}/${API_PATHS[api]}?${params}`, { headers: { Authorization: `ApiToken ${token}` } });
         if (!res.ok) throw new Error(`simulator answered ${res.status}`);
         const page = parseListBody(Buffer.from(await res.arrayBuffer()));
         out.push(...page.records);
@@ -332,7 +332,7 @@ export async function startFetcherFixture(options: FetcherFixtureOptions = {}): 
     listRequests(api) {
       return sim.admin
         .requests()
-        .filter((r) => r.path === `/web/api/v2.1/${api}`)
+        .filter((r) => r.path === `/web/api/v2.1/${API_PATHS[api]}`)
         .map((r) => ({ query: r.query, status: r.status }));
     },
     async close() {

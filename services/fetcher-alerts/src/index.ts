@@ -1,0 +1,1 @@
+export { alertsApi } from './alerts.fetcher';

@@ -1,0 +1,1 @@
+export { groupsApi } from './groups.fetcher';
