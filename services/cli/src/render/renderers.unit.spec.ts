@@ -212,6 +212,21 @@ describe('health output', () => {
     expect(text).toContain('activities  2026-11-27 11:58:00Z  2m00s     1m ago     8000      done            0\n');
     expect(text).toContain('  Warning  ThirdPartyGenericError (activities)  since 2026-11-27 11:50:00Z, 3 times\n    reason:  HTTP 429 from SentinelOne\n    to do:   Nothing: collection continues more slowly.\n');
   });
+
+  it("shows a token that expires soon as a source-wide warning, with the date and what to do", () => {
+    const description = "The source's API token will expire at 2026-12-05T12:00:00.000000Z (in 8 days); collection stops then.";
+    const action = "Create a new API token in the SentinelOne console and update the source's api_secret before the old one expires.";
+    const text = renderHealthDetail(
+      status({
+        health: 'warning',
+        openWarnings: 1,
+        openHealthEvents: [{ eventId: 't1', eventName: 'TokenExpiringWarning', severityLevel: 'Warning', errorType: 'TokenExpiring', eventTime: '2026-11-27T11:50:00.000000Z', description, action, occurrences: 2, api: null }],
+      }),
+      plainStyle,
+      NOW,
+    );
+    expect(text).toContain(`  Warning  TokenExpiringWarning  since 2026-11-27 11:50:00Z, 2 times\n    reason:  ${description}\n    to do:   ${action}\n`);
+  });
 });
 
 describe('watch', () => {
