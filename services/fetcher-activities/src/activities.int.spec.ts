@@ -1,30 +1,18 @@
 import { RAW_BATCH_HEADERS } from '@s1c/contracts';
-import { startFetcher, type FetcherRuntime } from '@s1c/fetcher-kit';
-import { eventsOf, eventually, startFetcherFixture, type FetcherFixture } from '@s1c/fetcher-kit/testing';
+import { startFetcherServiceUnderTest, type FetcherFixture, type FetcherServiceUnderTest } from '@s1c/fetcher-kit/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { activitiesApi } from './activities.fetcher';
 
 describe('fetcher-activities', () => {
+  let t: FetcherServiceUnderTest;
   let f: FetcherFixture;
-  let fetcher: FetcherRuntime;
   let sourceId: string;
-
   beforeEach(async () => {
-    f = await startFetcherFixture();
-    fetcher = await startFetcher(activitiesApi, f.config(), { logger: f.logger, clock: f.clock });
-    sourceId = await f.createSource(['activities']);
-    await f.plan(sourceId, 'activities');
+    t = await startFetcherServiceUnderTest(activitiesApi);
+    ({ f, sourceId } = t);
   });
-  afterEach(async () => {
-    await fetcher.close();
-    await f.close();
-  });
-
-  const completedJobs = async (count: number) =>
-    eventually(async () => {
-      const done = eventsOf(await f.collectionEvents(sourceId, 'activities'), 'JobCompleted');
-      return done.length >= count && done;
-    }, 20_000, `${count} completed jobs`);
+  afterEach(() => t.close());
+  const completedJobs = (count: number) => t.completedJobs(count);
 
   describe('when the backfill and then a live job run', () => {
     it('then every activity of both windows is in the raw stream once, under its id alone', async () => {

@@ -1,30 +1,18 @@
 import { RAW_BATCH_HEADERS } from '@s1c/contracts';
-import { startFetcher, type FetcherRuntime } from '@s1c/fetcher-kit';
-import { eventsOf, eventually, startFetcherFixture, type FetcherFixture } from '@s1c/fetcher-kit/testing';
+import { startFetcherServiceUnderTest, type FetcherFixture, type FetcherServiceUnderTest } from '@s1c/fetcher-kit/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { agentsApi } from './agents.fetcher';
 
 describe('fetcher-agents', () => {
+  let t: FetcherServiceUnderTest;
   let f: FetcherFixture;
-  let fetcher: FetcherRuntime;
   let sourceId: string;
-
   beforeEach(async () => {
-    f = await startFetcherFixture();
-    fetcher = await startFetcher(agentsApi, f.config(), { logger: f.logger, clock: f.clock });
-    sourceId = await f.createSource(['agents']);
-    await f.plan(sourceId, 'agents');
+    t = await startFetcherServiceUnderTest(agentsApi);
+    ({ f, sourceId } = t);
   });
-  afterEach(async () => {
-    await fetcher.close();
-    await f.close();
-  });
-
-  const completedJobs = async (count: number) =>
-    eventually(async () => {
-      const done = eventsOf(await f.collectionEvents(sourceId, 'agents'), 'JobCompleted');
-      return done.length >= count && done;
-    }, 20_000, `${count} completed jobs`);
+  afterEach(() => t.close());
+  const completedJobs = (count: number) => t.completedJobs(count);
 
   describe('when a snapshot job runs', () => {
     it('then it walks the whole inventory without time filters, each agent once under the snapshot id', async () => {

@@ -1,29 +1,17 @@
-import { startFetcher, type FetcherRuntime } from '@s1c/fetcher-kit';
-import { eventsOf, eventually, startFetcherFixture, type FetcherFixture } from '@s1c/fetcher-kit/testing';
+import { startFetcherServiceUnderTest, type FetcherFixture, type FetcherServiceUnderTest } from '@s1c/fetcher-kit/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { alertsApi } from './alerts.fetcher';
 
 describe('fetcher-alerts', () => {
+  let t: FetcherServiceUnderTest;
   let f: FetcherFixture;
-  let fetcher: FetcherRuntime;
   let sourceId: string;
-
   beforeEach(async () => {
-    f = await startFetcherFixture({ simulator: { alerts: 2_300 } });
-    fetcher = await startFetcher(alertsApi, f.config(), { logger: f.logger, clock: f.clock });
-    sourceId = await f.createSource(['alerts']);
-    await f.plan(sourceId, 'alerts');
+    t = await startFetcherServiceUnderTest(alertsApi, { simulator: { alerts: 2_300 } });
+    ({ f, sourceId } = t);
   });
-  afterEach(async () => {
-    await fetcher.close();
-    await f.close();
-  });
-
-  const completedJobs = async (count: number) =>
-    eventually(async () => {
-      const done = eventsOf(await f.collectionEvents(sourceId, 'alerts'), 'JobCompleted');
-      return done.length >= count && done;
-    }, 20_000, `${count} completed jobs`);
+  afterEach(() => t.close());
+  const completedJobs = (count: number) => t.completedJobs(count);
 
   it('backfills the window by alertInfoCreatedAt, each alert once under its alertInfo.alertId, bytes as served', async () => {
     const job = await f.dispatch(sourceId, 'alerts', 'backfill');

@@ -1,29 +1,17 @@
-import { startFetcher, type FetcherRuntime } from '@s1c/fetcher-kit';
-import { eventsOf, eventually, startFetcherFixture, type FetcherFixture } from '@s1c/fetcher-kit/testing';
+import { startFetcherServiceUnderTest, type FetcherFixture, type FetcherServiceUnderTest } from '@s1c/fetcher-kit/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { groupsApi } from './groups.fetcher';
 
 describe('fetcher-groups', () => {
+  let t: FetcherServiceUnderTest;
   let f: FetcherFixture;
-  let fetcher: FetcherRuntime;
   let sourceId: string;
-
   beforeEach(async () => {
-    f = await startFetcherFixture({ simulator: { accounts: 2, sitesPerAccount: 3 } });
-    fetcher = await startFetcher(groupsApi, f.config(), { logger: f.logger, clock: f.clock });
-    sourceId = await f.createSource(['groups']);
-    await f.plan(sourceId, 'groups');
+    t = await startFetcherServiceUnderTest(groupsApi, { simulator: { accounts: 2, sitesPerAccount: 3 } });
+    ({ f, sourceId } = t);
   });
-  afterEach(async () => {
-    await fetcher.close();
-    await f.close();
-  });
-
-  const completedJobs = async (count: number) =>
-    eventually(async () => {
-      const done = eventsOf(await f.collectionEvents(sourceId, 'groups'), 'JobCompleted');
-      return done.length >= count && done;
-    }, 20_000, `${count} completed jobs`);
+  afterEach(() => t.close());
+  const completedJobs = (count: number) => t.completedJobs(count);
 
   it('snapshots the whole inventory, each group once under the snapshot id, then collects a changed group as a new version', async () => {
     const snapshot = await f.dispatch(sourceId, 'groups', 'snapshot');
