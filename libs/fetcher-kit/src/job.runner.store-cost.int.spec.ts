@@ -122,6 +122,16 @@ describe('JobRunner, what a job costs the event store (command monitoring on its
     expect(await f.rawRecords('activities', sourceId)).toHaveLength(expected.length);
   });
 
+  it("the daily token check reads nothing of events when the fetcher folds the token streams (one with no events is taken as empty)", async () => {
+    const store = new MongoEventStore(mongo.db(f.dbName), { clock: f.clock });
+    const runner = f.runner(activities, { store, settings: { tokenExpiryWarningDays: 14 }, tokenFolds: { head: () => undefined } });
+    const from = commands.length;
+    await runner.run(await f.dispatch(sourceId, 'activities', 'backfill'), { working: () => undefined });
+    expect(f.sim.admin.requests().some((r) => r.path.endsWith('/users/api-token-details'))).toBe(true);
+    const tokenCommands = commands.slice(from).filter((c) => c.stream === 'token');
+    expect(tokenCommands, describeAll(tokenCommands)).toEqual([]);
+  });
+
   /** The job as a fetcher gets it: JSON through NATS, parsed at the boundary. */
   const overTheWire = (job: unknown): FetchJob => parseFetchJob(JSON.parse(JSON.stringify(job)), activities);
 

@@ -6,6 +6,7 @@ import type { S1Client } from '@s1c/s1-client';
 const DAY_MS = 86_400_000;
 /** After a check that failed (SentinelOne or the log unreachable), the next one is this much later. */
 const RETRY_MS = 3_600_000;
+const EMPTY_STREAM: LoadedAggregate<TokenHealthState> = { state: tokenHealthDecider.initialState(), version: 0, position: 0 };
 /** Sources whose next check time is kept; beyond it the oldest is forgotten (checked again early). */
 const MAX_TRACKED = 20_000;
 
@@ -28,9 +29,9 @@ export interface TokenExpiryWatchOptions {
  * may bring a new token, checks again at its first job). It never fails the job: a failed check is
  * logged and tried again an hour later.
  *
- * The stream's state comes from the relayed events when given (`folds`), otherwise from the log
- * once; a fold behind the log loses the append's race on the stream version, and only then is the
- * stream read.
+ * The stream's state comes from the relayed events when given (`folds`; a stream they do not hold
+ * is taken as empty), otherwise from the log once; a fold behind the log loses the append's race
+ * on the stream version, and only then is the stream read.
  */
 export class TokenExpiryWatch {
   private readonly repository: AggregateRepository<TokenHealthState, RecordTokenExpiry, TokenHealthEvent>;
@@ -74,7 +75,10 @@ export class TokenExpiryWatch {
     const streamId = tokenStreamId(sourceId);
     const relayed = this.options.folds?.head(streamId);
     const kept = this.written.get(sourceId);
-    const from = relayed && (!kept || relayed.version >= kept.version) ? relayed : kept;
+    // With the relayed folds, a stream they do not hold has no events yet (or they are still on
+    // their way): it is taken as empty rather than read, since a read of the log scans it on
+    // FerretDB. A wrong guess only loses the append's race on the version, and is read then.
+    const from = (relayed && (!kept || relayed.version >= kept.version) ? relayed : kept) ?? (this.options.folds ? EMPTY_STREAM : undefined);
     let result;
     try {
       result = await this.repository.execute(streamId, () => command, from ? { from } : {});

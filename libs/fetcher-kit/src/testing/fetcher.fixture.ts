@@ -91,6 +91,7 @@ export interface FetcherFixture {
       random?: () => number;
       store?: MongoEventStore;
       sourceFolds?: JobRunnerDeps['sourceFolds'];
+      tokenFolds?: JobRunnerDeps['tokenFolds'];
     },
   ): JobRunner;
   /** Creates a source (Initialized, generation 1) collecting `apis` from the simulator (or `baseUrl`); returns its id. */
@@ -205,6 +206,7 @@ export async function startFetcherFixture(options: FetcherFixtureOptions = {}): 
         clock,
         random: runnerOptions.random ?? (() => 0.5),
         ...(runnerOptions.sourceFolds ? { sourceFolds: runnerOptions.sourceFolds } : {}),
+        ...(runnerOptions.tokenFolds ? { tokenFolds: runnerOptions.tokenFolds } : {}),
       });
     },
     async createSource(apis, sourceOptions = {}) {
