@@ -213,9 +213,27 @@ export class SystemUnderTest {
    * batch's `S1c-Record-Ids` header, or an output record's `S1c-Record-Id`.
    */
   async recordIds(stream: string, subject: string): Promise<Map<string, number>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.readRecordIds(stream, subject);
+      } catch (error) {
+        // A JetStream API request can time out while a cluster elects a leader (a node lost or
+        // restarting): the read is made again from the start, as the services' own requests are.
+        const code = (error as { code?: string }).code;
+        if (attempt >= 5 || (code !== 'TIMEOUT' && code !== '503')) throw error;
+        await new Promise((r) => setTimeout(r, 2_000 * attempt));
+      }
+    }
+  }
+
+  private async readRecordIds(stream: string, subject: string): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
     const jsm = await this.nc.jetstreamManager();
-    const info = await jsm.streams.info(stream, { subjects_filter: subject }).catch(() => undefined);
+    // A stream not created yet holds nothing; any other failure is the caller's to see.
+    const info = await jsm.streams.info(stream, { subjects_filter: subject }).catch((error: { api_error?: { err_code?: number } }) => {
+      if (error.api_error?.err_code === 10059) return undefined;
+      throw error;
+    });
     const total = info?.state.subjects?.[subject] ?? 0;
     if (total === 0) return counts;
     // A single filter subject: nats-server 2.9 has no multi-filter consumers.
