@@ -3,7 +3,7 @@ import { startNatsCluster, waitForJetStream, type RunningNatsCluster } from '@s1
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { allResolved, consoleActivityIds, createActivitiesSource, jobLog, reportProgress, sleep, sourceState } from './faults.harness';
 import { FAULT_SETTINGS } from './faults.scenario.harness';
-import { ALL_SERVICES, eventually, SystemUnderTest } from './system.harness';
+import { FAULT_SERVICES, eventually, SystemUnderTest } from './system.harness';
 
 /**
  * Issue 16: the system on a three-node JetStream cluster (every stream with three replicas, two
@@ -28,7 +28,7 @@ beforeAll(async () => {
     { ...FAULT_SETTINGS, S1C_STREAM_REPLICAS: '3' },
     {
       natsUrl: cluster.url,
-      services: ALL_SERVICES,
+      services: FAULT_SERVICES,
       replicas: { scheduler: 2, 'fetcher-activities': 2, 'fetcher-agents': 2, 'fetcher-threats': 2, enricher: 2 },
       supervise: true,
     },

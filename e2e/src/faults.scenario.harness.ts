@@ -13,7 +13,7 @@ import {
   startOwnServers,
   type OwnServers,
 } from './faults.harness';
-import { ALL_SERVICES, eventually, SystemUnderTest, type Json, type ServiceName } from './system.harness';
+import { FAULT_SERVICES, eventually, SystemUnderTest, type Json, type ServiceName } from './system.harness';
 
 /**
  * The crash scenario of issue 8's fault-tolerance suite, shared by faults.crash (one process per
@@ -85,7 +85,7 @@ export function describeCrashScenario(scenario: CrashScenario): void {
     system = await SystemUnderTest.start(FAULT_SETTINGS, {
       natsUrl: servers.nats.url,
       mongoUrl: servers.ferret.url,
-      services: ALL_SERVICES,
+      services: FAULT_SERVICES,
       ...(scenario.replicas ? { replicas: scenario.replicas } : {}),
       supervise: true,
     });
@@ -117,7 +117,7 @@ export function describeCrashScenario(scenario: CrashScenario): void {
       );
 
       const faults: Array<{ name: string; run: () => Promise<void> }> = [
-        ...ALL_SERVICES.map((service) => ({
+        ...FAULT_SERVICES.map((service) => ({
           // With replicas, the first one of each service is killed; the others carry on.
           name: `kill -9 ${service}${(scenario.replicas?.[service] ?? 1) > 1 ? ' (one of its replicas)' : ''}`,
           run: async () => {

@@ -6,11 +6,19 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startService, type ServiceProcess } from './service.process';
 
-export const FETCHERS = ['fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'fetcher-alerts', 'fetcher-groups'] as const;
+/** The fetchers of the hosted product's three APIs, and of the opt-in ones (alerts, groups). */
+export const HOSTED_FETCHERS = ['fetcher-activities', 'fetcher-agents', 'fetcher-threats'] as const;
+export const FETCHERS = [...HOSTED_FETCHERS, 'fetcher-alerts', 'fetcher-groups'] as const;
 /** The collection services, started by default. */
 export const SERVICES = ['registry', 'scheduler', ...FETCHERS] as const;
 /** Every service of the system: the collection services plus the enricher and the health service. */
 export const ALL_SERVICES = [...SERVICES, 'enricher', 'health'] as const;
+/**
+ * What the fault suites run: every service, with the hosted three fetchers only. Their sources
+ * collect activities; two more idle processes on a 2-core machine only shift the timing their
+ * scenarios are tuned to (the outages they provoke must catch work in flight).
+ */
+export const FAULT_SERVICES = ['registry', 'scheduler', ...HOSTED_FETCHERS, 'enricher', 'health'] as const;
 /** Any service a test may start: those above, and the gateway (the HTTP source API), only when asked for. */
 export type ServiceName = (typeof ALL_SERVICES)[number] | 'gateway';
 
