@@ -1,5 +1,6 @@
 import {
   foldSource,
+  INVENTORY_APIS,
   isSiemForwarded,
   isSourceEvent,
   recordMetadata,
@@ -198,7 +199,8 @@ export class SourceDirectory {
       category: config.category,
       metadataFor,
       metadataJson(api, record) {
-        const eventId = forwarded && api !== 'agents' ? siemEventId(api, record) : undefined;
+        // An inventory's _siemEventID is constant: it is in the per-API part already.
+        const eventId = forwarded && !INVENTORY_APIS.has(api) ? siemEventId(api, record) : undefined;
         const key = eventId === undefined ? api : `${api}\u0000${eventId}`;
         let text = json.get(key);
         if (text === undefined) {

@@ -111,6 +111,7 @@ export {
 } from './token-health.decider';
 export {
   collectionTimings,
+  documentLeaves,
   formatDurationMs,
   optionLeaves,
   parseDurationMs,

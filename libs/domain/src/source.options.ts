@@ -101,16 +101,21 @@ export function sourceOptionsDocument(options: SourceOptions): SourceOptionsDocu
   };
 }
 
-/** Every leaf of the options' document form, by its path under `options` (`options.scope.site_ids`), for the history. */
-export function optionLeaves(options: SourceOptions | undefined): Map<string, string | number | string[]> {
+/** Every leaf of an options document by its dotted path (`scope.site_ids`), behind `prefix` when given. */
+export function documentLeaves(document: SourceOptionsDocument, prefix = ''): Map<string, string | number | string[]> {
   const leaves = new Map<string, string | number | string[]>();
   const walk = (value: unknown, path: string): void => {
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-      for (const [key, inner] of Object.entries(value)) walk(inner, `${path}.${key}`);
+      for (const [key, inner] of Object.entries(value)) walk(inner, path ? `${path}.${key}` : key);
     } else {
       leaves.set(path, value as string | number | string[]);
     }
   };
-  if (options) walk(sourceOptionsDocument(options), 'options');
+  walk(document, prefix);
   return leaves;
+}
+
+/** Every leaf of the options' document form, by its path under `options` (`options.scope.site_ids`), for the history. */
+export function optionLeaves(options: SourceOptions | undefined): Map<string, string | number | string[]> {
+  return options ? documentLeaves(sourceOptionsDocument(options), 'options') : new Map();
 }

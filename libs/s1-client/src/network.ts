@@ -5,6 +5,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { ConfigError } from '@s1c/config';
+import { privateConsoleKey } from '@s1c/contracts';
 import { z } from 'zod';
 
 /**
@@ -73,8 +74,8 @@ function consoleKeyOf(entry: string): string | undefined {
   } catch {
     return undefined;
   }
-  if (url.username || url.password || url.pathname !== '/' || `${url.host}` === '') return undefined;
-  return `${url.hostname.toLowerCase()}:${url.port || '443'}`;
+  if (url.username || url.password || url.pathname !== '/' || url.host === '') return undefined;
+  return privateConsoleKey(url);
 }
 
 /** Builds the process's {@link S1Network} from its parsed configuration; a CA file that cannot be read or holds no certificate is a {@link ConfigError} naming the file. */

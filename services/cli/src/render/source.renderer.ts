@@ -1,4 +1,5 @@
 import type { ReplayReply, SourceDocument, TestReply } from '@s1c/contracts';
+import { documentLeaves } from '@s1c/domain';
 import type { Style } from './style';
 import { renderTable, type Column } from './table.renderer';
 import { age, shortTime } from './time.format';
@@ -48,15 +49,7 @@ export function renderSourceDetail(doc: SourceDocument, style: Style, now: Date)
 
 /** The per-source options as `path=value` pairs (`poll_interval=1m scope.site_ids=1,2`), or `-` for none. */
 function optionsLine(options: SourceDocument['source']['config']['options']): string {
-  const pairs: string[] = [];
-  const walk = (value: unknown, path: string): void => {
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-      for (const [key, inner] of Object.entries(value)) walk(inner, path ? `${path}.${key}` : key);
-    } else {
-      pairs.push(`${path}=${Array.isArray(value) ? value.join(',') : String(value)}`);
-    }
-  };
-  walk(options ?? {}, '');
+  const pairs = [...documentLeaves(options ?? {})].map(([path, value]) => `${path}=${Array.isArray(value) ? value.join(',') : String(value)}`);
   return pairs.length === 0 ? '-' : pairs.join(' ');
 }
 
