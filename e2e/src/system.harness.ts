@@ -1,6 +1,6 @@
 import { freePort, serverUrls, startNatsServer, uniqueDbName, type RunningServer } from '@s1c/test-harness';
 import { MongoClient, type Db } from 'mongodb';
-import { connect, type NatsConnection } from 'nats';
+import { AckPolicy, connect, DeliverPolicy, nanos, nuid, type NatsConnection } from 'nats';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -244,25 +244,32 @@ export class SystemUnderTest {
     });
     const total = info?.state.subjects?.[subject] ?? 0;
     if (total === 0) return counts;
-    // A single filter subject: nats-server 2.9 has no multi-filter consumers.
-    const consumer = await this.nc.jetstream().consumers.get(stream, { filterSubjects: subject });
-    let seen = 0;
-    // Raw batches are up to 512 KiB: a pull of a thousand would overrun the connection's pending
-    // limit on the server (64 MiB), which then cuts the client off as a slow consumer.
-    const perPull = stream === 'S1C_RAW' ? 16 : 1000;
-    while (seen < total) {
-      const batch = await consumer.fetch({ max_messages: Math.min(perPull, total - seen), expires: 5000 });
-      let got = 0;
-      for await (const message of batch) {
-        const batch = message.headers?.get('S1c-Record-Ids');
-        const ids = batch ? (JSON.parse(batch) as string[]) : [message.headers?.get('S1c-Record-Id') ?? '(no id)'];
-        for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
-        got++;
+    // Not an ordered consumer: nats-server 2.9.10 places a one-replica consumer on any peer of the
+    // stream, a lost node too, and the client then waits for it minutes on end. A consumer with the
+    // stream's replicas is placed on every peer and answers while a majority of them does.
+    const name = `e2e_read_${nuid.next()}`;
+    await jsm.consumers.add(stream, { name, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, filter_subject: subject, inactive_threshold: nanos(60_000) });
+    const consumer = await this.nc.jetstream().consumers.get(stream, name);
+    try {
+      let seen = 0;
+      // Raw batches are up to 512 KiB: a pull of a thousand would overrun the connection's pending
+      // limit on the server (64 MiB), which then cuts the client off as a slow consumer.
+      const perPull = stream === 'S1C_RAW' ? 16 : 1000;
+      while (seen < total) {
+        const batch = await consumer.fetch({ max_messages: Math.min(perPull, total - seen), expires: 5000 });
+        let got = 0;
+        for await (const message of batch) {
+          const batch = message.headers?.get('S1c-Record-Ids');
+          const ids = batch ? (JSON.parse(batch) as string[]) : [message.headers?.get('S1c-Record-Id') ?? '(no id)'];
+          for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
+          got++;
+        }
+        if (got === 0) throw new Error(`read ${seen} of ${total} messages on ${subject} in ${stream}`);
+        seen += got;
       }
-      if (got === 0) throw new Error(`read ${seen} of ${total} messages on ${subject} in ${stream}`);
-      seen += got;
+    } finally {
+      await consumer.delete().catch(() => undefined);
     }
-    await consumer.delete().catch(() => undefined);
     return counts;
   }
 
@@ -335,11 +342,18 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
+    // A probe that hangs fails the wait at its deadline, named, instead of the test's own timeout.
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the probe had not answered at the deadline')), Math.max(deadline - Date.now(), 1_000));
+    });
     try {
-      const value = await probe();
+      const value = await Promise.race([probe(), hung]);
       if (value !== undefined) return value;
     } catch (error) {
       last = error;
+    } finally {
+      clearTimeout(timer);
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 200));
