@@ -25,6 +25,8 @@ describe('EventTailer on a three-node JetStream cluster with one node lost for g
   let store: MongoEventStore;
   let relay: OutboxRelay;
   const tailers: EventTailer[] = [];
+  /** The node the first test loses for good. */
+  let lost = -1;
 
   beforeAll(async () => {
     cluster = await startNatsCluster();
@@ -50,7 +52,7 @@ describe('EventTailer on a three-node JetStream cluster with one node lost for g
     await store.appendToStream('before', [{ type: 'Made', data: {} }], { expectedVersion: 0 });
     await relay.flush();
     const leader = await cluster.metaLeader();
-    const lost = (leader + 1) % cluster.nodes.length;
+    lost = (leader + 1) % cluster.nodes.length;
     await cluster.nodes[lost]!.kill();
     // The stream's leader may have been on that node: the readers start once it has another.
     const jsm = await nc.jetstreamManager({ checkAPI: false });
@@ -77,5 +79,26 @@ describe('EventTailer on a three-node JetStream cluster with one node lost for g
     for (const events of handled) expect(events).toEqual(['before@1', 'after@1', 'after@2']);
     // A consumer placed on the lost node costs one API timeout (5 s) before the next try, not minutes.
     expect(Date.now() - started).toBeLessThan(45_000);
+  }, 180_000);
+
+  it('a reader started while the stream has no leader (a second node down) starts once it has one', async () => {
+    const leader = await cluster.metaLeader();
+    // The node lost above stays down; one more and the stream has no majority.
+    const down = [0, 1, 2].find((i) => i !== leader && i !== lost)!;
+    expect(lost, 'the node lost by the test before').toBeGreaterThanOrEqual(0);
+    await cluster.nodes[down]!.kill();
+    const handled: string[] = [];
+    const tailer = new EventTailer(store, nc, 'reader-late', { handle: (e) => void handled.push(`${e.streamId}@${e.version}`) }, {
+      streamName: STREAM,
+      coldStart: 'stream',
+      catchUpTimeoutMs: 60_000,
+    });
+    tailers.push(tailer);
+    const starting = tailer.start();
+    await new Promise((r) => setTimeout(r, 7_000));
+    await cluster.nodes[down]!.restart();
+    await starting;
+    await tailer.catchUp({ streamId: 'after', version: 2 });
+    expect(handled).toEqual(['before@1', 'after@1', 'after@2']);
   }, 180_000);
 });

@@ -14,6 +14,7 @@ import {
   type JetStreamManager,
   type JsMsg,
   type NatsConnection,
+  type StreamState,
 } from 'nats';
 import { type RecordedEvent, type TailerLogger } from './event.types';
 import { type MongoEventStore } from './mongo.event-store';
@@ -378,8 +379,7 @@ export class EventTailer {
   private async begin(): Promise<void> {
     await this.hooks.init?.();
     this.logId = await this.store.logId();
-    const info = await (await this.manager()).streams.info(this.streamName);
-    const { first_seq: firstSeq, last_seq: lastSeq } = info.state;
+    const { first_seq: firstSeq, last_seq: lastSeq } = await this.streamState();
     await this.probeConsumer();
     const saved = await this.loadCheckpoint();
     let replayUpTo: number | undefined;
@@ -423,6 +423,22 @@ export class EventTailer {
     const running = { stopping: false, abort: new AbortController(), task: Promise.resolve() };
     this.running = running;
     running.task = this.read(running, replayUpTo);
+  }
+
+  /**
+   * The stream's state. A cluster electing the stream's leader (a node lost) answers nothing for a
+   * while: a timeout is asked again, for up to `catchUpTimeoutMs`, rather than failing the start.
+   */
+  private async streamState(): Promise<StreamState> {
+    const deadline = Date.now() + this.catchUpTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await (await this.manager()).streams.info(this.streamName)).state;
+      } catch (error) {
+        if ((error as { code?: string }).code !== ErrorCode.Timeout || Date.now() >= deadline) throw error;
+        this.logger.warn({ name: this.name, attempt, err: error }, 'the stream did not answer in time (a cluster electing its leader?); asking again');
+      }
+    }
   }
 
   /**
