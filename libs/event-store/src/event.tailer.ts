@@ -9,6 +9,7 @@ import {
   nanos,
   nuid,
   type Consumer,
+  type ConsumerConfig,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
@@ -450,14 +451,7 @@ export class EventTailer {
     const jsm = await this.manager();
     const name = `probe_${nuid.next()}`;
     try {
-      await jsm.consumers.add(this.streamName, {
-        name,
-        ack_policy: AckPolicy.None,
-        deliver_policy: DeliverPolicy.New,
-        mem_storage: true,
-        inactive_threshold: nanos(10_000),
-        ...(this.filterSubject ? { filter_subject: this.filterSubject } : {}),
-      });
+      await jsm.consumers.add(this.streamName, this.readerConfig(name, 'new'));
     } catch (error) {
       if (isPermissionViolation(error)) {
         throw new NatsPermissionError('publish', refusedSubject(error) ?? this.streamName, `following ${this.streamName}${this.filterSubject ? ` on ${this.filterSubject}` : ''}`);
@@ -568,21 +562,25 @@ export class EventTailer {
     const jsm = await this.manager();
     const name = `reader_${nuid.next()}`;
     try {
-      await jsm.consumers.add(this.streamName, {
-        name,
-        ack_policy: AckPolicy.None,
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: Math.max(this.sequence + 1, 1),
-        mem_storage: true,
-        num_replicas: 1,
-        inactive_threshold: nanos(READER_INACTIVE_MS),
-        ...(this.filterSubject ? { filter_subject: this.filterSubject } : {}),
-      });
+      await jsm.consumers.add(this.streamName, this.readerConfig(name, Math.max(this.sequence + 1, 1)));
       return await this.js.consumers.get(this.streamName, name);
     } catch (error) {
       void jsm.consumers.delete(this.streamName, name).catch(() => undefined);
       throw error;
     }
+  }
+
+  /** A reader's consumer (and the probe's): from a sequence, or only new messages. */
+  private readerConfig(name: string, from: number | 'new'): Partial<ConsumerConfig> {
+    return {
+      name,
+      ack_policy: AckPolicy.None,
+      ...(from === 'new' ? { deliver_policy: DeliverPolicy.New } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from }),
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: nanos(READER_INACTIVE_MS),
+      ...(this.filterSubject ? { filter_subject: this.filterSubject } : {}),
+    };
   }
 
   /**
