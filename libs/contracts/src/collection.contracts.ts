@@ -92,6 +92,14 @@ export const RAW_BATCH_HEADERS = {
    * what it delivered per day of the records.
    */
   recordDay: 'S1c-Record-Day',
+  /**
+   * Each record's length in bytes, a JSON array of integers in the order of `data`: with the list
+   * body's fixed layout (`{"data":[` records joined by `,` `]}`), the enricher cuts the records out
+   * of the body without parsing it. A batch without it is parsed.
+   */
+  recordLengths: 'S1c-Record-Lengths',
+  /** Each record's `_siemEventID` (domain `siemEventId`), a JSON array of strings in the order of `data`; sent with `recordLengths`. */
+  recordEventIds: 'S1c-Record-Event-Ids',
   sourceId: 'S1c-Source-Id',
   collectorId: 'S1c-Collector-Id',
   api: 'S1c-Api',

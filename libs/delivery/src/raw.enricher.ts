@@ -1,5 +1,5 @@
 import { RAW_BATCH_HEADERS } from '@s1c/contracts';
-import { SOURCE_APIS, type SourceApi } from '@s1c/domain';
+import { SOURCE_APIS, siemEventId, type SourceApi } from '@s1c/domain';
 import type { Logger } from '@s1c/logger';
 import { deadLetter, nakDelayFor, subjects, type PipelinedPublisher } from '@s1c/messaging';
 import { parseListBody, type ParsedList } from '@s1c/s1-client';
@@ -37,11 +37,11 @@ interface RawBatch {
   records: readonly RawRecord[];
 }
 
-/** One record of a raw batch: its id, its parsed value (for the metadata) and its exact bytes. */
+/** One record of a raw batch: its id, its `_siemEventID` (for the metadata) and its exact bytes. */
 interface RawRecord {
   readonly batch: RawBatch;
   readonly recordId: string;
-  readonly value: Readonly<Record<string, unknown>>;
+  readonly eventId: string;
   readonly bytes: Uint8Array;
 }
 
@@ -174,7 +174,7 @@ export class RawEnricher {
         const source = await configs.get(configKey(b))!;
         const { body, eventOffset } = buildDataRecord(
           { id: r.recordId, sourceId: b.sourceId, collectorId: b.collectorId, api: b.api, fetchedAt: b.fetchedAt },
-          source.metadataJson(b.api, r.value),
+          source.metadataJson(b.api, r.eventId),
           r.bytes,
         );
         // Fresh headers and distinct names: append is set without its lookup for an earlier value.
@@ -241,23 +241,74 @@ function parseRawBatch(m: JsMsg): RawBatch {
   if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string' && id !== '')) {
     throw new Poison(`header ${RAW_BATCH_HEADERS.recordIds} is not an array of record ids`);
   }
+  const batch: RawBatch = { m, sourceId, collectorId, api: api as SourceApi, sourceVersion: Number(version), fetchedAt, day, records: [] };
+  const lengths = m.headers?.get(RAW_BATCH_HEADERS.recordLengths);
+  const eventIds = m.headers?.get(RAW_BATCH_HEADERS.recordEventIds);
+  const records = lengths && eventIds ? cutRecords(m.data, ids.length, lengths, eventIds) : parseRecords(m.data, api as SourceApi);
+  if (records.length !== ids.length) throw new Poison(`body holds ${records.length} records for ${ids.length} ids in ${RAW_BATCH_HEADERS.recordIds}`);
+  batch.records = records.map((r, i) => ({ batch, recordId: ids[i] as string, eventId: r.eventId, bytes: r.bytes }));
+  return batch;
+}
+
+type CutRecord = { eventId: string; bytes: Uint8Array };
+
+/** A batch without the lengths and event ids (a fetcher before them): its body parsed. */
+function parseRecords(data: Uint8Array, api: SourceApi): CutRecord[] {
   let list: ParsedList;
   try {
-    list = parseListBody(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
+    list = parseListBody(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
   } catch (error) {
     throw new Poison(`body is not a list of JSON objects: ${(error as Error).message}`);
   }
-  if (list.records.length !== ids.length) {
-    throw new Poison(`body holds ${list.records.length} records for ${ids.length} ids in ${RAW_BATCH_HEADERS.recordIds}`);
+  return list.records.map((r) => ({ eventId: siemEventId(api, r.value), bytes: r.bytes ?? encoder.encode(r.json) }));
+}
+
+const LIST_OPEN = encoder.encode('{"data":[');
+const LIST_CLOSE = encoder.encode(']}');
+
+/**
+ * The records of a list body `{"data":[r1,r2,...]}` cut out by their lengths, without parsing:
+ * the fetcher parsed and checked them, and wrote the body in exactly this layout (s1-client
+ * `listBodyOf`). The layout is checked: the envelope, a comma between records, each an object's
+ * braces, and the lengths adding up to the body.
+ */
+function cutRecords(data: Uint8Array, count: number, lengthsHeader: string, eventIdsHeader: string): CutRecord[] {
+  const lengths = jsonArrayHeader(RAW_BATCH_HEADERS.recordLengths, lengthsHeader, (v) => Number.isSafeInteger(v) && (v as number) >= 2);
+  const eventIds = jsonArrayHeader(RAW_BATCH_HEADERS.recordEventIds, eventIdsHeader, (v) => typeof v === 'string' && v !== '');
+  if (lengths.length !== count || eventIds.length !== count) {
+    throw new Poison(`headers ${RAW_BATCH_HEADERS.recordLengths} and ${RAW_BATCH_HEADERS.recordEventIds} do not have one entry per record id`);
   }
-  const batch: RawBatch = { m, sourceId, collectorId, api: api as SourceApi, sourceVersion: Number(version), fetchedAt, day, records: [] };
-  batch.records = list.records.map((r, i) => ({
-    batch,
-    recordId: ids[i] as string,
-    value: r.value,
-    bytes: r.bytes ?? encoder.encode(r.json),
-  }));
-  return batch;
+  const expected = LIST_OPEN.length + LIST_CLOSE.length + Math.max(count - 1, 0) + (lengths as number[]).reduce((a, b) => a + b, 0);
+  if (data.length !== expected || !startsWith(data, LIST_OPEN, 0) || !startsWith(data, LIST_CLOSE, data.length - LIST_CLOSE.length)) {
+    throw new Poison(`body is not the list body its ${RAW_BATCH_HEADERS.recordLengths} describe`);
+  }
+  const records: CutRecord[] = [];
+  let at = LIST_OPEN.length;
+  for (let i = 0; i < count; i++) {
+    const length = lengths[i] as number;
+    if (i > 0 && data[at++] !== 0x2c) throw new Poison(`body has no comma before record ${i}`);
+    if (data[at] !== 0x7b || data[at + length - 1] !== 0x7d) throw new Poison(`record ${i} of the body is not a JSON object`);
+    records.push({ eventId: eventIds[i] as string, bytes: data.subarray(at, at + length) });
+    at += length;
+  }
+  return records;
+}
+
+function jsonArrayHeader(name: string, text: string, valid: (value: unknown) => boolean): unknown[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Poison(`header ${name} is not JSON`);
+  }
+  if (!Array.isArray(value) || !value.every(valid)) throw new Poison(`header ${name} is not an array of the expected values`);
+  return value;
+}
+
+function startsWith(data: Uint8Array, prefix: Uint8Array, at: number): boolean {
+  if (at < 0 || at + prefix.length > data.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (data[at + i] !== prefix[i]) return false;
+  return true;
 }
 
 function configKey(b: RawBatch): string {

@@ -3,8 +3,7 @@ import {
   INVENTORY_APIS,
   isSiemForwarded,
   isSourceEvent,
-  recordMetadata,
-  siemEventId,
+  recordMetadataWith,
   sourceMetadata,
   sourceStreamId,
   type RecordMetadata,
@@ -24,8 +23,8 @@ export interface SourceAtVersion {
   readonly category: string | null;
   /** Metadata without the per-record `_siemEventID` of activities and threats. */
   metadataFor(api: SourceApi): RecordMetadata;
-  /** `JSON.stringify(recordMetadata(...))` of a record, memoised per API and `_siemEventID`. */
-  metadataJson(api: SourceApi, record: Readonly<Record<string, unknown>>): string;
+  /** `JSON.stringify(recordMetadata(...))` of a record given its `_siemEventID`, memoised per API and `_siemEventID`. */
+  metadataJson(api: SourceApi, eventId: string): string;
 }
 
 /** Why a record's configuration cannot be had. */
@@ -198,13 +197,13 @@ export class SourceDirectory {
       name: config.name,
       category: config.category,
       metadataFor,
-      metadataJson(api, record) {
+      metadataJson(api, eventId) {
         // An inventory's _siemEventID is constant: it is in the per-API part already.
-        const eventId = forwarded && !INVENTORY_APIS.has(api) ? siemEventId(api, record) : undefined;
-        const key = eventId === undefined ? api : `${api}\u0000${eventId}`;
+        const perRecord = forwarded && !INVENTORY_APIS.has(api);
+        const key = perRecord ? `${api}\u0000${eventId}` : api;
         let text = json.get(key);
         if (text === undefined) {
-          text = JSON.stringify(recordMetadata(about, api, record));
+          text = JSON.stringify(recordMetadataWith(about, api, eventId));
           // Threat ids are unbounded: memoise only a bounded number of variants.
           if (json.size < MAX_METADATA_VARIANTS) json.set(key, text);
         }

@@ -36,11 +36,19 @@ export interface MetadataSource {
  * @param record the SentinelOne object, parsed (only `activityType` and `id` are read).
  */
 export function recordMetadata(source: MetadataSource, api: SourceApi, record: Readonly<Record<string, unknown>>): RecordMetadata {
+  return recordMetadataWith(source, api, siemEventId(api, record));
+}
+
+/**
+ * {@link recordMetadata} of a record whose `_siemEventID` is already known (the fetcher sends it
+ * with the record, so that the enricher need not parse the record).
+ */
+export function recordMetadataWith(source: MetadataSource, api: SourceApi, eventId: string): RecordMetadata {
   const base = sourceMetadata(source, api);
   // An inventory's _siemEventID is constant and already in the source's part.
   if (!isSiemForwarded(source) || INVENTORY_APIS.has(api)) return base;
   const out = copy(base);
-  out._siemEventID = siemEventId(api, record);
+  out._siemEventID = eventId;
   return out;
 }
 

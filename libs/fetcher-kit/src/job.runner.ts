@@ -26,6 +26,7 @@ import {
   type SourceState,
   type TokenHealthState,
   scopeFilters,
+  siemEventId,
 } from '@s1c/domain';
 import { AggregateRepository, ConcurrencyError, type FoldedStreams, type LoadedAggregate, type MongoEventStore } from '@s1c/event-store';
 import { registerSecret, scrubString, type Logger } from '@s1c/logger';
@@ -526,7 +527,13 @@ export class JobRunner {
         const { id, timestamp } = spec.recordOf(job.sourceId, r.value, job.lane, window);
         // The record's bytes as they came (an ASCII body) or its text encoded: the same bytes.
         // Its day is that of the time its id stands for: a snapshot's, or its own.
-        return { id, timestamp, day: (snapshot ? window.to : timestamp).slice(0, 10), bytes: r.bytes ?? encoder.encode(r.json) };
+        return {
+          id,
+          timestamp,
+          day: (snapshot ? window.to : timestamp).slice(0, 10),
+          eventId: siemEventId(job.api, r.value),
+          bytes: r.bytes ?? encoder.encode(r.json),
+        };
       });
       if (page.nextCursor !== null && pages + 1 < settings.maxPagesPerJob) {
         prefetched = { walkFrom, cursor: page.nextCursor, page: request(walkFrom, page.nextCursor) };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RAW_BATCH_MAX_BYTES } from '@s1c/contracts';
 import { rawBatchesOf, rawBatchMaxBytes, type RawRecord } from './raw.publisher';
 
-const record = (id: string, day: string, size: number): RawRecord => ({ id, day, bytes: new Uint8Array(size) });
+const record = (id: string, day: string, size: number): RawRecord => ({ id, day, eventId: 'activities - 27', bytes: new Uint8Array(size) });
 const shape = (batches: RawRecord[][]) => batches.map((b) => b.map((r) => r.id).join(','));
 
 describe('rawBatchesOf', () => {
@@ -17,10 +17,11 @@ describe('rawBatchesOf', () => {
     for (const b of batches) expect(new Set(b.map((r) => r.day)).size).toBe(1);
   });
 
-  it('cuts before the bytes and ids would pass the limit, in order, and a record over it goes alone', () => {
-    // Each costs its bytes + id length + 4: 100 + 1 + 4 = 105.
+  it('cuts before the bytes, ids and event ids would pass the limit, in order, and a record over it goes alone', () => {
+    // Each costs its bytes + id length + event id length + 20: 100 + 1 + 15 + 20 = 136.
     const page = ['a', 'b', 'c', 'd', 'e'].map((id) => record(id, '2026-12-01', 100));
-    expect(shape(rawBatchesOf(page, 210))).toEqual(['a,b', 'c,d', 'e']);
+    expect(shape(rawBatchesOf(page, 272))).toEqual(['a,b', 'c,d', 'e']);
+    expect(shape(rawBatchesOf(page, 271))).toEqual(['a', 'b', 'c', 'd', 'e']);
     expect(shape(rawBatchesOf([record('a', '2026-12-01', 10), record('big', '2026-12-01', 5000), record('c', '2026-12-01', 10)], 1000))).toEqual(['a', 'big', 'c']);
   });
 

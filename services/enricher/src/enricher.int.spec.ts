@@ -104,6 +104,20 @@ describe('enricher: tagging', () => {
     expect(r!.eventText).toBe(body);
   });
 
+  it('cuts a raw batch by the lengths the fetcher sends, and parses one without them (an older fetcher): the same output byte for byte', async () => {
+    const version = await createSource(world, 'paths', sourceConfig({ fields: [{ key: '_siemForward', value: true }] }));
+    const bodies = [ACTIVITY, ACTIVITY.replace('"activityType":2001', '"activityType":27').replace('1398765432109876543', '1398765432109876544')];
+    const batch = { sourceId: 'paths', api: 'activities' as const, sourceVersion: version, body: bodies[0]!, fetchedAt: '2026-01-02T03:04:05.123456Z' };
+    await publishRaw(world, { ...batch, recordId: 'paths:activities:cut', more: [{ recordId: 'paths:activities:cut2', body: bodies[1]! }] });
+    await publishRaw(world, { ...batch, recordId: 'paths:activities:parsed', more: [{ recordId: 'paths:activities:parsed2', body: bodies[1]! }], withoutLengths: true });
+    const out = await outputOf('paths', 4);
+    const text = (id: string) => out.find((r) => r.id === id)!.text.replaceAll(id, '<id>');
+    expect(text('paths:activities:cut')).toBe(text('paths:activities:parsed'));
+    expect(text('paths:activities:cut2')).toBe(text('paths:activities:parsed2'));
+    expect(out.find((r) => r.id === 'paths:activities:cut2')!.metadata._siemEventID).toBe('activities - 27');
+    expect(out.find((r) => r.id === 'paths:activities:cut2')!.eventText).toBe(bodies[1]);
+  });
+
   it('after a configuration update, records keep the metadata of the version they were fetched at', async () => {
     const v1 = await createSource(world, 'upd', sourceConfig({ category: 'old/cat', fields: [{ key: 'team', value: 'a' }] }));
     const v2 = await updateSource(world, 'upd', sourceConfig({ category: 'new/cat', fields: [{ key: 'team', value: 'b' }, { key: '_siemForward', value: true }] }));
@@ -171,19 +185,25 @@ describe('enricher: deleted sources and invalid messages', () => {
 
   it('dead-letters a message without headers or with a body that is not a JSON object', async () => {
     const version = await createSource(world, 'bad', sourceConfig());
-    await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:1', sourceVersion: version, body: '{"id":', msgId: 'm1' });
-    await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:2', sourceVersion: version, body: '[1]', msgId: 'm2' });
+    await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:1', sourceVersion: version, body: '{"id":', msgId: 'm1', withoutLengths: true });
+    await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:2', sourceVersion: version, body: '[1]', msgId: 'm2', withoutLengths: true });
     await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:3', sourceVersion: version, body: ACTIVITY, msgId: 'm3', headers: { 'S1c-Source-Version': undefined } });
     await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:4', sourceVersion: version, body: ACTIVITY, msgId: 'm4', headers: { 'S1c-Api': 'agents' } });
-    await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:5', sourceVersion: version, body: ACTIVITY, msgId: 'm5', headers: { 'S1c-Record-Ids': '["bad:activities:5","bad:activities:6"]' } });
+    await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:5', sourceVersion: version, body: ACTIVITY, msgId: 'm5', headers: { 'S1c-Record-Ids': '["bad:activities:5","bad:activities:6"]' }, withoutLengths: true });
     await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:7', sourceVersion: version, body: ACTIVITY, msgId: 'm6', headers: { 'S1c-Record-Ids': '{"0":"bad:activities:7"}' } });
     // One bad record poisons its whole raw batch: nothing of it is output.
-    await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:8', sourceVersion: version, body: ACTIVITY, more: [{ recordId: 'bad:activities:9', body: '"text"' }], msgId: 'm7' });
+    await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:8', sourceVersion: version, body: ACTIVITY, more: [{ recordId: 'bad:activities:9', body: '"text"' }], msgId: 'm7', withoutLengths: true });
+    // Cut by the lengths the fetcher sends: a layout that does not add up is refused, not guessed at.
+    const lengths = (n: number[]) => ({ 'S1c-Record-Lengths': JSON.stringify(n) });
+    await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:10', sourceVersion: version, body: ACTIVITY, msgId: 'm8', headers: lengths([ACTIVITY.length - 1]) });
+    await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:11', sourceVersion: version, body: ACTIVITY, msgId: 'm9', headers: { 'S1c-Record-Event-Ids': '["activities - 1","activities - 2"]' } });
+    await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:12', sourceVersion: version, body: '[1]', msgId: 'n1', headers: { ...lengths([3]), 'S1c-Record-Event-Ids': '["activities"]' } });
+    await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:13', sourceVersion: version, body: ACTIVITY, msgId: 'n2', headers: { 'S1c-Record-Lengths': '[-1]' } });
     let dead: Awaited<ReturnType<typeof readStream>> = [];
-    await eventually(async () => (dead = await readStream(world, STREAMS.deadLetters.name, 's1c.dlq.S1C_RAW.enricher')).length >= 7, 15_000, 'seven dead letters');
+    await eventually(async () => (dead = await readStream(world, STREAMS.deadLetters.name, 's1c.dlq.S1C_RAW.enricher')).length >= 11, 15_000, 'eleven dead letters');
     // The enricher handles messages concurrently: dead letters arrive in any order.
     dead.sort((a, b) => String(a.headers['S1c-Dlq-Original-Msg-Id']).localeCompare(String(b.headers['S1c-Dlq-Original-Msg-Id'])));
-    expect(dead.map((d) => d.headers['S1c-Dlq-Original-Msg-Id'])).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7']);
+    expect(dead.map((d) => d.headers['S1c-Dlq-Original-Msg-Id'])).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7', 'm8', 'm9', 'n1', 'n2']);
     expect(new Set(dead.map((d) => d.headers['S1c-Dlq-Reason']))).toEqual(new Set(['PoisonMessage']));
     expect(dead.map((d) => d.headers['S1c-Dlq-Error'])).toEqual([
       expect.stringContaining('not valid JSON'),
@@ -193,6 +213,10 @@ describe('enricher: deleted sources and invalid messages', () => {
       'body holds 1 records for 2 ids in S1c-Record-Ids',
       'header S1c-Record-Ids is not an array of record ids',
       expect.stringContaining('must be an object'),
+      'body is not the list body its S1c-Record-Lengths describe',
+      'headers S1c-Record-Lengths and S1c-Record-Event-Ids do not have one entry per record id',
+      'record 0 of the body is not a JSON object',
+      'header S1c-Record-Lengths is not an array of the expected values',
     ]);
     expect(await readOutput(world, 'bad')).toEqual([]);
   });

@@ -1,6 +1,6 @@
 import { RAW_BATCH_HEADERS } from '@s1c/contracts';
-import { listBodyOf } from '@s1c/s1-client';
-import { isSourceEvent, sourceDecider, sourceStreamId, type CustomField, type SourceApi, type SourceCommand, type SourceConfig, type SourceState } from '@s1c/domain';
+import { listBodyOf, parseListBody } from '@s1c/s1-client';
+import { isSourceEvent, siemEventId, sourceDecider, sourceStreamId, type CustomField, type SourceApi, type SourceCommand, type SourceConfig, type SourceState } from '@s1c/domain';
 import { AggregateRepository, MongoEventStore, OutboxRelay, type RecordedEvent } from '@s1c/event-store';
 import { createLogger, type Logger } from '@s1c/logger';
 import { STREAMS, declareStreams, publishBytes, subjects } from '@s1c/messaging';
@@ -169,6 +169,11 @@ export interface RawRecordSpec {
   readonly msgId?: string;
   /** Replaces or removes (undefined) headers. */
   readonly headers?: Record<string, string | undefined>;
+  /**
+   * Published as a fetcher before `S1c-Record-Lengths` was: without the lengths and event ids,
+   * so the enricher parses the body. Needed for a body that is not JSON (the ids cannot be had).
+   */
+  readonly withoutLengths?: boolean;
 }
 
 /** Today (UTC), `YYYY-MM-DD`: the day the delivered set keeps a test's records under by default. */
@@ -179,7 +184,16 @@ export function today(): string {
 /** Publishes a raw batch of one record (and `more`) as a fetcher does (COLLECTION.md, RAW_BATCH_HEADERS). */
 export async function publishRaw(world: EnricherWorld, spec: RawRecordSpec): Promise<void> {
   const records = [{ recordId: spec.recordId, body: spec.body }, ...(spec.more ?? [])];
+  const bytes = records.map((r) => (typeof r.body === 'string' ? new TextEncoder().encode(r.body) : r.body));
+  // What the fetcher sends: each record's length, and its _siemEventID from the parsed record.
+  const cut = spec.withoutLengths
+    ? {}
+    : {
+        [RAW_BATCH_HEADERS.recordLengths]: JSON.stringify(bytes.map((b) => b.length)),
+        [RAW_BATCH_HEADERS.recordEventIds]: JSON.stringify(eventIdsOf(spec.api, bytes)),
+      };
   const headers: Record<string, string | undefined> = {
+    ...cut,
     [RAW_BATCH_HEADERS.recordIds]: JSON.stringify(records.map((r) => r.recordId)),
     [RAW_BATCH_HEADERS.recordDay]: spec.day ?? today(),
     [RAW_BATCH_HEADERS.sourceId]: spec.sourceId,
@@ -193,8 +207,17 @@ export async function publishRaw(world: EnricherWorld, spec: RawRecordSpec): Pro
     ...spec.headers,
   };
   const defined = Object.fromEntries(Object.entries(headers).filter((e): e is [string, string] => e[1] !== undefined));
-  const body = listBodyOf(records.map((r) => (typeof r.body === 'string' ? new TextEncoder().encode(r.body) : r.body)));
+  const body = listBodyOf(bytes);
   await publishBytes(world.js, subjects.raw(spec.api, spec.sourceId), body, { msgId: spec.msgId ?? spec.recordId, headers: defined });
+}
+
+/** Each record's _siemEventID, as the fetcher has it; the bare API for a body that is not JSON (a test of bad input). */
+function eventIdsOf(api: SourceApi, bytes: readonly Uint8Array[]): string[] {
+  try {
+    return parseListBody(listBodyOf(bytes)).records.map((r) => siemEventId(api, r.value));
+  } catch {
+    return bytes.map(() => api);
+  }
 }
 
 /** An output record as stored in S1C_DATA. */
