@@ -22,7 +22,7 @@ const { startNatsServer, startFerretDb } = await load('libs/test-harness/dist/in
 const { startSimulator } = await load('libs/s1-simulator/dist/index.js');
 const { startEnricher, loadEnricherConfig } = await load('services/enricher/dist/index.js');
 const { MongoEventStore, AggregateRepository } = await load('libs/event-store/dist/index.js');
-const { sourceDecider, isSourceEvent, sourceStreamId } = await load('libs/domain/dist/index.js');
+const { sourceDecider, isSourceEvent, sourceStreamId, siemEventId } = await load('libs/domain/dist/index.js');
 const { createLogger } = await load('libs/logger/dist/index.js');
 const { RAW_BATCH_HEADERS } = await load('libs/contracts/dist/index.js');
 const { jetStreamRawPublisher } = await load('libs/fetcher-kit/dist/index.js');
@@ -97,7 +97,8 @@ function raw(i) {
   const template = list[i % list.length];
   const s1Id = String(1_800_000_000_000_000_000n + BigInt(i));
   const body = template.replace(/^\{(.*?)"id":"\d+"/s, (m) => m.replace(/"id":"\d+"/, `"id":"${s1Id}"`));
-  return { api, body: encoder.encode(body), recordId: `${SOURCE_ID}:${api}:${s1Id}` };
+  // The _siemEventID the fetcher sends with each record (JSON.parse is enough: it reads activityType and id).
+  return { api, body: encoder.encode(body), recordId: `${SOURCE_ID}:${api}:${s1Id}`, eventId: siemEventId(api, JSON.parse(body)) };
 }
 const fetchedAt = '2024-06-01T12:00:00.000000Z';
 let t0 = Date.now();
@@ -121,7 +122,7 @@ const flush = (api) => {
 };
 for (let i = 0; i < TOTAL; i++) {
   const r = raw(i);
-  pages[r.api].push({ id: r.recordId, day: '2024-06-01', bytes: r.body });
+  pages[r.api].push({ id: r.recordId, day: '2024-06-01', eventId: r.eventId, bytes: r.body });
   if (pages[r.api].length >= 1000) flush(r.api);
   if (inflight.length >= 8) { await Promise.all(inflight); inflight = []; }
 }
