@@ -271,30 +271,6 @@ describe('EventTailer', () => {
       expect([...versionsByStream(next.handled).values()]).toEqual([range(6, 7), range(6, 7), range(6, 7), range(6, 7)]);
       expect(f.summaries.snapshot().map((s) => s.lastVersion)).toEqual([7, 7, 7, 7]);
     });
-    it('when its consumer is deleted under it (a server restarted), then it follows with a new one, missing nothing and handling nothing twice', async () => {
-      const f = await setUp();
-      const errors: string[] = [];
-      const tailer = f.tailer({ logger: { warn: () => undefined, error: (_: object, msg: string) => errors.push(msg) } });
-      await tailer.start();
-      await appendSome(f.store, 3, 4);
-      await f.relay.flush();
-      await tailer.catchUp();
-      const readers = async () => (await servers.jsm.consumers.list(f.streamName).next()).map((c) => c.name);
-      const [first, ...others] = await readers();
-      expect(others).toEqual([]);
-      expect(first).toMatch(/^reader_/);
-      await servers.jsm.consumers.delete(f.streamName, first!);
-
-      await appendSome(f.store, 3, 4);
-      await f.relay.flush();
-      await tailer.catchUp();
-      expect([...versionsByStream(f.recorder.handled).values()]).toEqual([range(1, 8), range(1, 8), range(1, 8)]);
-      const [second, ...more] = await readers();
-      expect(more).toEqual([]);
-      expect(second).toMatch(/^reader_/);
-      expect(second).not.toBe(first);
-      expect(errors).toContain('reading the stream failed; starting again after the last message read');
-    });
   });
 
   describe('given events that do not come exactly once, in order', () => {

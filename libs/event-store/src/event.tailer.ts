@@ -3,19 +3,15 @@ import { isPermissionViolation, NatsPermissionError, refusedSubject } from '@s1c
 import { type Collection, type Db } from 'mongodb';
 import {
   AckPolicy,
-  ConsumerEvents,
   DeliverPolicy,
-  ErrorCode,
   nanos,
   nuid,
   type Consumer,
-  type ConsumerConfig,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
   type NatsConnection,
-  type StreamState,
 } from 'nats';
 import { type RecordedEvent, type TailerLogger } from './event.types';
 import { type MongoEventStore } from './mongo.event-store';
@@ -107,10 +103,6 @@ export interface CatchUpTarget {
   version: number;
 }
 
-/** A pull of the reader lasts this long; the server sends a heartbeat every half of it while idle. */
-const READER_PULL_EXPIRES_MS = 10_000;
-/** A reader's consumer is removed by the server this long after its client last asked. */
-const READER_INACTIVE_MS = 5 * 60_000;
 const SILENT: TailerLogger = { warn: () => undefined, error: () => undefined };
 const decoder = new TextDecoder();
 
@@ -140,9 +132,9 @@ interface Waiter {
  * the reader of the log for everybody but the relay. It never polls MongoDB; it reads the log only
  * at a cold start (the whole log, in one query) and to fill a gap (a stream's missing versions).
  *
- * It follows the stream with an ephemeral consumer of its own, as an ordered consumer would (no
- * acks, in memory on the server, made again from the last message read after a missed message,
- * a lost consumer or silence: {@link createReader}) rather than a durable one because: every replica of a service must see every event
+ * It follows the stream with an ORDERED consumer (ephemeral, no acks, in memory on the server,
+ * recreated by the client from the last sequence it delivered after a reconnect or a missed
+ * message) rather than a durable one because: every replica of a service must see every event
  * (a durable consumer shared by replicas splits the messages between them); the checkpoint that
  * matters lives in MongoDB next to the read model, so a second cursor on the server would only
  * need keeping in step, resetting on a rebuild and deleting; and nothing is left on the server
@@ -380,7 +372,8 @@ export class EventTailer {
   private async begin(): Promise<void> {
     await this.hooks.init?.();
     this.logId = await this.store.logId();
-    const { first_seq: firstSeq, last_seq: lastSeq } = await this.streamState();
+    const info = await (await this.manager()).streams.info(this.streamName);
+    const { first_seq: firstSeq, last_seq: lastSeq } = info.state;
     await this.probeConsumer();
     const saved = await this.loadCheckpoint();
     let replayUpTo: number | undefined;
@@ -427,22 +420,6 @@ export class EventTailer {
   }
 
   /**
-   * The stream's state. A cluster electing the stream's leader (a node lost) answers nothing for a
-   * while: a timeout is asked again, for up to `catchUpTimeoutMs`, rather than failing the start.
-   */
-  private async streamState(): Promise<StreamState> {
-    const deadline = Date.now() + this.catchUpTimeoutMs;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return (await (await this.manager()).streams.info(this.streamName)).state;
-      } catch (error) {
-        if ((error as { code?: string }).code !== ErrorCode.Timeout || Date.now() >= deadline) throw error;
-        this.logger.warn({ name: this.name, attempt, err: error }, 'the stream did not answer in time (a cluster electing its leader?); asking again');
-      }
-    }
-  }
-
-  /**
    * Creates and deletes a consumer like the reader's (same filter, named by the client): a user who
    * may not follow the stream is refused here, so start() fails and names the permission, rather
    * than the reader retrying in the background for ever.
@@ -451,17 +428,17 @@ export class EventTailer {
     const jsm = await this.manager();
     const name = `probe_${nuid.next()}`;
     try {
-      await jsm.consumers.add(this.streamName, this.readerConfig(name, 'new'));
+      await jsm.consumers.add(this.streamName, {
+        name,
+        ack_policy: AckPolicy.None,
+        deliver_policy: DeliverPolicy.New,
+        mem_storage: true,
+        inactive_threshold: nanos(10_000),
+        ...(this.filterSubject ? { filter_subject: this.filterSubject } : {}),
+      });
     } catch (error) {
-      if (isPermissionViolation(error)) {
-        throw new NatsPermissionError('publish', refusedSubject(error) ?? this.streamName, `following ${this.streamName}${this.filterSubject ? ` on ${this.filterSubject}` : ''}`);
-      }
-      // No answer in time says nothing of the permission (a cluster may have placed the consumer on
-      // a node that is down); the reader's own consumer is retried in the background.
-      if ((error as { code?: string }).code !== ErrorCode.Timeout) throw error;
-      this.logger.warn({ name: this.name, err: error }, 'the probe consumer got no answer in time; going on');
-      void jsm.consumers.delete(this.streamName, name).catch(() => undefined);
-      return;
+      if (!isPermissionViolation(error)) throw error;
+      throw new NatsPermissionError('publish', refusedSubject(error) ?? this.streamName, `following ${this.streamName}${this.filterSubject ? ` on ${this.filterSubject}` : ''}`);
     }
     await jsm.consumers.delete(this.streamName, name).catch(() => undefined);
   }
@@ -513,24 +490,14 @@ export class EventTailer {
       try {
         // Always from the last message handled (not from the client's cursor, which counts the
         // messages received): nothing buffered and dropped on the way is lost.
-        running.consumer = await this.createReader();
-        running.messages = await running.consumer.consume({
-          max_messages: Math.max(this.batchSize, 10),
-          expires: READER_PULL_EXPIRES_MS,
-          idle_heartbeat: READER_PULL_EXPIRES_MS / 2,
-          abort_on_missing_resource: true,
+        running.consumer = await this.js.consumers.get(this.streamName, {
+          opt_start_seq: this.sequence + 1,
+          ...(this.filterSubject ? { filterSubjects: this.filterSubject } : {}),
         });
+        running.messages = await running.consumer.consume({ max_messages: Math.max(this.batchSize, 10) });
         if (running.stopping) running.messages.stop();
-        this.restartWhenSilent(running.messages);
-        let delivered = 0;
         for await (const message of running.messages) {
           if (running.stopping) break;
-          // As an ordered consumer does: a message lost on the way (a slow client cut off) and
-          // the reader starts again after the last message read.
-          if (message.info.deliverySequence !== ++delivered) {
-            this.logger.warn({ name: this.name, sequence: this.sequence }, 'a message of the stream was missed; reading again after the last one read');
-            break;
-          }
           await this.onMessage(message, running);
           failures = 0;
         }
@@ -542,60 +509,11 @@ export class EventTailer {
       if (running.stopping) return;
       // The subscription ended on its own: drop its consumer and start again after the last message read.
       const stale = running.consumer;
-      running.messages?.stop();
       running.consumer = undefined;
       running.messages = undefined;
-      void stale?.delete().catch(() => undefined);
+      await stale?.delete().catch(() => undefined);
       await this.pause(running, this.retryDelay(failures + 1));
     }
-  }
-
-  /**
-   * The consumer of this run of the reader, from the message after the last one read: ephemeral
-   * (gone 5 minutes after its client), no acks, in memory, one replica, a new name each time.
-   * Not nats.js's ordered consumer: when a creation gets no answer, that one asks again under the
-   * same name for minutes, and nats-server 2.9.10 places a one-replica consumer on any node of the
-   * stream, a node that is lost for good too, where that name then stays. Here a creation that gets
-   * no answer within the JetStream API's timeout fails, and the next try is a new name, placed anew.
-   */
-  private async createReader(): Promise<Consumer> {
-    const jsm = await this.manager();
-    const name = `reader_${nuid.next()}`;
-    try {
-      await jsm.consumers.add(this.streamName, this.readerConfig(name, Math.max(this.sequence + 1, 1)));
-      return await this.js.consumers.get(this.streamName, name);
-    } catch (error) {
-      void jsm.consumers.delete(this.streamName, name).catch(() => undefined);
-      throw error;
-    }
-  }
-
-  /** A reader's consumer (and the probe's): from a sequence, or only new messages. */
-  private readerConfig(name: string, from: number | 'new'): Partial<ConsumerConfig> {
-    return {
-      name,
-      ack_policy: AckPolicy.None,
-      ...(from === 'new' ? { deliver_policy: DeliverPolicy.New } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from }),
-      mem_storage: true,
-      num_replicas: 1,
-      inactive_threshold: nanos(READER_INACTIVE_MS),
-      ...(this.filterSubject ? { filter_subject: this.filterSubject } : {}),
-    };
-  }
-
-  /**
-   * Ends the subscription once its consumer stops sending heartbeats (its server lost): nats.js
-   * would only ask after it, for ever; follow() makes another consumer instead.
-   */
-  private restartWhenSilent(messages: ConsumerMessages): void {
-    void (async () => {
-      for await (const status of await messages.status()) {
-        if (status.type !== ConsumerEvents.HeartbeatsMissed) continue;
-        this.logger.warn({ name: this.name, sequence: this.sequence }, 'the consumer of the stream stopped answering; reading again after the last message read, with a new one');
-        messages.stop();
-        return;
-      }
-    })().catch(() => undefined);
   }
 
   private async onMessage(message: JsMsg, running: Running): Promise<void> {

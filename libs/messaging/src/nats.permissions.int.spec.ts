@@ -4,7 +4,7 @@
  * and build on each other, as the services would: owners create their streams, the others use them.
  */
 import { startNatsServer, type RunningServer } from '@s1c/test-harness';
-import { AckPolicy, DeliverPolicy, headers, NatsError, type MsgRequest, type NatsConnection } from 'nats';
+import { headers, NatsError, type MsgRequest, type NatsConnection } from 'nats';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -145,11 +145,18 @@ describe('infra/nats/nats.conf', () => {
     }
   });
 
-  it('lets the readers of the log (scheduler, health) follow S1C_EVENTS with an ephemeral consumer, and nothing more of it', async () => {
+  it('lets the readers of the log (scheduler, health) follow S1C_EVENTS with an ordered consumer, and nothing more of it', async () => {
     for (const user of ['scheduler', 'health'] as const) {
       const nc = as(user);
       expect((await (await nc.jetstreamManager({ checkAPI: false })).streams.info(STREAMS.events.name)).state.messages, user).toBe(1);
-      await expectReaderFollows(nc, user);
+      // What libs/event-store's EventTailer does: an ordered consumer from a sequence, deleted at stop.
+      const consumer = await nc.jetstream().consumers.get(STREAMS.events.name, { opt_start_seq: 1 });
+      const messages = await consumer.consume({ max_messages: 10 });
+      for await (const message of messages) {
+        expect(message.subject, user).toBe('s1c.evt.source.src1.SourceCreated');
+        break;
+      }
+      expect(await consumer.delete(), user).toBe(true);
     }
     for (const user of ['scheduler', 'health'] as const) {
       const nc = as(user);
@@ -164,11 +171,17 @@ describe('infra/nats/nats.conf', () => {
     }
   });
 
-  it('lets the registry, the fetchers and the enricher follow the source events of S1C_EVENTS with a filtered ephemeral consumer, and nothing more of it', async () => {
+  it('lets the registry, the fetchers and the enricher follow the source events of S1C_EVENTS with a filtered ordered consumer, and nothing more of it', async () => {
     for (const user of ['registry', 'fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'fetcher-alerts', 'fetcher-groups', 'enricher'] as const) {
       const nc = as(user);
-      // What libs/event-store's FoldedStreams does: the same reader, on s1c.evt.source.> from the start.
-      await expectReaderFollows(nc, user, 's1c.evt.source.>');
+      // What libs/event-store's FoldedStreams does: an ordered consumer on s1c.evt.source.> from the start.
+      const consumer = await nc.jetstream().consumers.get(STREAMS.events.name, { opt_start_seq: 1, filterSubjects: 's1c.evt.source.>' });
+      const messages = await consumer.consume({ max_messages: 10 });
+      for await (const message of messages) {
+        expect(message.subject, user).toBe('s1c.evt.source.src1.SourceCreated');
+        break;
+      }
+      expect(await consumer.delete(), user).toBe(true);
       // Not the whole stream, not another filter, no durable, no publishing events.
       expect(await requestOutcome(nc, '$JS.API.CONSUMER.CREATE.S1C_EVENTS.reader'), user).toBe('PERMISSIONS_VIOLATION');
       expect(await requestOutcome(nc, '$JS.API.CONSUMER.CREATE.S1C_EVENTS.reader.s1c.evt.collection.>'), user).toBe('PERMISSIONS_VIOLATION');
@@ -228,28 +241,3 @@ describe('infra/nats/nats.conf', () => {
     });
   });
 });
-
-/**
- * What libs/event-store's EventTailer does to follow S1C_EVENTS: an ephemeral consumer named at
- * random, from a sequence, looked up by name, consumed, deleted at stop.
- */
-async function expectReaderFollows(nc: NatsConnection, user: string, filterSubject?: string): Promise<void> {
-  const jsm = await nc.jetstreamManager({ checkAPI: false });
-  const name = `reader_${randomBytes(6).toString('hex')}`;
-  await jsm.consumers.add(STREAMS.events.name, {
-    name,
-    ack_policy: AckPolicy.None,
-    deliver_policy: DeliverPolicy.StartSequence,
-    opt_start_seq: 1,
-    mem_storage: true,
-    num_replicas: 1,
-    ...(filterSubject ? { filter_subject: filterSubject } : {}),
-  });
-  const consumer = await nc.jetstream().consumers.get(STREAMS.events.name, name);
-  const messages = await consumer.consume({ max_messages: 10 });
-  for await (const message of messages) {
-    expect(message.subject, user).toBe('s1c.evt.source.src1.SourceCreated');
-    break;
-  }
-  expect(await consumer.delete(), user).toBe(true);
-}
