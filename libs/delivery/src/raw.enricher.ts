@@ -2,7 +2,7 @@ import { RAW_BATCH_HEADERS } from '@s1c/contracts';
 import { SOURCE_APIS, siemEventId, type SourceApi } from '@s1c/domain';
 import type { Logger } from '@s1c/logger';
 import { deadLetter, nakDelayFor, subjects, type PipelinedPublisher } from '@s1c/messaging';
-import { parseListBody, type ParsedList } from '@s1c/s1-client';
+import { MalformedBodyError, parseListBody, splitListBody, type ParsedList } from '@s1c/s1-client';
 import { headers as createHeaders, type JetStreamClient, type JsMsg } from 'nats';
 import { buildDataRecord, DATA_RECORD_HEADERS } from './data-record';
 import { DeliveredSet, isDay, type ClaimResult } from './delivered.set';
@@ -263,14 +263,9 @@ function parseRecords(data: Uint8Array, api: SourceApi): CutRecord[] {
   return list.records.map((r) => ({ eventId: siemEventId(api, r.value), bytes: r.bytes ?? encoder.encode(r.json) }));
 }
 
-const LIST_OPEN = encoder.encode('{"data":[');
-const LIST_CLOSE = encoder.encode(']}');
-
 /**
- * The records of a list body `{"data":[r1,r2,...]}` cut out by their lengths, without parsing:
- * the fetcher parsed and checked them, and wrote the body in exactly this layout (s1-client
- * `listBodyOf`). The layout is checked: the envelope, a comma between records, each an object's
- * braces, and the lengths adding up to the body.
+ * The records of a list body cut out by their lengths, without parsing: the fetcher parsed and
+ * checked them and wrote the body with s1-client's `listBodyOf`; `splitListBody` checks the layout.
  */
 function cutRecords(data: Uint8Array, count: number, lengthsHeader: string, eventIdsHeader: string): CutRecord[] {
   const lengths = jsonArrayHeader(RAW_BATCH_HEADERS.recordLengths, lengthsHeader, (v) => Number.isSafeInteger(v) && (v as number) >= 2);
@@ -278,20 +273,14 @@ function cutRecords(data: Uint8Array, count: number, lengthsHeader: string, even
   if (lengths.length !== count || eventIds.length !== count) {
     throw new Poison(`headers ${RAW_BATCH_HEADERS.recordLengths} and ${RAW_BATCH_HEADERS.recordEventIds} do not have one entry per record id`);
   }
-  const expected = LIST_OPEN.length + LIST_CLOSE.length + Math.max(count - 1, 0) + (lengths as number[]).reduce((a, b) => a + b, 0);
-  if (data.length !== expected || !startsWith(data, LIST_OPEN, 0) || !startsWith(data, LIST_CLOSE, data.length - LIST_CLOSE.length)) {
-    throw new Poison(`body is not the list body its ${RAW_BATCH_HEADERS.recordLengths} describe`);
+  let bytes: Uint8Array[];
+  try {
+    bytes = splitListBody(data, lengths as number[]);
+  } catch (error) {
+    if (!(error instanceof MalformedBodyError)) throw error;
+    throw new Poison(`body cut by ${RAW_BATCH_HEADERS.recordLengths}: ${error.message}`);
   }
-  const records: CutRecord[] = [];
-  let at = LIST_OPEN.length;
-  for (let i = 0; i < count; i++) {
-    const length = lengths[i] as number;
-    if (i > 0 && data[at++] !== 0x2c) throw new Poison(`body has no comma before record ${i}`);
-    if (data[at] !== 0x7b || data[at + length - 1] !== 0x7d) throw new Poison(`record ${i} of the body is not a JSON object`);
-    records.push({ eventId: eventIds[i] as string, bytes: data.subarray(at, at + length) });
-    at += length;
-  }
-  return records;
+  return bytes.map((b, i) => ({ eventId: eventIds[i] as string, bytes: b }));
 }
 
 function jsonArrayHeader(name: string, text: string, valid: (value: unknown) => boolean): unknown[] {
@@ -303,12 +292,6 @@ function jsonArrayHeader(name: string, text: string, valid: (value: unknown) => 
   }
   if (!Array.isArray(value) || !value.every(valid)) throw new Poison(`header ${name} is not an array of the expected values`);
   return value;
-}
-
-function startsWith(data: Uint8Array, prefix: Uint8Array, at: number): boolean {
-  if (at < 0 || at + prefix.length > data.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (data[at + i] !== prefix[i]) return false;
-  return true;
 }
 
 function configKey(b: RawBatch): string {

@@ -31,5 +31,5 @@ export {
   type LimiterClock,
 } from './console.rate-limiter';
 export { AddressNotAllowedError, guardedLookup, nonPublicAddressesOf, systemResolver, type AddressResolver } from './guarded.lookup';
-export { listBodyOf, MalformedBodyError, parseListBody, type ParsedList, type S1Record } from './page.parser';
+export { listBodyOf, MalformedBodyError, parseListBody, splitListBody, type ParsedList, type S1Record } from './page.parser';
 export { loadS1Network, PROXY_REFUSED, s1NetworkEnvShape, TunnelAgent, usesProxy, type S1Network } from './network';

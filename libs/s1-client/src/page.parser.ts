@@ -276,6 +276,39 @@ export function listBodyOf(records: readonly Uint8Array[]): Buffer {
   return out;
 }
 
+/**
+ * The records of a list body written by {@link listBodyOf}, cut out by their byte lengths without
+ * parsing (views into `body`). Checks the layout: the envelope, a comma between records, each an
+ * object's braces, the lengths adding up to the body; throws {@link MalformedBodyError} naming
+ * what does not fit. The records' JSON itself is not checked: whoever wrote the body parsed it.
+ */
+export function splitListBody(body: Uint8Array, lengths: readonly number[]): Uint8Array[] {
+  let expected = LIST_OPEN.length + LIST_CLOSE.length + Math.max(lengths.length - 1, 0);
+  for (const length of lengths) {
+    if (!Number.isSafeInteger(length) || length < 2) throw new MalformedBodyError(`a record length is not an integer of at least 2: ${length}`);
+    expected += length;
+  }
+  if (body.length !== expected || !bytesAt(body, LIST_OPEN, 0) || !bytesAt(body, LIST_CLOSE, body.length - LIST_CLOSE.length)) {
+    throw new MalformedBodyError('the body is not the list body its record lengths describe');
+  }
+  const records: Uint8Array[] = [];
+  let at = LIST_OPEN.length;
+  for (let i = 0; i < lengths.length; i++) {
+    const length = lengths[i]!;
+    if (i > 0 && body[at++] !== COMMA) throw new MalformedBodyError(`the body has no comma before record ${i}`);
+    if (body[at] !== 0x7b || body[at + length - 1] !== 0x7d) throw new MalformedBodyError(`record ${i} of the body is not a JSON object`);
+    records.push(body.subarray(at, at + length));
+    at += length;
+  }
+  return records;
+}
+
+function bytesAt(data: Uint8Array, expected: Uint8Array, at: number): boolean {
+  if (at < 0 || at + expected.length > data.length) return false;
+  for (let i = 0; i < expected.length; i++) if (data[at + i] !== expected[i]) return false;
+  return true;
+}
+
 /** Parses `{"data": {...}}` (system/info, api-token-details). */
 export function parseObjectBody(body: Buffer): Record<string, unknown> {
   const envelope = objectEnvelopeSchema.safeParse(parseJson(decodeUtf8(body)));

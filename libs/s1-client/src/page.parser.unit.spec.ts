@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MalformedBodyError, ErrorsInBodyError, listBodyOf, parseListBody, parseObjectBody } from './page.parser';
+import { MalformedBodyError, ErrorsInBodyError, listBodyOf, parseListBody, parseObjectBody, splitListBody } from './page.parser';
 
 const body = (text: string): Buffer => Buffer.from(text, 'utf8');
 
@@ -106,6 +106,34 @@ describe('listBodyOf', () => {
   it('writes an empty list for no records', () => {
     expect(listBodyOf([]).toString()).toBe('{"data":[]}');
     expect(parseListBody(listBodyOf([])).records).toEqual([]);
+  });
+});
+
+describe('splitListBody', () => {
+  const texts = ['{"id":"1","n":12345678901234567890}', '{"s":"é – 東京 😀","a":[1,{"b":null}]}', '{}', '{"x":"a,]}\\"y"}'];
+  const encoded = texts.map((t) => Buffer.from(t, 'utf8'));
+  const lengths = encoded.map((e) => e.length);
+
+  it('cuts what listBodyOf wrote back into the same bytes, as views into the body', () => {
+    const body = listBodyOf(encoded);
+    const records = splitListBody(body, lengths);
+    expect(records.map((r) => Buffer.from(r))).toEqual(encoded);
+    expect(records[1]!.buffer).toBe(body.buffer);
+    expect(splitListBody(listBodyOf([]), [])).toEqual([]);
+  });
+
+  it.each([
+    ['a length one short', (b: Buffer) => b, [lengths[0]! - 1, ...lengths.slice(1)], 'not the list body its record lengths describe'],
+    ['lengths for fewer records', (b: Buffer) => b, lengths.slice(1), 'not the list body its record lengths describe'],
+    ['another envelope', (b: Buffer) => Buffer.from(b.toString('latin1').replace('{"data":[', '{"list":['), 'latin1'), lengths, 'not the list body its record lengths describe'],
+    ['no closing bracket', (b: Buffer) => Buffer.concat([b.subarray(0, b.length - 2), Buffer.from('}}')]), lengths, 'not the list body its record lengths describe'],
+    ['lengths that shift the cut', (b: Buffer) => b, [lengths[0]!, lengths[1]! - 2, lengths[2]! + 2, lengths[3]!], 'no comma before record 2'],
+    ['a record that is not an object', (b: Buffer) => Buffer.from(b.toString('latin1').replace('{}', '[]'), 'latin1'), lengths, 'record 2 of the body is not a JSON object'],
+    ['a negative length', (b: Buffer) => b, [-1], 'not an integer of at least 2'],
+    ['a fractional length', (b: Buffer) => b, [2.5], 'not an integer of at least 2'],
+  ])('refuses %s', (_name, change, given, message) => {
+    expect(() => splitListBody(change(listBodyOf(encoded)), given)).toThrow(MalformedBodyError);
+    expect(() => splitListBody(change(listBodyOf(encoded)), given)).toThrow(message);
   });
 });
 

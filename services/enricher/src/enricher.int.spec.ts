@@ -213,9 +213,9 @@ describe('enricher: deleted sources and invalid messages', () => {
       'body holds 1 records for 2 ids in S1c-Record-Ids',
       'header S1c-Record-Ids is not an array of record ids',
       expect.stringContaining('must be an object'),
-      'body is not the list body its S1c-Record-Lengths describe',
+      'body cut by S1c-Record-Lengths: the body is not the list body its record lengths describe',
       'headers S1c-Record-Lengths and S1c-Record-Event-Ids do not have one entry per record id',
-      'record 0 of the body is not a JSON object',
+      'body cut by S1c-Record-Lengths: record 0 of the body is not a JSON object',
       'header S1c-Record-Lengths is not an array of the expected values',
     ]);
     expect(await readOutput(world, 'bad')).toEqual([]);
