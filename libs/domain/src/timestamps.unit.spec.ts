@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatMicros, millisBetween, parseMicros, shiftMicroIso, toMicroIso } from './timestamps';
+import { formatMicros, microIsoOf, millisBetween, parseMicros, shiftMicroIso, toMicroIso } from './timestamps';
 
 // 2026-11-27T10:00:00Z in microseconds since the epoch.
 const BASE = Date.UTC(2026, 10, 27, 10, 0, 0) * 1000;
@@ -133,6 +133,65 @@ describe('toMicroIso', () => {
   it('is idempotent on normalised values', () => {
     const once = toMicroIso('2026-11-27T12:00:00.000001+02:00');
     expect(toMicroIso(once)).toBe(once);
+  });
+});
+
+describe('microIsoOf', () => {
+  // What it must always give: the general path, parsed to a number and printed again.
+  const reference = (value: string): string | undefined => {
+    const micros = parseMicros(value);
+    return micros === undefined ? undefined : formatMicros(micros);
+  };
+  // A fixed seed: the same inputs on every run (mulberry32).
+  let seed = 0x5eed;
+  const random = (): number => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const digits = (n: number, max: number): string => String(Math.floor(random() * (max + 1))).padStart(n, '0');
+  // Fields in and out of range, years around the leap-year rules.
+  const canonicalShaped = (): string => {
+    const year = pick(['1899', '1900', '1969', '1970', '2000', '2024', '2026', '2100', '2199', '2200', '2400', '0000', '0004', '9999', digits(4, 9999)]);
+    return `${year}-${digits(2, 13)}-${digits(2, 32)}T${digits(2, 25)}:${digits(2, 61)}:${digits(2, 61)}.${digits(6, 999_999)}Z`;
+  };
+  const mutate = (value: string): string => {
+    const at = Math.floor(random() * value.length);
+    return value.slice(0, at) + pick(['0', '9', '-', ':', 'T', 't', ' ', 'Z', 'z', '.', '+', '']) + value.slice(at + 1);
+  };
+
+  it('gives what parsing and printing give, for 50,000 timestamps of its form and their mutations', () => {
+    let canonical = 0;
+    for (let i = 0; i < 25_000; i++) {
+      const value = canonicalShaped();
+      const expected = reference(value);
+      if (expected === value) canonical += 1;
+      expect(microIsoOf(value), value).toBe(expected);
+      const mutated = mutate(value);
+      expect(microIsoOf(mutated), mutated).toBe(reference(mutated));
+    }
+    // The inputs exercise both outcomes of the fast path, not only refusals.
+    expect(canonical).toBeGreaterThan(5_000);
+  });
+
+  it.each([
+    ['a leap day', '2028-02-29T23:59:59.999999Z', '2028-02-29T23:59:59.999999Z'],
+    ['not a leap day', '2026-02-29T00:00:00.000000Z', undefined],
+    ['1900, not a leap year', '1900-02-29T00:00:00.000000Z', undefined],
+    ['2000, a leap year', '2000-02-29T00:00:00.000000Z', '2000-02-29T00:00:00.000000Z'],
+    ['the 31st of a 30-day month', '2026-04-31T00:00:00.000000Z', undefined],
+    ['hour 24', '2026-11-27T24:00:00.000000Z', reference('2026-11-27T24:00:00.000000Z')],
+    ['second 60', '2026-11-27T23:59:60.000000Z', undefined],
+    ['before the epoch', '1969-12-31T23:59:59.250000Z', '1969-12-31T23:59:59.250000Z'],
+    ['three fraction digits', '2026-11-27T10:00:00.123Z', '2026-11-27T10:00:00.123000Z'],
+    ['an offset', '2026-11-27T12:00:00.000001+02:00', '2026-11-27T10:00:00.000001Z'],
+    ['whitespace around it', ' 2026-11-27T10:00:00.000000Z ', '2026-11-27T10:00:00.000000Z'],
+    ['not a timestamp', 'yesterday', undefined],
+  ])('%s: %s gives %s', (_name, value, expected) => {
+    expect(microIsoOf(value)).toBe(expected);
+    expect(microIsoOf(value)).toBe(reference(value));
   });
 });
 
