@@ -1,4 +1,4 @@
-import { formatMicros, parseMicros, type Lane, type SourceApi, type TimeWindow } from '@s1c/domain';
+import { microIsoOf, type Lane, type SourceApi, type TimeWindow } from '@s1c/domain';
 
 /**
  * What differs between the three fetchers: which field a walk filters and sorts on, where a
@@ -76,10 +76,9 @@ export function defineApiSpec(definition: ApiSpecDefinition): ApiSpec {
   const timestampOf = (value: Readonly<Record<string, unknown>>): string => {
     const current = valueAt(value, timestampPath);
     if (typeof current !== 'string') throw new MalformedRecordError(api, fieldName, 'has no timestamp');
-    // toMicroIso(current) without parsing the text a second time.
-    const micros = parseMicros(current);
-    if (micros === undefined) throw new MalformedRecordError(api, fieldName, 'has a timestamp that is not ISO-8601');
-    return formatMicros(micros);
+    const iso = microIsoOf(current);
+    if (iso === undefined) throw new MalformedRecordError(api, fieldName, 'has a timestamp that is not ISO-8601');
+    return iso;
   };
   const idOf = (value: Readonly<Record<string, unknown>>): string => {
     const raw = idPath.length === 1 ? value[idPath[0]!] : valueAt(value, idPath);
