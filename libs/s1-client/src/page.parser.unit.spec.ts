@@ -54,6 +54,43 @@ describe('parseListBody', () => {
     expect(withBom.records[1]!.json).toBe('{"id":"2","s":"é – 東京 😀","n":12345678901234567890}');
   });
 
+  it('ends a string at the first quote after an even run of backslashes', () => {
+    // "x\\" is x and one backslash, closed; "\\\"]}" holds a backslash, a quote and "]}".
+    const text = '{"data":[{"s":"x\\\\","n":12345678901234567890},{"t":"\\\\\\"]}","u":"\\\\\\\\"}]}';
+    const page = parseListBody(body(text));
+    expect(page.records.map((r) => r.json)).toEqual(['{"s":"x\\\\","n":12345678901234567890}', '{"t":"\\\\\\"]}","u":"\\\\\\\\"}']);
+    expect(page.records.map((r) => r.value)).toEqual([{ s: 'x\\', n: '12345678901234567890' }, { t: '\\"]}', u: '\\\\' }]);
+  });
+
+  it('gives back every record of generated pages: strings full of escapes, quotes and brackets, big integers, whitespace', () => {
+    let seed = 7;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const pieces = ['a', '\\', '"', ',', ']', '}', '[', '{', ':', 'é', '東', '😀', '\n', '\u0000', ' ', '1234567890123456789'];
+    const text = (): string => Array.from({ length: Math.floor(random() * 8) }, () => pick(pieces)).join('');
+    const big = (): string => `${pick(['', '-'])}${pick(['1', '9'])}${'0123456789'.repeat(2).slice(0, 15 + Math.floor(random() * 5))}`;
+    const space = (): string => pick(['', ' ', '\n', ' \t ']);
+    for (let page = 0; page < 200; page++) {
+      const records = Array.from({ length: 1 + Math.floor(random() * 5) }, (_, i) => {
+        const s = text();
+        const n = big();
+        const json = `{${space()}"id"${space()}:${space()}"${i}",${space()}"s":${JSON.stringify(s)},"n":${n},"o":{${JSON.stringify(text())}:[${JSON.stringify(text())},${n}]}${space()}}`;
+        return { json, s, n };
+      });
+      const parsed = parseListBody(body(`{${space()}"data"${space()}:${space()}[${space()}${records.map((r) => r.json).join(`${space()},${space()}`)}${space()}]${space()}}`));
+      expect(parsed.records.map((r) => r.json)).toEqual(records.map((r) => r.json));
+      for (const [i, r] of parsed.records.entries()) {
+        expect(r.value.s).toBe(records[i]!.s);
+        const exact = Number.isSafeInteger(Number(records[i]!.n)) ? Number(records[i]!.n) : records[i]!.n;
+        expect(r.value.n).toBe(exact);
+        expect(Buffer.from(r.bytes!).toString('utf8')).toBe(records[i]!.json);
+      }
+    }
+  });
+
   it('uses the last data key, as JSON.parse does', () => {
     const page = parseListBody(body('{"data":[{"a":1}],"x":{"data":[1,2]},"data":[{"b":2},{"c":3}]}'));
     expect(page.records.map((r) => r.json)).toEqual(['{"b":2}', '{"c":3}']);
