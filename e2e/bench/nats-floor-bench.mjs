@@ -20,8 +20,8 @@ const args = parseArgs({ records: 1_000_000, window: 4096 });
 printHeader('NATS floor: output records published to a stream with S1C_DATA settings', args);
 
 const { startNatsServer } = await load('libs/test-harness/dist/index.js');
-const { STREAMS, PipelinedPublisher } = await load('libs/messaging/dist/index.js');
-const { buildDataRecord } = await load('services/enricher/dist/index.js');
+const { STREAMS, HeaderBlock, PipelinedPublisher } = await load('libs/messaging/dist/index.js');
+const { buildDataRecord } = await load('libs/delivery/dist/index.js');
 const { startSimulator } = await load('libs/s1-simulator/dist/index.js');
 const { DATA_RECORD_HEADERS } = await load('libs/contracts/dist/index.js');
 
@@ -57,8 +57,7 @@ const config = { ...STREAMS.data, name: 'FLOOR', subjects: ['floor.>'] };
 await jsm.streams.add(config).catch(() => jsm.streams.update('FLOOR', config));
 const subject = `floor.activities.${SOURCE}`;
 
-const headersOf = (r) => {
-  const h = natsHeaders();
+const headersOf = (r, h) => {
   h.append(DATA_RECORD_HEADERS.recordId, r.id);
   h.append(DATA_RECORD_HEADERS.sourceId, SOURCE);
   h.append(DATA_RECORD_HEADERS.collectorId, 'default');
@@ -71,9 +70,9 @@ const headersOf = (r) => {
 const ways = {
   pipelined: () => {
     const publisher = new PipelinedPublisher(nc, { maxInFlight: args.window });
-    return { publish: (r) => publisher.publish(subject, r.body, r.id, headersOf(r)), close: () => publisher.close() };
+    return { publish: (r) => publisher.publish(subject, r.body, r.id, headersOf(r, new HeaderBlock())), close: () => publisher.close() };
   },
-  'js.publish': () => ({ publish: (r) => js.publish(subject, r.body, { msgID: r.id, headers: headersOf(r), timeout: 10_000 }), close: () => undefined }),
+  'js.publish': () => ({ publish: (r) => js.publish(subject, r.body, { msgID: r.id, headers: headersOf(r, natsHeaders()), timeout: 10_000 }), close: () => undefined }),
 };
 
 const results = [];

@@ -1,9 +1,9 @@
 import { RAW_BATCH_HEADERS } from '@s1c/contracts';
 import { SOURCE_APIS, siemEventId, type SourceApi } from '@s1c/domain';
 import type { Logger } from '@s1c/logger';
-import { deadLetter, nakDelayFor, subjects, type PipelinedPublisher } from '@s1c/messaging';
+import { deadLetter, HeaderBlock, nakDelayFor, subjects, type PipelinedPublisher } from '@s1c/messaging';
 import { MalformedBodyError, parseListBody, splitListBody, type ParsedList } from '@s1c/s1-client';
-import { headers as createHeaders, type JetStreamClient, type JsMsg } from 'nats';
+import type { JetStreamClient, JsMsg } from 'nats';
 import { buildDataRecord, DATA_RECORD_HEADERS } from './data-record';
 import { DeliveredSet, isDay, type ClaimResult } from './delivered.set';
 import { SourceVersionError, type SourceDirectory } from './source.directory';
@@ -177,8 +177,7 @@ export class RawEnricher {
           source.metadataJson(b.api, r.eventId),
           r.bytes,
         );
-        // Fresh headers and distinct names: append is set without its lookup for an earlier value.
-        const h = createHeaders();
+        const h = new HeaderBlock();
         h.append(DATA_RECORD_HEADERS.recordId, r.recordId);
         h.append(DATA_RECORD_HEADERS.sourceId, b.sourceId);
         h.append(DATA_RECORD_HEADERS.collectorId, b.collectorId);

@@ -1,7 +1,8 @@
 import { serverUrls } from '@s1c/test-harness';
-import { headers, RetentionPolicy, StorageType, nanos, type JetStreamManager, type NatsConnection } from 'nats';
+import { RetentionPolicy, StorageType, nanos, type JetStreamManager, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats, drainNats } from './nats.connection';
+import { HeaderBlock } from './header.block';
 import { PipelinedPublisher, PublishFailedError } from './pipelined.publisher';
 import { ensureStream } from './stream.declarations';
 import { uniqueName } from './testing/messaging.test-kit';
@@ -26,14 +27,14 @@ describe('PipelinedPublisher, against a real nats-server', () => {
     const subject = `${stream}.many`;
     const acks = await Promise.all(
       Array.from({ length: 2000 }, (_, i) => {
-        const h = headers();
+        const h = new HeaderBlock();
         h.append('S1c-Record-Id', `r${i}`);
         return publisher.publish(subject, body(i), `r${i}`, h);
       }),
     );
     expect(acks.every((a) => a.stream === stream && !a.duplicate)).toBe(true);
     expect(new Set(acks.map((a) => a.seq)).size).toBe(2000);
-    const again = await publisher.publish(subject, body(7), 'r7', headers());
+    const again = await publisher.publish(subject, body(7), 'r7', new HeaderBlock());
     expect(again).toMatchObject({ stream, duplicate: true, seq: acks[7]!.seq });
 
     const info = await jsm.streams.info(stream, { subjects_filter: subject });
@@ -48,7 +49,7 @@ describe('PipelinedPublisher, against a real nats-server', () => {
   it('fails a publish no stream takes (no responders) without waiting for the timeout', async () => {
     const publisher = new PipelinedPublisher(nc, { timeoutMs: 30_000 });
     const started = Date.now();
-    await expect(publisher.publish('nostream.here', body(1), 'x', headers())).rejects.toThrow(/publish to nostream\.here: no stream takes this subject/);
+    await expect(publisher.publish('nostream.here', body(1), 'x', new HeaderBlock())).rejects.toThrow(/publish to nostream\.here: no stream takes this subject/);
     expect(Date.now() - started).toBeLessThan(5_000);
     publisher.close();
   });
@@ -59,7 +60,7 @@ describe('PipelinedPublisher, against a real nats-server', () => {
     const publisher = new PipelinedPublisher(nc, { maxInFlight: 2, timeoutMs: 300 });
     const settled: string[] = [];
     const all = [0, 1, 2].map((i) =>
-      publisher.publish(`${stream}-silent.x`, body(i), `s${i}`, headers()).then(
+      publisher.publish(`${stream}-silent.x`, body(i), `s${i}`, new HeaderBlock()).then(
         () => settled.push(`ok ${i}`),
         (error: unknown) => settled.push(`${(error as Error).constructor.name} ${i} ${(error as Error).message}`),
       ),
@@ -82,11 +83,11 @@ describe('PipelinedPublisher, against a real nats-server', () => {
   it('fails what is in flight when closed, and refuses new publishes', async () => {
     const silent = nc.subscribe(`${stream}-closed.>`);
     const publisher = new PipelinedPublisher(nc, { timeoutMs: 60_000 });
-    const inFlight = publisher.publish(`${stream}-closed.x`, body(1), 'c1', headers());
+    const inFlight = publisher.publish(`${stream}-closed.x`, body(1), 'c1', new HeaderBlock());
     await new Promise((resolve) => setTimeout(resolve, 50));
     publisher.close();
     await expect(inFlight).rejects.toThrow(/closed before the PubAck came/);
-    await expect(publisher.publish(`${stream}.x`, body(2), 'c2', headers())).rejects.toThrow(/the publisher is closed/);
+    await expect(publisher.publish(`${stream}.x`, body(2), 'c2', new HeaderBlock())).rejects.toThrow(/the publisher is closed/);
     silent.unsubscribe();
   });
 });

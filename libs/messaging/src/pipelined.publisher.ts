@@ -1,4 +1,5 @@
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type PubAck, type Subscription } from 'nats';
+import { createInbox, type Msg, type NatsConnection, type PubAck, type Subscription } from 'nats';
+import type { HeaderBlock } from './header.block';
 
 /** Options of a {@link PipelinedPublisher}. */
 export interface PipelinedPublisherOptions {
@@ -61,19 +62,18 @@ export class PipelinedPublisher {
   }
 
   /**
-   * Publishes `data` with `Nats-Msg-Id` = `msgId`, added to `headers` (fresh ones, without it; this
-   * takes them over); resolves with the PubAck.
+   * Publishes `data` with `Nats-Msg-Id` = `msgId`, added to `headers` (without it; this takes them
+   * over); resolves with the PubAck.
    */
-  async publish(subject: string, data: Uint8Array, msgId: string, headers: MsgHdrs): Promise<PubAck> {
+  async publish(subject: string, data: Uint8Array, msgId: string, headers: HeaderBlock): Promise<PubAck> {
     while (this.pending.size >= this.maxInFlight && !this.closed) await new Promise<void>((resolve) => this.waiting.push(resolve));
     if (this.closed) throw new PublishFailedError(subject, 'the publisher is closed');
-    // Fresh headers from the caller: append is set without its lookup for an earlier value.
     headers.append('Nats-Msg-Id', msgId);
     const token = this.next++;
     return new Promise<PubAck>((resolve, reject) => {
       this.pending.set(token, { subject, deadline: Date.now() + this.timeoutMs, resolve, reject });
       try {
-        this.nc.publish(subject, data, { reply: `${this.inbox}.${token}`, headers });
+        this.nc.publish(subject, data, { reply: `${this.inbox}.${token}`, headers: headers.asMsgHdrs() });
       } catch (error) {
         this.fail(token, error instanceof Error ? error.message : String(error));
       }
