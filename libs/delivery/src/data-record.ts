@@ -1,4 +1,5 @@
 import type { RecordMetadata, SourceApi } from '@s1c/domain';
+import type { ByteSlab } from '@s1c/messaging';
 
 export { DATA_RECORD_HEADERS } from '@s1c/contracts';
 
@@ -20,12 +21,14 @@ const CLOSE = 0x7d; // '}'
 /**
  * The output record's JSON: `{"id","sourceId","collectorId","api","metadata","fetchedAt","event"}`.
  * Built by concatenation so that `event` is the raw record's bytes, unchanged: 64-bit ids and
- * nested numbers beyond 2^53 keep every digit. `metadataJson` is `JSON.stringify(metadata)`.
+ * nested numbers beyond 2^53 keep every digit. `metadataJson` is `JSON.stringify(metadata)`. With
+ * a `slab`, the body is cut from it: for a record that is published and dropped.
  */
 export function buildDataRecord(
   envelope: Omit<DataEnvelope, 'metadata'>,
   metadataJson: string,
   event: Uint8Array,
+  slab?: ByteSlab,
 ): { body: Uint8Array; eventOffset: number } {
   const head =
     `{"id":${JSON.stringify(envelope.id)},"sourceId":${JSON.stringify(envelope.sourceId)},` +
@@ -33,7 +36,8 @@ export function buildDataRecord(
     `"metadata":${metadataJson},"fetchedAt":${JSON.stringify(envelope.fetchedAt)}${EVENT_KEY}`;
   // The head encoded straight into the body: no intermediate copy.
   const headLength = Buffer.byteLength(head, 'utf8');
-  const body = new Uint8Array(headLength + event.length + 1);
+  const length = headLength + event.length + 1;
+  const body = slab ? slab.take(length) : new Uint8Array(length);
   encoder.encodeInto(head, body);
   body.set(event, headLength);
   body[body.length - 1] = CLOSE;

@@ -1,3 +1,4 @@
+import { ByteSlab } from '@s1c/messaging';
 import { describe, expect, it } from 'vitest';
 import { buildDataRecord, parseDataRecord, type DataEnvelope } from './data-record';
 
@@ -16,6 +17,18 @@ describe('buildDataRecord', () => {
     );
     // The event starts at the offset and ends one byte before the body's end.
     expect(decoder.decode(body.subarray(eventOffset, body.length - 1))).toBe(event);
+  });
+
+  it('gives each record built from one slab its own bytes, the same as a record built alone', () => {
+    const slab = new ByteSlab(4096);
+    const events = Array.from({ length: 300 }, (_, i) => encoder.encode(`{"id":"${i}","s":"${'é'.repeat(i % 50)}"}`));
+    const built = events.map((event, i) => buildDataRecord({ ...ENVELOPE, id: `s1:activities:${i}` }, METADATA, event, slab));
+    expect(new Set(built.map((b) => b.body.buffer)).size).toBeLessThan(built.length / 5);
+    built.forEach(({ body, eventOffset }, i) => {
+      const alone = buildDataRecord({ ...ENVELOPE, id: `s1:activities:${i}` }, METADATA, events[i]!);
+      expect(Buffer.from(body).equals(Buffer.from(alone.body))).toBe(true);
+      expect(eventOffset).toBe(alone.eventOffset);
+    });
   });
 
   it('keeps the event byte for byte: integers beyond 2^53, non-ASCII text, escapes', () => {

@@ -1,7 +1,7 @@
 import { RAW_BATCH_HEADERS } from '@s1c/contracts';
 import { SOURCE_APIS, siemEventId, type SourceApi } from '@s1c/domain';
 import type { Logger } from '@s1c/logger';
-import { deadLetter, HeaderBlock, nakDelayFor, subjects, type PipelinedPublisher } from '@s1c/messaging';
+import { ByteSlab, deadLetter, HeaderBlock, nakDelayFor, subjects, type PipelinedPublisher } from '@s1c/messaging';
 import { MalformedBodyError, parseListBody, splitListBody, type ParsedList } from '@s1c/s1-client';
 import type { JetStreamClient, JsMsg } from 'nats';
 import { buildDataRecord, DATA_RECORD_HEADERS } from './data-record';
@@ -72,6 +72,8 @@ const VERSION = /^[1-9]\d{0,14}$/;
  */
 export class RawEnricher {
   readonly stats: EnricherStats = { published: 0, skippedDelivered: 0, droppedTerminal: 0, deadLettered: 0, retried: 0 };
+  /** Output records live until the connection's next flush: cut from slabs. */
+  private readonly recordBytes = new ByteSlab();
 
   constructor(private readonly deps: RawEnricherDeps) {}
 
@@ -176,6 +178,7 @@ export class RawEnricher {
           { id: r.recordId, sourceId: b.sourceId, collectorId: b.collectorId, api: b.api, fetchedAt: b.fetchedAt },
           source.metadataJson(b.api, r.eventId),
           r.bytes,
+          this.recordBytes,
         );
         const h = new HeaderBlock();
         h.append(DATA_RECORD_HEADERS.recordId, r.recordId);

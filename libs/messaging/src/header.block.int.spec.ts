@@ -1,6 +1,7 @@
 import { serverUrls } from '@s1c/test-harness';
 import { headers as natsHeaders, type Msg, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ByteSlab } from './byte.slab';
 import { HeaderBlock } from './header.block';
 import { connectNats, drainNats } from './nats.connection';
 import { uniqueName } from './testing/messaging.test-kit';
@@ -27,6 +28,12 @@ describe('HeaderBlock', () => {
     for (const [name, value] of ENTRIES) reference.append(name, value);
     expect(Buffer.from(blockOf(ENTRIES).encode()).toString('utf8')).toBe(Buffer.from((reference as unknown as { encode(): Uint8Array }).encode()).toString('utf8'));
     expect(new HeaderBlock().encode()).toEqual(new TextEncoder().encode('NATS/1.0\r\n\r\n'));
+    // Cut from a slab: the same bytes, each block its own.
+    const slab = new ByteSlab(4096);
+    const blocks = [blockOf(ENTRIES).encode(slab), blockOf(ENTRIES.slice(2)).encode(slab)];
+    expect(blocks[0]!.buffer).toBe(blocks[1]!.buffer);
+    expect(Buffer.from(blocks[0]!).equals(Buffer.from(blockOf(ENTRIES).encode()))).toBe(true);
+    expect(Buffer.from(blocks[1]!).equals(Buffer.from(blockOf(ENTRIES.slice(2)).encode()))).toBe(true);
   });
 
   it.each([

@@ -1,4 +1,5 @@
 import { createInbox, type Msg, type NatsConnection, type PubAck, type Subscription } from 'nats';
+import { ByteSlab } from './byte.slab';
 import type { HeaderBlock } from './header.block';
 
 /** Options of a {@link PipelinedPublisher}. */
@@ -45,6 +46,8 @@ export class PipelinedPublisher {
   private readonly maxInFlight: number;
   private readonly timeoutMs: number;
   private readonly sweeper: NodeJS.Timeout;
+  /** Header blocks live until the connection's next flush: cut from slabs. */
+  private readonly headerBytes = new ByteSlab();
   private next = 0;
   private closed = false;
 
@@ -73,7 +76,7 @@ export class PipelinedPublisher {
     return new Promise<PubAck>((resolve, reject) => {
       this.pending.set(token, { subject, deadline: Date.now() + this.timeoutMs, resolve, reject });
       try {
-        this.nc.publish(subject, data, { reply: `${this.inbox}.${token}`, headers: headers.asMsgHdrs() });
+        this.nc.publish(subject, data, { reply: `${this.inbox}.${token}`, headers: headers.asMsgHdrs(this.headerBytes) });
       } catch (error) {
         this.fail(token, error instanceof Error ? error.message : String(error));
       }
