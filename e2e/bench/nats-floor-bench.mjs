@@ -20,7 +20,7 @@ const args = parseArgs({ records: 1_000_000, window: 4096 });
 printHeader('NATS floor: output records published to a stream with S1C_DATA settings', args);
 
 const { startNatsServer } = await load('libs/test-harness/dist/index.js');
-const { STREAMS, HeaderBlock, PipelinedPublisher } = await load('libs/messaging/dist/index.js');
+const { ByteSlab, STREAMS, HeaderBlock, PipelinedPublisher } = await load('libs/messaging/dist/index.js');
 const { buildDataRecord } = await load('libs/delivery/dist/index.js');
 const { startSimulator } = await load('libs/s1-simulator/dist/index.js');
 const { DATA_RECORD_HEADERS } = await load('libs/contracts/dist/index.js');
@@ -42,9 +42,10 @@ const metadataJson = JSON.stringify({ team: 'bench', _source: 'Bench console', _
 const SOURCE = '00000000-0000-4000-8000-000000000000';
 // Each way its own ids: a purge does not empty the stream's duplicate window.
 let idBase = 1_800_000_000_000_000_000n;
+const slab = new ByteSlab();
 const record = (i) => {
   const id = `${SOURCE}:activities:${idBase + BigInt(i)}`;
-  const { body, eventOffset } = buildDataRecord({ id, sourceId: SOURCE, collectorId: 'default', api: 'activities', fetchedAt: '2026-12-05T00:00:00.000000Z' }, metadataJson, events[i % events.length]);
+  const { body, eventOffset } = buildDataRecord({ id, sourceId: SOURCE, collectorId: 'default', api: 'activities', fetchedAt: '2026-12-05T00:00:00.000000Z' }, metadataJson, events[i % events.length], slab);
   return { id, body, eventOffset };
 };
 const meanBytes = Math.round(Array.from({ length: 1000 }, (_, i) => record(i).body.length).reduce((a, b) => a + b, 0) / 1000);
