@@ -71,12 +71,81 @@ interface WireMessage {
   readonly msg?: { readonly _rdata?: unknown; readonly _msg?: { readonly hdr?: unknown } };
 }
 
-/** The message's headers, from its raw header block when the client still has one (else decoded by nats.js). */
-export function flatHeaders(m: JsMsg): HeaderView | undefined {
+/** The raw header block and body of `m` when the client still has them (nats.js 2.x), one after the other. */
+function wireOf(m: JsMsg): { bytes: Uint8Array; headerLength: number } | undefined {
   const wire = (m as JsMsg & WireMessage).msg;
   const length = wire?._msg?.hdr;
-  if (typeof length === 'number' && wire?._rdata instanceof Uint8Array) return length > 0 ? FlatHeaders.parse(wire._rdata.subarray(0, length)) : undefined;
+  if (typeof length !== 'number' || !(wire?._rdata instanceof Uint8Array)) return undefined;
+  return { bytes: wire._rdata, headerLength: Math.max(0, length) };
+}
+
+/** The message's headers, from its raw header block when the client still has one (else decoded by nats.js). */
+export function flatHeaders(m: JsMsg): HeaderView | undefined {
+  const wire = wireOf(m);
+  if (wire) return wire.headerLength > 0 ? FlatHeaders.parse(wire.bytes.subarray(0, wire.headerLength)) : undefined;
   return m.headers && FlatHeaders.of(m.headers);
+}
+
+/**
+ * A held message. A slow sink holds up to `S1C_SINK_MAX_ACK_PENDING` of them (20,000 by default), so
+ * each is small: one copy of its header block and body together, the headers parsed again when
+ * asked for (at intake and when dead-lettered, not while held), and its methods on the prototype.
+ */
+class Held implements HeldMessage {
+  private settled = false;
+
+  constructor(
+    readonly subject: string,
+    readonly seq: number,
+    private readonly stream: string,
+    private readonly deliveryCount: number,
+    /** The header block then the body, or the body alone when the headers came decoded. */
+    private readonly wire: Uint8Array,
+    private readonly headerLength: number,
+    private readonly decoded: HeaderView | undefined,
+    private readonly reply: string,
+    private readonly nc: NatsConnection,
+  ) {}
+
+  get data(): Uint8Array {
+    return this.wire.subarray(this.headerLength);
+  }
+
+  get headers(): HeaderView | undefined {
+    if (this.headerLength === 0) return this.decoded;
+    return FlatHeaders.parse(this.wire.subarray(0, this.headerLength));
+  }
+
+  get info(): { readonly stream: string; readonly deliveryCount: number } {
+    return { stream: this.stream, deliveryCount: this.deliveryCount };
+  }
+
+  ack(): void {
+    this.respond('+ACK', true);
+  }
+
+  nak(delayMs?: number): void {
+    this.respond(delayMs ? `-NAK ${JSON.stringify({ delay: nanos(delayMs) })}` : '-NAK', true);
+  }
+
+  working(): void {
+    this.respond('+WPI', false);
+  }
+
+  term(): void {
+    this.respond('+TERM', true);
+  }
+
+  private respond(payload: string, final: boolean): void {
+    if (this.settled) return;
+    if (final) this.settled = true;
+    try {
+      this.nc.publish(this.reply, payload);
+    } catch {
+      // The connection is closed or draining: the answer cannot go out, and the server delivers the
+      // message again after its ack wait, as after a crash. Throwing would only stop the caller's clean-up.
+    }
+  }
 }
 
 /** Detaches `m` (see {@link HeldMessage}); acks go out on `nc`. */
@@ -84,28 +153,11 @@ export function holdMessage(m: JsMsg, nc: NatsConnection): HeldMessage {
   // nats.js's JsMsgImpl has the reply subject (its acks go there); its JsMsg interface does not say so.
   const reply = (m as JsMsg & { readonly reply?: string }).reply;
   if (typeof reply !== 'string' || reply === '') throw new Error(`message ${m.seq} of ${m.info.stream} has no reply subject to ack on`);
-  let settled = false;
-  const respond = (payload: string, final: boolean) => {
-    if (settled) return;
-    if (final) settled = true;
-    try {
-      nc.publish(reply, payload);
-    } catch {
-      // The connection is closed or draining: the answer cannot go out, and the server delivers the
-      // message again after its ack wait, as after a crash. Throwing would only stop the caller's clean-up.
-    }
-  };
-  return {
-    subject: m.subject,
-    seq: m.seq,
-    // A copy of its own: on Node the data is a Buffer, whose slice() is a view like subarray(); a
-    // pooled Buffer.from would tie each held record to a shared 8 KiB slab (measured: no better).
-    data: new Uint8Array(m.data),
-    headers: flatHeaders(m),
-    info: { stream: m.info.stream, deliveryCount: m.info.deliveryCount },
-    ack: () => respond('+ACK', true),
-    nak: (delayMs) => respond(delayMs ? `-NAK ${JSON.stringify({ delay: nanos(delayMs) })}` : '-NAK', true),
-    working: () => respond('+WPI', false),
-    term: () => respond('+TERM', true),
-  };
+  const wire = wireOf(m);
+  // A copy of its own (on Node the data is a Buffer, whose slice() is a view like subarray(); a
+  // pooled Buffer.from would tie each held record to a shared 8 KiB slab: measured, no better).
+  if (wire && wire.bytes.length === wire.headerLength + m.data.length) {
+    return new Held(m.subject, m.seq, m.info.stream, m.info.deliveryCount, new Uint8Array(wire.bytes), wire.headerLength, undefined, reply, nc);
+  }
+  return new Held(m.subject, m.seq, m.info.stream, m.info.deliveryCount, new Uint8Array(m.data), 0, m.headers && FlatHeaders.of(m.headers), reply, nc);
 }

@@ -123,26 +123,30 @@ export class HttpSink {
   readonly handle = async (delivered: readonly JsMsg[]): Promise<void> => {
     // Held until the batch is delivered, which with a slow collector is a long time: detached from
     // the client's read buffers, or each one keeps a whole socket chunk alive.
-    const messages = delivered.map((m) => holdMessage(m, this.deps.nc));
+    // A held message parses its headers when asked: once here, not kept while it is held.
+    const messages = delivered.map((d) => {
+      const m = holdMessage(d, this.deps.nc);
+      return { m, headers: m.headers, redelivered: m.info.deliveryCount > 1 };
+    });
     // Only a redelivery can have been sent already (a first delivery needs no lookup); the batch's
     // are looked up together: after an outage there can be thousands, a scan each on FerretDB.
-    const redelivered = messages.filter((m) => m.info.deliveryCount > 1).map((m) => m.headers?.get(DATA_RECORD_HEADERS.recordId) ?? '');
+    const redelivered = messages.filter((x) => x.redelivered).map((x) => x.headers?.get(DATA_RECORD_HEADERS.recordId) ?? '');
     const sent = new Set((await this.delivered.findAnywhere([...new Set(redelivered.filter((id) => id !== ''))])).map((d) => d._id));
-    for (const m of messages) {
-      const recordId = m.headers?.get(DATA_RECORD_HEADERS.recordId) ?? '';
-      const parsed = parseDataRecord(m.data, Number(m.headers?.get(DATA_RECORD_HEADERS.eventOffset)));
+    for (const { m, headers: h, redelivered: again } of messages) {
+      const recordId = h?.get(DATA_RECORD_HEADERS.recordId) ?? '';
+      const parsed = parseDataRecord(m.data, Number(h?.get(DATA_RECORD_HEADERS.eventOffset)));
       if (!parsed || recordId === '' || parsed.envelope.id !== recordId) {
         await this.toDeadLetter([m], 'PoisonMessage', 'not an output record (headers or body shape)');
         continue;
       }
       if (this.heldIds.has(recordId)) continue;
-      if (m.info.deliveryCount > 1 && sent.has(recordId)) {
+      if (again && sent.has(recordId)) {
         this.stats.skippedDelivered += 1;
         m.ack();
         continue;
       }
       const { envelope, event } = parsed;
-      const version = m.headers?.get(DATA_RECORD_HEADERS.sourceVersion) ?? '';
+      const version = h?.get(DATA_RECORD_HEADERS.sourceVersion) ?? '';
       const headers = this.headersOf(envelope.metadata);
       const key = [envelope.sourceId, version, envelope.api, headers['X-Sumo-Name'], headers['X-Sumo-Category'] ?? '\u0000', headers['X-Sumo-Fields'] ?? ''].join('\n');
       this.add(key, { sourceId: envelope.sourceId, api: envelope.api, headers }, { m, recordId, event });
