@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Back-pressure from a slow collector (issue 14): memory held, not grown. Not part of the test run.
 //
-//   npm run build && node e2e/bench/slow-sink-bench.mjs [--records 200000] [--rate 4000] [--timeout 600]
+//   npm run build && node e2e/bench/slow-sink-bench.mjs [--records 200000] [--rate 4000] [--timeout 600] [--memory]
 //
 // Starts nats-server and FerretDB (libs/test-harness; or NATS_URL / MONGO_URL), the simulator with
 // --records activities as a process, every service as a process, and an HTTP collector in this
@@ -12,14 +12,16 @@
 // the collector has every record, and prints the enricher's RSS over time, its peak and its growth
 // after the first 20 s. Verdict: the enricher's peak RSS <= 300 MiB and flat (grows < 50 MiB after
 // the first 20 s) while the backlog is drained: held messages are bounded by S1C_SINK_MAX_ACK_PENDING.
+// --memory scrapes the enricher's own metrics (Node's heap, used and total, and its external memory:
+// array buffers and native allocations V8 knows of) with every sample, to show where its RSS goes.
 import { createServer } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import {
-  baseEnv, command, connect, dataCount, dbName, parseArgs, printHeader, printProcTable, Sampler, sleep, sourceDocument,
+  baseEnv, command, connect, dataCount, dbName, load, parseArgs, PIPELINE, printHeader, printProcTable, Sampler, sleep, sourceDocument,
   startPipeline, startServers, startSimulatorProcess, procStats,
 } from './lib/kit.mjs';
 
-const args = parseArgs({ records: 200_000, rate: 4000, timeout: 600 });
+const args = parseArgs({ records: 200_000, rate: 4000, timeout: 600, memory: false });
 const TOKEN = 'bench-slow-sink-token';
 
 // The slow collector: counts records (NDJSON lines), answers after their share of the rate.
@@ -58,7 +60,17 @@ for (const [name, pid] of Object.entries(servers.pids)) sampler.watch(name, pid)
 const startTime = new Date(Date.now() - 10 * 60_000).toISOString();
 const sim = await startSimulatorProcess(['--seed', '1', '--start-time', startTime, '--history-hours', '23', '--activities', String(args.records), '--agents', '0', '--threats', '0', '--token', `bench:${TOKEN}`]);
 const env = { ...(await baseEnv(servers.natsUrl, servers.mongoUrl, dbName('slowsink'))), ...SETTINGS, S1C_ALLOW_INSECURE_BASE_URL: 'true' };
-const services = await startPipeline(env);
+const { freePort } = await load('libs/test-harness/dist/index.js');
+const metricsPort = await freePort();
+const services = args.memory
+  ? [...(await startPipeline(env, PIPELINE.filter((n) => n !== 'enricher'))), ...(await startPipeline({ ...env, S1C_METRICS_PORT: String(metricsPort) }, ['enricher']))]
+  : await startPipeline(env);
+/** The enricher's heap (used, total) and external memory in MiB, from its Prometheus metrics. */
+async function heapOf() {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const value = (name) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1048576;
+  return { used: value('nodejs_heap_size_used_bytes'), total: value('nodejs_heap_size_total_bytes'), external: value('nodejs_external_memory_bytes') };
+}
 for (const s of services) sampler.watch(s.name, s.pid);
 const enricherPid = services.find((s) => s.name === 'enricher').pid;
 
@@ -77,8 +89,10 @@ try {
     const s = (performance.now() - t0) / 1000;
     const rss = procStats(enricherPid)?.rssMiB ?? NaN;
     const data = await dataCount(jsm, sourceId);
+    const heap = args.memory ? await heapOf().catch(() => undefined) : undefined;
     timeline.push({ s, rss, data, received });
-    if (timeline.length % 5 === 0) console.log(`${s.toFixed(0).padStart(5)} s  S1C_DATA ${String(data).padStart(8)}  collector ${String(received).padStart(8)}  enricher RSS ${rss.toFixed(0)} MiB`);
+    const memory = heap ? ` (heap used ${heap.used.toFixed(0)}, heap total ${heap.total.toFixed(0)}, external ${heap.external.toFixed(0)}, the rest ${(rss - heap.total - heap.external).toFixed(0)})` : '';
+    if (args.memory || timeline.length % 5 === 0) console.log(`${s.toFixed(0).padStart(5)} s  S1C_DATA ${String(data).padStart(8)}  collector ${String(received).padStart(8)}  enricher RSS ${rss.toFixed(0)} MiB${memory}`);
     if (received >= args.records) break;
     if (s > args.timeout) throw new Error(`timed out after ${args.timeout} s with ${received} of ${args.records} records at the collector`);
   }

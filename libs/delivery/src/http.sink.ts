@@ -149,7 +149,8 @@ export class HttpSink {
       const version = h?.get(DATA_RECORD_HEADERS.sourceVersion) ?? '';
       const headers = this.headersOf(envelope.metadata);
       const key = [envelope.sourceId, version, envelope.api, headers['X-Sumo-Name'], headers['X-Sumo-Category'] ?? '\u0000', headers['X-Sumo-Fields'] ?? ''].join('\n');
-      this.add(key, { sourceId: envelope.sourceId, api: envelope.api, headers }, { m, recordId, event });
+      // The id from the body: the header's is a slice of the whole decoded header block, which a held id would keep alive.
+      this.add(key, { sourceId: envelope.sourceId, api: envelope.api, headers }, { m, recordId: envelope.id, event });
     }
   };
 
