@@ -56,6 +56,8 @@ export interface EnricherStats {
 
 class Poison extends Error {}
 
+const LINE_BREAK = /[\r\n]/;
+
 const encoder = new TextEncoder();
 const VERSION = /^[1-9]\d{0,14}$/;
 
@@ -240,7 +242,8 @@ function parseRawBatch(m: JsMsg): RawBatch {
   } catch {
     throw new Poison(`header ${RAW_BATCH_HEADERS.recordIds} is not JSON`);
   }
-  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string' && id !== '')) {
+  // An id goes out in a header of each output record: one with a line break could never be published.
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string' && id !== '' && !LINE_BREAK.test(id))) {
     throw new Poison(`header ${RAW_BATCH_HEADERS.recordIds} is not an array of record ids`);
   }
   const batch: RawBatch = { m, sourceId, collectorId, api: api as SourceApi, sourceVersion: Number(version), fetchedAt, day, records: [] };

@@ -199,11 +199,13 @@ describe('enricher: deleted sources and invalid messages', () => {
     await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:11', sourceVersion: version, body: ACTIVITY, msgId: 'm9', headers: { 'S1c-Record-Event-Ids': '["activities - 1","activities - 2"]' } });
     await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:12', sourceVersion: version, body: '[1]', msgId: 'n1', headers: { ...lengths([3]), 'S1c-Record-Event-Ids': '["activities"]' } });
     await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:13', sourceVersion: version, body: ACTIVITY, msgId: 'n2', headers: { 'S1c-Record-Lengths': '[-1]' } });
+    // A record id with a line break would be a header of its own in the output record: refused at once, not retried.
+    await publishRaw(world, { sourceId: 'bad', api: 'activities', recordId: 'bad:activities:14\r\nNats-Msg-Id: forged', sourceVersion: version, body: ACTIVITY, msgId: 'n3' });
     let dead: Awaited<ReturnType<typeof readStream>> = [];
-    await eventually(async () => (dead = await readStream(world, STREAMS.deadLetters.name, 's1c.dlq.S1C_RAW.enricher')).length >= 11, 15_000, 'eleven dead letters');
+    await eventually(async () => (dead = await readStream(world, STREAMS.deadLetters.name, 's1c.dlq.S1C_RAW.enricher')).length >= 12, 15_000, 'twelve dead letters');
     // The enricher handles messages concurrently: dead letters arrive in any order.
     dead.sort((a, b) => String(a.headers['S1c-Dlq-Original-Msg-Id']).localeCompare(String(b.headers['S1c-Dlq-Original-Msg-Id'])));
-    expect(dead.map((d) => d.headers['S1c-Dlq-Original-Msg-Id'])).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7', 'm8', 'm9', 'n1', 'n2']);
+    expect(dead.map((d) => d.headers['S1c-Dlq-Original-Msg-Id'])).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7', 'm8', 'm9', 'n1', 'n2', 'n3']);
     expect(new Set(dead.map((d) => d.headers['S1c-Dlq-Reason']))).toEqual(new Set(['PoisonMessage']));
     expect(dead.map((d) => d.headers['S1c-Dlq-Error'])).toEqual([
       expect.stringContaining('not valid JSON'),
@@ -217,6 +219,7 @@ describe('enricher: deleted sources and invalid messages', () => {
       'headers S1c-Record-Lengths and S1c-Record-Event-Ids do not have one entry per record id',
       'body cut by S1c-Record-Lengths: record 0 of the body is not a JSON object',
       'header S1c-Record-Lengths is not an array of the expected values',
+      'header S1c-Record-Ids is not an array of record ids',
     ]);
     expect(await readOutput(world, 'bad')).toEqual([]);
   });
