@@ -1,7 +1,7 @@
 import { RAW_BATCH_HEADERS } from '@s1c/contracts';
 import { SOURCE_APIS, siemEventId, type SourceApi } from '@s1c/domain';
 import type { Logger } from '@s1c/logger';
-import { ByteSlab, deadLetter, HeaderBlock, nakDelayFor, subjects, type PipelinedPublisher } from '@s1c/messaging';
+import { ByteSlab, deadLetter, HeaderBlock, isHeaderValue, nakDelayFor, subjects, type PipelinedPublisher } from '@s1c/messaging';
 import { MalformedBodyError, parseListBody, splitListBody, type ParsedList } from '@s1c/s1-client';
 import type { JetStreamClient, JsMsg } from 'nats';
 import { buildDataRecord, DATA_RECORD_HEADERS } from './data-record';
@@ -55,8 +55,6 @@ export interface EnricherStats {
 }
 
 class Poison extends Error {}
-
-const LINE_BREAK = /[\r\n]/;
 
 const encoder = new TextEncoder();
 const VERSION = /^[1-9]\d{0,14}$/;
@@ -243,7 +241,7 @@ function parseRawBatch(m: JsMsg): RawBatch {
     throw new Poison(`header ${RAW_BATCH_HEADERS.recordIds} is not JSON`);
   }
   // An id goes out in a header of each output record: one with a line break could never be published.
-  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string' && id !== '' && !LINE_BREAK.test(id))) {
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string' && id !== '' && isHeaderValue(id))) {
     throw new Poison(`header ${RAW_BATCH_HEADERS.recordIds} is not an array of record ids`);
   }
   const batch: RawBatch = { m, sourceId, collectorId, api: api as SourceApi, sourceVersion: Number(version), fetchedAt, day, records: [] };

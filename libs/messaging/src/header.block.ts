@@ -6,6 +6,9 @@ const encoder = new TextEncoder();
 const NAME = /^[!-9;-~]+$/;
 const LINE_BREAK = /[\r\n]/;
 
+/** Whether a text can be a header value: no CR or LF (nats.js refuses those too). */
+export const isHeaderValue = (value: string): boolean => !LINE_BREAK.test(value);
+
 /**
  * A message's headers written straight into NATS's header block (`NATS/1.0`, then one
  * `Name: value` line each, then an empty line). nats.js's `headers()` canonicalises and looks up
@@ -20,7 +23,7 @@ export class HeaderBlock {
   /** Adds a `name: value` line; throws a RangeError for a name that is not one or a value with CR or LF. */
   append(name: string, value: string): this {
     if (!NAME.test(name)) throw new RangeError(`not a header name: ${JSON.stringify(name)}`);
-    if (LINE_BREAK.test(value)) throw new RangeError(`header ${name}: a value may not hold CR or LF`);
+    if (!isHeaderValue(value)) throw new RangeError(`header ${name}: a value may not hold CR or LF`);
     this.text += `${name}: ${value}\r\n`;
     return this;
   }

@@ -55,7 +55,7 @@ export {
 export { requestJson, type RequestJsonOptions } from './command.client';
 export { publishBytes, publishJson, type PublishOptions } from './jetstream.publisher';
 export { ByteSlab } from './byte.slab';
-export { HeaderBlock } from './header.block';
+export { HeaderBlock, isHeaderValue } from './header.block';
 export { PipelinedPublisher, PublishFailedError, type PipelinedPublisherOptions } from './pipelined.publisher';
 export { CommandContext } from './command.context';
 export { JetStreamContext } from './jetstream.context';
