@@ -185,9 +185,12 @@ export function dbName(prefix) {
   return `${prefix}${randomBytes(4).toString('hex').replace(/\d/g, (d) => 'ghijklmnop'[d])}`;
 }
 
+/** `NODE_OPTIONS` and glibc's allocator settings (`MALLOC_*`) of the bench's environment, for every process it starts. */
+const runtimeEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_') || k === 'NODE_OPTIONS'));
+
 /** Starts a built `node <script>` process, keeping the tail of its output. */
 export function startProcess(name, script, args, env, nodeArgs = []) {
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, script), ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, script), ...args], { env: { PATH: process.env.PATH ?? '', ...runtimeEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let head = '';
   const keep = (chunk) => {

@@ -22,18 +22,24 @@ afterAll(async () => {
 
 describe('BatchConsumer', () => {
   it('when messages wait in its buffer longer than the ack wait, they are not redelivered while they wait', async () => {
-    // Given a consumer with a 2 s ack wait and a handler that takes 1 s per batch of 10 (the last of
-    // six batches waits about 5 s: well past the ack wait, with margin for a busy machine's timers),
+    // Given a consumer with a 1 s ack wait and a handler that takes 2 s per batch of 10 (a batch
+    // pulled ahead waits 2 s in the buffer: past the ack wait),
     const jsm = await nc.jetstreamManager();
-    await jsm.consumers.add(STREAM, { durable_name: 'slow', ack_policy: AckPolicy.Explicit, ack_wait: nanos(2000), max_ack_pending: 1000 });
+    await jsm.consumers.add(STREAM, {
+      durable_name: 'slow',
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(1000),
+      max_ack_pending: 1000,
+      filter_subject: 'batch-consumer-test.slow.>',
+    });
     const js = nc.jetstream();
-    for (let i = 0; i < 60; i++) await js.publish(`batch-consumer-test.${i}`, new TextEncoder().encode(String(i)));
+    for (let i = 0; i < 30; i++) await js.publish(`batch-consumer-test.slow.${i}`, new TextEncoder().encode(String(i)));
     const deliveries: number[] = [];
     const consumer = new BatchConsumer(
       js,
-      { stream: STREAM, durable: 'slow', batchSize: 10, concurrency: 1, ackWaitMs: 2000 },
+      { stream: STREAM, durable: 'slow', batchSize: 10, concurrency: 1, ackWaitMs: 1000 },
       async (messages: readonly JsMsg[]) => {
-        await new Promise((r) => setTimeout(r, 1000));
+        await new Promise((r) => setTimeout(r, 2000));
         for (const m of messages) {
           deliveries.push(m.info.deliveryCount);
           m.ack();
@@ -41,17 +47,61 @@ describe('BatchConsumer', () => {
       },
       silentLogger,
     );
-    // When all 60 are pulled at once and handled one batch after another,
+    // When they are handled one batch after another,
     await consumer.start();
     const deadline = Date.now() + 30_000;
-    while (deliveries.length < 60 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 2500));
+    while (deliveries.length < 30 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1500));
     await consumer.stop(1000);
     // Then each message was handled exactly once, on its first delivery.
-    expect(deliveries).toHaveLength(60);
+    expect(deliveries).toHaveLength(30);
     expect(deliveries.every((count) => count === 1)).toBe(true);
     const info = await jsm.consumers.info(STREAM, 'slow');
     expect(info.num_redelivered).toBe(0);
+  });
+
+  it('when the handler is slower than the backlog, it holds two rounds of batches and leaves the rest on the server', async () => {
+    // Given 100 messages waiting, and batches of 5, 2 at once, that finish only when released,
+    const jsm = await nc.jetstreamManager();
+    await jsm.consumers.add(STREAM, {
+      durable_name: 'backlog',
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(30_000),
+      max_ack_pending: 1000,
+      filter_subject: 'batch-consumer-test.backlog.>',
+    });
+    const js = nc.jetstream();
+    for (let i = 0; i < 100; i++) await js.publish(`batch-consumer-test.backlog.${i}`, new TextEncoder().encode(String(i)));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const handled: string[] = [];
+    const consumer = new BatchConsumer(
+      js,
+      { stream: STREAM, durable: 'backlog', batchSize: 5, concurrency: 2, ackWaitMs: 30_000 },
+      async (messages: readonly JsMsg[]) => {
+        await released;
+        for (const m of messages) {
+          handled.push(m.subject.split('.').pop()!);
+          m.ack();
+        }
+      },
+      silentLogger,
+    );
+    // When it runs while the batches hang,
+    await consumer.start();
+    const pending = async () => (await jsm.consumers.info(STREAM, 'backlog')).num_ack_pending;
+    let deadline = Date.now() + 10_000;
+    while ((await pending()) < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1000));
+    // Then 20 messages are delivered and not acked (10 running, 10 waiting), the other 80 wait on the server,
+    expect(await pending()).toBe(20);
+    expect((await jsm.consumers.info(STREAM, 'backlog')).num_pending).toBe(80);
+    // and once released, every message is handled exactly once.
+    release();
+    deadline = Date.now() + 20_000;
+    while (handled.length < 100 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await consumer.stop(1000);
+    expect(handled.sort()).toEqual(Array.from({ length: 100 }, (_, i) => String(i)).sort());
   });
 
   it('when a batch never finishes, then after its time limit the slot is freed and its messages are redelivered and handled', async () => {

@@ -1,4 +1,4 @@
-import type { ConsumerMessages, JetStreamClient, JsMsg } from 'nats';
+import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from 'nats';
 import type { LoggerLike } from './logger.interface';
 
 export interface BatchConsumerOptions {
@@ -26,10 +26,14 @@ export type BatchHandler = (messages: readonly JsMsg[]) => Promise<void>;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
- * Runs a durable pull consumer in batches: messages are pulled continuously (up to the server's
- * `max_ack_pending`), and whatever has arrived is handed to the handler in batches of at most
- * `batchSize`, with up to `concurrency` batches in flight. Under load batches fill up; when
- * traffic is light a message is handled at once, alone or with the few that came with it.
+ * Runs a durable pull consumer in batches: whatever has arrived is handed to the handler in batches
+ * of at most `batchSize`, with up to `concurrency` batches in flight. Under load batches fill up;
+ * when traffic is light a message is handled at once, alone or with the few that came with it.
+ *
+ * It holds at most two rounds of batches (`batchSize × concurrency × 2` messages, running or
+ * waiting) and pulls only when there is room: the next round is here when a slot frees up, and a
+ * backlog stays on the server. (nats.js's `consume()` pulls again as soon as messages arrive,
+ * handled or not: a backlog of raw batches up to `max_ack_pending` would sit in memory.)
  *
  * The NestJS transport (`NatsTransport`) handles one message per handler call with a confirmed ack
  * each; at tens of thousands of records per second the enricher needs one MongoDB round trip per
@@ -38,7 +42,11 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export class BatchConsumer {
   private readonly buffer: JsMsg[] = [];
   private readonly inflight = new Set<Promise<void>>();
-  private messages: ConsumerMessages | undefined;
+  /** Messages in the batches in flight. */
+  private running = 0;
+  private fetch: ConsumerMessages | undefined;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
   private stopping = false;
   private scheduled = false;
   private bufferHeartbeat: NodeJS.Timeout | undefined;
@@ -50,25 +58,17 @@ export class BatchConsumer {
     private readonly logger: LoggerLike,
   ) {}
 
+  private get capacity(): number {
+    return this.options.batchSize * this.options.concurrency * 2;
+  }
+
   async start(): Promise<void> {
     const consumer = await this.js.consumers.get(this.options.stream, this.options.durable);
-    this.messages = await consumer.consume({
-      // Two rounds of batches: the next round is here when a slot frees up, and no more is held.
-      max_messages: this.options.batchSize * this.options.concurrency * 2,
-      expires: 5_000,
-      callback: (m) => {
-        if (this.stopping) {
-          m.nak();
-          return;
-        }
-        this.buffer.push(m);
-        this.schedule();
-      },
-    });
-    // A message waits in the buffer until a batch slot is free, which under load (or after an
-    // outage, with a backlog up to max_messages) can take longer than the ack wait. Without this
-    // the server redelivers it while the first copy still waits here: both copies are handled,
-    // each redelivery costs the delivered set a lookup per record, and the backlog feeds itself.
+    this.loop = this.pull(consumer);
+    // A message waits in the buffer until a batch slot is free, which can take longer than the ack
+    // wait when batches are slow. Without this the server redelivers it while the first copy still
+    // waits here: both copies are handled, each redelivery costs the delivered set a lookup per
+    // record, and the backlog feeds itself.
     this.bufferHeartbeat = setInterval(() => {
       for (const m of this.buffer) m.working();
     }, Math.max(250, this.options.ackWaitMs / 2));
@@ -79,11 +79,43 @@ export class BatchConsumer {
   async stop(timeoutMs: number): Promise<void> {
     this.stopping = true;
     clearInterval(this.bufferHeartbeat);
-    this.messages?.stop();
+    this.fetch?.stop();
+    this.wake?.();
+    await this.loop;
     for (const m of this.buffer.splice(0)) m.nak();
     await Promise.race([Promise.allSettled([...this.inflight]), sleep(timeoutMs)]);
     if (this.inflight.size > 0) {
       this.logger.warn({ durable: this.options.durable, inflight: this.inflight.size }, 'batches still running at close; their messages will be redelivered');
+    }
+  }
+
+  /** Pulls as many messages as there is room for, each pull open until they came or 5 s passed. */
+  private async pull(consumer: Consumer): Promise<void> {
+    while (!this.stopping) {
+      const room = this.capacity - this.buffer.length - this.running;
+      if (room <= 0) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        continue;
+      }
+      try {
+        const messages = await consumer.fetch({ max_messages: room, expires: 5_000 });
+        this.fetch = messages;
+        if (this.stopping) messages.stop();
+        for await (const m of messages) {
+          if (this.stopping) {
+            m.nak();
+            continue;
+          }
+          this.buffer.push(m);
+          this.schedule();
+        }
+      } catch (error) {
+        if (this.stopping) break;
+        this.logger.warn({ durable: this.options.durable, err: error }, 'pull failed; retrying');
+        await Promise.race([sleep(1000), new Promise<void>((resolve) => (this.wake = resolve))]);
+      } finally {
+        this.fetch = undefined;
+      }
     }
   }
 
@@ -100,8 +132,11 @@ export class BatchConsumer {
   private pump(): void {
     while (!this.stopping && this.buffer.length > 0 && this.inflight.size < this.options.concurrency) {
       const batch = this.buffer.splice(0, this.options.batchSize);
+      this.running += batch.length;
       const task = this.run(batch).finally(() => {
         this.inflight.delete(task);
+        this.running -= batch.length;
+        this.wake?.();
         this.pump();
       });
       this.inflight.add(task);
