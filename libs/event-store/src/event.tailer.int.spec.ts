@@ -475,6 +475,39 @@ describe('EventTailer', () => {
     });
   });
 
+  describe('when it is far behind the stream', () => {
+    it('then it holds at most a pull of events and the rest stay on the server until it gets to them', async () => {
+      // Given a following tailer (pulls of 20) whose handler is held on the first event,
+      const f = await setUp();
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const tailer = f.tailer({
+        batchSize: 20,
+        hooks: {
+          init: async () => undefined,
+          handle: async (event) => {
+            await released;
+            await f.recorder.handle(event);
+          },
+        },
+      });
+      await tailer.start();
+      // When 1,000 events reach the stream,
+      await appendSome(f.store, 10, 100, { perAppend: 10 });
+      await f.relay.flush();
+      await sleep(1_000);
+      // Then the server still holds all but a pull of them,
+      const consumers = await servers.jsm.consumers.list(f.streamName).next();
+      expect(consumers).toHaveLength(1);
+      expect(consumers[0]!.num_pending).toBeGreaterThanOrEqual(1000 - 21);
+      // and once the handler goes on, every event is handled once, in order per stream.
+      release();
+      expect(await tailer.catchUp()).toBeGreaterThanOrEqual(1000);
+      const byStream = versionsByStream(f.recorder.handled);
+      expect([...byStream.values()]).toEqual(Array.from({ length: 10 }, () => range(1, 100)));
+    });
+  });
+
   describe('when catchUp cannot get there', () => {
     it('then it fails after its timeout, naming what it waited for', async () => {
       const f = await setUp();

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isPermissionViolation, NatsPermissionError, refusedSubject } from '@s1c/messaging';
+import { BoundedPull, isPermissionViolation, NatsPermissionError, refusedSubject } from '@s1c/messaging';
 import { type Collection, type Db } from 'mongodb';
 import {
   AckPolicy,
@@ -7,7 +7,6 @@ import {
   nanos,
   nuid,
   type Consumer,
-  type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -103,6 +102,9 @@ export interface CatchUpTarget {
   version: number;
 }
 
+/** How long a pull of the stream stays open waiting for events. */
+const PULL_EXPIRES_MS = 5_000;
+
 const SILENT: TailerLogger = { warn: () => undefined, error: () => undefined };
 const decoder = new TextDecoder();
 
@@ -115,7 +117,7 @@ interface Running {
   abort: AbortController;
   task: Promise<void>;
   consumer?: Consumer;
-  messages?: ConsumerMessages;
+  messages?: BoundedPull;
 }
 
 /** A pino-like logger; `info` is used when there is one. */
@@ -151,6 +153,9 @@ interface Waiter {
  *   is followed from that sequence + 1; what the replay already had is skipped by version.
  * - A handler failure is logged and the same event retried with backoff, for ever: nothing is
  *   skipped, nothing after it is handled meanwhile.
+ * - At most one pull of events (`batchSize`, at least 10) is held in memory ({@link BoundedPull}): a
+ *   reader far behind the stream (a restart after a while, a handler failing) leaves the backlog on
+ *   the server.
  */
 export class EventTailer {
   private readonly streamName: string;
@@ -494,7 +499,9 @@ export class EventTailer {
           opt_start_seq: this.sequence + 1,
           ...(this.filterSubject ? { filterSubjects: this.filterSubject } : {}),
         });
-        running.messages = await running.consumer.consume({ max_messages: Math.max(this.batchSize, 10) });
+        // At most a pull's worth of events held: a reader far behind the stream (after a restart,
+        // or held by a failing handler) leaves the backlog on the server.
+        running.messages = new BoundedPull(running.consumer, { max: Math.max(this.batchSize, 10), expiresMs: PULL_EXPIRES_MS });
         if (running.stopping) running.messages.stop();
         for await (const message of running.messages) {
           if (running.stopping) break;
@@ -574,9 +581,6 @@ export class EventTailer {
         this.versions.set(event.streamId, Math.max(event.version, this.versions.get(event.streamId) ?? 0));
         return;
       } catch (error) {
-        // The client goes on pulling while the reader is held here, and would buffer whatever
-        // arrives meanwhile: drop the subscription; it starts again after this event once it passes.
-        if (attempt === 1) running.messages?.stop();
         this.failure = { event, error };
         this.logger.error(
           { name: this.name, streamId: event.streamId, version: event.version, position: event.position, eventType: event.type, attempt, err: error },
