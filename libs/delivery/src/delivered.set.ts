@@ -1,5 +1,6 @@
 import { MongoBulkWriteError, type Collection, type Db, type Filter, type OptionalUnlessRequiredId } from 'mongodb';
 import { randomUUID } from 'node:crypto';
+import { LruCache } from './lru.cache';
 
 const DUPLICATE_KEY = 11000;
 
@@ -8,6 +9,15 @@ const DUPLICATE_KEY = 11000;
  * FerretDB a few `_id` scans cost less than reading the collection once, many cost more.
  */
 const ONE_BY_ONE = 20;
+
+/**
+ * Records whose claiming batch this process knows (~150 bytes each): a live poll's overlap with the
+ * previous one brings a few of them again every interval, and a lookup of their claims is a scan of
+ * the day's collection on FerretDB, whose cost grows all day.
+ */
+const OWNERS_KEPT = 100_000;
+/** Batch ids known to be done (~100 bytes each). */
+const DONE_KEPT = 50_000;
 
 interface ClaimDocument {
   /** The record id. */
@@ -127,7 +137,13 @@ export class DayCollections<T extends { _id: string }> {
  */
 export class DeliveredSet {
   /** Batch ids known to be done: saves a lookup when many duplicates share a batch. */
-  private readonly doneBatches = new Set<string>();
+  private readonly doneBatches = new LruCache<string, true>(DONE_KEPT);
+  /**
+   * `<day> <record id>` -> a batch known to have claimed or republished the record here. Claims and
+   * markers are never changed, so what is kept stays true: a duplicate whose batch is known to be
+   * done is `delivered` without reading the store.
+   */
+  private readonly owners = new LruCache<string, string>(OWNERS_KEPT);
   private readonly claims: DayCollections<ClaimDocument>;
   private readonly republished: DayCollections<MarkerDocument>;
   private readonly batches: DayCollections<MarkerDocument>;
@@ -171,13 +187,23 @@ export class DeliveredSet {
       }
     }
     for (const id of recordIds) results.set(id, 'claimed');
-    if (duplicates.length === 0) return results;
+    const duplicated = new Set(duplicates);
+    for (const id of recordIds) if (!duplicated.has(id)) this.owners.set(ownerKey(day, id), batch);
+    // Duplicates whose claiming batch is known here and done need no lookup.
+    const unknown = duplicates.filter((id) => {
+      const owner = this.owners.get(ownerKey(day, id));
+      if (owner === undefined || this.doneBatches.get(owner) === undefined) return true;
+      results.set(id, 'delivered');
+      return false;
+    });
+    if (unknown.length === 0) return results;
 
-    const owners = new Map((await findByIds(claims, duplicates)).map((c) => [c._id, c.batch]));
+    const owners = new Map((await findByIds(claims, unknown)).map((c) => [c._id, c.batch]));
     const done = new Map<string, boolean>();
     const notDone: string[] = [];
-    for (const id of duplicates) {
+    for (const id of unknown) {
       const owner = owners.get(id);
+      if (owner !== undefined) this.owners.set(ownerKey(day, id), owner);
       if (owner !== undefined && !done.has(owner)) done.set(owner, await this.isDone(owner));
       if (owner !== undefined && done.get(owner)) results.set(id, 'delivered');
       else notDone.push(id);
@@ -200,8 +226,8 @@ export class DeliveredSet {
     }
     for (const [day, docs] of byDay) await insertIgnoringDuplicates(this.republished.of(day), docs);
     await insertIgnoringDuplicates(this.batchesOf(batch), [{ _id: batch }]);
-    this.doneBatches.add(batch);
-    if (this.doneBatches.size > 10_000) this.doneBatches.clear();
+    for (const r of republished) this.owners.set(ownerKey(r.day, r.id), batch);
+    this.doneBatches.set(batch, true);
   }
 
   /**
@@ -222,13 +248,15 @@ export class DeliveredSet {
   }
 
   private async isDone(batch: string): Promise<boolean> {
-    if (this.doneBatches.has(batch)) return true;
+    if (this.doneBatches.get(batch)) return true;
     if (!BATCH.test(batch)) return false;
     if (!(await this.batchesOf(batch).findOne({ _id: batch }))) return false;
-    this.doneBatches.add(batch);
+    this.doneBatches.set(batch, true);
     return true;
   }
 }
+
+const ownerKey = (day: string, recordId: string): string => `${day} ${recordId}`;
 
 /** The documents with these ids (a few one query each, in parallel; more with one `$in`). */
 export async function findByIds<T extends { _id: string }>(collection: Collection<T>, ids: readonly string[]): Promise<T[]> {
