@@ -22,13 +22,13 @@ afterAll(async () => {
 
 describe('BatchConsumer', () => {
   it('when messages wait in its buffer longer than the ack wait, they are not redelivered while they wait', async () => {
-    // Given a consumer with a 1 s ack wait and a handler that takes 2 s per batch of 10 (a batch
-    // pulled ahead waits 2 s in the buffer: past the ack wait),
+    // Given a consumer with a 2 s ack wait and a handler that takes 3 s per batch of 10 (a batch
+    // pulled ahead waits 3 s in the buffer: past the ack wait, with margin for a busy machine's timers),
     const jsm = await nc.jetstreamManager();
     await jsm.consumers.add(STREAM, {
       durable_name: 'slow',
       ack_policy: AckPolicy.Explicit,
-      ack_wait: nanos(1000),
+      ack_wait: nanos(2000),
       max_ack_pending: 1000,
       filter_subject: 'batch-consumer-test.slow.>',
     });
@@ -37,9 +37,9 @@ describe('BatchConsumer', () => {
     const deliveries: number[] = [];
     const consumer = new BatchConsumer(
       js,
-      { stream: STREAM, durable: 'slow', batchSize: 10, concurrency: 1, ackWaitMs: 1000 },
+      { stream: STREAM, durable: 'slow', batchSize: 10, concurrency: 1, ackWaitMs: 2000 },
       async (messages: readonly JsMsg[]) => {
-        await new Promise((r) => setTimeout(r, 2000));
+        await new Promise((r) => setTimeout(r, 3000));
         for (const m of messages) {
           deliveries.push(m.info.deliveryCount);
           m.ack();
@@ -51,7 +51,7 @@ describe('BatchConsumer', () => {
     await consumer.start();
     const deadline = Date.now() + 30_000;
     while (deliveries.length < 30 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 2500));
     await consumer.stop(1000);
     // Then each message was handled exactly once, on its first delivery.
     expect(deliveries).toHaveLength(30);

@@ -9,8 +9,9 @@ export interface BatchConsumerOptions {
   /** Batches in flight at once. */
   readonly concurrency: number;
   /**
-   * The consumer's ack wait: every half of it, the messages of running batches and the ones still
-   * waiting in the buffer get `working()`.
+   * The consumer's ack wait: every third of it, the messages of running batches and the ones still
+   * waiting in the buffer get `working()` (a message moving from the buffer to a batch can go two
+   * intervals without one: still a third of the ack wait short of a redelivery).
    */
   readonly ackWaitMs: number;
   /**
@@ -71,7 +72,7 @@ export class BatchConsumer {
     // record, and the backlog feeds itself.
     this.bufferHeartbeat = setInterval(() => {
       for (const m of this.buffer) m.working();
-    }, Math.max(250, this.options.ackWaitMs / 2));
+    }, Math.max(250, this.options.ackWaitMs / 3));
     this.bufferHeartbeat.unref();
   }
 
@@ -146,7 +147,7 @@ export class BatchConsumer {
   private async run(batch: JsMsg[]): Promise<void> {
     const heartbeat = setInterval(() => {
       for (const m of batch) m.working();
-    }, Math.max(250, this.options.ackWaitMs / 2));
+    }, Math.max(250, this.options.ackWaitMs / 3));
     const limitMs = this.options.batchTimeoutMs ?? Math.max(60_000, this.options.ackWaitMs * 4);
     let timer: NodeJS.Timeout | undefined;
     // A handler stuck on a call that never settles would otherwise hold its slot, and keep its
