@@ -17,8 +17,8 @@ export interface BoundedPullOptions {
  * between: the iterator of a pull ends as soon as its last message arrives and drops the messages
  * not yet taken (an ordered consumer counts them read all the same).
  *
- * The iteration ends when {@link stop} is called, and throws what a pull threw, after the messages
- * received before it.
+ * The iteration ends when {@link stop} is called, and throws what a pull threw (or asking after the
+ * consumer once a pull came back empty), after the messages received before it.
  */
 export class BoundedPull implements AsyncIterable<JsMsg> {
   private readonly held: JsMsg[] = [];
@@ -74,10 +74,15 @@ export class BoundedPull implements AsyncIterable<JsMsg> {
         const pull = await this.consumer.fetch({ max_messages: this.options.max - this.held.length, expires: this.options.expiresMs });
         this.pull = pull;
         if (this.stopped) pull.stop();
+        let received = 0;
         for await (const message of pull) {
+          received++;
           this.held.push(message);
           this.wakeReader?.();
         }
+        // A pull to a consumer that is gone without a word (its node lost for good) just ends empty,
+        // every time: asking after it fails then, and the reader can start again elsewhere.
+        if (received === 0 && !this.stopped) await this.consumer.info();
       }
     } catch (error) {
       this.failure = { error };
