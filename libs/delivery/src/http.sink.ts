@@ -100,7 +100,11 @@ export class HttpSink {
   readonly stats: HttpSinkStats = { batchesSent: 0, recordsSent: 0, attemptsFailed: 0, skippedDelivered: 0, deadLettered: 0 };
   private readonly open = new Map<string, Batch>();
   private readonly queue: Batch[] = [];
-  private readonly held = new Set<HeldMessage>();
+  /** The messages held, with their body's size. */
+  private readonly held = new Map<HeldMessage, number>();
+  /** Body bytes of the held messages. */
+  private heldBytes = 0;
+  private readonly roomListeners: Array<() => void> = [];
   /** Record ids in open or queued batches: a redelivery of one of them is not added twice. */
   private readonly heldIds = new Set<string>();
   private readonly senders = new Set<Promise<void>>();
@@ -114,9 +118,24 @@ export class HttpSink {
   constructor(private readonly deps: HttpSinkDeps) {
     this.delivered = new DayCollections(deps.db, HttpSink.deliveredCollection);
     this.heartbeat = setInterval(() => {
-      for (const m of this.held) m.working();
+      for (const m of this.held.keys()) m.working();
     }, Math.max(250, deps.settings.ackWaitMs / 3));
     this.heartbeat.unref();
+  }
+
+  /**
+   * Whether the sink holds as much as it should: two rounds of POSTs (`concurrency` × `maxBytes`,
+   * twice) of message bytes, open batches included. Its consumer takes no more until
+   * {@link onRoom}'s listeners are called, so a slow or unreachable collector leaves the backlog
+   * on the server, whatever the size of the records or the consumer's `max_ack_pending`.
+   */
+  get full(): boolean {
+    return this.heldBytes >= 2 * this.deps.settings.concurrency * this.deps.settings.maxBytes;
+  }
+
+  /** Calls `listener` whenever held messages were let go (acked, dead-lettered, handed back). */
+  onRoom(listener: () => void): void {
+    this.roomListeners.push(listener);
   }
 
   /** A {@link BatchHandler}: takes messages in and returns at once; they are settled when their batch is. */
@@ -180,8 +199,9 @@ export class HttpSink {
     const cutOff = setTimeout(() => this.cutOff.abort(), graceMs);
     await Promise.allSettled([...this.senders]);
     clearTimeout(cutOff);
-    for (const m of this.held) m.nak();
+    for (const m of this.held.keys()) m.nak();
     this.held.clear();
+    this.heldBytes = 0;
     this.heldIds.clear();
     this.open.clear();
     this.queue.length = 0;
@@ -202,7 +222,9 @@ export class HttpSink {
     }
     batch.items.push(item);
     batch.bytes += size;
-    this.held.add(item.m);
+    const bytes = item.m.data.byteLength;
+    this.held.set(item.m, bytes);
+    this.heldBytes += bytes;
     this.heldIds.add(item.recordId);
     if (batch.items.length >= this.deps.settings.maxRecords || batch.bytes >= this.deps.settings.maxBytes) this.close(batch);
   }
@@ -317,9 +339,10 @@ export class HttpSink {
     }
     for (const { m, recordId } of batch.items) {
       m.ack();
-      this.held.delete(m);
+      this.letGo(m);
       this.heldIds.delete(recordId);
     }
+    this.roomMade();
     this.stats.batchesSent += 1;
     this.stats.recordsSent += batch.items.length;
     deliveryMetrics.sinkDelivered(batch.api, batch.items.length);
@@ -327,7 +350,7 @@ export class HttpSink {
 
   private async toDeadLetter(messages: readonly HeldMessage[], reason: 'PoisonMessage', message: string): Promise<void> {
     for (const m of messages) {
-      this.held.delete(m);
+      this.letGo(m);
       try {
         await deadLetter(this.deps.js, m, HTTP_SINK_DURABLE, reason, message);
         this.stats.deadLettered += 1;
@@ -337,6 +360,16 @@ export class HttpSink {
       }
     }
     this.deps.logger.error({ records: messages.length, reason: message }, 'output records dead-lettered by the HTTP sink');
+    this.roomMade();
+  }
+
+  private letGo(m: HeldMessage): void {
+    this.heldBytes -= this.held.get(m) ?? 0;
+    this.held.delete(m);
+  }
+
+  private roomMade(): void {
+    if (!this.full) for (const listener of this.roomListeners) listener();
   }
 }
 

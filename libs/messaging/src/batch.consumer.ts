@@ -19,6 +19,12 @@ export interface BatchConsumerOptions {
    * slot (JetStream then redelivers them); default four ack waits, at least a minute.
    */
   readonly batchTimeoutMs?: number;
+  /**
+   * For a handler that keeps messages after it returns and settles them later (a sink batching
+   * for a slow collector): true while it holds as much as it should. No pull then until
+   * {@link BatchConsumer.resume}; the backlog stays on the server.
+   */
+  readonly full?: () => boolean;
 }
 
 /** Handles one batch; settles (ack, nak, term) every message itself, and never throws for one message. */
@@ -90,10 +96,15 @@ export class BatchConsumer {
     }
   }
 
+  /** Tells a consumer paused by {@link BatchConsumerOptions.full} to look again. */
+  resume(): void {
+    this.wake?.();
+  }
+
   /** Pulls as many messages as there is room for, each pull open until they came or 5 s passed. */
   private async pull(consumer: Consumer): Promise<void> {
     while (!this.stopping) {
-      const room = this.capacity - this.buffer.length - this.running;
+      const room = this.options.full?.() ? 0 : this.capacity - this.buffer.length - this.running;
       if (room <= 0) {
         await new Promise<void>((resolve) => (this.wake = resolve));
         continue;

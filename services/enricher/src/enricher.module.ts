@@ -148,6 +148,13 @@ export class RawEnricherService implements OnApplicationBootstrap, OnModuleDestr
   }
 }
 
+/** What a sink gives its consumer: its handler and, for a sink that holds messages after taking them, when it holds enough. */
+interface SinkIntake {
+  readonly handle: BatchHandler;
+  readonly full?: () => boolean;
+  readonly onRoom?: (listener: () => void) => void;
+}
+
 /** A durable consumer of every output record on `S1C_DATA`, for one sink. */
 class SinkConsumer {
   private readonly consumer: BatchConsumer;
@@ -157,15 +164,16 @@ class SinkConsumer {
     private readonly config: EnricherConfig,
     private readonly durable: string,
     private readonly description: string,
-    handle: BatchHandler,
+    sink: SinkIntake,
     logger: Logger,
   ) {
     this.consumer = new BatchConsumer(
       connections.js,
-      { stream: STREAMS.data.name, durable, batchSize: 1000, concurrency: 1, ackWaitMs: config.S1C_SINK_ACK_WAIT },
-      handle,
+      { stream: STREAMS.data.name, durable, batchSize: 1000, concurrency: 1, ackWaitMs: config.S1C_SINK_ACK_WAIT, ...(sink.full ? { full: sink.full } : {}) },
+      sink.handle,
       logger,
     );
+    sink.onRoom?.(() => this.consumer.resume());
   }
 
   async start(): Promise<void> {
@@ -219,7 +227,10 @@ export class HttpSinkService implements OnApplicationBootstrap, OnModuleDestroy,
         ackWaitMs: config.S1C_SINK_ACK_WAIT,
       },
     });
-    this.consumer = new SinkConsumer(connections, config, HTTP_SINK_DURABLE, 'HTTP sink: output records to the HTTP collector', this.sink.handle, logger);
+    this.consumer = new SinkConsumer(connections, config, HTTP_SINK_DURABLE, 'HTTP sink: output records to the HTTP collector',
+      { handle: this.sink.handle, full: () => this.sink.full, onRoom: (listener) => this.sink.onRoom(listener) },
+      logger,
+    );
   }
 
   onApplicationBootstrap(): Promise<void> {
@@ -248,7 +259,7 @@ export class FileSinkService implements OnApplicationBootstrap, OnModuleDestroy 
     @Inject(RUNTIME.logger) logger: Logger,
   ) {
     this.sink = new FileSink(connections.js, { dir: config.S1C_SINK_FILE_DIR!, maxBytes: config.S1C_SINK_FILE_MAX_BYTES, format: config.S1C_SINK_FILE_FORMAT }, logger);
-    this.consumer = new SinkConsumer(connections, config, FILE_SINK_DURABLE, 'file sink: output records to NDJSON files', this.sink.handle, logger);
+    this.consumer = new SinkConsumer(connections, config, FILE_SINK_DURABLE, 'file sink: output records to NDJSON files', { handle: this.sink.handle }, logger);
   }
 
   onApplicationBootstrap(): Promise<void> {

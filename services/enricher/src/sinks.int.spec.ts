@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deliveryStreamId, HttpSink, parseSumoFields } from '@s1c/delivery';
+import { deliveryStreamId, HTTP_SINK_DURABLE, HttpSink, parseSumoFields } from '@s1c/delivery';
 import { createEnricherWorld, createSource, eventually, publishRaw, readStream, sourceConfig, type EnricherWorld } from './testing/enricher.harness';
 
 interface Received {
@@ -167,6 +167,44 @@ describe('HTTP sink', () => {
     await receiver.stop();
     await runtime.close();
   }, 150_000);
+
+  it('while the collector is down, holds two rounds of POSTs and one pull: the backlog waits on the server, then every record goes once', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    receiver.fate = () => 503;
+    // Two rounds of one 16 KiB POST: ~45 records. The consumer allows 20,000 unacknowledged.
+    const runtime = await world.start({
+      S1C_SINK_HTTP_URL: receiver.url,
+      S1C_SINK_BATCH_BYTES: '16384',
+      S1C_SINK_HTTP_CONCURRENCY: '1',
+      S1C_SINK_RETRY_INITIAL: '200ms',
+      S1C_SINK_RETRY_MAX: '500ms',
+    });
+    const version = await createSource(world, 'held', sourceConfig({ name: 'Held' }));
+    const TOTAL = 6000;
+    const PER_BATCH = 200;
+    for (let first = 0; first < TOTAL; first += PER_BATCH) {
+      const more = Array.from({ length: PER_BATCH - 1 }, (_, k) => ({ recordId: `held:activities:${first + k + 1}`, body: activity('held', first + k + 1) }));
+      await publishRaw(world, { sourceId: 'held', api: 'activities', recordId: `held:activities:${first}`, sourceVersion: version, body: activity('held', first), more });
+    }
+    await eventually(() => runtime.enricher.stats.published >= TOTAL, 30_000, 'every record enriched');
+    await eventually(() => receiver.requests > 3, 10_000, 'failing POSTs');
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // The sink holds what it sends next and at most one pull (2,000 messages) more; the rest stays
+    // on the server. (Before, it took everything up to the consumer's max_ack_pending.)
+    const held = await world.jsm.consumers.info(STREAMS.data.name, HTTP_SINK_DURABLE);
+    expect(held.num_ack_pending).toBeLessThanOrEqual(2_100);
+    expect(held.num_pending).toBeGreaterThanOrEqual(TOTAL - 2_100);
+    // The collector comes back: the sink takes the rest as it lets batches go, each record once.
+    receiver.fate = () => 'ok';
+    await eventually(() => receiver.accepted.reduce((n, b) => n + b.lines.length, 0) >= TOTAL, 60_000, 'every record at the receiver');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const lines = receiver.accepted.flatMap((b) => b.lines);
+    expect(lines.length).toBe(TOTAL);
+    expect(new Set(lines).size).toBe(TOTAL);
+    await receiver.stop();
+    await runtime.close();
+  }, 120_000);
 
   it('does not resend a batch the collector accepted when the sink crashed before acking it', async () => {
     const receiver = new Receiver();
