@@ -100,7 +100,7 @@ export const MEANINGS = {
   S1C_SINK_RETRY_INITIAL: 'First delay after a failed POST; doubles per attempt, with jitter.',
   S1C_SINK_RETRY_MAX: 'Longest delay between two attempts of a batch (a `Retry-After` may ask for more, up to `S1C_RETRY_WINDOW`).',
   S1C_SINK_ACK_WAIT: "How long the server waits for the sinks' acks; held messages are kept alive.",
-  S1C_SINK_MAX_ACK_PENDING: 'Server-side cap on unacknowledged output messages of a sink, across its replicas; at least `S1C_SINK_BATCH_RECORDS`. The HTTP sink also stops taking messages while it holds 2 × `S1C_SINK_HTTP_CONCURRENCY` × `S1C_SINK_BATCH_BYTES` of them (plus one pull of at most 2,000), so with a slow or unreachable collector the backlog waits in `S1C_DATA`, not in memory.',
+  S1C_SINK_MAX_ACK_PENDING: 'Server-side cap on unacknowledged output messages of a sink, across its replicas; at least `S1C_SINK_BATCH_RECORDS`. The HTTP sink also stops taking messages while it holds 3 × `S1C_SINK_HTTP_CONCURRENCY` × `S1C_SINK_BATCH_BYTES` of them (plus one pull of at most 2,000), so with a slow or unreachable collector the backlog waits in `S1C_DATA`, not in memory.',
   S1C_SINK_FILE_DIR: 'Directory of the file sink (NDJSON per source and API); the file sink runs only when this is set. In compose: a path under `/data/output` (the `enricher-output` volume).',
   S1C_SINK_FILE_MAX_BYTES: 'A file-sink file is rotated once it would grow beyond this many bytes.',
   S1C_SINK_FILE_FORMAT: 'What a file-sink line holds: `record`, the output record (`id`, `sourceId`, `collectorId`, `api`, `metadata` with the SIEM fields, `fetchedAt`, and the S1 object under `event`), for a log shipper to route and map; `event`, the bare S1 object.',

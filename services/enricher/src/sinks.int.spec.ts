@@ -168,14 +168,14 @@ describe('HTTP sink', () => {
     await runtime.close();
   }, 150_000);
 
-  it('while the collector is down, holds two rounds of POSTs and one pull: the backlog waits on the server, then every record goes once', async () => {
+  it('while the collector is down, holds three rounds of POSTs and one pull: the backlog waits on the server, then every record goes once', async () => {
     const receiver = new Receiver();
     await receiver.start();
     receiver.fate = () => 503;
-    // Two rounds of one 16 KiB POST: ~45 records. The consumer allows 20,000 unacknowledged.
+    // Three rounds of one 8 KiB POST: ~40 records. The consumer allows 20,000 unacknowledged.
     const runtime = await world.start({
       S1C_SINK_HTTP_URL: receiver.url,
-      S1C_SINK_BATCH_BYTES: '16384',
+      S1C_SINK_BATCH_BYTES: '8192',
       S1C_SINK_HTTP_CONCURRENCY: '1',
       S1C_SINK_RETRY_INITIAL: '200ms',
       S1C_SINK_RETRY_MAX: '500ms',
