@@ -67,23 +67,6 @@ describe('DeliveredSet', () => {
     expect(commands).toContain('find');
   });
 
-  it('keeps in memory only the claims it is asked to remember (a backfill does not push out the live polls)', async () => {
-    // Given a live poll's records (remembered) and a backfill's (not), both in done batches,
-    const delivered = new DeliveredSet(db, 'remember');
-    await delivered.claim(DAY, ids('live', 20), batch('live'), true);
-    await delivered.claim(DAY, ids('backfill', 20), batch('backfill'), false);
-    await delivered.markDone(batch('live'));
-    await delivered.markDone(batch('backfill'));
-    // a repeat of the live poll's costs the claim's insert alone,
-    commands = [];
-    expect(count(await delivered.claim(DAY, ids('live', 20), batch('next')), 'delivered')).toBe(20);
-    expect(commands).toEqual(['insert']);
-    // and a repeat of the backfill's is read from the store, with the same answer.
-    commands = [];
-    expect(count(await delivered.claim(DAY, ids('backfill', 20), batch('replay')), 'delivered')).toBe(20);
-    expect(commands).toContain('find');
-  });
-
   it('a record published again after an interrupted attempt counts as delivered once that batch is done', async () => {
     for (const n of [3, 50]) {
       commands = [];

@@ -13,8 +13,7 @@ const ONE_BY_ONE = 20;
 /**
  * Records whose claiming batch this process knows (~150 bytes each): a live poll's overlap with the
  * previous one brings a few of them again every interval, and a lookup of their claims is a scan of
- * the day's collection on FerretDB, whose cost grows all day. Only records that are likely to come
- * again are kept (see {@link DeliveredSet.claim}'s `remember`): a backfill's would push them out.
+ * the day's collection on FerretDB, whose cost grows all day.
  */
 const OWNERS_KEPT = 100_000;
 /** Batch ids known to be done (~100 bytes each). */
@@ -164,15 +163,12 @@ export class DeliveredSet {
    * Claims `recordIds` (distinct, all of records of `day`) for `batch`. Returns, per id, `claimed`
    * (new: publish it), `delivered` (published before: skip) or `unfinished` (an earlier attempt
    * did not finish: publish again under the same message id, and pass it to {@link markDone}).
-   * `remember`: keep the new claims' batch in memory, for records that are likely to come again
-   * (a live poll's, which the next poll's overlap repeats); a repeat of one that is not kept costs
-   * a lookup, as after a restart.
    *
    * Duplicates cost a few round trips however many there are: after an outage or a crash a batch
    * can hold hundreds, and one lookup each (a scan each on FerretDB) made such a batch outlast its
    * time limit, be redelivered and start over, for ever.
    */
-  async claim(day: string, recordIds: readonly string[], batch: string, remember = true): Promise<Map<string, ClaimResult>> {
+  async claim(day: string, recordIds: readonly string[], batch: string): Promise<Map<string, ClaimResult>> {
     const results = new Map<string, ClaimResult>();
     if (recordIds.length === 0) return results;
     const claims = this.claims.of(day);
@@ -191,10 +187,8 @@ export class DeliveredSet {
       }
     }
     for (const id of recordIds) results.set(id, 'claimed');
-    if (remember) {
-      const duplicated = new Set(duplicates);
-      for (const id of recordIds) if (!duplicated.has(id)) this.owners.set(ownerKey(day, id), batch);
-    }
+    const duplicated = new Set(duplicates);
+    for (const id of recordIds) if (!duplicated.has(id)) this.owners.set(ownerKey(day, id), batch);
     // Duplicates whose claiming batch is known here and done need no lookup.
     const unknown = duplicates.filter((id) => {
       const owner = this.owners.get(ownerKey(day, id));

@@ -1,5 +1,5 @@
 import { RAW_BATCH_HEADERS } from '@s1c/contracts';
-import { SOURCE_APIS, siemEventId, type Lane, type SourceApi } from '@s1c/domain';
+import { SOURCE_APIS, siemEventId, type SourceApi } from '@s1c/domain';
 import type { Logger } from '@s1c/logger';
 import { ByteSlab, deadLetter, HeaderBlock, isHeaderValue, nakDelayFor, subjects, type PipelinedPublisher } from '@s1c/messaging';
 import { MalformedBodyError, parseListBody, splitListBody, type ParsedList } from '@s1c/s1-client';
@@ -34,8 +34,6 @@ interface RawBatch {
   readonly fetchedAt: string;
   /** The UTC day (`YYYY-MM-DD`) of every record of the batch: where the delivered set keeps them. */
   readonly day: string;
-  /** A live poll's: the next poll's overlap brings some of its records again. */
-  readonly live: boolean;
   records: readonly RawRecord[];
 }
 
@@ -159,15 +157,14 @@ export class RawEnricher {
       }
     }
     const claimId = DeliveredSet.batchId(clock());
-    const groups = new Map<string, { day: string; live: boolean; ids: string[] }>();
+    const byDay = new Map<string, string[]>();
     for (const r of first.values()) {
-      const key = `${r.batch.day} ${r.batch.live}`;
-      const group = groups.get(key);
-      if (group) group.ids.push(r.recordId);
-      else groups.set(key, { day: r.batch.day, live: r.batch.live, ids: [r.recordId] });
+      const ids = byDay.get(r.batch.day);
+      if (ids) ids.push(r.recordId);
+      else byDay.set(r.batch.day, [r.recordId]);
     }
     const claims = new Map<string, ClaimResult>();
-    for (const found of await Promise.all([...groups.values()].map((g) => delivered.claim(g.day, g.ids, claimId, g.live)))) {
+    for (const found of await Promise.all([...byDay].map(([day, ids]) => delivered.claim(day, ids, claimId)))) {
       for (const [id, result] of found) claims.set(id, result);
     }
     const toPublish: RawRecord[] = [];
@@ -247,8 +244,7 @@ function parseRawBatch(m: JsMsg): RawBatch {
   if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string' && id !== '' && isHeaderValue(id))) {
     throw new Poison(`header ${RAW_BATCH_HEADERS.recordIds} is not an array of record ids`);
   }
-  const live = m.headers?.get(RAW_BATCH_HEADERS.lane) === ('live' satisfies Lane);
-  const batch: RawBatch = { m, sourceId, collectorId, api: api as SourceApi, sourceVersion: Number(version), fetchedAt, day, live, records: [] };
+  const batch: RawBatch = { m, sourceId, collectorId, api: api as SourceApi, sourceVersion: Number(version), fetchedAt, day, records: [] };
   const lengths = m.headers?.get(RAW_BATCH_HEADERS.recordLengths);
   const eventIds = m.headers?.get(RAW_BATCH_HEADERS.recordEventIds);
   const records = lengths && eventIds ? cutRecords(m.data, ids.length, lengths, eventIds) : parseRecords(m.data, api as SourceApi);
