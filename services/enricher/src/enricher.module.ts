@@ -227,8 +227,13 @@ export class HttpSinkService implements OnApplicationBootstrap, OnModuleDestroy,
         ackWaitMs: config.S1C_SINK_ACK_WAIT,
       },
     });
-    this.consumer = new SinkConsumer(connections, config, HTTP_SINK_DURABLE, 'HTTP sink: output records to the HTTP collector',
-      { handle: this.sink.handle, full: () => this.sink.full, onRoom: (listener) => this.sink.onRoom(listener) },
+    const sink = this.sink;
+    this.consumer = new SinkConsumer(
+      connections,
+      config,
+      HTTP_SINK_DURABLE,
+      'HTTP sink: output records to the HTTP collector',
+      { handle: sink.handle, full: () => sink.full, onRoom: (listener) => sink.onRoom(listener) },
       logger,
     );
   }
