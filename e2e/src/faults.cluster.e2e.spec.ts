@@ -55,13 +55,32 @@ async function expectEveryRecordOnce(): Promise<void> {
       return (info.state.subjects?.[subject()] ?? 0) >= expected.length ? true : undefined;
     },
     180_000,
-  );
+  ).catch(async (error: unknown) => {
+    throw new Error(`${String(error)}\n${await clusterState()}`);
+  });
   const data = await system.recordIds('S1C_DATA', subject());
   const duplicates = [...data.entries()].filter(([, n]) => n > 1);
   expect(duplicates.slice(0, 5), `${duplicates.length} duplicated record ids`).toEqual([]);
   const missing = expected.map((id) => `${sourceId}:activities:${id}`).filter((id) => !data.has(id));
   expect(missing.slice(0, 5), `${missing.length} records missing`).toEqual([]);
   expect(data.size).toBe(expected.length);
+}
+
+/** What the cluster says of the raw stream, the enricher's consumer and the data stream: for a failed wait. */
+async function clusterState(): Promise<string> {
+  try {
+    const jsm = await system.nc.jetstreamManager();
+    const raw = await jsm.streams.info('S1C_RAW');
+    const data = await jsm.streams.info('S1C_DATA', { subjects_filter: subject() });
+    const consumer = await jsm.consumers.info('S1C_RAW', 'enricher').catch((error: unknown) => String(error));
+    return JSON.stringify({
+      raw: { state: raw.state, cluster: raw.cluster },
+      data: { records: data.state.subjects?.[subject()] ?? 0, last_seq: data.state.last_seq, cluster: data.cluster },
+      enricher: typeof consumer === 'string' ? consumer : { delivered: consumer.delivered, ack_floor: consumer.ack_floor, num_pending: consumer.num_pending, num_ack_pending: consumer.num_ack_pending, num_waiting: consumer.num_waiting, cluster: consumer.cluster },
+    });
+  } catch (error) {
+    return `cluster state unavailable: ${String(error)}`;
+  }
 }
 
 /** Waits for `cycles` live polls of the source completed after the stream's version `after`. */

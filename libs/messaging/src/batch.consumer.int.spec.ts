@@ -3,6 +3,7 @@ import { serverUrls } from '@s1c/test-harness';
 import { AckPolicy, connect, nanos, type JsMsg, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchConsumer } from './batch.consumer';
+import { LostConsumerGuard } from './lost.consumer';
 import { silentLogger } from './logger.interface';
 
 const STREAM = 'BATCH_CONSUMER_TEST';
@@ -138,4 +139,57 @@ describe('BatchConsumer', () => {
     expect(handled.map(([id]) => id).sort()).toEqual(['0', '1', '2']);
     expect(handled.find(([id]) => id === '0')![1]).toBeGreaterThan(1);
   });
+});
+
+describe('BatchConsumer with a LostConsumerGuard', () => {
+  it('when the server loses the durable consumer, declares it again after its ack floor: nothing acked before comes again, everything after it is handled', async () => {
+    // Given a durable consumer whose first 20 messages were handled and acked, with a guard that has read that floor,
+    const jsm = await nc.jetstreamManager();
+    const declaration = { durable_name: 'lost', ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000), filter_subject: 'batch-consumer-test.lost.>' };
+    await jsm.consumers.add(STREAM, declaration);
+    const js = nc.jetstream();
+    const handled: number[] = [];
+    const errors: string[] = [];
+    const logger = { ...silentLogger, error: (_: object, msg?: string) => void errors.push(msg ?? '') };
+    const consumer = new BatchConsumer(
+      js,
+      { stream: STREAM, durable: 'lost', batchSize: 10, concurrency: 1, ackWaitMs: 30_000, lost: new LostConsumerGuard(jsm, STREAM, declaration, logger) },
+      async (messages: readonly JsMsg[]) => {
+        for (const m of messages) {
+          handled.push(Number(new TextDecoder().decode(m.data)));
+          m.ack();
+        }
+      },
+      silentLogger,
+    );
+    await consumer.start();
+    const publish = async (from: number, to: number) => {
+      for (let i = from; i < to; i++) await js.publish(`batch-consumer-test.lost.${i}`, new TextEncoder().encode(String(i)));
+    };
+    const until = async (done: () => boolean | Promise<boolean>, what: string) => {
+      const deadline = Date.now() + 30_000;
+      while (!(await done())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    try {
+      await publish(0, 20);
+      await until(async () => handled.length === 20 && (await jsm.consumers.info(STREAM, 'lost')).num_ack_pending === 0, 'the first 20 acked');
+      const floor = (await jsm.consumers.info(STREAM, 'lost')).ack_floor.stream_seq;
+      await new Promise((r) => setTimeout(r, 5_500));
+      // When the server loses it (deleted behind its back) and 10 more messages come,
+      await jsm.consumers.delete(STREAM, 'lost');
+      await publish(20, 30);
+      // Then the guard declares it again from the stream sequence after the floor, and the 10 are handled, the first 20 not again.
+      await until(() => handled.length >= 30, 'the next 10 handled');
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(handled).toEqual(Array.from({ length: 30 }, (_, i) => i));
+      const info = await jsm.consumers.info(STREAM, 'lost');
+      expect(info.config.opt_start_seq).toBe(floor + 1);
+      expect(errors.some((m) => m.includes('declared again'))).toBe(true);
+    } finally {
+      await consumer.stop(1000);
+    }
+  }, 60_000);
 });

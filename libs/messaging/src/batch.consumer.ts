@@ -1,5 +1,6 @@
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from 'nats';
 import type { LoggerLike } from './logger.interface';
+import type { LostConsumerGuard } from './lost.consumer';
 
 export interface BatchConsumerOptions {
   readonly stream: string;
@@ -25,6 +26,8 @@ export interface BatchConsumerOptions {
    * {@link BatchConsumer.resume}; the backlog stays on the server.
    */
   readonly full?: () => boolean;
+  /** Declares the consumer again if the server loses it: for a handler that checks every message against what it did. */
+  readonly lost?: LostConsumerGuard;
 }
 
 /** Handles one batch; settles (ack, nak, term) every message itself, and never throws for one message. */
@@ -71,6 +74,7 @@ export class BatchConsumer {
 
   async start(): Promise<void> {
     const consumer = await this.js.consumers.get(this.options.stream, this.options.durable);
+    this.options.lost?.watch(consumer);
     this.loop = this.pull(consumer);
     // A message waits in the buffer until a batch slot is free, which can take longer than the ack
     // wait when batches are slow. Without this the server redelivers it while the first copy still
@@ -86,6 +90,7 @@ export class BatchConsumer {
   async stop(timeoutMs: number): Promise<void> {
     this.stopping = true;
     clearInterval(this.bufferHeartbeat);
+    this.options.lost?.stop();
     this.fetch?.stop();
     this.wake?.();
     await this.loop;

@@ -61,6 +61,7 @@ export { CommandContext } from './command.context';
 export { JetStreamContext } from './jetstream.context';
 export { JETSTREAM_EXTRAS_KEY, JetStreamConsumer, type JetStreamConsumerOptions } from './jetstream-consumer.decorator';
 export { BatchConsumer, type BatchConsumerOptions, type BatchHandler } from './batch.consumer';
+export { isConsumerNotFound, LostConsumerGuard } from './lost.consumer';
 export { BoundedPull, type BoundedPullOptions } from './bounded.pull';
 export { DEAD_LETTER_HEADERS, deadLetter, type DeadLetterReason, type DeadLetterSource, type HeaderView } from './dead-letter';
 export { DEFAULT_NAK_DELAYS_MS, nakDelayFor } from './nak-delay.policy';

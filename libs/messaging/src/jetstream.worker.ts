@@ -4,6 +4,7 @@ import { isObservable, lastValueFrom, type Observable } from 'rxjs';
 import { JetStreamContext } from './jetstream.context';
 import { type JetStreamConsumerOptions } from './jetstream-consumer.decorator';
 import { type LoggerLike } from './logger.interface';
+import { type LostConsumerGuard } from './lost.consumer';
 import { deadLetter, type DeadLetterReason } from './dead-letter';
 import { HandlerFailure, PoisonMessageError, RetryableError } from './messaging.errors';
 import { nakDelayFor } from './nak-delay.policy';
@@ -54,17 +55,20 @@ export class JetStreamWorker {
     private readonly handler: MessageHandler,
     private readonly logger: LoggerLike,
     private readonly fetchExpiresMs: number,
+    private readonly lost?: LostConsumerGuard,
   ) {
     this.concurrency = Math.max(1, options.concurrency ?? 1);
   }
 
   start(): void {
+    this.lost?.watch(this.consumer);
     this.loop = this.run();
   }
 
   /** Stops fetching, then waits up to `timeoutMs` for the handlers in flight to finish and ack. */
   async stop(timeoutMs: number): Promise<void> {
     this.stopping = true;
+    this.lost?.stop();
     this.fetch?.stop();
     this.wake?.();
     await this.loop;

@@ -208,4 +208,21 @@ describe('NatsTransport JetStream consumers', () => {
     expect(handled.filter((d) => d.instance === 'a').length).toBeGreaterThan(0);
     expect(handled.filter((d) => d.instance === 'b').length).toBeGreaterThan(0);
   });
+
+  it('declares a durable consumer again when the server has lost it, and goes on handling its messages', async () => {
+    // Given the 'ok' consumer gone from the server behind both instances' backs, after its floor passed a message,
+    await publish('ok', { id: 'before-loss' }, 'before-loss');
+    await waitFor(async () => of('ok', 'before-loss').length === 1 && (await pendingOf('ok')) === 0, 5_000, 'the first one acked');
+    await sleep(5_500); // the guard has read the ack floor since
+    await jsm.consumers.delete(STREAM, 'ok');
+
+    // When a message comes,
+    await publish('ok', { id: 'after-loss' }, 'after-loss');
+
+    // Then the consumer is declared again (its checks run every 5 s) and the message handled once; the one acked before is not handled again.
+    await waitFor(() => of('ok', 'after-loss').length === 1, 20_000, 'the message after the loss handled');
+    await waitFor(async () => (await pendingOf('ok')) === 0, 5_000, 'its ack');
+    expect(of('ok', 'before-loss')).toHaveLength(1);
+    expect((await jsm.consumers.info(STREAM, 'ok')).config).toMatchObject({ durable_name: 'ok', ack_policy: 'explicit', max_deliver: 4 });
+  }, 40_000);
 });

@@ -4,6 +4,7 @@ import { isObservable, lastValueFrom, type Observable } from 'rxjs';
 import { CommandContext } from './command.context';
 import { JETSTREAM_EXTRAS_KEY, type JetStreamConsumerOptions } from './jetstream-consumer.decorator';
 import { JetStreamWorker } from './jetstream.worker';
+import { LostConsumerGuard } from './lost.consumer';
 import { encodeJson } from './json.codec';
 import { type LoggerLike, silentLogger } from './logger.interface';
 import { CommandError } from '@s1c/contracts';
@@ -215,11 +216,14 @@ export class NatsTransport extends Server<NatsTransportEvents, NatsTransportStat
       await declareStreams(jsm, streams, { logger: this.log, ...(this.options.streamReplicas !== undefined ? { replicas: this.options.streamReplicas } : {}) });
       const js: JetStreamClient = nc.jetstream();
       for (const [spec, handler] of consumers) {
-        const declared = await ensureConsumer(jsm, spec.stream, consumerDeclaration(spec));
+        const declaration = consumerDeclaration(spec);
+        const declared = await ensureConsumer(jsm, spec.stream, declaration);
         this.log.info({ stream: spec.stream, durable: spec.durable, action: declared.action }, 'jetstream consumer declared');
         const consumer = await js.consumers.get(spec.stream, spec.durable);
         const expires = Math.max(1000, this.options.fetchExpiresMs ?? 5000);
-        this.workers.push(new JetStreamWorker(consumer, js, spec, handler, this.log, expires));
+        // Handlers here take a message twice without harm (JetStream delivers at least once), and the fetchers' jobs are a work queue.
+        const lost = new LostConsumerGuard(jsm, spec.stream, declaration, this.log);
+        this.workers.push(new JetStreamWorker(consumer, js, spec, handler, this.log, expires, lost));
       }
     }
 

@@ -13,7 +13,7 @@ import {
 import { isSourceEvent, sourceDecider, type SourceEvent, type SourceState } from '@s1c/domain';
 import { FoldedStreams } from '@s1c/event-store';
 import type { Logger } from '@s1c/logger';
-import { BatchConsumer, declareStreams, ensureConsumer, ensureStream, PipelinedPublisher, STREAMS, subjects, type BatchHandler } from '@s1c/messaging';
+import { BatchConsumer, declareStreams, ensureConsumer, ensureStream, LostConsumerGuard, PipelinedPublisher, STREAMS, subjects, type BatchHandler, type ConsumerDeclaration } from '@s1c/messaging';
 import { RUNTIME, RuntimeModule, type RuntimeModuleOptions, type ServiceConnections } from '@s1c/runtime';
 import { nanos } from 'nats';
 import { DeliveredSet, DeliveryHealth, ENRICHER_DURABLE, FILE_SINK_DURABLE, FileSink, HTTP_SINK_DURABLE, HttpSink, RawEnricher, SourceDirectory } from '@s1c/delivery';
@@ -99,9 +99,10 @@ export class RawEnricherService implements OnApplicationBootstrap, OnModuleDestr
   readonly enricher: RawEnricher;
   private readonly publisher: PipelinedPublisher;
   private readonly consumer: BatchConsumer;
+  private readonly declaration: ConsumerDeclaration;
 
   constructor(
-    @Inject(RUNTIME.config) private readonly config: EnricherConfig,
+    @Inject(RUNTIME.config) config: EnricherConfig,
     @Inject(RUNTIME.connections) private readonly connections: ServiceConnections,
     @Inject(RUNTIME.logger) logger: Logger,
     @Inject(RUNTIME.clock) clock: () => Date,
@@ -110,6 +111,15 @@ export class RawEnricherService implements OnApplicationBootstrap, OnModuleDestr
   ) {
     this.publisher = new PipelinedPublisher(connections.nc);
     this.enricher = new RawEnricher({ js: connections.js, publisher: this.publisher, sources: sources.directory, delivered, logger, clock, maxDeliver: config.S1C_ENRICHER_MAX_DELIVER });
+    this.declaration = {
+      durable_name: ENRICHER_DURABLE,
+      filter_subject: subjects.every.raw,
+      ack_wait: nanos(config.S1C_ENRICHER_ACK_WAIT),
+      // One spare delivery, as the messaging transport does: a message whose last delivery had no outcome is dead-lettered then.
+      max_deliver: config.S1C_ENRICHER_MAX_DELIVER + 1,
+      max_ack_pending: config.S1C_ENRICHER_MAX_ACK_PENDING,
+      description: 'enricher: raw records to output records',
+    };
     this.consumer = new BatchConsumer(
       connections.js,
       {
@@ -118,6 +128,8 @@ export class RawEnricherService implements OnApplicationBootstrap, OnModuleDestr
         batchSize: config.S1C_ENRICHER_BATCH_SIZE,
         concurrency: config.S1C_ENRICHER_CONCURRENCY,
         ackWaitMs: config.S1C_ENRICHER_ACK_WAIT,
+        // Every record is claimed in the delivered set, first deliveries too: a consumer declared again from its ack floor repeats nothing.
+        lost: new LostConsumerGuard(connections.jsm, STREAMS.raw.name, this.declaration, logger),
       },
       this.enricher.handle,
       logger,
@@ -125,16 +137,7 @@ export class RawEnricherService implements OnApplicationBootstrap, OnModuleDestr
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const { config } = this;
-    await ensureConsumer(this.connections.jsm, STREAMS.raw.name, {
-      durable_name: ENRICHER_DURABLE,
-      filter_subject: subjects.every.raw,
-      ack_wait: nanos(config.S1C_ENRICHER_ACK_WAIT),
-      // One spare delivery, as the messaging transport does: a message whose last delivery had no outcome is dead-lettered then.
-      max_deliver: config.S1C_ENRICHER_MAX_DELIVER + 1,
-      max_ack_pending: config.S1C_ENRICHER_MAX_ACK_PENDING,
-      description: 'enricher: raw records to output records',
-    });
+    await ensureConsumer(this.connections.jsm, STREAMS.raw.name, this.declaration);
     await this.consumer.start();
   }
 
