@@ -1,5 +1,6 @@
 import { DeliverPolicy, NatsError, RetentionPolicy, type Consumer, type JetStreamManager } from 'nats';
 import type { LoggerLike } from './logger.interface';
+import { DeclarationConflictError } from './messaging.errors';
 import { ensureConsumer, type ConsumerDeclaration } from './stream.declarations';
 
 /** How often the consumer is asked after (its ack floor read, or found gone). */
@@ -98,8 +99,11 @@ export class LostConsumerGuard {
       const fromSeq = this.floor + 1;
       const declaration: ConsumerDeclaration =
         config.retention === RetentionPolicy.Workqueue ? this.declaration : { ...this.declaration, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq };
-      // Another replica of the service may have declared it again already: then this changes nothing.
-      const { action } = await ensureConsumer(this.jsm, this.stream, declaration);
+      // Another replica of the service may have declared it again already: from another floor, which the server will not change.
+      const { action } = await ensureConsumer(this.jsm, this.stream, declaration).catch((error: unknown) => {
+        if (error instanceof DeclarationConflictError) return { action: 'declared again by another reader' };
+        throw error;
+      });
       this.logger.error(
         { stream: this.stream, durable, action, ...(declaration.opt_start_seq ? { fromSeq } : {}) },
         'the server had lost this durable consumer: declared again (messages acked since its ack floor was last read come again)',
