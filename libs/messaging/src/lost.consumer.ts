@@ -35,6 +35,8 @@ export class LostConsumerGuard {
   private checking = false;
   /** When the consumer first went unanswered, since it last answered. */
   private unansweredSince: number | undefined;
+  /** True from finding the consumer gone (or deleting it) until it is declared again: each check tries. */
+  private gone = false;
 
   constructor(
     private readonly jsm: JetStreamManager,
@@ -61,8 +63,9 @@ export class LostConsumerGuard {
       const info = await consumer.info();
       this.floor = Math.max(this.floor, info.ack_floor.stream_seq);
       this.unansweredSince = undefined;
+      this.gone = false;
     } catch (error) {
-      if (isConsumerNotFound(error)) await this.declareAgain();
+      if (this.gone || isConsumerNotFound(error)) await this.declareAgain();
       else await this.unanswered(error);
     } finally {
       this.checking = false;
@@ -94,6 +97,7 @@ export class LostConsumerGuard {
 
   private async declareAgain(): Promise<void> {
     const durable = this.declaration.durable_name;
+    this.gone = true;
     try {
       const { config } = await this.jsm.streams.info(this.stream);
       const fromSeq = this.floor + 1;
@@ -104,6 +108,7 @@ export class LostConsumerGuard {
         if (error instanceof DeclarationConflictError) return { action: 'declared again by another reader' };
         throw error;
       });
+      this.gone = false;
       this.logger.error(
         { stream: this.stream, durable, action, ...(declaration.opt_start_seq ? { fromSeq } : {}) },
         'the server had lost this durable consumer: declared again (messages acked since its ack floor was last read come again)',
