@@ -192,4 +192,33 @@ describe('BatchConsumer with a LostConsumerGuard', () => {
       await consumer.stop(1000);
     }
   }, 60_000);
+
+  it('made to report only, leaves a lost consumer lost and says so', async () => {
+    // Given a reader whose guard only reports (a sink, which cannot take first deliveries twice),
+    const jsm = await nc.jetstreamManager();
+    const declaration = { durable_name: 'reported', ack_policy: AckPolicy.Explicit, filter_subject: 'batch-consumer-test.reported.>' };
+    await jsm.consumers.add(STREAM, declaration);
+    const errors: string[] = [];
+    const logger = { ...silentLogger, error: (_: object, msg?: string) => void errors.push(msg ?? '') };
+    const consumer = new BatchConsumer(
+      nc.jetstream(),
+      { stream: STREAM, durable: 'reported', batchSize: 10, concurrency: 1, ackWaitMs: 30_000, lost: new LostConsumerGuard(jsm, STREAM, declaration, logger, { declareAgain: false }) },
+      async (messages: readonly JsMsg[]) => {
+        for (const m of messages) m.ack();
+      },
+      silentLogger,
+    );
+    await consumer.start();
+    try {
+      // When the server loses its consumer,
+      await jsm.consumers.delete(STREAM, 'reported');
+      const deadline = Date.now() + 15_000;
+      while (!errors.some((m) => m.includes('declare it again by hand')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      // Then it says so, and does not declare it again.
+      expect(errors.filter((m) => m.includes('declare it again by hand'))).toHaveLength(1);
+      await expect(jsm.consumers.info(STREAM, 'reported')).rejects.toThrow(/consumer not found/);
+    } finally {
+      await consumer.stop(1000);
+    }
+  }, 30_000);
 });

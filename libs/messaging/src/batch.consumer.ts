@@ -26,7 +26,7 @@ export interface BatchConsumerOptions {
    * {@link BatchConsumer.resume}; the backlog stays on the server.
    */
   readonly full?: () => boolean;
-  /** Declares the consumer again if the server loses it: for a handler that checks every message against what it did. */
+  /** Declares the consumer again if the server loses it (for a handler that checks every message against what it did), or reports it. */
   readonly lost?: LostConsumerGuard;
 }
 

@@ -7,6 +7,8 @@ import { ensureConsumer, type ConsumerDeclaration } from './stream.declarations'
 const CHECK_INTERVAL_MS = 5_000;
 /** How long a consumer may go unanswered while its stream has a leader before it is taken for broken. */
 const LEADERLESS_MS = 30_000;
+/** How often a guard that only reports says again that the consumer is lost. */
+const REPORT_INTERVAL_MS = 60_000;
 /** JetStream's error code for "consumer not found". */
 const CONSUMER_NOT_FOUND = 10014;
 
@@ -27,7 +29,9 @@ export function isConsumerNotFound(error: unknown): boolean {
  * floor noted. The floor only rises, so every message not acked lies above it; the ones acked
  * since the last reading come again, as first deliveries. So a guard is for readers that check
  * every message against what they have done (the enricher's delivered set), or for a work queue
- * (acked messages have left the stream: its consumer is declared again as it was).
+ * (acked messages have left the stream: its consumer is declared again as it was). For any other
+ * reader, a guard made with `declareAgain: false` only says, once a minute at error level, that
+ * the consumer is lost and its reader waits.
  */
 export class LostConsumerGuard {
   private floor = 0;
@@ -37,12 +41,14 @@ export class LostConsumerGuard {
   private unansweredSince: number | undefined;
   /** True from finding the consumer gone (or deleting it) until it is declared again: each check tries. */
   private gone = false;
+  private reportedAt = 0;
 
   constructor(
     private readonly jsm: JetStreamManager,
     private readonly stream: string,
     private readonly declaration: ConsumerDeclaration,
     private readonly logger: LoggerLike,
+    private readonly options: { readonly declareAgain: boolean } = { declareAgain: true },
   ) {}
 
   /** Starts asking after `consumer`. */
@@ -81,6 +87,7 @@ export class LostConsumerGuard {
     try {
       const stream = await this.jsm.streams.info(this.stream);
       if (stream.cluster && !stream.cluster.leader) return;
+      if (!this.options.declareAgain) return this.report('has not answered for 30 s while its stream has a leader');
       this.logger.error(
         { stream: this.stream, durable, unansweredMs: now - this.unansweredSince, err: error },
         'the durable consumer has not answered while its stream has a leader: deleting it to declare it again',
@@ -96,6 +103,7 @@ export class LostConsumerGuard {
   }
 
   private async declareAgain(): Promise<void> {
+    if (!this.options.declareAgain) return this.report('is gone from the server');
     const durable = this.declaration.durable_name;
     this.gone = true;
     try {
@@ -116,5 +124,14 @@ export class LostConsumerGuard {
     } catch (error) {
       this.logger.warn({ stream: this.stream, durable, err: error }, 'declaring a lost durable consumer again failed: trying again at the next check');
     }
+  }
+
+  private report(what: string): void {
+    if (Date.now() - this.reportedAt < REPORT_INTERVAL_MS) return;
+    this.reportedAt = Date.now();
+    this.logger.error(
+      { stream: this.stream, durable: this.declaration.durable_name },
+      `the durable consumer ${what}: its reader waits; declare it again by hand (docs/OPERATIONS.md, "A durable consumer the server lost")`,
+    );
   }
 }

@@ -161,18 +161,28 @@ interface SinkIntake {
 /** A durable consumer of every output record on `S1C_DATA`, for one sink. */
 class SinkConsumer {
   private readonly consumer: BatchConsumer;
+  private readonly declaration: ConsumerDeclaration;
 
   constructor(
     private readonly connections: ServiceConnections,
-    private readonly config: EnricherConfig,
-    private readonly durable: string,
-    private readonly description: string,
+    config: EnricherConfig,
+    durable: string,
+    description: string,
     sink: SinkIntake,
     logger: Logger,
   ) {
+    this.declaration = {
+      durable_name: durable,
+      filter_subject: subjects.every.data,
+      ack_wait: nanos(config.S1C_SINK_ACK_WAIT),
+      max_ack_pending: config.S1C_SINK_MAX_ACK_PENDING,
+      description,
+    };
+    // A sink looks up redeliveries only: a consumer declared again from its ack floor could send records twice, so a lost one is only reported.
+    const lost = new LostConsumerGuard(connections.jsm, STREAMS.data.name, this.declaration, logger, { declareAgain: false });
     this.consumer = new BatchConsumer(
       connections.js,
-      { stream: STREAMS.data.name, durable, batchSize: 1000, concurrency: 1, ackWaitMs: config.S1C_SINK_ACK_WAIT, ...(sink.full ? { full: sink.full } : {}) },
+      { stream: STREAMS.data.name, durable, batchSize: 1000, concurrency: 1, ackWaitMs: config.S1C_SINK_ACK_WAIT, lost, ...(sink.full ? { full: sink.full } : {}) },
       sink.handle,
       logger,
     );
@@ -180,13 +190,7 @@ class SinkConsumer {
   }
 
   async start(): Promise<void> {
-    await ensureConsumer(this.connections.jsm, STREAMS.data.name, {
-      durable_name: this.durable,
-      filter_subject: subjects.every.data,
-      ack_wait: nanos(this.config.S1C_SINK_ACK_WAIT),
-      max_ack_pending: this.config.S1C_SINK_MAX_ACK_PENDING,
-      description: this.description,
-    });
+    await ensureConsumer(this.connections.jsm, STREAMS.data.name, this.declaration);
     await this.consumer.start();
   }
 
