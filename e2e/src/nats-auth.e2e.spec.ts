@@ -167,6 +167,14 @@ describe('the system on the shipped NATS configuration', () => {
     expect(impostor.output()).not.toContain(PASSWORDS['fetcher-activities']);
   });
 
+  it('lets a restarted enricher read the ids of the last output records, on its own user', async () => {
+    const first = running.find((p) => p.name === 'enricher')!;
+    await first.stop();
+    const again = Object.assign(startService('enricher', serviceEnv('enricher')), { name: 'enricher' });
+    running.push(again);
+    await again.waitForOutput(/"records":[1-9]\d*,"complete":true,"ms":\d+,"msg":"ids of the last output records read from S1C_DATA"/, 60_000);
+  });
+
   it('refuses the services nothing but creating streams they do not own (they wait for the owner)', () => {
     for (const process of running) {
       const refused = process.output().split('\n').filter((line) => line.includes('nats permission denied'));

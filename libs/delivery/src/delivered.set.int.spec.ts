@@ -87,6 +87,25 @@ describe('DeliveredSet', () => {
     }
   });
 
+  it('after a restart, a repeat of records the output stream held costs no lookup, and leaves markers that answer for them later', async () => {
+    // Given records claimed by a batch that published them and was never marked done (a crash),
+    // and a process started since, that knows them only from the output stream's tail,
+    await new DeliveredSet(db, 'output').claim(DAY, ids('o', 30), batch('crashed'));
+    const restarted = new DeliveredSet(db, 'output');
+    restarted.rememberOutput(ids('o', 30));
+    // when a live poll brings them again with new ones,
+    commands = [];
+    const results = await restarted.claim(DAY, [...ids('o', 30), ...ids('p', 3)], batch('poll'));
+    // then they are skipped (not published again) with the claim's insert alone,
+    expect(count(results, 'output')).toBe(30);
+    expect(count(results, 'claimed')).toBe(3);
+    expect(commands).toEqual(['insert']);
+    // and once that batch is marked done with them, a process that knows nothing finds them
+    // delivered in the store (without the markers: unfinished, and published again).
+    await restarted.markDone(batch('poll'), ids('o', 30).map((id) => ({ id, day: DAY })));
+    expect(count(await new DeliveredSet(db, 'output').claim(DAY, ids('o', 30), batch('later')), 'delivered')).toBe(30);
+  });
+
   it('a record whose claim stays unfinished is still published again by the next attempt', async () => {
     const delivered = new DeliveredSet(db, 'unfinished');
     await delivered.claim(DAY, ['u:agents:1'], batch('first'));

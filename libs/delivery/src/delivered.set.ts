@@ -31,8 +31,13 @@ interface MarkerDocument {
   _id: string;
 }
 
-/** What a claim attempt found for one record id. */
-export type ClaimResult = 'claimed' | 'delivered' | 'unfinished';
+/**
+ * What a claim attempt found for one record id: `claimed` (new: publish it), `delivered` (its
+ * claiming batch is done: skip it), `unfinished` (its claiming batch is not done: publish it again
+ * under the same message id) or `output` (the output stream held it when this process read its
+ * tail: skip it). Records `unfinished` or `output` go to {@link DeliveredSet.markDone}.
+ */
+export type ClaimResult = 'claimed' | 'delivered' | 'unfinished' | 'output';
 
 export interface DeliveredSetLogger {
   info(obj: object, msg: string): void;
@@ -144,6 +149,12 @@ export class DeliveredSet {
    * done is `delivered` without reading the store.
    */
   private readonly owners = new LruCache<string, string>(OWNERS_KEPT);
+  /**
+   * Record ids the output stream held when this process read its tail ({@link rememberOutput}),
+   * at start: what `owners` knew before a restart, so that the first repeats after it (each live
+   * poll's overlap) need no lookup either.
+   */
+  private readonly output = new LruCache<string, true>(OWNERS_KEPT);
   private readonly claims: DayCollections<ClaimDocument>;
   private readonly republished: DayCollections<MarkerDocument>;
   private readonly batches: DayCollections<MarkerDocument>;
@@ -159,10 +170,22 @@ export class DeliveredSet {
     return `${now.toISOString().slice(0, 10).replaceAll('-', '')}-${randomUUID()}`;
   }
 
+  /** How many record ids an output stream's tail may teach: as many as the owners kept. */
+  static readonly OUTPUT_KEPT = OWNERS_KEPT;
+
+  /**
+   * Record ids found in the output stream (their `Nats-Msg-Id`s): published, whichever batch
+   * claimed them. A duplicate among them is `output` without a lookup.
+   */
+  rememberOutput(recordIds: Iterable<string>): void {
+    for (const id of recordIds) this.output.set(id, true);
+  }
+
   /**
    * Claims `recordIds` (distinct, all of records of `day`) for `batch`. Returns, per id, `claimed`
-   * (new: publish it), `delivered` (published before: skip) or `unfinished` (an earlier attempt
-   * did not finish: publish again under the same message id, and pass it to {@link markDone}).
+   * (new: publish it), `delivered` (published before: skip), `output` (found in the output stream:
+   * skip, and pass it to {@link markDone}) or `unfinished` (an earlier attempt did not finish:
+   * publish again under the same message id, and pass it to {@link markDone}).
    *
    * Duplicates cost a few round trips however many there are: after an outage or a crash a batch
    * can hold hundreds, and one lookup each (a scan each on FerretDB) made such a batch outlast its
@@ -189,11 +212,14 @@ export class DeliveredSet {
     for (const id of recordIds) results.set(id, 'claimed');
     const duplicated = new Set(duplicates);
     for (const id of recordIds) if (!duplicated.has(id)) this.owners.set(ownerKey(day, id), batch);
-    // Duplicates whose claiming batch is known here and done need no lookup.
+    // Duplicates whose claiming batch is known here and done, or that the output stream held, need
+    // no lookup. The latter get a `_republished` marker from this batch: their claiming batch may
+    // never have been marked done.
     const unknown = duplicates.filter((id) => {
       const owner = this.owners.get(ownerKey(day, id));
-      if (owner === undefined || this.doneBatches.get(owner) === undefined) return true;
-      results.set(id, 'delivered');
+      if (owner !== undefined && this.doneBatches.get(owner) !== undefined) results.set(id, 'delivered');
+      else if (this.output.get(id) !== undefined) results.set(id, 'output');
+      else return true;
       return false;
     });
     if (unknown.length === 0) return results;
@@ -214,8 +240,9 @@ export class DeliveredSet {
   }
 
   /**
-   * Marks a batch done: every record it claimed has been published, and so have `republished`,
-   * the records it published again after an unfinished earlier claim. Idempotent.
+   * Marks a batch done: every record it claimed has been published, and so have `republished`:
+   * the records it published again after an unfinished earlier claim, and those it found in the
+   * output stream. Idempotent.
    */
   async markDone(batch: string, republished: ReadonlyArray<{ readonly id: string; readonly day: string }> = []): Promise<void> {
     const byDay = new Map<string, MarkerDocument[]>();

@@ -168,7 +168,12 @@ export class RawEnricher {
       for (const [id, result] of found) claims.set(id, result);
     }
     const toPublish: RawRecord[] = [];
-    for (const r of first.values()) if (claims.get(r.recordId) !== 'delivered') toPublish.push(r);
+    const vouched: Array<{ id: string; day: string }> = [];
+    for (const r of first.values()) {
+      const claim = claims.get(r.recordId);
+      if (claim === 'claimed' || claim === 'unfinished') toPublish.push(r);
+      if (claim === 'unfinished' || claim === 'output') vouched.push({ id: r.recordId, day: r.batch.day });
+    }
 
     await Promise.all(
       toPublish.map(async (r) => {
@@ -190,10 +195,7 @@ export class RawEnricher {
         await this.deps.publisher.publish(subjects.data(b.api, b.sourceId), body, r.recordId, h);
       }),
     );
-    await delivered.markDone(
-      claimId,
-      toPublish.filter((r) => claims.get(r.recordId) === 'unfinished').map((r) => ({ id: r.recordId, day: r.batch.day })),
-    );
+    await delivered.markDone(claimId, vouched);
     for (const b of tagged) b.m.ack();
     const skipped = first.size - toPublish.length + repeats;
     this.stats.published += toPublish.length;

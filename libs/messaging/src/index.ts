@@ -62,6 +62,7 @@ export { JetStreamContext } from './jetstream.context';
 export { JETSTREAM_EXTRAS_KEY, JetStreamConsumer, type JetStreamConsumerOptions } from './jetstream-consumer.decorator';
 export { BatchConsumer, type BatchConsumerOptions, type BatchHandler } from './batch.consumer';
 export { isConsumerNotFound, LostConsumerGuard } from './lost.consumer';
+export { recentMsgIds, type RecentMsgIds, type RecentMsgIdsOptions } from './recent.msg-ids';
 export { BoundedPull, type BoundedPullOptions } from './bounded.pull';
 export { DEAD_LETTER_HEADERS, deadLetter, type DeadLetterReason, type DeadLetterSource, type HeaderView } from './dead-letter';
 export { DEFAULT_NAK_DELAYS_MS, nakDelayFor } from './nak-delay.policy';

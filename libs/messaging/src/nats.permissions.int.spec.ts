@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPermissionViolation, NatsPermissionError } from './messaging.errors';
 import { connectNats, drainNats } from './nats.connection';
+import { recentMsgIds } from './recent.msg-ids';
 import { STREAMS, declareStreams, ensureConsumer, ensureStream } from './stream.declarations';
+import { subjects } from './subjects';
 
 const CONFIG = join(__dirname, '..', '..', '..', 'infra', 'nats', 'nats.conf');
 const USERS = ['registry', 'scheduler', 'fetcher-activities', 'fetcher-agents', 'fetcher-threats', 'fetcher-alerts', 'fetcher-groups', 'enricher', 'health', 'operator', 'gateway'] as const;
@@ -126,6 +128,8 @@ describe('infra/nats/nats.conf', () => {
     await nc.jetstream().publish('s1c.data.activities.src1', encoder.encode('{"id":"r1"}'), { msgID: 'r1' });
     for (const durable of ['sink-http', 'sink-file']) await ensureConsumer(jsm, STREAMS.data.name, { durable_name: durable });
     expect((await (await nc.jetstream().consumers.get(STREAMS.data.name, 'sink-file')).next({ expires: 5000 }))?.subject).toBe('s1c.data.activities.src1');
+    // At start it reads the last output records' ids (headers only).
+    expect((await recentMsgIds(nc.jetstream(), jsm, STREAMS.data.name, { filterSubject: subjects.every.data, max: 10, timeoutMs: 5000 })).ids).toEqual(['r1']);
 
     // The relayed events come through a filtered consumer (see the readers' test below), not a subscription.
     expect(await subscribeOutcome(nc, 's1c.evt.source.*.*')).toBe('refused');

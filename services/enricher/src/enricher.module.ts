@@ -13,7 +13,7 @@ import {
 import { isSourceEvent, sourceDecider, type SourceEvent, type SourceState } from '@s1c/domain';
 import { FoldedStreams } from '@s1c/event-store';
 import type { Logger } from '@s1c/logger';
-import { BatchConsumer, declareStreams, ensureConsumer, ensureStream, LostConsumerGuard, PipelinedPublisher, STREAMS, subjects, type BatchHandler, type ConsumerDeclaration } from '@s1c/messaging';
+import { BatchConsumer, declareStreams, ensureConsumer, ensureStream, LostConsumerGuard, PipelinedPublisher, recentMsgIds, STREAMS, subjects, type BatchHandler, type ConsumerDeclaration } from '@s1c/messaging';
 import { RUNTIME, RuntimeModule, type RuntimeModuleOptions, type ServiceConnections } from '@s1c/runtime';
 import { nanos } from 'nats';
 import { DeliveredSet, DeliveryHealth, ENRICHER_DURABLE, FILE_SINK_DURABLE, FileSink, HTTP_SINK_DURABLE, HttpSink, RawEnricher, SourceDirectory } from '@s1c/delivery';
@@ -24,6 +24,8 @@ import type { EnricherConfig } from './enricher.config';
  * deadline; what is still running then is redelivered.
  */
 const CONSUMER_STOP_TIMEOUT_MS = 5_000;
+/** How long the start may spend reading the last output records' ids (100,000 take about a second). */
+const LAST_OUTPUT_READ_TIMEOUT_MS = 20_000;
 /** Past versions of each source kept in memory, for records fetched before an update. */
 const SOURCE_VERSIONS_KEPT = 16;
 /** `() => number` in [0, 1): the jitter of the sink's backoff (tests set it). */
@@ -104,10 +106,10 @@ export class RawEnricherService implements OnApplicationBootstrap, OnModuleDestr
   constructor(
     @Inject(RUNTIME.config) config: EnricherConfig,
     @Inject(RUNTIME.connections) private readonly connections: ServiceConnections,
-    @Inject(RUNTIME.logger) logger: Logger,
+    @Inject(RUNTIME.logger) private readonly logger: Logger,
     @Inject(RUNTIME.clock) clock: () => Date,
     sources: EnricherSources,
-    delivered: DeliveredSet,
+    private readonly delivered: DeliveredSet,
   ) {
     this.publisher = new PipelinedPublisher(connections.nc);
     this.enricher = new RawEnricher({ js: connections.js, publisher: this.publisher, sources: sources.directory, delivered, logger, clock, maxDeliver: config.S1C_ENRICHER_MAX_DELIVER });
@@ -137,8 +139,29 @@ export class RawEnricherService implements OnApplicationBootstrap, OnModuleDestr
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    await this.readLastOutput();
     await ensureConsumer(this.connections.jsm, STREAMS.raw.name, this.declaration);
     await this.consumer.start();
+  }
+
+  /**
+   * Gives the delivered set the ids of the last output records: what it remembered before a
+   * restart, so that the repeats the first live polls after it bring (their overlap with the polls
+   * before) are skipped without a lookup, a scan of the day's claims on FerretDB each.
+   */
+  private async readLastOutput(): Promise<void> {
+    const started = Date.now();
+    try {
+      const { ids, complete } = await recentMsgIds(this.connections.js, this.connections.jsm, STREAMS.data.name, {
+        filterSubject: subjects.every.data,
+        max: DeliveredSet.OUTPUT_KEPT,
+        timeoutMs: LAST_OUTPUT_READ_TIMEOUT_MS,
+      });
+      this.delivered.rememberOutput(ids);
+      this.logger.info({ records: ids.length, complete, ms: Date.now() - started }, 'ids of the last output records read from S1C_DATA');
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not read the ids of the last output records from S1C_DATA; repeats are looked up in the store until the delivered set knows them');
+    }
   }
 
   onModuleDestroy(): Promise<void> {
