@@ -84,11 +84,12 @@ export class DayCollections<T extends { _id: string }> {
     return names.flatMap((n) => this.pattern.exec(n)?.[1] ?? []).sort().reverse();
   }
 
-  /** The documents with these ids in any day's collection, newest day first. */
-  async findAnywhere(ids: readonly string[]): Promise<T[]> {
+  /** The documents with these ids in the collection of any day (of `since`'s UTC day or later), newest day first. */
+  async findAnywhere(ids: readonly string[], since?: Date): Promise<T[]> {
     const found: T[] = [];
     let missing = [...ids];
-    for (const day of missing.length > 0 ? await this.days() : []) {
+    const first = since === undefined ? '' : since.toISOString().slice(0, 10).replaceAll('-', '');
+    for (const day of missing.length > 0 ? (await this.days()).filter((d) => d >= first) : []) {
       const docs = await findByIds(this.db.collection<T>(`${this.base}_${day}`), missing);
       found.push(...docs);
       const seen = new Set(docs.map((d) => d._id));

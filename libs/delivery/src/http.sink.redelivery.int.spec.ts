@@ -22,7 +22,7 @@ beforeAll(async () => {
   await jsm.streams.add({ name: STREAM, subjects: ['http-sink-redelivery-test.>'] });
   mongo = await MongoClient.connect(mongoUrl, { monitorCommands: true });
   mongo.on('commandStarted', (event: CommandStartedEvent) => {
-    if (event.commandName === 'find') commands.push(event.commandName);
+    if (event.commandName === 'find') commands.push(String(event.command.find));
   });
   db = mongo.db(uniqueDbName('sinkredelivery'));
 });
@@ -35,8 +35,8 @@ afterAll(async () => {
 });
 
 describe('HttpSink', () => {
-  it('skips 200 redelivered records it had already sent with one lookup, not one each', async () => {
-    // Given 200 output records the collector accepted before a crash lost their acks,
+  it('skips 190 of 200 redelivered records it had already sent with one lookup per day since the messages entered the stream, not one each', async () => {
+    // Given 200 output records, 190 of which the collector accepted before a crash lost their acks,
     const N = 200;
     const js = nc.jetstream();
     for (let i = 0; i < N; i++) {
@@ -52,11 +52,13 @@ describe('HttpSink', () => {
       h.set(DATA_RECORD_HEADERS.sourceVersion, '1');
       await js.publish('http-sink-redelivery-test.s', body, { headers: h });
     }
-    // Delivered over two days: the lookup of a redelivery reads every day's collection.
+    // delivered over two days (a crash around midnight), with older days of other records kept,
     const day = (daysAgo: number) => `${HttpSink.deliveredCollection}_${new Date(Date.now() - daysAgo * 86_400_000).toISOString().slice(0, 10).replaceAll('-', '')}`;
     const delivered = Array.from({ length: N }, (_, i) => ({ _id: `s:activities:${i}` as never }));
-    await db.collection(day(3)).insertMany(delivered.slice(0, N / 2));
-    await db.collection(day(0)).insertMany(delivered.slice(N / 2));
+    // all but the last 10 (never sent),
+    await db.collection(day(1)).insertMany(delivered.slice(0, N / 2));
+    await db.collection(day(0)).insertMany(delivered.slice(N / 2, N - 10));
+    for (const old of [2, 5, 20]) await db.collection(day(old)).insertOne({ _id: `old:activities:${old}` as never });
     const jsm = await nc.jetstreamManager();
     await jsm.consumers.add(STREAM, { durable_name: 'sink', ack_policy: AckPolicy.Explicit, ack_wait: nanos(1000) });
     const consumer = await js.consumers.get(STREAM, 'sink');
@@ -97,9 +99,10 @@ describe('HttpSink', () => {
     await sink.handle(redelivered);
     await sink.stop();
     // Then every one is skipped (acked unsent), after one query per day's collection: one per record
-    // (a scan each on FerretDB) took minutes after an outage.
-    expect(sink.stats.skippedDelivered).toBe(N);
+    // (a scan each on FerretDB) took minutes after an outage. The days before the messages entered
+    // the stream (less a day for the clocks) cannot hold them, and are not read.
+    expect(sink.stats.skippedDelivered).toBe(N - 10);
     expect(sink.stats.recordsSent).toBe(0);
-    expect(commands.length).toBeLessThanOrEqual(2);
+    expect(commands.sort()).toEqual([day(1), day(0)].sort());
   });
 });

@@ -77,6 +77,7 @@ const HEADERS_REMEMBERED = 4096;
 const HELD_ROUNDS = 3;
 /** How long a stop waits for POSTs in flight: well inside the service's shutdown deadline. */
 const IN_FLIGHT_GRACE_MS = 3_000;
+const DAY_MS = 86_400_000;
 
 /**
  * Delivers output records to an HTTP collector (a hosted log platform's HTTP source): batches of
@@ -152,9 +153,15 @@ export class HttpSink {
       return { m, headers: m.headers, redelivered: m.info.deliveryCount > 1 };
     });
     // Only a redelivery can have been sent already (a first delivery needs no lookup); the batch's
-    // are looked up together: after an outage there can be thousands, a scan each on FerretDB.
+    // are looked up together: after an outage there can be thousands, a scan each on FerretDB. A
+    // message was sent after it entered the stream, so only the days since then are read (a day
+    // earlier, for the clocks of the server and of this process): after a crash, today's and
+    // yesterday's collections, not every day of the retention.
     const redelivered = messages.filter((x) => x.redelivered).map((x) => x.headers?.get(DATA_RECORD_HEADERS.recordId) ?? '');
-    const sent = new Set((await this.delivered.findAnywhere([...new Set(redelivered.filter((id) => id !== ''))])).map((d) => d._id));
+    let oldest = Infinity;
+    for (const d of delivered) if (d.info.deliveryCount > 1) oldest = Math.min(oldest, d.info.timestampNanos / 1e6);
+    const since = oldest === Infinity ? undefined : new Date(oldest - DAY_MS);
+    const sent = new Set((await this.delivered.findAnywhere([...new Set(redelivered.filter((id) => id !== ''))], since)).map((d) => d._id));
     for (const { m, headers: h, redelivered: again } of messages) {
       const recordId = h?.get(DATA_RECORD_HEADERS.recordId) ?? '';
       const parsed = parseDataRecord(m.data, Number(h?.get(DATA_RECORD_HEADERS.eventOffset)));
