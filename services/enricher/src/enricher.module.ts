@@ -177,6 +177,11 @@ export class RawEnricherService implements OnApplicationBootstrap, OnModuleDestr
 /** What a sink gives its consumer: its handler and, for a sink that holds messages after taking them, when it holds enough. */
 interface SinkIntake {
   readonly handle: BatchHandler;
+  /**
+   * Whether its consumer is declared again, from its last ack floor, if the server lost it (the
+   * messages acked since the floor come again, as first deliveries): for an at-least-once sink.
+   */
+  readonly declareAgainWhenLost: boolean;
   readonly full?: () => boolean;
   readonly onRoom?: (listener: () => void) => void;
 }
@@ -201,8 +206,8 @@ class SinkConsumer {
       max_ack_pending: config.S1C_SINK_MAX_ACK_PENDING,
       description,
     };
-    // A sink looks up redeliveries only: a consumer declared again from its ack floor could send records twice, so a lost one is only reported.
-    const lost = new LostConsumerGuard(connections.jsm, STREAMS.data.name, this.declaration, logger, { declareAgain: false });
+    // The HTTP sink looks up redeliveries only: a consumer declared again from its ack floor could send records twice, so a lost one is only reported.
+    const lost = new LostConsumerGuard(connections.jsm, STREAMS.data.name, this.declaration, logger, { declareAgain: sink.declareAgainWhenLost });
     this.consumer = new BatchConsumer(
       connections.js,
       { stream: STREAMS.data.name, durable, batchSize: 1000, concurrency: 1, ackWaitMs: config.S1C_SINK_ACK_WAIT, lost, ...(sink.full ? { full: sink.full } : {}) },
@@ -263,7 +268,7 @@ export class HttpSinkService implements OnApplicationBootstrap, OnModuleDestroy,
       config,
       HTTP_SINK_DURABLE,
       'HTTP sink: output records to the HTTP collector',
-      { handle: sink.handle, full: () => sink.full, onRoom: (listener) => sink.onRoom(listener) },
+      { handle: sink.handle, full: () => sink.full, onRoom: (listener) => sink.onRoom(listener), declareAgainWhenLost: false },
       logger,
     );
   }
@@ -294,7 +299,7 @@ export class FileSinkService implements OnApplicationBootstrap, OnModuleDestroy 
     @Inject(RUNTIME.logger) logger: Logger,
   ) {
     this.sink = new FileSink(connections.js, { dir: config.S1C_SINK_FILE_DIR!, maxBytes: config.S1C_SINK_FILE_MAX_BYTES, format: config.S1C_SINK_FILE_FORMAT }, logger);
-    this.consumer = new SinkConsumer(connections, config, FILE_SINK_DURABLE, 'file sink: output records to NDJSON files', { handle: this.sink.handle }, logger);
+    this.consumer = new SinkConsumer(connections, config, FILE_SINK_DURABLE, 'file sink: output records to NDJSON files', { handle: this.sink.handle, declareAgainWhenLost: true }, logger);
   }
 
   onApplicationBootstrap(): Promise<void> {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deliveryStreamId, HTTP_SINK_DURABLE, HttpSink, parseSumoFields } from '@s1c/delivery';
+import { deliveryStreamId, FILE_SINK_DURABLE, HTTP_SINK_DURABLE, HttpSink, parseSumoFields } from '@s1c/delivery';
 import { createEnricherWorld, createSource, eventually, publishRaw, readStream, sourceConfig, type EnricherWorld } from './testing/enricher.harness';
 
 interface Received {
@@ -348,6 +348,28 @@ describe('file sink', () => {
         expect(lines[i]).toContain(`"event":${activity('files', n)}`);
         expect(lines[i]!.endsWith(`"event":${activity('files', n)}}`)).toBe(true);
       }
+      await runtime.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('declares its consumer again when the server has lost it, and writes what comes after (at least once)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 's1c-file-sink-'));
+    try {
+      const runtime = await world.start({ S1C_SINK_FILE_DIR: dir });
+      const version = await createSource(world, 'lostfile', sourceConfig());
+      const publish = async (from: number, to: number) => {
+        for (let i = from; i < to; i++) await publishRaw(world, { sourceId: 'lostfile', api: 'activities', recordId: `lostfile:activities:${i}`, sourceVersion: version, body: activity('lostfile', i) });
+      };
+      await publish(0, 5);
+      await eventually(async () => (await linesOf(dir, 'lostfile', 'activities')).lines.length >= 5, 20_000, 'the first lines on disk');
+      // The server loses the consumer (nats-server 2.9.10 on a cluster does, see docs/OPERATIONS.md).
+      await world.jsm.consumers.delete(STREAMS.data.name, FILE_SINK_DURABLE);
+      await publish(5, 10);
+      const ids = async () => new Set((await linesOf(dir, 'lostfile', 'activities')).lines.map((line) => (JSON.parse(line) as { id: string }).id));
+      await eventually(async () => (await ids()).size >= 10, 30_000, 'the lines after the loss on disk');
+      expect([...(await ids())].sort()).toEqual(Array.from({ length: 10 }, (_, i) => `lostfile:activities:${i}`).sort());
       await runtime.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
