@@ -85,7 +85,33 @@ async function clusterState(): Promise<string> {
 
 /** Waits for `cycles` live polls of the source completed after the stream's version `after`. */
 async function liveCycles(cycles: number, after: number): Promise<void> {
-  await eventually(`${cycles} live cycles`, async () => ((await system.laneFinished(sourceId, 'activities', 'live', cycles, after)) ? true : undefined), 120_000);
+  await eventually(`${cycles} live cycles`, async () => ((await system.laneFinished(sourceId, 'activities', 'live', cycles, after)) ? true : undefined), 120_000).catch(
+    async (error: unknown) => {
+      throw new Error(`${String(error)}\n${await liveState(after)}`);
+    },
+  );
+}
+
+/** The collection's events since `after`, the jobs' stream and consumer, and the services' last warnings and errors: for a failed wait. */
+async function liveState(after: number): Promise<string> {
+  const lines: string[] = [];
+  try {
+    const events = (await system.stream(`collection-${sourceId}-activities`)).filter((e) => e.version > after);
+    lines.push(`collection events since version ${after}: ${JSON.stringify(events.map((e) => ({ v: e.version, type: e.type, lane: e.data?.lane, at: e.time })))}`);
+    const jsm = await system.nc.jetstreamManager();
+    const jobs = await jsm.streams.info('S1C_JOBS');
+    const consumer = await jsm.consumers.info('S1C_JOBS', 'fetcher-activities').catch((e: unknown) => String(e));
+    lines.push(`S1C_JOBS: ${JSON.stringify({ state: jobs.state, cluster: jobs.cluster })}; fetcher-activities: ${typeof consumer === 'string' ? consumer : JSON.stringify({ delivered: consumer.delivered, ack_floor: consumer.ack_floor, num_pending: consumer.num_pending, num_ack_pending: consumer.num_ack_pending, num_waiting: consumer.num_waiting, cluster: consumer.cluster })}`);
+    const relayed = await jsm.streams.info('S1C_EVENTS');
+    lines.push(`S1C_EVENTS: ${JSON.stringify({ last_seq: relayed.state.last_seq, cluster: relayed.cluster })}`);
+  } catch (error) {
+    lines.push(`state unavailable: ${String(error)}`);
+  }
+  for (const instance of system.instances()) {
+    const loud = system.outputOf(instance).split('\n').filter((line) => /"level":(40|50|60)/.test(line));
+    if (loud.length > 0) lines.push(`${instance}, last warnings and errors:\n  ${loud.slice(-8).map((l) => l.slice(0, 400)).join('\n  ')}`);
+  }
+  return lines.join('\n');
 }
 
 async function collectionVersion(): Promise<number> {
