@@ -108,7 +108,7 @@ async function liveState(after: number): Promise<string> {
     lines.push(`state unavailable: ${String(error)}`);
   }
   for (const instance of system.instances()) {
-    const loud = system.outputOf(instance).split('\n').filter((line) => /"level":(40|50|60)/.test(line));
+    const loud = system.outputOf(instance).split('\n').filter((line) => /"level":"(warn|error|fatal)"/.test(line));
     if (loud.length > 0) lines.push(`${instance}, last warnings and errors:\n  ${loud.slice(-8).map((l) => l.slice(0, 400)).join('\n  ')}`);
   }
   return lines.join('\n');
