@@ -44,6 +44,14 @@ describe('recentMsgIds', () => {
     expect(await recentMsgIds(nc.jetstream(), jsm, await streamWith(0), { filterSubject: '>', max: 1_000, timeoutMs: 10_000 })).toEqual({ ids: [], complete: true });
   });
 
+  it('says when the time ran out before the last message, and deletes its consumer all the same', async () => {
+    const stream = await streamWith(2_500);
+    const { ids, complete } = await recentMsgIds(nc.jetstream(), jsm, stream, { filterSubject: `${stream}.>`, max: 2_500, timeoutMs: 0 });
+    expect(complete).toBe(false);
+    expect(ids.length).toBeLessThan(2_500);
+    expect((await jsm.consumers.list(stream).next()).length).toBe(0);
+  });
+
   it('skips messages without an id and fails for a stream that does not exist', async () => {
     const stream = await streamWith(3);
     await nc.jetstream().publish(`${stream}.a`, encoder.encode('no id'), { headers: headers() });
