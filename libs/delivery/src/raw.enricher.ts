@@ -67,7 +67,8 @@ const VERSION = /^[1-9]\d{0,14}$/;
  * 4. publish `{"id","sourceId","collectorId","api","metadata","fetchedAt","event"}` to
  *    `s1c.data.<api>.<sourceId>` with `Nats-Msg-Id` = record id, the metadata from the source's
  *    configuration at the batch's `S1c-Source-Version`;
- * 5. mark the claim done (and the records it published again after an unfinished claim), then ack.
+ * 5. mark the claim done (and the records it published again after an unfinished claim, or skipped
+ *    as found in the output stream), then ack.
  * A failure of MongoDB or NATS naks the raw batches with the usual delay curve.
  */
 export class RawEnricher {
@@ -171,7 +172,7 @@ export class RawEnricher {
     const vouched: Array<{ id: string; day: string }> = [];
     for (const r of first.values()) {
       const claim = claims.get(r.recordId);
-      if (claim === 'claimed' || claim === 'unfinished') toPublish.push(r);
+      if (claim !== 'delivered' && claim !== 'output') toPublish.push(r);
       if (claim === 'unfinished' || claim === 'output') vouched.push({ id: r.recordId, day: r.batch.day });
     }
 
