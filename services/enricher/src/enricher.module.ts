@@ -206,7 +206,6 @@ class SinkConsumer {
       max_ack_pending: config.S1C_SINK_MAX_ACK_PENDING,
       description,
     };
-    // The HTTP sink looks up redeliveries only: a consumer declared again from its ack floor could send records twice, so a lost one is only reported.
     const lost = new LostConsumerGuard(connections.jsm, STREAMS.data.name, this.declaration, logger, { declareAgain: sink.declareAgainWhenLost });
     this.consumer = new BatchConsumer(
       connections.js,
@@ -268,6 +267,7 @@ export class HttpSinkService implements OnApplicationBootstrap, OnModuleDestroy,
       config,
       HTTP_SINK_DURABLE,
       'HTTP sink: output records to the HTTP collector',
+      // It looks up redeliveries only: a consumer declared again from its ack floor could send records twice, so a lost one is only reported.
       { handle: sink.handle, full: () => sink.full, onRoom: (listener) => sink.onRoom(listener), declareAgainWhenLost: false },
       logger,
     );
