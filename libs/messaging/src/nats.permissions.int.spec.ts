@@ -167,6 +167,8 @@ describe('infra/nats/nats.conf', () => {
       // No filtered or durable consumer, no other stream's, no publishing events, no message gets.
       expect(await requestOutcome(nc, '$JS.API.CONSUMER.CREATE.S1C_EVENTS.reader.s1c.evt.>'), user).toBe('PERMISSIONS_VIOLATION');
       expect(await requestOutcome(nc, '$JS.API.CONSUMER.DURABLE.CREATE.S1C_EVENTS.reader'), user).toBe('PERMISSIONS_VIOLATION');
+      // A reader asks after its consumer when a pull comes back empty (libs/messaging BoundedPull).
+      expect(await requestOutcome(nc, '$JS.API.CONSUMER.INFO.S1C_EVENTS.reader'), user).not.toBe('PERMISSIONS_VIOLATION');
       expect(await requestOutcome(nc, '$JS.API.CONSUMER.CREATE.S1C_JOBS.reader'), user).toBe('PERMISSIONS_VIOLATION');
       expect(await requestOutcome(nc, '$JS.API.STREAM.MSG.GET.S1C_EVENTS'), user).toBe('PERMISSIONS_VIOLATION');
       expect(await requestOutcome(nc, '$JS.API.STREAM.UPDATE.S1C_EVENTS'), user).toBe('PERMISSIONS_VIOLATION');
