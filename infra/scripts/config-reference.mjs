@@ -83,6 +83,7 @@ export const MEANINGS = {
   NO_PROXY: 'Consoles reached without HTTPS_PROXY: comma-separated names (a name covers its subdomains), `.suffix`, `host:port`, IP addresses, or `*`.',
   S1C_TOKEN_EXPIRY_WARNING_DAYS: "Days before a source's API token expires that its TokenExpiring health warning is raised (the expiry is asked of SentinelOne once a day per source, with `users/api-token-details`); 0: no check.",
   S1C_ENRICHER_BATCH_SIZE: 'Raw batches (messages of up to a page of records each) handled together: one claim insert, one marker.',
+  S1C_ENRICHER_LINGER: "How long a batch of fewer than `S1C_ENRICHER_BATCH_SIZE` raw batches waits for more before it is handled: live polls' small raw batches then go together, with fewer store writes (a claim insert and a marker per batch); under load batches are full and nothing waits. 0: no wait.",
   S1C_ENRICHER_CONCURRENCY: 'Batches one enricher process handles at once.',
   S1C_ENRICHER_MAX_ACK_PENDING: 'Server-side cap on unacknowledged raw batches, across all enricher replicas. Each replica holds at most 2 × `S1C_ENRICHER_BATCH_SIZE` × `S1C_ENRICHER_CONCURRENCY` raw batches (running or waiting); the rest of a backlog stays in `S1C_RAW`.',
   S1C_ENRICHER_ACK_WAIT: 'How long the server waits for a raw message\'s ack before redelivering it.',

@@ -141,6 +141,45 @@ describe('BatchConsumer', () => {
   });
 });
 
+describe('BatchConsumer with lingerMs', () => {
+  async function trickle(durable: string, lingerMs: number): Promise<string[][]> {
+    // Given batches of 4 and messages that come one every 100 ms,
+    const jsm = await nc.jetstreamManager();
+    await jsm.consumers.add(STREAM, { durable_name: durable, ack_policy: AckPolicy.Explicit, filter_subject: `batch-consumer-test.${durable}.>` });
+    const js = nc.jetstream();
+    const batches: string[][] = [];
+    const consumer = new BatchConsumer(js, { stream: STREAM, durable, batchSize: 4, concurrency: 2, ackWaitMs: 30_000, lingerMs }, async (messages) => {
+      batches.push(messages.map((m) => m.subject.split('.').pop()!));
+      for (const m of messages) m.ack();
+    }, silentLogger);
+    await consumer.start();
+    for (let i = 0; i < 6; i++) {
+      await js.publish(`batch-consumer-test.${durable}.${i}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const deadline = Date.now() + 10_000;
+    while (batches.flat().length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await consumer.stop(1000);
+    return batches;
+  }
+
+  it('when messages trickle in, then a short batch waits for more: fewer, fuller batches, each message once and in order', async () => {
+    // When each batch may wait 3 s for its fourth message,
+    const batches = await trickle('linger', 3000);
+    // Then the first four went together, and the last two after the linger, without a fourth.
+    expect(batches).toEqual([
+      ['0', '1', '2', '3'],
+      ['4', '5'],
+    ]);
+  });
+
+  it('when it does not linger, then each message that comes alone is handled alone', async () => {
+    const batches = await trickle('eager', 0);
+    expect(batches.flat()).toEqual(['0', '1', '2', '3', '4', '5']);
+    expect(batches.length).toBeGreaterThanOrEqual(5);
+  });
+});
+
 describe('BatchConsumer with a LostConsumerGuard', () => {
   it('when the server loses the durable consumer, declares it again after its ack floor: nothing acked before comes again, everything after it is handled', async () => {
     // Given a durable consumer whose first 20 messages were handled and acked, with a guard that has read that floor,

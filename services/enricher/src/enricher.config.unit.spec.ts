@@ -7,6 +7,7 @@ describe('loadEnricherConfig', () => {
     const config = loadEnricherConfig({});
     expect(config).toMatchObject({
       S1C_ENRICHER_BATCH_SIZE: 2,
+      S1C_ENRICHER_LINGER: 100,
       S1C_ENRICHER_MAX_ACK_PENDING: 256,
       S1C_ENRICHER_CONCURRENCY: 4,
       S1C_DELIVERED_RETENTION: 30 * 86_400_000,

@@ -128,6 +128,7 @@ export class RawEnricherService implements OnApplicationBootstrap, OnModuleDestr
         stream: STREAMS.raw.name,
         durable: ENRICHER_DURABLE,
         batchSize: config.S1C_ENRICHER_BATCH_SIZE,
+        lingerMs: config.S1C_ENRICHER_LINGER,
         concurrency: config.S1C_ENRICHER_CONCURRENCY,
         ackWaitMs: config.S1C_ENRICHER_ACK_WAIT,
         // Every record is claimed in the delivered set, first deliveries too: a consumer declared again from its ack floor repeats nothing.
