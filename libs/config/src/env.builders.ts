@@ -8,15 +8,16 @@ export { parseDurationMs };
 export const env = {
   /** `true`/`false` (also 1/0, yes/no, on/off), parsed explicitly: `z.coerce.boolean()` would read "false" as true. */
   boolean: (defaultValue: boolean) => z.stringbool().default(defaultValue),
-  /** A duration with a unit (`90s`, `5m`, `24h`), as milliseconds. */
-  durationMs: (defaultValue: string) =>
+  /** A duration with a unit (`90s`, `5m`, `24h`), as milliseconds; with `zero`, also `0` (none). */
+  durationMs: (defaultValue: string, options: { zero?: boolean } = {}) =>
     z
       .string()
       .default(defaultValue)
       .transform((value, ctx) => {
-        const ms = parseDurationMs(value);
-        if (ms === undefined || ms <= 0) {
-          ctx.addIssue({ code: 'custom', message: `must be a positive duration such as 1500ms, 90s, 5m or 24h (got "${value}")` });
+        const ms = options.zero && value.trim() === '0' ? 0 : parseDurationMs(value);
+        if (ms === undefined || ms < 0 || (ms === 0 && !options.zero)) {
+          const kind = options.zero ? 'a duration such as 1500ms, 90s or 5m, or 0' : 'a positive duration such as 1500ms, 90s, 5m or 24h';
+          ctx.addIssue({ code: 'custom', message: `must be ${kind} (got "${value}")` });
           return z.NEVER;
         }
         return ms;

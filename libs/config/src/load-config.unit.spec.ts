@@ -30,6 +30,16 @@ describe('loadConfig', () => {
     expect(loadConfig(shape, { S1C_SECRET_KEY: 'x', S1C_ALLOW_INSECURE_BASE_URL: 'true' }).S1C_ALLOW_INSECURE_BASE_URL).toBe(true);
   });
 
+  it('takes 0 for a duration only where none is allowed', () => {
+    const lingering = { S1C_LINGER: env.durationMs('100ms', { zero: true }), S1C_WAIT: env.durationMs('5s') };
+    expect(loadConfig(lingering, { S1C_LINGER: '0' })).toMatchObject({ S1C_LINGER: 0, S1C_WAIT: 5000 });
+    expect(loadConfig(lingering, { S1C_LINGER: '0ms' }).S1C_LINGER).toBe(0);
+    expect(loadConfig(lingering, {}).S1C_LINGER).toBe(100);
+    expect(() => loadConfig(lingering, { S1C_WAIT: '0' })).toThrow(/S1C_WAIT: must be a positive duration/);
+    expect(() => loadConfig(lingering, { S1C_LINGER: '-5ms' })).toThrow(/S1C_LINGER: must be a duration such as 1500ms, 90s or 5m, or 0/);
+    expect(() => loadConfig(lingering, { S1C_LINGER: 'soon' })).toThrow(ConfigError);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig(shape, { S1C_SECRET_KEY: 'x', S1C_PORT: '' }).S1C_PORT).toBe(8080);
   });

@@ -25,7 +25,7 @@ export const enricherEnvShape = {
   /** Raw batches (messages of up to a page of records each) handled together: one claim insert, one marker. */
   S1C_ENRICHER_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(2),
   /** How long a short batch waits for more raw batches (live polls' small ones go together: fewer store writes). */
-  S1C_ENRICHER_LINGER: env.durationMs('100ms'),
+  S1C_ENRICHER_LINGER: env.durationMs('100ms', { zero: true }),
   /** Batches processed at once by this process (overlaps MongoDB and NATS round trips). */
   S1C_ENRICHER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   /** Server-side cap on unacknowledged raw batches across all replicas. */
