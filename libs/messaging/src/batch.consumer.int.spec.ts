@@ -180,6 +180,70 @@ describe('BatchConsumer with lingerMs', () => {
   });
 });
 
+describe('BatchConsumer with a byte budget (batch.bytes)', () => {
+  async function consumerOf(durable: string, handler: (messages: readonly JsMsg[]) => Promise<void>, lingerMs = 0) {
+    const jsm = await nc.jetstreamManager();
+    await jsm.consumers.add(STREAM, { durable_name: durable, ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000), max_ack_pending: 1000, filter_subject: `batch-consumer-test.${durable}.>` });
+    // Batches of up to 50 messages or 30,000 bytes, 2 at once: it holds 120,000 bytes at most.
+    const options = { stream: STREAM, durable, batchSize: 50, concurrency: 2, ackWaitMs: 30_000, lingerMs, batch: { bytes: 30_000, maxMessageBytes: 16_000 } };
+    return { jsm, consumer: new BatchConsumer(nc.jetstream(), options, handler, silentLogger) };
+  }
+
+  it('when large messages wait, then it holds what the bytes allow, not what the count allows, and each batch stays within its bytes', async () => {
+    // Given 100 messages of 10,000 bytes waiting, and batches that finish only when released,
+    const js = nc.jetstream();
+    const body = new Uint8Array(10_000);
+    const durable = 'bytes-large';
+    for (let i = 0; i < 100; i++) await js.publish(`batch-consumer-test.${durable}.${i}`, body);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const batches: string[][] = [];
+    const { jsm, consumer } = await consumerOf(durable, async (messages) => {
+      await released;
+      batches.push(messages.map((m) => m.subject.split('.').pop()!));
+      for (const m of messages) m.ack();
+    });
+    // When it runs while the batches hang,
+    await consumer.start();
+    const pending = async () => (await jsm.consumers.info(STREAM, durable)).num_ack_pending;
+    let deadline = Date.now() + 10_000;
+    while ((await pending()) < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1000));
+    // Then it took at most 12 of them (120,000 bytes; the count alone would allow all 100), at least
+    // the 6 of the two running batches,
+    const held = await pending();
+    expect(held).toBeGreaterThanOrEqual(6);
+    expect(held).toBeLessThanOrEqual(12);
+    // and once released, each message is handled once, in batches of at most 3 (30,000 bytes).
+    release();
+    deadline = Date.now() + 20_000;
+    while (batches.flat().length < 100 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await consumer.stop(1000);
+    expect(batches.flat().sort()).toEqual(Array.from({ length: 100 }, (_, i) => String(i)).sort());
+    expect(Math.max(...batches.map((b) => b.length))).toBe(3);
+  });
+
+  it('when small messages come, then they go many to a batch, up to the count', async () => {
+    // Given 80 messages of 100 bytes waiting, and a consumer that lingers for a fuller batch,
+    const js = nc.jetstream();
+    const durable = 'bytes-small';
+    for (let i = 0; i < 80; i++) await js.publish(`batch-consumer-test.${durable}.${i}`, new Uint8Array(100));
+    const batches: string[][] = [];
+    const { consumer } = await consumerOf(durable, async (messages) => {
+      batches.push(messages.map((m) => m.subject.split('.').pop()!));
+      for (const m of messages) m.ack();
+    }, 1000);
+    // When it runs,
+    await consumer.start();
+    const deadline = Date.now() + 10_000;
+    while (batches.flat().length < 80 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await consumer.stop(1000);
+    // Then they went in two batches, 50 (the count) and 30, each message once and in order.
+    expect(batches.map((b) => b.length)).toEqual([50, 30]);
+    expect(batches.flat()).toEqual(Array.from({ length: 80 }, (_, i) => String(i)));
+  });
+});
+
 describe('BatchConsumer with a LostConsumerGuard', () => {
   it('when the server loses the durable consumer, declares it again after its ack floor: nothing acked before comes again, everything after it is handled', async () => {
     // Given a durable consumer whose first 20 messages were handled and acked, with a guard that has read that floor,

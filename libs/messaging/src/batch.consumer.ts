@@ -7,6 +7,13 @@ export interface BatchConsumerOptions {
   readonly durable: string;
   /** Messages per batch handed to the handler, at most. */
   readonly batchSize: number;
+  /**
+   * The bytes of message data per batch, at most (a batch holds at least one message); with it,
+   * what the consumer holds is bounded by bytes too: light traffic of small messages can go in
+   * large batches while large messages still go a few at a time. A pull then asks for as many
+   * messages as fit in the room left at `maxMessageBytes` each (the largest a message can be).
+   */
+  readonly batch?: { readonly bytes: number; readonly maxMessageBytes: number };
   /** Batches in flight at once. */
   readonly concurrency: number;
   /**
@@ -48,9 +55,10 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * that came with it.
  *
  * It holds at most two rounds of batches (`batchSize × concurrency × 2` messages, running or
- * waiting) and pulls only when there is room: the next round is here when a slot frees up, and a
- * backlog stays on the server. (nats.js's `consume()` pulls again as soon as messages arrive,
- * handled or not: a backlog of raw batches up to `max_ack_pending` would sit in memory.)
+ * waiting; with `batch.bytes`, also at most `batch.bytes × concurrency × 2` bytes) and pulls only
+ * when there is room: the next round is here when a slot frees up, and a backlog stays on the
+ * server. (nats.js's `consume()` pulls again as soon as messages arrive, handled or not: a backlog
+ * of raw batches up to `max_ack_pending` would sit in memory.)
  *
  * The NestJS transport (`NatsTransport`) handles one message per handler call with a confirmed ack
  * each; at tens of thousands of records per second the enricher needs one MongoDB round trip per
@@ -64,6 +72,8 @@ export class BatchConsumer {
   private readonly inflight = new Set<Promise<void>>();
   /** Messages in the batches in flight. */
   private running = 0;
+  /** Bytes of message data in the buffer and in the batches in flight. */
+  private held = 0;
   private fetch: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -80,6 +90,20 @@ export class BatchConsumer {
 
   private get capacity(): number {
     return this.options.batchSize * this.options.concurrency * 2;
+  }
+
+  /**
+   * How many messages a pull may bring now (0 when full). With a byte budget, only as many as fit
+   * in it at the largest size a message can have: a pull asking for bytes instead would not end
+   * when the server has sent its last message (nats.js 2.29 waits for the bytes or the expiry).
+   */
+  private room(): number {
+    if (this.options.full?.()) return 0;
+    const messages = this.capacity - this.buffer.length - this.running;
+    const batch = this.options.batch;
+    if (!batch) return Math.max(messages, 0);
+    const bytes = Math.max(batch.bytes * this.options.concurrency * 2, batch.maxMessageBytes) - this.held;
+    return Math.max(Math.min(messages, Math.floor(bytes / batch.maxMessageBytes)), 0);
   }
 
   async start(): Promise<void> {
@@ -106,7 +130,10 @@ export class BatchConsumer {
     await this.loop;
     clearTimeout(this.lingerTimer);
     this.arrivals.length = 0;
-    for (const m of this.buffer.splice(0)) m.nak();
+    for (const m of this.buffer.splice(0)) {
+      this.held -= m.data.length;
+      m.nak();
+    }
     await Promise.race([Promise.allSettled([...this.inflight]), sleep(timeoutMs)]);
     if (this.inflight.size > 0) {
       this.logger.warn({ durable: this.options.durable, inflight: this.inflight.size }, 'batches still running at close; their messages will be redelivered');
@@ -121,8 +148,8 @@ export class BatchConsumer {
   /** Pulls as many messages as there is room for, each pull open until they came or 5 s passed. */
   private async pull(consumer: Consumer): Promise<void> {
     while (!this.stopping) {
-      const room = this.options.full?.() ? 0 : this.capacity - this.buffer.length - this.running;
-      if (room <= 0) {
+      const room = this.room();
+      if (room === 0) {
         await new Promise<void>((resolve) => (this.wake = resolve));
         continue;
       }
@@ -136,6 +163,7 @@ export class BatchConsumer {
             continue;
           }
           this.buffer.push(m);
+          this.held += m.data.length;
           this.arrivals.push(Date.now());
           this.schedule();
         }
@@ -161,23 +189,35 @@ export class BatchConsumer {
 
   private pump(): void {
     while (!this.stopping && this.buffer.length > 0 && this.inflight.size < this.options.concurrency) {
-      const waitMs = this.buffer.length < this.options.batchSize ? this.arrivals[0]! + (this.options.lingerMs ?? 0) - Date.now() : 0;
+      const { count, bytes, full } = this.nextBatch();
+      const waitMs = full ? 0 : this.arrivals[0]! + (this.options.lingerMs ?? 0) - Date.now();
       if (waitMs > 0) {
         clearTimeout(this.lingerTimer);
         this.lingerTimer = setTimeout(() => this.pump(), waitMs);
         return;
       }
-      this.arrivals.splice(0, this.options.batchSize);
-      const batch = this.buffer.splice(0, this.options.batchSize);
+      this.arrivals.splice(0, count);
+      const batch = this.buffer.splice(0, count);
       this.running += batch.length;
       const task = this.run(batch).finally(() => {
         this.inflight.delete(task);
         this.running -= batch.length;
+        this.held -= bytes;
         this.wake?.();
         this.pump();
       });
       this.inflight.add(task);
     }
+  }
+
+  /** The messages at the head of the buffer that make the next batch, their bytes, and whether it is full. */
+  private nextBatch(): { count: number; bytes: number; full: boolean } {
+    const limit = this.options.batch?.bytes ?? Infinity;
+    const most = Math.min(this.buffer.length, this.options.batchSize);
+    let count = 0;
+    let bytes = 0;
+    while (count < most && (count === 0 || bytes + this.buffer[count]!.data.length <= limit)) bytes += this.buffer[count++]!.data.length;
+    return { count, bytes, full: count === this.options.batchSize || count < this.buffer.length };
   }
 
   private async run(batch: JsMsg[]): Promise<void> {

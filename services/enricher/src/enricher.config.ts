@@ -22,10 +22,16 @@ const bytes = (defaultValue: number) => z.coerce.number().int().min(1024).defaul
 export const enricherEnvShape = {
   ...commonEnvShape,
   ...metricsEnvShape(METRICS_PORTS.enricher),
-  /** Raw batches (messages of up to a page of records each) handled together: one claim insert, one marker. */
-  S1C_ENRICHER_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(2),
+  /** Raw batches (messages of up to a page of records each) handled together, at most: one claim insert, one marker. */
+  S1C_ENRICHER_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(64),
+  /**
+   * The bytes of raw batches handled together, at most (at least one raw batch): a backfill's full
+   * pages go two at a time, live polls' small ones many at a time. The raw batches this process
+   * holds are bounded by twice this per concurrent batch.
+   */
+  S1C_ENRICHER_BATCH_BYTES: bytes(1024 * 1024),
   /** How long a short batch waits for more raw batches (live polls' small ones go together: fewer store writes). */
-  S1C_ENRICHER_LINGER: env.durationMs('100ms', { zero: true }),
+  S1C_ENRICHER_LINGER: env.durationMs('250ms', { zero: true }),
   /** Batches processed at once by this process (overlaps MongoDB and NATS round trips). */
   S1C_ENRICHER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   /** Server-side cap on unacknowledged raw batches across all replicas. */

@@ -6,8 +6,9 @@ describe('loadEnricherConfig', () => {
   it('has documented defaults and is frozen', () => {
     const config = loadEnricherConfig({});
     expect(config).toMatchObject({
-      S1C_ENRICHER_BATCH_SIZE: 2,
-      S1C_ENRICHER_LINGER: 100,
+      S1C_ENRICHER_BATCH_SIZE: 64,
+      S1C_ENRICHER_BATCH_BYTES: 1024 * 1024,
+      S1C_ENRICHER_LINGER: 250,
       S1C_ENRICHER_MAX_ACK_PENDING: 256,
       S1C_ENRICHER_CONCURRENCY: 4,
       S1C_DELIVERED_RETENTION: 30 * 86_400_000,

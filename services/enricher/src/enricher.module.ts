@@ -128,6 +128,8 @@ export class RawEnricherService implements OnApplicationBootstrap, OnModuleDestr
         stream: STREAMS.raw.name,
         durable: ENRICHER_DURABLE,
         batchSize: config.S1C_ENRICHER_BATCH_SIZE,
+        // The server's max_payload bounds a raw message (its headers and body).
+        batch: { bytes: config.S1C_ENRICHER_BATCH_BYTES, maxMessageBytes: connections.nc.info?.max_payload ?? 1024 * 1024 },
         lingerMs: config.S1C_ENRICHER_LINGER,
         concurrency: config.S1C_ENRICHER_CONCURRENCY,
         ackWaitMs: config.S1C_ENRICHER_ACK_WAIT,
