@@ -72,6 +72,13 @@ export const fetchJobSchema = z.strictObject({
    * its base URL and token decide where the token goes, so they come from the log only.
    */
   collectionFold: optionalFold,
+  /**
+   * The job's JobDispatched is not in the log yet: the scheduler decided it on the collection at
+   * version `collectionVersion - 1` (the fold it carries, `collectionFold`, is that one) and the
+   * fetcher appends it together with the job's first record (docs/COLLECTION.md, "One append per
+   * job"). Absent: the scheduler appended it before publishing (older schedulers).
+   */
+  deferred: z.literal(true).optional(),
 });
 export type FetchJob = Omit<z.infer<typeof fetchJobSchema>, 'collectionFold'> & {
   readonly collectionFold?: CarriedFold | undefined;

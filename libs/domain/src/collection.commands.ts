@@ -6,7 +6,11 @@ export type PlanCollection = Command<
   'PlanCollection',
   { sourceId: string; api: SourceApi; generation: number; baseUrl: string; backfillMs: number }
 >;
-export type DispatchJob = Command<'DispatchJob', { jobId: string; lane: Lane; window: TimeWindow; resume: Progress }>;
+/**
+ * `generation`: the configuration generation the dispatch was decided for; a collection planned
+ * again since refuses it (the fetcher that records a dispatch the scheduler decided earlier passes it).
+ */
+export type DispatchJob = Command<'DispatchJob', { jobId: string; lane: Lane; window: TimeWindow; resume: Progress; generation?: number }>;
 export type RequestReplay = Command<'RequestReplay', { window: TimeWindow }>;
 export type RecordTokenVerified = Command<'RecordTokenVerified', { jobId: string; rateLimited?: boolean }>;
 export type RecordPage = Command<'RecordPage', { jobId: string; progress: Progress; pageRecords: number; rateLimited: boolean }>;

@@ -3,7 +3,7 @@ import type { CollectionCommand, FailJob, PlanCollection } from './collection.co
 import { CollectionNotPlannedError, LaneBusyError, ReplayPendingError, StaleJobError } from './collection.errors';
 import type { CollectionEvent } from './collection.events';
 import { initialCollectionState, type CollectionState, type FailureStreak, type JobInFlight, type PlannedCollection } from './collection.state';
-import { lanesOf, NO_PROGRESS, type HealthFacts, type Progress } from './collection.types';
+import { lanesOf, NO_PROGRESS, type HealthFacts, type Lane, type Progress } from './collection.types';
 import { decideRetry, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy';
 import { StaleGenerationError } from './source.errors';
 import { HEALTH_EVENT_NAMES, type ErrorType } from './source.types';
@@ -31,7 +31,8 @@ export function decideCollection(
   }
 
   if (command.type === 'DispatchJob') {
-    const { jobId, lane, window, resume } = command.data;
+    const { jobId, lane, window, resume, generation } = command.data;
+    if (generation !== undefined && generation !== state.generation) throw new StaleJobError(jobId);
     const busy = state.jobs[lane];
     if (busy) throw new LaneBusyError(lane, busy.jobId);
     return [{ type: 'JobDispatched', data: { ...base, jobId, lane, generation: state.generation, window, resume } }];
@@ -308,6 +309,17 @@ function withProgress(state: PlannedCollection, job: JobInFlight, progress: Prog
     case 'replay':
       return state.replay ? { ...state, replay: { window: state.replay.window, progress } } : state;
   }
+}
+
+/**
+ * What a lane's next dispatch is decided on: its job in flight and its progress. A dispatch decided
+ * on one state is still the one to make on another exactly when the lane's mark is the same in both
+ * (events of other lanes, health events and the like leave it alone).
+ */
+export function laneMark(state: CollectionState, lane: Lane): string {
+  if (state.status !== 'Planned') return 'unplanned';
+  const progress = { backfill: state.backfill, live: state.live, snapshot: state.snapshot, replay: state.replay }[lane];
+  return JSON.stringify([state.generation, state.jobs[lane] ?? null, progress]);
 }
 
 /** The Collection aggregate as a decider, with the retry policy its failures are judged by. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AbandonJob, CollectionCommand, CompleteJob, DispatchJob, FailJob, PlanCollection, RecordPage, RecordTokenVerified, RequestReplay } from './collection.commands';
-import { decideCollection, evolveCollection, foldCollection } from './collection.decider';
+import { decideCollection, evolveCollection, foldCollection, laneMark } from './collection.decider';
 import { CollectionNotPlannedError, LaneBusyError, ReplayPendingError, StaleJobError } from './collection.errors';
 import { planSteps, type PlannedStep, type PlanSettings } from './collection.planner';
 import { initialCollectionState, type CollectionState, type PlannedCollection } from './collection.state';
@@ -410,6 +410,12 @@ describe('DispatchJob', () => {
   it('given a busy lane, when another lane is dispatched, then both are in flight (lanes are independent)', () => {
     const state = given(plan(), dispatch('backfill', 'b1'), dispatch('live', 'l1', 1), requestReplay(), dispatch('replay', 'r1', 1));
     expect(Object.keys(state.jobs).sort()).toEqual(['backfill', 'live', 'replay']);
+  });
+
+  it('given the generation it was decided for, when the collection was planned again since, then StaleJobError; at that generation it is dispatched', () => {
+    const withGeneration = (generation: number): DispatchJob => ({ ...dispatch('live', 'l1', 1), data: { ...dispatch('live', 'l1', 1).data, generation } });
+    expect(() => decideCollection(withGeneration(1), given(plan(), plan({ generation: 2 })))).toThrow(StaleJobError);
+    expect(decideCollection(withGeneration(2), given(plan(), plan({ generation: 2 })))).toMatchObject([{ type: 'JobDispatched', data: { generation: 2 } }]);
   });
 
   it('when a live job is dispatched, then its window is remembered as pending until it finishes', () => {
@@ -1160,5 +1166,35 @@ describe('Collection decider: rate limiting met while checking the token', () =>
     const events = decideCollection({ type: 'RecordTokenVerified', data: { jobId: 'b', rateLimited: true }, metadata: { now } }, state);
     expect(events.map((e) => e.type)).toEqual(['HealthEventRaised']);
     expect(decideCollection({ type: 'RecordTokenVerified', data: { jobId: 'b' }, metadata: { now } }, state)).toEqual([]);
+  });
+});
+
+describe('laneMark', () => {
+  const base = given(plan(), dispatch('backfill', 'b1'), page('b1', progress(BACKFILL_WINDOW, 1)));
+  const after = (...commands: CollectionCommand[]) => commands.reduce<CollectionState>((s, c) => decideCollection(c, s).reduce(evolveCollection, s), base);
+
+  it('moves with every event of its own lane: a dispatch, a page, an end, a failure, an abandonment', () => {
+    const live = after(dispatch('live', 'l1', 1));
+    for (const next of [
+      after(dispatch('live', 'l1', 1)),
+      after(dispatch('live', 'l1', 1), page('l1', progress(LIVE_WINDOW, 1), 2)),
+      after(dispatch('live', 'l1', 1), { type: 'CompleteJob', data: { jobId: 'l1', finished: true, progress: progress(LIVE_WINDOW, 1) }, metadata: { now: clock(2) } }),
+    ]) {
+      expect(laneMark(next, 'live')).not.toBe(laneMark(base, 'live'));
+    }
+    expect(laneMark(after(dispatch('live', 'l1', 1), { type: 'AbandonJob', data: { jobId: 'l1', reason: 'stalled' }, metadata: { now: clock(2) } }), 'live')).not.toBe(laneMark(base, 'live'));
+    expect(laneMark(after({ type: 'FailJob', data: { jobId: 'b1', errorType: 'ThirdPartyGeneric', reason: 'HTTP 502', random: 0.5 }, metadata: { now: clock(2) } }), 'backfill')).not.toBe(laneMark(base, 'backfill'));
+    expect(laneMark(after(page('b1', progress(BACKFILL_WINDOW, 2), 2)), 'backfill')).not.toBe(laneMark(base, 'backfill'));
+    expect(laneMark(live, 'live')).not.toBe(laneMark(after(dispatch('live', 'l2', 1)), 'live'));
+  });
+
+  it('stays when only other lanes or health move, and differs across generations and before the plan', () => {
+    expect(laneMark(after(page('b1', progress(BACKFILL_WINDOW, 2), 2)), 'live')).toBe(laneMark(base, 'live'));
+    expect(laneMark(after(verify('b1', 2)), 'live')).toBe(laneMark(base, 'live'));
+    expect(laneMark(after(page('b1', progress(BACKFILL_WINDOW, 2), 2, true)), 'live')).toBe(laneMark(base, 'live'));
+    expect(laneMark(after(requestReplay()), 'live')).toBe(laneMark(base, 'live'));
+    expect(laneMark(after(requestReplay()), 'replay')).not.toBe(laneMark(base, 'replay'));
+    expect(laneMark(after(plan({ generation: 2 })), 'live')).not.toBe(laneMark(base, 'live'));
+    expect(laneMark(initialCollectionState(), 'live')).not.toBe(laneMark(base, 'live'));
   });
 });

@@ -40,8 +40,11 @@ const MAX_ACTIONS = 32;
  * stream version that state will have. The caller executes them in order and stops at the first
  * that fails: a lost race makes everything after it moot until the log has been read again.
  *
- * A DispatchJob's jobId is `<sourceId>:<api>:<lane>:<collection version + 1>`: deterministic, so
- * two scheduler replicas that plan the same job collide on the stream version and on Nats-Msg-Id.
+ * A DispatchJob is not appended by the scheduler: its JobDispatched goes into the job, and the
+ * fetcher appends it with the job's first record (COLLECTION.md, "One append per job"). So the
+ * actions after it see the job in flight, at the stream version before it. Its jobId is
+ * `<sourceId>:<api>:<lane>:<collection version + 1>`: deterministic, so two scheduler replicas (or
+ * one restarted) that plan the same job publish it under the same Nats-Msg-Id, which JetStream keeps once.
  */
 export function decideSourceActions(
   source: Versioned<SourceState>,
@@ -67,7 +70,8 @@ export function decideSourceActions(
         if (events.length === 0) break;
         known.set(action.api, {
           state: events.reduce<CollectionState>((s, e: CollectionEvent) => evolveCollection(s, e), collection.state),
-          version: collection.version + events.length,
+          // A dispatch is not appended by the scheduler (see above): the stream stays at its version.
+          version: action.command.type === 'DispatchJob' ? collection.version : collection.version + events.length,
         });
       }
     } catch {

@@ -171,7 +171,12 @@ describe('decideSourceActions', () => {
       advance(1);
       const decided = actions().filter((a) => a.stream === 'collection' && a.api === 'activities');
       expect(decided.map(label)).toEqual(['AbandonJob[activities]', 'DispatchJob[activities]:backfill', 'DispatchJob[activities]:live']);
-      expect(decided.map((a) => a.expectedVersion)).toEqual([2, 3, 4]);
+      // The dispatches are not appended by the scheduler: both are decided on the version after the abandonment.
+      expect(decided.map((a) => a.expectedVersion)).toEqual([2, 3, 3]);
+      expect(decided.flatMap((a) => (a.command.type === 'DispatchJob' ? [a.command.data.jobId] : []))).toEqual([
+        `${ID}:activities:backfill:4`,
+        `${ID}:activities:live:4`,
+      ]);
       log.run(actions());
       expect(job('activities', 'backfill')?.jobId).toBe(`${ID}:activities:backfill:4`);
       expect(log.typesOf(collectionStreamId(ID, 'activities'))).toContain('JobAbandoned');

@@ -60,15 +60,36 @@ const plannedCollectionSchema = z.looseObject({
  * stale without a read.
  */
 export function carriedCollection(job: FetchJob): LoadedAggregate<CollectionState> | undefined {
-  const fold: CarriedFold | undefined = job.collectionFold;
+  if (job.deferred) return undefined;
+  const fold = parsedFold(job);
   if (!fold || job.collectionVersion === undefined || fold.version < job.collectionVersion) return undefined;
   if (fold.version === job.collectionVersion && job.collectionPosition !== undefined && fold.position !== job.collectionPosition) return undefined;
+  const inflight = fold.state.status === 'Planned' ? fold.state.jobs[job.lane] : undefined;
+  if (!inflight || inflight.jobId !== job.jobId || inflight.lane !== job.lane || inflight.dispatchedAt !== job.dispatchedAt) return undefined;
+  if (inflight.window.from !== job.window.from || inflight.window.to !== job.window.to) return undefined;
+  return fold;
+}
+
+/**
+ * A deferred job's fold (its JobDispatched not in the log yet), when it can be kept: the collection
+ * the scheduler decided the dispatch on, at the version before the one the JobDispatched is to take,
+ * of the job's source, API and generation, with the job's lane idle.
+ */
+export function carriedDecidedOn(job: FetchJob): LoadedAggregate<CollectionState> | undefined {
+  if (!job.deferred) return undefined;
+  const fold = parsedFold(job);
+  if (!fold || job.collectionVersion === undefined || fold.version !== job.collectionVersion - 1) return undefined;
+  if (fold.state.status !== 'Planned' || fold.state.jobs[job.lane]) return undefined;
+  return fold;
+}
+
+/** The job's collection fold, when it is a Planned collection of the job's source, API and generation. */
+function parsedFold(job: FetchJob): LoadedAggregate<CollectionState> | undefined {
+  const fold: CarriedFold | undefined = job.collectionFold;
+  if (!fold) return undefined;
   const parsed = plannedCollectionSchema.safeParse(fold.state);
   if (!parsed.success) return undefined;
   const state = parsed.data;
   if (state.sourceId !== job.sourceId || state.api !== job.api || state.generation !== job.generation) return undefined;
-  const inflight = state.jobs[job.lane];
-  if (!inflight || inflight.jobId !== job.jobId || inflight.lane !== job.lane || inflight.dispatchedAt !== job.dispatchedAt) return undefined;
-  if (inflight.window.from !== job.window.from || inflight.window.to !== job.window.to) return undefined;
   return { state: fold.state as unknown as CollectionState, version: fold.version, position: fold.position };
 }

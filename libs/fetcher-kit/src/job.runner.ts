@@ -5,7 +5,9 @@ import {
   CollectionNotPlannedError,
   isCollectionEvent,
   isSourceEvent,
+  laneMark,
   LaneBusyError,
+  parseMicros,
   sourceDecider,
   sourceStreamId,
   StaleJobError,
@@ -14,6 +16,7 @@ import {
   type CollectionCommand,
   type CollectionEvent,
   type CollectionState,
+  type DispatchJob,
   type ErrorType,
   type JobDispatched,
   type JobInFlight,
@@ -34,7 +37,7 @@ import { PoisonMessageError, RetryableError, subjects } from '@s1c/messaging';
 import { ConsoleRateLimiter, S1Client, S1Error, type AddressResolver, type ListQuery, type S1Network, type S1Page } from '@s1c/s1-client';
 import type { SecretBox } from '@s1c/secrets';
 import { AggregateCache } from './aggregate.cache';
-import { carriedCollection } from './carried-folds';
+import { carriedCollection, carriedDecidedOn } from './carried-folds';
 import { MalformedRecordError, snapshotIdOf, type ApiSpec } from './api-spec';
 import type { RawPublisher } from './raw.publisher';
 import { fetcherMetrics } from './fetcher.metrics';
@@ -180,6 +183,11 @@ interface Tracker {
   expected: Progress | null;
   /** The collection as this runner last read or wrote it: each record reads only newer events. */
   collection?: LoadedAggregate<CollectionState>;
+  /**
+   * A deferred job's dispatch, until its first record appends it (see {@link JobRunner.record}):
+   * the command, and the lane's mark on the collection the scheduler decided it on.
+   */
+  dispatch?: { readonly command: DispatchJob; readonly mark: string };
 }
 
 /**
@@ -294,7 +302,7 @@ export class JobRunner {
     // 1. The job must still be in flight in its collection.
     const collection = await this.collectionFor(job, redelivered);
     tracker.collection = collection;
-    const inflight = jobInFlight(collection.state, job);
+    const inflight = jobInFlight(collection.state, job) ?? this.deferredDispatch(job, collection, tracker);
     const earlier = this.unrecorded.get(job.jobId);
     this.unrecorded.delete(job.jobId);
     if (!inflight || collection.state.status !== 'Planned') return { kind: 'stale', reason: 'the job is not in flight in its collection' };
@@ -352,6 +360,14 @@ export class JobRunner {
    */
   private async collectionFor(job: FetchJob, redelivered: boolean): Promise<LoadedAggregate<CollectionState>> {
     const streamId = collectionStreamId(job.sourceId, job.api);
+    if (job.deferred) {
+      // Its JobDispatched is not in the log: a fold at or after the version it was decided on will
+      // do (a newer log makes the first record lose its race and decide again on what it reads).
+      if (!redelivered) this.seed(this.collectionCache, streamId, carriedDecidedOn(job));
+      const kept = this.collectionCache.get(streamId);
+      if (kept && !redelivered && job.collectionVersion !== undefined && kept.version >= job.collectionVersion - 1) return kept;
+      return this.collectionCache.set(streamId, await this.collections.load(streamId, kept));
+    }
     if (!redelivered) this.seed(this.collectionCache, streamId, carriedCollection(job));
     const kept = this.collectionCache.get(streamId);
     if (kept && !redelivered) {
@@ -369,6 +385,23 @@ export class JobRunner {
       }
     }
     return this.collectionCache.set(streamId, await this.collections.load(streamId, kept));
+  }
+
+  /**
+   * A deferred job not yet in its collection: when its lane is still as the scheduler saw it (the
+   * same mark as on the fold it decided on), the job as it will be in flight, and the dispatch to
+   * append with its first record (kept in `tracker`). Undefined otherwise: the job is stale.
+   */
+  private deferredDispatch(job: FetchJob, collection: LoadedAggregate<CollectionState>, tracker: Tracker): JobInFlight | undefined {
+    if (!job.deferred || job.collectionVersion === undefined) return undefined;
+    const decidedOn = carriedDecidedOn(job) ?? (collection.version === job.collectionVersion - 1 ? collection : undefined);
+    if (!decidedOn) return undefined;
+    const mark = laneMark(decidedOn.state, job.lane);
+    if (laneMark(collection.state, job.lane) !== mark) return undefined;
+    const { jobId, lane, window, resume, generation, dispatchedAt } = job;
+    const now = new Date(Math.floor(parseMicros(dispatchedAt)! / 1000));
+    tracker.dispatch = { command: { type: 'DispatchJob', data: { jobId, lane, window, resume, generation }, metadata: { now } }, mark };
+    return { jobId, lane, window, dispatchedAt, lastProgressAt: dispatchedAt, progress: resume };
   }
 
   /**
@@ -585,10 +618,17 @@ export class JobRunner {
    */
   private async record(job: FetchJob, tracker: Tracker, commands: CollectionCommand | readonly CollectionCommand[]): Promise<CollectionEvent[]> {
     const expected = tracker.expected;
+    const { dispatch } = tracker;
     const result = await this.collections.execute(
       collectionStreamId(job.sourceId, job.api),
       (state) => {
         const current = jobInFlight(state, job);
+        // A deferred job's first record appends its dispatch too, as long as its lane is as the
+        // scheduler saw it; once in flight (this record's or another delivery's) it is a job like any.
+        if (!current && dispatch) {
+          if (laneMark(state, job.lane) !== dispatch.mark) throw new StaleJobError(job.jobId);
+          return [dispatch.command, ...(Array.isArray(commands) ? commands : [commands])];
+        }
         if (!current) throw new StaleJobError(job.jobId);
         if (expected !== null && !sameProgress(current.progress, expected)) throw new JobSupersededError(job.jobId);
         return commands;
@@ -598,6 +638,7 @@ export class JobRunner {
     // A command that changed nothing reports position 0: the fold's position is then the one before.
     const position = Math.max(result.position, tracker.collection?.position ?? 0);
     tracker.collection = this.collectionCache.set(collectionStreamId(job.sourceId, job.api), { state: result.state, version: result.version, position });
+    delete tracker.dispatch;
     for (const command of Array.isArray(commands) ? commands : [commands]) {
       if (command.type === 'RecordPage' || command.type === 'CompleteJob') tracker.expected = command.data.progress;
     }

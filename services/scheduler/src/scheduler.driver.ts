@@ -1,5 +1,6 @@
 import { fetchJobSchema, type CarriedFold, type FetchJob } from '@s1c/contracts';
 import {
+  decideCollection,
   decideSourceActions,
   collectionStreamId,
   DomainError,
@@ -106,9 +107,17 @@ export class SchedulerDriver {
     const { state, clock, settings, logger } = this.deps;
     const source = state.source(sourceId);
     if (!source) return;
-    const actions = decideSourceActions(source, state.collections(sourceId), clock(), settings);
+    const now = clock();
+    // Before deciding, at the same time: a dispatch still not in the log is given up on exactly
+    // when a job in the log would be abandoned as stalled.
+    const expired = state.expireDispatches(sourceId, now, settings.stallTimeoutMs);
+    if (expired > 0) logger.warn({ sourceId, expired }, 'dispatched jobs never reached the log within the stall timeout; dispatching their lanes again');
+    const actions = decideSourceActions(source, state.collections(sourceId), now, settings);
     for (const action of actions) {
-      if (action.command.type === 'DispatchJob' && this.publishBlocked) return;
+      if (action.command.type === 'DispatchJob') {
+        if (this.publishBlocked || !(await this.dispatch(action as SchedulerAction & { stream: 'collection' }))) return;
+        continue;
+      }
       const fields = actionFields(action);
       let events: readonly RecordedEvent[];
       try {
@@ -130,9 +139,32 @@ export class SchedulerDriver {
         return;
       }
       logger.info({ ...fields, version: events.at(-1)!.version }, describe(action));
-      const dispatched = events.find((e): e is RecordedEvent & JobDispatched => e.type === 'JobDispatched');
-      if (dispatched && !(await this.tryPublish(toFetchJob(dispatched, state.source(sourceId), state.collection(sourceId, dispatched.data.api))))) return;
     }
+  }
+
+  /**
+   * Publishes a job without appending its JobDispatched: the job carries the event and the logged
+   * collection it was decided on, and its fetcher appends the event with the job's first record
+   * (COLLECTION.md, "One append per job"). Until the log shows it, the state keeps the job in flight.
+   */
+  private async dispatch(action: SchedulerAction & { stream: 'collection' }): Promise<boolean> {
+    const { state, logger } = this.deps;
+    const fields = actionFields(action);
+    const current = state.collection(action.sourceId, action.api);
+    const logged = state.loggedCollection(action.sourceId, action.api);
+    if (!current || !logged) return false;
+    let dispatched: JobDispatched;
+    try {
+      dispatched = decideCollection(action.command, current.state)[0] as JobDispatched;
+    } catch (error) {
+      logger.debug({ ...fields, reason: (error as Error).message }, 'dispatch refused; skipping the source this tick');
+      return false;
+    }
+    const job = toDeferredJob(dispatched, state.source(action.sourceId), logged);
+    if (!(await this.tryPublish(job, false))) return false;
+    state.dispatched(job, dispatched);
+    logger.info({ ...fields, version: logged.version }, 'job dispatched');
+    return true;
   }
 
   /**
@@ -165,7 +197,8 @@ export class SchedulerDriver {
     };
   }
 
-  private async tryPublish(job: FetchJob): Promise<boolean> {
+  /** Publishes a job; `retry`: keep a job that could not be published for the next ticks (one in the log). */
+  private async tryPublish(job: FetchJob, retry = true): Promise<boolean> {
     try {
       await this.deps.publish(fetchJobSchema.parse(job));
       jobsPublished.inc({ api: job.api, lane: job.lane });
@@ -173,7 +206,7 @@ export class SchedulerDriver {
       return true;
     } catch (error) {
       this.publishBlocked = true;
-      this.unpublished.set(job.jobId, job);
+      if (retry) this.unpublished.set(job.jobId, job);
       this.deps.logger.warn(
         { sourceId: job.sourceId, api: job.api, jobId: job.jobId, err: error },
         'could not publish a dispatched job; retrying next tick (it is abandoned and dispatched again if it stalls)',
@@ -201,19 +234,12 @@ function foldOf(folded: Folded<{ readonly status: string }>): CarriedFold {
 }
 
 /**
- * The job is its JobDispatched event: every field of the event's data, plus where the event is in
- * the log (its collection stream version and position) and the source version the dispatch was
- * decided on, so that a fetcher holding the collection folded up to the version before folds the
- * event from the job instead of reading the log (docs/COLLECTION.md, "What a fetcher keeps in memory").
- * It also carries the scheduler's folds: the collection right after the JobDispatched (when the
- * state is at that very version) and the source the dispatch was decided on, which a fetcher that
- * holds nothing as new keeps instead of reading either stream.
+ * The job is its JobDispatched event, not yet appended: every field of the event's data, the
+ * version the event is to take (the logged collection's next), that collection as the scheduler
+ * folded it (the fetcher decides on it, or on what it holds that is newer), and the source version
+ * the dispatch was decided on (a fetcher with an older source reads the newer events first).
  */
-function toFetchJob(
-  dispatched: RecordedEvent & JobDispatched,
-  source: Folded<SourceState> | undefined,
-  collection: Folded<CollectionState> | undefined,
-): FetchJob {
+function toDeferredJob(dispatched: JobDispatched, source: Folded<SourceState> | undefined, logged: Folded<CollectionState>): FetchJob {
   const { jobId, sourceId, api, lane, generation, window, resume, at } = dispatched.data;
   const sourceVersion = source?.version;
   return {
@@ -225,10 +251,10 @@ function toFetchJob(
     window,
     resume,
     dispatchedAt: at,
-    collectionVersion: dispatched.version,
-    collectionPosition: dispatched.position,
+    collectionVersion: logged.version + 1,
     ...(sourceVersion !== undefined && sourceVersion > 0 ? { sourceVersion } : {}),
-    ...(collection !== undefined && collection.version === dispatched.version ? { collectionFold: foldOf({ ...collection, position: dispatched.position }) } : {}),
+    collectionFold: foldOf(logged),
+    deferred: true,
   };
 }
 

@@ -5,10 +5,13 @@ import {
   initialCollectionState,
   initialSourceState,
   isCollectionEvent,
+  laneMark,
+  parseMicros,
   isSourceEvent,
   SOURCE_APIS,
   type CollectionEvent,
   type CollectionState,
+  type JobDispatched,
   type Lane,
   type SourceApi,
   type SourceEvent,
@@ -39,6 +42,14 @@ export interface LoggedEvent {
   readonly position?: number;
   readonly type: string;
   readonly data: unknown;
+}
+
+/** A job dispatched and published whose JobDispatched its fetcher has not appended yet. */
+interface DeferredDispatch {
+  readonly job: FetchJob;
+  readonly event: JobDispatched;
+  /** The lane's {@link laneMark} on the collection the dispatch was decided on. */
+  readonly mark: string;
 }
 
 /** What tests and the driver may look at; nothing here changes the state. */
@@ -86,6 +97,13 @@ export class SchedulerState implements SchedulerStateView {
   private readonly sources = new Map<string, Folded<SourceState>>();
   private readonly byStream = new Map<string, KnownCollection>();
   private readonly collectionStreams = new Map<string, Map<SourceApi, string>>();
+  /**
+   * Jobs published but not in the log yet, by collection stream and lane: the fetcher appends a
+   * job's JobDispatched with its first record (COLLECTION.md, "One append per job"). Until then the
+   * scheduler sees the job in flight through them; they are kept in memory only (a restart decides
+   * the same jobs again, under the same ids, which JetStream keeps once).
+   */
+  private readonly deferred = new Map<string, Map<Lane, DeferredDispatch>>();
 
   /**
    * Folds one event into the state. Returns false when it is ignored: another kind of stream, or
@@ -111,6 +129,7 @@ export class SchedulerState implements SchedulerStateView {
    */
   restore(items: readonly unknown[]): boolean {
     this.clear();
+    this.deferred.clear();
     for (const item of items) {
       const { source, folded, collection, known } = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
       const parsed = typeof collection === 'string' ? parseCollectionStream(collection) : undefined;
@@ -146,15 +165,75 @@ export class SchedulerState implements SchedulerStateView {
     return this.sources.get(sourceId);
   }
 
+  /** The collection with the jobs dispatched but not yet in the log in flight (see {@link dispatched}). */
   collection(sourceId: string, api: SourceApi): KnownCollection | undefined {
+    const streamId = this.collectionStreams.get(sourceId)?.get(api);
+    return streamId === undefined ? undefined : this.withDeferred(streamId, this.byStream.get(streamId)!);
+  }
+
+  /** The collection as the log has it: without the jobs not yet in it. */
+  loggedCollection(sourceId: string, api: SourceApi): KnownCollection | undefined {
     const streamId = this.collectionStreams.get(sourceId)?.get(api);
     return streamId === undefined ? undefined : this.byStream.get(streamId);
   }
 
   collections(sourceId: string): ReadonlyMap<SourceApi, KnownCollection> {
     const result = new Map<SourceApi, KnownCollection>();
-    for (const [api, streamId] of this.collectionStreams.get(sourceId) ?? []) result.set(api, this.byStream.get(streamId)!);
+    for (const [api, streamId] of this.collectionStreams.get(sourceId) ?? []) result.set(api, this.withDeferred(streamId, this.byStream.get(streamId)!));
     return result;
+  }
+
+  /**
+   * Remembers a job the driver published without appending its JobDispatched (`event`, decided on
+   * the logged collection): the job is in flight for the scheduler until the log shows its
+   * JobDispatched, or its lane moves otherwise (then its fetcher finds it stale too), or
+   * {@link expireDispatches} gives up on it.
+   */
+  dispatched(job: FetchJob, event: JobDispatched): void {
+    const streamId = this.collectionStreams.get(job.sourceId)?.get(job.api);
+    const logged = streamId === undefined ? undefined : this.byStream.get(streamId);
+    if (!streamId || !logged) return;
+    let lanes = this.deferred.get(streamId);
+    if (!lanes) this.deferred.set(streamId, (lanes = new Map()));
+    lanes.set(job.lane, { job, event, mark: laneMark(logged.state, job.lane) });
+  }
+
+  /**
+   * Forgets the source's dispatched jobs that are not in the log `stallTimeoutMs` after their
+   * dispatch (a job lost, or its fetchers down): their lanes are dispatched again, as a stalled job
+   * in the log is abandoned and dispatched again. Returns how many.
+   */
+  expireDispatches(sourceId: string, now: Date, stallTimeoutMs: number): number {
+    let expired = 0;
+    for (const streamId of this.collectionStreams.get(sourceId)?.values() ?? []) {
+      const lanes = this.deferred.get(streamId);
+      if (!lanes) continue;
+      for (const [lane, { job }] of lanes) {
+        if (now.getTime() - parseMicros(job.dispatchedAt)! / 1000 < stallTimeoutMs) continue;
+        lanes.delete(lane);
+        expired++;
+      }
+      if (lanes.size === 0) this.deferred.delete(streamId);
+    }
+    return expired;
+  }
+
+  /** The logged collection with its deferred dispatches folded in; drops those the log has settled. */
+  private withDeferred(streamId: string, logged: KnownCollection): KnownCollection {
+    const lanes = this.deferred.get(streamId);
+    if (!lanes) return logged;
+    let { state, dispatched } = logged;
+    for (const [lane, pending] of lanes) {
+      // In the log already (the tail brought its JobDispatched), or never to be: its lane moved.
+      if (logged.dispatched[lane]?.jobId === pending.job.jobId || laneMark(logged.state, lane) !== pending.mark) {
+        lanes.delete(lane);
+        continue;
+      }
+      state = evolveCollection(state, pending.event);
+      dispatched = { ...dispatched, [lane]: pending.job };
+    }
+    if (lanes.size === 0) this.deferred.delete(streamId);
+    return { ...logged, state, dispatched };
   }
 
   inFlightJobs(): Array<{ job: FetchJob; progressed: boolean }> {

@@ -1,4 +1,5 @@
-import { collectionStreamId, sourceStreamId } from '@s1c/domain';
+import type { FetchJob } from '@s1c/contracts';
+import { collectionStreamId, decideCollection, sourceStreamId, type JobDispatched } from '@s1c/domain';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { SchedulerState } from './scheduler.state';
 import { MemoryLog } from './testing/memory.log';
@@ -104,5 +105,75 @@ describe('SchedulerState', () => {
     // A repeat (a republication) changes nothing, whatever its position says.
     expect(state.apply({ ...created, position: 5 })).toBe(false);
     expect(state.source(ID)?.position).toBe(1_700_000_000_000_001);
+  });
+});
+
+describe('SchedulerState, jobs dispatched but not yet in the log', () => {
+  const WINDOW = { from: '2026-03-01T11:58:00.000000Z', to: '2026-03-01T12:05:00.000000Z' };
+  /** Decides a live dispatch on the logged collection and hands it to the state, as the driver does. */
+  function dispatchLive(state: SchedulerState, jobId = 'live-1'): FetchJob {
+    const logged = state.loggedCollection(ID, 'activities')!;
+    const [event] = decideCollection({ type: 'DispatchJob', data: { jobId, lane: 'live', window: WINDOW, resume: NO_PROGRESS }, metadata: { now } }, logged.state) as [JobDispatched];
+    const job: FetchJob = { ...event.data, dispatchedAt: event.data.at, collectionVersion: logged.version + 1, deferred: true };
+    state.dispatched(job, event);
+    return job;
+  }
+  /** The live job recorded by its fetcher: its dispatch and its end in one append, as the runner does. */
+  function recordLive(jobId: string): void {
+    log.collection(ID, 'activities', (n) => ({ type: 'DispatchJob', data: { jobId, lane: 'live', window: WINDOW, resume: NO_PROGRESS }, metadata: { now: n } }));
+    log.collection(ID, 'activities', (n) => ({ type: 'CompleteJob', data: { jobId, finished: true, progress: { ...NO_PROGRESS, pages: 1 } }, metadata: { now: n } }));
+  }
+
+  it('shows the job in flight in its collection at the logged version; the logged collection, the jobs to republish and snapshots know nothing of it', () => {
+    const state = replayed();
+    const job = dispatchLive(state);
+    expect(state.collection(ID, 'activities')).toMatchObject({ version: 2, state: { jobs: { backfill: { jobId: 'job-1' }, live: { jobId: 'live-1', window: WINDOW } } }, dispatched: { live: job } });
+    expect(state.collections(ID).get('activities')?.state).toMatchObject({ jobs: { live: { jobId: 'live-1' } } });
+    expect(state.loggedCollection(ID, 'activities')?.state).not.toHaveProperty('jobs.live');
+    expect(state.inFlightJobs().map((j) => j.job.jobId)).not.toContain('live-1');
+    expect(JSON.stringify(state.snapshotItems())).not.toContain('live-1');
+  });
+
+  it('forgets it once the log brings its JobDispatched, even when the job already ended there', () => {
+    const state = replayed();
+    dispatchLive(state);
+    recordLive('live-1');
+    state.applyAll(log.events);
+    expect(state.collection(ID, 'activities')).toMatchObject({ version: 4, state: { live: { pending: null } } });
+    expect(state.collection(ID, 'activities')?.state).not.toHaveProperty('jobs.live');
+  });
+
+  it('forgets it when its lane moves otherwise (another job of the lane in the log): its fetcher finds it stale too', () => {
+    const state = replayed();
+    dispatchLive(state);
+    recordLive('another');
+    state.applyAll(log.events);
+    expect(state.collection(ID, 'activities')?.state).not.toHaveProperty('jobs.live');
+  });
+
+  it('keeps it while only other lanes move in the log', () => {
+    const state = replayed();
+    dispatchLive(state);
+    log.collection(ID, 'activities', (n) => ({ type: 'RecordPage', data: { jobId: 'job-1', progress: { ...NO_PROGRESS, cursor: 'c', pages: 1 }, pageRecords: 5, rateLimited: false }, metadata: { now: n } }));
+    state.applyAll(log.events);
+    expect(state.collection(ID, 'activities')).toMatchObject({ version: 3, state: { jobs: { live: { jobId: 'live-1' } } } });
+  });
+
+  it('gives up on it the stall timeout after its dispatch, not before, and says how many', () => {
+    const state = replayed();
+    dispatchLive(state);
+    const dispatchedAt = now.getTime();
+    expect(state.expireDispatches(ID, new Date(dispatchedAt + 59_999), 60_000)).toBe(0);
+    expect(state.collection(ID, 'activities')?.state).toHaveProperty('jobs.live');
+    expect(state.expireDispatches(ID, new Date(dispatchedAt + 60_000), 60_000)).toBe(1);
+    expect(state.collection(ID, 'activities')?.state).not.toHaveProperty('jobs.live');
+  });
+
+  it('holds none after a restore', () => {
+    const state = replayed();
+    const items = state.snapshotItems();
+    dispatchLive(state);
+    expect(state.restore(items)).toBe(true);
+    expect(state.collection(ID, 'activities')?.state).not.toHaveProperty('jobs.live');
   });
 });

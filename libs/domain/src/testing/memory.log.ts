@@ -103,7 +103,8 @@ export class MemoryLog<States extends StatesView = VersionedStates> {
   run(actions: readonly SchedulerAction[]): void {
     for (const action of actions) {
       if (action.stream === 'source') this.source(action.sourceId, () => action.command, action.expectedVersion);
-      else this.collection(action.sourceId, action.api, () => action.command, action.expectedVersion);
+      // A dispatch is appended by the fetcher's first record, at whatever version the stream is then.
+      else this.collection(action.sourceId, action.api, () => action.command, action.command.type === 'DispatchJob' ? undefined : action.expectedVersion);
     }
   }
 

@@ -101,7 +101,11 @@ export interface FetcherFixture {
   /** PlanCollection at the simulator's now; `backfillMs` defaults to 24 h. */
   plan(sourceId: string, api: SourceApi, options?: { backfillMs?: number }): Promise<void>;
   /** Dispatches the lane's due job as the scheduler would (planSteps) and returns the FetchJob. */
-  dispatch(sourceId: string, api: SourceApi, lane: Lane, options?: { withFolds?: boolean }): Promise<FetchJob>;
+  /**
+   * Decides the lane's next job as the scheduler does and appends its JobDispatched; `deferred`: as
+   * the scheduler does now, appends nothing and returns the job with the collection it was decided on.
+   */
+  dispatch(sourceId: string, api: SourceApi, lane: Lane, options?: { withFolds?: boolean; deferred?: boolean }): Promise<FetchJob>;
   /** Runs a command on a collection. */
   collectionCommand(sourceId: string, api: SourceApi, command: (state: CollectionState) => CollectionCommand): Promise<void>;
   /** Publishes a job to `s1c.job.<api>`, as the scheduler does. */
@@ -247,12 +251,29 @@ export async function startFetcherFixture(options: FetcherFixtureOptions = {}): 
     },
     async dispatch(sourceId, api, lane, dispatchOptions = {}) {
       const streamId = collectionStreamId(sourceId, api);
-      const { state, version } = await collections.load(streamId);
+      const { state, version, position } = await collections.load(streamId);
       const step = planSteps(state, now(), PLAN_SETTINGS).find((s) => s.type === 'dispatch' && s.lane === lane);
       if (!step || step.type !== 'dispatch' || state.status !== 'Planned') throw new Error(`lane ${lane} of ${streamId} is not due`);
       // The scheduler's deterministic id: a second replica's identical plan collides on the version.
       const jobId = `${sourceId}:${api}:${lane}:${version + 1}`;
       const at = now();
+      if (dispatchOptions.deferred) {
+        const sourceVersion = await store.streamVersion(sourceStreamId(sourceId));
+        return {
+          jobId,
+          sourceId,
+          api,
+          lane,
+          generation: state.generation,
+          window: step.window,
+          resume: step.resume,
+          dispatchedAt: toMicroIso(at),
+          collectionVersion: version + 1,
+          ...(sourceVersion > 0 ? { sourceVersion } : {}),
+          ...(dispatchOptions.withFolds === false ? {} : { collectionFold: { state, version, position: position ?? 0 } }),
+          deferred: true,
+        };
+      }
       const { events } = await collections.execute(
         streamId,
         () => ({ type: 'DispatchJob', data: { jobId, lane, window: step.window, resume: step.resume }, metadata: { now: at } }),

@@ -1,9 +1,11 @@
 import { fetchJobSchema, type FetchJob } from '@s1c/contracts';
 import {
   collectionStreamId,
+  parseMicros,
   sourceStreamId,
   type CollectionCommand,
   type CollectionState,
+  type DispatchJob,
   type ErrorType,
   type Lane,
   type Progress,
@@ -122,8 +124,15 @@ export class TestLog {
     await this.relay.flush();
   }
 
-  async collection(sourceId: string, api: SourceApi, command: (now: Date) => CollectionCommand): Promise<RecordedEvent[]> {
-    const result = await this.collections.execute(collectionStreamId(sourceId, api), () => command(this.clock()), { metadata: { actor: 'test' } });
+  async collection(
+    sourceId: string,
+    api: SourceApi,
+    command: (now: Date) => CollectionCommand,
+    before: (state: CollectionState) => CollectionCommand[] = () => [],
+  ): Promise<RecordedEvent[]> {
+    const result = await this.collections.execute(collectionStreamId(sourceId, api), (state) => [...before(state), command(this.clock())], {
+      metadata: { actor: 'test' },
+    });
     await this.relay.flush();
     return [...result.events];
   }
@@ -140,12 +149,22 @@ export class TestLog {
     return (await this.collections.load(collectionStreamId(sourceId, api))).state;
   }
 
-  /** The job in flight on a lane, as the log says. */
-  async jobId(sourceId: string, api: SourceApi, lane: Lane): Promise<string> {
-    const state = await this.collectionState(sourceId, api);
-    const jobId = state.status === 'Planned' ? state.jobs[lane]?.jobId : undefined;
-    if (!jobId) throw new Error(`no ${lane} job in flight for ${sourceId}/${api}`);
-    return jobId;
+  /**
+   * Appends `command` of `job` as a fetcher does: with the job's JobDispatched first when the job
+   * is deferred and not in flight yet (its first record).
+   */
+  private record(job: FetchJob, command: (now: Date) => CollectionCommand): Promise<RecordedEvent[]> {
+    return this.collection(job.sourceId, job.api, (now) => command(now), (state) => {
+      const inFlight = state.status === 'Planned' && state.jobs[job.lane]?.jobId === job.jobId;
+      if (inFlight || !job.deferred) return [];
+      const { jobId, lane, window, resume, generation } = job;
+      const dispatch: DispatchJob = {
+        type: 'DispatchJob',
+        data: { jobId, lane, window, resume, generation },
+        metadata: { now: new Date(parseMicros(job.dispatchedAt)! / 1000) },
+      };
+      return [dispatch];
+    });
   }
 
   async events(streamId: string): Promise<RecordedEvent[]> {
@@ -162,17 +181,17 @@ export class TestLog {
     return docs.map((d) => ({ ...d, eventId: String(d._id) }) as unknown as RecordedEvent<string, Record<string, unknown>>);
   }
 
-  /** Plays a fetcher on a job: records the token as verified, pages, completion or failure. */
-  fetcher(sourceId: string, api: SourceApi, jobId: string) {
+  /** Plays a fetcher on a job as published: records the token as verified, pages, completion or failure. */
+  fetcher(job: FetchJob) {
+    const { jobId } = job;
     const progress: Progress = { cursor: 'cursor-1', walkFrom: '2026-02-28T12:00:00.000000Z', lastTimestamp: '2026-02-28T12:30:00.000000Z', records: 1000, pages: 1 };
     return {
       progress,
-      verify: () => this.collection(sourceId, api, (now) => ({ type: 'RecordTokenVerified', data: { jobId }, metadata: { now } })),
-      page: () =>
-        this.collection(sourceId, api, (now) => ({ type: 'RecordPage', data: { jobId, progress, pageRecords: 1000, rateLimited: false }, metadata: { now } })),
-      complete: (finished: boolean) => this.collection(sourceId, api, (now) => ({ type: 'CompleteJob', data: { jobId, finished, progress }, metadata: { now } })),
+      verify: () => this.record(job, (now) => ({ type: 'RecordTokenVerified', data: { jobId }, metadata: { now } })),
+      page: () => this.record(job, (now) => ({ type: 'RecordPage', data: { jobId, progress, pageRecords: 1000, rateLimited: false }, metadata: { now } })),
+      complete: (finished: boolean) => this.record(job, (now) => ({ type: 'CompleteJob', data: { jobId, finished, progress }, metadata: { now } })),
       fail: (errorType: ErrorType, reason = 'HTTP 401 Unauthorized') =>
-        this.collection(sourceId, api, (now) => ({ type: 'FailJob', data: { jobId, errorType, reason, random: 0.5 }, metadata: { now } })),
+        this.record(job, (now) => ({ type: 'FailJob', data: { jobId, errorType, reason, random: 0.5 }, metadata: { now } })),
     };
   }
 
@@ -234,6 +253,14 @@ export class JobInbox {
       }
     }
     return sourceId === undefined ? taken : taken.filter((r) => r.job.sourceId === sourceId);
+  }
+
+  /** The last job received for a lane (taking what waits on the queue first). */
+  async job(sourceId: string, api: SourceApi, lane: Lane): Promise<FetchJob> {
+    await this.take();
+    const job = this.received.findLast((r) => r.job.sourceId === sourceId && r.job.api === api && r.job.lane === lane)?.job;
+    if (!job) throw new Error(`no ${lane} job received for ${sourceId}/${api}`);
+    return job;
   }
 
   /** Every job of `sourceId` received so far. */
