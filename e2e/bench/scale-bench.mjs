@@ -32,7 +32,7 @@
 //   reply (the goal), then goes on to the live phase anyway (a later Collecting is still reported).
 // - live cycles: from the moment T the live phase starts, --cycles-minutes are cut into windows of
 //   one poll interval P: [T + kP, T + (k+1)P). A collection is "polled within the interval" of
-//   window k when a live job dispatched in that window (JobDispatched's store time) completed
+//   window k when a live job dispatched in that window (JobDispatched's `at`) completed
 //   (JobCompleted, finished). A live job is due at its live checkpoint + P (the scheduler's rule;
 //   the checkpoint is window.from + S1C_LIVE_OVERLAP); its lag is completion - due, and the target
 //   needs lag <= P. After the last window the bench waits up to one more P for the jobs
@@ -155,7 +155,8 @@ void (async () => {
     if (kind !== 'collection' || !['JobDispatched', 'JobCompleted', 'JobFailed', 'JobAbandoned'].includes(type)) continue;
     relayLagMs.push(Date.now() - at);
     const job = jobs.get(e.data.jobId) ?? { collection: id };
-    if (type === 'JobDispatched') Object.assign(job, { lane: e.data.lane, dispatchedAt: at, window: e.data.window });
+    // When the scheduler dispatched it (its `at`): the fetcher appends it with the job's first record.
+    if (type === 'JobDispatched') Object.assign(job, { lane: e.data.lane, dispatchedAt: Date.parse(e.data.at), window: e.data.window });
     else if (type === 'JobCompleted') Object.assign(job, { completedAt: at, endedAt: at, finished: e.data.finished, lane: e.data.lane ?? job.lane });
     else Object.assign(job, { endedAt: at, failed: type, lane: e.data.lane ?? job.lane });
     jobs.set(e.data.jobId, job);

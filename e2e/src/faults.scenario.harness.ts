@@ -219,7 +219,9 @@ async function backfillJobInFlight(system: SystemUnderTest, sourceId: string): P
     const events = await system.stream(`collection-${sourceId}-activities`);
     const dispatched = events.findLast((e) => e.type === 'JobDispatched' && e.data.lane === 'backfill');
     const ofJob = events.filter((e) => dispatched && e.data.jobId === dispatched.data.jobId);
-    if (dispatched && ofJob.every((e) => e.type === 'JobDispatched' || e.type === 'PageCollected') && ofJob.length <= 2) {
+    // Its JobDispatched comes with its first record (its token check, or its first page).
+    const started = ofJob.filter((e) => e.type === 'JobDispatched' || e.type === 'TokenVerified' || e.type === 'PageCollected');
+    if (dispatched && started.length === ofJob.length && ofJob.filter((e) => e.type === 'PageCollected').length <= 1) {
       return `backfill job in flight at version ${String(events.at(-1)?.version)}`;
     }
     await sleep(100);
