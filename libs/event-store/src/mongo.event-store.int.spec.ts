@@ -1,5 +1,5 @@
 import { serverUrls, uniqueDbName } from '@s1c/test-harness';
-import { Binary, MongoClient, type CommandStartedEvent, type Db } from 'mongodb';
+import { Binary, BSON, MongoClient, type CommandStartedEvent, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConcurrencyError, DuplicateEventIdError, InvalidEventDocumentError } from './event-store.errors';
 import { MongoEventStore, toRecorded } from './mongo.event-store';
@@ -293,15 +293,30 @@ describe('MongoEventStore', () => {
   });
 
   describe('the outbox', () => {
-    it('then an entry holds its events as one BSON binary, and reading it gives them back as the log holds them', async () => {
+    it('then an entry holds its events as one deflated BSON binary, and reading it gives them back as the log holds them', async () => {
       const { db, store } = freshStore();
-      const data = { at: new Date('2025-01-01T00:00:00.123Z'), big: 2 ** 53 - 1, ratio: 0.1, nested: { list: [{ a: 1 }, 'b', null] }, text: 'é\u{1F600}' };
+      const data = { at: new Date('2025-01-01T00:00:00.123Z'), big: 2 ** 53 - 1, ratio: 0.1, nested: { list: [{ a: 1 }, 'b', null] }, text: 'é\u{1F600}', filler: 'x'.repeat(1000) };
       await store.appendToStream('packed', [{ type: 'A', data, metadata: { actor: 'alice' } }, { type: 'B', data: {} }], { expectedVersion: 'no_stream' });
       const [stored] = await db.collection('event_outbox').find({}).toArray();
       expect(stored?.events).toBeInstanceOf(Binary);
+      const packed = stored!.events as Binary;
+      expect(packed.sub_type).toBe(0x80);
+      // Deflated: far fewer bytes than the events' BSON (the filler alone is 1,000).
+      expect(packed.length()).toBeLessThan(500);
       const [entry] = await store.outboxEntries(10);
       expect(entry?.events.map(toRecorded)).toEqual(await store.readStream('packed'));
       expect(entry?.events[0]?.data).toEqual(data);
+    });
+
+    it('then an entry written with its events packed but not deflated (before they were deflated) is read as well', async () => {
+      const { db, store } = freshStore();
+      await store.appendToStream('packed', [{ type: 'A', data: { i: 1 } }], { expectedVersion: 'no_stream' });
+      const events = await db.collection('events').find({}).toArray();
+      await db.collection('event_outbox').deleteMany({});
+      await db.collection('event_outbox').insertOne({ _id: 'packed@1' as never, streamId: 'packed', events: new Binary(BSON.serialize({ events })), at: new Date() });
+      const [entry] = await store.outboxEntries(10);
+      expect(entry?.events.map(toRecorded)).toEqual(await store.readStream('packed'));
+      expect(entry?.committed).toBe(true);
     });
 
     it('then an entry written with its events nested (before they were packed) is read as well', async () => {

@@ -209,6 +209,10 @@ interface Tracker {
  *   job's JobDispatched, or is one version short of it (the JobDispatched is folded from the job);
  *   otherwise, or on a redelivery, the newer events are read first. "Not in flight" on a fold that
  *   holds the job's JobDispatched is final: a job leaves its lane for ever (job ids are unique).
+ *   A deferred job (its JobDispatched not in the log yet) is taken from a kept fold at or after the
+ *   version it was decided on, or from the fold it carries; its first record appends the
+ *   JobDispatched with it, decided again after a lost race as long as the lane's mark is the one
+ *   the scheduler saw (COLLECTION.md, "One append per job").
  * - Source. The kept fold of a source is the one folded from the relayed source events
  *   (`sourceFolds`, waited for up to `relayWaitMs` to reach the job's source version) or the last
  *   one read from the log (then offered to `sourceFolds`), whichever is newer. A kept fold is used only to let the job go ahead: when it is of the job's generation,
@@ -299,7 +303,7 @@ export class JobRunner {
   private async execute(job: FetchJob, ctx: JobContext, signal: AbortSignal, tracker: Tracker, log: Logger): Promise<JobOutcome> {
     const { settings } = this.deps;
     const redelivered = (ctx.deliveryCount ?? 1) > 1;
-    // 1. The job must still be in flight in its collection.
+    // 1. The job must still be in flight in its collection (deferred: its lane as the scheduler saw it).
     const collection = await this.collectionFor(job, redelivered);
     tracker.collection = collection;
     const inflight = jobInFlight(collection.state, job) ?? this.deferredDispatch(job, collection, tracker);
