@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defineApiSpec } from './api-spec';
 import type { JobContext, JobRunner } from './job.runner';
 import type { RawPublisher } from './raw.publisher';
-import { eventsOf, startFetcherFixture, type FetcherFixture } from './testing';
+import { countingStore, eventsOf, startFetcherFixture, type FetcherFixture, type StoreTraffic } from './testing';
 
 /**
  * A runner keeps the collections and sources it folded between jobs (COLLECTION.md, "What a fetcher
@@ -17,36 +17,24 @@ const ctx: JobContext = { working: () => undefined };
 describe('JobRunner, with the collection and source it holds from earlier jobs', () => {
   let f: FetcherFixture;
   let sourceId: string;
-  /** Collection and source streams the runner's store read, in order. */
-  let reads: string[];
-  /** The event types of each append the runner's store made, in order. */
-  let appends: string[][];
+  /** What the runner's store read and appended. */
+  let traffic: StoreTraffic;
 
   beforeEach(async () => {
     f = await startFetcherFixture();
     sourceId = await f.createSource(['activities']);
     await f.plan(sourceId, 'activities');
-    reads = [];
-    appends = [];
+    traffic = { reads: [], appends: [] };
   });
   afterEach(async () => {
     await f.close();
   });
 
-  /** A fetcher's runner (one for every job), counting the streams its store reads. */
+  /** A fetcher's runner (one for every job), counting what its store reads and appends. */
   function warmRunner(
     options: { maxPagesPerJob?: number; wrapPublisher?: (p: RawPublisher) => RawPublisher; sourceFolds?: FoldedStreams<SourceState> } = {},
   ): JobRunner {
-    const store = new (class extends MongoEventStore {
-      override async readStream(...args: Parameters<MongoEventStore['readStream']>) {
-        reads.push(args[0].split('-')[0]!);
-        return super.readStream(...args);
-      }
-      override async appendToStream(...args: Parameters<MongoEventStore['appendToStream']>) {
-        appends.push(args[1].map((e) => e.type));
-        return super.appendToStream(...args);
-      }
-    })(f.db, { clock: f.clock });
+    const store = countingStore(f.db, f.clock, traffic);
     return f.runner(activities, {
       store,
       settings: { maxPagesPerJob: options.maxPagesPerJob ?? 1 },
@@ -58,8 +46,8 @@ describe('JobRunner, with the collection and source it holds from earlier jobs',
   /** Runs the first backfill job (one page) on `runner`, so that it holds the collection and the source. */
   async function firstPage(runner: JobRunner): Promise<void> {
     expect(await runner.run(await f.dispatch(sourceId, 'activities', 'backfill'), ctx)).toMatchObject({ kind: 'completed', finished: false, pages: 1 });
-    expect(reads).toEqual(['collection', 'source']);
-    reads = [];
+    expect(traffic.reads).toEqual(['collection', 'source']);
+    traffic.reads = [];
   }
 
   describe('when the next job comes from the scheduler with its JobDispatched version', () => {
@@ -68,7 +56,7 @@ describe('JobRunner, with the collection and source it holds from earlier jobs',
       await firstPage(runner);
       const next = await f.dispatch(sourceId, 'activities', 'backfill');
       expect(await runner.run(next, ctx)).toMatchObject({ kind: 'completed', finished: false, pages: 1, progress: { pages: 2 } });
-      expect(reads).toEqual([]);
+      expect(traffic.reads).toEqual([]);
       expect(f.listRequests('activities').at(-1)!.query.cursor).toBe(next.resume.cursor);
     });
   });
@@ -90,9 +78,9 @@ describe('JobRunner, with the collection and source it holds from earlier jobs',
         const runner = warmRunner({ sourceFolds: folds });
         const job = await f.dispatch(sourceId, 'activities', 'backfill');
         expect(await runner.run(job, ctx)).toMatchObject({ kind: 'completed', finished: false, pages: 1 });
-        expect(reads).toEqual(['collection']);
+        expect(traffic.reads).toEqual(['collection']);
         // The token check, then the job's only page and its end in one append.
-        expect(appends).toEqual([['TokenVerified'], ['PageCollected', 'JobCompleted']]);
+        expect(traffic.appends).toEqual([['TokenVerified'], ['PageCollected', 'JobCompleted']]);
         expect(f.listRequests('activities').at(-1)!.status).toBe(200);
       } finally {
         await folds.stop();
@@ -108,7 +96,7 @@ describe('JobRunner, with the collection and source it holds from earlier jobs',
       const { collectionVersion: _v, collectionPosition: _p, sourceVersion: _s, ...bare } = await f.dispatch(sourceId, 'activities', 'backfill');
       const job: FetchJob = bare;
       expect(await runner.run(job, ctx)).toMatchObject({ kind: 'completed', finished: false, pages: 1, progress: { pages: 2 } });
-      expect(reads).toEqual(['collection']);
+      expect(traffic.reads).toEqual(['collection']);
     });
   });
 
@@ -124,7 +112,7 @@ describe('JobRunner, with the collection and source it holds from earlier jobs',
       }));
       const next = await f.dispatch(sourceId, 'activities', 'backfill');
       expect(await runner.run(next, ctx)).toMatchObject({ kind: 'completed', finished: false, pages: 1 });
-      expect(reads).toEqual(['collection']);
+      expect(traffic.reads).toEqual(['collection']);
       expect(await f.collectionState(sourceId, 'activities')).toMatchObject({ replay: { window: expect.any(Object) }, backfill: { progress: { pages: 2 } } });
     });
   });
@@ -160,7 +148,7 @@ describe('JobRunner, with the collection and source it holds from earlier jobs',
       const redelivered = await runner.run(job, { ...ctx, deliveryCount: 2 });
       expect(redelivered).toMatchObject({ kind: 'completed', finished: true, pages: 1, progress: { pages: 3 } });
       expect(f.listRequests('activities').at(-1)!.query.cursor).toBe(recorded[1]!.data.progress.cursor);
-      expect(reads).toEqual(['collection', 'source']);
+      expect(traffic.reads).toEqual(['collection', 'source']);
       release();
       expect(await other).toMatchObject({ kind: 'superseded' });
     });
@@ -195,7 +183,7 @@ describe('JobRunner, with the collection and source it holds from earlier jobs',
       await f.sourceCommand(sourceId, () => ({ type: 'DeleteSource', data: { sourceId }, metadata: { now: f.clock() } }));
       // The deletion came after the dispatch: the job runs within its page budget, and ends.
       expect(await runner.run(before, ctx)).toMatchObject({ kind: 'completed', pages: 1 });
-      expect(reads).toEqual([]);
+      expect(traffic.reads).toEqual([]);
 
       // The scheduler dispatches nothing for a stopping source; a job dispatched after the deletion
       // anyway (say, by a scheduler that had not seen it) names a newer source version, so the
@@ -204,7 +192,7 @@ describe('JobRunner, with the collection and source it holds from earlier jobs',
       expect(after.sourceVersion).toBe(4);
       const requests = f.sim.admin.requests().length;
       expect(await runner.run(after, ctx)).toMatchObject({ kind: 'abandoned', reason: 'source is stopping' });
-      expect(reads).toEqual(['source']);
+      expect(traffic.reads).toEqual(['source']);
       expect(f.sim.admin.requests()).toHaveLength(requests);
       expect(eventsOf(await f.collectionEvents(sourceId, 'activities'), 'JobAbandoned')[0]!.data).toMatchObject({ jobId: after.jobId, reason: 'source is stopping' });
     });
@@ -224,16 +212,16 @@ describe('JobRunner, with the collection and source it holds from earlier jobs',
       await f.plan(other, 'activities');
       const store = new (class extends MongoEventStore {
         override async readStream(...args: Parameters<MongoEventStore['readStream']>) {
-          reads.push(args[0].startsWith('collection-') ? `collection ${args[0].includes(other) ? 'other' : 'first'}` : 'source');
+          traffic.reads.push(args[0].startsWith('collection-') ? `collection ${args[0].includes(other) ? 'other' : 'first'}` : 'source');
           return super.readStream(...args);
         }
       })(f.db, { clock: f.clock });
       const runner = f.runner(activities, { store, settings: { maxPagesPerJob: 1, cachedStreams: 1 } });
       await runner.run(await f.dispatch(sourceId, 'activities', 'backfill'), ctx);
       await runner.run(await f.dispatch(other, 'activities', 'backfill'), ctx);
-      reads = [];
+      traffic.reads = [];
       expect(await runner.run(await f.dispatch(sourceId, 'activities', 'backfill'), ctx)).toMatchObject({ kind: 'completed', pages: 1, progress: { pages: 2 } });
-      expect(reads).toEqual(['collection first', 'source']);
+      expect(traffic.reads).toEqual(['collection first', 'source']);
     });
   });
 });

@@ -1,9 +1,8 @@
 import { shiftMicroIso, toMicroIso } from '@s1c/domain';
-import { MongoEventStore } from '@s1c/event-store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defineApiSpec } from './api-spec';
 import type { JobContext, JobRunner } from './job.runner';
-import { eventsOf, startFetcherFixture, type FetcherFixture } from './testing';
+import { countingStore, eventsOf, startFetcherFixture, type FetcherFixture, type StoreTraffic } from './testing';
 
 /**
  * Jobs the scheduler publishes without appending their JobDispatched (COLLECTION.md, "One append
@@ -16,41 +15,29 @@ const ctx: JobContext = { working: () => undefined };
 describe('JobRunner, with a job whose JobDispatched is not in the log yet', () => {
   let f: FetcherFixture;
   let sourceId: string;
-  /** Collection and source streams the runner's store read, in order. */
-  let reads: string[];
-  /** The event types of each append the runner's store made, in order (lost races included). */
-  let appends: string[][];
+  /** What the runner's store read and appended. */
+  let traffic: StoreTraffic;
 
   beforeEach(async () => {
     f = await startFetcherFixture();
     sourceId = await f.createSource(['activities']);
     await f.plan(sourceId, 'activities');
-    reads = [];
-    appends = [];
+    traffic = { reads: [], appends: [] };
   });
   afterEach(async () => {
     await f.close();
   });
 
   function runner(): JobRunner {
-    const store = new (class extends MongoEventStore {
-      override async readStream(...args: Parameters<MongoEventStore['readStream']>) {
-        reads.push(args[0].split('-')[0]!);
-        return super.readStream(...args);
-      }
-      override async appendToStream(...args: Parameters<MongoEventStore['appendToStream']>) {
-        appends.push(args[1].map((e) => e.type));
-        return super.appendToStream(...args);
-      }
-    })(f.db, { clock: f.clock });
+    const store = countingStore(f.db, f.clock, traffic);
     return f.runner(activities, { store, settings: { maxPagesPerJob: 1 } });
   }
 
   /** Runs a first backfill job (its token verified, one page), so that the runner holds the collection and the source. */
   async function warm(r: JobRunner): Promise<void> {
     expect(await r.run(await f.dispatch(sourceId, 'activities', 'backfill', { deferred: true }), ctx)).toMatchObject({ kind: 'completed', pages: 1 });
-    reads = [];
-    appends = [];
+    traffic.reads = [];
+    traffic.appends = [];
   }
 
   const types = async () => (await f.collectionEvents(sourceId, 'activities')).map((e) => e.type);
@@ -59,8 +46,8 @@ describe('JobRunner, with a job whose JobDispatched is not in the log yet', () =
     const job = await f.dispatch(sourceId, 'activities', 'backfill', { deferred: true });
     expect(await types()).toEqual(['CollectionPlanned']);
     expect(await runner().run(job, ctx)).toMatchObject({ kind: 'completed', finished: false, pages: 1 });
-    expect(reads).toEqual(['source']);
-    expect(appends).toEqual([['JobDispatched', 'TokenVerified'], ['PageCollected', 'JobCompleted']]);
+    expect(traffic.reads).toEqual(['source']);
+    expect(traffic.appends).toEqual([['JobDispatched', 'TokenVerified'], ['PageCollected', 'JobCompleted']]);
     const [dispatched] = eventsOf(await f.collectionEvents(sourceId, 'activities'), 'JobDispatched');
     expect(dispatched!.data).toEqual({
       sourceId,
@@ -79,15 +66,15 @@ describe('JobRunner, with a job whose JobDispatched is not in the log yet', () =
     await warm(r);
     const job = await f.dispatch(sourceId, 'activities', 'backfill', { deferred: true });
     expect(await r.run(job, ctx)).toMatchObject({ kind: 'completed', pages: 1, progress: { pages: 2 } });
-    expect(reads).toEqual([]);
-    expect(appends).toEqual([['JobDispatched', 'PageCollected', 'JobCompleted']]);
+    expect(traffic.reads).toEqual([]);
+    expect(traffic.appends).toEqual([['JobDispatched', 'PageCollected', 'JobCompleted']]);
     expect(f.listRequests('activities').at(-1)!.query.cursor).toBe(job.resume.cursor);
   });
 
   it('then without the collection it was decided on (no fold carried), a fresh runner reads the collection and runs it', async () => {
     const job = await f.dispatch(sourceId, 'activities', 'backfill', { deferred: true, withFolds: false });
     expect(await runner().run(job, ctx)).toMatchObject({ kind: 'completed', pages: 1 });
-    expect(reads).toEqual(['collection', 'source']);
+    expect(traffic.reads).toEqual(['collection', 'source']);
     expect(await types()).toEqual(['CollectionPlanned', 'JobDispatched', 'TokenVerified', 'PageCollected', 'JobCompleted']);
   });
 
@@ -101,7 +88,7 @@ describe('JobRunner, with a job whose JobDispatched is not in the log yet', () =
       metadata: { now: f.clock() },
     }));
     expect(await r.run(job, ctx)).toMatchObject({ kind: 'completed', pages: 1, progress: { pages: 2 } });
-    expect(reads).toEqual(['collection']);
+    expect(traffic.reads).toEqual(['collection']);
     expect((await types()).slice(-4)).toEqual(['ReplayRequested', 'JobDispatched', 'PageCollected', 'JobCompleted']);
   });
 
@@ -113,10 +100,10 @@ describe('JobRunner, with a job whose JobDispatched is not in the log yet', () =
     await runner().run(await f.dispatch(sourceId, 'activities', 'backfill', { deferred: true }), ctx);
     const before = await types();
     const requests = f.listRequests('activities').length;
-    reads = [];
+    traffic.reads = [];
     // The runner's memory is behind the log: the job starts, and its first write finds the lane moved.
     expect(await r.run(job, ctx)).toMatchObject({ kind: 'superseded' });
-    expect(reads).toEqual(['collection']);
+    expect(traffic.reads).toEqual(['collection']);
     expect(await types()).toEqual(before);
     expect(f.listRequests('activities').length - requests).toBeLessThanOrEqual(1);
     // Delivered again, it reads the log first and stops before calling SentinelOne.
@@ -157,7 +144,7 @@ describe('JobRunner, with a job whose JobDispatched is not in the log yet', () =
     await f.sourceCommand(sourceId, () => ({ type: 'DeleteSource', data: { sourceId }, metadata: { now: f.clock() } }));
     const job = await f.dispatch(sourceId, 'activities', 'backfill', { deferred: true });
     expect(await r.run(job, ctx)).toMatchObject({ kind: 'abandoned', reason: 'source is stopping' });
-    expect(appends).toEqual([['JobDispatched', 'JobAbandoned']]);
+    expect(traffic.appends).toEqual([['JobDispatched', 'JobAbandoned']]);
     expect((await f.collectionState(sourceId, 'activities')).status === 'Planned').toBe(true);
     const state = await f.collectionState(sourceId, 'activities');
     expect(state.status === 'Planned' ? state.jobs.backfill : 'unplanned').toBeUndefined();

@@ -257,38 +257,9 @@ export async function startFetcherFixture(options: FetcherFixtureOptions = {}): 
       // The scheduler's deterministic id: a second replica's identical plan collides on the version.
       const jobId = `${sourceId}:${api}:${lane}:${version + 1}`;
       const at = now();
-      if (dispatchOptions.deferred) {
-        const sourceVersion = await store.streamVersion(sourceStreamId(sourceId));
-        return {
-          jobId,
-          sourceId,
-          api,
-          lane,
-          generation: state.generation,
-          window: step.window,
-          resume: step.resume,
-          dispatchedAt: toMicroIso(at),
-          collectionVersion: version + 1,
-          ...(sourceVersion > 0 ? { sourceVersion } : {}),
-          ...(dispatchOptions.withFolds === false ? {} : { collectionFold: { state, version, position: position ?? 0 } }),
-          deferred: true,
-        };
-      }
-      const { events } = await collections.execute(
-        streamId,
-        () => ({ type: 'DispatchJob', data: { jobId, lane, window: step.window, resume: step.resume }, metadata: { now: at } }),
-        { expectedVersion: version },
-      );
-      const dispatched = events[0]!;
-      // As the scheduler publishes it: where its JobDispatched is, and the source version it saw.
+      // As the scheduler publishes it: the source version it saw.
       const sourceVersion = await store.streamVersion(sourceStreamId(sourceId));
-      // And, as the scheduler does, the collection folded right after the JobDispatched.
-      const folds = dispatchOptions.withFolds
-        ? {
-            collectionFold: { state: evolveCollection(state, dispatched as unknown as CollectionEvent), version: dispatched.version, position: dispatched.position },
-          }
-        : {};
-      return {
+      const job = {
         jobId,
         sourceId,
         api,
@@ -297,11 +268,25 @@ export async function startFetcherFixture(options: FetcherFixtureOptions = {}): 
         window: step.window,
         resume: step.resume,
         dispatchedAt: toMicroIso(at),
-        collectionVersion: dispatched.version,
-        collectionPosition: dispatched.position,
         ...(sourceVersion > 0 ? { sourceVersion } : {}),
-        ...folds,
       };
+      if (dispatchOptions.deferred) {
+        const fold = dispatchOptions.withFolds === false ? {} : { collectionFold: { state, version, position: position ?? 0 } };
+        return { ...job, collectionVersion: version + 1, ...fold, deferred: true as const };
+      }
+      const { events } = await collections.execute(
+        streamId,
+        () => ({ type: 'DispatchJob', data: { jobId, lane, window: step.window, resume: step.resume }, metadata: { now: at } }),
+        { expectedVersion: version },
+      );
+      const dispatched = events[0]!;
+      // Where its JobDispatched is and, as the scheduler does, the collection folded right after it.
+      const folds = dispatchOptions.withFolds
+        ? {
+            collectionFold: { state: evolveCollection(state, dispatched as unknown as CollectionEvent), version: dispatched.version, position: dispatched.position },
+          }
+        : {};
+      return { ...job, collectionVersion: dispatched.version, collectionPosition: dispatched.position, ...folds };
     },
     async collectionCommand(sourceId, api, command) {
       await collections.execute(collectionStreamId(sourceId, api), command);
