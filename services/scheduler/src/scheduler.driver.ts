@@ -86,10 +86,11 @@ export class SchedulerDriver {
   }
 
   /**
-   * Publishes again every job in flight that no fetcher has reported on, with its original body
-   * and message id: a crash between appending JobDispatched and publishing then costs nothing,
-   * and a job that did reach the queue is dropped by JetStream's duplicate window (the stall
-   * timeout is shorter, and stalled jobs are abandoned rather than republished).
+   * Publishes again every job in flight in the log that no fetcher has reported on, with its
+   * original body and message id. Such jobs come from schedulers that appended JobDispatched before
+   * publishing (this one publishes without appending): a crash of one between the two then costs
+   * nothing, and a job that did reach the queue is dropped by JetStream's duplicate window (the
+   * stall timeout is shorter, and stalled jobs are abandoned rather than republished).
    */
   async republishInFlight(): Promise<number> {
     const now = toMicroIso(this.deps.clock());
