@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BoundedPull, isPermissionViolation, NatsPermissionError, refusedSubject } from '@s1c/messaging';
+import { askJetStream, BoundedPull, isPermissionViolation, NatsPermissionError, refusedSubject } from '@s1c/messaging';
 import { type Collection, type Db } from 'mongodb';
 import {
   AckPolicy,
@@ -349,9 +349,10 @@ export class EventTailer {
   /** The stream's last sequence, or with a filter the last sequence of a message it takes (0: none). */
   private async lastSequence(): Promise<number> {
     const jsm = await this.manager();
-    if (!this.filterSubject) return (await jsm.streams.info(this.streamName)).state.last_seq;
+    const filter = this.filterSubject;
+    if (!filter) return (await askJetStream(this.logger, this.streamName, () => jsm.streams.info(this.streamName))).state.last_seq;
     try {
-      return (await jsm.streams.getMessage(this.streamName, { last_by_subj: this.filterSubject })).seq;
+      return (await askJetStream(this.logger, this.streamName, () => jsm.streams.getMessage(this.streamName, { last_by_subj: filter }))).seq;
     } catch (error) {
       if ((error as { code?: string }).code === '404') return 0;
       if (isPermissionViolation(error)) {
@@ -377,7 +378,8 @@ export class EventTailer {
   private async begin(): Promise<void> {
     await this.hooks.init?.();
     this.logId = await this.store.logId();
-    const info = await (await this.manager()).streams.info(this.streamName);
+    const jsm = await this.manager();
+    const info = await askJetStream(this.logger, this.streamName, () => jsm.streams.info(this.streamName));
     const { first_seq: firstSeq, last_seq: lastSeq } = info.state;
     await this.probeConsumer();
     const saved = await this.loadCheckpoint();
@@ -433,14 +435,14 @@ export class EventTailer {
     const jsm = await this.manager();
     const name = `probe_${nuid.next()}`;
     try {
-      await jsm.consumers.add(this.streamName, {
+      await askJetStream(this.logger, `a probe consumer of ${this.streamName}`, () => jsm.consumers.add(this.streamName, {
         name,
         ack_policy: AckPolicy.None,
         deliver_policy: DeliverPolicy.New,
         mem_storage: true,
         inactive_threshold: nanos(10_000),
         ...(this.filterSubject ? { filter_subject: this.filterSubject } : {}),
-      });
+      }));
     } catch (error) {
       if (!isPermissionViolation(error)) throw error;
       throw new NatsPermissionError('publish', refusedSubject(error) ?? this.streamName, `following ${this.streamName}${this.filterSubject ? ` on ${this.filterSubject}` : ''}`);

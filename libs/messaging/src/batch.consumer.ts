@@ -1,5 +1,6 @@
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from 'nats';
 import type { LoggerLike } from './logger.interface';
+import { askJetStream } from './jetstream.api';
 import type { LostConsumerGuard } from './lost.consumer';
 
 export interface BatchConsumerOptions {
@@ -107,7 +108,9 @@ export class BatchConsumer {
   }
 
   async start(): Promise<void> {
-    const consumer = await this.js.consumers.get(this.options.stream, this.options.durable);
+    const consumer = await askJetStream(this.logger, `consumer ${this.options.stream}/${this.options.durable}`, () =>
+      this.js.consumers.get(this.options.stream, this.options.durable),
+    );
     this.options.lost?.watch(consumer);
     this.loop = this.pull(consumer);
     // A message waits in the buffer until a batch slot is free, which can take longer than the ack

@@ -28,6 +28,7 @@
  */
 export { connectNats, drainNats, DRAIN_TIMEOUT_MS, isNatsConnected, NatsConnectError, type ConnectNatsOptions } from './nats.connection';
 export { silentLogger, type LoggerLike } from './logger.interface';
+export { askJetStream, isJetStreamUnavailable } from './jetstream.api';
 export { InvalidSubjectTokenError, subjectToken, subjects } from './subjects';
 export {
   STREAMS,

@@ -3,6 +3,7 @@ import { DeliverPolicy, Events, nanos, type JetStreamClient, type Msg, type Nats
 import { isObservable, lastValueFrom, type Observable } from 'rxjs';
 import { CommandContext } from './command.context';
 import { JETSTREAM_EXTRAS_KEY, type JetStreamConsumerOptions } from './jetstream-consumer.decorator';
+import { askJetStream } from './jetstream.api';
 import { JetStreamWorker } from './jetstream.worker';
 import { LostConsumerGuard } from './lost.consumer';
 import { encodeJson } from './json.codec';
@@ -212,14 +213,14 @@ export class NatsTransport extends Server<NatsTransportEvents, NatsTransportStat
 
     const streams = this.options.streams ?? Object.values(STREAMS);
     if (streams.length > 0 || consumers.length > 0) {
-      const jsm = await nc.jetstreamManager();
+      const jsm = await askJetStream(this.log, 'JetStream', () => nc.jetstreamManager());
       await declareStreams(jsm, streams, { logger: this.log, ...(this.options.streamReplicas !== undefined ? { replicas: this.options.streamReplicas } : {}) });
       const js: JetStreamClient = nc.jetstream();
       for (const [spec, handler] of consumers) {
         const declaration = consumerDeclaration(spec);
         const declared = await ensureConsumer(jsm, spec.stream, declaration);
         this.log.info({ stream: spec.stream, durable: spec.durable, action: declared.action }, 'jetstream consumer declared');
-        const consumer = await js.consumers.get(spec.stream, spec.durable);
+        const consumer = await askJetStream(this.log, `consumer ${spec.stream}/${spec.durable}`, () => js.consumers.get(spec.stream, spec.durable));
         const expires = Math.max(1000, this.options.fetchExpiresMs ?? 5000);
         // Handlers here take a message twice without harm (JetStream delivers at least once), and the fetchers' jobs are a work queue.
         const lost = new LostConsumerGuard(jsm, spec.stream, declaration, this.log);

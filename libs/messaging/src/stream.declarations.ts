@@ -11,6 +11,7 @@ import {
   type StreamConfig,
   type StreamInfo,
 } from 'nats';
+import { askJetStream } from './jetstream.api';
 import { type LoggerLike, silentLogger } from './logger.interface';
 import { DeclarationConflictError, isPermissionViolation, NatsPermissionError, refusedSubject } from './messaging.errors';
 import { subjects } from './subjects';
@@ -103,27 +104,6 @@ export const STREAMS = {
   },
 } satisfies Record<string, StreamDeclaration>;
 
-/** How many times a JetStream API request that got no answer in time is sent (about a second apart). */
-const API_ATTEMPTS = 5;
-
-/**
- * A JetStream API request, sent again when it got no answer in time or JetStream said it is
- * unavailable: a cluster electing a leader, or busy with every service starting at once. Creates
- * and updates are idempotent, so one that did happen unseen is harmless to repeat.
- */
-async function answered<T>(logger: LoggerLike, what: string, request: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await request();
-    } catch (error) {
-      const unavailable = error instanceof NatsError && (error.code === 'TIMEOUT' || error.code === '503' || error.api_error?.code === 503);
-      if (!unavailable || attempt >= API_ATTEMPTS) throw error;
-      logger.warn({ what, attempt, code: error.code }, 'JetStream did not answer in time: asking again');
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-    }
-  }
-}
-
 /** How long {@link led} waits for a replicated stream to elect its leader. */
 const LEADER_WAIT_MS = 30_000;
 
@@ -141,7 +121,7 @@ async function led(jsm: JetStreamManager, info: StreamInfo, logger: LoggerLike):
       return current;
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
-    current = await answered(logger, `stream ${info.config.name}`, () => jsm.streams.info(info.config.name));
+    current = await askJetStream(logger, `stream ${info.config.name}`, () => jsm.streams.info(info.config.name));
   }
   return current;
 }
@@ -207,7 +187,7 @@ export async function ensureStream(
   for (let attempt = 0; ; attempt++) {
     let existing: StreamInfo | undefined;
     try {
-      existing = await answered(logger, `stream ${config.name}`, () => jsm.streams.info(config.name));
+      existing = await askJetStream(logger, `stream ${config.name}`, () => jsm.streams.info(config.name));
     } catch (error) {
       if (isPermissionViolation(error)) throw new NatsPermissionError('publish', refusedSubject(error) ?? config.name, `reading stream ${config.name}`);
       if (!isNotFound(error)) throw error;
@@ -222,7 +202,7 @@ export async function ensureStream(
     }
     if (!existing) {
       try {
-        return { action: 'created', info: await led(jsm, await answered(logger, `stream ${config.name}`, () => jsm.streams.add(config)), logger) };
+        return { action: 'created', info: await led(jsm, await askJetStream(logger, `stream ${config.name}`, () => jsm.streams.add(config)), logger) };
       } catch (error) {
         if (isPermissionViolation(error)) {
           mayCreate = false;
@@ -253,7 +233,7 @@ export async function ensureStream(
       throw new DeclarationConflictError(`stream ${config.name}`, ['num_replicas'], new Error('replicas > 1 not supported in non-clustered mode'));
     }
     try {
-      return { action: 'updated', info: await led(jsm, await answered(logger, `stream ${config.name}`, () => jsm.streams.update(config.name, config)), logger) };
+      return { action: 'updated', info: await led(jsm, await askJetStream(logger, `stream ${config.name}`, () => jsm.streams.update(config.name, config)), logger) };
     } catch (error) {
       if (isPermissionViolation(error)) {
         logger.warn({ stream: config.name, fields }, 'stream differs from this service\'s declaration, which its NATS user may not update: using it as it is');
@@ -283,14 +263,14 @@ export async function ensureConsumer(
   for (let attempt = 0; ; attempt++) {
     let existing: ConsumerInfo | undefined;
     try {
-      existing = await answered(silentLogger, resource, () => jsm.consumers.info(stream, config.durable_name));
+      existing = await askJetStream(silentLogger, resource, () => jsm.consumers.info(stream, config.durable_name));
     } catch (error) {
       if (isPermissionViolation(error)) throw new NatsPermissionError('publish', refusedSubject(error) ?? resource, `reading ${resource}`);
       if (!isNotFound(error)) throw error;
     }
     if (!existing) {
       try {
-        return { action: 'created', info: await answered(silentLogger, resource, () => jsm.consumers.add(stream, desired)) };
+        return { action: 'created', info: await askJetStream(silentLogger, resource, () => jsm.consumers.add(stream, desired)) };
       } catch (error) {
         if (isPermissionViolation(error)) throw new NatsPermissionError('publish', refusedSubject(error) ?? resource, `creating ${resource}`);
         if (attempt === 0 && !isNotFound(error)) continue;
@@ -300,7 +280,7 @@ export async function ensureConsumer(
     const fields = differingFields(desired, existing.config);
     if (fields.length === 0) return { action: 'unchanged', info: existing };
     try {
-      return { action: 'updated', info: await answered(silentLogger, resource, () => jsm.consumers.update(stream, config.durable_name, desired)) };
+      return { action: 'updated', info: await askJetStream(silentLogger, resource, () => jsm.consumers.update(stream, config.durable_name, desired)) };
     } catch (error) {
       if (isPermissionViolation(error)) throw new NatsPermissionError('publish', refusedSubject(error) ?? resource, `updating ${resource}`);
       throw new DeclarationConflictError(resource, fields, error);
