@@ -152,12 +152,15 @@ void (async () => {
       sourceStates.set(id, s);
       continue;
     }
-    if (kind !== 'collection' || !['JobDispatched', 'JobCompleted', 'JobFailed', 'JobAbandoned'].includes(type)) continue;
+    if (kind !== 'collection' || !['JobDispatched', 'JobCompleted', 'JobRan', 'JobFailed', 'JobAbandoned'].includes(type)) continue;
     relayLagMs.push(Date.now() - at);
     const job = jobs.get(e.data.jobId) ?? { collection: id };
     // When the scheduler dispatched it (its `at`): the fetcher appends it with the job's first record.
     if (type === 'JobDispatched') Object.assign(job, { lane: e.data.lane, dispatchedAt: Date.parse(e.data.at), window: e.data.window });
-    else if (type === 'JobCompleted') Object.assign(job, { completedAt: at, endedAt: at, finished: e.data.finished, lane: e.data.lane ?? job.lane });
+    // A job of one page (a live poll), dispatched, collected and completed in one event.
+    else if (type === 'JobRan') {
+      Object.assign(job, { lane: e.data.lane, dispatchedAt: Date.parse(e.data.dispatchedAt), window: e.data.window, completedAt: at, endedAt: at, finished: e.data.finished });
+    } else if (type === 'JobCompleted') Object.assign(job, { completedAt: at, endedAt: at, finished: e.data.finished, lane: e.data.lane ?? job.lane });
     else Object.assign(job, { endedAt: at, failed: type, lane: e.data.lane ?? job.lane });
     jobs.set(e.data.jobId, job);
   }

@@ -115,7 +115,7 @@ async function liveState(after: number): Promise<string> {
 }
 
 async function collectionVersion(): Promise<number> {
-  return (await system.stream(`collection-${sourceId}-activities`)).length;
+  return system.streamVersion(`collection-${sourceId}-activities`);
 }
 
 describe('on a three-node JetStream cluster: R3 streams, two of every worker', () => {

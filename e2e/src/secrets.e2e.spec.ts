@@ -104,7 +104,7 @@ describe('secret key rotation and token exposure, end to end', () => {
     await rollKeys(KEY_B);
     const before = { old: (await system.rawRecords(ids.old, 'activities')).size, new: (await system.rawRecords(ids.new, 'activities')).size };
     const versions = Object.fromEntries(
-      await Promise.all(Object.entries(ids).map(async ([k, id]) => [k, (await system.stream(`collection-${id}-activities`)).length] as const)),
+      await Promise.all(Object.entries(ids).map(async ([k, id]) => [k, await system.streamVersion(`collection-${id}-activities`)] as const)),
     ) as Record<keyof typeof ids, number>;
     simulator.admin.createRecords('activities', 40);
 

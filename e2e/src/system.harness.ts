@@ -1,3 +1,4 @@
+import { expandCollectionEvent, type CollectionEvent } from '@s1c/domain';
 import { freePort, serverUrls, startNatsServer, uniqueDbName, type RunningServer } from '@s1c/test-harness';
 import { MongoClient, type Db } from 'mongodb';
 import { AckPolicy, connect, DeliverPolicy, nanos, nuid, type NatsConnection } from 'nats';
@@ -206,9 +207,18 @@ export class SystemUnderTest {
     return events.filter((e) => e.version > after && e.type === 'JobCompleted' && e.data.lane === lane && e.data.finished).length >= atLeast;
   }
 
-  /** The events of one stream in the log, in order. */
+  /**
+   * The events of one stream in the log, in order; a JobRan as the three events it stands for (each
+   * with the JobRan's version): what the services fold.
+   */
   async stream(streamId: string): Promise<Json[]> {
-    return this.db.collection('events').find({ streamId }).sort({ version: 1 }).toArray();
+    const stored = await this.db.collection('events').find({ streamId }).sort({ version: 1 }).toArray();
+    return stored.flatMap((doc) => (doc.type === 'JobRan' ? expandCollectionEvent(doc as unknown as CollectionEvent).map((part) => ({ ...doc, ...part })) : [doc]));
+  }
+
+  /** The version of a stream's last event (0: none). */
+  async streamVersion(streamId: string): Promise<number> {
+    return (await this.stream(streamId)).at(-1)?.version ?? 0;
   }
 
   /** Every raw record published for a source and API: record id → how many messages carry it. */

@@ -260,6 +260,8 @@ export function evolveCollection(state: CollectionState, event: CollectionEvent)
       if (job.lane === 'replay') return { ...next, replay: null };
       return { ...next, snapshot: { ...next.snapshot, lastCompletedAt: job.window.to, pending: null } };
     }
+    case 'JobRan':
+      return expandCollectionEvent(event).reduce(evolveCollection, state);
     case 'JobFailed': {
       const job = state.jobs[event.data.lane];
       if (!job || job.jobId !== event.data.jobId) return state;
@@ -322,12 +324,53 @@ export function laneMark(state: CollectionState, lane: Lane): string {
   return JSON.stringify([state.generation, state.jobs[lane] ?? null, progress]);
 }
 
+/** The events `event` stands for: a {@link JobRan}'s JobDispatched, PageCollected and JobCompleted; any other event itself. */
+export function expandCollectionEvent(event: CollectionEvent): CollectionEvent[] {
+  if (event.type !== 'JobRan') return [event];
+  const { sourceId, api, at, jobId, lane, generation, window, resume, dispatchedAt, progress, pageRecords, rateLimited, finished } = event.data;
+  return [
+    { type: 'JobDispatched', data: { sourceId, api, at: dispatchedAt, jobId, lane, generation, window, resume } },
+    { type: 'PageCollected', data: { sourceId, api, at, jobId, lane, progress, pageRecords, rateLimited } },
+    { type: 'JobCompleted', data: { sourceId, api, at, jobId, lane, finished, progress } },
+  ];
+}
+
+/**
+ * The events of one append with every JobDispatched, PageCollected and JobCompleted of one job in a
+ * row (at one time, with one progress) as a {@link JobRan}: folded, they give the same state.
+ */
+export function compactCollectionEvents(events: readonly CollectionEvent[]): CollectionEvent[] {
+  const out: CollectionEvent[] = [];
+  for (let i = 0; i < events.length; i++) {
+    const [dispatched, page, completed] = [events[i]!, events[i + 1], events[i + 2]];
+    if (
+      dispatched.type === 'JobDispatched' &&
+      page?.type === 'PageCollected' &&
+      completed?.type === 'JobCompleted' &&
+      page.data.jobId === dispatched.data.jobId &&
+      completed.data.jobId === dispatched.data.jobId &&
+      page.data.at === completed.data.at &&
+      JSON.stringify(page.data.progress) === JSON.stringify(completed.data.progress)
+    ) {
+      const { sourceId, api, jobId, lane, generation, window, resume, at: dispatchedAt } = dispatched.data;
+      const { at, progress, pageRecords, rateLimited } = page.data;
+      out.push({
+        type: 'JobRan',
+        data: { sourceId, api, at, jobId, lane, generation, window, resume, dispatchedAt, progress, pageRecords, rateLimited, finished: completed.data.finished },
+      });
+      i += 2;
+    } else out.push(dispatched);
+  }
+  return out;
+}
+
 /** The Collection aggregate as a decider, with the retry policy its failures are judged by. */
 export function collectionDecider(policy: RetryPolicy = DEFAULT_RETRY_POLICY): Decider<CollectionState, CollectionCommand, CollectionEvent> {
   return {
     decide: (command, state) => decideCollection(command, state, policy),
     evolve: evolveCollection,
     initialState: initialCollectionState,
+    compact: compactCollectionEvents,
   };
 }
 

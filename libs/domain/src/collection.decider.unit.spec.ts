@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AbandonJob, CollectionCommand, CompleteJob, DispatchJob, FailJob, PlanCollection, RecordPage, RecordTokenVerified, RequestReplay } from './collection.commands';
-import { decideCollection, evolveCollection, foldCollection, laneMark } from './collection.decider';
+import { collectionDecider, compactCollectionEvents, decideCollection, evolveCollection, expandCollectionEvent, foldCollection, laneMark } from './collection.decider';
 import { CollectionNotPlannedError, LaneBusyError, ReplayPendingError, StaleJobError } from './collection.errors';
 import { planSteps, type PlannedStep, type PlanSettings } from './collection.planner';
 import { initialCollectionState, type CollectionState, type PlannedCollection } from './collection.state';
@@ -819,6 +819,80 @@ describe('evolveCollection is total', () => {
   });
 });
 
+describe('JobRan: a job of one page in one event', () => {
+  const LANE_API: Array<[Lane, SourceApi]> = [['live', 'activities'], ['backfill', 'activities'], ['snapshot', 'agents'], ['replay', 'threats']];
+
+  describe.each(LANE_API)('given an idle %s lane (%s)', (lane, api) => {
+    const idle = given(plan({ api }), ...(lane === 'replay' ? [requestReplay(REPLAY_WINDOW, 1)] : []));
+    const verified = { ...idle, verifiedGeneration: idle.generation };
+
+    it('when a fetcher records dispatch, page and end in one append, then they are one JobRan that folds to the same state', () => {
+      const { events, state } = run([dispatch(lane, 'j1', 2), page('j1', progress(WINDOW_OF[lane], 1), 3), complete('j1', true, progress(WINDOW_OF[lane], 1), 3)], verified);
+      expect(events.map((e) => e.type)).toEqual(['JobDispatched', 'PageCollected', 'JobCompleted']);
+      const compacted = compactCollectionEvents(events);
+      expect(compacted).toEqual([
+        {
+          type: 'JobRan',
+          data: {
+            sourceId, api, at: iso(3), jobId: 'j1', lane, generation: 1, window: WINDOW_OF[lane], resume: NO_PROGRESS, dispatchedAt: iso(2),
+            progress: progress(WINDOW_OF[lane], 1), pageRecords: 1000, rateLimited: false, finished: true,
+          },
+        },
+      ]);
+      expect(expandCollectionEvent(compacted[0]!)).toEqual(events);
+      expect(compacted.reduce(evolveCollection, verified)).toEqual(state);
+      expect(planned(state).jobs).toEqual({});
+    });
+
+    it('when the job stops at its page budget (not finished), then the JobRan says so and folds the same', () => {
+      const { events, state } = run([dispatch(lane, 'j1', 2), page('j1', progress(WINDOW_OF[lane], 1), 3), complete('j1', false, progress(WINDOW_OF[lane], 1), 3)], verified);
+      const compacted = compactCollectionEvents(events);
+      expect(compacted).toHaveLength(1);
+      expect(compacted[0]).toMatchObject({ type: 'JobRan', data: { finished: false } });
+      expect(compacted.reduce(evolveCollection, verified)).toEqual(state);
+    });
+  });
+
+  it('leaves an append as it is when something else comes between (the token verified, a health event) or a part is missing', () => {
+    const idle = given(plan());
+    const first = run([dispatch('live', 'j1', 2), verify('j1', 2), page('j1', progress(LIVE_WINDOW, 1), 3), complete('j1', true, progress(LIVE_WINDOW, 1), 3)], idle).events;
+    expect(first.map((e) => e.type)).toEqual(['JobDispatched', 'TokenVerified', 'PageCollected', 'JobCompleted']);
+    expect(compactCollectionEvents(first)).toEqual(first);
+
+    const failing = given(plan(), dispatch('live', 'j0', 1), verify('j0', 1), failJob('j0', 'ThirdPartyGeneric', 1));
+    const recovered = run([dispatch('live', 'j1', 2), page('j1', progress(LIVE_WINDOW, 1), 3), complete('j1', true, progress(LIVE_WINDOW, 1), 3)], failing).events;
+    expect(recovered.map((e) => e.type)).toEqual(['JobDispatched', 'PageCollected', 'HealthEventResolved', 'JobCompleted']);
+    expect(compactCollectionEvents(recovered)).toEqual(recovered);
+
+    const verified = { ...idle, verifiedGeneration: 1 };
+    const firstPages = run([dispatch('backfill', 'b1', 2), page('b1', progress(BACKFILL_WINDOW, 1), 3)], verified).events;
+    expect(compactCollectionEvents(firstPages)).toEqual(firstPages);
+  });
+
+  it('does not merge a page and an end that differ in time or progress, nor events of two jobs', () => {
+    const idle = { ...given(plan()), verifiedGeneration: 1 };
+    const events = run([dispatch('live', 'j1', 2), page('j1', progress(LIVE_WINDOW, 1), 3), complete('j1', true, progress(LIVE_WINDOW, 1), 3)], idle).events;
+    const [dispatched, collected, completed] = events as [CollectionEvent, CollectionEvent, CollectionEvent];
+    const later = { ...completed, data: { ...completed.data, at: iso(4) } } as CollectionEvent;
+    expect(compactCollectionEvents([dispatched, collected, later])).toEqual([dispatched, collected, later]);
+    const further = { ...completed, data: { ...completed.data, progress: progress(LIVE_WINDOW, 2) } } as CollectionEvent;
+    expect(compactCollectionEvents([dispatched, collected, further])).toEqual([dispatched, collected, further]);
+    const otherJob = { ...completed, data: { ...completed.data, jobId: 'j2' } } as CollectionEvent;
+    expect(compactCollectionEvents([dispatched, collected, otherJob])).toEqual([dispatched, collected, otherJob]);
+    // Two one-page jobs in a row are two JobRan.
+    expect(compactCollectionEvents([...events, ...events]).map((e) => e.type)).toEqual(['JobRan', 'JobRan']);
+  });
+
+  it('expands any other event to itself', () => {
+    const event: CollectionEvent = { type: 'JobAbandoned', data: { sourceId, api: 'activities', jobId: 'x', lane: 'live', reason: 'r', at: iso(0) } };
+    expect(expandCollectionEvent(event)).toEqual([event]);
+  });
+
+  it('is what the Collection decider compacts an append with', () => {
+    expect(collectionDecider().compact).toBe(compactCollectionEvents);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------
 // Property: whatever a scheduler and its fetchers do, in any order, the aggregate stays consistent.
 
@@ -1019,6 +1093,8 @@ describe('property: a random but valid sequence of scheduler and fetcher command
     }
     expect(log.filter((e) => e.type === 'JobDispatched').length).toBeGreaterThan(10);
     expect(log.filter((e) => e.type === 'PageCollected').length).toBeGreaterThan(10);
+    // However the log is compacted, it folds to the same state.
+    expect(foldCollection(compactCollectionEvents(log))).toEqual(state);
     return seen;
   }
 

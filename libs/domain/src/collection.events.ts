@@ -30,6 +30,26 @@ export type PageCollected = Event<
 >;
 /** The job ended: `finished` when its window is done, otherwise it stopped at its page budget. */
 export type JobCompleted = Event<'JobCompleted', { jobId: string; lane: Lane; finished: boolean; progress: Progress }>;
+/**
+ * A whole job of one page, recorded in one append: it stands for its JobDispatched (at
+ * `dispatchedAt`), PageCollected and JobCompleted (at `at`), in that order
+ * ({@link expandCollectionEvent}). What a live poll records: one stored event instead of three.
+ */
+export type JobRan = Event<
+  'JobRan',
+  {
+    jobId: string;
+    lane: Lane;
+    generation: number;
+    window: TimeWindow;
+    resume: Progress;
+    dispatchedAt: string;
+    progress: Progress;
+    pageRecords: number;
+    rateLimited: boolean;
+    finished: boolean;
+  }
+>;
 /** The job failed; `retryAt` is when to try again, null when collection gave up. */
 export type JobFailed = Event<
   'JobFailed',
@@ -50,6 +70,7 @@ export type CollectionEvent =
   | TokenVerified
   | PageCollected
   | JobCompleted
+  | JobRan
   | JobFailed
   | JobAbandoned
   | HealthEventRaised
@@ -64,6 +85,7 @@ export const COLLECTION_EVENT_TYPES: readonly CollectionEventType[] = [
   'TokenVerified',
   'PageCollected',
   'JobCompleted',
+  'JobRan',
   'JobFailed',
   'JobAbandoned',
   'HealthEventRaised',

@@ -6,6 +6,8 @@ export interface Decider<State, Command, Event extends { type: string; data: unk
   decide(command: Command, state: State): Event[];
   evolve(state: State, event: Event): State;
   initialState(): State;
+  /** The events decided for one append in fewer events that evolve to the same state (default: as they are). */
+  compact?(events: readonly Event[]): Event[];
 }
 
 /** A command to an aggregate: its data, and when it was given (deciders read no clock). */

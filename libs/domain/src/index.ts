@@ -64,7 +64,7 @@ export {
   type SourceFailure,
 } from './source.types';
 export { type AbandonJob, type CollectionCommand, type CompleteJob, type DispatchJob, type FailJob, type PlanCollection, type RecordPage, type RecordTokenVerified, type RequestReplay } from './collection.commands';
-export { collectionDecider, decideCollection, evolveCollection, foldCollection, laneMark } from './collection.decider';
+export { collectionDecider, compactCollectionEvents, decideCollection, evolveCollection, expandCollectionEvent, foldCollection, laneMark } from './collection.decider';
 export { CollectionNotPlannedError, LaneBusyError, ReplayPendingError, StaleJobError } from './collection.errors';
 export { planSteps, type PlannedStep, type PlanSettings } from './collection.planner';
 export { initialCollectionState, type CollectionState, type FailureStreak, type JobInFlight, type PendingWindow, type PlannedCollection } from './collection.state';
@@ -80,6 +80,7 @@ export {
   type JobCompleted,
   type JobDispatched,
   type JobFailed,
+  type JobRan,
   type PageCollected,
   type ReplayRequested,
   type TokenVerified,

@@ -93,7 +93,7 @@ export class AggregateRepository<State, Command, Event extends { type: string; d
       try {
         const appended = await this.store.appendToStream(
           streamId,
-          events.map((event) => ({ type: event.type, data: event.data, ...(options.metadata ? { metadata: options.metadata } : {}) })),
+          (this.decider.compact?.(events) ?? events).map((event) => ({ type: event.type, data: event.data, ...(options.metadata ? { metadata: options.metadata } : {}) })),
           { expectedVersion: version === 0 ? 'no_stream' : version, lastPosition: loaded.position ?? 0 },
         );
         return { state: next, version: appended.nextExpectedVersion, events: appended.events, position: appended.lastPosition };

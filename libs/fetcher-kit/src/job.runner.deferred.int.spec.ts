@@ -61,13 +61,17 @@ describe('JobRunner, with a job whose JobDispatched is not in the log yet', () =
     });
   });
 
-  it('then a job of a collection the runner holds is one append: its JobDispatched, its page and its end, with no read', async () => {
+  it('then a job of a collection the runner holds is one append of one event: its JobDispatched, its page and its end as a JobRan, with no read', async () => {
     const r = runner();
     await warm(r);
     const job = await f.dispatch(sourceId, 'activities', 'backfill', { deferred: true });
     expect(await r.run(job, ctx)).toMatchObject({ kind: 'completed', pages: 1, progress: { pages: 2 } });
     expect(traffic.reads).toEqual([]);
-    expect(traffic.appends).toEqual([['JobDispatched', 'PageCollected', 'JobCompleted']]);
+    expect(traffic.appends).toEqual([['JobRan']]);
+    const ran = (await f.collectionEvents(sourceId, 'activities')).at(-1)!;
+    expect(ran.type).toBe('JobRan');
+    expect(ran.data).toMatchObject({ jobId: job.jobId, dispatchedAt: job.dispatchedAt, window: job.window, resume: job.resume, progress: { pages: 2 }, finished: false });
+    expect(await f.collectionState(sourceId, 'activities')).toMatchObject({ jobs: {}, backfill: { progress: { pages: 2 } } });
     expect(f.listRequests('activities').at(-1)!.query.cursor).toBe(job.resume.cursor);
   });
 
@@ -89,7 +93,7 @@ describe('JobRunner, with a job whose JobDispatched is not in the log yet', () =
     }));
     expect(await r.run(job, ctx)).toMatchObject({ kind: 'completed', pages: 1, progress: { pages: 2 } });
     expect(traffic.reads).toEqual(['collection']);
-    expect((await types()).slice(-4)).toEqual(['ReplayRequested', 'JobDispatched', 'PageCollected', 'JobCompleted']);
+    expect((await types()).slice(-2)).toEqual(['ReplayRequested', 'JobRan']);
   });
 
   it('when its own lane moved since its dispatch (another job recorded progress), then its first record loses to it and it stops: nothing recorded', async () => {

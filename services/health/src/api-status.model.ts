@@ -1,4 +1,4 @@
-import { parseMicros, toMicroIso, type CollectionEvent, type Lane, type SourceApi } from '@s1c/domain';
+import { expandCollectionEvent, parseMicros, toMicroIso, type CollectionEvent, type Lane, type SourceApi } from '@s1c/domain';
 
 /** Upper bounds (seconds) of the poll-duration histogram buckets; the last bucket is +Inf. */
 export const POLL_DURATION_BUCKETS_S = [1, 5, 15, 60, 300, 900] as const;
@@ -68,6 +68,20 @@ export function evolveApiStatus(
   at: { streamId: string; version: number; position: number },
 ): ApiStatusDoc | undefined {
   if (doc && doc.version !== at.version - 1) return undefined;
+  let next = doc;
+  // A JobRan is applied as the three events it stands for, all at its version.
+  for (const part of expandCollectionEvent(event)) {
+    next = applyApiEvent(next, part, at);
+    if (!next) return undefined;
+  }
+  return next;
+}
+
+function applyApiEvent(
+  doc: ApiStatusDoc | undefined,
+  event: CollectionEvent,
+  at: { streamId: string; version: number; position: number },
+): ApiStatusDoc | undefined {
   const time = toMicroIso(event.data.at);
   if (event.type === 'CollectionPlanned') {
     const { sourceId, api, generation, reset, backfill, liveCheckpoint } = event.data;
@@ -150,6 +164,7 @@ export function evolveApiStatus(
     case 'TokenVerified':
     case 'HealthEventRaised':
     case 'HealthEventResolved':
+    case 'JobRan': // expanded by evolveApiStatus: never here
       return next;
   }
 }

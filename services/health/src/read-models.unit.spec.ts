@@ -1,6 +1,7 @@
 import { ConfigError } from '@s1c/config';
 import { describe, expect, it } from 'vitest';
-import { backfillPercent } from './api-status.model';
+import { compactCollectionEvents, type CollectionEvent } from '@s1c/domain';
+import { backfillPercent, evolveApiStatus, type ApiStatusDoc } from './api-status.model';
 import { loadHealthConfig } from './health.config';
 import { raiseHealthEvent, resolveHealthEvent, subsystemOf } from './health-event.model';
 import { perMinuteSeries } from './health.queries';
@@ -17,6 +18,32 @@ describe('backfillPercent', () => {
     [null, true, 100],
   ])('with the last record at %s (done: %s) is %d', (last, done, expected) => {
     expect(backfillPercent(window, last, done)).toBe(expected);
+  });
+});
+
+describe('evolveApiStatus', () => {
+  const base = { sourceId: 's1', api: 'activities' as const };
+  const window = { from: '2026-12-06T10:00:00.000000Z', to: '2026-12-06T10:01:00.000000Z' };
+  const progress = { cursor: null, walkFrom: null, lastTimestamp: '2026-12-06T10:00:30.000000Z', records: 7, pages: 1 };
+  const planned: CollectionEvent = {
+    type: 'CollectionPlanned',
+    data: { ...base, at: '2026-12-06T10:00:00.000000Z', generation: 1, baseUrl: 'https://x.sentinelone.net', reset: true, backfill: null, liveCheckpoint: window.from },
+  };
+  const poll: CollectionEvent[] = [
+    { type: 'JobDispatched', data: { ...base, at: '2026-12-06T10:01:00.000000Z', jobId: 'j1', lane: 'live', generation: 1, window, resume: { ...progress, lastTimestamp: null, records: 0, pages: 0 } } },
+    { type: 'PageCollected', data: { ...base, at: '2026-12-06T10:01:02.500000Z', jobId: 'j1', lane: 'live', progress, pageRecords: 7, rateLimited: false } },
+    { type: 'JobCompleted', data: { ...base, at: '2026-12-06T10:01:02.500000Z', jobId: 'j1', lane: 'live', finished: true, progress } },
+  ];
+  const fold = (events: CollectionEvent[]) =>
+    events.reduce<ApiStatusDoc | undefined>((doc, event, i) => evolveApiStatus(doc, event, { streamId: 'collection-s1-activities', version: i + 1, position: i + 1 }), undefined);
+
+  it('applies a JobRan as the dispatch, page and end it stands for, at its one version', () => {
+    const ran = compactCollectionEvents(poll);
+    expect(ran.map((e) => e.type)).toEqual(['JobRan']);
+    const three = fold([planned, ...poll])!;
+    const one = fold([planned, ...ran])!;
+    expect(one).toEqual({ ...three, version: 2, position: 2 });
+    expect(one).toMatchObject({ recordsTotal: 7, jobs: {}, lastPoll: { records: 7, pages: 1, durationMs: 2500, finished: true }, liveCheckpoint: window.to });
   });
 });
 

@@ -128,6 +128,37 @@ describe('given a scheduler on the log (manual clock)', () => {
     });
   });
 
+  describe('when live polls are recorded as one event each (JobRan: dispatch, page and end in one append)', () => {
+    it('then each is settled and the next poll follows one interval later, under the next job id', async () => {
+      const POLL = 5 * MINUTE;
+      await log.create(id);
+      await tick();
+      for (const { job } of await inbox.take(id)) {
+        const fetcher = log.fetcher(job);
+        await fetcher.verify();
+        await fetcher.complete(true);
+      }
+      clock.advance(POLL);
+      await tick();
+      let live = await inbox.job(id, 'activities', 'live');
+      for (let poll = 1; poll <= 3; poll++) {
+        expect((await log.fetcher(live).run(true)).map((e) => e.type)).toEqual(['JobRan']);
+        await tick();
+        // Not again within the interval: the dispatch the scheduler kept is settled by the JobRan.
+        clock.advance(POLL - 1);
+        await tick();
+        expect(lanesOf(await inbox.take(id))).not.toContain('activities:live');
+        clock.advance(1);
+        await tick();
+        const next = await inbox.job(id, 'activities', 'live');
+        const version = (await log.events(collectionStreamId(id, 'activities'))).length;
+        expect(next.jobId).toBe(`${id}:activities:live:${version + 1}`);
+        live = next;
+      }
+      expect(await log.collectionState(id, 'activities')).toMatchObject({ jobs: {}, collectingGeneration: 1 });
+    });
+  });
+
   describe('when a fetcher works on the jobs', () => {
     beforeEach(async () => {
       await log.create(id);

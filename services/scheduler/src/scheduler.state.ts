@@ -2,6 +2,7 @@ import type { FetchJob } from '@s1c/contracts';
 import {
   evolveSource,
   evolveCollection,
+  expandCollectionEvent,
   initialCollectionState,
   initialSourceState,
   isCollectionEvent,
@@ -267,8 +268,10 @@ export class SchedulerState implements SchedulerStateView {
     if (isCollectionEvent(event)) {
       const collectionEvent = event as unknown as CollectionEvent;
       state = evolveCollection(state, collectionEvent);
-      if (collectionEvent.type === 'JobDispatched') {
-        const { jobId, sourceId, api, lane, generation, window, resume, at } = collectionEvent.data;
+      // A JobRan's dispatch too: a deferred dispatch of the scheduler's is settled by either.
+      for (const part of expandCollectionEvent(collectionEvent)) {
+        if (part.type !== 'JobDispatched') continue;
+        const { jobId, sourceId, api, lane, generation, window, resume, at } = part.data;
         // With where its JobDispatched is, so a fetcher can fold it from the job (the driver adds the folds when it republishes).
         const where = { collectionVersion: event.version, ...(event.position ? { collectionPosition: event.position } : {}) };
         dispatched = { ...dispatched, [lane]: { jobId, sourceId, api, lane, generation, window, resume, dispatchedAt: at, ...where } };

@@ -3,6 +3,7 @@ import {
   collectionDecider,
   collectionStreamId,
   evolveCollection,
+  expandCollectionEvent,
   foldCollection,
   isCollectionEvent,
   isSourceEvent,
@@ -368,9 +369,9 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
 }
 
-/** The events of a type in a collection's stream. */
+/** The events of a type in a collection's stream, a JobRan read as the three events it stands for. */
 export function eventsOf<T extends CollectionEvent['type']>(events: readonly CollectionEvent[], type: T): Array<Extract<CollectionEvent, { type: T }>> {
-  return events.filter((e): e is Extract<CollectionEvent, { type: T }> => e.type === type);
+  return events.flatMap(expandCollectionEvent).filter((e): e is Extract<CollectionEvent, { type: T }> => e.type === type);
 }
 
 

@@ -151,20 +151,24 @@ export class TestLog {
 
   /**
    * Appends `command` of `job` as a fetcher does: with the job's JobDispatched first when the job
-   * is deferred and not in flight yet (its first record).
+   * is deferred and not in flight yet (its first record), then `alsoFirst`'s commands.
    */
-  private record(job: FetchJob, command: (now: Date) => CollectionCommand): Promise<RecordedEvent[]> {
+  private record(job: FetchJob, command: (now: Date) => CollectionCommand, alsoFirst: (now: Date) => CollectionCommand[] = () => []): Promise<RecordedEvent[]> {
     return this.collection(job.sourceId, job.api, (now) => command(now), (state) => {
       const inFlight = state.status === 'Planned' && state.jobs[job.lane]?.jobId === job.jobId;
-      if (inFlight || !job.deferred) return [];
-      const { jobId, lane, window, resume, generation } = job;
-      const dispatch: DispatchJob = {
-        type: 'DispatchJob',
-        data: { jobId, lane, window, resume, generation },
-        metadata: { now: new Date(parseMicros(job.dispatchedAt)! / 1000) },
-      };
-      return [dispatch];
+      return [...this.dispatchFirst(job, inFlight), ...alsoFirst(this.clock())];
     });
+  }
+
+  private dispatchFirst(job: FetchJob, inFlight: boolean): CollectionCommand[] {
+    if (inFlight || !job.deferred) return [];
+    const { jobId, lane, window, resume, generation } = job;
+    const dispatch: DispatchJob = {
+      type: 'DispatchJob',
+      data: { jobId, lane, window, resume, generation },
+      metadata: { now: new Date(parseMicros(job.dispatchedAt)! / 1000) },
+    };
+    return [dispatch];
   }
 
   async events(streamId: string): Promise<RecordedEvent[]> {
@@ -190,6 +194,13 @@ export class TestLog {
       verify: () => this.record(job, (now) => ({ type: 'RecordTokenVerified', data: { jobId }, metadata: { now } })),
       page: () => this.record(job, (now) => ({ type: 'RecordPage', data: { jobId, progress, pageRecords: 1000, rateLimited: false }, metadata: { now } })),
       complete: (finished: boolean) => this.record(job, (now) => ({ type: 'CompleteJob', data: { jobId, finished, progress }, metadata: { now } })),
+      /** Its one page and its end in one append, as a live poll records them (a JobRan when deferred). */
+      run: (finished: boolean) =>
+        this.record(
+          job,
+          (now) => ({ type: 'CompleteJob', data: { jobId, finished, progress }, metadata: { now } }),
+          (now) => [{ type: 'RecordPage', data: { jobId, progress, pageRecords: 1000, rateLimited: false }, metadata: { now } }],
+        ),
       fail: (errorType: ErrorType, reason = 'HTTP 401 Unauthorized') =>
         this.record(job, (now) => ({ type: 'FailJob', data: { jobId, errorType, reason, random: 0.5 }, metadata: { now } })),
     };
