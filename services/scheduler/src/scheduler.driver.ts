@@ -22,8 +22,8 @@ import { Counter } from 'prom-client';
 import type { CollectionRepository, SourceRepository } from './scheduler.repositories';
 import type { Folded, SchedulerState } from './scheduler.state';
 
-/** Puts a fetch job on the work queue; must be idempotent by jobId (Nats-Msg-Id). */
-export type JobPublisher = (job: FetchJob) => Promise<void>;
+/** Puts a fetch job on the work queue with `msgId` as its Nats-Msg-Id (JetStream keeps one message per id). */
+export type JobPublisher = (job: FetchJob, msgId: string) => Promise<void>;
 
 export interface SchedulerDriverDeps {
   readonly state: SchedulerState;
@@ -162,7 +162,11 @@ export class SchedulerDriver {
       return false;
     }
     const job = toDeferredJob(dispatched, state.source(action.sourceId), logged);
-    if (!(await this.tryPublish(job, false))) return false;
+    // Dispatched again after its stall timeout, the job keeps its id (the log's version did not
+    // move) but not its message id: a copy JetStream still holds may never be delivered (a cluster
+    // that lost the message's sequence to a lagging leader), and the same message id would be dropped.
+    const again = state.expiries(job.jobId);
+    if (!(await this.tryPublish(job, false, again > 0 ? `${job.jobId}#${again}` : job.jobId))) return false;
     state.dispatched(job, dispatched);
     logger.info({ ...fields, version: logged.version }, 'job dispatched');
     return true;
@@ -199,9 +203,9 @@ export class SchedulerDriver {
   }
 
   /** Publishes a job; `retry`: keep a job that could not be published for the next ticks (one in the log). */
-  private async tryPublish(job: FetchJob, retry = true): Promise<boolean> {
+  private async tryPublish(job: FetchJob, retry = true, msgId = job.jobId): Promise<boolean> {
     try {
-      await this.deps.publish(fetchJobSchema.parse(job));
+      await this.deps.publish(fetchJobSchema.parse(job), msgId);
       jobsPublished.inc({ api: job.api, lane: job.lane });
       this.unpublished.delete(job.jobId);
       return true;

@@ -8,6 +8,7 @@ import {
   sourceConfig,
   startSchedulerUnderTest,
   TestLog,
+  type ReceivedJob,
   type SchedulerUnderTest,
 } from './testing/scheduler.harness';
 
@@ -109,6 +110,28 @@ describe('given a scheduler on the log (manual clock)', () => {
       await tick();
       expect(await inbox.take(id)).toEqual([]);
       expect(scheduler.runtime.state.collection(id, 'activities')).toMatchObject({ version: 3, state: { jobs: { backfill: { jobId: activities.job.jobId } } } });
+    });
+
+    it('then a job never recorded is published again at its stall timeout, under its id but a new message id, and once per expiry', async () => {
+      const backfill = (jobs: ReceivedJob[]) => jobs.filter((r) => r.job.api === 'activities' && r.job.lane === 'backfill');
+      const [first] = backfill(await inbox.take(id));
+      clock.advance(STALL - 1);
+      await tick();
+      expect(backfill(await inbox.take(id))).toEqual([]);
+      clock.advance(1);
+      await tick();
+      const again = backfill(await inbox.take(id));
+      // A copy JetStream still holds may never be delivered: the same message id would be dropped.
+      expect(again.map((r) => [r.job.jobId, r.msgId])).toEqual([[first!.job.jobId, `${first!.job.jobId}#1`]]);
+      await tick();
+      expect(backfill(await inbox.take(id))).toEqual([]);
+      clock.advance(STALL);
+      await tick();
+      const third = backfill(await inbox.take(id));
+      expect(third.map((r) => r.msgId)).toEqual([`${first!.job.jobId}#2`]);
+      // Recorded by its fetcher, it is a job like any.
+      await log.fetcher(third[0]!.job).page();
+      expect(await log.types(collectionStreamId(id, 'activities'))).toEqual(['CollectionPlanned', 'JobDispatched', 'PageCollected']);
     });
 
     it('then the live lanes follow once the poll interval has passed', async () => {
@@ -345,7 +368,8 @@ describe('given a scheduler on the log (manual clock)', () => {
       const published = [...inbox.received, ...(await inbox.take())].filter((r) => ids.includes(r.job.sourceId));
       const jobIds = published.map((r) => r.msgId!);
       expect(new Set(jobIds).size).toBe(jobIds.length);
-      expect(published.map((r) => r.job.jobId)).toEqual(jobIds);
+      // A dispatch again after the stall timeout (a job never run here) is `<jobId>#<n>`, decided alike by both.
+      expect(published.map((r) => r.job.jobId)).toEqual(jobIds.map((m) => m.replace(/#\d+$/, '')));
       expect(jobIds.length).toBeGreaterThanOrEqual(ids.length * 6);
       // Each job that ran is in the log once.
       const dispatched = (await log.dispatched()).filter((e) => ids.includes(e.data.sourceId as string)).map((e) => e.data.jobId as string);

@@ -52,8 +52,8 @@ export class SchedulerService implements OnModuleInit, OnApplicationBootstrap, O
     this.driver = new SchedulerDriver({
       state,
       ...createRepositories(store),
-      publish: async (job) => {
-        await publishJson(js, subjects.job(job.api), job, { msgId: job.jobId });
+      publish: async (job, msgId) => {
+        await publishJson(js, subjects.job(job.api), job, { msgId });
       },
       clock,
       settings: this.settings,

@@ -78,6 +78,8 @@ export type SchedulerSnapshotItem =
 
 const SOURCE_PREFIX = 'source-';
 const COLLECTION_PREFIX = 'collection-';
+/** Job ids whose expiries {@link SchedulerState} remembers at most (a dispatch again follows within a tick or two). */
+const MAX_EXPIRED_REMEMBERED = 10_000;
 
 /**
  * The scheduler's picture of the log: every source and every collection, folded with the
@@ -105,6 +107,8 @@ export class SchedulerState implements SchedulerStateView {
    * the same jobs again, under the same ids, which JetStream keeps once).
    */
   private readonly deferred = new Map<string, Map<Lane, DeferredDispatch>>();
+  /** Job id → how many times its dispatch expired ({@link expireDispatches}). */
+  private readonly expired = new Map<string, number>();
 
   /**
    * Folds one event into the state. Returns false when it is ignored: another kind of stream, or
@@ -212,11 +216,19 @@ export class SchedulerState implements SchedulerStateView {
       for (const [lane, { job }] of lanes) {
         if (now.getTime() - parseMicros(job.dispatchedAt)! / 1000 < stallTimeoutMs) continue;
         lanes.delete(lane);
+        // Bounded: only a job dispatched again soon after matters.
+        if (this.expired.size >= MAX_EXPIRED_REMEMBERED) this.expired.clear();
+        this.expired.set(job.jobId, (this.expired.get(job.jobId) ?? 0) + 1);
         expired++;
       }
       if (lanes.size === 0) this.deferred.delete(streamId);
     }
     return expired;
+  }
+
+  /** How many times a dispatch of `jobId` was given up on at its stall timeout (by this process). */
+  expiries(jobId: string): number {
+    return this.expired.get(jobId) ?? 0;
   }
 
   /** The logged collection with its deferred dispatches folded in; drops those the log has settled. */
