@@ -349,10 +349,9 @@ export class EventTailer {
   /** The stream's last sequence, or with a filter the last sequence of a message it takes (0: none). */
   private async lastSequence(): Promise<number> {
     const jsm = await this.manager();
-    const filter = this.filterSubject;
-    if (!filter) return (await askJetStream(this.logger, this.streamName, () => jsm.streams.info(this.streamName))).state.last_seq;
+    if (!this.filterSubject) return (await jsm.streams.info(this.streamName)).state.last_seq;
     try {
-      return (await askJetStream(this.logger, this.streamName, () => jsm.streams.getMessage(this.streamName, { last_by_subj: filter }))).seq;
+      return (await jsm.streams.getMessage(this.streamName, { last_by_subj: this.filterSubject })).seq;
     } catch (error) {
       if ((error as { code?: string }).code === '404') return 0;
       if (isPermissionViolation(error)) {
