@@ -45,7 +45,6 @@ describe('audit: who changed a source, from where', () => {
     const msg = await operators[user]!.request(`s1c.cmd.source.${op}`, new TextEncoder().encode(JSON.stringify(payload)), { timeout: 10_000, headers: h });
     return JSON.parse(new TextDecoder().decode(msg.data)) as Reply;
   }
-  const commandsHandled = (text = registry.logText()) => text.match(/"msg":"command (handled|refused)"/g)?.length ?? 0;
 
   beforeAll(async () => {
     const configFile = join(mkdtempSync(join(tmpdir(), 's1c-audit-')), 'nats.conf');
@@ -134,19 +133,23 @@ describe('audit: who changed a source, from where', () => {
   });
 
   it('refuses a missing, wrong or expired token (401) and sends nothing to the registry', async () => {
-    const before = commandsHandled();
+    // Each request carries its own id, which the registry logs as the correlation id of any command
+    // it handles: counting lines instead would race a late line from the test before.
     const list = '/api/v1/collectors/default/sources';
-    const missing = await gw.request('GET', list, { token: null });
-    const wrong = await gw.request('GET', list, { token: 'not-a-token-anyone-has' });
-    const expired = await gw.request('POST', list, { token: EXPIRED_TOKEN, body: sampleSourceDocument({ name: 'Too late' }) });
+    const id = (name: string) => ({ 'X-Request-Id': `audit-401-${name}-${Date.now()}` });
+    const [missingId, wrongId, expiredId, okId] = [id('missing'), id('wrong'), id('expired'), id('ok')];
+    const missing = await gw.request('GET', list, { token: null, headers: missingId });
+    const wrong = await gw.request('GET', list, { token: 'not-a-token-anyone-has', headers: wrongId });
+    const expired = await gw.request('POST', list, { token: EXPIRED_TOKEN, body: sampleSourceDocument({ name: 'Too late' }), headers: expiredId });
     expect([missing.status, wrong.status, expired.status]).toEqual([401, 401, 401]);
+    expect([missing.body.id, wrong.body.id, expired.body.id]).toEqual([missingId['X-Request-Id'], wrongId['X-Request-Id'], expiredId['X-Request-Id']]);
     expect(expired.body.message).toBe('the bearer token has expired');
     expect(wrong.body.message).toBe('the bearer token is not valid');
-    // A request that got through reaches it, so the count above is not blind.
-    expect((await gw.request('GET', list, { token: OPS_TOKEN })).status).toBe(200);
-    await registry.waitForLog((text) => commandsHandled(text) >= before + 1);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // a stray line from the refused three would come as soon
-    expect(commandsHandled()).toBe(before + 1);
+    // A request that got through reaches it, so the search below is not blind.
+    expect((await gw.request('GET', list, { token: OPS_TOKEN, headers: okId })).status).toBe(200);
+    await registry.waitForLog((text) => text.includes(`"correlationId":"${okId['X-Request-Id']}"`));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // a line from the refused three would come as soon
+    for (const refused of [missingId, wrongId, expiredId]) expect(registry.logText()).not.toContain(refused['X-Request-Id']);
     expect(gw.logText() + gw.responseText()).not.toContain(OPS_TOKEN);
     expect(gw.logText() + gw.responseText()).not.toContain(EXPIRED_TOKEN);
   });
