@@ -221,7 +221,7 @@ if (!args['no-floor']) {
   const m = await floor.waitFor(/^\{.*\}$/m, 600_000);
   const result = JSON.parse(m[0]);
   const floorRows = sampler.table().filter((r) => ['floor', 's1-simulator'].includes(r.name));
-  const total = Object.entries(result.counts).filter(([k]) => !k.endsWith('Chars')).reduce((a, [, v]) => a + v, 0);
+  const total = Object.entries(result.counts).filter(([k]) => !k.endsWith('Bytes')).reduce((a, [, v]) => a + v, 0);
   console.log(`floor: ${total} records in ${result.seconds.toFixed(1)} s -> ${Math.round(total / result.seconds)} records/s; CPU: ${floorRows.map((r) => `${r.name} ${r.cpuSeconds.toFixed(1)} s`).join(', ')}`);
   if (wall) console.log(`our time / floor's time: ${(wall / result.seconds).toFixed(2)}x (goal: <= 2.5x)`);
   await floor.stop();

@@ -1,6 +1,6 @@
 // The floor of the throughput benchmark: one process pages every record of a console with the
 // S1 client (limit 1000, sorted ascending as the fetchers walk) and parses each page (the client
-// parses the envelope and cuts each record's exact JSON); no NATS, no MongoDB.
+// parses the envelope and cuts each record's exact bytes, as a fetcher takes them); no NATS, no MongoDB.
 //   node e2e/bench/lib/floor-walk.mjs <baseUrl> <token>   -> prints one JSON line
 import { load } from './kit.mjs';
 
@@ -16,12 +16,12 @@ for (const [api, sortBy] of [['activities', 'createdAt'], ['threats', 'updatedAt
   let bytes = 0;
   do {
     const page = await client.listPage(api, { filters: {}, sortBy, sortOrder: 'asc', limit: 1000, ...(cursor ? { cursor } : {}) });
-    for (const r of page.records) bytes += r.json.length;
+    for (const r of page.records) bytes += r.bytes.length;
     n += page.records.length;
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
   counts[api] = n;
-  counts[`${api}Chars`] = bytes;
+  counts[`${api}Bytes`] = bytes;
 }
 const seconds = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(cpu0);

@@ -56,7 +56,6 @@ export interface EnricherStats {
 
 class Poison extends Error {}
 
-const encoder = new TextEncoder();
 const VERSION = /^[1-9]\d{0,14}$/;
 
 /**
@@ -266,7 +265,7 @@ function parseRecords(data: Uint8Array, api: SourceApi): CutRecord[] {
   } catch (error) {
     throw new Poison(`body is not a list of JSON objects: ${(error as Error).message}`);
   }
-  return list.records.map((r) => ({ eventId: siemEventId(api, r.value), bytes: r.bytes ?? encoder.encode(r.json) }));
+  return list.records.map((r) => ({ eventId: siemEventId(api, r), bytes: r.bytes }));
 }
 
 /**

@@ -1,4 +1,5 @@
 import { INVENTORY_APIS, type SourceApi, type SourceConfig } from './source.types';
+import { fieldsOf, type RecordFields } from './record-fields';
 
 /** The custom field that turns SIEM tagging on (only the boolean `true` does). */
 export const SIEM_FORWARD_KEY = '_siemForward';
@@ -36,7 +37,7 @@ export interface MetadataSource {
  * @param record the SentinelOne object, parsed (only `activityType` and `id` are read).
  */
 export function recordMetadata(source: MetadataSource, api: SourceApi, record: Readonly<Record<string, unknown>>): RecordMetadata {
-  return recordMetadataWith(source, api, siemEventId(api, record));
+  return recordMetadataWith(source, api, siemEventId(api, fieldsOf(record)));
 }
 
 /**
@@ -95,16 +96,14 @@ export function isSiemForwarded(source: MetadataSource): boolean {
  * its type; stable where the rule's name is not), `groups`. A record without the value (absent,
  * null, or not a string or number) gets the bare API name, so the SIEM still routes it by API.
  */
-export function siemEventId(api: SourceApi, record: Readonly<Record<string, unknown>>): string {
+export function siemEventId(api: SourceApi, record: RecordFields): string {
   switch (api) {
     case 'activities':
-      return withSuffix(api, record.activityType);
+      return withSuffix(api, record.read(['activityType']));
     case 'threats':
-      return withSuffix(api, record.id);
-    case 'alerts': {
-      const rule = record.ruleInfo;
-      return withSuffix(api, rule !== null && typeof rule === 'object' && !Array.isArray(rule) ? (rule as Record<string, unknown>).id : undefined);
-    }
+      return withSuffix(api, record.read(['id']));
+    case 'alerts':
+      return withSuffix(api, record.read(['ruleInfo', 'id']));
     case 'agents':
     case 'groups':
       return api;

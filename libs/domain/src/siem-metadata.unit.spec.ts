@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { fieldsOf } from './record-fields';
 import { isSiemForwarded, recordMetadata, siemEventId, sourceMetadata, type MetadataSource } from './siem-metadata';
 import type { CustomField, SourceApi } from './source.types';
 
@@ -226,9 +227,16 @@ describe('sourceMetadata', () => {
 
 describe('siemEventId and isSiemForwarded', () => {
   it('follow S1-API.md', () => {
-    expect(siemEventId('activities', { activityType: 27 })).toBe('activities - 27');
-    expect(siemEventId('threats', { id: '1' })).toBe('threats - 1');
-    expect(siemEventId('agents', { id: '1' })).toBe('agents');
+    expect(siemEventId('activities', fieldsOf({ activityType: 27 }))).toBe('activities - 27');
+    expect(siemEventId('threats', fieldsOf({ id: '1' }))).toBe('threats - 1');
+    expect(siemEventId('agents', fieldsOf({ id: '1' }))).toBe('agents');
+    expect(siemEventId('groups', fieldsOf({ id: '1' }))).toBe('groups');
+    expect(siemEventId('alerts', fieldsOf({ ruleInfo: { id: 'r7' } }))).toBe('alerts - r7');
+    // Absent, null, empty, not a string or number, or behind something that is not an object: the bare API.
+    for (const record of [{}, { activityType: null }, { activityType: '' }, { activityType: [27] }, { activityType: Infinity }]) {
+      expect(siemEventId('activities', fieldsOf(record))).toBe('activities');
+    }
+    for (const record of [{ ruleInfo: null }, { ruleInfo: ['r7'] }, { ruleInfo: 'r7' }]) expect(siemEventId('alerts', fieldsOf(record))).toBe('alerts');
     expect(isSiemForwarded(source([FORWARD]))).toBe(true);
     expect(isSiemForwarded(source([{ key: '_siemForward', value: 'yes' }]))).toBe(false);
   });

@@ -1,4 +1,4 @@
-import { microIsoOf, type Lane, type SourceApi, type TimeWindow } from '@s1c/domain';
+import { microIsoOf, type Lane, type RecordFields, type SourceApi, type TimeWindow } from '@s1c/domain';
 
 /**
  * What differs between the three fetchers: which field a walk filters and sorts on, where a
@@ -14,17 +14,17 @@ export interface ApiSpec {
    * The record's value of the incremental field, normalised to microsecond ISO form.
    * @throws MalformedRecordError when it is missing or not a timestamp.
    */
-  timestampOf(value: Readonly<Record<string, unknown>>): string;
+  timestampOf(record: RecordFields): string;
   /**
    * The record's id (`Nats-Msg-Id`, header `S1c-Record-Id`), per COLLECTION.md "Record ids".
    * @throws MalformedRecordError when the record has no usable id or timestamp.
    */
-  recordIdOf(sourceId: string, value: Readonly<Record<string, unknown>>, lane: Lane, window: TimeWindow): string;
+  recordIdOf(sourceId: string, record: RecordFields, lane: Lane, window: TimeWindow): string;
   /**
    * {@link recordIdOf} and {@link timestampOf} in one go (the timestamp read and checked once per
    * record); same results, same errors in the same order.
    */
-  recordOf(sourceId: string, value: Readonly<Record<string, unknown>>, lane: Lane, window: TimeWindow): { readonly id: string; readonly timestamp: string };
+  recordOf(sourceId: string, record: RecordFields, lane: Lane, window: TimeWindow): { readonly id: string; readonly timestamp: string };
 }
 
 /**
@@ -73,24 +73,24 @@ export function defineApiSpec(definition: ApiSpecDefinition): ApiSpec {
   const idPath = definition.idPath ?? ['id'];
   const fieldName = timestampPath.join('.');
   const idName = idPath.join('.');
-  const timestampOf = (value: Readonly<Record<string, unknown>>): string => {
-    const current = valueAt(value, timestampPath);
+  const timestampOf = (record: RecordFields): string => {
+    const current = record.read(timestampPath);
     if (typeof current !== 'string') throw new MalformedRecordError(api, fieldName, 'has no timestamp');
     const iso = microIsoOf(current);
     if (iso === undefined) throw new MalformedRecordError(api, fieldName, 'has a timestamp that is not ISO-8601');
     return iso;
   };
-  const idOf = (value: Readonly<Record<string, unknown>>): string => {
-    const raw = idPath.length === 1 ? value[idPath[0]!] : valueAt(value, idPath);
+  const idOf = (record: RecordFields): string => {
+    const raw = record.read(idPath);
     // The page parser turns integers beyond 2^53 into decimal strings; smaller ones stay numbers.
     const id = typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0 ? String(raw) : raw;
     if (typeof id !== 'string' || !RECORD_ID.test(id)) throw new MalformedRecordError(api, idName, 'has no usable id');
     return id;
   };
-  const recordOf = (sourceId: string, value: Readonly<Record<string, unknown>>, lane: Lane, window: TimeWindow): { id: string; timestamp: string } => {
-    const id = idOf(value);
+  const recordOf = (sourceId: string, record: RecordFields, lane: Lane, window: TimeWindow): { id: string; timestamp: string } => {
+    const id = idOf(record);
     // A record without its timestamp is malformed in every lane, snapshot included.
-    const timestamp = timestampOf(value);
+    const timestamp = timestampOf(record);
     if (lane === 'snapshot') return { id: `${sourceId}:${api}:snapshot-${window.to}:${id}`, timestamp };
     return { id: versioned ? `${sourceId}:${api}:${id}:${timestamp}` : `${sourceId}:${api}:${id}`, timestamp };
   };
@@ -99,20 +99,11 @@ export function defineApiSpec(definition: ApiSpecDefinition): ApiSpec {
     timeField,
     sortBy: definition.sortBy ?? timeField,
     timestampOf,
-    recordIdOf(sourceId: string, value: Readonly<Record<string, unknown>>, lane: Lane, window: TimeWindow): string {
-      return recordOf(sourceId, value, lane, window).id;
+    recordIdOf(sourceId: string, record: RecordFields, lane: Lane, window: TimeWindow): string {
+      return recordOf(sourceId, record, lane, window).id;
     },
     recordOf,
   });
-}
-
-/** The value at `path` inside nested objects, or undefined. */
-function valueAt(value: Readonly<Record<string, unknown>>, path: readonly string[]): unknown {
-  let current: unknown = value;
-  for (const key of path) {
-    current = current !== null && typeof current === 'object' && !Array.isArray(current) ? (current as Record<string, unknown>)[key] : undefined;
-  }
-  return current;
 }
 
 /** The snapshot a record of a `snapshot` job belongs to (header `S1c-Snapshot-Id`). */

@@ -144,8 +144,6 @@ export function parseFetchJob(json: unknown, spec: Pick<ApiSpec, 'api'>): FetchJ
   return parsed.data;
 }
 
-const encoder = new TextEncoder();
-
 function sameProgress(a: Progress, b: Progress): boolean {
   return a.cursor === b.cursor && a.walkFrom === b.walkFrom && a.lastTimestamp === b.lastTimestamp && a.records === b.records && a.pages === b.pages;
 }
@@ -561,16 +559,9 @@ export class JobRunner {
       const fetchedAt = toMicroIso(this.clock());
       // Ids first: one malformed record and nothing of the page is published.
       const records = page.records.map((r) => {
-        const { id, timestamp } = spec.recordOf(job.sourceId, r.value, job.lane, window);
-        // The record's bytes as they came (an ASCII body) or its text encoded: the same bytes.
-        // Its day is that of the time its id stands for: a snapshot's, or its own.
-        return {
-          id,
-          timestamp,
-          day: (snapshot ? window.to : timestamp).slice(0, 10),
-          eventId: siemEventId(job.api, r.value),
-          bytes: r.bytes ?? encoder.encode(r.json),
-        };
+        const { id, timestamp } = spec.recordOf(job.sourceId, r, job.lane, window);
+        // The record's bytes as they came. Its day is that of the time its id stands for: a snapshot's, or its own.
+        return { id, timestamp, day: (snapshot ? window.to : timestamp).slice(0, 10), eventId: siemEventId(job.api, r), bytes: r.bytes };
       });
       if (page.nextCursor !== null && pages + 1 < settings.maxPagesPerJob) {
         prefetched = { walkFrom, cursor: page.nextCursor, page: request(walkFrom, page.nextCursor) };

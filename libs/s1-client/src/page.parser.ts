@@ -1,19 +1,21 @@
-import { isAscii } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 
 /** One record of a list page. */
 export interface S1Record {
-  /** The record's exact JSON text from the response, so ids sent as big JSON numbers keep every digit. */
+  /** The record's exact UTF-8 bytes, a view into the response body (after a byte order mark, if any). */
+  readonly bytes: Uint8Array;
+  /** The record's exact JSON text, so ids sent as big JSON numbers keep every digit. */
   readonly json: string;
   /** The parsed record for reading fields; integers beyond 2^53 are decimal strings. */
   readonly value: Record<string, unknown>;
   /**
-   * The record's exact UTF-8 bytes (`json` encoded), a view into the response body (absent when
-   * the body starts with a byte order mark, which the decoder drops).
+   * The value at `path` (object keys, from the record down), as {@link value} has it, or undefined
+   * when the path leads through something that is not an object. Reading a number, a boolean or an
+   * ASCII string this way costs no second parse of a record that holds non-ASCII text.
    */
-  readonly bytes?: Uint8Array;
+  read(path: readonly string[]): unknown;
 }
-
 /** A list response, parsed and validated. */
 export interface ParsedList {
   readonly records: S1Record[];
@@ -219,38 +221,42 @@ function zodProblem(error: z.ZodError): string {
  * Parses a list response: `{data: object[], pagination?: {nextCursor, totalItems?}}`. Throws
  * {@link MalformedBodyError} for anything else (never returns part of a page) and
  * {@link ErrorsInBodyError} when a 200 carries errors.
+ *
+ * The body is checked to be UTF-8 and then read one character per byte (latin1), which costs a
+ * copy instead of a decode: UTF-8 encodes every non-ASCII character as bytes 0x80–0xFF, which JSON
+ * only allows inside strings, so the text parses exactly when the decoded one does, to the same
+ * structure, numbers, ASCII strings, and offsets that are byte offsets. Only strings holding
+ * non-ASCII text come out garbled: a record that holds any is parsed again from its own bytes when
+ * its {@link S1Record.value} is asked for, and {@link S1Record.read} gives a string exactly when it
+ * is ASCII and asks `value` otherwise.
  */
 export function parseListBody(body: Buffer): ParsedList {
-  const text = decodeUtf8(body);
+  const bom = body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf;
+  const bytes = bom ? body.subarray(3) : body;
+  if (!isUtf8(bytes)) throw new MalformedBodyError('the body is not valid UTF-8');
+  const ascii = isAscii(bytes);
+  const text = bytes.toString('latin1');
   let parsed = parseJson(text);
   // JSON.parse ran first so the scanner only ever sees valid JSON.
   const { bigInts, dataSpans } = scan(text);
   if (bigInts.length > 0) parsed = parseJson(quoteBigInts(text, bigInts));
-  const envelope = listEnvelopeSchema.safeParse(parsed);
+  let envelope = listEnvelopeSchema.safeParse(parsed);
   if (!envelope.success) {
     throw new MalformedBodyError(`the body is not a SentinelOne list (${zodProblem(envelope.error)})`);
+  }
+  // The envelope's own strings (a cursor, errors) exactly: decoded, when they hold non-ASCII text.
+  if (!ascii && (!isAsciiText(envelope.data.pagination?.nextCursor ?? '') || (envelope.data.errors?.length ?? 0) > 0)) {
+    const decoded = decodeUtf8(bytes);
+    envelope = listEnvelopeSchema.safeParse(parseJson(bigInts.length > 0 ? quoteBigInts(decoded, bigIntsOf(decoded)) : decoded));
+    if (!envelope.success) throw new MalformedBodyError(`the body is not a SentinelOne list (${zodProblem(envelope.error)})`);
   }
   const { data, pagination, errors } = envelope.data;
   if (errors && errors.length > 0) throw new ErrorsInBodyError(errors);
   if (!dataSpans || dataSpans.length !== data.length) throw new MalformedBodyError('the data array could not be split into records');
-  // The text is the body decoded strictly (no replacement characters), so the UTF-8 length of a
-  // stretch of text is the length of the bytes it came from: each record's bytes are a view into the
-  // body, found by counting bytes from one record to the next (one per character in an ASCII body).
-  // Only a leading byte order mark, which the decoder drops, would shift the count.
-  const bom = body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf;
-  const ascii = body.length === text.length;
-  let charAt = 0;
-  let byteAt = 0;
-  const records = data.map((value, index): S1Record => {
+  const records = data.map((fields, index): S1Record => {
     const [start, end] = dataSpans[index]!;
-    const json = text.slice(start, end);
-    if (bom) return { json, value };
-    byteAt += ascii ? start - charAt : Buffer.byteLength(text.slice(charAt, start), 'utf8');
-    const length = ascii ? end - start : Buffer.byteLength(json, 'utf8');
-    const bytes = new Uint8Array(body.buffer, body.byteOffset + byteAt, length);
-    byteAt += length;
-    charAt = end;
-    return { json, value, bytes };
+    const view = new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start);
+    return new ListRecord(view, fields, ascii || isAscii(view));
   });
   const totalItems = pagination?.totalItems ?? undefined;
   return {
@@ -259,6 +265,56 @@ export function parseListBody(body: Buffer): ParsedList {
     nextCursor: pagination?.nextCursor ? pagination.nextCursor : null,
     ...(totalItems !== undefined ? { totalItems } : {}),
   };
+}
+
+const NON_ASCII = /[\u0080-\uffff]/;
+const isAsciiText = (s: string): boolean => !NON_ASCII.test(s);
+
+/** The big integer literals of JSON text (see {@link scan}). */
+const bigIntsOf = (text: string): Scan['bigInts'] => scan(text).bigInts;
+
+const fieldAt = (value: unknown, path: readonly string[]): unknown => {
+  let current = value;
+  for (const key of path) current = isPlainObject(current) ? current[key] : undefined;
+  return current;
+};
+
+/** A record of a parsed list: its bytes, and its fields as read from the body one character per byte. */
+class ListRecord implements S1Record {
+  #json: string | undefined;
+  #value: Record<string, unknown> | undefined;
+
+  constructor(
+    readonly bytes: Uint8Array,
+    /** Exact when `ascii`; otherwise exact in everything but strings holding non-ASCII text. */
+    private readonly fields: Record<string, unknown>,
+    private readonly ascii: boolean,
+  ) {}
+
+  get json(): string {
+    this.#json ??= Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength).toString(this.ascii ? 'latin1' : 'utf8');
+    return this.#json;
+  }
+
+  get value(): Record<string, unknown> {
+    if (this.ascii) return this.fields;
+    if (this.#value === undefined) {
+      const json = this.json;
+      const bigInts = bigIntsOf(json);
+      this.#value = parseJson(bigInts.length > 0 ? quoteBigInts(json, bigInts) : json) as Record<string, unknown>;
+    }
+    return this.#value;
+  }
+
+  read(path: readonly string[]): unknown {
+    if (this.ascii) return fieldAt(this.fields, path);
+    // ASCII keys find the same fields; an ASCII string, a number, a boolean or null is the same value.
+    if (path.every(isAsciiText)) {
+      const field = fieldAt(this.fields, path);
+      if (typeof field === 'string' ? isAsciiText(field) : field === null || typeof field !== 'object') return field;
+    }
+    return fieldAt(this.value, path);
+  }
 }
 
 const LIST_OPEN = Buffer.from('{"data":[');

@@ -48,10 +48,51 @@ describe('parseListBody', () => {
       expect(page.records).toHaveLength(4);
       for (const r of page.records) expect(Buffer.from(r.bytes!).equals(Buffer.from(encoder.encode(r.json)))).toBe(true);
     }
-    // A byte order mark is dropped by the decoder: no bytes then, the text is still right.
+    // A byte order mark is not part of any record.
     const withBom = parseListBody(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), inner]));
-    expect(withBom.records.map((r) => r.bytes)).toEqual([undefined, undefined, undefined, undefined]);
+    expect(withBom.records.map((r) => Buffer.from(r.bytes).toString('utf8'))).toEqual(parseListBody(inner).records.map((r) => r.json));
     expect(withBom.records[1]!.json).toBe('{"id":"2","s":"é – 東京 😀","n":12345678901234567890}');
+  });
+
+  describe('a body with non-ASCII text (read one character per byte, records parsed again only when asked)', () => {
+    const text =
+      '{"data":[{"id":"1","user":"José Álvarez","n":12345678901234567890,"o":{"host":"財務-PC","ascii":"srv-web","esc":"\\u00e9 \\u6771 \u00e9\u6771","k":7}},' +
+      '{"id":"2","s":"plain","n":98765432109876543210},{"clé":"ключ","id":"3"}],"pagination":{"nextCursor":"c-1"}}';
+    const exact = (json: string): unknown => JSON.parse(json.replace(/(\d{20})/g, '"$1"'));
+
+    it('gives every value, text and byte exactly as a decoding parse does', () => {
+      const page = parseListBody(body(text));
+      expect(page.records.map((r) => r.value)).toEqual(page.records.map((r) => exact(r.json)));
+      expect(page.records[0]!.value).toMatchObject({ user: 'José Álvarez', n: '12345678901234567890', o: { host: '財務-PC', esc: 'é 東 é東' } });
+      expect(page.records[2]!.value).toEqual({ clé: 'ключ', id: '3' });
+      expect(page.records.map((r) => Buffer.from(r.bytes).toString('utf8'))).toEqual(page.records.map((r) => r.json));
+      expect(page.nextCursor).toBe('c-1');
+    });
+
+    it('reads any path as value has it: ASCII strings, numbers, objects, escapes and non-ASCII text', () => {
+      const [first, second, third] = parseListBody(body(text)).records;
+      const paths = [['id'], ['user'], ['n'], ['o'], ['o', 'host'], ['o', 'ascii'], ['o', 'esc'], ['o', 'k'], ['o', 'k', 'x'], ['missing'], [], ['clé'], ['user', 'length']];
+      for (const record of [first!, second!, third!]) {
+        for (const path of paths) {
+          let expected: unknown = record.value;
+          for (const key of path) expected = expected !== null && typeof expected === 'object' && !Array.isArray(expected) ? (expected as Record<string, unknown>)[key] : undefined;
+          expect(record.read(path)).toEqual(expected);
+        }
+      }
+      expect(first!.read(['o', 'host'])).toBe('財務-PC');
+      expect(first!.read(['o', 'esc'])).toBe('é 東 é東');
+    });
+
+    it('decodes the cursor and errors exactly', () => {
+      expect(parseListBody(body('{"data":[{"a":"é"}],"pagination":{"nextCursor":"é-1"}}')).nextCursor).toBe('é-1');
+      expect(parseListBody(body('{"data":[],"pagination":{"nextCursor":"\\u00e9"}}')).nextCursor).toBe('é');
+      try {
+        parseListBody(body('{"data":[{"a":"é"}],"errors":[{"code":1,"title":"Accès refusé"}]}'));
+        expect.unreachable();
+      } catch (error) {
+        expect((error as ErrorsInBodyError).entries).toEqual([{ code: 1, title: 'Accès refusé' }]);
+      }
+    });
   });
 
   it('ends a string at the first quote after an even run of backslashes', () => {
@@ -84,8 +125,11 @@ describe('parseListBody', () => {
       expect(parsed.records.map((r) => r.json)).toEqual(records.map((r) => r.json));
       for (const [i, r] of parsed.records.entries()) {
         expect(r.value.s).toBe(records[i]!.s);
+        expect(r.read(['s'])).toBe(records[i]!.s);
         const exact = Number.isSafeInteger(Number(records[i]!.n)) ? Number(records[i]!.n) : records[i]!.n;
         expect(r.value.n).toBe(exact);
+        expect(r.read(['n'])).toBe(exact);
+        expect(r.read(['o'])).toEqual(r.value.o);
         expect(Buffer.from(r.bytes!).toString('utf8')).toBe(records[i]!.json);
       }
     }

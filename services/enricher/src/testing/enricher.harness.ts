@@ -214,7 +214,7 @@ export async function publishRaw(world: EnricherWorld, spec: RawRecordSpec): Pro
 /** Each record's _siemEventID, as the fetcher has it; the bare API for a body that is not JSON (a test of bad input). */
 function eventIdsOf(api: SourceApi, bytes: readonly Uint8Array[]): string[] {
   try {
-    return parseListBody(listBodyOf(bytes)).records.map((r) => siemEventId(api, r.value));
+    return parseListBody(listBodyOf(bytes)).records.map((r) => siemEventId(api, r));
   } catch {
     return bytes.map(() => api);
   }
