@@ -16,6 +16,7 @@ export interface S1Record {
    */
   read(path: readonly string[]): unknown;
 }
+
 /** A list response, parsed and validated. */
 export interface ParsedList {
   readonly records: S1Record[];
@@ -102,10 +103,11 @@ export const MAX_RECORD_DEPTH = 64;
 
 /**
  * One pass over text already known to be valid JSON: finds big integer literals and the spans of
- * the top-level `data` elements. Needed because JSON.parse in Node 20 has no access to a
- * number's source text, so digits past 2^53 would be rounded silently.
+ * the top-level `data` elements (only the big integers when `findData` is false). Needed because
+ * JSON.parse in Node 20 has no access to a number's source text, so digits past 2^53 would be
+ * rounded silently.
  */
-function scan(text: string): Scan {
+function scan(text: string, findData = true): Scan {
   const bigInts: Array<readonly [number, number]> = [];
   let dataSpans: Array<readonly [number, number]> | null = null;
   const stack: number[] = [];
@@ -159,7 +161,7 @@ function scan(text: string): Scan {
       }
       stack.push(c);
       if (stack.length > MAX_RECORD_DEPTH) throw new MalformedBodyError(`the body is nested more than ${MAX_RECORD_DEPTH} levels deep`);
-      if (stack.length === 1) expectTopKey = c === 0x7b;
+      if (stack.length === 1) expectTopKey = findData && c === 0x7b;
       i += 1;
     } else if (c === 0x7d || c === 0x5d) {
       if (inData && stack.length === 2) {
@@ -169,7 +171,7 @@ function scan(text: string): Scan {
       stack.pop();
       i += 1;
     } else if (c === 0x2c) {
-      if (stack.length === 1) expectTopKey = true;
+      if (stack.length === 1) expectTopKey = findData;
       else if (inData && stack.length === 2) endElement(i);
       i += 1;
     } else if (isNumberChar(c)) {
@@ -271,7 +273,7 @@ const NON_ASCII = /[\u0080-\uffff]/;
 const isAsciiText = (s: string): boolean => !NON_ASCII.test(s);
 
 /** The big integer literals of JSON text (see {@link scan}). */
-const bigIntsOf = (text: string): Scan['bigInts'] => scan(text).bigInts;
+const bigIntsOf = (text: string): Scan['bigInts'] => scan(text, false).bigInts;
 
 const fieldAt = (value: unknown, path: readonly string[]): unknown => {
   let current = value;

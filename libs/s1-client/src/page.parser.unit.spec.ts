@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MalformedBodyError, ErrorsInBodyError, listBodyOf, parseListBody, parseObjectBody, splitListBody } from './page.parser';
 
 const body = (text: string): Buffer => Buffer.from(text, 'utf8');
@@ -81,6 +81,19 @@ describe('parseListBody', () => {
       }
       expect(first!.read(['o', 'host'])).toBe('財務-PC');
       expect(first!.read(['o', 'esc'])).toBe('é 東 é東');
+    });
+
+    it('reads ASCII fields of a record holding non-ASCII text without parsing the record again', () => {
+      const [first] = parseListBody(body(text)).records;
+      const parse = vi.spyOn(JSON, 'parse');
+      try {
+        expect([first!.read(['id']), first!.read(['n']), first!.read(['o', 'k']), first!.read(['o', 'ascii'])]).toEqual(['1', '12345678901234567890', 7, 'srv-web']);
+        expect(parse).not.toHaveBeenCalled();
+        expect(first!.read(['user'])).toBe('José Álvarez');
+        expect(parse).toHaveBeenCalledTimes(1);
+      } finally {
+        parse.mockRestore();
+      }
     });
 
     it('decodes the cursor and errors exactly', () => {
