@@ -5,7 +5,7 @@ import { isSourceEvent, isTokenHealthEvent, sourceDecider, tokenHealthDecider, t
 import { FoldedStreams } from '@s1c/event-store';
 import { METRICS_PORTS } from '@s1c/config';
 import { createLogger, type Logger } from '@s1c/logger';
-import { ensureStream, JetStreamConsumer, NatsTransport, STREAMS, subjects, type JetStreamContext } from '@s1c/messaging';
+import { ensureStream, fetcherJobsDurable, JetStreamConsumer, NatsTransport, STREAMS, subjects, type JetStreamContext } from '@s1c/messaging';
 import { openConnections, RUNTIME, RuntimeModule, startServiceApplication, type RuntimeModuleOptions, type ServiceConnections } from '@s1c/runtime';
 import { SecretBox } from '@s1c/secrets';
 import type { ApiSpec } from './api-spec';
@@ -33,7 +33,7 @@ export interface FetcherRuntime {
 const FETCHER_SPEC = Symbol('s1c.fetcher.spec');
 
 /** The durable consumer a fetcher serves: `fetcher-<api>` on `S1C_JOBS`, subject `s1c.job.<api>`. */
-export const fetcherDurable = (spec: Pick<ApiSpec, 'api'>): string => `fetcher-${spec.api}`;
+export const fetcherDurable = (spec: Pick<ApiSpec, 'api'>): string => fetcherJobsDurable(spec.api);
 
 /**
  * A controller class for one API: its consumer's name, subject and limits come from the spec and

@@ -35,6 +35,7 @@ export {
   declareStreams,
   ensureConsumer,
   ensureStream,
+  fetcherJobsDurable,
   type ConsumerDeclaration,
   type DeclarationResult,
   type EnsureStreamOptions,
@@ -54,7 +55,7 @@ export {
   type CommandErrorBody,
 } from './messaging.errors';
 export { requestJson, type RequestJsonOptions } from './command.client';
-export { publishBytes, publishJson, type PublishOptions } from './jetstream.publisher';
+export { deliveredSequence, publishBytes, publishJson, publishJsonPast, type PublishedPast, type PublishOptions } from './jetstream.publisher';
 export { ByteSlab } from './byte.slab';
 export { HeaderBlock, isHeaderValue } from './header.block';
 export { PipelinedPublisher, PublishFailedError, type PipelinedPublisherOptions } from './pipelined.publisher';

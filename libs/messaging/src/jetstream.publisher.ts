@@ -1,4 +1,4 @@
-import { headers as createHeaders, type JetStreamClient, type JetStreamPublishOptions, type MsgHdrs, type PubAck } from 'nats';
+import { headers as createHeaders, type JetStreamClient, type JetStreamManager, type JetStreamPublishOptions, type MsgHdrs, type PubAck } from 'nats';
 import { encodeJson } from './json.codec';
 
 /** Options of a JetStream publish; `msgId` is mandatory so that a repeated publish is deduplicated. */
@@ -61,4 +61,45 @@ export async function publishJson(
   options: PublishOptions,
 ): Promise<PubAck> {
   return publishBytes(js, subject, encodeJson(value), options);
+}
+
+/** What {@link publishJsonPast} published: the ack of the copy that counts, and how many copies before it landed where the consumer had already passed. */
+export interface PublishedPast {
+  readonly ack: PubAck;
+  readonly passed: number;
+}
+
+/**
+ * Publishes `value` as {@link publishJson} does, then makes sure it lands past `delivered()`, the
+ * last stream sequence a consumer has delivered ({@link deliveredSequence}), publishing it again
+ * under `<msgId>.<n>` until it does (at most `maxCopies` times). A consumer never delivers a
+ * sequence it has passed, and a cluster whose new stream leader lost the stream's last messages (a
+ * lagging replica, nats-server 2.9) gives new messages the sequences of messages the consumer
+ * already delivered. Meant for a message published again after it went missing, not for every
+ * publish (it asks for the consumer's state). The copies it passed stay in the stream, never
+ * delivered by that consumer.
+ */
+export async function publishJsonPast(
+  js: JetStreamClient,
+  subject: string,
+  value: unknown,
+  options: PublishOptions & { delivered: () => Promise<number>; maxCopies?: number },
+): Promise<PublishedPast> {
+  const { delivered: deliveredNow, maxCopies = 1000, ...publish } = options;
+  let ack = await publishJson(js, subject, value, publish);
+  const delivered = await deliveredNow();
+  let passed = 0;
+  while (ack.seq <= delivered && passed < maxCopies) {
+    passed += 1;
+    ack = await publishJson(js, subject, value, { ...publish, msgId: `${publish.msgId}.${passed}` });
+  }
+  return { ack, passed };
+}
+
+/** The last stream sequence the durable consumer has delivered; 0 when there is no such consumer (one made later starts at the stream's first message). */
+export function deliveredSequence(jsm: JetStreamManager, stream: string, durable: string): Promise<number> {
+  return jsm.consumers.info(stream, durable).then(
+    (info) => info.delivered.stream_seq,
+    () => 0,
+  );
 }

@@ -104,6 +104,9 @@ export const STREAMS = {
   },
 } satisfies Record<string, StreamDeclaration>;
 
+/** The durable consumer of `S1C_JOBS` that the fetchers of an API share: `fetcher-<api>`. */
+export const fetcherJobsDurable = (api: string): string => `fetcher-${api}`;
+
 /** How long {@link led} waits for a replicated stream to elect its leader. */
 const LEADER_WAIT_MS = 30_000;
 

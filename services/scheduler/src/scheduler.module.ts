@@ -2,7 +2,7 @@ import { Inject, Injectable, Module, type BeforeApplicationShutdown, type Dynami
 import type { DriveSettings } from '@s1c/domain';
 import { EventTailer, ReaderSnapshots, SnapshotStore } from '@s1c/event-store';
 import type { Logger } from '@s1c/logger';
-import { ensureStream, publishJson, STREAMS, subjects } from '@s1c/messaging';
+import { deliveredSequence, ensureStream, fetcherJobsDurable, publishJson, publishJsonPast, STREAMS, subjects } from '@s1c/messaging';
 import { RUNTIME, RuntimeModule, type RuntimeModuleOptions, type ServiceConnections } from '@s1c/runtime';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SchedulerConfig } from './scheduler.config';
@@ -53,7 +53,18 @@ export class SchedulerService implements OnModuleInit, OnApplicationBootstrap, O
       state,
       ...createRepositories(store),
       publish: async (job, msgId) => {
-        await publishJson(js, subjects.job(job.api), job, { msgId });
+        if (msgId === job.jobId) {
+          await publishJson(js, subjects.job(job.api), job, { msgId });
+          return;
+        }
+        // Dispatched again after its stall timeout: its copy may sit at a sequence the fetchers'
+        // consumer has passed (a cluster whose stream lost its last messages), so this one must not.
+        const durable = fetcherJobsDurable(job.api);
+        const delivered = () => deliveredSequence(connections.jsm, STREAMS.jobs.name, durable);
+        const { passed } = await publishJsonPast(js, subjects.job(job.api), job, { msgId, delivered });
+        if (passed > 0) {
+          logger.warn({ jobId: job.jobId, passed, durable }, "S1C_JOBS gave the job sequences its fetchers' consumer had passed (the stream lost its last messages): published again past them");
+        }
       },
       clock,
       settings: this.settings,
