@@ -1,4 +1,7 @@
+import { serverUrls } from '@s1c/test-harness';
+import { connect, type JetStreamManager, type NatsConnection } from 'nats';
 import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll } from 'vitest';
 import { type LoggerLike } from '../logger.interface';
 
 /** A unique upper-case name for a stream or a subject prefix, so tests sharing a server do not collide. */
@@ -41,3 +44,23 @@ export async function waitFor<T>(check: () => T | undefined | false | Promise<T 
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A test file's connection to the harness's NATS, opened before its tests and drained after them. */
+export function natsForTests(): { readonly nc: NatsConnection; readonly jsm: JetStreamManager } {
+  const held: { nc?: NatsConnection; jsm?: JetStreamManager } = {};
+  beforeAll(async () => {
+    held.nc = await connect({ servers: serverUrls().natsUrl });
+    held.jsm = await held.nc.jetstreamManager();
+  });
+  afterAll(async () => {
+    await held.nc?.drain();
+  });
+  return {
+    get nc() {
+      return held.nc!;
+    },
+    get jsm() {
+      return held.jsm!;
+    },
+  };
+}
