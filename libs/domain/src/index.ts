@@ -88,7 +88,7 @@ export {
 export { collectionStreamId, LANES, lanesOf, NO_PROGRESS, type HealthFacts, type Lane, type Progress, type RetryInfo, type Severity, type TimeWindow } from './collection.types';
 export { decideRetry, DEFAULT_RETRY_POLICY, type FailureFacts, type RetryDecision, type RetryPolicy } from './retry-policy';
 export { formatMicros, microIsoOf, millisBetween, parseMicros, shiftMicroIso, toMicroIso } from './timestamps';
-export { fieldsOf, valueAt, type RecordFields } from './record-fields';
+export { fieldsOf, type RecordFields } from './record-fields';
 export { COLLECTOR_METADATA_KEYS, isSiemForwarded, recordMetadata, recordMetadataWith, SIEM_FORWARD_KEY, SIEM_METADATA_KEYS, siemEventId, sourceMetadata, type MetadataSource, type RecordMetadata } from './siem-metadata';
 export { describeActor, systemActor, UNKNOWN_NATS_IDENTITY, type Actor, type NatsIdentity } from './actor';
 export { HISTORY_SECRET_MASK, sourceHistory, type HistoryChange, type HistoryEntry, type HistoryInput, type HistoryValue } from './source.history';

@@ -11,7 +11,7 @@ export interface RecordFields {
 const isPlainObject = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The value at `path` inside nested objects, or undefined. */
-export function valueAt(value: unknown, path: readonly string[]): unknown {
+function valueAt(value: unknown, path: readonly string[]): unknown {
   let current = value;
   for (const key of path) current = isPlainObject(current) ? current[key] : undefined;
   return current;

@@ -1,5 +1,4 @@
 import { isAscii, isUtf8 } from 'node:buffer';
-import { valueAt } from '@s1c/domain';
 import { z } from 'zod';
 
 /** One record of a list page. */
@@ -276,6 +275,12 @@ const isAsciiText = (s: string): boolean => !NON_ASCII.test(s);
 /** The big integer literals of JSON text (see {@link scan}). */
 const bigIntsOf = (text: string): Scan['bigInts'] => scan(text, false).bigInts;
 
+const fieldAt = (value: unknown, path: readonly string[]): unknown => {
+  let current = value;
+  for (const key of path) current = isPlainObject(current) ? current[key] : undefined;
+  return current;
+};
+
 /** A record of a parsed list: its bytes, and its fields as read from the body one character per byte. */
 class ListRecord implements S1Record {
   #json: string | undefined;
@@ -304,13 +309,13 @@ class ListRecord implements S1Record {
   }
 
   read(path: readonly string[]): unknown {
-    if (this.ascii) return valueAt(this.fields, path);
+    if (this.ascii) return fieldAt(this.fields, path);
     // ASCII keys find the same fields; an ASCII string, a number, a boolean or null is the same value.
     if (path.every(isAsciiText)) {
-      const field = valueAt(this.fields, path);
+      const field = fieldAt(this.fields, path);
       if (typeof field === 'string' ? isAsciiText(field) : field === null || typeof field !== 'object') return field;
     }
-    return valueAt(this.value, path);
+    return fieldAt(this.value, path);
   }
 }
 
