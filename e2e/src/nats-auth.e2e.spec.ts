@@ -163,7 +163,7 @@ describe('the system on the shipped NATS configuration', () => {
     expect(impostor.output()).toContain('NATS permission denied');
     // A fetcher may follow the source events of S1C_EVENTS, as the registry does, but not read its last message.
     expect(impostor.output()).toContain('may not publish \\"$JS.API.STREAM.MSG.GET.S1C_EVENTS\\"');
-    expect(impostor.output()).not.toContain('publishing outbox entries failed');
+    expect(impostor.output()).not.toContain('publishing appended events failed');
     expect(impostor.output()).not.toContain(PASSWORDS['fetcher-activities']);
   });
 

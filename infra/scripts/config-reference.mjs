@@ -57,7 +57,7 @@ export const MEANINGS = {
   S1C_DELETION_COMPLETION: '`scheduler`: the scheduler completes a deletion once collection stopped; `immediate`: the registry completes it at once (only for a registry running without a scheduler).',
   S1C_EVENT_GAP_TIMEOUT:
     'How long a reader of `S1C_EVENTS` looks in the log for versions missing between two events of a stream (a gap) before it goes on without them, logging an error. In the fetchers and the enricher, also how long a job or a record waits for the relayed source events to reach its source version before the source is read from the log.',
-  S1C_EVENT_POLL_INTERVAL: "How often the outbox relay looks at the outbox when no append of its own process woke it (a query on a handful of documents).",
+  S1C_EVENT_POLL_INTERVAL: "How often the registry looks for outbox buckets other writers left 30 s past their period (a writer killed, or one that could not publish) and publishes them (a list of the database's collection names).",
   S1C_BACKFILL: 'History collected for a new source (activities and threats).',
   S1C_POLL_INTERVAL: 'Live polling interval.',
   S1C_LIVE_OVERLAP: 'How far each live window reaches back before the checkpoint (late rows, clock skew); must be below `S1C_POLL_INTERVAL`.',

@@ -16,8 +16,9 @@ export type {
   RecordedEvent,
   TailerLogger,
 } from './event.types';
-export { eventDocumentId, MongoEventStore, type AppendListener, type MongoEventStoreOptions } from './mongo.event-store';
+export { eventDocumentId, MongoEventStore, type EventPublisher, type MongoEventStoreOptions, type OutboxRecovery } from './mongo.event-store';
 export { EVENT_HEADERS, OutboxRelay, type OutboxRelayOptions, type RelayedEventPayload } from './outbox.relay';
 export { BoundedCloseMongoClient, connectMongo, MONGO_CLOSE_TIMEOUT_MS, MongoCloseTimeoutError, type MongoTarget } from './mongo.connection';
 export { FoldedStreams, type FoldedStreamsOptions } from './folded.streams';
 export { ReaderSnapshots, SnapshotStore, type LoadedSnapshot, type Snapshot } from './snapshot.store';
+export { nameStreamId, relaySubjectFor } from './relay.subjects';

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { Binary, BSON, MongoBulkWriteError, MongoServerError, type Collection, type Db, type OptionalUnlessRequiredId } from 'mongodb';
@@ -21,14 +21,22 @@ const MAX_APPEND_ATTEMPTS = 10;
 const KNOWN_STREAMS_LIMIT = 50_000;
 /** Most appends written together by one group of commands. */
 const GROUP_LIMIT = 100;
+/** Most appends published together. */
+const PUBLISH_LIMIT = 500;
+/** Event ids per `$in` when a recovery asks the log which of an outbox's events it holds. */
+const RECOVERY_CHUNK = 1000;
+/** Names of this version's outbox collections: `event_outbox_<writer>_<bucket start, ms>`. */
+const BUCKET_NAME = /^event_outbox_([0-9a-f]{12})_(\d+)$/;
+const LEGACY_OUTBOX = 'event_outbox';
 
 /** Options of {@link MongoEventStore}. */
 export interface MongoEventStoreOptions {
   /** Prefix of the collection names: `${prefix}events`, `${prefix}event_outbox`, ... Default ''. */
   collectionPrefix?: string;
   /**
-   * How long an outbox entry may stay uncommitted before the relay completes it itself (its writer
-   * died between writing the entry and committing it). Default 30000.
+   * How long each outbox bucket of a writer takes appends, and how long after that a bucket its
+   * writer has not dropped is taken to be abandoned (its writer died, or could not publish) and
+   * recovered by the relay. Default 30000.
    */
   outboxGraceMs?: number;
   clock?: () => Date;
@@ -49,9 +57,10 @@ export interface EventDocument {
 }
 
 /**
- * One append waiting to be published: written before its events, committed (a document of the same
- * `_id` in the commits collection) after them. `_id` is the id of its first event, so two writers of
- * the same version collide here already.
+ * One append, written to its writer's current outbox bucket before its events: what a recovery
+ * publishes (and stores, if its writer died before storing it) when the writer could not.
+ * `_id` is `<stream>@<version> <eventId>` of its first event (in the outbox of versions before
+ * buckets, `<stream>@<version>`).
  */
 export interface OutboxEntry {
   _id: string;
@@ -61,10 +70,9 @@ export interface OutboxEntry {
 }
 
 /**
- * An outbox entry as stored: its events packed into one BSON document's bytes, deflated. FerretDB
- * decodes every entry of the outbox in Go for the relay's reads and its `deleteMany({_id: {$in}})`:
- * an entry of four top-level fields decodes about three times faster than one with its events
- * nested, and a deflated one (about a quarter of the bytes) costs the store a quarter less again
+ * An outbox entry as stored: its events packed into one BSON document's bytes, deflated. An entry
+ * of four top-level fields costs FerretDB about a third as much to write and read as one with its
+ * events nested, and a deflated one (about a quarter of the bytes) a third less again
  * (`e2e/bench/outbox-layout-bench.mjs`). Entries written before hold them nested, or packed without
  * deflating (binary subtype 0); all are read.
  */
@@ -75,9 +83,31 @@ interface StoredOutboxEntry {
   at: Date;
 }
 
-interface OutboxCommit {
-  _id: string;
-  at: Date;
+/**
+ * One collection of a writer's outbox entries, for the appends it made in one period: dropped
+ * whole by its writer once the period is over and every append of it is published.
+ */
+interface OutboxBucket {
+  readonly name: string;
+  readonly collection: Collection<StoredOutboxEntry>;
+  readonly end: number;
+  /** Appends of the bucket not yet settled: being written, or stored and not yet published. */
+  pending: number;
+  /** An append's fate is unknown (its events' insert failed): left for a recovery. */
+  keep: boolean;
+}
+
+/** Publishes appended events (to JetStream); resolves once every one of them is acknowledged. */
+export type EventPublisher = (events: readonly RecordedEvent[]) => Promise<void>;
+
+/** What {@link MongoEventStore.recoverOutbox} did with an abandoned outbox. */
+export interface OutboxRecovery {
+  /** Entries read. */
+  readonly entries: number;
+  /** Events published (again, for most: JetStream's duplicate window and readers drop repeats). */
+  readonly published: number;
+  /** Appends whose writer died before storing their events, stored now. */
+  readonly completed: ReadonlyArray<{ streamId: string; fromVersion: number; stored: number }>;
 }
 
 /** An append waiting in the group commit queue. */
@@ -87,9 +117,6 @@ interface QueuedWrite {
   reject(error: unknown): void;
 }
 
-/** What an append listener is told: the events just stored. */
-export type AppendListener = (events: readonly RecordedEvent[]) => void;
-
 /**
  * Append-only event log in MongoDB (FerretDB v1 compatible), written without reading it.
  *
@@ -97,9 +124,11 @@ export type AppendListener = (events: readonly RecordedEvent[]) => void;
  * equality scans), so the log, which grows for ever, is insert-only on every hot path:
  * - an event's `_id` is `<streamId>@<version>`: appending at a version the caller knows is a plain
  *   insert, and a lost race is a duplicate key; the log is read only then;
- * - every append also writes a small outbox entry (before the events) and a commit marker (after
- *   them); the {@link OutboxRelay} publishes committed entries to JetStream and deletes them, and
- *   completes an entry whose writer died before committing. Readers follow JetStream, not the log.
+ * - every append also writes a small outbox entry, before its events, into a collection of this
+ *   writer's own for the current period (a *bucket*); once the events are stored the writer
+ *   publishes them itself ({@link publishWith}), in append order, and drops a bucket whole once its
+ *   period is over and all of it is published. A bucket left behind (its writer died, or could not
+ *   publish) is recovered by the {@link OutboxRelay}. Readers follow JetStream, not the log.
  *
  * `position` is the append time in microseconds, made greater than the stream's previous event's
  * position when this instance knows it: ascending within a stream, roughly in time order across
@@ -112,14 +141,18 @@ export class MongoEventStore {
   readonly database: Db;
   readonly outboxGraceMs: number;
   private readonly events: Collection<EventDocument>;
-  private readonly outbox: Collection<StoredOutboxEntry>;
-  private readonly commits: Collection<OutboxCommit>;
+  /** Names this instance's outbox buckets. */
+  readonly writerId: string;
   private readonly meta: Collection<{ _id: string; logId: string }>;
   private readonly clock: () => Date;
   private readonly newId: () => string;
   /** Last version and position this instance wrote or read, per stream (bounded, oldest dropped). */
   private readonly known = new Map<string, { version: number; position: number }>();
-  private readonly listeners = new Set<AppendListener>();
+  private readonly buckets = new Map<string, OutboxBucket>();
+  private publisher: EventPublisher | undefined;
+  /** Stored appends waiting to be published, in append order. */
+  private readonly unpublished: Array<{ bucket: OutboxBucket; events: RecordedEvent[] }> = [];
+  private publishing: Promise<void> | undefined;
   /** Appends waiting for the group being written (see insertWithOutbox). */
   private readonly queued: QueuedWrite[] = [];
   private writing = false;
@@ -134,8 +167,7 @@ export class MongoEventStore {
     this.clock = options.clock ?? (() => new Date());
     this.newId = options.idGenerator ?? randomUUID;
     this.events = db.collection<EventDocument>(`${this.collectionPrefix}events`);
-    this.outbox = db.collection<StoredOutboxEntry>(`${this.collectionPrefix}event_outbox`);
-    this.commits = db.collection<OutboxCommit>(`${this.collectionPrefix}event_outbox_commits`);
+    this.writerId = randomBytes(6).toString('hex');
     this.meta = db.collection<{ _id: string; logId: string }>(`${this.collectionPrefix}event_log_meta`);
   }
 
@@ -167,10 +199,28 @@ export class MongoEventStore {
     await this.events.createIndex({ position: 1 }, { name: 'log_order' });
   }
 
-  /** Calls `listener` after every append of this instance (the in-process relay wakes on it). */
-  onAppended(listener: AppendListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /**
+   * Publishes every append of this instance with `publisher` from now on (also those stored and
+   * not yet published); `undefined` stops publishing, leaving what is unpublished to a recovery.
+   */
+  publishWith(publisher: EventPublisher | undefined): void {
+    // A writer that stops publishing is done with the buckets it has published, period over or not.
+    if (!publisher) for (const bucket of this.buckets.values()) this.dropIfSettled(bucket, { periodOver: true });
+    this.publisher = publisher;
+    if (publisher && this.unpublished.length > 0) this.publishing ??= this.publishAll();
+    if (publisher) for (const bucket of this.buckets.values()) this.dropIfSettled(bucket);
+  }
+
+  /** Resolves once every append stored so far is published, or after `timeoutMs`; true when all are. */
+  async published(timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.publishing && this.publisher) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      const timer = sleep(Math.min(left, 2 ** 31 - 1), 'timeout' as const, { ref: false });
+      if ((await Promise.race([this.publishing.then(() => 'done' as const), timer])) === 'timeout') return false;
+    }
+    return this.unpublished.length === 0;
   }
 
   /**
@@ -222,12 +272,10 @@ export class MongoEventStore {
         this.remember(streamId, last.version, last.position);
       }
       if (stored.length === docs.length) {
-        this.notify(appended);
         return { nextExpectedVersion: base + docs.length, lastPosition: streamPosition, events: appended };
       }
       // Without transactions a multi-event append is not atomic: in the rare case that another
       // writer slipped in mid-batch, the events already stored stay, and only 'any' goes on.
-      if (appended.length > 0) this.notify(appended);
       remaining = remaining.slice(stored.length);
       this.known.delete(streamId);
       if (expectedVersion !== 'any' || attempt >= MAX_APPEND_ATTEMPTS) {
@@ -290,53 +338,93 @@ export class MongoEventStore {
 
   // ---- the outbox, for OutboxRelay ----
 
-  /** Up to `limit` outbox entries, oldest first as stored, with whether each is committed. */
-  async outboxEntries(limit: number): Promise<Array<OutboxEntry & { committed: boolean }>> {
-    // No filter and no sort: FerretDB pushes the limit down to SQLite, so this reads `limit` rows.
-    const entries = (await this.outbox.find({}).limit(limit).toArray()).map((stored) => ({ ...stored, events: unpackEvents(stored.events) }));
-    if (entries.length === 0) return [];
-    const committed = new Set((await this.commits.find({ _id: { $in: entries.map((e) => e._id) } }).toArray()).map((c) => c._id));
-    return entries.map((entry) => ({ ...entry, committed: committed.has(entry._id) }));
+  /**
+   * The outboxes a recovery should take over: buckets whose period ended more than `outboxGraceMs`
+   * ago (a live writer drops its own at the period's end, once published), oldest first, and the
+   * single outbox of versions before buckets when it exists.
+   */
+  async abandonedOutboxes(): Promise<string[]> {
+    const now = Date.now();
+    const names = (await this.database.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+    const abandoned: Array<{ name: string; start: number }> = [];
+    for (const name of names) {
+      if (!name.startsWith(this.collectionPrefix)) continue;
+      const local = name.slice(this.collectionPrefix.length);
+      if (local === LEGACY_OUTBOX) abandoned.push({ name, start: 0 });
+      const start = Number(BUCKET_NAME.exec(local)?.[2] ?? Number.NaN);
+      if (start + 2 * this.outboxGraceMs <= now) abandoned.push({ name, start });
+    }
+    return abandoned.sort((a, b) => a.start - b.start).map((a) => a.name);
   }
 
-  /** Removes published (or abandoned) entries and their commit markers. */
-  async removeOutboxEntries(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.outbox.deleteMany({ _id: { $in: [...ids] } });
-    await this.commits.deleteMany({ _id: { $in: [...ids] } });
+  /** Every entry of every outbox (this writer's and others'), in no particular order; for tests and tools. */
+  async outboxEntries(): Promise<OutboxEntry[]> {
+    const names = (await this.database.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+    const entries: OutboxEntry[] = [];
+    for (const name of names) {
+      const local = name.slice(this.collectionPrefix.length);
+      if (!name.startsWith(this.collectionPrefix) || (local !== LEGACY_OUTBOX && !BUCKET_NAME.test(local))) continue;
+      for (const stored of await this.database.collection<StoredOutboxEntry>(name).find({}).toArray()) entries.push({ ...stored, events: unpackEvents(stored.events) });
+    }
+    return entries;
   }
 
   /**
-   * Completes an entry whose writer never committed it: stores each of its events that is not
-   * stored yet, and returns those that are this entry's (stored now or earlier by its writer),
-   * stopping at the first version another writer holds.
+   * Takes over an abandoned outbox ({@link abandonedOutboxes}): every entry's events that the log
+   * holds with their own ids are handed to `publish` again, an entry whose writer died before storing
+   * its events is stored now (stopping at the first version another writer holds), and the outbox is
+   * dropped once `publish` resolved. Asks the log which of the events it holds with one `$in` per
+   * thousand (on FerretDB, a scan of the log each: a recovery is for a writer's death, not a hot path).
+   * In the outbox of versions before buckets, only entries older than the grace are taken (an old
+   * writer may still be at one), and they are deleted instead.
    */
-  async completeOutboxEntry(entry: OutboxEntry): Promise<RecordedEvent[]> {
-    const ours: RecordedEvent[] = [];
-    for (const doc of entry.events) {
-      try {
-        await this.events.insertOne(doc);
-      } catch (error) {
-        if (writeErrorsOf(error)?.[0]?.code !== DUPLICATE_KEY) throw error;
-        // By `_id`, the one query FerretDB does not decode every document for. No holder under
-        // this `_id` means a pre-v2 event holds the version.
-        const holder = await this.events.findOne({ _id: doc._id }, { projection: { eventId: 1 } });
-        if (holder?.eventId !== doc.eventId) break;
-      }
-      ours.push(toRecorded(doc));
+  async recoverOutbox(name: string, publish: EventPublisher): Promise<OutboxRecovery> {
+    const legacy = name === `${this.collectionPrefix}${LEGACY_OUTBOX}`;
+    const outbox = this.database.collection<StoredOutboxEntry>(name);
+    const staleBefore = Date.now() - this.outboxGraceMs;
+    const entries = (await outbox.find({}).toArray())
+      .filter((stored) => !legacy || stored.at.getTime() < staleBefore)
+      .map((stored) => ({ ...stored, events: unpackEvents(stored.events) }))
+      .sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : firstVersion(a) - firstVersion(b)));
+    const ids = entries.flatMap((entry) => entry.events.map((doc) => doc._id));
+    const held = new Map<string, string>();
+    for (let i = 0; i < ids.length; i += RECOVERY_CHUNK) {
+      const chunk = ids.slice(i, i + RECOVERY_CHUNK);
+      for (const doc of await this.events.find({ _id: { $in: chunk } }, { projection: { eventId: 1 } }).toArray()) held.set(doc._id, doc.eventId);
     }
-    return ours;
+    const events: RecordedEvent[] = [];
+    const completed: Array<{ streamId: string; fromVersion: number; stored: number }> = [];
+    for (const entry of entries) {
+      let storedNow = 0;
+      for (const doc of entry.events) {
+        const holder = held.has(doc._id) ? held.get(doc._id) : await this.storeForEntry(doc);
+        if (holder === 'stored now') storedNow++;
+        else if (holder !== doc.eventId) break;
+        events.push(toRecorded(doc));
+      }
+      if (storedNow > 0) completed.push({ streamId: entry.streamId, fromVersion: firstVersion(entry), stored: storedNow });
+    }
+    await publish(events);
+    if (!legacy) await outbox.drop().catch((error: unknown) => ignoreMissing(error));
+    else {
+      await outbox.deleteMany({ _id: { $in: entries.map((e) => e._id) } });
+      // Commit markers of versions before buckets; buckets need none.
+      await this.database.collection(`${this.collectionPrefix}${LEGACY_OUTBOX}_commits`).deleteMany({ at: { $lt: new Date(staleBefore) } });
+      if ((await outbox.findOne({}, { projection: { _id: 1 } })) === null) await outbox.drop().catch((error: unknown) => ignoreMissing(error));
+    }
+    return { entries: entries.length, published: events.length, completed };
   }
 
-  /** Commit markers without an entry (a slow writer committed after the relay completed its entry). */
-  async removeOrphanCommits(limit: number, olderThan: Date): Promise<number> {
-    const commits = await this.commits.find({}).limit(limit).toArray();
-    const old = commits.filter((c) => c.at < olderThan);
-    if (old.length === 0) return 0;
-    const entries = new Set((await this.outbox.find({ _id: { $in: old.map((c) => c._id) } }, { projection: { _id: 1 } }).toArray()).map((e) => e._id));
-    const orphans = old.filter((c) => !entries.has(c._id)).map((c) => c._id);
-    if (orphans.length > 0) await this.commits.deleteMany({ _id: { $in: orphans } });
-    return orphans.length;
+  /** Stores an abandoned entry's event the log does not hold: 'stored now', or the event id holding its version. */
+  private async storeForEntry(doc: EventDocument): Promise<string | undefined> {
+    try {
+      await this.events.insertOne(doc);
+      return 'stored now';
+    } catch (error) {
+      if (writeErrorsOf(error)?.[0]?.code !== DUPLICATE_KEY) throw error;
+      // Taken since the recovery asked (its writer, late): by `_id`, one read.
+      return (await this.events.findOne({ _id: doc._id }, { projection: { eventId: 1 } }))?.eventId;
+    }
   }
 
   /** The store's clock (the relay measures the outbox grace with it). */
@@ -359,8 +447,8 @@ export class MongoEventStore {
   }
 
   /**
-   * Writes the outbox entry, the events, then the commit marker. Resolves to the events stored:
-   * all, none (another writer holds the first version), or a prefix (another writer slipped in).
+   * Writes the outbox entries, then the events. Resolves to the events stored: all, none (another
+   * writer holds the first version), or a prefix (another writer slipped in).
    *
    * Appends that arrive while a group is being written wait and go together in the next group
    * (group commit): one insert per collection for the whole group. FerretDB runs commands one at
@@ -387,52 +475,95 @@ export class MongoEventStore {
     }
   }
 
-  /** Writes a group of appends (see insertWithOutbox) and settles every one of them. */
+  /** Writes a group of appends (see insertWithOutbox), settles every one of them and queues what it stored for publishing. */
   private async writeGroup(group: QueuedWrite[]): Promise<void> {
     const started = Date.now();
     const at = this.clock();
+    const bucket = this.currentBucket();
+    bucket.pending += group.length;
     let live: QueuedWrite[];
     try {
       const refused = await insertUnordered(
-        this.outbox,
-        group.map(({ docs }) => ({ _id: docs[0]!._id, streamId: docs[0]!.streamId, events: packEvents(docs), at })),
+        bucket.collection,
+        // Unique per attempt: an append retried at another version keeps its event ids.
+        group.map(({ docs }) => ({ _id: `${docs[0]!._id} ${docs[0]!.eventId}`, streamId: docs[0]!.streamId, events: packEvents(docs), at })),
       );
-      live = [];
-      for (const [i, write] of group.entries()) {
+      live = group.filter((write, i) => {
         const refusal = refused.get(i);
-        if (refusal === undefined) live.push(write);
-        // Another writer's append at this version is in flight (or its writer died: the relay completes it).
-        else if (refusal.code === DUPLICATE_KEY) write.resolve([]);
-        else write.reject(refusal.error);
-      }
+        if (refusal === undefined) return true;
+        write.reject(refusal.error);
+        return false;
+      });
     } catch (error) {
+      // Nothing of this group reached the log: its entries may stay, a recovery finds their versions free or taken.
       for (const write of group) write.reject(error);
+      this.settle(bucket, group.length);
       return;
     }
+    this.settle(bucket, group.length - live.length);
     const stored = await this.insertEvents(live, started);
-    const committed: Array<{ write: QueuedWrite; count: number }> = [];
     for (const [write, outcome] of stored) {
       if ('error' in outcome) {
-        // Not a lost race: the entry stays uncommitted, and the relay completes it after the grace period.
+        // Whether its events are stored is not known: the bucket stays for a recovery to decide.
+        bucket.keep = true;
         write.reject(outcome.error);
+        this.settle(bucket, 1);
         continue;
       }
-      const count = outcome.stored;
-      const first = write.docs[0]!;
-      try {
-        if (count === 0) {
-          await this.outbox.deleteOne({ _id: first._id }).catch(() => undefined);
-          write.resolve([]);
-          continue;
-        }
-        if (count < write.docs.length) await this.outbox.updateOne({ _id: first._id }, { $set: { events: packEvents(write.docs.slice(0, count)) } });
-        committed.push({ write, count });
-      } catch (error) {
-        write.reject(error);
-      }
+      const events = write.docs.slice(0, outcome.stored);
+      write.resolve(events);
+      if (events.length === 0) this.settle(bucket, 1);
+      else this.unpublished.push({ bucket, events: events.map(toRecorded) });
     }
-    await this.commit(committed.map(({ write }) => write.docs[0]!._id));
-    for (const { write, count } of committed) write.resolve(write.docs.slice(0, count));
+    if (this.publisher && this.unpublished.length > 0) this.publishing ??= this.publishAll();
+  }
+
+  /** Publishes stored appends in order, trying again (with backoff) until the publisher takes them. */
+  private async publishAll(): Promise<void> {
+    let failures = 0;
+    while (this.unpublished.length > 0 && this.publisher) {
+      const batch = this.unpublished.slice(0, PUBLISH_LIMIT);
+      try {
+        await this.publisher(batch.flatMap((append) => append.events));
+      } catch {
+        // The publisher reports its failures; the appends wait here (and in their buckets).
+        failures++;
+        // Unref'd: a process stopping with appends it cannot publish must not wait for the backoff.
+        await sleep(Math.min(30_000, 100 * 2 ** Math.min(failures, 9)), undefined, { ref: false });
+        continue;
+      }
+      failures = 0;
+      this.unpublished.splice(0, batch.length);
+      for (const { bucket } of batch) this.settle(bucket, 1);
+    }
+    this.publishing = undefined;
+  }
+
+  /** The bucket this instance writes its outbox entries to now. */
+  private currentBucket(): OutboxBucket {
+    const now = Date.now();
+    const start = now - (now % this.outboxGraceMs);
+    const name = `${this.collectionPrefix}event_outbox_${this.writerId}_${start}`;
+    let bucket = this.buckets.get(name);
+    if (!bucket) {
+      bucket = { name, collection: this.database.collection<StoredOutboxEntry>(name), end: start + this.outboxGraceMs, pending: 0, keep: false };
+      this.buckets.set(name, bucket);
+      const created = bucket;
+      setTimeout(() => this.dropIfSettled(created), created.end - now + 10).unref();
+    }
+    return bucket;
+  }
+
+  private settle(bucket: OutboxBucket, appends: number): void {
+    bucket.pending -= appends;
+    this.dropIfSettled(bucket);
+  }
+
+  /** Drops a bucket whose period is over once everything in it is published (a failed drop leaves it to a recovery). */
+  private dropIfSettled(bucket: OutboxBucket, { periodOver = Date.now() >= bucket.end } = {}): void {
+    if (bucket.pending > 0 || bucket.keep || !this.publisher || !periodOver || !this.buckets.has(bucket.name)) return;
+    this.buckets.delete(bucket.name);
+    void bucket.collection.drop().catch(() => undefined);
   }
 
   /**
@@ -486,23 +617,6 @@ export class MongoEventStore {
     return count;
   }
 
-  /**
-   * Inserts the commit markers. The events are stored whatever happens here, so a failure is not
-   * the appends': the relay completes an uncommitted entry after the grace period.
-   */
-  private async commit(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    for (let attempt = 1; attempt <= 3; attempt++) {
-      try {
-        const refused = await insertUnordered(this.commits, ids.map((id) => ({ _id: id, at: this.clock() })));
-        if ([...refused.values()].every((refusal) => refusal.code === DUPLICATE_KEY)) return;
-      } catch {
-        // tried again below
-      }
-      if (attempt < 3) await sleep(50 * attempt);
-    }
-  }
-
   private async refuseUsedEventIds(ids: readonly string[]): Promise<void> {
     const used = await this.events.findOne({ eventId: { $in: [...ids] } }, { projection: { eventId: 1 } });
     if (used) throw new DuplicateEventIdError(used.eventId);
@@ -520,10 +634,6 @@ export class MongoEventStore {
     this.known.delete(streamId);
     this.known.set(streamId, { version, position });
     if (this.known.size > KNOWN_STREAMS_LIMIT) this.known.delete(this.known.keys().next().value!);
-  }
-
-  private notify(events: readonly RecordedEvent[]): void {
-    for (const listener of this.listeners) listener(events);
   }
 
   private prepare(event: NewEvent, i: number, time: Date): Pick<EventDocument, 'eventId' | 'type' | 'data' | 'metadata' | 'time'> {
@@ -565,6 +675,15 @@ function unpackEvents(events: Binary | EventDocument[]): EventDocument[] {
   const bytes = events.buffer.subarray(0, events.position);
   const bson = events.sub_type === DEFLATED_EVENTS_SUBTYPE ? inflateRawSync(bytes) : bytes;
   return (BSON.deserialize(bson) as { events: EventDocument[] }).events;
+}
+
+function firstVersion(entry: OutboxEntry): number {
+  return entry.events[0]?.version ?? 0;
+}
+
+/** A drop of a collection that is already gone (another recovery, or its writer, dropped it) is no failure. */
+function ignoreMissing(error: unknown): void {
+  if ((error as { codeName?: string }).codeName !== 'NamespaceNotFound' && !/ns not found/i.test(String((error as Error).message))) throw error;
 }
 
 export function toRecorded(doc: EventDocument): RecordedEvent {

@@ -14,16 +14,28 @@ interface Fixture {
   db: Db;
   store: MongoEventStore;
   streamName: string;
-  relay(options?: { batchSize?: number; pollIntervalMs?: number }): OutboxRelay;
+  relay(options?: { pollIntervalMs?: number; recover?: boolean }): OutboxRelay;
 }
+
+const GRACE_MS = 300;
 
 async function setUp(duplicateWindowMs = 120_000): Promise<Fixture> {
   const db = servers.mongo.db();
-  const store = new MongoEventStore(db, { outboxGraceMs: 300 });
+  const store = new MongoEventStore(db, { outboxGraceMs: GRACE_MS });
   const streamName = uniqueDbName('evt');
   await servers.jsm.streams.add({ name: streamName, subjects: [`${streamName}.>`], duplicate_window: nanos(duplicateWindowMs) });
   const subjectFor = (event: RecordedEvent) => `${streamName}.${event.streamId}.${event.type}`;
   return { db, store, streamName, relay: (options = {}) => new OutboxRelay(store, db, servers.js, servers.jsm, { name: 'domain', streamName, subjectFor, ...options }) };
+}
+
+/** The name of an outbox bucket of a writer that is not this process, started `ageMs` ago. */
+function deadWritersBucket(ageMs: number): string {
+  const start = Date.now() - ageMs;
+  return `event_outbox_0123456789ab_${start - (start % GRACE_MS)}`;
+}
+
+function eventDoc(streamId: string, version: number, eventId: string, data: unknown = {}) {
+  return { _id: `${streamId}@${version}`, eventId, streamId, version, position: Date.now() * 1000, type: 'Happened', data, metadata: {}, time: new Date() };
 }
 
 async function appendEvents(store: MongoEventStore, count: number): Promise<void> {
@@ -71,13 +83,17 @@ function expectExactlyOnce(published: Published[], events: RecordedEvent[]): voi
 }
 
 describe('OutboxRelay', () => {
-  describe('given events in the log', () => {
-    it('when the relay flushes, then each is published once, each stream in version order, with msg id and headers', async () => {
+  describe('given a started relay', () => {
+    it('when its store appends, then each event is published at once, once, each stream in version order, with msg id and headers', async () => {
       const f = await setUp();
-      await appendEvents(f.store, 10);
-      const relay = f.relay({ batchSize: 4 });
-      await relay.flush();
-
+      const relay = f.relay({ pollIntervalMs: 60_000 });
+      await relay.start();
+      try {
+        await appendEvents(f.store, 10);
+        await vi.waitFor(async () => expect(await publishedMessages(f.streamName)).toHaveLength(10), { timeout: 5000 });
+      } finally {
+        await relay.stop();
+      }
       const events = await logOf(f.store);
       const published = await publishedMessages(f.streamName);
       expectExactlyOnce(published, events);
@@ -88,131 +104,161 @@ describe('OutboxRelay', () => {
       expect(first.header.get(EVENT_HEADERS.type)).toBe('Happened');
       expect(first.header.get(EVENT_HEADERS.logId)).toBe(await f.store.logId());
       expect(published[0]?.payload).toEqual({ ...events[0], time: events[0]?.time.toISOString() });
-      // Published entries leave the outbox.
-      expect(await f.store.outboxEntries(100)).toEqual([]);
-    });
-  });
-
-  describe('given a running relay', () => {
-    it('when an event is appended in its process, then it is published without waiting for the poll', async () => {
-      const f = await setUp();
-      const relay = f.relay({ pollIntervalMs: 60_000 });
-      await relay.start();
-      try {
-        await appendEvents(f.store, 1);
-        await vi.waitFor(async () => expect(await publishedMessages(f.streamName)).toHaveLength(1), { timeout: 5000 });
-      } finally {
-        await relay.stop();
-      }
     });
 
-    it('when another process appends, then the poll publishes it', async () => {
+    it("when a bucket's period is over and all of it is published, then its writer drops it, without reading it", async () => {
       const f = await setUp();
-      const relay = f.relay({ pollIntervalMs: 50 });
+      const relay = f.relay({ recover: false });
       await relay.start();
       try {
-        // Another store instance on the same database: its appends do not wake this relay.
-        await appendEvents(new MongoEventStore(f.db), 3);
-        await vi.waitFor(async () => expect(await publishedMessages(f.streamName)).toHaveLength(3), { timeout: 5000 });
+        await appendEvents(f.store, 3);
+        expect((await f.store.outboxEntries()).length).toBe(3);
+        await vi.waitFor(async () => expect(await f.store.outboxEntries()).toEqual([]), { timeout: 5000 });
+        expect(await publishedMessages(f.streamName)).toHaveLength(3);
       } finally {
         await relay.stop();
       }
     });
   });
 
-  describe('when the relay is stopped mid-way and a new one starts', () => {
-    it('then the rest is published and nothing twice', async () => {
+  describe('when appends are stored while no relay runs, and one starts', () => {
+    it('then they are published, and nothing twice', async () => {
       const f = await setUp();
-      await appendEvents(f.store, 6);
-      const first = f.relay({ batchSize: 2 });
+      const first = f.relay();
       await first.start();
-      await vi.waitFor(async () => expect((await publishedMessages(f.streamName)).length).toBeGreaterThanOrEqual(2));
+      await appendEvents(f.store, 6);
       await first.stop();
       await appendEvents(f.store, 6);
+      expect(await publishedMessages(f.streamName)).toHaveLength(6);
 
-      const second = f.relay({ batchSize: 2 });
+      const second = f.relay();
       await second.start();
-      await vi.waitFor(async () => expect(await f.store.outboxEntries(100)).toEqual([]));
+      await second.flush();
       await second.stop();
       expectExactlyOnce(await publishedMessages(f.streamName), await logOf(f.store));
     });
   });
 
-  describe('when the relay crashed after publishing but before deleting the entries', () => {
-    it('then within the dedupe window the re-publish is dropped by JetStream and the entries go', async () => {
+  describe('given a writer that died after storing its events, before publishing them', () => {
+    it('when its bucket is past the grace, then the relay publishes them and drops the bucket; before, it leaves it', async () => {
       const f = await setUp();
+      // Another store instance without a relay: it stores, never publishes.
+      const dead = new MongoEventStore(f.db, { outboxGraceMs: GRACE_MS });
+      await appendEvents(dead, 4);
+      const relay = f.relay();
+      await relay.flush();
+      expect(await publishedMessages(f.streamName)).toHaveLength(0);
+      await sleep(3 * GRACE_MS);
+      await relay.flush();
+      expectExactlyOnce(await publishedMessages(f.streamName), await logOf(f.store));
+      expect(await f.store.outboxEntries()).toEqual([]);
+    });
+
+    it('when it had published some of them, then the relay publishes the rest, and JetStream drops the repeats', async () => {
+      const f = await setUp();
+      const relay = f.relay({ recover: false });
+      await relay.start();
       await appendEvents(f.store, 5);
-      const entries = await f.store.outboxEntries(100);
+      await relay.stop();
+      // Put the published appends back in a dead writer's bucket, with one never published.
+      const bucket = f.db.collection(deadWritersBucket(3 * GRACE_MS));
+      const published = await logOf(f.store);
+      await bucket.insertMany(published.map((e) => ({ _id: e.eventId, streamId: e.streamId, events: [eventDoc(e.streamId, e.version, e.eventId, e.data)], at: new Date() })) as never);
+      await f.db.collection('events').insertOne(eventDoc('s9', 1, 'unpublished') as never);
+      await bucket.insertOne({ _id: 'unpublished', streamId: 's9', events: [eventDoc('s9', 1, 'unpublished')], at: new Date() } as never);
+
       await f.relay().flush();
-      // Put the published entries back, as if the crash came before their deletion.
-      const outbox = f.db.collection('event_outbox');
-      const commits = f.db.collection('event_outbox_commits');
-      for (const { committed: _, ...entry } of entries) {
-        await outbox.insertOne(entry as never);
-        await commits.insertOne({ _id: entry._id, at: new Date() } as never);
-      }
+      const messages = await publishedMessages(f.streamName);
+      expect(messages).toHaveLength(6);
+      expect(messages.at(-1)?.msgId).toBe('unpublished');
+      expect(await f.store.outboxEntries()).toEqual([]);
+    });
+  });
+
+  describe('given a writer that cannot publish (no stream takes its subjects)', () => {
+    it('then its stop returns within its timeout, its bucket stays, and a recovery publishes it once the grace is past', async () => {
+      const f = await setUp();
+      const logger = { warn: vi.fn(), error: vi.fn() };
+      const stranded = new OutboxRelay(f.store, f.db, servers.js, servers.jsm, { name: 'stranded', streamName: f.streamName, subjectFor: (e) => `nowhere.${e.streamId}`, recover: false, stopTimeoutMs: 300, logger });
+      await stranded.start();
+      await appendEvents(f.store, 2);
+      const stopping = Date.now();
+      await stranded.stop();
+      expect(Date.now() - stopping).toBeLessThan(2000);
+      expect(logger.error).toHaveBeenCalledWith(expect.objectContaining({ name: 'stranded' }), 'publishing appended events failed; trying again');
+      expect(logger.warn).toHaveBeenCalledWith({ name: 'stranded' }, expect.stringContaining('left for a recovery'));
+      expect(await f.store.outboxEntries()).toHaveLength(2);
+
+      await sleep(3 * GRACE_MS);
       await f.relay().flush();
-      expect((await servers.jsm.streams.info(f.streamName)).state.messages).toBe(5);
-      expect(await f.store.outboxEntries(100)).toEqual([]);
+      expectExactlyOnce(await publishedMessages(f.streamName), await logOf(f.store));
+      expect(await f.store.outboxEntries()).toEqual([]);
     });
   });
 
   describe('given a writer that died between its outbox entry and its events', () => {
-    it('when the grace period passes, then the relay stores and publishes its events, and holds back later versions until then', async () => {
+    it('when its bucket is past the grace, then the relay stores and publishes its events', async () => {
       const f = await setUp();
+      const logger = { warn: vi.fn(), error: vi.fn() };
+      const relay = new OutboxRelay(f.store, f.db, servers.js, servers.jsm, { name: 'domain', streamName: f.streamName, subjectFor: (e) => `${f.streamName}.${e.streamId}.${e.type}`, logger, pollIntervalMs: 60_000 });
+      await relay.start();
       await appendEvents(f.store, 1); // s0@1
-      const ghost = {
-        _id: 's0@2',
-        streamId: 's0',
-        at: new Date(),
-        events: [{ _id: 's0@2', eventId: 'ghost-1', streamId: 's0', version: 2, position: Date.now() * 1000, type: 'Happened', data: { ghost: true }, metadata: {}, time: new Date() }],
-      };
-      await f.db.collection('event_outbox').insertOne(ghost as never);
-      // A writer that read the ghost's version as free would collide on the outbox entry: a ConcurrencyError, no event.
-      await expect(f.store.appendToStream('s0', [{ type: 'Happened', data: {} }], { expectedVersion: 1 })).rejects.toThrow(/another writer/);
-
-      const relay = f.relay();
+      await f.db.collection(deadWritersBucket(3 * GRACE_MS)).insertOne({ _id: 'ghost-1', streamId: 's0', at: new Date(), events: [eventDoc('s0', 2, 'ghost-1', { ghost: true })] } as never);
       await relay.flush();
-      // Only s0@1 so far: the uncommitted entry of s0@2 is still within its grace.
-      expect((await publishedMessages(f.streamName)).map((p) => p.payload.version)).toEqual([1]);
-      await sleep(400);
-      await relay.flush();
+      await relay.stop();
       const published = await publishedMessages(f.streamName);
       expect(published.map((p) => [p.payload.version, p.msgId])).toEqual([
         [1, published[0]?.msgId],
         [2, 'ghost-1'],
       ]);
       expect((await f.store.readStream('s0')).map((e) => e.eventId).at(-1)).toBe('ghost-1');
-      expect(await f.store.outboxEntries(100)).toEqual([]);
+      expect(logger.warn).toHaveBeenCalledWith(expect.objectContaining({ streamId: 's0', fromVersion: 2, stored: 1 }), 'completed an append its writer left unstored');
+      expect(await f.store.outboxEntries()).toEqual([]);
     });
 
-    it('when another writer took the version meanwhile, then the abandoned entry is dropped and nothing of it is published', async () => {
+    it('when another writer took the version meanwhile, then nothing of the abandoned entry is stored or published', async () => {
       const f = await setUp();
+      const relay = f.relay();
+      await relay.start();
       await appendEvents(f.store, 1); // s0@1
-      await f.relay().flush();
-      // The ghost wrote its outbox entry for s0@2 under another id (a two-event append from s0@2 that lost on s0@2).
       await f.store.appendToStream('s0', [{ type: 'Happened', data: { winner: true } }], { expectedVersion: 1 });
-      const ghost = {
-        _id: 'ghost-entry',
-        streamId: 's0',
-        at: new Date(Date.now() - 10_000),
-        events: [{ _id: 's0@2', eventId: 'ghost-2', streamId: 's0', version: 2, position: 1, type: 'Happened', data: {}, metadata: {}, time: new Date() }],
-      };
-      await f.db.collection('event_outbox').insertOne(ghost as never);
+      await relay.stop();
+      await f.db.collection(deadWritersBucket(3 * GRACE_MS)).insertOne({ _id: 'ghost-2', streamId: 's0', at: new Date(), events: [eventDoc('s0', 2, 'ghost-2'), eventDoc('s0', 3, 'ghost-3')] } as never);
       await f.relay().flush();
       const published = await publishedMessages(f.streamName);
-      expect(published.map((p) => p.msgId)).not.toContain('ghost-2');
       expect(published.map((p) => p.payload.data)).toEqual([{ i: 0 }, { winner: true }]);
-      expect(await f.store.outboxEntries(100)).toEqual([]);
+      expect(await f.store.streamVersion('s0')).toBe(2);
+      expect(await f.store.outboxEntries()).toEqual([]);
+    });
+  });
+
+  describe('given the outbox of versions before buckets, with entries and commit markers', () => {
+    it('then entries past the grace are published and removed, younger ones are left to their writer, and the emptied outbox is dropped', async () => {
+      const f = await setUp();
+      const docs = [eventDoc('old', 1, 'old-1'), eventDoc('old', 2, 'old-2')];
+      await f.db.collection('events').insertMany(docs as never);
+      await f.db.collection('event_outbox').insertMany([
+        { _id: 'old@1', streamId: 'old', at: new Date(Date.now() - 60_000), events: [docs[0]] },
+        { _id: 'old@2', streamId: 'old', at: new Date(), events: [docs[1]] },
+      ] as never);
+      await f.db.collection('event_outbox_commits').insertMany([{ _id: 'old@1', at: new Date(Date.now() - 60_000) }, { _id: 'old@2', at: new Date() }] as never);
+      const relay = f.relay();
+      await relay.flush();
+      expect((await publishedMessages(f.streamName)).map((p) => p.msgId)).toEqual(['old-1']);
+      expect((await f.store.outboxEntries()).map((e) => e._id)).toEqual(['old@2']);
+      await sleep(GRACE_MS + 50);
+      await relay.flush();
+      expect((await publishedMessages(f.streamName)).map((p) => p.msgId)).toEqual(['old-1', 'old-2']);
+      const names = (await f.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+      expect(names).not.toContain('event_outbox');
+      expect(await f.db.collection('event_outbox_commits').countDocuments()).toBe(0);
     });
   });
 });
 
 describe('OutboxRelay given an event it cannot publish', () => {
-  it('then that entry stays in the outbox, is reported, and the other entries are published and removed', async () => {
+  it('then it is reported and skipped, and the other events are published', async () => {
     const f = await setUp();
-    await appendEvents(f.store, 3); // s0, s1, s2
-    await f.store.appendToStream('unmapped', [{ type: 'Happened', data: {} }], { expectedVersion: 'no_stream' });
     const logger = { warn: vi.fn(), error: vi.fn() };
     const relay = new OutboxRelay(f.store, f.db, servers.js, servers.jsm, {
       name: 'domain',
@@ -223,10 +269,16 @@ describe('OutboxRelay given an event it cannot publish', () => {
       },
       logger,
     });
-    await relay.flush();
+    await relay.start();
+    try {
+      await f.store.appendToStream('unmapped', [{ type: 'Happened', data: {} }], { expectedVersion: 'no_stream' });
+      await appendEvents(f.store, 3); // s0, s1, s2
+      await relay.flush();
+    } finally {
+      await relay.stop();
+    }
     expect((await publishedMessages(f.streamName)).map((p) => p.payload.streamId).sort()).toEqual(['s0', 's1', 's2']);
-    expect((await f.store.outboxEntries(100)).map((e) => e._id)).toEqual(['unmapped@1']);
-    expect(logger.error).toHaveBeenCalledWith(expect.objectContaining({ failed: 1 }), expect.any(String));
+    expect(logger.error).toHaveBeenCalledWith(expect.objectContaining({ streamId: 'unmapped', version: 1 }), expect.stringContaining('no subject'));
   });
 });
 
@@ -238,13 +290,19 @@ describe('OutboxRelay with two logs on one stream', () => {
     const other = new MongoEventStore(otherDb);
     const subjectFor = (event: RecordedEvent) => `${a.streamName}.${event.streamId}.${event.type}`;
     const otherRelay = new OutboxRelay(other, otherDb, servers.js, servers.jsm, { name: 'domain', streamName: a.streamName, subjectFor });
-
-    await appendEvents(a.store, 3);
-    await a.relay().flush();
-    await appendEvents(other, 20);
-    await otherRelay.flush();
-    await appendEvents(a.store, 4);
-    await a.relay().flush();
+    const relayA = a.relay();
+    await relayA.start();
+    await otherRelay.start();
+    try {
+      await appendEvents(a.store, 3);
+      await appendEvents(other, 20);
+      await appendEvents(a.store, 4);
+      await relayA.flush();
+      await otherRelay.flush();
+    } finally {
+      await relayA.stop();
+      await otherRelay.stop();
+    }
 
     const events = (await logOf(a.store)).map((e) => e.eventId);
     const logA = await a.store.logId();

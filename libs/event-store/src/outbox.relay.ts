@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Db } from 'mongodb';
 import { headers as natsHeaders, type JetStreamClient, type JetStreamManager } from 'nats';
 import { type RecordedEvent, type TailerLogger } from './event.types';
-import { toRecorded, type MongoEventStore, type OutboxEntry } from './mongo.event-store';
+import { type MongoEventStore } from './mongo.event-store';
 
 /** Headers set on every relayed message. */
 export const EVENT_HEADERS = {
@@ -21,10 +21,12 @@ export interface OutboxRelayOptions {
   /** The JetStream stream the subjects belong to (declared by the caller). */
   streamName: string;
   subjectFor(event: RecordedEvent): string;
-  /** Pause between looks at the outbox when nothing woke the relay. Default 200. */
+  /** Whether to take over the outboxes other writers abandoned (one process of a deployment does). Default true. */
+  recover?: boolean;
+  /** Pause between looks for abandoned outboxes. Default 1000. */
   pollIntervalMs?: number;
-  /** Outbox entries handled per pass. Default 500. */
-  batchSize?: number;
+  /** How long {@link OutboxRelay.stop} waits for this process's appends to be published. Default 3000. */
+  stopTimeoutMs?: number;
   logger?: TailerLogger;
 }
 
@@ -46,29 +48,24 @@ const FAILURE_LOG_INTERVAL_MS = 30_000;
 const SILENT: TailerLogger = { warn: () => undefined, error: () => undefined };
 
 /**
- * Publishes every appended event to JetStream, from the store's outbox (a small collection: an entry
- * per append, deleted once published), with `Nats-Msg-Id` = eventId and the {@link EVENT_HEADERS}.
- * The one reader the store has on a hot path, and it never reads the log itself.
- *
- * Woken at once by appends in its own process, it otherwise looks at the outbox every
- * `pollIntervalMs` (a query on a handful of documents). Within a stream it publishes in version
- * order and holds back an entry while an earlier one of the same stream is still uncommitted; an
- * entry left uncommitted for the store's `outboxGraceMs` (its writer died) is completed by the relay.
- * Entries are deleted only after JetStream acknowledged all their events, so a crash repeats a
- * publication at worst, which JetStream's duplicate window drops and consumers skip by version.
- * Two relays on one outbox are safe for the same reasons.
+ * Publishes every event appended to the log to JetStream, with `Nats-Msg-Id` = eventId and the
+ * {@link EVENT_HEADERS}, and never reads the log to do so:
+ * - its own store's appends as soon as they are stored, in append order ({@link MongoEventStore.publishWith});
+ * - with `recover`, the outboxes other writers left behind (a writer killed, or one that could not
+ *   publish before its bucket's grace ran out): looked for every `pollIntervalMs`, each taken over
+ *   with {@link MongoEventStore.recoverOutbox}, which also stores an append its writer died before
+ *   storing.
+ * A publication repeated (a recovery of a bucket its dead writer had partly published, two
+ * recoveries at once) is dropped by JetStream's duplicate window, and consumers skip it by version.
+ * Across writers, a stream's versions can reach JetStream out of order (a writer that died before
+ * publishing); readers fill such a gap from the log.
  */
 export class OutboxRelay {
   private readonly pollIntervalMs: number;
-  private readonly batchSize: number;
   private readonly logger: TailerLogger;
-  private loop: { stopped: boolean; done: Promise<void> } | undefined;
-  private wakeUp: (() => void) | undefined;
-  private woken = false;
-  private unsubscribe: (() => void) | undefined;
+  private loop: { stopped: boolean; done: Promise<void>; wake: AbortController } | undefined;
   private running: Promise<unknown> = Promise.resolve();
   private logId: string | undefined;
-  private lastOrphanSweep = 0;
   private lastFailureLog = 0;
 
   constructor(
@@ -78,121 +75,96 @@ export class OutboxRelay {
     _jsm: JetStreamManager,
     private readonly options: OutboxRelayOptions,
   ) {
-    this.pollIntervalMs = options.pollIntervalMs ?? 200;
-    this.batchSize = options.batchSize ?? 500;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.logger = options.logger ?? SILENT;
   }
 
-  /** Starts the background loop. */
+  /** Publishes the store's appends from now on and, with `recover`, starts looking for abandoned outboxes. */
   async start(): Promise<void> {
     if (this.loop) return;
     this.logId = await this.store.logId();
-    this.unsubscribe = this.store.onAppended(() => this.wake());
-    const loop = { stopped: false, done: Promise.resolve() };
-    loop.done = (async () => {
-      while (!loop.stopped) {
-        let more = false;
-        try {
-          more = await this.flushOnce();
-        } catch (error) {
-          this.logger.error({ name: this.options.name, err: error }, 'relaying the outbox failed; trying again');
+    this.store.publishWith((events) => this.publishAll(events));
+    const loop = { stopped: false, done: Promise.resolve(), wake: new AbortController() };
+    if (this.options.recover ?? true) {
+      loop.done = (async () => {
+        while (!loop.stopped) {
+          try {
+            await this.recoverOnce();
+          } catch (error) {
+            this.logger.error({ name: this.options.name, err: error }, 'recovering abandoned outboxes failed; trying again');
+          }
+          await sleep(this.pollIntervalMs, undefined, { signal: loop.wake.signal }).catch(() => undefined);
         }
-        if (!more && !loop.stopped) await this.idle();
-      }
-    })();
+      })();
+    }
     this.loop = loop;
   }
 
-  /** Stops the loop, waiting for the pass in progress. */
+  /**
+   * Stops: waits for the recovery in progress and (up to `stopTimeoutMs`) for this process's appends
+   * to be published; what is still unpublished stays in its bucket for a recovery.
+   */
   async stop(): Promise<void> {
     const loop = this.loop;
     if (!loop) return;
     loop.stopped = true;
-    this.unsubscribe?.();
-    this.wake();
+    loop.wake.abort();
     await loop.done;
+    if (!(await this.store.published(this.options.stopTimeoutMs ?? 3000))) {
+      this.logger.warn({ name: this.options.name }, 'appends not yet published at stop; their outbox is left for a recovery');
+    }
+    this.store.publishWith(undefined);
     this.loop = undefined;
   }
 
-  /** Publishes every entry committed so far (and completes abandoned ones); for tests and shutdown. */
+  /** Waits until this process's appends are published and, with `recover`, recovers what is abandoned now; for tests and tools. */
   async flush(): Promise<void> {
-    while (await this.flushOnce());
+    await this.store.published();
+    if (this.options.recover ?? true) await this.recoverOnce();
   }
 
-  /** Makes the loop look at the outbox now. */
-  wake(): void {
-    this.woken = true;
-    this.wakeUp?.();
-  }
-
-  private async idle(): Promise<void> {
-    if (this.woken) {
-      this.woken = false;
-      return;
-    }
-    const abort = new AbortController();
-    this.wakeUp = () => abort.abort();
-    await sleep(this.pollIntervalMs, undefined, { signal: abort.signal }).catch(() => undefined);
-    this.wakeUp = undefined;
-    this.woken = false;
-  }
-
-  /** One pass, serialized with any other; true when the outbox had a full batch (look again at once). */
-  private flushOnce(): Promise<boolean> {
-    const pass = this.running.then(() => this.pass());
+  /** One look for abandoned outboxes, serialized with any other. */
+  private recoverOnce(): Promise<void> {
+    const pass = this.running.then(async () => {
+      for (const name of await this.store.abandonedOutboxes()) {
+        const recovery = await this.store.recoverOutbox(name, (events) => this.publishAll(events));
+        for (const { streamId, fromVersion, stored } of recovery.completed) {
+          this.logger.warn({ name: this.options.name, streamId, fromVersion, stored }, 'completed an append its writer left unstored');
+        }
+        this.logger.warn({ name: this.options.name, outbox: name, entries: recovery.entries, published: recovery.published }, 'recovered an abandoned outbox');
+      }
+    });
     this.running = pass.catch(() => undefined);
     return pass;
   }
 
-  private async pass(): Promise<boolean> {
+  /**
+   * Publishes events in order on one connection; acknowledgements come back together. An event no
+   * subject is known for is reported and skipped (it stays in the log): holding it would hold every
+   * later append of this process.
+   */
+  private async publishAll(events: readonly RecordedEvent[]): Promise<void> {
     this.logId ??= await this.store.logId();
-    const entries = await this.store.outboxEntries(this.batchSize);
-    if (entries.length === 0) return false;
-    const staleBefore = this.store.now().getTime() - this.store.outboxGraceMs;
-    const byStream = new Map<string, typeof entries>();
-    for (const entry of entries) {
-      const list = byStream.get(entry.streamId) ?? [];
-      list.push(entry);
-      byStream.set(entry.streamId, list);
-    }
-    const attempts: Array<{ id: string; published: Promise<unknown> }> = [];
-    for (const list of byStream.values()) {
-      list.sort((a, b) => firstVersion(a) - firstVersion(b));
-      for (const entry of list) {
-        let events: RecordedEvent[];
-        if (entry.committed) events = entry.events.map(toRecorded);
-        else if (entry.at.getTime() < staleBefore) {
-          events = await this.store.completeOutboxEntry(entry);
-          this.logger.warn(
-            { name: this.options.name, streamId: entry.streamId, fromVersion: firstVersion(entry), stored: events.length },
-            'completed an outbox entry its writer left uncommitted',
-          );
-        } else break; // its writer is still at it: later versions of this stream wait for it
-        // One connection keeps the publishes in order; acknowledgements come back together.
-        attempts.push({ id: entry._id, published: Promise.all(events.map((event) => this.publish(event))) });
+    const publishable: Array<{ event: RecordedEvent; subject: string }> = [];
+    for (const event of events) {
+      try {
+        publishable.push({ event, subject: this.options.subjectFor(event) });
+      } catch (error) {
+        this.logger.error({ name: this.options.name, streamId: event.streamId, version: event.version, err: error }, 'an appended event has no subject to be published on; skipped');
       }
     }
-    const settled = await Promise.allSettled(attempts.map((a) => a.published));
-    const done = attempts.filter((_, i) => settled[i]!.status === 'fulfilled').map((a) => a.id);
-    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed && Date.now() - this.lastFailureLog >= FAILURE_LOG_INTERVAL_MS) {
-      // The entry stays and is published again on a later pass; the others are not held up by it.
-      this.lastFailureLog = Date.now();
-      this.logger.error(
-        { name: this.options.name, failed: attempts.length - done.length, err: failed.reason },
-        'publishing outbox entries failed; they stay in the outbox',
-      );
+    try {
+      await Promise.all(publishable.map(({ event, subject }) => this.publish(event, subject)));
+    } catch (error) {
+      if (Date.now() - this.lastFailureLog >= FAILURE_LOG_INTERVAL_MS) {
+        this.lastFailureLog = Date.now();
+        this.logger.error({ name: this.options.name, events: events.length, err: error }, 'publishing appended events failed; trying again');
+      }
+      throw error;
     }
-    await this.store.removeOutboxEntries(done);
-    if (entries.length >= this.batchSize) return done.length > 0;
-    if (Date.now() - this.lastOrphanSweep >= this.store.outboxGraceMs) {
-      this.lastOrphanSweep = Date.now();
-      await this.store.removeOrphanCommits(this.batchSize, new Date(staleBefore));
-    }
-    return false;
   }
 
-  private async publish(event: RecordedEvent): Promise<void> {
+  private async publish(event: RecordedEvent, subject: string): Promise<void> {
     const h = natsHeaders();
     h.set(EVENT_HEADERS.position, String(event.position));
     h.set(EVENT_HEADERS.streamId, event.streamId);
@@ -200,13 +172,9 @@ export class OutboxRelay {
     h.set(EVENT_HEADERS.type, event.type);
     h.set(EVENT_HEADERS.logId, this.logId!);
     const payload: RelayedEventPayload = { ...event, time: event.time.toISOString() };
-    await this.js.publish(this.options.subjectFor(event), encoder.encode(JSON.stringify(payload)), {
+    await this.js.publish(subject, encoder.encode(JSON.stringify(payload)), {
       msgID: event.eventId,
       headers: h,
     });
   }
-}
-
-function firstVersion(entry: OutboxEntry): number {
-  return entry.events[0]?.version ?? 0;
 }

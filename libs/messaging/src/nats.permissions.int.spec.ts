@@ -72,10 +72,15 @@ describe('infra/nats/nats.conf', () => {
     expect((await jsm.streams.getMessage(STREAMS.events.name, { seq: ack.seq })).subject).toBe('s1c.evt.source.src1.SourceCreated');
   });
 
-  it('lets the scheduler declare S1C_JOBS and publish jobs, and nothing else', async () => {
+  it('lets the scheduler declare S1C_JOBS and publish jobs and the events it appends, and nothing else', async () => {
     expect((await ensureStream(await as('scheduler').jetstreamManager(), STREAMS.jobs)).action).toBe('created');
     await as('scheduler').jetstream().publish('s1c.job.activities', encoder.encode('{"job":1}'), { msgID: 'job-1' });
-    expect(await requestOutcome(as('scheduler'), 's1c.evt.source.src1.SourceCreated')).toBe('PERMISSIONS_VIOLATION');
+    for (const subject of ['s1c.evt.source.src1.SourceStarted', 's1c.evt.collection.src1-activities.JobCompleted']) {
+      expect(await requestOutcome(as('scheduler'), subject), subject).not.toBe('PERMISSIONS_VIOLATION');
+    }
+    for (const subject of ['s1c.evt.delivery.src1.HealthEventRaised', 's1c.evt.token.src1.HealthEventRaised', 's1c.evt.sourcename.c-h.SourceNameReserved', 's1c.evt.source.src1']) {
+      expect(await requestOutcome(as('scheduler'), subject), subject).toBe('PERMISSIONS_VIOLATION');
+    }
     expect(await requestOutcome(as('scheduler'), 's1c.raw.activities.src1')).toBe('PERMISSIONS_VIOLATION');
   });
 
@@ -172,7 +177,8 @@ describe('infra/nats/nats.conf', () => {
       expect(await requestOutcome(nc, '$JS.API.CONSUMER.CREATE.S1C_JOBS.reader'), user).toBe('PERMISSIONS_VIOLATION');
       expect(await requestOutcome(nc, '$JS.API.STREAM.MSG.GET.S1C_EVENTS'), user).toBe('PERMISSIONS_VIOLATION');
       expect(await requestOutcome(nc, '$JS.API.STREAM.UPDATE.S1C_EVENTS'), user).toBe('PERMISSIONS_VIOLATION');
-      expect(await requestOutcome(nc, 's1c.evt.source.src1.SourceDeleted'), user).toBe('PERMISSIONS_VIOLATION');
+      // Only health appends nothing to the log (the scheduler's publishing is checked above).
+      if (user === 'health') expect(await requestOutcome(nc, 's1c.evt.source.src1.SourceDeleted'), user).toBe('PERMISSIONS_VIOLATION');
       expect(await subscribeOutcome(nc, 's1c.evt.>'), user).toBe('refused');
     }
   });
@@ -196,9 +202,15 @@ describe('infra/nats/nats.conf', () => {
       const tokenFilter = await requestOutcome(nc, '$JS.API.CONSUMER.CREATE.S1C_EVENTS.reader.s1c.evt.token.>');
       if (user.startsWith('fetcher-')) expect(tokenFilter, user).not.toBe('PERMISSIONS_VIOLATION');
       else expect(tokenFilter, user).toBe('PERMISSIONS_VIOLATION');
-      // Only the registry relays the log, and looks up the last message of a subject (to resume, to catch up).
+      // Each publishes the events it appends, on the kinds of stream it writes; only the registry any,
+      // and only the registry looks up the last message of a subject (to catch up).
       if (user !== 'registry') {
-        expect(await requestOutcome(nc, 's1c.evt.source.src1.SourceDeleted'), user).toBe('PERMISSIONS_VIOLATION');
+        const writes = user === 'enricher' ? ['delivery'] : ['source', 'collection', 'token'];
+        for (const kind of ['source', 'collection', 'token', 'delivery', 'sourcename']) {
+          const outcome = await requestOutcome(nc, `s1c.evt.${kind}.src1.SomethingHappened`);
+          if (writes.includes(kind)) expect(outcome, `${user} ${kind}`).not.toBe('PERMISSIONS_VIOLATION');
+          else expect(outcome, `${user} ${kind}`).toBe('PERMISSIONS_VIOLATION');
+        }
         expect(await requestOutcome(nc, '$JS.API.STREAM.MSG.GET.S1C_EVENTS'), user).toBe('PERMISSIONS_VIOLATION');
       }
     }

@@ -1,7 +1,7 @@
 import { mongoConnectionOf, natsConnectionOf } from '@s1c/config';
-import { connectMongo, MongoEventStore } from '@s1c/event-store';
+import { connectMongo, MongoEventStore, OutboxRelay, relaySubjectFor } from '@s1c/event-store';
 import type { Logger } from '@s1c/logger';
-import { connectNats, drainNats } from '@s1c/messaging';
+import { connectNats, drainNats, STREAMS } from '@s1c/messaging';
 import type { Db, MongoClient } from 'mongodb';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 
@@ -13,8 +13,10 @@ export type ConnectionConfig = Parameters<typeof natsConnectionOf>[0] &
 export interface ServiceConnections {
   readonly mongo: MongoClient;
   readonly db: Db;
-  /** The event log, its indexes ensured. */
+  /** The event log, its indexes ensured; what this service appends is published to `S1C_EVENTS` by {@link relay}. */
   readonly store: MongoEventStore;
+  /** Publishes the store's appends; in the service opened with `recoverOutbox`, also recovers what other writers abandoned. */
+  readonly relay: OutboxRelay;
   readonly nc: NatsConnection;
   readonly jsm: JetStreamManager;
   readonly js: JetStreamClient;
@@ -30,6 +32,8 @@ export interface OpenConnectionsOptions {
   readonly logger: Logger;
   /** The time the event store stamps events with (tests). */
   readonly clock?: () => Date;
+  /** Take over the outboxes other writers abandoned, looking every `pollIntervalMs` (one service of a deployment: the registry). */
+  readonly recoverOutbox?: { readonly pollIntervalMs: number };
 }
 
 /**
@@ -48,17 +52,29 @@ export async function openConnections(config: ConnectionConfig, options: OpenCon
     // the first stream declaration says clearly enough whether JetStream answers.
     const jsm = await nc.jetstreamManager({ checkAPI: false });
     const opened = nc;
+    const js = opened.jetstream();
+    const relay = new OutboxRelay(store, db, js, jsm, {
+      name: options.name,
+      streamName: STREAMS.events.name,
+      subjectFor: relaySubjectFor,
+      recover: options.recoverOutbox !== undefined,
+      ...(options.recoverOutbox ? { pollIntervalMs: options.recoverOutbox.pollIntervalMs } : {}),
+      logger: options.logger,
+    });
+    await relay.start();
     let closing: Promise<void> | undefined;
     return {
       mongo,
       db,
       store,
+      relay,
       nc: opened,
       jsm,
-      js: opened.jetstream(),
+      js,
       streamReplicas: config.S1C_STREAM_REPLICAS ?? 1,
       close: () =>
         (closing ??= (async () => {
+          await relay.stop().catch((error: unknown) => options.logger.warn({ err: error }, 'the outbox relay did not stop cleanly'));
           await drainNats(opened).catch((error: unknown) => options.logger.warn({ err: error }, 'NATS did not drain'));
           await mongo.close().catch((error: unknown) => options.logger.warn({ err: error }, 'MongoDB did not close cleanly'));
         })()),

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import type { INestApplicationContext } from '@nestjs/common';
-import { OutboxRelay } from '@s1c/event-store';
+import type { OutboxRelay } from '@s1c/event-store';
 import { createLogger, type Logger } from '@s1c/logger';
 import { NatsTransport } from '@s1c/messaging';
 import { openConnections, startServiceApplication } from '@s1c/runtime';
@@ -29,7 +29,7 @@ export interface RegistryOptions {
 
 /**
  * Starts the registry as a Nest microservice on the shared runtime: the event store and its read
- * model, the relay that publishes the log to JetStream, and the command handlers on NATS
+ * model, the relay (which also recovers the outboxes other writers abandoned), and the command handlers on NATS
  * ({@link RegistryModule}).
  */
 export async function startRegistry(config: RegistryConfig, options: RegistryOptions = {}): Promise<RegistryRuntime> {
@@ -37,7 +37,7 @@ export async function startRegistry(config: RegistryConfig, options: RegistryOpt
   const clock = options.clock ?? (() => new Date());
   // Before connecting: a malformed key is a configuration error, not a connection's.
   const secrets = SecretBox.fromKeyList(config.S1C_SECRET_KEY);
-  const connections = await openConnections(config, { name: 'registry', logger, clock });
+  const connections = await openConnections(config, { name: 'registry', logger, clock, recoverOutbox: { pollIntervalMs: config.S1C_EVENT_POLL_INTERVAL } });
   const { app, close } = await startServiceApplication(
     RegistryModule.register({
       runtime: { config, logger, connections, clock, metrics: { port: config.S1C_METRICS_PORT, host: config.S1C_METRICS_HOST, consumers: [] } },
@@ -52,5 +52,5 @@ export async function startRegistry(config: RegistryConfig, options: RegistryOpt
     { logger, connections, transport: new NatsTransport({ connection: connections.nc, logger, queueGroup: 's1c-registry', streams: [] }) },
   );
   logger.info({ db: config.S1C_DB_NAME, encryptionKeyId: secrets.currentKeyId }, 'registry started');
-  return { app, sources: app.get(SourcesService), views: app.get(SourceViews), relay: app.get(OutboxRelay), close };
+  return { app, sources: app.get(SourcesService), views: app.get(SourceViews), relay: connections.relay, close };
 }

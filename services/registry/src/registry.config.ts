@@ -29,8 +29,8 @@ export const registryEnvShape = {
     .pipe(z.array(z.string().regex(/^([A-Za-z0-9_-]{1,64}\/)?[A-Za-z0-9._@-]{1,128}$/, 'each entry must be a NATS user or ACCOUNT/user'))),
   /** How long a tailing reader waits for a missing log position before filling it. */
   S1C_EVENT_GAP_TIMEOUT: env.durationMs('2s'),
-  /** How often the relay and the read model poll the log for new events. */
-  S1C_EVENT_POLL_INTERVAL: env.durationMs('200ms'),
+  /** How often the registry's relay looks for outboxes other writers abandoned (a list of collection names). */
+  S1C_EVENT_POLL_INTERVAL: env.durationMs('1s'),
 };
 
 export type RegistryConfig = ReturnType<typeof loadRegistryConfig>;

@@ -10,7 +10,7 @@ import {
   type Provider,
 } from '@nestjs/common';
 import { collectionDecider, isCollectionEvent } from '@s1c/domain';
-import { AggregateRepository, OutboxRelay } from '@s1c/event-store';
+import { AggregateRepository } from '@s1c/event-store';
 import type { Logger } from '@s1c/logger';
 import { ensureStream, STREAMS } from '@s1c/messaging';
 import { RUNTIME, RuntimeModule, type RuntimeModuleOptions, type ServiceConnections } from '@s1c/runtime';
@@ -22,30 +22,24 @@ import type { RegistryConfig } from './registry.config';
 import type { ConnectionPolicy } from './connection.tester';
 import { SourceNameRegistry } from './source-name.registry';
 import { SourceRepository } from './source.repository';
-import { relaySubjectFor } from './source.streams';
 import { SourceViews } from './source.views';
 import { SourcesService } from './sources.service';
 
 const SECRETS = Symbol('s1c.registry.secrets');
 
-/**
- * Starts and stops the registry's readers in order: every source relayed so far is held before the
- * relay (woken by this process's appends) starts, and before the first command is served.
- */
+/** Starts and stops the registry's read model: every source relayed so far is held before the first command is served. */
 @Injectable()
 class RegistryLifecycle implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
   constructor(
     @Inject(RUNTIME.connections) private readonly connections: ServiceConnections,
     @Inject(RUNTIME.logger) private readonly logger: Logger,
     private readonly views: SourceViews,
-    private readonly relay: OutboxRelay,
     @Optional() private readonly completer?: ImmediateDeletionCompleter,
   ) {}
 
   async onModuleInit(): Promise<void> {
     await ensureStream(this.connections.jsm, STREAMS.events, { logger: this.logger, replicas: this.connections.streamReplicas });
     await this.views.start();
-    await this.relay.start();
   }
 
   /** Deletions a previous run left under way are completed. */
@@ -53,15 +47,14 @@ class RegistryLifecycle implements OnModuleInit, OnApplicationBootstrap, BeforeA
     await this.completer?.resume();
   }
 
-  /** After the transport stopped serving: deletions under way finish, then the relay and the read model stop. */
+  /** After the transport stopped serving: deletions under way finish, then the read model stops. */
   async beforeApplicationShutdown(): Promise<void> {
     await this.completer?.idle();
-    await this.relay.stop();
     await this.views.stop();
   }
 }
 
-/** The registry's Nest module: the shared runtime, the read model, the relay, and the commands routed to the {@link SourcesService}. */
+/** The registry's Nest module: the shared runtime, the read model, and the commands routed to the {@link SourcesService}. */
 @Module({})
 export class RegistryModule {
   static register(deps: { runtime: RuntimeModuleOptions & { readonly config: RegistryConfig }; secrets: SecretBox; policy: ConnectionPolicy }): DynamicModule {
@@ -74,18 +67,6 @@ export class RegistryModule {
         provide: SourceViews,
         inject: [RUNTIME.connections, RUNTIME.logger],
         useFactory: (c: ServiceConnections, logger: Logger) => new SourceViews(c.store, c.nc, { gapTimeoutMs: config.S1C_EVENT_GAP_TIMEOUT, logger }),
-      },
-      {
-        provide: OutboxRelay,
-        inject: [RUNTIME.connections, RUNTIME.logger],
-        useFactory: (c: ServiceConnections, logger: Logger) =>
-          new OutboxRelay(c.store, c.db, c.js, c.jsm, {
-            name: 'registry',
-            streamName: STREAMS.events.name,
-            subjectFor: relaySubjectFor,
-            pollIntervalMs: config.S1C_EVENT_POLL_INTERVAL,
-            logger,
-          }),
       },
       {
         provide: SourcesService,

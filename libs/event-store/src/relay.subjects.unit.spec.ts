@@ -1,6 +1,6 @@
-import type { RecordedEvent } from '@s1c/event-store';
+import type { RecordedEvent } from './event.types';
 import { describe, expect, it } from 'vitest';
-import { nameStreamId, relaySubjectFor } from './source.streams';
+import { nameStreamId, relaySubjectFor } from './relay.subjects';
 
 const event = (streamId: string, type = 'HealthEventRaised') => ({ streamId, type }) as RecordedEvent;
 
