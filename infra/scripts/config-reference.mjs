@@ -77,8 +77,6 @@ export const MEANINGS = {
   S1C_JOB_ACK_WAIT: 'How long JetStream waits for a fetch job\'s ack before redelivering it (kept alive while the job runs).',
   S1C_JOB_MAX_DELIVER: 'Deliveries of a fetch job before it is dead-lettered.',
   S1C_FETCHER_CONCURRENCY: 'Jobs one fetcher process runs at once.',
-  S1C_APPEND_LINGER:
-    "Least time between two of a fetcher's writes to the log: appends that come faster (many jobs ending at once) wait at most this long and are written together, two insert commands for all of them (on FerretDB each command is a transaction with an fsync). An append after a quiet spell is written at once. 0 writes each group as soon as the previous one is written.",
   S1C_S1_CA_FILE: 'A PEM file of certificate authorities trusted for SentinelOne consoles besides the system\'s (an on-premises console\'s private CA, or a TLS-inspecting proxy\'s); registry and fetchers. A file that cannot be read or holds no certificate stops the service at start.',
   S1C_S1_PRIVATE_CONSOLES: 'On-premises consoles allowed on private network addresses (RFC 1918, CGNAT, IPv6 ULA) or another port than 443: comma-separated `host` or `host:port`; still https only, never loopback or link-local. Set the same value on the registry and the fetchers.',
   HTTPS_PROXY: 'The HTTP proxy SentinelOne requests go through (CONNECT tunnel), `http://[user:password@]host:port`; the console\'s address is checked before the tunnel is asked for. Registry and fetchers.',

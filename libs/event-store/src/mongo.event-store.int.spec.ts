@@ -1,9 +1,8 @@
 import { serverUrls, uniqueDbName } from '@s1c/test-harness';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Binary, BSON, MongoClient, type CommandStartedEvent, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConcurrencyError, DuplicateEventIdError, InvalidEventDocumentError } from './event-store.errors';
-import { MongoEventStore, toRecorded, type MongoEventStoreOptions } from './mongo.event-store';
+import { MongoEventStore, toRecorded } from './mongo.event-store';
 import { connectMongo, type MongoFixture } from './testing/mongo.fixture';
 
 let mongo: MongoFixture;
@@ -208,10 +207,10 @@ describe('MongoEventStore', () => {
   });
 
   describe('when appends of several streams arrive while another is being written (group commit)', () => {
-    async function monitored(options: MongoEventStoreOptions = {}): Promise<{ client: MongoClient; store: MongoEventStore; db: Db; commands: string[] }> {
+    async function monitored(): Promise<{ client: MongoClient; store: MongoEventStore; db: Db; commands: string[] }> {
       const client = await MongoClient.connect(serverUrls().mongoUrl, { monitorCommands: true });
       const db = client.db(uniqueDbName('es'));
-      const store = new MongoEventStore(db, options);
+      const store = new MongoEventStore(db);
       await store.ensureIndexes();
       const commands: string[] = [];
       // Reads and writes only (the first append also makes sure of the indexes).
@@ -243,30 +242,6 @@ describe('MongoEventStore', () => {
         const outbox = await store.outboxEntries();
         expect(outbox).toHaveLength(10);
         expect(outbox.every((e) => e.events.length === 2)).toBe(true);
-      } finally {
-        await client.close();
-      }
-    });
-
-    it('with groupLingerMs, then appends that come faster wait and go together, and one after a quiet spell is written at once', async () => {
-      const { client, store, commands } = await monitored({ groupLingerMs: 400 });
-      try {
-        const timed = async (streamId: string) => {
-          const started = Date.now();
-          await store.appendToStream(streamId, [{ type: 'A', data: {} }], { expectedVersion: 'no_stream' });
-          return Date.now() - started;
-        };
-        const first = timed('linger-0');
-        await sleep(20);
-        const rest = await Promise.all(Array.from({ length: 5 }, (_, i) => timed(`linger-${i + 1}`)));
-        expect(await first).toBeLessThan(300);
-        // Written one linger after the first group started: waited, and went together.
-        for (const ms of rest) expect(ms).toBeGreaterThanOrEqual(300);
-        const oneGroup = ['insert event_outbox_<bucket>', 'insert events'];
-        expect(commands).toEqual([...oneGroup, ...oneGroup]);
-        await sleep(500);
-        expect(await timed('linger-quiet')).toBeLessThan(300);
-        expect(commands).toEqual([...oneGroup, ...oneGroup, ...oneGroup]);
       } finally {
         await client.close();
       }

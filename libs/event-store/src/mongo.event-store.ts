@@ -39,13 +39,6 @@ export interface MongoEventStoreOptions {
    * recovered by the relay. Default 30000.
    */
   outboxGraceMs?: number;
-  /**
-   * Least time between the starts of two groups of appends (see insertWithOutbox): appends that
-   * come faster wait, at most this long, and are written together; one after a quiet spell is
-   * written at once. On FerretDB every insert command is a transaction with an fsync, which costs
-   * more than its documents. Default 0.
-   */
-  groupLingerMs?: number;
   clock?: () => Date;
   idGenerator?: () => string;
 }
@@ -163,8 +156,6 @@ export class MongoEventStore {
   /** Appends waiting for the group being written (see insertWithOutbox). */
   private readonly queued: QueuedWrite[] = [];
   private writing = false;
-  private readonly groupLingerMs: number;
-  private lastGroupAt = 0;
   private lastPosition = 0;
   private indexes: Promise<void> | undefined;
   private cachedLogId: string | undefined;
@@ -173,7 +164,6 @@ export class MongoEventStore {
     this.collectionPrefix = options.collectionPrefix ?? '';
     this.database = db;
     this.outboxGraceMs = options.outboxGraceMs ?? 30_000;
-    this.groupLingerMs = options.groupLingerMs ?? 0;
     this.clock = options.clock ?? (() => new Date());
     this.newId = options.idGenerator ?? randomUUID;
     this.events = db.collection<EventDocument>(`${this.collectionPrefix}events`);
@@ -476,9 +466,6 @@ export class MongoEventStore {
     this.writing = true;
     try {
       while (this.queued.length > 0) {
-        const linger = this.lastGroupAt + this.groupLingerMs - Date.now();
-        if (linger > 0) await sleep(linger);
-        this.lastGroupAt = Date.now();
         const group = this.queued.splice(0, GROUP_LIMIT);
         // A failure writeGroup did not expect fails the appends it had not settled (settling twice does nothing).
         await this.writeGroup(group).catch((error: unknown) => group.forEach((write) => write.reject(error)));

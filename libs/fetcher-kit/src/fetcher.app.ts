@@ -157,7 +157,7 @@ export async function startFetcher(spec: ApiSpec, config: FetcherConfig, options
   const logger = options.logger ?? createLogger({ name, level: config.LOG_LEVEL });
   // Before connecting: a malformed key is a configuration error, not a connection's.
   const secrets = SecretBox.fromKeyList(config.S1C_SECRET_KEY);
-  const connections = await openConnections(config, { name, logger, appendLingerMs: config.S1C_APPEND_LINGER, ...(options.clock ? { clock: options.clock } : {}) });
+  const connections = await openConnections(config, { name, logger, ...(options.clock ? { clock: options.clock } : {}) });
   const { app, close } = await startServiceApplication(FetcherModule.register(
       {
         config,

@@ -40,8 +40,6 @@ export const fetcherEnvShape = {
   S1C_TOKEN_EXPIRY_WARNING_DAYS: z.coerce.number().int().min(0).max(365).default(14),
   /** Jobs this process runs at once. */
   S1C_FETCHER_CONCURRENCY: env.positiveInt(4),
-  /** Least time between two writes of this process's appends to the log while they come faster (they wait and go together). */
-  S1C_APPEND_LINGER: env.durationMs('200ms'),
 };
 
 export type FetcherConfig = ReturnType<typeof loadFetcherConfig>;

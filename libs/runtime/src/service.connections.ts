@@ -32,8 +32,6 @@ export interface OpenConnectionsOptions {
   readonly logger: Logger;
   /** The time the event store stamps events with (tests). */
   readonly clock?: () => Date;
-  /** The event store's `groupLingerMs` (default 0). */
-  readonly appendLingerMs?: number;
   /** Take over the outboxes other writers abandoned, looking every `pollIntervalMs` (one service of a deployment: the registry). */
   readonly recoverOutbox?: { readonly pollIntervalMs: number };
 }
@@ -47,7 +45,7 @@ export async function openConnections(config: ConnectionConfig, options: OpenCon
   let nc: NatsConnection | undefined;
   try {
     const db = mongo.db(config.S1C_DB_NAME);
-    const store = new MongoEventStore(db, { ...(options.clock ? { clock: options.clock } : {}), groupLingerMs: options.appendLingerMs ?? 0 });
+    const store = new MongoEventStore(db, options.clock ? { clock: options.clock } : {});
     await store.ensureIndexes();
     nc = await connectNats({ ...natsConnectionOf(config), name: `s1c-${options.name}`, logger: options.logger });
     // No API check ($JS.API.INFO): not every service's NATS user may ask it (infra/nats/nats.conf), and
