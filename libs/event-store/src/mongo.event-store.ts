@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { Binary, BSON, MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
+import { Binary, BSON, MongoBulkWriteError, MongoServerError, type Collection, type Db, type OptionalUnlessRequiredId } from 'mongodb';
 import { toStorableDocument } from './event-document.validator';
 import { ConcurrencyError, DuplicateEventIdError, InvalidEventDocumentError } from './event-store.errors';
 import {
@@ -70,17 +70,16 @@ export interface OutboxEntry {
 }
 
 /**
- * An outbox document as stored. In a bucket, one per group of appends (see insertWithOutbox): their
- * events packed into one BSON document's bytes, deflated (`appends`); FerretDB's cost of an insert
- * grows with its documents, and a deflated one of a few top-level fields is the cheapest to write
- * (`e2e/bench/outbox-layout-bench.mjs`). In the outbox before buckets, one per append (`streamId`,
- * `events`: packed and deflated, packed only, or nested); all are read.
+ * An outbox entry as stored: its events packed into one BSON document's bytes, deflated. An entry
+ * of four top-level fields costs FerretDB about a third as much to write and read as one with its
+ * events nested, and a deflated one (about a quarter of the bytes) a third less again
+ * (`e2e/bench/outbox-layout-bench.mjs`). Entries written before hold them nested, or packed without
+ * deflating (binary subtype 0); all are read.
  */
 interface StoredOutboxEntry {
   _id: string;
-  appends?: Binary;
-  streamId?: string;
-  events?: Binary | EventDocument[];
+  streamId: string;
+  events: Binary | EventDocument[];
   at: Date;
 }
 
@@ -365,7 +364,7 @@ export class MongoEventStore {
     for (const name of names) {
       const local = name.slice(this.collectionPrefix.length);
       if (!name.startsWith(this.collectionPrefix) || (local !== LEGACY_OUTBOX && !BUCKET_NAME.test(local))) continue;
-      for (const stored of await this.database.collection<StoredOutboxEntry>(name).find({}).toArray()) entries.push(...entriesOf(stored));
+      for (const stored of await this.database.collection<StoredOutboxEntry>(name).find({}).toArray()) entries.push({ ...stored, events: unpackEvents(stored.events) });
     }
     return entries;
   }
@@ -383,9 +382,9 @@ export class MongoEventStore {
     const legacy = name === `${this.collectionPrefix}${LEGACY_OUTBOX}`;
     const outbox = this.database.collection<StoredOutboxEntry>(name);
     const staleBefore = Date.now() - this.outboxGraceMs;
-    const stored = (await outbox.find({}).toArray()).filter((doc) => !legacy || doc.at.getTime() < staleBefore);
-    const entries = stored
-      .flatMap(entriesOf)
+    const entries = (await outbox.find({}).toArray())
+      .filter((stored) => !legacy || stored.at.getTime() < staleBefore)
+      .map((stored) => ({ ...stored, events: unpackEvents(stored.events) }))
       .sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : firstVersion(a) - firstVersion(b)));
     const ids = entries.flatMap((entry) => entry.events.map((doc) => doc._id));
     const held = new Map<string, string>();
@@ -408,7 +407,7 @@ export class MongoEventStore {
     await publish(events);
     if (!legacy) await outbox.drop().catch((error: unknown) => ignoreMissing(error));
     else {
-      await outbox.deleteMany({ _id: { $in: stored.map((doc) => doc._id) } });
+      await outbox.deleteMany({ _id: { $in: entries.map((e) => e._id) } });
       // Commit markers of versions before buckets; buckets need none.
       await this.database.collection(`${this.collectionPrefix}${LEGACY_OUTBOX}_commits`).deleteMany({ at: { $lt: new Date(staleBefore) } });
       if ((await outbox.findOne({}, { projection: { _id: 1 } })) === null) await outbox.drop().catch((error: unknown) => ignoreMissing(error));
@@ -482,17 +481,27 @@ export class MongoEventStore {
     const at = this.clock();
     const bucket = this.currentBucket();
     bucket.pending += group.length;
-    const first = group[0]!.docs[0]!;
+    let live: QueuedWrite[];
     try {
-      // One document for the whole group; its id is unique per attempt (an append retried at another version keeps its event ids).
-      await bucket.collection.insertOne({ _id: `${first._id} ${first.eventId}`, appends: packAppends(group.map((write) => write.docs)), at });
+      const refused = await insertUnordered(
+        bucket.collection,
+        // Unique per attempt: an append retried at another version keeps its event ids.
+        group.map(({ docs }) => ({ _id: `${docs[0]!._id} ${docs[0]!.eventId}`, streamId: docs[0]!.streamId, events: packEvents(docs), at })),
+      );
+      live = group.filter((write, i) => {
+        const refusal = refused.get(i);
+        if (refusal === undefined) return true;
+        write.reject(refusal.error);
+        return false;
+      });
     } catch (error) {
-      // Nothing of this group reached the log: if its document was stored, a recovery finds its versions free or taken.
+      // Nothing of this group reached the log: its entries may stay, a recovery finds their versions free or taken.
       for (const write of group) write.reject(error);
       this.settle(bucket, group.length);
       return;
     }
-    const stored = await this.insertEvents(group, started);
+    this.settle(bucket, group.length - live.length);
+    const stored = await this.insertEvents(live, started);
     for (const [write, outcome] of stored) {
       if ('error' in outcome) {
         // Whether its events are stored is not known: the bucket stays for a recovery to decide.
@@ -657,27 +666,15 @@ function jitter(attempt: number): Promise<void> {
 /** Binary subtype (user-defined range) of an outbox entry's events: a BSON document, deflated (raw). */
 export const DEFLATED_EVENTS_SUBTYPE = 0x80;
 
-function packAppends(appends: ReadonlyArray<readonly EventDocument[]>): Binary {
-  return new Binary(deflateRawSync(BSON.serialize({ appends: appends.map((events) => ({ events })) })), DEFLATED_EVENTS_SUBTYPE);
+function packEvents(docs: readonly EventDocument[]): Binary {
+  return new Binary(deflateRawSync(BSON.serialize({ events: docs })), DEFLATED_EVENTS_SUBTYPE);
 }
 
-function unpacked<T>(packed: Binary): T {
-  const bytes = packed.buffer.subarray(0, packed.position);
-  return BSON.deserialize(packed.sub_type === DEFLATED_EVENTS_SUBTYPE ? inflateRawSync(bytes) : bytes) as T;
-}
-
-/** The appends an outbox document holds, each as an entry. */
-function entriesOf(stored: StoredOutboxEntry): OutboxEntry[] {
-  if (stored.appends) {
-    return unpacked<{ appends: Array<{ events: EventDocument[] }> }>(stored.appends).appends.map(({ events }) => ({
-      _id: `${events[0]!._id} ${events[0]!.eventId}`,
-      streamId: events[0]!.streamId,
-      events,
-      at: stored.at,
-    }));
-  }
-  const events = Array.isArray(stored.events) ? stored.events : unpacked<{ events: EventDocument[] }>(stored.events!).events;
-  return [{ _id: stored._id, streamId: stored.streamId!, events, at: stored.at }];
+function unpackEvents(events: Binary | EventDocument[]): EventDocument[] {
+  if (Array.isArray(events)) return events;
+  const bytes = events.buffer.subarray(0, events.position);
+  const bson = events.sub_type === DEFLATED_EVENTS_SUBTYPE ? inflateRawSync(bytes) : bytes;
+  return (BSON.deserialize(bson) as { events: EventDocument[] }).events;
 }
 
 function firstVersion(entry: OutboxEntry): number {
@@ -720,4 +717,19 @@ function writeErrorsOf(error: unknown): WriteError[] | undefined {
   }
   if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) return [{ index: 0, code: DUPLICATE_KEY }];
   return undefined;
+}
+
+/** An unordered insert: the documents refused, by index. Throws when the command itself failed. */
+async function insertUnordered<T extends { _id: string }>(
+  collection: Collection<T>,
+  docs: OptionalUnlessRequiredId<T>[],
+): Promise<Map<number, { code: number | undefined; error: unknown }>> {
+  try {
+    await collection.insertMany(docs, { ordered: false });
+    return new Map();
+  } catch (error) {
+    const refused = writeErrorsOf(error);
+    if (!refused) throw error;
+    return new Map(refused.map((e) => [e.index, { code: e.code, error }]));
+  }
 }
