@@ -345,25 +345,16 @@ export class MongoEventStore {
    */
   async abandonedOutboxes(): Promise<string[]> {
     const now = Date.now();
-    const names = (await this.database.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
-    const abandoned: Array<{ name: string; start: number }> = [];
-    for (const name of names) {
-      if (!name.startsWith(this.collectionPrefix)) continue;
-      const local = name.slice(this.collectionPrefix.length);
-      if (local === LEGACY_OUTBOX) abandoned.push({ name, start: 0 });
-      const start = Number(BUCKET_NAME.exec(local)?.[2] ?? Number.NaN);
-      if (start + 2 * this.outboxGraceMs <= now) abandoned.push({ name, start });
-    }
-    return abandoned.sort((a, b) => a.start - b.start).map((a) => a.name);
+    return (await this.outboxes())
+      .filter(({ start }) => start === 0 || start + 2 * this.outboxGraceMs <= now)
+      .sort((a, b) => a.start - b.start)
+      .map((a) => a.name);
   }
 
   /** Every entry of every outbox (this writer's and others'), in no particular order; for tests and tools. */
   async outboxEntries(): Promise<OutboxEntry[]> {
-    const names = (await this.database.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
     const entries: OutboxEntry[] = [];
-    for (const name of names) {
-      const local = name.slice(this.collectionPrefix.length);
-      if (!name.startsWith(this.collectionPrefix) || (local !== LEGACY_OUTBOX && !BUCKET_NAME.test(local))) continue;
+    for (const { name } of await this.outboxes()) {
       for (const stored of await this.database.collection<StoredOutboxEntry>(name).find({}).toArray()) entries.push({ ...stored, events: unpackEvents(stored.events) });
     }
     return entries;
@@ -415,6 +406,24 @@ export class MongoEventStore {
     return { entries: entries.length, published: events.length, completed };
   }
 
+  /** The database's outbox collections: buckets with their period's start, the outbox before buckets with 0. */
+  private async outboxes(): Promise<Array<{ name: string; start: number }>> {
+    const outboxes: Array<{ name: string; start: number }> = [];
+    for (const { name } of await this.database.listCollections({}, { nameOnly: true }).toArray()) {
+      if (!name.startsWith(this.collectionPrefix)) continue;
+      const local = name.slice(this.collectionPrefix.length);
+      if (local === LEGACY_OUTBOX) outboxes.push({ name, start: 0 });
+      const bucket = BUCKET_NAME.exec(local);
+      if (bucket) outboxes.push({ name, start: Number(bucket[2]) });
+    }
+    return outboxes;
+  }
+
+  /** The event id holding a stream's version in the log: one read by `_id`. */
+  private async holderOf(doc: EventDocument): Promise<string | undefined> {
+    return (await this.events.findOne({ _id: doc._id }, { projection: { eventId: 1 } }))?.eventId;
+  }
+
   /** Stores an abandoned entry's event the log does not hold: 'stored now', or the event id holding its version. */
   private async storeForEntry(doc: EventDocument): Promise<string | undefined> {
     try {
@@ -422,8 +431,8 @@ export class MongoEventStore {
       return 'stored now';
     } catch (error) {
       if (writeErrorsOf(error)?.[0]?.code !== DUPLICATE_KEY) throw error;
-      // Taken since the recovery asked (its writer, late): by `_id`, one read.
-      return (await this.events.findOne({ _id: doc._id }, { projection: { eventId: 1 } }))?.eventId;
+      // Taken since the recovery asked (its writer, late).
+      return this.holderOf(doc);
     }
   }
 
@@ -610,8 +619,7 @@ export class MongoEventStore {
   private async storedForUs(docs: EventDocument[]): Promise<number> {
     let count = 0;
     for (const doc of docs) {
-      const holder = await this.events.findOne({ _id: doc._id }, { projection: { eventId: 1 } });
-      if (holder?.eventId !== doc.eventId) break;
+      if ((await this.holderOf(doc)) !== doc.eventId) break;
       count++;
     }
     return count;
