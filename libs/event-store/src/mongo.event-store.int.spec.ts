@@ -1,8 +1,9 @@
 import { serverUrls, uniqueDbName } from '@s1c/test-harness';
+import { deflateRawSync } from 'node:zlib';
 import { Binary, BSON, MongoClient, type CommandStartedEvent, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConcurrencyError, DuplicateEventIdError, InvalidEventDocumentError } from './event-store.errors';
-import { MongoEventStore, toRecorded } from './mongo.event-store';
+import { DEFLATED_EVENTS_SUBTYPE, MongoEventStore, toRecorded } from './mongo.event-store';
 import { connectMongo, type MongoFixture } from './testing/mongo.fixture';
 
 let mongo: MongoFixture;
@@ -13,9 +14,25 @@ afterAll(async () => {
   await mongo.close();
 });
 
+/** An outbox period of an hour: a test's appends all fall in one bucket, but for the rare test crossing an hour. */
+const LONG_PERIOD = { outboxGraceMs: 3_600_000 };
+
 function freshStore(): { db: Db; store: MongoEventStore } {
   const db = mongo.db();
-  return { db, store: new MongoEventStore(db) };
+  return { db, store: new MongoEventStore(db, LONG_PERIOD) };
+}
+
+const MARKER_INSERT = 'insert event_outbox_<bucket>';
+
+/** Commands without the inserts of bucket markers (one per writer and period), which the caller counts apart. */
+function withoutMarkers(commands: string[]): string[] {
+  return commands.filter((c) => c !== MARKER_INSERT);
+}
+
+/** Each event document of the database with the bucket collection its `outbox` names. */
+async function bucketsOfEvents(db: Db): Promise<Array<{ _id: string; bucket: string }>> {
+  const docs = await db.collection<{ _id: string; outbox?: string }>('events').find({}).sort({ position: 1 }).toArray();
+  return docs.map((doc) => ({ _id: doc._id, bucket: `event_outbox_${doc.outbox}` }));
 }
 
 describe('MongoEventStore', () => {
@@ -104,7 +121,7 @@ describe('MongoEventStore', () => {
 
   describe('when many writers append to one stream at the same expected version', () => {
     it('then exactly one wins per version and the others get ConcurrencyError', async () => {
-      const { store } = freshStore();
+      const { db, store } = freshStore();
       for (let version = 0; version < 3; version++) {
         const attempts = await Promise.allSettled(
           Array.from({ length: 8 }, (_, w) =>
@@ -119,8 +136,11 @@ describe('MongoEventStore', () => {
       }
       const read = await store.readStream('contended');
       expect(read.map((e) => e.version)).toEqual([1, 2, 3]);
-      // Every attempt wrote its outbox entry; a recovery would find the losers' versions taken.
-      expect(await store.outboxEntries()).toHaveLength(24);
+      // The winners' events name their writer's bucket; the losers left nothing behind.
+      const buckets = await store.outboxNames();
+      expect(buckets.length).toBeGreaterThanOrEqual(1);
+      for (const { bucket } of await bucketsOfEvents(db)) expect(buckets).toContain(bucket);
+      expect(await store.outboxEntries()).toEqual([]);
     });
 
     it("then 'any' writers all land, in distinct consecutive versions", async () => {
@@ -150,7 +170,7 @@ describe('MongoEventStore', () => {
       expect(error).toBeInstanceOf(InvalidEventDocumentError);
       expect((error as InvalidEventDocumentError).path).toBe(path);
       expect(await store.streamVersion('s')).toBe(0);
-      expect(await store.outboxEntries()).toEqual([]);
+      expect(await store.outboxNames()).toEqual([]);
     });
 
     it('then the same content encoded by the caller as {key, value} pairs round-trips', async () => {
@@ -170,10 +190,10 @@ describe('MongoEventStore', () => {
   });
 
   describe('when appending at a known version', () => {
-    it("then the store sends only inserts (outbox entry into its writer's bucket, events) and reads nothing, however long the log", async () => {
+    it("then the store sends one insert of the events (and a marker once per bucket) and reads nothing, however long the log", async () => {
       const client = await MongoClient.connect(serverUrls().mongoUrl, { monitorCommands: true });
       try {
-        const store = new MongoEventStore(client.db(uniqueDbName('es')));
+        const store = new MongoEventStore(client.db(uniqueDbName('es')), LONG_PERIOD);
         await store.ensureIndexes();
         const commands: CommandStartedEvent[] = [];
         client.on('commandStarted', (event) => commands.push(event));
@@ -185,8 +205,11 @@ describe('MongoEventStore', () => {
           version = result.nextExpectedVersion;
           costs.push(commands.map((c) => `${c.commandName} ${String(c.command[c.commandName]).replace(/_[0-9a-f]{12}_\d+$/, '_<bucket>')}`));
         }
-        expect(costs[1]).toEqual(['insert event_outbox_<bucket>', 'insert events']);
-        expect(costs[59]).toEqual(costs[1]);
+        expect(costs[0]).toContain(MARKER_INSERT);
+        const markers = costs.flat().filter((c) => c === MARKER_INSERT).length;
+        expect(markers).toBeGreaterThanOrEqual(1);
+        expect(markers).toBeLessThanOrEqual(2);
+        expect(costs.slice(1).map(withoutMarkers)).toEqual(costs.slice(1).map(() => ['insert events']));
       } finally {
         await client.close();
       }
@@ -210,7 +233,7 @@ describe('MongoEventStore', () => {
     async function monitored(): Promise<{ client: MongoClient; store: MongoEventStore; db: Db; commands: string[] }> {
       const client = await MongoClient.connect(serverUrls().mongoUrl, { monitorCommands: true });
       const db = client.db(uniqueDbName('es'));
-      const store = new MongoEventStore(db);
+      const store = new MongoEventStore(db, LONG_PERIOD);
       await store.ensureIndexes();
       const commands: string[] = [];
       // Reads and writes only (the first append also makes sure of the indexes).
@@ -221,7 +244,7 @@ describe('MongoEventStore', () => {
     }
 
     it('then they are written together: one insert per collection for all of them, each stream in order', async () => {
-      const { client, store, commands } = await monitored();
+      const { client, store, db, commands } = await monitored();
       try {
         const streams = Array.from({ length: 10 }, (_, i) => `group-${i}`);
         const results = await Promise.all(
@@ -230,18 +253,19 @@ describe('MongoEventStore', () => {
           ),
         );
         expect(results.map((r) => r.nextExpectedVersion)).toEqual(streams.map(() => 2));
-        // The first append found the writer idle and went alone; the nine that came meanwhile went together.
-        const oneAppend = ['insert event_outbox_<bucket>', 'insert events'];
-        expect(commands).toEqual([...oneAppend, ...oneAppend]);
+        // The first append found the writer idle and went alone (after its bucket's marker); the nine that came meanwhile went together.
+        expect(commands[0]).toBe(MARKER_INSERT);
+        expect(withoutMarkers(commands)).toEqual(['insert events', 'insert events']);
         for (const [i, streamId] of streams.entries()) {
           expect((await store.readStream(streamId)).map((e) => [e.type, e.version, e.data])).toEqual([
             ['A', 1, { i }],
             ['B', 2, { i }],
           ]);
         }
-        const outbox = await store.outboxEntries();
-        expect(outbox).toHaveLength(10);
-        expect(outbox.every((e) => e.events.length === 2)).toBe(true);
+        const buckets = await store.outboxNames();
+        const events = await bucketsOfEvents(db);
+        expect(events).toHaveLength(20);
+        for (const { bucket } of events) expect(buckets).toContain(bucket);
       } finally {
         await client.close();
       }
@@ -264,16 +288,16 @@ describe('MongoEventStore', () => {
         await busy;
         expect(group.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
         expect((group[1] as PromiseRejectedResult).reason).toBeInstanceOf(ConcurrencyError);
-        expect(commands.slice(2)).toEqual(['insert event_outbox_<bucket>', 'insert events', 'insert events']);
+        expect(withoutMarkers(commands)).toEqual(['insert events', 'insert events', 'insert events']);
         for (const streamId of ['before', 'after-1', 'after-2']) expect(await store.streamVersion(streamId)).toBe(1);
         expect((await store.readStream('raced')).map((e) => [e.type, e.eventId === 'theirs'])).toEqual([
           ['A', false],
           ['B', false],
           ['T', true],
         ]);
-        // The raced append's entry holds both its events: a recovery would stop at the version another writer holds.
-        const entry = (await store.outboxEntries()).find((e) => e.streamId === 'raced' && e.events[0]?.version === 2);
-        expect(entry?.events.map((e) => e.type)).toEqual(['B', 'C']);
+        // The raced append's stored prefix names the bucket, as every event this writer stored.
+        const buckets = await store.outboxNames();
+        expect(buckets).toContain((await bucketsOfEvents(db)).find((e) => e._id === 'raced@2')?.bucket);
       } finally {
         await client.close();
       }
@@ -281,18 +305,27 @@ describe('MongoEventStore', () => {
   });
 
   describe('the outbox', () => {
-    it('then an entry holds its events as one deflated BSON binary, and reading it gives them back as the log holds them', async () => {
+    it("then the events name their writer's bucket, which holds one marker below their positions, and no entries", async () => {
       const { db, store } = freshStore();
-      const data = { at: new Date('2025-01-01T00:00:00.123Z'), big: 2 ** 53 - 1, ratio: 0.1, nested: { list: [{ a: 1 }, 'b', null] }, text: 'é\u{1F600}', filler: 'x'.repeat(1000) };
+      await store.appendToStream('tagged', [{ type: 'A', data: {} }, { type: 'B', data: {} }], { expectedVersion: 'no_stream' });
+      const [name] = await store.outboxNames();
+      expect(name).toMatch(new RegExp(`^event_outbox_${store.writerId}_\\d+$`));
+      const events = await db.collection<{ _id: string; outbox: string; position: number }>('events').find({}).toArray();
+      expect(events.map((e) => `event_outbox_${e.outbox}`)).toEqual([name, name]);
+      const [marker, ...rest] = await db.collection<{ _id: string; from: number }>(name!).find({}).toArray();
+      expect(rest).toEqual([]);
+      expect(marker?._id).toBe('$bucket');
+      expect(marker!.from).toBeLessThanOrEqual(Math.min(...events.map((e) => e.position)));
+      expect(await store.outboxEntries()).toEqual([]);
+    });
+
+    it('then an entry of the outbox buckets before session 23, its events deflated, is read as they are in the log', async () => {
+      const { db, store } = freshStore();
+      const data = { at: new Date('2025-01-01T00:00:00.123Z'), big: 2 ** 53 - 1, ratio: 0.1, nested: { list: [{ a: 1 }, 'b', null] }, text: 'é\u{1F600}' };
       await store.appendToStream('packed', [{ type: 'A', data, metadata: { actor: 'alice' } }, { type: 'B', data: {} }], { expectedVersion: 'no_stream' });
-      const bucket = (await db.listCollections({}, { nameOnly: true }).toArray()).find((c) => c.name.startsWith('event_outbox_'));
-      expect(bucket?.name).toMatch(new RegExp(`^event_outbox_${store.writerId}_\\d+$`));
-      const [stored] = await db.collection(bucket!.name).find({}).toArray();
-      expect(stored?.events).toBeInstanceOf(Binary);
-      const packed = stored!.events as Binary;
-      expect(packed.sub_type).toBe(0x80);
-      // Deflated: far fewer bytes than the events' BSON (the filler alone is 1,000).
-      expect(packed.length()).toBeLessThan(500);
+      const events = await db.collection('events').find({}).sort({ version: 1 }).toArray();
+      const packed = new Binary(deflateRawSync(BSON.serialize({ events })), DEFLATED_EVENTS_SUBTYPE);
+      await db.collection('event_outbox_0123456789ab_0').insertOne({ _id: `packed@1 ${String(events[0]?.eventId)}` as never, streamId: 'packed', events: packed, at: new Date() });
       const [entry] = await store.outboxEntries();
       expect(entry?.events.map(toRecorded)).toEqual(await store.readStream('packed'));
       expect(entry?.events[0]?.data).toEqual(data);

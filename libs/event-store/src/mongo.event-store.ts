@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { Binary, BSON, MongoBulkWriteError, MongoServerError, type Collection, type Db, type OptionalUnlessRequiredId } from 'mongodb';
+import { inflateRawSync } from 'node:zlib';
+import { Binary, BSON, MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
 import { toStorableDocument } from './event-document.validator';
 import { ConcurrencyError, DuplicateEventIdError, InvalidEventDocumentError } from './event-store.errors';
 import {
@@ -23,10 +23,12 @@ const KNOWN_STREAMS_LIMIT = 50_000;
 const GROUP_LIMIT = 100;
 /** Most appends published together. */
 const PUBLISH_LIMIT = 500;
-/** Event ids per `$in` when a recovery asks the log which of an outbox's events it holds. */
+/** Event ids per `$in` when a recovery asks the log which of an outbox entry's events it holds. */
 const RECOVERY_CHUNK = 1000;
-/** Names of this version's outbox collections: `event_outbox_<writer>_<bucket start, ms>`. */
-const BUCKET_NAME = /^event_outbox_([0-9a-f]{12})_(\d+)$/;
+/** Names of the outbox buckets: `event_outbox_<writer>_<bucket start, ms>`; the tag its events carry is `<writer>_<start>`. */
+const BUCKET_NAME = /^event_outbox_([0-9a-f]{12}_(\d+))$/;
+/** `_id` of the one document a bucket holds: where in the log its events are. */
+const BUCKET_MARKER_ID = '$bucket';
 const LEGACY_OUTBOX = 'event_outbox';
 
 /** Options of {@link MongoEventStore}. */
@@ -54,11 +56,13 @@ export interface EventDocument {
   data: unknown;
   metadata: EventMetadata;
   time: Date;
+  /** The outbox bucket of the append that stored it (`<writer>_<start>`); absent in logs written before. */
+  outbox?: string;
 }
 
 /**
- * One append, written to its writer's current outbox bucket before its events: what a recovery
- * publishes (and stores, if its writer died before storing it) when the writer could not.
+ * One append in an outbox of the versions before session 23, which wrote an entry per append
+ * before its events: what a recovery publishes (and stores, if its writer died before storing it).
  * `_id` is `<stream>@<version> <eventId>` of its first event (in the outbox of versions before
  * buckets, `<stream>@<version>`).
  */
@@ -69,13 +73,7 @@ export interface OutboxEntry {
   at: Date;
 }
 
-/**
- * An outbox entry as stored: its events packed into one BSON document's bytes, deflated. An entry
- * of four top-level fields costs FerretDB about a third as much to write and read as one with its
- * events nested, and a deflated one (about a quarter of the bytes) a third less again
- * (`e2e/bench/outbox-layout-bench.mjs`). Entries written before hold them nested, or packed without
- * deflating (binary subtype 0); all are read.
- */
+/** An outbox entry as stored: its events nested, or packed in one BSON binary (deflated, or not). */
 interface StoredOutboxEntry {
   _id: string;
   streamId: string;
@@ -84,13 +82,28 @@ interface StoredOutboxEntry {
 }
 
 /**
- * One collection of a writer's outbox entries, for the appends it made in one period: dropped
- * whole by its writer once the period is over and every append of it is published.
+ * The one document of an outbox bucket, inserted before the first of its events: every event the
+ * bucket's appends stored has a position of at least `from` (a recovery reads the log from there,
+ * by the position index where the store uses it).
+ */
+interface BucketMarker {
+  _id: typeof BUCKET_MARKER_ID;
+  from: number;
+  at: Date;
+}
+
+/**
+ * A writer's outbox bucket for the appends it makes in one period: a collection holding a
+ * {@link BucketMarker}, which the period's events name (`outbox`). Its writer drops it once the
+ * period is over and every append of it is published; one left behind is a recovery's to publish.
  */
 interface OutboxBucket {
   readonly name: string;
-  readonly collection: Collection<StoredOutboxEntry>;
+  readonly tag: string;
+  readonly collection: Collection<BucketMarker>;
   readonly end: number;
+  /** The marker's insert, once started (undone when it fails, to be tried again). */
+  opened: Promise<void> | undefined;
   /** Appends of the bucket not yet settled: being written, or stored and not yet published. */
   pending: number;
   /** An append's fate is unknown (its events' insert failed): left for a recovery. */
@@ -102,7 +115,7 @@ export type EventPublisher = (events: readonly RecordedEvent[]) => Promise<void>
 
 /** What {@link MongoEventStore.recoverOutbox} did with an abandoned outbox. */
 export interface OutboxRecovery {
-  /** Entries read. */
+  /** Entries read (outboxes of versions before session 23 only). */
   readonly entries: number;
   /** Events published (again, for most: JetStream's duplicate window and readers drop repeats). */
   readonly published: number;
@@ -124,11 +137,12 @@ interface QueuedWrite {
  * equality scans), so the log, which grows for ever, is insert-only on every hot path:
  * - an event's `_id` is `<streamId>@<version>`: appending at a version the caller knows is a plain
  *   insert, and a lost race is a duplicate key; the log is read only then;
- * - every append also writes a small outbox entry, before its events, into a collection of this
- *   writer's own for the current period (a *bucket*); once the events are stored the writer
- *   publishes them itself ({@link publishWith}), in append order, and drops a bucket whole once its
- *   period is over and all of it is published. A bucket left behind (its writer died, or could not
- *   publish) is recovered by the {@link OutboxRelay}. Readers follow JetStream, not the log.
+ * - an append is that one insert: its events name the *outbox bucket* of their writer and period
+ *   (`outbox`), a collection the writer makes, with one marker document, before the period's first
+ *   events. Once the events are stored the writer publishes them itself ({@link publishWith}), in
+ *   append order, and drops a bucket once its period is over and all of it is published. A bucket
+ *   left behind (its writer died, or could not publish) is recovered by the {@link OutboxRelay},
+ *   which publishes the events that name it. Readers follow JetStream, not the log.
  *
  * `position` is the append time in microseconds, made greater than the stream's previous event's
  * position when this instance knows it: ascending within a stream, roughly in time order across
@@ -264,7 +278,7 @@ export class MongoEventStore {
         version: base + i + 1,
         position: this.nextPosition(i === 0 ? streamPosition : 0),
       }));
-      const stored = await this.insertWithOutbox(docs);
+      const stored = await this.enqueue(docs);
       appended.push(...stored.map(toRecorded));
       if (stored.length > 0) {
         const last = stored[stored.length - 1]!;
@@ -351,30 +365,45 @@ export class MongoEventStore {
       .map((a) => a.name);
   }
 
-  /** Every entry of every outbox (this writer's and others'), in no particular order; for tests and tools. */
+  /** The outbox collections (this writer's and others'), by name; for tests and tools. */
+  async outboxNames(): Promise<string[]> {
+    return (await this.outboxes()).map((o) => o.name).sort();
+  }
+
+  /** Every entry of every outbox of the versions before session 23, in no particular order; for tests and tools. */
   async outboxEntries(): Promise<OutboxEntry[]> {
     const entries: OutboxEntry[] = [];
     for (const { name } of await this.outboxes()) {
-      for (const stored of await this.database.collection<StoredOutboxEntry>(name).find({}).toArray()) entries.push({ ...stored, events: unpackEvents(stored.events) });
+      for (const stored of await this.database.collection<StoredOutboxEntry>(name).find({ _id: { $ne: BUCKET_MARKER_ID } }).toArray()) {
+        entries.push({ ...stored, events: unpackEvents(stored.events) });
+      }
     }
     return entries;
   }
 
   /**
-   * Takes over an abandoned outbox ({@link abandonedOutboxes}): every entry's events that the log
-   * holds with their own ids are handed to `publish` again, an entry whose writer died before storing
-   * its events is stored now (stopping at the first version another writer holds), and the outbox is
-   * dropped once `publish` resolved. Asks the log which of the events it holds with one `$in` per
-   * thousand (on FerretDB, a scan of the log each: a recovery is for a writer's death, not a hot path).
-   * In the outbox of versions before buckets, only entries older than the grace are taken (an old
-   * writer may still be at one), and they are deleted instead.
+   * Takes over an abandoned outbox ({@link abandonedOutboxes}): hands `publish` again every event
+   * that names the bucket (read from the log by position from the bucket's marker on: on FerretDB a
+   * scan of the log, as every query but an insert is; a recovery is for a writer's death, not a hot
+   * path), in version order per stream, then drops the bucket once `publish` resolved.
+   *
+   * Outboxes of the versions before session 23 hold an entry per append instead: the log is asked
+   * which of their events it holds (one `$in` per thousand), an entry whose writer died before
+   * storing its events is stored now (stopping at the first version another writer holds), and the
+   * rest is as above. In the outbox of versions before buckets, only entries older than the grace
+   * are taken (an old writer may still be at one), and they are deleted instead of dropped.
    */
   async recoverOutbox(name: string, publish: EventPublisher): Promise<OutboxRecovery> {
     const legacy = name === `${this.collectionPrefix}${LEGACY_OUTBOX}`;
-    const outbox = this.database.collection<StoredOutboxEntry>(name);
+    const outbox = this.database.collection<StoredOutboxEntry | BucketMarker>(name);
     const staleBefore = Date.now() - this.outboxGraceMs;
-    const entries = (await outbox.find({}).toArray())
-      .filter((stored) => !legacy || stored.at.getTime() < staleBefore)
+    const stored = await outbox.find({}).toArray();
+    const marker = stored.find((doc): doc is BucketMarker => doc._id === BUCKET_MARKER_ID);
+    const tag = BUCKET_NAME.exec(name.slice(this.collectionPrefix.length))?.[1];
+    const tagged = marker && tag ? await this.events.find({ position: { $gte: marker.from }, outbox: tag }).toArray() : [];
+    const entries = stored
+      .filter((doc): doc is StoredOutboxEntry => doc._id !== BUCKET_MARKER_ID)
+      .filter((entry) => !legacy || entry.at.getTime() < staleBefore)
       .map((stored) => ({ ...stored, events: unpackEvents(stored.events) }))
       .sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : firstVersion(a) - firstVersion(b)));
     const ids = entries.flatMap((entry) => entry.events.map((doc) => doc._id));
@@ -383,7 +412,7 @@ export class MongoEventStore {
       const chunk = ids.slice(i, i + RECOVERY_CHUNK);
       for (const doc of await this.events.find({ _id: { $in: chunk } }, { projection: { eventId: 1 } }).toArray()) held.set(doc._id, doc.eventId);
     }
-    const events: RecordedEvent[] = [];
+    const events: RecordedEvent[] = tagged.sort(byStreamAndVersion).map(toRecorded);
     const completed: Array<{ streamId: string; fromVersion: number; stored: number }> = [];
     for (const entry of entries) {
       let storedNow = 0;
@@ -456,15 +485,15 @@ export class MongoEventStore {
   }
 
   /**
-   * Writes the outbox entries, then the events. Resolves to the events stored: all, none (another
-   * writer holds the first version), or a prefix (another writer slipped in).
+   * Stores an append's events. Resolves to the events stored: all, none (another writer holds the
+   * first version), or a prefix (another writer slipped in).
    *
    * Appends that arrive while a group is being written wait and go together in the next group
-   * (group commit): one insert per collection for the whole group. FerretDB runs commands one at
-   * a time and documents per command cost little, so under load this divides the commands per
-   * append by the group's size; alone, an append costs what it always did.
+   * (group commit): one insert for the whole group. FerretDB runs commands one at a time, each
+   * with a commit, so under load this divides the commands per append by the group's size; alone,
+   * an append costs what it always did.
    */
-  private insertWithOutbox(docs: EventDocument[]): Promise<EventDocument[]> {
+  private enqueue(docs: EventDocument[]): Promise<EventDocument[]> {
     return new Promise((resolve, reject) => {
       this.queued.push({ docs, resolve, reject });
       if (!this.writing) void this.drain();
@@ -484,33 +513,21 @@ export class MongoEventStore {
     }
   }
 
-  /** Writes a group of appends (see insertWithOutbox), settles every one of them and queues what it stored for publishing. */
+  /** Writes a group of appends (see enqueue), settles every one of them and queues what it stored for publishing. */
   private async writeGroup(group: QueuedWrite[]): Promise<void> {
-    const started = Date.now();
-    const at = this.clock();
     const bucket = this.currentBucket();
     bucket.pending += group.length;
-    let live: QueuedWrite[];
     try {
-      const refused = await insertUnordered(
-        bucket.collection,
-        // Unique per attempt: an append retried at another version keeps its event ids.
-        group.map(({ docs }) => ({ _id: `${docs[0]!._id} ${docs[0]!.eventId}`, streamId: docs[0]!.streamId, events: packEvents(docs), at })),
-      );
-      live = group.filter((write, i) => {
-        const refusal = refused.get(i);
-        if (refusal === undefined) return true;
-        write.reject(refusal.error);
-        return false;
-      });
+      // Positions are given in the order appends are queued: none of this bucket's events is below this group's lowest.
+      await this.open(bucket, Math.min(...group.flatMap(({ docs }) => docs.map((doc) => doc.position))));
     } catch (error) {
-      // Nothing of this group reached the log: its entries may stay, a recovery finds their versions free or taken.
+      // Nothing of this group reached the log.
       for (const write of group) write.reject(error);
       this.settle(bucket, group.length);
       return;
     }
-    this.settle(bucket, group.length - live.length);
-    const stored = await this.insertEvents(live, started);
+    for (const { docs } of group) for (const doc of docs) doc.outbox = bucket.tag;
+    const stored = await this.insertEvents(group);
     for (const [write, outcome] of stored) {
       if ('error' in outcome) {
         // Whether its events are stored is not known: the bucket stays for a recovery to decide.
@@ -525,6 +542,22 @@ export class MongoEventStore {
       else this.unpublished.push({ bucket, events: events.map(toRecorded) });
     }
     if (this.publisher && this.unpublished.length > 0) this.publishing ??= this.publishAll();
+  }
+
+  /** Makes a bucket's collection, with its marker, before the first events that name it. */
+  private open(bucket: OutboxBucket, from: number): Promise<void> {
+    bucket.opened ??= (async () => {
+      try {
+        await bucket.collection.insertOne({ _id: BUCKET_MARKER_ID, from, at: this.clock() });
+      } catch (error) {
+        // A retried insert that had landed: the marker is there.
+        if (writeErrorsOf(error)?.[0]?.code !== DUPLICATE_KEY) throw error;
+      }
+    })().catch((error: unknown) => {
+      bucket.opened = undefined;
+      throw error;
+    });
+    return bucket.opened;
   }
 
   /** Publishes stored appends in order, trying again (with backoff) until the publisher takes them. */
@@ -548,14 +581,15 @@ export class MongoEventStore {
     this.publishing = undefined;
   }
 
-  /** The bucket this instance writes its outbox entries to now. */
+  /** The bucket of this instance's appends now. */
   private currentBucket(): OutboxBucket {
     const now = Date.now();
     const start = now - (now % this.outboxGraceMs);
-    const name = `${this.collectionPrefix}event_outbox_${this.writerId}_${start}`;
+    const tag = `${this.writerId}_${start}`;
+    const name = `${this.collectionPrefix}event_outbox_${tag}`;
     let bucket = this.buckets.get(name);
     if (!bucket) {
-      bucket = { name, collection: this.database.collection<StoredOutboxEntry>(name), end: start + this.outboxGraceMs, pending: 0, keep: false };
+      bucket = { name, tag, collection: this.database.collection<BucketMarker>(name), end: start + this.outboxGraceMs, opened: undefined, pending: 0, keep: false };
       this.buckets.set(name, bucket);
       const created = bucket;
       setTimeout(() => this.dropIfSettled(created), created.end - now + 10).unref();
@@ -581,7 +615,7 @@ export class MongoEventStore {
    * after it go in the next command. Each append's outcome: the number of its events stored, or
    * the error that stopped it.
    */
-  private async insertEvents(writes: QueuedWrite[], started: number): Promise<Map<QueuedWrite, { stored: number } | { error: unknown }>> {
+  private async insertEvents(writes: QueuedWrite[]): Promise<Map<QueuedWrite, { stored: number } | { error: unknown }>> {
     const outcomes = new Map<QueuedWrite, { stored: number } | { error: unknown }>();
     let rest = writes;
     while (rest.length > 0) {
@@ -606,23 +640,10 @@ export class MongoEventStore {
       }
       const write = rest[i]!;
       const index = failure.first.index - offset;
-      if (failure.first.code !== DUPLICATE_KEY) outcomes.set(write, { error: failure.error });
-      // Only a writer slower than half the grace can find that the relay stored its events for it.
-      else if (Date.now() - started >= this.outboxGraceMs / 2) outcomes.set(write, { stored: index + (await this.storedForUs(write.docs.slice(index))) });
-      else outcomes.set(write, { stored: index });
+      outcomes.set(write, failure.first.code === DUPLICATE_KEY ? { stored: index } : { error: failure.error });
       rest = rest.slice(i + 1);
     }
     return outcomes;
-  }
-
-  /** How many of `docs` (in order) the log holds with their own event ids. */
-  private async storedForUs(docs: EventDocument[]): Promise<number> {
-    let count = 0;
-    for (const doc of docs) {
-      if ((await this.holderOf(doc)) !== doc.eventId) break;
-      count++;
-    }
-    return count;
   }
 
   private async refuseUsedEventIds(ids: readonly string[]): Promise<void> {
@@ -674,15 +695,15 @@ function jitter(attempt: number): Promise<void> {
 /** Binary subtype (user-defined range) of an outbox entry's events: a BSON document, deflated (raw). */
 export const DEFLATED_EVENTS_SUBTYPE = 0x80;
 
-function packEvents(docs: readonly EventDocument[]): Binary {
-  return new Binary(deflateRawSync(BSON.serialize({ events: docs })), DEFLATED_EVENTS_SUBTYPE);
-}
-
 function unpackEvents(events: Binary | EventDocument[]): EventDocument[] {
   if (Array.isArray(events)) return events;
   const bytes = events.buffer.subarray(0, events.position);
   const bson = events.sub_type === DEFLATED_EVENTS_SUBTYPE ? inflateRawSync(bytes) : bytes;
   return (BSON.deserialize(bson) as { events: EventDocument[] }).events;
+}
+
+function byStreamAndVersion(a: EventDocument, b: EventDocument): number {
+  return a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : a.version - b.version;
 }
 
 function firstVersion(entry: OutboxEntry): number {
@@ -725,19 +746,4 @@ function writeErrorsOf(error: unknown): WriteError[] | undefined {
   }
   if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) return [{ index: 0, code: DUPLICATE_KEY }];
   return undefined;
-}
-
-/** An unordered insert: the documents refused, by index. Throws when the command itself failed. */
-async function insertUnordered<T extends { _id: string }>(
-  collection: Collection<T>,
-  docs: OptionalUnlessRequiredId<T>[],
-): Promise<Map<number, { code: number | undefined; error: unknown }>> {
-  try {
-    await collection.insertMany(docs, { ordered: false });
-    return new Map();
-  } catch (error) {
-    const refused = writeErrorsOf(error);
-    if (!refused) throw error;
-    return new Map(refused.map((e) => [e.index, { code: e.code, error }]));
-  }
 }
