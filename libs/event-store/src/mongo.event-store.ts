@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inflateRawSync } from 'node:zlib';
-import { Binary, BSON, MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
+import { BSON, type Binary, MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
 import { toStorableDocument } from './event-document.validator';
 import { ConcurrencyError, DuplicateEventIdError, InvalidEventDocumentError } from './event-store.errors';
 import {

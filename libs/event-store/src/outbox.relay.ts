@@ -51,10 +51,9 @@ const SILENT: TailerLogger = { warn: () => undefined, error: () => undefined };
  * Publishes every event appended to the log to JetStream, with `Nats-Msg-Id` = eventId and the
  * {@link EVENT_HEADERS}, and never reads the log to do so:
  * - its own store's appends as soon as they are stored, in append order ({@link MongoEventStore.publishWith});
- * - with `recover`, the outboxes other writers left behind (a writer killed, or one that could not
- *   publish before its bucket's grace ran out): looked for every `pollIntervalMs`, each taken over
- *   with {@link MongoEventStore.recoverOutbox}, which also stores an append its writer died before
- *   storing.
+ * - with `recover`, the outbox buckets other writers left behind (a writer killed, or one that could
+ *   not publish before its bucket's grace ran out): looked for every `pollIntervalMs`, each taken
+ *   over with {@link MongoEventStore.recoverOutbox}.
  * A publication repeated (a recovery of a bucket its dead writer had partly published, two
  * recoveries at once) is dropped by JetStream's duplicate window, and consumers skip it by version.
  * Across writers, a stream's versions can reach JetStream out of order (a writer that died before

@@ -35,6 +35,23 @@ describe('test harness', () => {
     }
   });
 
+  it('starts FerretDB that keeps every acknowledged insert when it is killed (SIGKILL) and started again', async () => {
+    const server = await startFerretDb();
+    try {
+      let client = await MongoClient.connect(server.url);
+      const docs = client.db('harness').collection('killed');
+      for (let i = 0; i < 100; i++) await docs.insertOne({ _id: `d${i}` as never, i });
+      await server.kill();
+      await client.close(true);
+      await server.restart();
+      client = await MongoClient.connect(server.url);
+      expect(await client.db('harness').collection('killed').countDocuments()).toBe(100);
+      await client.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('names the install command when a binary is missing', () => {
     expect(() => findBinary('nats-server', '/nonexistent/nats-server')).toThrow(MissingBinaryError);
     expect(() => findBinary('ferretdb', '/nonexistent/ferretdb')).toThrow(/npm run setup/);

@@ -202,7 +202,11 @@ export async function startFerretDb(options: FerretDbOptions = {}): Promise<Runn
     readyTimeoutMs: 30_000,
     argsFor: async (port, dir) => [
       '--handler=sqlite',
-      `--sqlite-url=file:${dir}/`,
+      // WAL with synchronous=NORMAL: a commit is written to the WAL but not fsynced (the WAL is
+      // synced at checkpoints), so a killed FerretDB loses nothing and a power loss may lose the last
+      // commits, as mongo:7 does with its default write concern (journal synced every 100 ms). The
+      // default (FULL) fsyncs every insert command: a sixth of the embedded store's CPU at scale.
+      `--sqlite-url=file:${dir}/?_pragma=synchronous(normal)`,
       ...(tls
         ? [
             `--listen-addr=127.0.0.1:${await freePort()}`,
