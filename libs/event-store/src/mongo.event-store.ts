@@ -518,8 +518,7 @@ export class MongoEventStore {
     const bucket = this.currentBucket();
     bucket.pending += group.length;
     try {
-      // Positions are given in the order appends are queued: none of this bucket's events is below this group's lowest.
-      await this.open(bucket, Math.min(...group.flatMap(({ docs }) => docs.map((doc) => doc.position))));
+      await this.open(bucket, group);
     } catch (error) {
       // Nothing of this group reached the log.
       for (const write of group) write.reject(error);
@@ -544,9 +543,11 @@ export class MongoEventStore {
     if (this.publisher && this.unpublished.length > 0) this.publishing ??= this.publishAll();
   }
 
-  /** Makes a bucket's collection, with its marker, before the first events that name it. */
-  private open(bucket: OutboxBucket, from: number): Promise<void> {
+  /** Makes a bucket's collection, with its marker, before the first events that name it (those of `group`). */
+  private open(bucket: OutboxBucket, group: readonly QueuedWrite[]): Promise<void> {
     bucket.opened ??= (async () => {
+      // Positions are given in the order appends are queued: none of this bucket's events is below its first group's lowest.
+      const from = Math.min(...group.flatMap(({ docs }) => docs.map((doc) => doc.position)));
       try {
         await bucket.collection.insertOne({ _id: BUCKET_MARKER_ID, from, at: this.clock() });
       } catch (error) {
